@@ -1,0 +1,109 @@
+#include "engine/store/store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "engine/store/rocks_status.h"
+#include "engine/util/log.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+
+namespace bn {
+namespace {
+
+const char* const kColumnFamilyNames[kNumColumnFamilies] = {
+    "default",  // meta (RocksDB's default column family)
+    "collections", "items", "codes", "models", "datasets", "jobs"};
+
+constexpr char kSchemaKey[] = "schema_version";
+
+}  // namespace
+
+absl::Status FromRocks(const std::string& context, const rocksdb::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    return absl::UnavailableError(context + ": database is locked by another process (" +
+                                  s.ToString() + ")");
+  }
+  if (s.IsIOError()) return absl::InternalError(context + ": " + s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(context + ": " + s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(context + ": " + s.ToString());
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(context + ": " + s.ToString());
+  return absl::InternalError(context + ": " + s.ToString());
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
+                                                   const StoreOptions& options) {
+  if (dir.empty()) return absl::InvalidArgumentError("data directory must not be empty");
+  std::error_code ec;
+  if (options.create_if_missing) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return absl::PermissionDeniedError("cannot create data directory '" + dir +
+                                         "': " + ec.message());
+    }
+  }
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::NotFoundError("data directory '" + dir + "' does not exist");
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return absl::PermissionDeniedError("data directory '" + dir +
+                                       "' is not writable: " + std::strerror(errno));
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.manual_wal_flush = false;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kColumnFamilyNames) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+
+  std::unique_ptr<Store> store(new Store(dir, options));
+  const std::string db_path = (std::filesystem::path(dir) / "db").string();
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, db_path, descriptors, &store->handles_, &store->db_);
+  if (!s.ok()) return FromRocks("cannot open database '" + db_path + "'", s);
+
+  // Schema version: written on creation, checked on every open.
+  std::string value;
+  s = store->db_->Get(rocksdb::ReadOptions(), store->handle(ColumnFamily::kMeta), kSchemaKey,
+                      &value);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = store->db_->Put(wo, store->handle(ColumnFamily::kMeta), kSchemaKey,
+                        std::to_string(kSchemaVersion));
+    if (!s.ok()) return FromRocks("cannot write schema version", s);
+    BN_LOG(INFO) << "created database " << db_path << " (schema " << kSchemaVersion << ")";
+  } else if (!s.ok()) {
+    return FromRocks("cannot read schema version", s);
+  } else {
+    int version = std::atoi(value.c_str());
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError("database '" + db_path + "' has schema " + value +
+                                           ", newer than this build's " +
+                                           std::to_string(kSchemaVersion));
+    }
+    BN_LOG(INFO) << "opened database " << db_path << " (schema " << version << ")";
+  }
+  return store;
+}
+
+Store::~Store() {
+  if (db_ == nullptr) return;
+  for (auto* h : handles_) {
+    if (h != nullptr) db_->DestroyColumnFamilyHandle(h);
+  }
+  rocksdb::Status s = db_->Close();
+  if (!s.ok()) BN_LOG(ERROR) << "closing database: " << s.ToString();
+  delete db_;
+}
+
+}  // namespace bn

@@ -1,0 +1,79 @@
+// The durable store: one RocksDB database per server data directory, the source of truth for
+// collections, items, codes, models, datasets and jobs. Everything else (the HNSW indexes) is
+// derived from it and can be rebuilt.
+//
+// Column families (key layout in engine/store/keys.h once the layout is filled in):
+//   meta         schema version and server-wide records
+//   collections  one record per collection
+//   items        items with their original input, label and metadata
+//   codes        codes per (collection, model version, item)
+//   models       model versions (architecture, weights, preprocessing)
+//   datasets     uploaded training datasets
+//   jobs         training jobs and their checkpoints
+//
+// Thread safety: a Store is safe for concurrent use by multiple threads.
+#ifndef BOTTLENECK_ENGINE_STORE_STORE_H_
+#define BOTTLENECK_ENGINE_STORE_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace bn {
+
+// The on-disk schema this build reads and writes. A database with a newer schema is refused.
+inline constexpr int kSchemaVersion = 1;
+
+enum class ColumnFamily { kMeta = 0, kCollections, kItems, kCodes, kModels, kDatasets, kJobs };
+inline constexpr int kNumColumnFamilies = 7;
+
+struct StoreOptions {
+  // Create the directory and database when missing.
+  bool create_if_missing = true;
+  // Sync the WAL on every acknowledged write batch. Turn off only for bulk loads whose loss on a
+  // machine crash is acceptable.
+  bool sync_writes = true;
+};
+
+class Store {
+ public:
+  // Opens (or creates) the database under `dir`. Errors: InvalidArgument for an empty path,
+  // PermissionDenied / Internal when the directory cannot be created or written,
+  // FailedPrecondition for a database whose schema is newer than this build's, Unavailable when
+  // another process holds the database lock.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir,
+                                                                   const StoreOptions& options);
+  ~Store();  // Flushes and closes the database.
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  const StoreOptions& options() const { return options_; }
+  int schema_version() const { return kSchemaVersion; }
+
+  // Raw access for the store's own modules (keys.h, item/collection stores). Owned by the Store.
+  rocksdb::DB* db() const { return db_; }
+  rocksdb::ColumnFamilyHandle* handle(ColumnFamily cf) const {
+    return handles_[static_cast<int>(cf)];
+  }
+
+ private:
+  Store(std::string dir, StoreOptions options) : dir_(std::move(dir)), options_(options) {}
+
+  std::string dir_;
+  StoreOptions options_;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+}  // namespace bn
+
+#endif  // BOTTLENECK_ENGINE_STORE_STORE_H_

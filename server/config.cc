@@ -1,0 +1,228 @@
+#include "server/config.h"
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
+#include "engine/util/log.h"
+
+namespace bn {
+namespace {
+
+struct Flag {
+  enum Kind { kString, kInt, kBool } kind;
+  std::function<void*(ServerConfig*)> field;
+  const char* help;
+};
+
+const std::map<std::string, Flag>& Flags() {
+  static const auto* flags = new std::map<std::string, Flag>{
+      {"listen",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->listen; },
+        "HOST:PORT of the query endpoint (and of every service unless --training-listen is set); "
+        "port 0 picks a free port. Default 127.0.0.1:50051"}},
+      {"training-listen",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->training_listen; },
+        "HOST:PORT of the training/admin endpoint; default: the --listen address"}},
+      {"data-dir",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->data_dir; },
+        "directory of the embedded RocksDB store and index snapshots. Default ./data"}},
+      {"training",
+       {Flag::kBool, [](ServerConfig* c) -> void* { return &c->training_enabled; },
+        "serve the training endpoint (--no-training: a query replica). Default true"}},
+      {"inference-threads",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->inference_threads; },
+        "threads for encoding queries and items; 0 = cores. Default 0"}},
+      {"training-threads",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->training_threads; },
+        "threads per training job; 0 = cores. Default 0"}},
+      {"max-concurrent-jobs",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->max_concurrent_jobs; },
+        "training jobs running at once; others queue. Default 1"}},
+      {"grpc-max-threads",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->grpc_max_threads; },
+        "upper bound on gRPC handler threads; 0 = gRPC's default. Default 0"}},
+      {"tls-cert",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->tls_cert_file; },
+        "PEM certificate chain; with --tls-key, serve TLS instead of plaintext"}},
+      {"tls-key",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->tls_key_file; },
+        "PEM private key for --tls-cert"}},
+      {"admin-token-file",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->admin_token_file; },
+        "file of bearer tokens (one per line) allowed to call every service"}},
+      {"query-token-file",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->query_token_file; },
+        "file of bearer tokens allowed to call the query endpoint only"}},
+      {"log-level",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->log_level; },
+        "debug, info, warning or error. Default info"}},
+      {"sync-writes",
+       {Flag::kBool, [](ServerConfig* c) -> void* { return &c->sync_writes; },
+        "sync the write-ahead log before acknowledging writes. Default true"}},
+  };
+  return *flags;
+}
+
+absl::Status SetFlag(ServerConfig* config, const std::string& name, const std::string& value,
+                     const std::string& where) {
+  auto it = Flags().find(name);
+  if (it == Flags().end()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "unknown flag --", name));
+  }
+  const Flag& flag = it->second;
+  void* field = flag.field(config);
+  switch (flag.kind) {
+    case Flag::kString:
+      *static_cast<std::string*>(field) = value;
+      return absl::OkStatus();
+    case Flag::kInt: {
+      int v = 0;
+      if (!absl::SimpleAtoi(value, &v) || v < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "--", name, " needs a non-negative integer, got '", value, "'"));
+      }
+      *static_cast<int*>(field) = v;
+      return absl::OkStatus();
+    }
+    case Flag::kBool: {
+      bool v = false;
+      if (!absl::SimpleAtob(value, &v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "--", name, " needs true or false, got '", value, "'"));
+      }
+      *static_cast<bool*>(field) = v;
+      return absl::OkStatus();
+    }
+  }
+  return absl::InternalError("unreachable");
+}
+
+absl::Status ReadConfigFile(const std::string& path, ServerConfig* config) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError("cannot read config file '" + path + "'");
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    absl::string_view text = line;
+    if (auto hash = text.find('#'); hash != absl::string_view::npos) text = text.substr(0, hash);
+    text = absl::StripAsciiWhitespace(text);
+    if (text.empty()) continue;
+    size_t sep = text.find_first_of("= \t");
+    if (sep == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": expected 'name = value'"));
+    }
+    std::string name(absl::StripAsciiWhitespace(text.substr(0, sep)));
+    absl::string_view rest = absl::StripAsciiWhitespace(text.substr(sep));
+    if (!rest.empty() && rest.front() == '=') rest = absl::StripAsciiWhitespace(rest.substr(1));
+    absl::Status s = SetFlag(config, name, std::string(rest), absl::StrCat(path, ":", number, ": "));
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+bool ValidHostPort(const std::string& address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port)) return false;
+  return port >= 0 && port <= 65535;
+}
+
+}  // namespace
+
+absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& args) {
+  ServerConfig config;
+  // Two passes: --config first, then every other flag overrides it.
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      config.show_help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      config.show_version = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      return absl::InvalidArgumentError("unexpected argument '" + arg + "' (see --help)");
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (name != "config" && Flags().count(name) > 0 &&
+               Flags().at(name).kind == Flag::kBool) {
+      value = "true";
+    } else if (name.rfind("no-", 0) == 0 && Flags().count(name.substr(3)) > 0 &&
+               Flags().at(name.substr(3)).kind == Flag::kBool) {
+      name = name.substr(3);
+      value = "false";
+    } else {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError("flag --" + name + " needs a value");
+      }
+      value = args[++i];
+    }
+    flags.emplace_back(name, value);
+  }
+  for (const auto& [name, value] : flags) {
+    if (name != "config") continue;
+    absl::Status s = ReadConfigFile(value, &config);
+    if (!s.ok()) return s;
+  }
+  for (const auto& [name, value] : flags) {
+    if (name == "config") continue;
+    absl::Status s = SetFlag(&config, name, value, "");
+    if (!s.ok()) return s;
+  }
+  return config;
+}
+
+absl::Status ValidateServerConfig(const ServerConfig& config) {
+  if (!ValidHostPort(config.listen)) {
+    return absl::InvalidArgumentError("--listen needs HOST:PORT, got '" + config.listen + "'");
+  }
+  if (!config.training_listen.empty() && !ValidHostPort(config.training_listen)) {
+    return absl::InvalidArgumentError("--training-listen needs HOST:PORT, got '" +
+                                      config.training_listen + "'");
+  }
+  if (config.data_dir.empty()) return absl::InvalidArgumentError("--data-dir must not be empty");
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
+  }
+  if (config.max_concurrent_jobs < 1) {
+    return absl::InvalidArgumentError("--max-concurrent-jobs must be at least 1");
+  }
+  LogLevel level;
+  if (!ParseLogLevel(config.log_level, &level)) {
+    return absl::InvalidArgumentError("--log-level must be debug, info, warning or error, got '" +
+                                      config.log_level + "'");
+  }
+  return absl::OkStatus();
+}
+
+std::string ServerUsage() {
+  std::ostringstream out;
+  out << "bottleneckd: the Bottleneck retrieval service (auto-encoder codes + HNSW search).\n\n"
+         "usage: bottleneckd [--config FILE] [flags]\n\n"
+         "flags:\n";
+  for (const auto& [name, flag] : Flags()) {
+    out << "  --" << name << (flag.kind == Flag::kBool ? "" : " VALUE") << "\n      "
+        << flag.help << "\n";
+  }
+  out << "  --config FILE\n      read 'name = value' lines first; flags override them\n"
+         "  --help, --version\n";
+  return out.str();
+}
+
+}  // namespace bn

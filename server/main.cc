@@ -1,0 +1,65 @@
+// bottleneckd: see --help.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "engine/util/log.h"
+#include "server/config.h"
+#include "server/server.h"
+
+namespace {
+constexpr int kExitUsage = 2;
+constexpr int kExitStartup = 1;
+constexpr auto kShutdownGrace = std::chrono::seconds(10);
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  auto config = bn::ParseServerFlags(args);
+  if (!config.ok()) {
+    std::cerr << "bottleneckd: " << config.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (config->show_help) {
+    std::cout << bn::ServerUsage();
+    return 0;
+  }
+  if (config->show_version) {
+    std::cout << "bottleneckd 0.1.0 (API bottleneck.v1)\n";
+    return 0;
+  }
+  if (absl::Status s = bn::ValidateServerConfig(*config); !s.ok()) {
+    std::cerr << "bottleneckd: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  bn::LogLevel level = bn::LogLevel::kInfo;
+  (void)bn::ParseLogLevel(config->log_level, &level);
+  bn::SetMinLogLevel(level);
+
+  // Block the shutdown signals in every thread (gRPC's inherit this mask); main waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = bn::Server::Start(*config);
+  if (!server.ok()) {
+    std::cerr << "bottleneckd: cannot start: " << server.status().message() << "\n";
+    return kExitStartup;
+  }
+  std::printf("bottleneckd listening on %s, data in %s\n", (*server)->DescribeEndpoints().c_str(),
+              config->data_dir.c_str());
+  std::fflush(stdout);
+
+  int received = 0;
+  sigwait(&signals, &received);
+  BN_LOG(INFO) << "received " << (received == SIGINT ? "SIGINT" : "SIGTERM")
+               << ", shutting down (grace " << kShutdownGrace.count() << " s)";
+  (*server)->Shutdown(kShutdownGrace);
+  return 0;
+}

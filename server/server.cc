@@ -1,0 +1,187 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include "bottleneck/v1/collection.grpc.pb.h"
+#include "bottleneck/v1/item.grpc.pb.h"
+#include "bottleneck/v1/model.grpc.pb.h"
+#include "bottleneck/v1/query.grpc.pb.h"
+#include "bottleneck/v1/training.grpc.pb.h"
+#include "engine/store/store.h"
+#include "engine/util/log.h"
+
+namespace bn {
+namespace {
+
+namespace v1 = ::bottleneck::v1;
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError("cannot read '" + path + "'");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
+    const ServerConfig& config) {
+  if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadFile(config.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(config.tls_key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
+}
+
+std::string WithPort(const std::string& address, int port) {
+  return address.substr(0, address.rfind(':') + 1) + std::to_string(port);
+}
+
+// The services of one endpoint. Until an issue implements a service, the generated base class
+// answers every method with UNIMPLEMENTED.
+struct Endpoint {
+  std::string address;
+  std::vector<std::string> roles;
+  std::vector<std::unique_ptr<grpc::Service>> services;
+  std::unique_ptr<grpc::Server> server;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  ServerConfig config;
+  std::unique_ptr<Store> store;
+  std::vector<Endpoint> endpoints;  // [0] query (or all), [1] training when separate.
+  std::mutex mutex;
+  bool shut_down = false;
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
+  if (absl::Status s = ValidateServerConfig(config); !s.ok()) return s;
+  if (!config.admin_token_file.empty() || !config.query_token_file.empty()) {
+    return absl::UnimplementedError(
+        "token authentication is not available in this build yet; start without "
+        "--admin-token-file/--query-token-file");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+
+  StoreOptions store_options;
+  store_options.sync_writes = config.sync_writes;
+  auto store = Store::Open(config.data_dir, store_options);
+  if (!store.ok()) return store.status();
+  impl->store = std::move(*store);
+
+  auto credentials = MakeCredentials(config);
+  if (!credentials.ok()) return credentials.status();
+
+  // The same explicit address means one shared endpoint; port 0 always means a port of its own.
+  const bool separate =
+      config.training_enabled && !config.training_listen.empty() &&
+      (config.training_listen != config.listen || WithPort(config.listen, 0) == config.listen);
+  Endpoint query;
+  query.address = config.listen;
+  query.roles = {"query"};
+  query.services.push_back(std::make_unique<v1::QueryService::Service>());
+  query.services.push_back(std::make_unique<v1::CollectionService::Service>());
+  query.services.push_back(std::make_unique<v1::ModelService::Service>());
+  Endpoint training;
+  training.address = config.training_listen;
+  training.roles = {"training"};
+  if (config.training_enabled) {
+    Endpoint& target = separate ? training : query;
+    if (!separate) query.roles.push_back("training");
+    target.services.push_back(std::make_unique<v1::TrainingService::Service>());
+    target.services.push_back(std::make_unique<v1::ItemService::Service>());
+    if (separate) {
+      target.services.push_back(std::make_unique<v1::CollectionService::Service>());
+      target.services.push_back(std::make_unique<v1::ModelService::Service>());
+    }
+  }
+  impl->endpoints.push_back(std::move(query));
+  if (separate) impl->endpoints.push_back(std::move(training));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  for (Endpoint& endpoint : impl->endpoints) {
+    grpc::ServerBuilder builder;
+    int port = -1;
+    // Without this, gRPC sets SO_REUSEPORT and a second server would share the port silently.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.AddListeningPort(endpoint.address, *credentials, &port);
+    for (auto& service : endpoint.services) builder.RegisterService(service.get());
+    if (config.grpc_max_threads > 0) {
+      grpc::ResourceQuota quota("bottleneckd");
+      quota.SetMaxThreads(config.grpc_max_threads);
+      builder.SetResourceQuota(quota);
+    }
+    endpoint.server = builder.BuildAndStart();
+    if (endpoint.server == nullptr || port <= 0) {
+      return absl::UnavailableError("cannot listen on " + endpoint.address +
+                                    ": address in use or not available");
+    }
+    endpoint.address = WithPort(endpoint.address, port);
+    if (auto* health = endpoint.server->GetHealthCheckService()) health->SetServingStatus(true);
+  }
+  if (config.tls_cert_file.empty()) {
+    BN_LOG(WARNING) << "serving plaintext without authentication: fine on loopback, not on a "
+                       "network (see --tls-cert and --admin-token-file)";
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+const std::string& Server::query_address() const { return impl_->endpoints[0].address; }
+
+const std::string& Server::training_address() const {
+  static const std::string kEmpty;
+  if (!impl_->config.training_enabled) return kEmpty;
+  return impl_->endpoints.size() > 1 ? impl_->endpoints[1].address : impl_->endpoints[0].address;
+}
+
+std::string Server::DescribeEndpoints() const {
+  std::string out;
+  for (const Endpoint& endpoint : impl_->endpoints) {
+    if (!out.empty()) out += "; ";
+    out += endpoint.address + " (";
+    for (size_t i = 0; i < endpoint.roles.size(); ++i) {
+      out += (i > 0 ? ", " : "") + endpoint.roles[i];
+    }
+    out += ")";
+  }
+  return out;
+}
+
+void Server::Wait() {
+  for (Endpoint& endpoint : impl_->endpoints) {
+    if (endpoint.server != nullptr) endpoint.server->Wait();
+  }
+}
+
+void Server::Shutdown(std::chrono::milliseconds grace) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->shut_down) return;
+  impl_->shut_down = true;
+  const auto deadline = std::chrono::system_clock::now() + grace;
+  for (Endpoint& endpoint : impl_->endpoints) {
+    if (endpoint.server == nullptr) continue;
+    if (auto* health = endpoint.server->GetHealthCheckService()) health->SetServingStatus(false);
+    endpoint.server->Shutdown(deadline);
+  }
+  impl_->store.reset();
+  BN_LOG(INFO) << "shut down";
+}
+
+}  // namespace bn

@@ -1,0 +1,88 @@
+#include "server/config.h"
+
+#include <fstream>
+
+#include "gtest/gtest.h"
+#include "tests/util/temp_dir.h"
+
+namespace bn {
+namespace {
+
+TEST(ServerConfigTest, DefaultsMatchTheReadme) {
+  auto config = ParseServerFlags({"bottleneckd"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen, "127.0.0.1:50051");
+  EXPECT_EQ(config->data_dir, "./data");
+  EXPECT_TRUE(config->training_enabled);
+  EXPECT_TRUE(config->sync_writes);
+  EXPECT_TRUE(ValidateServerConfig(*config).ok());
+}
+
+TEST(ServerConfigTest, BothFlagFormsAndBooleans) {
+  auto config = ParseServerFlags({"bottleneckd", "--listen=0.0.0.0:9000", "--data-dir", "/srv/bn",
+                                  "--no-training", "--max-concurrent-jobs", "3"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen, "0.0.0.0:9000");
+  EXPECT_EQ(config->data_dir, "/srv/bn");
+  EXPECT_FALSE(config->training_enabled);
+  EXPECT_EQ(config->max_concurrent_jobs, 3);
+}
+
+TEST(ServerConfigTest, ConfigFileIsReadFirstAndFlagsOverrideIt) {
+  testing::TempDir dir;
+  std::ofstream(dir.Sub("bn.conf")) << "# comment\n"
+                                       "listen = 127.0.0.1:7000\n"
+                                       "data-dir /var/lib/bn  # trailing comment\n"
+                                       "sync-writes = false\n";
+  auto config =
+      ParseServerFlags({"bottleneckd", "--listen", "127.0.0.1:7001", "--config", dir.Sub("bn.conf")});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen, "127.0.0.1:7001");
+  EXPECT_EQ(config->data_dir, "/var/lib/bn");
+  EXPECT_FALSE(config->sync_writes);
+}
+
+TEST(ServerConfigTest, ErrorsNameTheProblem) {
+  auto unknown = ParseServerFlags({"bottleneckd", "--bogus=1"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("--bogus"), std::string::npos);
+
+  auto bad_int = ParseServerFlags({"bottleneckd", "--inference-threads", "many"});
+  ASSERT_FALSE(bad_int.ok());
+  EXPECT_NE(bad_int.status().message().find("inference-threads"), std::string::npos);
+
+  auto missing = ParseServerFlags({"bottleneckd", "--listen"});
+  EXPECT_FALSE(missing.ok());
+
+  auto bad_file = ParseServerFlags({"bottleneckd", "--config", "/nonexistent/bn.conf"});
+  EXPECT_FALSE(bad_file.ok());
+}
+
+TEST(ServerConfigTest, ValidationRejectsBadValues) {
+  ServerConfig config;
+  config.listen = "no-port";
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  config = ServerConfig();
+  config.listen = "127.0.0.1:70000";
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  config = ServerConfig();
+  config.tls_cert_file = "cert.pem";
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  config = ServerConfig();
+  config.log_level = "loud";
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  config = ServerConfig();
+  config.max_concurrent_jobs = 0;
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ServerConfigTest, UsageListsEveryFlag) {
+  const std::string usage = ServerUsage();
+  for (const char* flag : {"--listen", "--training-listen", "--data-dir", "--tls-cert",
+                           "--admin-token-file", "--query-token-file", "--config"}) {
+    EXPECT_NE(usage.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace bn

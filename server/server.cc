@@ -16,6 +16,7 @@
 #include "bottleneck/v1/training.grpc.pb.h"
 #include "engine/store/store.h"
 #include "engine/util/log.h"
+#include "server/auth.h"
 
 namespace bn {
 namespace {
@@ -59,6 +60,7 @@ struct Endpoint {
 
 struct Server::Impl {
   ServerConfig config;
+  std::unique_ptr<Authenticator> auth;
   std::unique_ptr<Store> store;
   std::vector<Endpoint> endpoints;  // [0] query (or all), [1] training when separate.
   std::mutex mutex;
@@ -71,13 +73,11 @@ Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
   if (absl::Status s = ValidateServerConfig(config); !s.ok()) return s;
-  if (!config.admin_token_file.empty() || !config.query_token_file.empty()) {
-    return absl::UnimplementedError(
-        "token authentication is not available in this build yet; start without "
-        "--admin-token-file/--query-token-file");
-  }
   auto impl = std::make_unique<Impl>();
   impl->config = config;
+  auto auth = Authenticator::Load(config.admin_token_file, config.query_token_file);
+  if (!auth.ok()) return auth.status();
+  impl->auth = std::move(*auth);
 
   StoreOptions store_options;
   store_options.sync_writes = config.sync_writes;
@@ -137,8 +137,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
     if (auto* health = endpoint.server->GetHealthCheckService()) health->SetServingStatus(true);
   }
   if (config.tls_cert_file.empty()) {
-    BN_LOG(WARNING) << "serving plaintext without authentication: fine on loopback, not on a "
-                       "network (see --tls-cert and --admin-token-file)";
+    BN_LOG(WARNING) << "serving plaintext (no --tls-cert): fine on loopback, not on a network";
+  }
+  if (!impl->auth->enabled()) {
+    BN_LOG(WARNING) << "authentication is off (no --admin-token-file): every caller is admin";
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

@@ -50,8 +50,8 @@ class PcaModel final : public Model {
   const std::vector<float>& components() const { return components_; }  // k x d.
   const std::vector<double>& eigenvalues() const { return eigenvalues_; }
   double total_variance() const { return total_variance_; }
-  // The training data's mean squared reconstruction error per item (sum of the discarded
-  // eigenvalues, times (n-1)/n for the population normalisation used here: see FitPca).
+  // total_variance() minus the kept eigenvalues: on the training data, the mean summed squared
+  // reconstruction error per row (see FitPca).
   double discarded_variance() const;
 
  private:
@@ -63,6 +63,7 @@ class PcaModel final : public Model {
   std::vector<float> components_;
   std::vector<double> eigenvalues_;
   double total_variance_ = 0;
+  std::vector<float> mean_codes_;  // components * mean (k), subtracted in Encode.
 };
 
 struct PcaOptions {

@@ -2,7 +2,8 @@
 // collections, items, codes, models, datasets and jobs. Everything else (the HNSW indexes) is
 // derived from it and can be rebuilt.
 //
-// Column families (key layout in engine/store/keys.h once the layout is filled in):
+// Column families (key layout in engine/store/keys.h; typed access in
+// engine/store/collection_store.h):
 //   meta         schema version and server-wide records
 //   collections  one record per collection
 //   items        items with their original input, label and metadata
@@ -15,12 +16,16 @@
 #ifndef BOTTLENECK_ENGINE_STORE_STORE_H_
 #define BOTTLENECK_ENGINE_STORE_STORE_H_
 
+#include <array>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace rocksdb {
 class DB;
@@ -65,6 +70,16 @@ class Store {
     return handles_[static_cast<int>(cf)];
   }
 
+  // Writer lock for one collection (striped: distinct collections may share a mutex). Held by
+  // CollectionStore around every read-modify-write of a collection's state, so that write batches
+  // of one collection commit one at a time, in change-counter order. Never held across calls.
+  std::mutex& CollectionMutex(absl::string_view collection) const {
+    return collection_mutexes_[std::hash<std::string>()(std::string(collection)) %
+                               collection_mutexes_.size()];
+  }
+  // Serializes allocation of store-wide counters in the meta column family.
+  std::mutex& MetaMutex() const { return meta_mutex_; }
+
  private:
   Store(std::string dir, StoreOptions options) : dir_(std::move(dir)), options_(options) {}
 
@@ -72,6 +87,8 @@ class Store {
   StoreOptions options_;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  mutable std::array<std::mutex, 64> collection_mutexes_;
+  mutable std::mutex meta_mutex_;
 };
 
 }  // namespace bn

@@ -1,0 +1,261 @@
+#include "server/core/specs.h"
+
+#include <cmath>
+#include <string>
+
+namespace bn {
+namespace {
+
+namespace v1 = ::bottleneck::v1;
+
+absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
+
+bool Finite(float v) { return std::isfinite(v); }
+
+absl::Status CheckLayerSizes(const std::string& field,
+                             const google::protobuf::RepeatedField<uint32_t>& sizes) {
+  for (int i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] < 1 || sizes[i] > kMaxLayerSize) {
+      return Invalid(field + "[" + std::to_string(i) + "] must be in 1.." +
+                     std::to_string(kMaxLayerSize));
+    }
+  }
+  if (sizes.size() > 16) return Invalid(field + " may have at most 16 layers");
+  return absl::OkStatus();
+}
+
+absl::Status CheckActivation(const std::string& field, v1::Activation a) {
+  if (!v1::Activation_IsValid(a)) return Invalid(field + " has an unknown value");
+  return absl::OkStatus();
+}
+
+absl::Status NormalizeDenoising(const std::string& field, v1::Denoising* d) {
+  if (!v1::Corruption_IsValid(d->corruption())) return Invalid(field + ".corruption is unknown");
+  if (!Finite(d->level()) || d->level() < 0) return Invalid(field + ".level must be >= 0");
+  if ((d->corruption() == v1::CORRUPTION_MASKING ||
+       d->corruption() == v1::CORRUPTION_SALT_AND_PEPPER) &&
+      d->level() >= 1) {
+    return Invalid(field + ".level must be below 1 for masking and salt-and-pepper noise");
+  }
+  if (d->corruption() != v1::CORRUPTION_UNSPECIFIED && d->level() == 0) {
+    return Invalid(field + ".level must be > 0 when a corruption is chosen");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NormalizeTraining(v1::TrainingOptions* t) {
+  if (!v1::OptimizerKind_IsValid(t->optimizer())) return Invalid("training.optimizer is unknown");
+  if (t->optimizer() == v1::OPTIMIZER_KIND_UNSPECIFIED) t->set_optimizer(v1::OPTIMIZER_KIND_ADAM);
+  const bool sgd = t->optimizer() == v1::OPTIMIZER_KIND_SGD;
+  for (float v : {t->learning_rate(), t->momentum(), t->weight_decay(), t->validation_fraction()}) {
+    if (!Finite(v) || v < 0) return Invalid("training: rates and fractions must be finite and >= 0");
+  }
+  if (t->learning_rate() == 0) t->set_learning_rate(sgd ? 0.1f : 1e-3f);
+  if (t->learning_rate() > 10) return Invalid("training.learning_rate must be at most 10");
+  if (sgd && t->momentum() == 0) t->set_momentum(0.9f);
+  if (t->momentum() >= 1) return Invalid("training.momentum must be below 1");
+  if (t->batch_size() == 0) t->set_batch_size(128);
+  if (t->batch_size() > 65536) return Invalid("training.batch_size must be at most 65536");
+  if (t->epochs() == 0) t->set_epochs(20);
+  if (t->epochs() > kMaxEpochs) return Invalid("training.epochs must be at most 10000");
+  if (t->validation_fraction() == 0) t->set_validation_fraction(0.1f);
+  if (t->validation_fraction() >= 0.9f) {
+    return Invalid("training.validation_fraction must be below 0.9");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NormalizeDense(const v1::CollectionSpec& collection, v1::DenseAutoencoderSpec* d) {
+  const bool binary = collection.code_kind() == v1::CODE_KIND_BINARY;
+  if (absl::Status s = CheckLayerSizes("dense.encoder_sizes", d->encoder_sizes()); !s.ok()) return s;
+  if (absl::Status s = CheckLayerSizes("dense.decoder_sizes", d->decoder_sizes()); !s.ok()) return s;
+  if (d->code_size() < 1 || d->code_size() > kMaxCodeSize) {
+    return Invalid("dense.code_size must be in 1..4096");
+  }
+  if (binary && d->code_size() % 8 != 0) {
+    return Invalid("dense.code_size must be a multiple of 8 for binary codes");
+  }
+  if (absl::Status s = CheckActivation("dense.hidden_activation", d->hidden_activation());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckActivation("dense.code_activation", d->code_activation()); !s.ok()) {
+    return s;
+  }
+  if (d->hidden_activation() == v1::ACTIVATION_UNSPECIFIED) {
+    d->set_hidden_activation(v1::ACTIVATION_LOGISTIC);
+  }
+  if (d->code_activation() == v1::ACTIVATION_UNSPECIFIED) {
+    d->set_code_activation(binary ? v1::ACTIVATION_LOGISTIC : v1::ACTIVATION_LINEAR);
+  }
+  if (binary && d->code_activation() != v1::ACTIVATION_LOGISTIC) {
+    return Invalid("binary codes need dense.code_activation LOGISTIC");
+  }
+  if (d->decoder_sizes().empty()) {
+    for (int i = d->encoder_sizes().size() - 1; i >= 0; --i) d->add_decoder_sizes(d->encoder_sizes(i));
+  }
+  if (d->tied_weights()) {
+    bool mirrored = d->decoder_sizes().size() == d->encoder_sizes().size();
+    for (int i = 0; mirrored && i < d->encoder_sizes().size(); ++i) {
+      mirrored = d->decoder_sizes(i) == d->encoder_sizes(d->encoder_sizes().size() - 1 - i);
+    }
+    if (!mirrored) return Invalid("dense.tied_weights needs a mirrored decoder");
+  }
+  v1::RbmPretraining* p = d->mutable_pretraining();
+  if (p->enabled()) {
+    if (d->hidden_activation() != v1::ACTIVATION_LOGISTIC) {
+      return Invalid("dense.pretraining needs LOGISTIC hidden units");
+    }
+    bool mirrored = d->decoder_sizes().size() == d->encoder_sizes().size();
+    for (int i = 0; mirrored && i < d->encoder_sizes().size(); ++i) {
+      mirrored = d->decoder_sizes(i) == d->encoder_sizes(d->encoder_sizes().size() - 1 - i);
+    }
+    if (!mirrored) return Invalid("dense.pretraining needs a mirrored decoder");
+    for (float v : {p->learning_rate(), p->code_learning_rate()}) {
+      if (!Finite(v) || v < 0 || v > 10) return Invalid("dense.pretraining rates must be in [0, 10]");
+    }
+    if (p->epochs_per_layer() == 0) p->set_epochs_per_layer(50);
+    if (p->epochs_per_layer() > kMaxEpochs) {
+      return Invalid("dense.pretraining.epochs_per_layer must be at most 10000");
+    }
+    if (p->learning_rate() == 0) p->set_learning_rate(0.1f);
+    if (p->code_learning_rate() == 0) p->set_code_learning_rate(0.001f);
+    if (p->cd_steps() == 0) p->set_cd_steps(1);
+    if (p->cd_steps() > 100) return Invalid("dense.pretraining.cd_steps must be at most 100");
+    if (p->batch_size() == 0) p->set_batch_size(100);
+    if (p->batch_size() > 65536) return Invalid("dense.pretraining.batch_size is too large");
+  }
+  if (absl::Status s = NormalizeDenoising("dense.denoising", d->mutable_denoising()); !s.ok()) {
+    return s;
+  }
+  if (!Finite(d->contractive().lambda()) || d->contractive().lambda() < 0) {
+    return Invalid("dense.contractive.lambda must be finite and >= 0");
+  }
+  if (!Finite(d->binary().noise_stddev()) || d->binary().noise_stddev() < 0) {
+    return Invalid("dense.binary.noise_stddev must be finite and >= 0");
+  }
+  if (binary && d->binary().noise_stddev() == 0) d->mutable_binary()->set_noise_stddev(4.0f);
+  return absl::OkStatus();
+}
+
+absl::Status NormalizeConv(const v1::CollectionSpec& collection, v1::ConvAutoencoderSpec* c) {
+  if (!collection.has_image()) return Invalid("conv auto-encoders need an image collection");
+  if (c->encoder().empty()) return Invalid("conv.encoder needs at least one layer");
+  if (c->encoder().size() > 8) return Invalid("conv.encoder may have at most 8 layers");
+  for (int i = 0; i < c->encoder().size(); ++i) {
+    v1::ConvLayerSpec* l = c->mutable_encoder(i);
+    const std::string f = "conv.encoder[" + std::to_string(i) + "]";
+    if (l->filters() < 1 || l->filters() > 1024) return Invalid(f + ".filters must be in 1..1024");
+    if (l->kernel_size() == 0) l->set_kernel_size(3);
+    if (l->stride() == 0) l->set_stride(1);
+    if (l->kernel_size() > 15) return Invalid(f + ".kernel_size must be at most 15");
+    if (l->stride() > 4) return Invalid(f + ".stride must be at most 4");
+    if (l->pool_size() > 8) return Invalid(f + ".pool_size must be at most 8");
+  }
+  if (c->code_size() < 1 || c->code_size() > kMaxCodeSize) {
+    return Invalid("conv.code_size must be in 1..4096");
+  }
+  if (!v1::Unpooling_IsValid(c->unpooling())) return Invalid("conv.unpooling is unknown");
+  if (c->unpooling() == v1::UNPOOLING_UNSPECIFIED) c->set_unpooling(v1::UNPOOLING_SWITCHES);
+  if (absl::Status s = CheckActivation("conv.hidden_activation", c->hidden_activation());
+      !s.ok()) {
+    return s;
+  }
+  if (c->hidden_activation() == v1::ACTIVATION_UNSPECIFIED) {
+    c->set_hidden_activation(v1::ACTIVATION_RELU);
+  }
+  return NormalizeDenoising("conv.denoising", c->mutable_denoising());
+}
+
+}  // namespace
+
+absl::Status NormalizeCollectionSpec(v1::CollectionSpec* spec) {
+  switch (spec->input_case()) {
+    case v1::CollectionSpec::kImage: {
+      const v1::ImageGeometry& g = spec->image();
+      if (g.height() < 1 || g.height() > kMaxImageSide || g.width() < 1 ||
+          g.width() > kMaxImageSide) {
+        return Invalid("spec.image height and width must be in 1..1024");
+      }
+      if (g.channels() != 1 && g.channels() != 3) {
+        return Invalid("spec.image.channels must be 1 (grey) or 3 (RGB)");
+      }
+      break;
+    }
+    case v1::CollectionSpec::kDocument: {
+      v1::DocumentGeometry* g = spec->mutable_document();
+      if (g->vocabulary_size() == 0) g->set_vocabulary_size(kDefaultVocabularySize);
+      if (g->vocabulary_size() > kMaxVocabularySize) {
+        return Invalid("spec.document.vocabulary_size must be at most 100000");
+      }
+      break;
+    }
+    default:
+      return Invalid("spec needs an input kind: image or document");
+  }
+  if (!v1::CodeKind_IsValid(spec->code_kind())) return Invalid("spec.code_kind is unknown");
+  if (!v1::Distance_IsValid(spec->distance())) return Invalid("spec.distance is unknown");
+  if (spec->code_kind() == v1::CODE_KIND_UNSPECIFIED) spec->set_code_kind(v1::CODE_KIND_FLOAT);
+  const bool binary = spec->code_kind() == v1::CODE_KIND_BINARY;
+  if (spec->distance() == v1::DISTANCE_UNSPECIFIED) {
+    spec->set_distance(binary ? v1::DISTANCE_HAMMING : v1::DISTANCE_L2);
+  }
+  if (binary != (spec->distance() == v1::DISTANCE_HAMMING)) {
+    return Invalid("spec.distance HAMMING goes with code_kind BINARY, and only with it");
+  }
+  v1::IndexParams* index = spec->mutable_index();
+  if (index->m() == 0) index->set_m(kDefaultM);
+  if (index->ef_construction() == 0) index->set_ef_construction(kDefaultEfConstruction);
+  if (index->ef_search() == 0) index->set_ef_search(kDefaultEfSearch);
+  if (index->m() < 2 || index->m() > 128) return Invalid("spec.index.m must be in 2..128");
+  if (index->ef_construction() < index->m() || index->ef_construction() > kMaxEf) {
+    return Invalid("spec.index.ef_construction must be in m..4096");
+  }
+  if (index->ef_search() > kMaxEf) return Invalid("spec.index.ef_search must be in 1..4096");
+  return absl::OkStatus();
+}
+
+int64_t InputSize(const v1::CollectionSpec& spec) {
+  if (spec.has_image()) {
+    return static_cast<int64_t>(spec.image().height()) * spec.image().width() *
+           spec.image().channels();
+  }
+  return spec.document().vocabulary_size();
+}
+
+absl::Status NormalizeModelSpec(const v1::CollectionSpec& collection, v1::ModelSpec* spec) {
+  const bool binary = collection.code_kind() == v1::CODE_KIND_BINARY;
+  switch (spec->architecture_case()) {
+    case v1::ModelSpec::kPca:
+      if (binary) return Invalid("PCA gives float codes; this collection needs binary codes");
+      if (spec->pca().code_size() < 1 || spec->pca().code_size() > kMaxCodeSize ||
+          spec->pca().code_size() > InputSize(collection)) {
+        return Invalid("pca.code_size must be in 1..min(4096, input size)");
+      }
+      break;
+    case v1::ModelSpec::kDense:
+      if (absl::Status s = NormalizeDense(collection, spec->mutable_dense()); !s.ok()) return s;
+      break;
+    case v1::ModelSpec::kConv:
+      if (absl::Status s = NormalizeConv(collection, spec->mutable_conv()); !s.ok()) return s;
+      break;
+    default:
+      return Invalid("spec needs an architecture: pca, dense or conv");
+  }
+  if (absl::Status s = NormalizeTraining(spec->mutable_training()); !s.ok()) return s;
+  if (spec->has_text()) {
+    if (!collection.has_document()) return Invalid("text options apply to document collections");
+    v1::TextOptions* t = spec->mutable_text();
+    if (!v1::DocumentRepresentation_IsValid(t->representation())) {
+      return Invalid("text.representation is unknown");
+    }
+    if (t->representation() == v1::DOCUMENT_REPRESENTATION_UNSPECIFIED) {
+      t->set_representation(v1::DOCUMENT_REPRESENTATION_NORMALIZED_COUNTS);
+    }
+    if (t->min_word_length() == 0) t->set_min_word_length(2);
+    if (t->min_word_length() > 64) return Invalid("text.min_word_length must be at most 64");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace bn

@@ -17,6 +17,8 @@
 #include "engine/store/store.h"
 #include "engine/util/log.h"
 #include "server/auth.h"
+#include "server/core/core.h"
+#include "server/services.h"
 
 namespace bn {
 namespace {
@@ -47,8 +49,7 @@ std::string WithPort(const std::string& address, int port) {
   return address.substr(0, address.rfind(':') + 1) + std::to_string(port);
 }
 
-// The services of one endpoint. Until an issue implements a service, the generated base class
-// answers every method with UNIMPLEMENTED.
+// The services of one endpoint.
 struct Endpoint {
   std::string address;
   std::vector<std::string> roles;
@@ -62,6 +63,7 @@ struct Server::Impl {
   ServerConfig config;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<Store> store;
+  std::unique_ptr<Core> core;
   std::vector<Endpoint> endpoints;  // [0] query (or all), [1] training when separate.
   std::mutex mutex;
   bool shut_down = false;
@@ -84,6 +86,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   auto store = Store::Open(config.data_dir, store_options);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
+  CoreOptions core_options;
+  core_options.data_dir = config.data_dir;
+  core_options.training_enabled = config.training_enabled;
+  core_options.max_concurrent_jobs = config.max_concurrent_jobs;
+  core_options.training_threads = config.training_threads;
+  auto core = Core::Open(impl->store.get(), core_options);
+  if (!core.ok()) return core.status();
+  impl->core = std::move(*core);
+  Core* c = impl->core.get();
+  const Authenticator* a = impl->auth.get();
 
   auto credentials = MakeCredentials(config);
   if (!credentials.ok()) return credentials.status();
@@ -95,20 +107,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   Endpoint query;
   query.address = config.listen;
   query.roles = {"query"};
-  query.services.push_back(std::make_unique<v1::QueryService::Service>());
-  query.services.push_back(std::make_unique<v1::CollectionService::Service>());
-  query.services.push_back(std::make_unique<v1::ModelService::Service>());
+  query.services.push_back(std::make_unique<QueryServiceImpl>(c, a));
+  query.services.push_back(std::make_unique<CollectionServiceImpl>(c, a));
+  query.services.push_back(std::make_unique<ModelServiceImpl>(c, a));
   Endpoint training;
   training.address = config.training_listen;
   training.roles = {"training"};
   if (config.training_enabled) {
     Endpoint& target = separate ? training : query;
     if (!separate) query.roles.push_back("training");
-    target.services.push_back(std::make_unique<v1::TrainingService::Service>());
-    target.services.push_back(std::make_unique<v1::ItemService::Service>());
+    target.services.push_back(std::make_unique<TrainingServiceImpl>(c, a));
+    target.services.push_back(std::make_unique<ItemServiceImpl>(c, a));
     if (separate) {
-      target.services.push_back(std::make_unique<v1::CollectionService::Service>());
-      target.services.push_back(std::make_unique<v1::ModelService::Service>());
+      target.services.push_back(std::make_unique<CollectionServiceImpl>(c, a));
+      target.services.push_back(std::make_unique<ModelServiceImpl>(c, a));
     }
   }
   impl->endpoints.push_back(std::move(query));
@@ -182,6 +194,8 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
     if (auto* health = endpoint.server->GetHealthCheckService()) health->SetServingStatus(false);
     endpoint.server->Shutdown(deadline);
   }
+  if (impl_->core != nullptr) impl_->core->Shutdown();
+  impl_->core.reset();
   impl_->store.reset();
   BN_LOG(INFO) << "shut down";
 }

@@ -1,0 +1,236 @@
+// Core: opening, collections, shutdown.
+#include <google/protobuf/util/time_util.h>
+
+#include <filesystem>
+
+#include "engine/util/log.h"
+#include "server/core/core.h"
+#include "server/core/core_impl.h"
+#include "server/core/specs.h"
+#include "server/validation.h"
+
+namespace bn {
+
+namespace v1 = ::bottleneck::v1;
+using google::protobuf::util::TimeUtil;
+
+Core::Core(Store* store, CoreOptions options)
+    : impl_(std::make_unique<Impl>(store, std::move(options))) {}
+
+Core::~Core() { Shutdown(); }
+
+absl::StatusOr<std::shared_ptr<CollectionRuntime>> Core::Impl::Find(const std::string& name) {
+  if (absl::Status s = ValidateName("collection", name); !s.ok()) return s;
+  std::shared_lock<std::shared_mutex> lock(collections_mutex);
+  auto it = collections.find(name);
+  if (it == collections.end()) return absl::NotFoundError("collection '" + name + "' not found");
+  return it->second;
+}
+
+std::string Core::Impl::SnapshotDir() const {
+  return (std::filesystem::path(options.data_dir) / "index").string();
+}
+
+absl::Status Core::Impl::SaveCollectionRecord(CollectionRuntime* runtime,
+                                              const v1::Collection& record) {
+  v1::Collection stored = record;
+  v1::CollectionStats* stats = stored.mutable_stats();
+  // Only the durable fields are stored; counts are computed on read.
+  const uint64_t serving = stats->serving_model_version();
+  const v1::Promotion promotion = stats->promotion();
+  stored.clear_stats();
+  stored.mutable_stats()->set_serving_model_version(serving);
+  if (promotion.target_model_version() != 0) *stored.mutable_stats()->mutable_promotion() = promotion;
+  if (absl::Status s = items.PutCollection(runtime->name(), stored.SerializeAsString()); !s.ok()) {
+    return s;
+  }
+  runtime->set_record(stored);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Core>> Core::Open(Store* store, const CoreOptions& options) {
+  std::unique_ptr<Core> core(new Core(store, options));
+  Impl& impl = *core->impl_;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(options.data_dir) / "index", ec);
+  if (ec) return absl::PermissionDeniedError("cannot create index directory: " + ec.message());
+
+  auto names = impl.items.ListCollections();
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    auto blob = impl.items.GetCollectionSpec(name);
+    if (!blob.ok()) return blob.status();
+    v1::Collection record;
+    if (!record.ParseFromString(*blob)) {
+      return absl::DataLossError("collection record of '" + name + "' is malformed");
+    }
+    auto runtime = std::make_shared<CollectionRuntime>(name, record);
+    const uint64_t serving = record.stats().serving_model_version();
+    if (serving != 0) {
+      auto model = impl.LoadModel(name, serving);
+      if (!model.ok()) return model.status();
+      auto index = impl.OpenIndex(*runtime, **model);
+      if (!index.ok()) return index.status();
+      auto state = std::make_shared<ServingState>();
+      state->model = *model;
+      state->index = *index;
+      runtime->set_serving(state);
+      BN_LOG(INFO) << "collection " << name << ": serving model v" << serving << " with "
+                   << (*index)->index().size() << " indexed items ("
+                   << ((*index)->open_report().from_snapshot ? "from snapshot" : "rebuilt") << ")";
+    } else {
+      BN_LOG(INFO) << "collection " << name << ": no model serves it yet";
+    }
+    impl.collections[name] = runtime;
+    if (absl::Status s = impl.RecoverJobs(name); !s.ok()) return s;
+    const uint64_t target = record.stats().promotion().target_model_version();
+    if (target != 0 && options.training_enabled) {
+      auto model = impl.LoadModel(name, target);
+      if (!model.ok()) return model.status();
+      BN_LOG(INFO) << "collection " << name << ": resuming the promotion of model v" << target;
+      if (absl::Status s = impl.StartPromotion(runtime, *model); !s.ok()) return s;
+    }
+  }
+  return core;
+}
+
+void Core::Shutdown() {
+  Impl& impl = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(impl.threads_mutex);
+    if (impl.shut_down) return;
+    impl.shut_down = true;
+  }
+  // Promotions: stop re-encoding (the record keeps the target; it resumes on restart).
+  {
+    std::shared_lock<std::shared_mutex> lock(impl.collections_mutex);
+    for (auto& [name, runtime] : impl.collections) {
+      if (auto promotion = runtime->promotion()) promotion->cancelled = true;
+    }
+  }
+  for (auto& thread : impl.promotion_threads) {
+    if (thread.joinable()) thread.join();
+  }
+  impl.runner.Shutdown();  // Jobs see their cancel flag and end INTERRUPTED.
+  std::shared_lock<std::shared_mutex> lock(impl.collections_mutex);
+  for (auto& [name, runtime] : impl.collections) {
+    auto serving = runtime->serving();
+    if (serving == nullptr) continue;
+    absl::Status s = serving->index->CatchUp();
+    if (s.ok()) s = serving->index->SaveSnapshot().status();
+    if (!s.ok()) BN_LOG(WARNING) << "collection " << name << ": snapshot not saved: " << s;
+  }
+}
+
+absl::StatusOr<v1::Collection> Core::CreateCollection(const v1::CreateCollectionRequest& request) {
+  Impl& impl = *impl_;
+  if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  v1::CollectionSpec spec = request.spec();
+  if (absl::Status s = NormalizeCollectionSpec(&spec); !s.ok()) return s;
+  std::lock_guard<std::mutex> admin(impl.admin_mutex);
+  {
+    std::shared_lock<std::shared_mutex> lock(impl.collections_mutex);
+    if (impl.collections.count(request.name()) > 0) {
+      return absl::AlreadyExistsError("collection '" + request.name() + "' already exists");
+    }
+  }
+  v1::Collection record;
+  record.set_name(request.name());
+  *record.mutable_spec() = spec;
+  *record.mutable_create_time() = TimeUtil::GetCurrentTime();
+  if (absl::Status s = impl.items.PutCollection(request.name(), record.SerializeAsString());
+      !s.ok()) {
+    return s;
+  }
+  auto runtime = std::make_shared<CollectionRuntime>(request.name(), record);
+  {
+    std::unique_lock<std::shared_mutex> lock(impl.collections_mutex);
+    impl.collections[request.name()] = runtime;
+  }
+  BN_LOG(INFO) << "created collection " << request.name();
+  return GetCollection(request.name());
+}
+
+absl::StatusOr<v1::Collection> Core::GetCollection(const std::string& name) {
+  Impl& impl = *impl_;
+  auto runtime = impl.Find(name);
+  if (!runtime.ok()) return runtime.status();
+  v1::Collection collection = (*runtime)->record();
+  v1::CollectionStats* stats = collection.mutable_stats();
+  auto state = impl.items.GetCollectionState(name);
+  if (!state.ok()) return state.status();
+  stats->set_item_count(state->item_count);
+  auto serving = (*runtime)->serving();
+  if (serving != nullptr) {
+    stats->set_index_bytes(serving->index->index().MemoryBytes());
+    const uint64_t indexed = serving->index->index().size();
+    stats->set_pending_item_count(state->item_count > indexed ? state->item_count - indexed : 0);
+  } else {
+    stats->set_pending_item_count(state->item_count);
+  }
+  uint64_t models = 0;
+  if (absl::Status s = impl.blobs.ScanModels(name, [&](uint64_t, absl::string_view) {
+        ++models;
+        return true;
+      });
+      !s.ok()) {
+    return s;
+  }
+  stats->set_model_count(models);
+  if (auto size = impl.items.ApproximateSize(name); size.ok()) {
+    stats->set_store_bytes(size->total());
+  }
+  if (auto promotion = (*runtime)->promotion()) {
+    v1::Promotion* p = stats->mutable_promotion();
+    p->set_target_model_version(promotion->model->version);
+    p->set_items_done(promotion->items_done.load());
+    p->set_items_total(promotion->items_total.load());
+    *p->mutable_start_time() = TimeUtil::SecondsToTimestamp(promotion->start_unix_seconds);
+  } else {
+    stats->clear_promotion();
+  }
+  return collection;
+}
+
+absl::StatusOr<v1::ListCollectionsResponse> Core::ListCollections() {
+  std::vector<std::string> names;
+  {
+    std::shared_lock<std::shared_mutex> lock(impl_->collections_mutex);
+    for (const auto& [name, runtime] : impl_->collections) names.push_back(name);
+  }
+  v1::ListCollectionsResponse response;
+  for (const std::string& name : names) {
+    auto collection = GetCollection(name);
+    if (collection.status().code() == absl::StatusCode::kNotFound) continue;  // Deleted meanwhile.
+    if (!collection.ok()) return collection.status();
+    *response.add_collections() = *collection;
+  }
+  return response;
+}
+
+absl::Status Core::DeleteCollection(const std::string& name) {
+  Impl& impl = *impl_;
+  std::lock_guard<std::mutex> admin(impl.admin_mutex);
+  auto runtime = impl.Find(name);
+  if (!runtime.ok()) return runtime.status();
+  impl.CancelJobsOf(name);
+  if (auto promotion = (*runtime)->promotion()) promotion->cancelled = true;
+  {
+    std::lock_guard<std::mutex> write((*runtime)->write_mutex());
+    if (absl::Status s = impl.items.DeleteCollection(name); !s.ok()) return s;
+    std::unique_lock<std::shared_mutex> lock(impl.collections_mutex);
+    impl.collections.erase(name);
+  }
+  // Snapshots are derived data: remove them (a stale one would also be detected on load).
+  const std::string dir = impl.SnapshotDir();
+  const std::string probe = ServingIndex::SnapshotPath(dir, name, 0);
+  const std::string prefix = probe.substr(0, probe.size() - std::string("0.hnsw").size());
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().string().rfind(prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);
+  }
+  BN_LOG(INFO) << "deleted collection " << name;
+  return absl::OkStatus();
+}
+
+}  // namespace bn

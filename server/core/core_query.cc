@@ -1,0 +1,222 @@
+// Core: QueryService.
+#include <cmath>
+
+#include "server/core/core.h"
+#include "server/core/core_impl.h"
+#include "server/core/inputs.h"
+#include "server/core/specs.h"
+#include "server/validation.h"
+
+namespace bn {
+
+namespace v1 = ::bottleneck::v1;
+
+namespace {
+
+constexpr uint32_t kMaxK = 1000;
+constexpr int kMaxEncodeInputs = 1024;
+
+absl::StatusOr<std::shared_ptr<const ServingState>> Serving(const CollectionRuntime& runtime) {
+  auto serving = runtime.serving();
+  if (serving == nullptr) {
+    return absl::FailedPreconditionError("no model serves collection '" + runtime.name() +
+                                         "' yet: train one and promote it");
+  }
+  return serving;
+}
+
+// The model of `version` (0 = serving) for Encode/Decode.
+absl::StatusOr<std::shared_ptr<const ServingModel>> ModelFor(Core::Impl& impl,
+                                                             const CollectionRuntime& runtime,
+                                                             uint64_t version) {
+  auto serving = runtime.serving();
+  if (version == 0) {
+    if (serving == nullptr) {
+      return absl::FailedPreconditionError("no model serves collection '" + runtime.name() +
+                                           "' yet; name a model_version");
+    }
+    return serving->model;
+  }
+  if (serving != nullptr && serving->model->version == version) return serving->model;
+  if (auto promotion = runtime.promotion(); promotion && promotion->model->version == version) {
+    return promotion->model;
+  }
+  return impl.LoadModel(runtime.name(), version);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::SearchResponse> Core::Search(const v1::SearchRequest& request) {
+  Impl& impl = *impl_;
+  auto runtime_or = impl.Find(request.collection());
+  if (!runtime_or.ok()) return runtime_or.status();
+  const CollectionRuntime& runtime = **runtime_or;
+  const uint32_t k = request.k() == 0 ? 10 : request.k();
+  if (k > kMaxK) return absl::InvalidArgumentError("k must be in 1..1000");
+  if (request.ef() > kMaxEf) return absl::InvalidArgumentError("ef must be in 0..4096");
+  if (request.query_case() == v1::SearchRequest::QUERY_NOT_SET) {
+    return absl::InvalidArgumentError("query must be an input, a code or an item_id");
+  }
+  auto serving_or = Serving(runtime);
+  if (!serving_or.ok()) return serving_or.status();
+  const ServingState& serving = **serving_or;
+  const Model& model = *serving.model->model;
+
+  v1::SearchResponse response;
+  response.set_model_version(serving.model->version);
+  std::string query;
+  uint64_t exclude_label = 0;
+  std::vector<float> code_values;
+  switch (request.query_case()) {
+    case v1::SearchRequest::kInput: {
+      std::vector<float> x;
+      if (absl::Status s = InputToVector(runtime.spec(), serving.model->text.get(),
+                                         request.input(), &x);
+          !s.ok()) {
+        return s;
+      }
+      code_values.resize(model.code_size());
+      if (absl::Status s = model.Encode(x.data(), 1, code_values.data()); !s.ok()) return s;
+      query = CodeToBytes(code_values.data(), model.code_size(), model.code_type());
+      if (request.include_reconstruction()) {
+        std::vector<float> recon(model.input_size());
+        if (absl::Status s = model.Decode(code_values.data(), 1, recon.data()); !s.ok()) return s;
+        auto output = VectorToOutput(runtime.spec(), serving.model->text.get(), recon.data(), 20);
+        if (!output.ok()) return output.status();
+        *response.mutable_reconstruction() = *output;
+      }
+      break;
+    }
+    case v1::SearchRequest::kCode: {
+      auto bytes = CodeFromApi(request.code(), model.code_size(), model.code_type());
+      if (!bytes.ok()) return bytes.status();
+      query = *bytes;
+      break;
+    }
+    case v1::SearchRequest::kItemId: {
+      if (absl::Status s = ValidateItemId(request.item_id()); !s.ok()) return s;
+      auto item = impl.items.GetItem(runtime.name(), request.item_id());
+      if (!item.ok()) {
+        if (item.status().code() == absl::StatusCode::kNotFound) {
+          return absl::NotFoundError("item '" + request.item_id() + "' not found");
+        }
+        return item.status();
+      }
+      auto code = impl.items.GetCode(runtime.name(), serving.model->version, item->label);
+      if (!code.ok()) {
+        if (code.status().code() == absl::StatusCode::kNotFound) {
+          return absl::FailedPreconditionError("item '" + request.item_id() +
+                                               "' has no code for the serving model yet");
+        }
+        return code.status();
+      }
+      query = *code;
+      exclude_label = item->label;
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError("unknown query kind");
+  }
+  *response.mutable_query_code() = BytesToCode(query, model.code_size(), model.code_type());
+
+  const size_t want = k + (exclude_label != 0 ? 1 : 0);
+  auto neighbors = request.exact() ? serving.index->SearchExact(query, want)
+                                   : serving.index->Search(query, want, request.ef());
+  if (!neighbors.ok()) return neighbors.status();
+  std::vector<uint64_t> labels;
+  for (const Neighbor& n : *neighbors) {
+    if (n.label != exclude_label) labels.push_back(n.label);
+  }
+  if (labels.size() > k) labels.resize(k);
+  auto ids = impl.items.LookupLabels(runtime.name(), labels);
+  if (!ids.ok()) return ids.status();
+  size_t j = 0;
+  for (const Neighbor& n : *neighbors) {
+    if (n.label == exclude_label || j >= labels.size()) continue;
+    const auto& id = (*ids)[j++];
+    if (!id.has_value()) continue;  // Deleted between the search and the lookup.
+    auto item = impl.items.GetItem(runtime.name(), *id);
+    if (!item.ok()) continue;
+    v1::Item record;
+    if (!record.ParseFromString(item->record)) continue;
+    v1::Neighbor* out = response.add_neighbors();
+    out->set_id(*id);
+    out->set_distance(n.distance);
+    out->set_label(record.label());
+    *out->mutable_metadata() = record.metadata();
+  }
+  return response;
+}
+
+absl::StatusOr<v1::EncodeResponse> Core::Encode(const v1::EncodeRequest& request) {
+  Impl& impl = *impl_;
+  auto runtime_or = impl.Find(request.collection());
+  if (!runtime_or.ok()) return runtime_or.status();
+  const CollectionRuntime& runtime = **runtime_or;
+  if (request.inputs().empty() || request.inputs_size() > kMaxEncodeInputs) {
+    return absl::InvalidArgumentError("inputs must hold 1..1024 inputs");
+  }
+  auto model_or = ModelFor(impl, runtime, request.model_version());
+  if (!model_or.ok()) return model_or.status();
+  const ServingModel& sm = **model_or;
+  std::vector<float> x;
+  for (int i = 0; i < request.inputs_size(); ++i) {
+    if (absl::Status s = InputToVector(runtime.spec(), sm.text.get(), request.inputs(i), &x);
+        !s.ok()) {
+      return absl::InvalidArgumentError("inputs[" + std::to_string(i) + "]: " +
+                                        std::string(s.message()));
+    }
+  }
+  const int64_t n = request.inputs_size();
+  const int64_t code_size = sm.model->code_size();
+  std::vector<float> codes(n * code_size);
+  if (absl::Status s = sm.model->Encode(x.data(), n, codes.data()); !s.ok()) return s;
+  v1::EncodeResponse response;
+  response.set_model_version(sm.version);
+  for (int64_t i = 0; i < n; ++i) {
+    *response.add_codes() =
+        BytesToCode(CodeToBytes(codes.data() + i * code_size, code_size, sm.model->code_type()),
+                    code_size, sm.model->code_type());
+  }
+  return response;
+}
+
+absl::StatusOr<v1::DecodeResponse> Core::Decode(const v1::DecodeRequest& request) {
+  Impl& impl = *impl_;
+  auto runtime_or = impl.Find(request.collection());
+  if (!runtime_or.ok()) return runtime_or.status();
+  const CollectionRuntime& runtime = **runtime_or;
+  if (request.codes().empty() || request.codes_size() > kMaxEncodeInputs) {
+    return absl::InvalidArgumentError("codes must hold 1..1024 codes");
+  }
+  if (request.top_words() > 1000) return absl::InvalidArgumentError("top_words must be <= 1000");
+  auto model_or = ModelFor(impl, runtime, request.model_version());
+  if (!model_or.ok()) return model_or.status();
+  const ServingModel& sm = **model_or;
+  const int64_t code_size = sm.model->code_size();
+  std::vector<float> codes;
+  for (int i = 0; i < request.codes_size(); ++i) {
+    auto bytes = CodeFromApi(request.codes(i), code_size, sm.model->code_type());
+    if (!bytes.ok()) {
+      return absl::InvalidArgumentError("codes[" + std::to_string(i) + "]: " +
+                                        std::string(bytes.status().message()));
+    }
+    std::vector<float> values = CodeBytesToFloats(*bytes, code_size, sm.model->code_type());
+    codes.insert(codes.end(), values.begin(), values.end());
+  }
+  const int64_t n = request.codes_size();
+  std::vector<float> x(n * sm.model->input_size());
+  if (absl::Status s = sm.model->Decode(codes.data(), n, x.data()); !s.ok()) return s;
+  v1::DecodeResponse response;
+  response.set_model_version(sm.version);
+  const uint32_t top = request.top_words() == 0 ? 20 : request.top_words();
+  for (int64_t i = 0; i < n; ++i) {
+    auto output =
+        VectorToOutput(runtime.spec(), sm.text.get(), x.data() + i * sm.model->input_size(), top);
+    if (!output.ok()) return output.status();
+    *response.add_outputs() = *output;
+  }
+  return response;
+}
+
+}  // namespace bn

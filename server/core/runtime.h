@@ -1,0 +1,89 @@
+// In-memory state of the collections a server serves. The store is the source of truth; this
+// is what is derived from it (loaded models, HNSW indexes) plus coordination (write locks,
+// promotion progress).
+#ifndef BOTTLENECK_SERVER_CORE_RUNTIME_H_
+#define BOTTLENECK_SERVER_CORE_RUNTIME_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bottleneck/v1/collection.pb.h"
+#include "bottleneck/v1/model.pb.h"
+#include "engine/index/serving_index.h"
+#include "engine/model/model.h"
+#include "server/core/text_pipeline.h"
+
+namespace bn {
+
+// A loaded model version. Immutable; shared by searches, ingest and promotion.
+struct ServingModel {
+  uint64_t version = 0;
+  bottleneck::v1::Model meta;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<TextPipeline> text;  // Document collections only.
+};
+
+// What a collection serves: a model and the index over its codes. Swapped atomically.
+struct ServingState {
+  std::shared_ptr<const ServingModel> model;
+  std::shared_ptr<ServingIndex> index;
+};
+
+// A running promotion: the target model and the index being filled.
+struct PromotionState {
+  std::shared_ptr<const ServingModel> model;
+  std::shared_ptr<ServingIndex> index;
+  std::atomic<uint64_t> items_done{0};
+  std::atomic<uint64_t> items_total{0};
+  std::atomic<bool> cancelled{false};
+  int64_t start_unix_seconds = 0;
+};
+
+class CollectionRuntime {
+ public:
+  CollectionRuntime(std::string name, bottleneck::v1::Collection record)
+      : name_(std::move(name)), spec_(record.spec()), record_(std::move(record)) {}
+
+  const std::string& name() const { return name_; }
+
+  // The stored collection record (spec, create time, serving version). Thread-safe copy.
+  bottleneck::v1::Collection record() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return record_;
+  }
+  void set_record(bottleneck::v1::Collection record) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    record_ = std::move(record);
+  }
+  const bottleneck::v1::CollectionSpec& spec() const { return spec_; }  // Fixed at creation.
+
+  std::shared_ptr<const ServingState> serving() const { return std::atomic_load(&serving_); }
+  void set_serving(std::shared_ptr<const ServingState> state) {
+    std::atomic_store(&serving_, std::move(state));
+  }
+  std::shared_ptr<PromotionState> promotion() const { return std::atomic_load(&promotion_); }
+  void set_promotion(std::shared_ptr<PromotionState> state) {
+    std::atomic_store(&promotion_, std::move(state));
+  }
+
+  // Serialises writes (item batches, promotion batches, the serving swap) so that the store and
+  // the indexes see them in the same order.
+  std::mutex& write_mutex() { return write_mutex_; }
+
+ private:
+  const std::string name_;
+  const bottleneck::v1::CollectionSpec spec_;
+  mutable std::mutex mutex_;
+  bottleneck::v1::Collection record_;
+  std::shared_ptr<const ServingState> serving_;
+  std::shared_ptr<PromotionState> promotion_;
+  std::mutex write_mutex_;
+};
+
+}  // namespace bn
+
+#endif  // BOTTLENECK_SERVER_CORE_RUNTIME_H_

@@ -1,0 +1,43 @@
+// Runs one training job's computation: a PCA baseline of the same code size, the requested
+// model, and the evaluation report on the validation split. Knows nothing of jobs or storage.
+#ifndef BOTTLENECK_SERVER_CORE_TRAINER_H_
+#define BOTTLENECK_SERVER_CORE_TRAINER_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bottleneck/v1/collection.pb.h"
+#include "bottleneck/v1/model.pb.h"
+#include "engine/model/model.h"
+#include "engine/train/progress.h"
+#include "engine/util/matrix.h"
+
+namespace bn {
+
+struct LabelledMatrix {
+  FloatMatrix x;
+  std::vector<int> labels;  // Per row; -1 for unlabelled. Empty when no row has a label.
+};
+
+struct TrainedModel {
+  std::unique_ptr<Model> model;
+  bottleneck::v1::EvaluationReport report;
+};
+
+// Splits rows into training and validation sets with a seeded shuffle (validation_fraction of
+// the rows, at least 1 and at most n-1). InvalidArgument with fewer than 2 rows.
+[[nodiscard]] absl::Status SplitForValidation(const LabelledMatrix& all, double fraction,
+                                              uint64_t seed, LabelledMatrix* train,
+                                              LabelledMatrix* validation);
+
+// Trains `spec` (normalized) on `train` and evaluates it and a PCA baseline on `validation`.
+// Cancelled when `cancel` is set; Unimplemented for architectures this build cannot train.
+[[nodiscard]] absl::StatusOr<TrainedModel> TrainAndEvaluate(
+    const bottleneck::v1::CollectionSpec& collection, const bottleneck::v1::ModelSpec& spec,
+    const LabelledMatrix& train, const LabelledMatrix& validation, int threads,
+    const ProgressCallback& progress, const CancellationFlag& cancel);
+
+}  // namespace bn
+
+#endif  // BOTTLENECK_SERVER_CORE_TRAINER_H_

@@ -1,0 +1,236 @@
+#include "server/services.h"
+
+#include "server/status_util.h"
+
+namespace bn {
+
+namespace {
+
+// Runs `call` (returning absl::StatusOr<T>) after authorisation and stores its value.
+template <typename T, typename Call>
+grpc::Status Unary(const Authenticator* auth, grpc::ServerContext* context, Role role,
+                   T* response, Call call) {
+  if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
+  auto result = call();
+  if (!result.ok()) return ToGrpc(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
+template <typename Call>
+grpc::Status UnaryStatus(const Authenticator* auth, grpc::ServerContext* context, Role role,
+                         Call call) {
+  if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
+  return ToGrpc(call());
+}
+
+}  // namespace
+
+// --- CollectionService ---
+
+grpc::Status CollectionServiceImpl::CreateCollection(grpc::ServerContext* context,
+                                                     const v1::CreateCollectionRequest* request,
+                                                     v1::Collection* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->CreateCollection(*request); });
+}
+
+grpc::Status CollectionServiceImpl::GetCollection(grpc::ServerContext* context,
+                                                  const v1::GetCollectionRequest* request,
+                                                  v1::Collection* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return core_->GetCollection(request->name()); });
+}
+
+grpc::Status CollectionServiceImpl::ListCollections(grpc::ServerContext* context,
+                                                    const v1::ListCollectionsRequest*,
+                                                    v1::ListCollectionsResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->ListCollections(); });
+}
+
+grpc::Status CollectionServiceImpl::DeleteCollection(grpc::ServerContext* context,
+                                                     const v1::DeleteCollectionRequest* request,
+                                                     v1::DeleteCollectionResponse*) {
+  return UnaryStatus(auth_, context, Role::kAdmin,
+                     [&] { return core_->DeleteCollection(request->name()); });
+}
+
+// --- TrainingService ---
+
+grpc::Status TrainingServiceImpl::UploadDataset(
+    grpc::ServerContext* context, grpc::ServerReader<v1::UploadDatasetRequest>* reader,
+    v1::Dataset* response) {
+  if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
+  auto upload = core_->BeginUpload();
+  v1::UploadDatasetRequest message;
+  while (reader->Read(&message)) {
+    if (absl::Status s = upload->Append(message); !s.ok()) return ToGrpc(s);
+  }
+  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "client cancelled");
+  auto dataset = upload->Commit();
+  if (!dataset.ok()) return ToGrpc(dataset.status());
+  *response = std::move(*dataset);
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::GetDataset(grpc::ServerContext* context,
+                                             const v1::GetDatasetRequest* request,
+                                             v1::Dataset* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->GetDataset(request->collection(), request->dataset()); });
+}
+
+grpc::Status TrainingServiceImpl::ListDatasets(grpc::ServerContext* context,
+                                               const v1::ListDatasetsRequest* request,
+                                               v1::ListDatasetsResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->ListDatasets(request->collection()); });
+}
+
+grpc::Status TrainingServiceImpl::DeleteDataset(grpc::ServerContext* context,
+                                                const v1::DeleteDatasetRequest* request,
+                                                v1::DeleteDatasetResponse*) {
+  return UnaryStatus(auth_, context, Role::kAdmin, [&] {
+    return core_->DeleteDataset(request->collection(), request->dataset());
+  });
+}
+
+grpc::Status TrainingServiceImpl::StartTraining(grpc::ServerContext* context,
+                                                const v1::StartTrainingRequest* request,
+                                                v1::Job* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->StartTraining(*request); });
+}
+
+grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext* context,
+                                         const v1::GetJobRequest* request, v1::Job* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->GetJob(request->job_id()); });
+}
+
+grpc::Status TrainingServiceImpl::ListJobs(grpc::ServerContext* context,
+                                           const v1::ListJobsRequest* request,
+                                           v1::ListJobsResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->ListJobs(request->collection()); });
+}
+
+grpc::Status TrainingServiceImpl::CancelJob(grpc::ServerContext* context,
+                                            const v1::CancelJobRequest* request,
+                                            v1::Job* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->CancelJob(request->job_id()); });
+}
+
+grpc::Status TrainingServiceImpl::ResumeJob(grpc::ServerContext* context,
+                                            const v1::ResumeJobRequest* request,
+                                            v1::Job* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->ResumeJob(request->job_id()); });
+}
+
+grpc::Status TrainingServiceImpl::WatchJob(grpc::ServerContext* context,
+                                           const v1::WatchJobRequest* request,
+                                           grpc::ServerWriter<v1::JobProgress>* writer) {
+  if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
+  absl::Status s = core_->WatchJob(request->job_id(), [&](const v1::JobProgress& progress) {
+    return !context->IsCancelled() && writer->Write(progress);
+  });
+  if (s.code() == absl::StatusCode::kCancelled) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+  }
+  return ToGrpc(s);
+}
+
+// --- ModelService ---
+
+grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext* context,
+                                          const v1::ListModelsRequest* request,
+                                          v1::ListModelsResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return core_->ListModels(request->collection()); });
+}
+
+grpc::Status ModelServiceImpl::GetModel(grpc::ServerContext* context,
+                                        const v1::GetModelRequest* request, v1::Model* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return core_->GetModel(request->collection(), request->version()); });
+}
+
+grpc::Status ModelServiceImpl::PromoteModel(grpc::ServerContext* context,
+                                            const v1::PromoteModelRequest* request,
+                                            v1::Promotion* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->PromoteModel(request->collection(), request->version()); });
+}
+
+// --- ItemService ---
+
+grpc::Status ItemServiceImpl::Upsert(grpc::ServerContext* context,
+                                     const v1::UpsertRequest* request,
+                                     v1::UpsertResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response, [&] { return core_->Upsert(*request); });
+}
+
+grpc::Status ItemServiceImpl::StreamUpsert(grpc::ServerContext* context,
+                                           grpc::ServerReader<v1::UpsertRequest>* reader,
+                                           v1::UpsertResponse* response) {
+  if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
+  v1::UpsertRequest message;
+  std::string collection;
+  while (reader->Read(&message)) {
+    if (collection.empty()) collection = message.collection();
+    if (!message.collection().empty() && message.collection() != collection) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "collection must not change within a stream; " +
+                              std::to_string(response->upserted()) + " items were written");
+    }
+    message.set_collection(collection);
+    auto result = core_->Upsert(message);
+    if (!result.ok()) {
+      return grpc::Status(static_cast<grpc::StatusCode>(result.status().code()),
+                          std::string(result.status().message()) + " (" +
+                              std::to_string(response->upserted()) +
+                              " items of earlier messages were written)");
+    }
+    response->set_upserted(response->upserted() + result->upserted());
+    response->set_pending(response->pending() + result->pending());
+    response->set_serving_model_version(result->serving_model_version());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ItemServiceImpl::GetItem(grpc::ServerContext* context,
+                                      const v1::GetItemRequest* request,
+                                      v1::GetItemResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->GetItem(*request); });
+}
+
+grpc::Status ItemServiceImpl::DeleteItems(grpc::ServerContext* context,
+                                          const v1::DeleteItemsRequest* request,
+                                          v1::DeleteItemsResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->DeleteItems(*request); });
+}
+
+// --- QueryService ---
+
+grpc::Status QueryServiceImpl::Search(grpc::ServerContext* context,
+                                      const v1::SearchRequest* request,
+                                      v1::SearchResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->Search(*request); });
+}
+
+grpc::Status QueryServiceImpl::Encode(grpc::ServerContext* context,
+                                      const v1::EncodeRequest* request,
+                                      v1::EncodeResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->Encode(*request); });
+}
+
+grpc::Status QueryServiceImpl::Decode(grpc::ServerContext* context,
+                                      const v1::DecodeRequest* request,
+                                      v1::DecodeResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->Decode(*request); });
+}
+
+}  // namespace bn

@@ -1,0 +1,120 @@
+// The gRPC layer: one class per v1 service. Each handler authorises the caller, makes one call
+// into the Core and converts its status once. No exception crosses a handler (the Core and the
+// engine return Status), and nothing here holds state of its own.
+#ifndef BOTTLENECK_SERVER_SERVICES_H_
+#define BOTTLENECK_SERVER_SERVICES_H_
+
+#include "bottleneck/v1/collection.grpc.pb.h"
+#include "bottleneck/v1/item.grpc.pb.h"
+#include "bottleneck/v1/model.grpc.pb.h"
+#include "bottleneck/v1/query.grpc.pb.h"
+#include "bottleneck/v1/training.grpc.pb.h"
+#include "server/auth.h"
+#include "server/core/core.h"
+
+namespace bn {
+
+namespace v1 = ::bottleneck::v1;
+
+// Services hold non-owning pointers to the Core and Authenticator, which outlive them.
+class CollectionServiceImpl final : public v1::CollectionService::Service {
+ public:
+  CollectionServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
+  grpc::Status CreateCollection(grpc::ServerContext* context,
+                                const v1::CreateCollectionRequest* request,
+                                v1::Collection* response) override;
+  grpc::Status GetCollection(grpc::ServerContext* context, const v1::GetCollectionRequest* request,
+                             v1::Collection* response) override;
+  grpc::Status ListCollections(grpc::ServerContext* context,
+                               const v1::ListCollectionsRequest* request,
+                               v1::ListCollectionsResponse* response) override;
+  grpc::Status DeleteCollection(grpc::ServerContext* context,
+                                const v1::DeleteCollectionRequest* request,
+                                v1::DeleteCollectionResponse* response) override;
+
+ private:
+  Core* core_;
+  const Authenticator* auth_;
+};
+
+class TrainingServiceImpl final : public v1::TrainingService::Service {
+ public:
+  TrainingServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
+  grpc::Status UploadDataset(grpc::ServerContext* context,
+                             grpc::ServerReader<v1::UploadDatasetRequest>* reader,
+                             v1::Dataset* response) override;
+  grpc::Status GetDataset(grpc::ServerContext* context, const v1::GetDatasetRequest* request,
+                          v1::Dataset* response) override;
+  grpc::Status ListDatasets(grpc::ServerContext* context, const v1::ListDatasetsRequest* request,
+                            v1::ListDatasetsResponse* response) override;
+  grpc::Status DeleteDataset(grpc::ServerContext* context, const v1::DeleteDatasetRequest* request,
+                             v1::DeleteDatasetResponse* response) override;
+  grpc::Status StartTraining(grpc::ServerContext* context,
+                             const v1::StartTrainingRequest* request, v1::Job* response) override;
+  grpc::Status GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
+                      v1::Job* response) override;
+  grpc::Status ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
+                        v1::ListJobsResponse* response) override;
+  grpc::Status CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
+                         v1::Job* response) override;
+  grpc::Status ResumeJob(grpc::ServerContext* context, const v1::ResumeJobRequest* request,
+                         v1::Job* response) override;
+  grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
+                        grpc::ServerWriter<v1::JobProgress>* writer) override;
+
+ private:
+  Core* core_;
+  const Authenticator* auth_;
+};
+
+class ModelServiceImpl final : public v1::ModelService::Service {
+ public:
+  ModelServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
+  grpc::Status ListModels(grpc::ServerContext* context, const v1::ListModelsRequest* request,
+                          v1::ListModelsResponse* response) override;
+  grpc::Status GetModel(grpc::ServerContext* context, const v1::GetModelRequest* request,
+                        v1::Model* response) override;
+  grpc::Status PromoteModel(grpc::ServerContext* context, const v1::PromoteModelRequest* request,
+                            v1::Promotion* response) override;
+
+ private:
+  Core* core_;
+  const Authenticator* auth_;
+};
+
+class ItemServiceImpl final : public v1::ItemService::Service {
+ public:
+  ItemServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
+  grpc::Status Upsert(grpc::ServerContext* context, const v1::UpsertRequest* request,
+                      v1::UpsertResponse* response) override;
+  grpc::Status StreamUpsert(grpc::ServerContext* context,
+                            grpc::ServerReader<v1::UpsertRequest>* reader,
+                            v1::UpsertResponse* response) override;
+  grpc::Status GetItem(grpc::ServerContext* context, const v1::GetItemRequest* request,
+                       v1::GetItemResponse* response) override;
+  grpc::Status DeleteItems(grpc::ServerContext* context, const v1::DeleteItemsRequest* request,
+                           v1::DeleteItemsResponse* response) override;
+
+ private:
+  Core* core_;
+  const Authenticator* auth_;
+};
+
+class QueryServiceImpl final : public v1::QueryService::Service {
+ public:
+  QueryServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
+  grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
+                      v1::SearchResponse* response) override;
+  grpc::Status Encode(grpc::ServerContext* context, const v1::EncodeRequest* request,
+                      v1::EncodeResponse* response) override;
+  grpc::Status Decode(grpc::ServerContext* context, const v1::DecodeRequest* request,
+                      v1::DecodeResponse* response) override;
+
+ private:
+  Core* core_;
+  const Authenticator* auth_;
+};
+
+}  // namespace bn
+
+#endif  // BOTTLENECK_SERVER_SERVICES_H_

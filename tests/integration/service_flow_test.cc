@@ -1,0 +1,394 @@
+// The service end to end over loopback: upload -> train -> watch -> promote -> upsert -> search
+// -> restart -> the same answers; plus the error paths of every service.
+#include <signal.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <thread>
+
+#include "bottleneck/v1/collection.grpc.pb.h"
+#include "bottleneck/v1/item.grpc.pb.h"
+#include "bottleneck/v1/model.grpc.pb.h"
+#include "bottleneck/v1/query.grpc.pb.h"
+#include "bottleneck/v1/training.grpc.pb.h"
+#include "engine/data/idx.h"
+#include "gtest/gtest.h"
+#include "tests/integration/server_process.h"
+#include "tests/util/temp_dir.h"
+
+namespace bn::testing {
+namespace {
+
+namespace v1 = ::bottleneck::v1;
+
+constexpr int kTrain = 1500;
+constexpr int kHeldOut = 300;
+
+std::unique_ptr<grpc::ClientContext> Context(int seconds = 60) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return context;
+}
+
+v1::Input RawImage(const LabeledImages& data, int64_t row) {
+  v1::Input input;
+  v1::RawImage* raw = input.mutable_image()->mutable_raw();
+  raw->set_height(data.height);
+  raw->set_width(data.width);
+  raw->set_channels(1);
+  raw->set_pixel_type(v1::PIXEL_TYPE_UINT8);
+  std::string bytes(data.images.cols, '\0');
+  for (int64_t j = 0; j < data.images.cols; ++j) {
+    bytes[j] = static_cast<char>(std::lround(data.images.at(row, j) * 255.0f));
+  }
+  raw->set_data(bytes);
+  return input;
+}
+
+struct Stubs {
+  explicit Stubs(const std::shared_ptr<grpc::Channel>& channel)
+      : collections(v1::CollectionService::NewStub(channel)),
+        training(v1::TrainingService::NewStub(channel)),
+        models(v1::ModelService::NewStub(channel)),
+        items(v1::ItemService::NewStub(channel)),
+        query(v1::QueryService::NewStub(channel)) {}
+  std::unique_ptr<v1::CollectionService::Stub> collections;
+  std::unique_ptr<v1::TrainingService::Stub> training;
+  std::unique_ptr<v1::ModelService::Stub> models;
+  std::unique_ptr<v1::ItemService::Stub> items;
+  std::unique_ptr<v1::QueryService::Stub> query;
+};
+
+class ServiceFlowTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto train = LoadFashionMnist(BN_FASHION_MNIST_DIR, DatasetSplit::kTrain, kTrain);
+    ASSERT_TRUE(train.ok()) << train.status();
+    auto test = LoadFashionMnist(BN_FASHION_MNIST_DIR, DatasetSplit::kTest, kHeldOut);
+    ASSERT_TRUE(test.ok()) << test.status();
+    train_ = new LabeledImages(std::move(*train));
+    test_ = new LabeledImages(std::move(*test));
+  }
+  static void TearDownTestSuite() {
+    delete train_;
+    delete test_;
+  }
+
+  void Start() {
+    std::string error;
+    server_ = ServerProcess::Start(dir_.Sub("data"), {}, &error);
+    ASSERT_NE(server_, nullptr) << error;
+    stubs_ = std::make_unique<Stubs>(server_->Channel());
+  }
+
+  void CreateFashionCollection(const std::string& name) {
+    v1::CreateCollectionRequest request;
+    request.set_name(name);
+    request.mutable_spec()->mutable_image()->set_height(28);
+    request.mutable_spec()->mutable_image()->set_width(28);
+    request.mutable_spec()->mutable_image()->set_channels(1);
+    v1::Collection collection;
+    grpc::Status s = stubs_->collections->CreateCollection(Context().get(), request, &collection);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(collection.spec().distance(), v1::DISTANCE_L2);
+  }
+
+  void Upload(const std::string& collection, const std::string& dataset) {
+    auto context = Context();
+    v1::Dataset result;
+    auto writer = stubs_->training->UploadDataset(context.get(), &result);
+    for (int start = 0; start < kTrain; start += 500) {
+      v1::UploadDatasetRequest message;
+      message.set_collection(collection);
+      message.set_dataset(dataset);
+      for (int i = start; i < std::min(kTrain, start + 500); ++i) {
+        v1::Example* example = message.add_examples();
+        *example->mutable_input() = RawImage(*train_, i);
+        example->set_label(std::to_string(train_->labels[i]));
+      }
+      ASSERT_TRUE(writer->Write(message));
+    }
+    writer->WritesDone();
+    grpc::Status s = writer->Finish();
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(result.example_count(), static_cast<uint64_t>(kTrain));
+    EXPECT_EQ(result.labelled_count(), static_cast<uint64_t>(kTrain));
+  }
+
+  // Waits for the collection to serve `version` (promotion done).
+  void WaitServing(const std::string& collection, uint64_t version) {
+    for (int i = 0; i < 600; ++i) {
+      v1::GetCollectionRequest request;
+      request.set_name(collection);
+      v1::Collection c;
+      ASSERT_TRUE(stubs_->collections->GetCollection(Context().get(), request, &c).ok());
+      if (c.stats().serving_model_version() == version && !c.stats().has_promotion()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL() << "collection never served model v" << version;
+  }
+
+  std::vector<std::string> SearchIds(const std::string& collection, const std::string& id) {
+    v1::SearchRequest request;
+    request.set_collection(collection);
+    request.set_item_id(id);
+    request.set_k(10);
+    v1::SearchResponse response;
+    grpc::Status s = stubs_->query->Search(Context().get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> ids;
+    for (const auto& n : response.neighbors()) ids.push_back(n.id());
+    return ids;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<Stubs> stubs_;
+  static LabeledImages* train_;
+  static LabeledImages* test_;
+};
+
+LabeledImages* ServiceFlowTest::train_ = nullptr;
+LabeledImages* ServiceFlowTest::test_ = nullptr;
+
+TEST_F(ServiceFlowTest, UploadTrainPromoteIngestSearchRestart) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_NO_FATAL_FAILURE(CreateFashionCollection("fashion"));
+  ASSERT_NO_FATAL_FAILURE(Upload("fashion", "train"));
+
+  // Items upserted before any model are stored and reported pending.
+  v1::UpsertRequest early;
+  early.set_collection("fashion");
+  for (int i = 0; i < 50; ++i) {
+    v1::Item* item = early.add_items();
+    item->set_id("early-" + std::to_string(i));
+    *item->mutable_input() = RawImage(*test_, i);
+    item->set_label(std::to_string(test_->labels[i]));
+  }
+  v1::UpsertResponse early_response;
+  ASSERT_TRUE(stubs_->items->Upsert(Context().get(), early, &early_response).ok());
+  EXPECT_EQ(early_response.pending(), 50u);
+  EXPECT_EQ(early_response.serving_model_version(), 0u);
+
+  v1::StartTrainingRequest start;
+  start.set_collection("fashion");
+  start.set_dataset("train");
+  start.mutable_spec()->mutable_pca()->set_code_size(30);
+  v1::Job job;
+  grpc::Status s = stubs_->training->StartTraining(Context().get(), start, &job);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // Watch to the end: progress arrives, and the final state is SUCCEEDED.
+  v1::WatchJobRequest watch;
+  watch.set_job_id(job.id());
+  auto context = Context(300);
+  auto reader = stubs_->training->WatchJob(context.get(), watch);
+  v1::JobProgress progress;
+  int updates = 0;
+  v1::JobState last = v1::JOB_STATE_UNSPECIFIED;
+  while (reader->Read(&progress)) {
+    ++updates;
+    last = progress.state();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_GE(updates, 2);
+  ASSERT_EQ(last, v1::JOB_STATE_SUCCEEDED);
+
+  v1::GetJobRequest get_job;
+  get_job.set_job_id(job.id());
+  ASSERT_TRUE(stubs_->training->GetJob(Context().get(), get_job, &job).ok());
+  ASSERT_EQ(job.model_version(), 1u);
+  v1::GetModelRequest get_model;
+  get_model.set_collection("fashion");
+  get_model.set_version(1);
+  v1::Model model;
+  ASSERT_TRUE(stubs_->models->GetModel(Context().get(), get_model, &model).ok());
+  EXPECT_EQ(model.code_size(), 30u);
+  EXPECT_GT(model.report().validation_items(), 0u);
+  EXPECT_GT(model.report().reconstruction_error(), 0.0);
+  EXPECT_GT(model.report().precision_at_10(), 0.5);  // Fashion-MNIST PCA-30 is ~0.75-0.8.
+
+  v1::PromoteModelRequest promote;
+  promote.set_collection("fashion");
+  promote.set_version(1);
+  v1::Promotion promotion;
+  s = stubs_->models->PromoteModel(Context().get(), promote, &promotion);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_NO_FATAL_FAILURE(WaitServing("fashion", 1));
+
+  // Held-out items, then search: neighbours mostly share the query's label.
+  v1::UpsertRequest upsert;
+  upsert.set_collection("fashion");
+  for (int i = 50; i < kHeldOut; ++i) {
+    v1::Item* item = upsert.add_items();
+    item->set_id("test-" + std::to_string(i));
+    *item->mutable_input() = RawImage(*test_, i);
+    item->set_label(std::to_string(test_->labels[i]));
+    (*item->mutable_metadata())["row"] = std::to_string(i);
+  }
+  v1::UpsertResponse upserted;
+  ASSERT_TRUE(stubs_->items->Upsert(Context().get(), upsert, &upserted).ok());
+  EXPECT_EQ(upserted.serving_model_version(), 1u);
+
+  v1::GetCollectionRequest get;
+  get.set_name("fashion");
+  v1::Collection collection;
+  ASSERT_TRUE(stubs_->collections->GetCollection(Context().get(), get, &collection).ok());
+  EXPECT_EQ(collection.stats().item_count(), static_cast<uint64_t>(kHeldOut));
+  EXPECT_EQ(collection.stats().pending_item_count(), 0u);
+  EXPECT_GT(collection.stats().index_bytes(), 0u);
+
+  int same = 0, total = 0;
+  std::map<std::string, std::vector<std::string>> answers;
+  for (int i = 0; i < 40; ++i) {
+    const std::string id = "test-" + std::to_string(50 + i);
+    v1::SearchRequest request;
+    request.set_collection("fashion");
+    request.set_item_id(id);
+    request.set_k(10);
+    v1::SearchResponse response;
+    ASSERT_TRUE(stubs_->query->Search(Context().get(), request, &response).ok());
+    ASSERT_EQ(response.neighbors_size(), 10);
+    for (const auto& n : response.neighbors()) {
+      EXPECT_NE(n.id(), id);  // The query item itself is excluded.
+      same += n.label() == std::to_string(test_->labels[50 + i]);
+      ++total;
+      answers[id].push_back(n.id());
+    }
+  }
+  EXPECT_GT(static_cast<double>(same) / total, 0.5) << same << "/" << total;
+
+  // Search by image with the reconstruction; Encode; Decode.
+  v1::SearchRequest by_image;
+  by_image.set_collection("fashion");
+  *by_image.mutable_input() = RawImage(*test_, 7);
+  by_image.set_include_reconstruction(true);
+  v1::SearchResponse image_response;
+  ASSERT_TRUE(stubs_->query->Search(Context().get(), by_image, &image_response).ok());
+  EXPECT_EQ(image_response.neighbors(0).id(), "early-7");  // Its own stored copy.
+  EXPECT_NEAR(image_response.neighbors(0).distance(), 0.0, 1e-3);
+  EXPECT_EQ(image_response.reconstruction().image().encoded().substr(1, 3), "PNG");
+  v1::EncodeRequest encode;
+  encode.set_collection("fashion");
+  *encode.add_inputs() = RawImage(*test_, 7);
+  v1::EncodeResponse encoded;
+  ASSERT_TRUE(stubs_->query->Encode(Context().get(), encode, &encoded).ok());
+  ASSERT_EQ(encoded.codes(0).float_code().values_size(), 30);
+  v1::DecodeRequest decode;
+  decode.set_collection("fashion");
+  *decode.add_codes() = encoded.codes(0);
+  v1::DecodeResponse decoded;
+  ASSERT_TRUE(stubs_->query->Decode(Context().get(), decode, &decoded).ok());
+  EXPECT_EQ(decoded.outputs(0).image().encoded().substr(1, 3), "PNG");
+
+  // Restart: the same version serves and the same answers come back.
+  ASSERT_NE(server_->SignalAndWait(SIGTERM, 60), -1);
+  ASSERT_NO_FATAL_FAILURE(Start());
+  for (const auto& [id, expected] : answers) {
+    EXPECT_EQ(SearchIds("fashion", id), expected) << id;
+  }
+  // Deleting items removes them from search.
+  v1::DeleteItemsRequest del;
+  del.set_collection("fashion");
+  del.add_ids(answers.begin()->second[0]);
+  del.add_ids("never-existed");
+  v1::DeleteItemsResponse deleted;
+  ASSERT_TRUE(stubs_->items->DeleteItems(Context().get(), del, &deleted).ok());
+  EXPECT_EQ(deleted.deleted(), 1u);
+  for (const std::string& id : SearchIds("fashion", answers.begin()->first)) {
+    EXPECT_NE(id, answers.begin()->second[0]);
+  }
+}
+
+TEST_F(ServiceFlowTest, ErrorsArePreciseAndChangeNothing) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_NO_FATAL_FAILURE(CreateFashionCollection("c1"));
+  v1::Collection collection;
+  v1::CreateCollectionRequest create;
+  create.set_name("c1");
+  create.mutable_spec()->mutable_image()->set_height(28);
+  create.mutable_spec()->mutable_image()->set_width(28);
+  create.mutable_spec()->mutable_image()->set_channels(1);
+  EXPECT_EQ(stubs_->collections->CreateCollection(Context().get(), create, &collection).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  create.set_name("../x");
+  EXPECT_EQ(stubs_->collections->CreateCollection(Context().get(), create, &collection).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  create.set_name("c2");
+  create.mutable_spec()->set_distance(static_cast<v1::Distance>(42));
+  EXPECT_EQ(stubs_->collections->CreateCollection(Context().get(), create, &collection).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::SearchRequest search;
+  search.set_collection("c1");
+  search.set_item_id("x");
+  v1::SearchResponse response;
+  EXPECT_EQ(stubs_->query->Search(Context().get(), search, &response).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  search.set_collection("nope");
+  EXPECT_EQ(stubs_->query->Search(Context().get(), search, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  search.set_collection("c1");
+  search.set_k(5000);
+  EXPECT_EQ(stubs_->query->Search(Context().get(), search, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A batch with one bad item writes nothing.
+  v1::UpsertRequest upsert;
+  upsert.set_collection("c1");
+  *upsert.add_items()->mutable_input() = RawImage(*test_, 0);
+  upsert.mutable_items(0)->set_id("good");
+  upsert.add_items()->set_id("bad");
+  upsert.mutable_items(1)->mutable_input()->mutable_image()->set_encoded("not an image");
+  v1::UpsertResponse upserted;
+  grpc::Status s = stubs_->items->Upsert(Context().get(), upsert, &upserted);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("items[1]"), std::string::npos) << s.error_message();
+  v1::GetItemRequest get;
+  get.set_collection("c1");
+  get.set_id("good");
+  v1::GetItemResponse item;
+  EXPECT_EQ(stubs_->items->GetItem(Context().get(), get, &item).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // Documents in an image collection, and a bad id.
+  upsert.clear_items();
+  upsert.add_items()->set_id("doc");
+  upsert.mutable_items(0)->mutable_input()->mutable_document()->set_text("hello");
+  EXPECT_EQ(stubs_->items->Upsert(Context().get(), upsert, &upserted).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  upsert.mutable_items(0)->set_id(std::string("tab\tid"));
+  EXPECT_EQ(stubs_->items->Upsert(Context().get(), upsert, &upserted).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::StartTrainingRequest start;
+  start.set_collection("c1");
+  start.set_dataset("missing");
+  start.mutable_spec()->mutable_pca()->set_code_size(10);
+  v1::Job job;
+  EXPECT_EQ(stubs_->training->StartTraining(Context().get(), start, &job).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::GetJobRequest get_job;
+  get_job.set_job_id("c1.999");
+  EXPECT_EQ(stubs_->training->GetJob(Context().get(), get_job, &job).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::PromoteModelRequest promote;
+  promote.set_collection("c1");
+  promote.set_version(3);
+  v1::Promotion promotion;
+  EXPECT_EQ(stubs_->models->PromoteModel(Context().get(), promote, &promotion).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::DeleteCollectionRequest del;
+  del.set_name("c1");
+  v1::DeleteCollectionResponse deleted;
+  ASSERT_TRUE(stubs_->collections->DeleteCollection(Context().get(), del, &deleted).ok());
+  EXPECT_EQ(stubs_->collections->DeleteCollection(Context().get(), del, &deleted).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::ListCollectionsResponse list;
+  ASSERT_TRUE(stubs_->collections->ListCollections(Context().get(), {}, &list).ok());
+  EXPECT_EQ(list.collections_size(), 0);
+}
+
+}  // namespace
+}  // namespace bn::testing

@@ -25,7 +25,7 @@
 #include "bottleneck/v1/training.pb.h"
 #include "engine/store/collection_store.h"
 #include "engine/store/store.h"
-#include "server/core/blob_store.h"
+#include "engine/store/blob_store.h"
 #include "server/core/job_runner.h"
 #include "server/core/runtime.h"
 

@@ -168,15 +168,9 @@ absl::StatusOr<v1::Collection> Core::GetCollection(const std::string& name) {
   } else {
     stats->set_pending_item_count(state->item_count);
   }
-  uint64_t models = 0;
-  if (absl::Status s = impl.blobs.ScanModels(name, [&](uint64_t, absl::string_view) {
-        ++models;
-        return true;
-      });
-      !s.ok()) {
-    return s;
-  }
-  stats->set_model_count(models);
+  auto versions = impl.blobs.ListModelVersions(name);
+  if (!versions.ok()) return versions.status();
+  stats->set_model_count(versions->size());
   if (auto size = impl.items.ApproximateSize(name); size.ok()) {
     stats->set_store_bytes(size->total());
   }

@@ -86,21 +86,17 @@ absl::StatusOr<v1::ListModelsResponse> Core::ListModels(const std::string& colle
   auto serving = (*runtime)->serving();
   const uint64_t serving_version = serving == nullptr ? 0 : serving->model->version;
   v1::ListModelsResponse response;
-  absl::Status decode_error;
-  absl::Status s = impl.blobs.ScanModels(collection, [&](uint64_t version, absl::string_view blob) {
-    auto record = DecodeModelRecord(blob);
-    if (!record.ok()) {
-      decode_error = record.status();
-      return false;
-    }
+  auto versions = impl.blobs.ListModelVersions(collection);
+  if (!versions.ok()) return versions.status();
+  for (auto it = versions->rbegin(); it != versions->rend(); ++it) {  // Newest first.
+    auto blob = impl.blobs.GetModel(collection, *it);
+    if (!blob.ok()) return blob.status();
+    auto record = DecodeModelRecord(*blob);
+    if (!record.ok()) return record.status();
     v1::Model* model = response.add_models();
     *model = record->meta;
-    model->set_serving(version == serving_version);
-    return true;
-  });
-  if (!s.ok()) return s;
-  if (!decode_error.ok()) return decode_error;
-  std::reverse(response.mutable_models()->begin(), response.mutable_models()->end());
+    model->set_serving(*it == serving_version);
+  }
   return response;
 }
 

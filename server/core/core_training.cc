@@ -29,6 +29,24 @@ namespace {
 
 constexpr auto kPersistProgressEvery = std::chrono::seconds(5);
 
+// A dataset's metadata lives at batch index 0, written when its upload completes.
+absl::StatusOr<std::string> ReadDatasetMeta(BlobStore& blobs, const std::string& collection,
+                                            const std::string& dataset) {
+  std::string meta;
+  bool found = false;
+  absl::Status s = blobs.ScanDataset(collection, dataset, [&](uint64_t index, absl::string_view blob) {
+    if (index == 0) {
+      meta = std::string(blob);
+      found = true;
+    }
+    return false;  // Index 0 comes first if it exists.
+  });
+  if (!s.ok()) return s;
+  if (!found) return absl::NotFoundError("dataset '" + dataset + "' not found");
+  return meta;
+}
+
+
 class Upload final : public Core::DatasetUpload {
  public:
   explicit Upload(Core::Impl* impl) : impl_(impl) {}
@@ -73,7 +91,7 @@ class Upload final : public Core::DatasetUpload {
     v1::UploadDatasetRequest batch;
     *batch.mutable_examples() = message.examples();
     const std::string blob = batch.SerializeAsString();
-    if (absl::Status s = impl_->blobs.PutDatasetBlob(collection_, dataset_, ++batches_, blob);
+    if (absl::Status s = impl_->blobs.PutDatasetBatch(collection_, dataset_, ++batches_, blob);
         !s.ok()) {
       return s;
     }
@@ -93,7 +111,7 @@ class Upload final : public Core::DatasetUpload {
     meta.set_bytes(bytes_);
     *meta.mutable_create_time() = TimeUtil::GetCurrentTime();
     if (absl::Status s =
-            impl_->blobs.PutDatasetBlob(collection_, dataset_, 0, meta.SerializeAsString());
+            impl_->blobs.PutDatasetBatch(collection_, dataset_, 0, meta.SerializeAsString());
         !s.ok()) {
       return s;
     }
@@ -118,7 +136,7 @@ class Upload final : public Core::DatasetUpload {
       }
     }
     started_ = true;
-    auto existing = impl_->blobs.GetDatasetBlob(collection_, dataset_, 0);
+    auto existing = ReadDatasetMeta(impl_->blobs, collection_, dataset_);
     if (existing.ok()) {
       committed_ = true;  // Never delete the existing dataset on the way out.
       return absl::AlreadyExistsError("dataset '" + dataset_ + "' already exists");
@@ -150,7 +168,7 @@ absl::StatusOr<v1::Dataset> Core::GetDataset(const std::string& collection,
   auto runtime = impl_->Find(collection);
   if (!runtime.ok()) return runtime.status();
   if (absl::Status s = ValidateName("dataset", dataset); !s.ok()) return s;
-  auto blob = impl_->blobs.GetDatasetBlob(collection, dataset, 0);
+  auto blob = ReadDatasetMeta(impl_->blobs, collection, dataset);
   if (!blob.ok()) {
     return blob.status().code() == absl::StatusCode::kNotFound ? DatasetNotFound(dataset)
                                                                  : blob.status();
@@ -164,13 +182,16 @@ absl::StatusOr<v1::ListDatasetsResponse> Core::ListDatasets(const std::string& c
   auto runtime = impl_->Find(collection);
   if (!runtime.ok()) return runtime.status();
   v1::ListDatasetsResponse response;
-  absl::Status s = impl_->blobs.ScanDatasetMetas(
-      collection, [&](absl::string_view, absl::string_view blob) {
-        v1::Dataset meta;
-        if (meta.ParseFromString(std::string(blob))) *response.add_datasets() = meta;
-        return true;
-      });
-  if (!s.ok()) return s;
+  auto names = impl_->blobs.ListDatasets(collection);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    auto blob = ReadDatasetMeta(impl_->blobs, collection, name);
+    if (blob.status().code() == absl::StatusCode::kNotFound) continue;  // Upload in progress.
+    if (!blob.ok()) return blob.status();
+    v1::Dataset meta;
+    if (!meta.ParseFromString(*blob)) return absl::DataLossError("malformed dataset record");
+    *response.add_datasets() = meta;
+  }
   return response;
 }
 
@@ -211,12 +232,14 @@ void Core::Impl::UpdateJob(const std::shared_ptr<JobEntry>& entry,
 }
 
 absl::Status Core::Impl::RecoverJobs(const std::string& collection) {
-  return blobs.ScanJobs(collection, [&](absl::string_view job_id, absl::string_view blob) {
+  auto stored = blobs.ListJobs(collection);
+  if (!stored.ok()) return stored.status();
+  for (const auto& [job_id, blob] : *stored) {
     auto entry = std::make_shared<JobEntry>();
     entry->collection = collection;
-    if (!entry->job.ParseFromString(std::string(blob))) {
+    if (!entry->job.ParseFromString(blob)) {
       BN_LOG(WARNING) << "job " << job_id << ": malformed record skipped";
-      return true;
+      continue;
     }
     if (entry->job.state() == v1::JOB_STATE_QUEUED || entry->job.state() == v1::JOB_STATE_RUNNING) {
       entry->job.set_state(v1::JOB_STATE_INTERRUPTED);
@@ -233,8 +256,8 @@ absl::Status Core::Impl::RecoverJobs(const std::string& collection) {
                                            std::strtoull(id.c_str() + dot + 1, nullptr, 10) + 1);
     }
     jobs[id] = entry;
-    return true;
-  });
+  }
+  return absl::OkStatus();
 }
 
 void Core::Impl::CancelJobsOf(const std::string& collection) {
@@ -442,8 +465,9 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
   std::map<std::string, int> label_ids;
   bool any_unlabelled = false;
   absl::Status s = absl::OkStatus();
-  absl::Status scan = blobs.ScanDatasetBatches(
-      job.collection(), job.dataset(), [&](uint64_t, absl::string_view blob) {
+  absl::Status scan = blobs.ScanDataset(
+      job.collection(), job.dataset(), [&](uint64_t index, absl::string_view blob) {
+        if (index == 0) return true;  // The dataset's metadata.
         v1::UploadDatasetRequest batch;
         if (!batch.ParseFromString(std::string(blob))) {
           s = absl::DataLossError("malformed dataset batch");
@@ -518,10 +542,9 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
     if (!current.ok() || *current != *runtime) {
       return finish(v1::JOB_STATE_CANCELLED, "the collection was deleted", 0);
     }
-    s = blobs.ScanModels(job.collection(), [&](uint64_t v, absl::string_view) {
-      version = std::max(version, v);
-      return true;
-    });
+    auto versions = blobs.ListModelVersions(job.collection());
+    s = versions.status();
+    if (s.ok() && !versions->empty()) version = versions->back();
     ++version;
     v1::Model& meta = record.meta;
     meta.set_collection(job.collection());

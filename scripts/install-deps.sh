@@ -19,7 +19,7 @@ BUILD_PACKAGES=(
   libeigen3-dev libpng-dev libjpeg-dev libstb-dev zlib1g-dev
   dataset-fashion-mnist
   python3 python3-grpcio python3-protobuf python3-numpy python3-pil
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev openssl
 )
 RUNTIME_PACKAGES=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libdnnl2 librocksdb7.8 libpng16-16 libjpeg62-turbo

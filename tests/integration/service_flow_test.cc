@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <atomic>
 #include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "bottleneck/v1/collection.grpc.pb.h"
@@ -299,6 +302,110 @@ TEST_F(ServiceFlowTest, UploadTrainPromoteIngestSearchRestart) {
   for (const std::string& id : SearchIds("fashion", answers.begin()->first)) {
     EXPECT_NE(id, answers.begin()->second[0]);
   }
+}
+
+// Trains a PCA model of `code_size` on the uploaded dataset and returns its version.
+uint64_t TrainPca(Stubs& stubs, const std::string& collection, uint32_t code_size) {
+  v1::StartTrainingRequest start;
+  start.set_collection(collection);
+  start.set_dataset("train");
+  start.mutable_spec()->mutable_pca()->set_code_size(code_size);
+  v1::Job job;
+  grpc::Status s = stubs.training->StartTraining(Context().get(), start, &job);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  for (int i = 0; i < 1200 && s.ok(); ++i) {
+    v1::GetJobRequest get;
+    get.set_job_id(job.id());
+    EXPECT_TRUE(stubs.training->GetJob(Context().get(), get, &job).ok());
+    if (job.state() == v1::JOB_STATE_SUCCEEDED) return job.model_version();
+    if (job.state() != v1::JOB_STATE_QUEUED && job.state() != v1::JOB_STATE_RUNNING) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ADD_FAILURE() << "training did not succeed: " << job.ShortDebugString();
+  return 0;
+}
+
+TEST_F(ServiceFlowTest, PromotionUnderSearchLoadFailsNoSearch) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_NO_FATAL_FAILURE(CreateFashionCollection("live"));
+  ASSERT_NO_FATAL_FAILURE(Upload("live", "train"));
+  const uint64_t v1_version = TrainPca(*stubs_, "live", 16);
+  const uint64_t v2_version = TrainPca(*stubs_, "live", 24);
+  ASSERT_EQ(v1_version, 1u);
+  ASSERT_EQ(v2_version, 2u);
+  v1::PromoteModelRequest promote;
+  promote.set_collection("live");
+  promote.set_version(1);
+  v1::Promotion promotion;
+  ASSERT_TRUE(stubs_->models->PromoteModel(Context().get(), promote, &promotion).ok());
+  ASSERT_NO_FATAL_FAILURE(WaitServing("live", 1));
+  for (int start = 0; start < kHeldOut; start += 100) {
+    v1::UpsertRequest upsert;
+    upsert.set_collection("live");
+    for (int i = start; i < start + 100; ++i) {
+      v1::Item* item = upsert.add_items();
+      item->set_id("t" + std::to_string(i));
+      *item->mutable_input() = RawImage(*test_, i);
+      item->set_label(std::to_string(test_->labels[i]));
+    }
+    v1::UpsertResponse response;
+    ASSERT_TRUE(stubs_->items->Upsert(Context().get(), upsert, &response).ok());
+  }
+
+  // Searches by image run throughout the promotion of v2, and upserts continue meanwhile.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::set<uint64_t> versions_seen;
+  std::mutex seen_mutex;
+  std::thread searcher([&] {
+    int i = 0;
+    while (!stop) {
+      v1::SearchRequest request;
+      request.set_collection("live");
+      *request.mutable_input() = RawImage(*test_, i++ % kHeldOut);
+      v1::SearchResponse response;
+      grpc::Status s = stubs_->query->Search(Context().get(), request, &response);
+      if (s.ok() && response.neighbors_size() == 10) {
+        ++ok;
+        std::lock_guard<std::mutex> lock(seen_mutex);
+        versions_seen.insert(response.model_version());
+      } else {
+        ++failed;
+      }
+    }
+  });
+  promote.set_version(2);
+  ASSERT_TRUE(stubs_->models->PromoteModel(Context().get(), promote, &promotion).ok());
+  v1::UpsertRequest during;
+  during.set_collection("live");
+  for (int i = 0; i < 20; ++i) {
+    v1::Item* item = during.add_items();
+    item->set_id("during-" + std::to_string(i));
+    *item->mutable_input() = RawImage(*train_, i);
+  }
+  v1::UpsertResponse during_response;
+  ASSERT_TRUE(stubs_->items->Upsert(Context().get(), during, &during_response).ok());
+  ASSERT_NO_FATAL_FAILURE(WaitServing("live", 2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  searcher.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(versions_seen.count(2), 1u);
+  // Items upserted during the re-encoding are searchable with the new model.
+  v1::SearchRequest request;
+  request.set_collection("live");
+  *request.mutable_input() = RawImage(*train_, 3);
+  v1::SearchResponse response;
+  ASSERT_TRUE(stubs_->query->Search(Context().get(), request, &response).ok());
+  EXPECT_EQ(response.model_version(), 2u);
+  EXPECT_EQ(response.neighbors(0).id(), "during-3");
+  v1::GetCollectionRequest get;
+  get.set_name("live");
+  v1::Collection collection;
+  ASSERT_TRUE(stubs_->collections->GetCollection(Context().get(), get, &collection).ok());
+  EXPECT_EQ(collection.stats().item_count(), static_cast<uint64_t>(kHeldOut + 20));
+  EXPECT_EQ(collection.stats().pending_item_count(), 0u);
 }
 
 TEST_F(ServiceFlowTest, ErrorsArePreciseAndChangeNothing) {

@@ -521,8 +521,20 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
           std::chrono::duration<double>(now - started).count());
     }, persist);
   };
-  auto trained = TrainAndEvaluate(spec, job.spec(), train, validation, options.training_threads,
-                                  progress, cancel);
+  TrainingHooks hooks;
+  hooks.threads = options.training_threads;
+  hooks.progress = progress;
+  hooks.on_checkpoint = [&](const std::string& bytes) {
+    if (absl::Status e = blobs.PutJobCheckpoint(job.collection(), job.id(), bytes); !e.ok()) {
+      BN_LOG(WARNING) << "job " << job.id() << ": checkpoint not saved: " << e;
+    }
+  };
+  auto checkpoint = blobs.GetJobCheckpoint(job.collection(), job.id());
+  if (checkpoint.ok()) {
+    hooks.resume_from = &*checkpoint;
+    BN_LOG(INFO) << "job " << job.id() << ": resuming from its checkpoint";
+  }
+  auto trained = TrainAndEvaluate(spec, job.spec(), train, validation, hooks, cancel);
   if (!trained.ok()) {
     if (cancel.cancelled() || trained.status().code() == absl::StatusCode::kCancelled) {
       return finish(stopped(), "", 0);

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "engine/eval/metrics.h"
+#include "engine/model/autoencoder.h"
 #include "engine/model/pca.h"
 
 namespace bn {
@@ -52,6 +53,84 @@ absl::StatusOr<double> PrecisionAt10(const Model& model, const LabelledMatrix& t
   return (*precision)[0];
 }
 
+Activation ToActivation(v1::Activation a) {
+  switch (a) {
+    case v1::ACTIVATION_RELU:
+      return Activation::kRelu;
+    case v1::ACTIVATION_TANH:
+      return Activation::kTanh;
+    case v1::ACTIVATION_LINEAR:
+      return Activation::kLinear;
+    default:
+      return Activation::kLogistic;
+  }
+}
+
+DenseAutoencoderSpec ToEngineSpec(const v1::CollectionSpec& collection, const v1::ModelSpec& spec,
+                                  int64_t input_size) {
+  const v1::DenseAutoencoderSpec& d = spec.dense();
+  DenseAutoencoderSpec out;
+  out.input_size = input_size;
+  out.encoder_sizes.assign(d.encoder_sizes().begin(), d.encoder_sizes().end());
+  out.decoder_sizes.assign(d.decoder_sizes().begin(), d.decoder_sizes().end());
+  out.code_size = d.code_size();
+  out.hidden_activation = ToActivation(d.hidden_activation());
+  out.code_activation = ToActivation(d.code_activation());
+  out.tied_weights = d.tied_weights();
+  if (collection.has_image()) {
+    out.output = OutputKind::kLogisticCrossEntropy;  // Pixels in [0, 1].
+  } else if (spec.text().representation() == v1::DOCUMENT_REPRESENTATION_LOG_TF ||
+             spec.text().representation() == v1::DOCUMENT_REPRESENTATION_TF_IDF) {
+    out.output = OutputKind::kLinearSquaredError;
+  } else {
+    out.output = OutputKind::kSoftmaxCrossEntropy;  // The paper's word distributions.
+  }
+  out.binary_codes = collection.code_kind() == v1::CODE_KIND_BINARY;
+  if (out.binary_codes) out.code_noise_stddev = d.binary().noise_stddev();
+  switch (d.denoising().corruption()) {
+    case v1::CORRUPTION_MASKING:
+      out.corruption = Corruption::kMasking;
+      break;
+    case v1::CORRUPTION_GAUSSIAN:
+      out.corruption = Corruption::kGaussian;
+      break;
+    case v1::CORRUPTION_SALT_AND_PEPPER:
+      out.corruption = Corruption::kSaltAndPepper;
+      break;
+    default:
+      out.corruption = Corruption::kNone;
+  }
+  out.corruption_level = d.denoising().level();
+  out.contractive_lambda = d.contractive().lambda();
+  out.pretraining = d.pretraining().enabled();
+  return out;
+}
+
+TrainOptions ToEngineOptions(const v1::ModelSpec& spec, const TrainingHooks& hooks) {
+  const v1::TrainingOptions& t = spec.training();
+  TrainOptions out;
+  out.optimizer = t.optimizer() == v1::OPTIMIZER_KIND_SGD ? OptimizerKind::kSgd
+                                                          : OptimizerKind::kAdam;
+  out.learning_rate = t.learning_rate();
+  out.momentum = t.momentum();
+  out.weight_decay = t.weight_decay();
+  out.batch_size = static_cast<int>(t.batch_size());
+  out.epochs = static_cast<int>(t.epochs());
+  out.seed = t.seed();
+  out.early_stopping_patience = static_cast<int>(t.early_stopping_patience());
+  out.threads = hooks.threads;
+  const v1::RbmPretraining& p = spec.dense().pretraining();
+  if (p.enabled()) {
+    out.pretrain_epochs = static_cast<int>(p.epochs_per_layer());
+    out.pretrain_batch_size = static_cast<int>(p.batch_size());
+    out.pretrain_learning_rate = p.learning_rate();
+    out.pretrain_linear_learning_rate = p.code_learning_rate();
+  }
+  out.on_checkpoint = hooks.on_checkpoint;
+  out.resume_from = hooks.resume_from;
+  return out;
+}
+
 }  // namespace
 
 absl::Status SplitForValidation(const LabelledMatrix& all, double fraction, uint64_t seed,
@@ -75,10 +154,10 @@ absl::Status SplitForValidation(const LabelledMatrix& all, double fraction, uint
 absl::StatusOr<TrainedModel> TrainAndEvaluate(const v1::CollectionSpec& collection,
                                               const v1::ModelSpec& spec,
                                               const LabelledMatrix& train,
-                                              const LabelledMatrix& validation, int threads,
-                                              const ProgressCallback& progress,
+                                              const LabelledMatrix& validation,
+                                              const TrainingHooks& hooks,
                                               const CancellationFlag& cancel) {
-  (void)threads;
+  const ProgressCallback& progress = hooks.progress;
   const auto start = std::chrono::steady_clock::now();
   int64_t code_size = 0;
   switch (spec.architecture_case()) {
@@ -94,7 +173,7 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(const v1::CollectionSpec& collecti
     default:
       return absl::InvalidArgumentError("spec has no architecture");
   }
-  const int phases = spec.has_pca() ? 2 : 3;
+  const int phases = spec.has_pca() ? 2 : 3;  // Refined by the auto-encoder's own phases.
   auto report_phase = [&](const std::string& name, int index) {
     TrainingProgress p;
     p.phase = name;
@@ -118,8 +197,21 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(const v1::CollectionSpec& collecti
   switch (spec.architecture_case()) {
     case v1::ModelSpec::kPca:
       break;
-    case v1::ModelSpec::kDense:
-      return absl::UnimplementedError("dense auto-encoder training is not available yet");
+    case v1::ModelSpec::kDense: {
+      DenseAutoencoderSpec dense = ToEngineSpec(collection, spec, train.x.cols);
+      TrainOptions options = ToEngineOptions(spec, hooks);
+      // Phases: PCA baseline, the auto-encoder's own phases (RBM layers, fine-tune), evaluate.
+      ProgressCallback nested = [&](const TrainingProgress& p) {
+        TrainingProgress shifted = p;
+        shifted.phase_index = 1 + std::max(1, p.phase_index);
+        shifted.phase_count = 2 + std::max(1, p.phase_count);
+        if (progress) progress(shifted);
+      };
+      auto trained = TrainDenseAutoencoder(train.x, &validation.x, dense, options, nested, &cancel);
+      if (!trained.ok()) return trained.status();
+      result.model = std::move(trained->model);
+      break;
+    }
     default:
       return absl::UnimplementedError(
           "convolutional auto-encoders are not available in this version");

@@ -3,7 +3,9 @@
 #ifndef BOTTLENECK_SERVER_CORE_TRAINER_H_
 #define BOTTLENECK_SERVER_CORE_TRAINER_H_
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -31,12 +33,21 @@ struct TrainedModel {
                                               uint64_t seed, LabelledMatrix* train,
                                               LabelledMatrix* validation);
 
+struct TrainingHooks {
+  int threads = 0;  // oneDNN/OpenMP threads; 0 = leave as configured.
+  ProgressCallback progress;
+  // Called with checkpoint bytes (weights, optimiser state, epoch) at epoch ends; store them.
+  std::function<void(const std::string&)> on_checkpoint;
+  // Resume from these checkpoint bytes (a job interrupted by a restart); null = from scratch.
+  const std::string* resume_from = nullptr;
+};
+
 // Trains `spec` (normalized) on `train` and evaluates it and a PCA baseline on `validation`.
 // Cancelled when `cancel` is set; Unimplemented for architectures this build cannot train.
 [[nodiscard]] absl::StatusOr<TrainedModel> TrainAndEvaluate(
     const bottleneck::v1::CollectionSpec& collection, const bottleneck::v1::ModelSpec& spec,
-    const LabelledMatrix& train, const LabelledMatrix& validation, int threads,
-    const ProgressCallback& progress, const CancellationFlag& cancel);
+    const LabelledMatrix& train, const LabelledMatrix& validation, const TrainingHooks& hooks,
+    const CancellationFlag& cancel);
 
 }  // namespace bn
 

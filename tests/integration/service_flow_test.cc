@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <atomic>
 #include <map>
@@ -406,6 +407,87 @@ TEST_F(ServiceFlowTest, PromotionUnderSearchLoadFailsNoSearch) {
   ASSERT_TRUE(stubs_->collections->GetCollection(Context().get(), get, &collection).ok());
   EXPECT_EQ(collection.stats().item_count(), static_cast<uint64_t>(kHeldOut + 20));
   EXPECT_EQ(collection.stats().pending_item_count(), 0u);
+}
+
+v1::Job WaitForJob(Stubs& stubs, const std::string& id,
+                   const std::function<bool(const v1::Job&)>& done, int seconds) {
+  v1::Job job;
+  for (int i = 0; i < seconds * 20; ++i) {
+    v1::GetJobRequest get;
+    get.set_job_id(id);
+    grpc::Status s = stubs.training->GetJob(Context().get(), get, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok() || done(job)) return job;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "job " << id << " did not reach the expected state: " << job.ShortDebugString();
+  return job;
+}
+
+v1::StartTrainingRequest DenseJob(const std::string& collection, uint32_t epochs) {
+  v1::StartTrainingRequest start;
+  start.set_collection(collection);
+  start.set_dataset("train");
+  v1::DenseAutoencoderSpec* dense = start.mutable_spec()->mutable_dense();
+  dense->add_encoder_sizes(128);
+  dense->set_code_size(16);
+  dense->set_hidden_activation(v1::ACTIVATION_RELU);
+  start.mutable_spec()->mutable_training()->set_epochs(epochs);
+  return start;
+}
+
+TEST_F(ServiceFlowTest, DenseJobsTrainCancelAndSurviveRestarts) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_NO_FATAL_FAILURE(CreateFashionCollection("dense"));
+  ASSERT_NO_FATAL_FAILURE(Upload("dense", "train"));
+
+  // A short job succeeds with a model of the requested code size.
+  v1::Job job;
+  ASSERT_TRUE(stubs_->training->StartTraining(Context().get(), DenseJob("dense", 3), &job).ok());
+  job = WaitForJob(*stubs_, job.id(),
+                   [](const v1::Job& j) { return j.state() > v1::JOB_STATE_RUNNING; }, 240);
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
+  v1::GetModelRequest get_model;
+  get_model.set_collection("dense");
+  get_model.set_version(job.model_version());
+  v1::Model model;
+  ASSERT_TRUE(stubs_->models->GetModel(Context().get(), get_model, &model).ok());
+  EXPECT_EQ(model.code_size(), 16u);
+  EXPECT_GT(model.parameter_count(), 784u * 128u);
+  EXPECT_GT(model.report().pca_reconstruction_error(), 0.0);
+
+  // A long job is cancelled within a few seconds.
+  ASSERT_TRUE(stubs_->training->StartTraining(Context().get(), DenseJob("dense", 5000), &job).ok());
+  WaitForJob(*stubs_, job.id(), [](const v1::Job& j) { return j.progress().epoch() >= 1; }, 120);
+  v1::CancelJobRequest cancel;
+  cancel.set_job_id(job.id());
+  ASSERT_TRUE(stubs_->training->CancelJob(Context().get(), cancel, &job).ok());
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  job = WaitForJob(*stubs_, job.id(),
+                   [](const v1::Job& j) { return j.state() == v1::JOB_STATE_CANCELLED; }, 10);
+  EXPECT_EQ(job.state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::seconds(5));
+
+  // A job running when the server is killed comes back INTERRUPTED and can be resumed.
+  ASSERT_TRUE(stubs_->training->StartTraining(Context().get(), DenseJob("dense", 5000), &job).ok());
+  WaitForJob(*stubs_, job.id(), [](const v1::Job& j) { return j.progress().epoch() >= 2; }, 120);
+  ASSERT_NE(server_->SignalAndWait(SIGKILL, 30), -1);
+  ASSERT_NO_FATAL_FAILURE(Start());
+  v1::GetJobRequest get;
+  get.set_job_id(job.id());
+  ASSERT_TRUE(stubs_->training->GetJob(Context().get(), get, &job).ok());
+  EXPECT_EQ(job.state(), v1::JOB_STATE_INTERRUPTED);
+  v1::ResumeJobRequest resume;
+  resume.set_job_id(job.id());
+  ASSERT_TRUE(stubs_->training->ResumeJob(Context().get(), resume, &job).ok());
+  job = WaitForJob(*stubs_, job.id(),
+                   [](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; }, 60);
+  EXPECT_EQ(job.state(), v1::JOB_STATE_RUNNING);
+  cancel.set_job_id(job.id());
+  ASSERT_TRUE(stubs_->training->CancelJob(Context().get(), cancel, &job).ok());
+  // Resuming a job that is not interrupted is refused.
+  EXPECT_EQ(stubs_->training->ResumeJob(Context().get(), resume, &job).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_F(ServiceFlowTest, ErrorsArePreciseAndChangeNothing) {

@@ -62,6 +62,10 @@ const std::map<std::string, Flag>& Flags() {
       {"log-level",
        {Flag::kString, [](ServerConfig* c) -> void* { return &c->log_level; },
         "debug, info, warning or error. Default info"}},
+      {"snapshot-interval-seconds",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->snapshot_interval_seconds; },
+        "save index snapshots of changed collections this often (restarts then load instead of "
+        "rebuilding). Default 60"}},
       {"sync-writes",
        {Flag::kBool, [](ServerConfig* c) -> void* { return &c->sync_writes; },
         "sync the write-ahead log before acknowledging writes. Default true"}},
@@ -199,6 +203,9 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (config.data_dir.empty()) return absl::InvalidArgumentError("--data-dir must not be empty");
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
+  }
+  if (config.snapshot_interval_seconds < 1) {
+    return absl::InvalidArgumentError("--snapshot-interval-seconds must be at least 1");
   }
   if (config.max_concurrent_jobs < 1) {
     return absl::InvalidArgumentError("--max-concurrent-jobs must be at least 1");

@@ -27,6 +27,7 @@ struct ServerConfig {
   std::string query_token_file;
   std::string log_level = "info";
   bool sync_writes = true;       // Sync the WAL per acknowledged write batch.
+  int snapshot_interval_seconds = 60;  // Index snapshots of changed collections.
   bool show_help = false;
   bool show_version = false;
 };

@@ -91,6 +91,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   core_options.training_enabled = config.training_enabled;
   core_options.max_concurrent_jobs = config.max_concurrent_jobs;
   core_options.training_threads = config.training_threads;
+  core_options.snapshot_interval = std::chrono::seconds(config.snapshot_interval_seconds);
   auto core = Core::Open(impl->store.get(), core_options);
   if (!core.ok()) return core.status();
   impl->core = std::move(*core);

@@ -39,6 +39,8 @@ struct CoreOptions {
   int training_threads = 0;      // 0: all cores.
   uint64_t max_dataset_examples = 1000000;
   uint32_t max_batch_items = 4096;  // Items per Upsert request / stream message.
+  // Index snapshots are saved (and the change log trimmed) this often when a collection changed.
+  std::chrono::seconds snapshot_interval{60};
 };
 
 class Core {
@@ -50,6 +52,9 @@ class Core {
   ~Core();  // Shutdown().
   // Cancels jobs and promotions (they stay resumable), saves index snapshots. Idempotent.
   void Shutdown();
+  // Saves a snapshot of every serving index that changed since its last snapshot and trims the
+  // change log up to what the snapshots cover. Runs periodically; callable directly.
+  void SaveSnapshots();
 
   // --- CollectionService ---
   absl::StatusOr<bottleneck::v1::Collection> CreateCollection(

@@ -74,6 +74,9 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(Store* store, const CoreOptions
       auto state = std::make_shared<ServingState>();
       state->model = *model;
       state->index = *index;
+      if ((*index)->open_report().from_snapshot && (*index)->open_report().replayed_changes == 0) {
+        state->snapshot_counter = (*index)->applied_counter();
+      }
       runtime->set_serving(state);
       BN_LOG(INFO) << "collection " << name << ": serving model v" << serving << " with "
                    << (*index)->index().size() << " indexed items ("
@@ -91,7 +94,52 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(Store* store, const CoreOptions
       if (absl::Status s = impl.StartPromotion(runtime, *model); !s.ok()) return s;
     }
   }
+  Core* raw = core.get();
+  impl.snapshot_thread = std::thread([raw] {
+    Impl& impl = *raw->impl_;
+    std::unique_lock<std::mutex> lock(impl.threads_mutex);
+    while (!impl.shut_down) {
+      impl.shutdown_cv.wait_for(lock, impl.options.snapshot_interval);
+      if (impl.shut_down) break;
+      lock.unlock();
+      raw->SaveSnapshots();
+      lock.lock();
+    }
+  });
   return core;
+}
+
+void Core::SaveSnapshots() {
+  std::vector<std::shared_ptr<CollectionRuntime>> runtimes;
+  {
+    std::shared_lock<std::shared_mutex> lock(impl_->collections_mutex);
+    for (auto& [name, runtime] : impl_->collections) runtimes.push_back(runtime);
+  }
+  for (auto& runtime : runtimes) {
+    auto serving = runtime->serving();
+    if (serving == nullptr) continue;
+    auto state = impl_->items.GetCollectionState(runtime->name());
+    if (!state.ok()) continue;  // Deleted meanwhile.
+    absl::Status s = serving->index->CatchUp();
+    if (!s.ok()) {
+      BN_LOG(WARNING) << "collection " << runtime->name() << ": catch-up failed: " << s;
+      continue;
+    }
+    if (serving->snapshot_counter.load() == serving->index->applied_counter()) continue;
+    auto covered = serving->index->SaveSnapshot();
+    if (!covered.ok()) {
+      BN_LOG(WARNING) << "collection " << runtime->name() << ": snapshot failed: "
+                      << covered.status();
+      continue;
+    }
+    serving->snapshot_counter = *covered;
+    // A promotion's index replays the log from its own start; keep the log while one runs.
+    if (runtime->promotion() == nullptr) {
+      if (absl::Status t = impl_->items.TrimChangeLog(runtime->name(), *covered); !t.ok()) {
+        BN_LOG(WARNING) << "collection " << runtime->name() << ": change log not trimmed: " << t;
+      }
+    }
+  }
 }
 
 void Core::Shutdown() {
@@ -101,6 +149,8 @@ void Core::Shutdown() {
     if (impl.shut_down) return;
     impl.shut_down = true;
   }
+  impl.shutdown_cv.notify_all();
+  if (impl.snapshot_thread.joinable()) impl.snapshot_thread.join();
   // Promotions: stop re-encoding (the record keeps the target; it resumes on restart).
   {
     std::shared_lock<std::shared_mutex> lock(impl.collections_mutex);

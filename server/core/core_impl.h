@@ -55,6 +55,8 @@ struct Core::Impl {
   std::mutex threads_mutex;
   std::vector<std::thread> promotion_threads;
   bool shut_down = false;
+  std::condition_variable shutdown_cv;  // Wakes the snapshot thread.
+  std::thread snapshot_thread;
 
   // NotFound ("collection 'x' not found") when absent; InvalidArgument for a malformed name.
   absl::StatusOr<std::shared_ptr<CollectionRuntime>> Find(const std::string& name);

@@ -31,6 +31,8 @@ struct ServingModel {
 struct ServingState {
   std::shared_ptr<const ServingModel> model;
   std::shared_ptr<ServingIndex> index;
+  // Change counter covered by the last snapshot saved or loaded (~0: none yet).
+  mutable std::atomic<uint64_t> snapshot_counter{~uint64_t{0}};
 };
 
 // A running promotion: the target model and the index being filled.

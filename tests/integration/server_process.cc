@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -38,7 +39,9 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& data_dir,
                                    data_dir};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto process = std::unique_ptr<ServerProcess>(new ServerProcess());
-  process->stderr_path_ = data_dir + ".stderr";
+  static std::atomic<int> counter{0};
+  process->stderr_path_ = data_dir + ".stderr." + std::to_string(getpid()) + "." +
+                          std::to_string(counter++);
   int out_pipe[2];
   if (pipe(out_pipe) != 0) {
     *error = "pipe failed";

@@ -79,9 +79,9 @@ class ServiceFlowTest : public ::testing::Test {
     delete test_;
   }
 
-  void Start() {
+  void Start(const std::vector<std::string>& args = {}) {
     std::string error;
-    server_ = ServerProcess::Start(dir_.Sub("data"), {}, &error);
+    server_ = ServerProcess::Start(dir_.Sub("data"), args, &error);
     ASSERT_NE(server_, nullptr) << error;
     stubs_ = std::make_unique<Stubs>(server_->Channel());
   }
@@ -286,11 +286,47 @@ TEST_F(ServiceFlowTest, UploadTrainPromoteIngestSearchRestart) {
   ASSERT_TRUE(stubs_->query->Decode(Context().get(), decode, &decoded).ok());
   EXPECT_EQ(decoded.outputs(0).image().encoded().substr(1, 3), "PNG");
 
-  // Restart: the same version serves and the same answers come back.
+  // Restart: the same version serves and the same answers come back, from the index snapshot
+  // written at shutdown.
   ASSERT_NE(server_->SignalAndWait(SIGTERM, 60), -1);
   ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_NE(server_->Stderr().find("from snapshot"), std::string::npos) << server_->Stderr();
   for (const auto& [id, expected] : answers) {
     EXPECT_EQ(SearchIds("fashion", id), expected) << id;
+  }
+  // After a crash (SIGKILL) the periodic snapshot plus the change log restore the same index.
+  ASSERT_NE(server_->SignalAndWait(SIGKILL, 60), -1);
+  ASSERT_NO_FATAL_FAILURE(Start({"--snapshot-interval-seconds", "1"}));
+  for (const auto& [id, expected] : answers) {
+    EXPECT_EQ(SearchIds("fashion", id), expected) << id;
+  }
+  // Streaming upsert: batches are committed as they arrive.
+  {
+    auto context = Context();
+    v1::UpsertResponse summary;
+    auto writer = stubs_->items->StreamUpsert(context.get(), &summary);
+    for (int batch = 0; batch < 3; ++batch) {
+      v1::UpsertRequest message;
+      if (batch == 0) message.set_collection("fashion");
+      for (int i = 0; i < 10; ++i) {
+        v1::Item* item = message.add_items();
+        item->set_id("stream-" + std::to_string(batch * 10 + i));
+        *item->mutable_input() = RawImage(*train_, batch * 10 + i);
+      }
+      ASSERT_TRUE(writer->Write(message));
+    }
+    writer->WritesDone();
+    ASSERT_TRUE(writer->Finish().ok());
+    EXPECT_EQ(summary.upserted(), 30u);
+    v1::GetItemRequest get_item;
+    get_item.set_collection("fashion");
+    get_item.set_id("stream-29");
+    get_item.set_include_code(true);
+    v1::GetItemResponse item;
+    ASSERT_TRUE(stubs_->items->GetItem(Context().get(), get_item, &item).ok());
+    EXPECT_EQ(item.model_version(), 1u);
+    EXPECT_EQ(item.code().float_code().values_size(), 30);
+    EXPECT_EQ(item.item().input().image().raw().data().size(), 784u);
   }
   // Deleting items removes them from search.
   v1::DeleteItemsRequest del;

@@ -1,0 +1,68 @@
+// libFuzzer target: the tokenizer, bag-of-words parsing from raw text and from (id, count)
+// pairs, vocabulary deserialisation and the JSON reader. Built by run_fuzzers.sh.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/data/json.h"
+#include "engine/input/text.h"
+
+namespace {
+const bn::Vocabulary& Vocab() {
+  static const auto* v = [] {
+    absl::StatusOr<bn::Vocabulary> built = bn::Vocabulary::Build(
+        {"oil prices rose sharply", "crude oil output fell", "wheat exports and grain prices",
+         "\xC3\xA9t\xC3\xA9 caf\xC3\xA9 prices"},
+        {});
+    if (!built.ok()) std::abort();
+    return new bn::Vocabulary(std::move(*built));
+  }();
+  return *v;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const absl::string_view text(reinterpret_cast<const char*>(data), size);
+  const bn::Vocabulary& vocab = Vocab();
+  const bool valid = bn::ValidateUtf8(text).ok();
+  absl::StatusOr<std::vector<std::string>> tokens = bn::Tokenize(text, {});
+  if (tokens.ok() != valid) std::abort();
+  if (tokens.ok()) {
+    for (const std::string& t : *tokens) {
+      if (t.empty() || !bn::ValidateUtf8(t).ok()) std::abort();
+    }
+  }
+  for (auto rep : {bn::DocumentRepresentation::kNormalizedCounts,
+                   bn::DocumentRepresentation::kLogTf, bn::DocumentRepresentation::kTfIdf}) {
+    absl::StatusOr<std::vector<float>> row = bn::TextToInput(vocab, text, rep);
+    if (row.ok()) {
+      if (static_cast<int>(row->size()) != vocab.size()) std::abort();
+      for (float v : *row) {
+        if (!std::isfinite(v) || v < 0) std::abort();
+      }
+    }
+  }
+  // (id, count) pairs: 4 bytes each.
+  std::vector<int64_t> ids, counts;
+  for (size_t i = 0; i + 4 <= size; i += 4) {
+    int16_t id;
+    uint16_t count;
+    std::memcpy(&id, data + i, 2);
+    std::memcpy(&count, data + i + 2, 2);
+    ids.push_back(id);
+    counts.push_back(count);
+  }
+  absl::StatusOr<std::vector<float>> bow =
+      bn::WordIdsToInput(vocab, ids, counts, bn::DocumentRepresentation::kNormalizedCounts);
+  if (bow.ok()) {
+    double sum = 0;
+    for (float v : *bow) sum += v;
+    if (std::abs(sum - 1.0) > 1e-3) std::abort();
+  }
+  absl::StatusOr<bn::Vocabulary> loaded = bn::Vocabulary::Deserialize(text);
+  if (loaded.ok() && bn::Vocabulary::Deserialize(loaded->Serialize()).ok() == false) std::abort();
+  (void)bn::ParseJson(text).ok();
+  return 0;
+}

@@ -2,11 +2,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "client/cli.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace {
@@ -18,33 +20,38 @@ constexpr int kExitUsage = 2;
 const char kUsage[] =
     "bottleneck: command-line client for the Bottleneck retrieval service.\n"
     "\n"
-    "usage: bottleneck [--server HOST:PORT] [--timeout SECONDS] COMMAND [args]\n"
+    "usage: bottleneck [global flags] COMMAND [args]   (run a command without args for its usage)\n"
     "\n"
     "global flags:\n"
     "  --server HOST:PORT   server address (default 127.0.0.1:50051, or $BOTTLENECK_SERVER)\n"
-    "  --timeout SECONDS    deadline per call (default 10)\n"
+    "  --timeout SECONDS    deadline per call (default 30)\n"
+    "  --token-file FILE    bearer token (or $BOTTLENECK_TOKEN)\n"
+    "  --tls-ca FILE        use TLS, trusting this CA certificate (PEM)\n"
+    "  --json               print JSON objects instead of tables\n"
     "\n"
-    "commands available now:\n"
-    "  health [SERVICE]     standard gRPC health check; exit 0 when SERVING\n"
+    "commands:\n"
+    "  health [SERVICE]                      standard gRPC health check; exit 0 when SERVING\n"
+    "  collections create|list|get|delete    manage collections\n"
+    "  datasets upload|list|delete           upload IDX files, image folders or text corpora\n"
+    "  train COLLECTION DATASET ...          start a training job and watch its progress\n"
+    "  jobs list|get|watch|cancel|resume     training jobs\n"
+    "  models list|get|promote               model versions and zero-downtime promotion\n"
+    "  items upsert|get|delete               items, in bulk with progress\n"
+    "  search COLLECTION ...                 by image file, text or item id\n"
+    "  encode | decode                       inputs to codes, codes to images or words\n"
     "\n"
-    "planned commands (they exit with status 2 until implemented):\n"
-    "  collections create|list|get|delete   manage collections\n"
-    "  datasets upload|list|delete          upload IDX files, image folders or text corpora\n"
-    "  train                                start a training job and watch its progress\n"
-    "  jobs list|get|watch|cancel|resume    training jobs\n"
-    "  models list|get|promote              model versions and zero-downtime promotion\n"
-    "  items upsert|get|delete              items, in bulk with progress\n"
-    "  search                               by image file, text or item id\n"
-    "  encode | decode                      inputs to codes, codes to images or words\n"
-    "  demo                                 the whole story on Fashion-MNIST\n";
+    "planned (exit status 2 until implemented): demo, plots\n";
 
-struct Options {
-  std::string server = "127.0.0.1:50051";
-  double timeout_seconds = 10;
-};
+using Options = bn::cli::GlobalOptions;
 
 int Health(const Options& options, const std::vector<std::string>& args) {
-  auto channel = grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options.tls_ca.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    if (!bn::cli::ReadFile(options.tls_ca, &ssl.pem_root_certs)) return kExitUsage;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  auto channel = grpc::CreateChannel(options.server, credentials);
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
@@ -73,6 +80,9 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("BOTTLENECK_SERVER"); env != nullptr && *env != '\0') {
     options.server = env;
   }
+  if (const char* env = std::getenv("BOTTLENECK_TOKEN"); env != nullptr && *env != '\0') {
+    options.token = env;
+  }
   std::vector<std::string> rest;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -84,10 +94,24 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return kExitOk;
     }
-    if ((arg == "--server" || arg == "--timeout") && i + 1 < argc) {
+    if (arg == "--json") {
+      options.json = true;
+      continue;
+    }
+    if ((arg == "--server" || arg == "--timeout" || arg == "--token-file" || arg == "--tls-ca") &&
+        i + 1 < argc) {
       std::string value = argv[++i];
       if (arg == "--server") {
         options.server = value;
+      } else if (arg == "--tls-ca") {
+        options.tls_ca = value;
+      } else if (arg == "--token-file") {
+        std::string token;
+        if (!bn::cli::ReadFile(value, &token)) return kExitUsage;
+        while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+          token.pop_back();
+        }
+        options.token = token;
       } else {
         try {
           options.timeout_seconds = std::stod(value);
@@ -111,6 +135,17 @@ int main(int argc, char** argv) {
   const std::string command = rest[0];
   const std::vector<std::string> args(rest.begin() + 1, rest.end());
   if (command == "health") return Health(options, args);
+  using Command = int (*)(bn::cli::Client&, const std::vector<std::string>&);
+  static const std::map<std::string, Command> kCommands = {
+      {"collections", bn::cli::Collections}, {"datasets", bn::cli::Datasets},
+      {"train", bn::cli::Train},             {"jobs", bn::cli::Jobs},
+      {"models", bn::cli::Models},           {"items", bn::cli::Items},
+      {"search", bn::cli::Search},           {"encode", bn::cli::Encode},
+      {"decode", bn::cli::Decode}};
+  if (auto it = kCommands.find(command); it != kCommands.end()) {
+    bn::cli::Client client(options);
+    return it->second(client, args);
+  }
   std::cerr << "bottleneck: '" << command
             << "' is not available in this version yet (see --help)\n";
   return kExitUsage;

@@ -25,6 +25,8 @@ namespace {
 
 namespace v1 = ::bottleneck::v1;
 
+constexpr int kMaxMessageBytes = 64 << 20;
+
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::InvalidArgumentError("cannot read '" + path + "'");
@@ -135,6 +137,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
     // Without this, gRPC sets SO_REUSEPORT and a second server would share the port silently.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.AddListeningPort(endpoint.address, *credentials, &port);
+    // Larger messages fail with RESOURCE_EXHAUSTED before reaching a handler.
+    builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
     for (auto& service : endpoint.services) builder.RegisterService(service.get());
     if (config.grpc_max_threads > 0) {
       grpc::ResourceQuota quota("bottleneckd");

@@ -1,0 +1,102 @@
+// Shared plumbing of the `bottleneck` CLI: global options, the channel and stubs, per-call
+// contexts (deadline + bearer token), flag parsing and output (tables or --json).
+#ifndef BOTTLENECK_CLIENT_CLI_H_
+#define BOTTLENECK_CLIENT_CLI_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bottleneck/v1/collection.grpc.pb.h"
+#include "bottleneck/v1/item.grpc.pb.h"
+#include "bottleneck/v1/model.grpc.pb.h"
+#include "bottleneck/v1/query.grpc.pb.h"
+#include "bottleneck/v1/training.grpc.pb.h"
+
+namespace bn::cli {
+
+namespace v1 = ::bottleneck::v1;
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+struct GlobalOptions {
+  std::string server = "127.0.0.1:50051";
+  double timeout_seconds = 30;
+  std::string token;    // From --token-file or $BOTTLENECK_TOKEN.
+  std::string tls_ca;   // PEM file: use TLS and trust this CA.
+  bool json = false;
+};
+
+// Flags of one command: "--name value" or "--name=value"; bare words are positional.
+class Args {
+ public:
+  // Parses; `booleans` lists flags that take no value.
+  Args(const std::vector<std::string>& words, const std::vector<std::string>& booleans);
+  bool Has(const std::string& name) const { return flags_.count(name) > 0; }
+  std::string Get(const std::string& name, const std::string& fallback = "") const;
+  // Non-negative integer flag; returns false (and prints why) when malformed.
+  bool GetUint(const std::string& name, uint64_t fallback, uint64_t* out) const;
+  bool GetDouble(const std::string& name, double fallback, double* out) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::map<std::string, std::string> flags_;
+  std::vector<std::string> positional_;
+  std::string error_;
+};
+
+class Client {
+ public:
+  explicit Client(const GlobalOptions& options);
+  const GlobalOptions& options() const { return options_; }
+  // A context with the deadline (0 seconds = none) and the bearer token.
+  std::unique_ptr<grpc::ClientContext> Context(double seconds = -1) const;
+
+  v1::CollectionService::Stub& collections() { return *collections_; }
+  v1::TrainingService::Stub& training() { return *training_; }
+  v1::ModelService::Stub& models() { return *models_; }
+  v1::ItemService::Stub& items() { return *items_; }
+  v1::QueryService::Stub& query() { return *query_; }
+
+ private:
+  GlobalOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CollectionService::Stub> collections_;
+  std::unique_ptr<v1::TrainingService::Stub> training_;
+  std::unique_ptr<v1::ModelService::Stub> models_;
+  std::unique_ptr<v1::ItemService::Stub> items_;
+  std::unique_ptr<v1::QueryService::Stub> query_;
+};
+
+// Prints a failed call ("bottleneck: <what>: <CODE>: <message>") and returns kExitFailure.
+int Fail(const std::string& what, const grpc::Status& status);
+// Prints a message as JSON (one object per line).
+void PrintJson(const google::protobuf::Message& message);
+// Prints rows as an aligned table with a header.
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+// Reads a whole file; false (with a message) on error.
+bool ReadFile(const std::string& path, std::string* out);
+
+// Commands (client/commands_*.cc). Each returns an exit status.
+int Collections(Client& client, const std::vector<std::string>& args);
+int Datasets(Client& client, const std::vector<std::string>& args);
+int Train(Client& client, const std::vector<std::string>& args);
+int Jobs(Client& client, const std::vector<std::string>& args);
+int Models(Client& client, const std::vector<std::string>& args);
+int Items(Client& client, const std::vector<std::string>& args);
+int Search(Client& client, const std::vector<std::string>& args);
+int Encode(Client& client, const std::vector<std::string>& args);
+int Decode(Client& client, const std::vector<std::string>& args);
+// Watches a job with a live progress line until it ends; returns kExitOk when it succeeded.
+int WatchJob(Client& client, const std::string& job_id);
+
+}  // namespace bn::cli
+
+#endif  // BOTTLENECK_CLIENT_CLI_H_

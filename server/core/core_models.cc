@@ -62,6 +62,7 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> Core::Impl::LoadModel(
   auto engine_model = DeserializeModel(record->model_file);
   if (!engine_model.ok()) return engine_model.status();
   model->model = std::move(*engine_model);
+  model->batcher = std::make_unique<EncodeBatcher>(model->model.get());
   if (!record->text.empty()) {
     auto text = TextPipeline::Deserialize(record->text);
     if (!text.ok()) return text.status();

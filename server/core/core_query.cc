@@ -76,7 +76,9 @@ absl::StatusOr<v1::SearchResponse> Core::Search(const v1::SearchRequest& request
         return s;
       }
       code_values.resize(model.code_size());
-      if (absl::Status s = model.Encode(x.data(), 1, code_values.data()); !s.ok()) return s;
+      if (absl::Status s = serving.model->batcher->Encode(x.data(), code_values.data()); !s.ok()) {
+        return s;
+      }
       query = CodeToBytes(code_values.data(), model.code_size(), model.code_type());
       if (request.include_reconstruction()) {
         std::vector<float> recon(model.input_size());
@@ -170,7 +172,9 @@ absl::StatusOr<v1::EncodeResponse> Core::Encode(const v1::EncodeRequest& request
   const int64_t n = request.inputs_size();
   const int64_t code_size = sm.model->code_size();
   std::vector<float> codes(n * code_size);
-  if (absl::Status s = sm.model->Encode(x.data(), n, codes.data()); !s.ok()) return s;
+  absl::Status encoded = n == 1 ? sm.batcher->Encode(x.data(), codes.data())
+                                : sm.model->Encode(x.data(), n, codes.data());
+  if (!encoded.ok()) return encoded;
   v1::EncodeResponse response;
   response.set_model_version(sm.version);
   for (int64_t i = 0; i < n; ++i) {

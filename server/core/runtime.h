@@ -15,6 +15,7 @@
 #include "bottleneck/v1/model.pb.h"
 #include "engine/index/serving_index.h"
 #include "engine/model/model.h"
+#include "server/core/encode_batcher.h"
 #include "server/core/text_pipeline.h"
 
 namespace bn {
@@ -25,6 +26,7 @@ struct ServingModel {
   bottleneck::v1::Model meta;
   std::unique_ptr<Model> model;
   std::unique_ptr<TextPipeline> text;  // Document collections only.
+  std::unique_ptr<EncodeBatcher> batcher;  // Merges concurrent single-item encodes.
 };
 
 // What a collection serves: a model and the index over its codes. Swapped atomically.

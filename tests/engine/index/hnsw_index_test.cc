@@ -197,7 +197,7 @@ TEST(HnswIndexTest, GrowsBeyondInitialCapacityAndCompacts) {
   }
 }
 
-TEST(HnswIndexTest, UpsertBatchWithThreadsMatchesExact) {
+TEST(HnswIndexTest, UpsertBatchGrowsOnceAndMatchesExact) {
   std::mt19937 rng(9);
   auto index = MakeIndex(Metric::kL2, 16, 8);
   std::vector<std::string> codes;
@@ -207,7 +207,7 @@ TEST(HnswIndexTest, UpsertBatchWithThreadsMatchesExact) {
     labels.push_back(i * 3 + 1);
   }
   std::vector<absl::string_view> views(codes.begin(), codes.end());
-  ASSERT_TRUE(index->UpsertBatch(labels, views, 2).ok());
+  ASSERT_TRUE(index->UpsertBatch(labels, views).ok());
   EXPECT_EQ(index->size(), 2000u);
   int hits = 0;
   for (int q = 0; q < 50; ++q) {

@@ -224,6 +224,14 @@ TEST(ImageTest, RefusesBombsBeforeAllocating) {
   small.max_pixels = 100;
   EXPECT_FALSE(DecodeImage(ReadFixture("rgb_24x16.jpg"), small).ok());
   EXPECT_TRUE(DecodeImage(ReadFixture("grey_8x6.png"), small).ok());
+  // The progressive fixture has several scans: a limit of 2 refuses it.
+  ImageLimits few_scans;
+  few_scans.max_jpeg_scans = 2;
+  absl::StatusOr<Image> progressive =
+      DecodeImage(ReadFixture("rgb_progressive_24x16.jpg"), few_scans);
+  ASSERT_FALSE(progressive.ok());
+  EXPECT_NE(std::string(progressive.status().message()).find("scans"), std::string::npos);
+  EXPECT_TRUE(DecodeImage(ReadFixture("rgb_24x16.jpg"), few_scans).ok());  // Baseline: 1 scan.
   small.max_encoded_bytes = 50;
   EXPECT_FALSE(DecodeImage(ReadFixture("grey_8x6.png"), small).ok());
   EXPECT_FALSE(DecodeImage("").ok());

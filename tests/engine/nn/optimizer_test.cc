@@ -76,3 +76,48 @@ TEST(Optimizer, AdamMatchesReferenceAndStateRoundTrips) {
 
 }  // namespace
 }  // namespace bn
+
+namespace bn {
+namespace {
+
+// Large blocks take the vectorised and multi-threaded paths; every element must still follow
+// the scalar rule.
+TEST(Optimizer, VectorisedAdamAndSgdMatchTheScalarRuleOnLargeBlocks) {
+  for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kSgd}) {
+    for (int64_t count : {int64_t{1037}, int64_t{70001}}) {
+      OptimizerOptions o;
+      o.kind = kind;
+      o.learning_rate = 0.01f;
+      o.momentum = 0.8f;
+      o.weight_decay = 0.001f;
+      Optimizer opt(o);
+      std::vector<float> w(static_cast<size_t>(count)), g(w.size());
+      for (int64_t i = 0; i < count; ++i) {
+        w[i] = std::sin(0.1f * i);
+        g[i] = std::cos(0.37f * i);
+      }
+      std::vector<double> rw(w.begin(), w.end()), m(w.size()), v(w.size());
+      const int b = opt.AddBlock(w.data(), count, true);
+      for (int t = 1; t <= 3; ++t) {
+        opt.BeginStep();
+        opt.Update(b, g.data());
+        for (int64_t i = 0; i < count; ++i) {
+          const double gi = g[i] + 0.001 * rw[i];
+          if (kind == OptimizerKind::kSgd) {
+            m[i] = 0.8 * m[i] - 0.01 * gi;
+            rw[i] += m[i];
+          } else {
+            m[i] = 0.9 * m[i] + 0.1 * gi;
+            v[i] = 0.999 * v[i] + 0.001 * gi * gi;
+            rw[i] -= 0.01 * (m[i] / (1 - std::pow(0.9, t))) /
+                     (std::sqrt(v[i] / (1 - std::pow(0.999, t))) + 1e-8);
+          }
+        }
+      }
+      for (int64_t i = 0; i < count; ++i) ASSERT_NEAR(w[i], rw[i], 1e-5) << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bn

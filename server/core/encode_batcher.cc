@@ -1,0 +1,64 @@
+#include "server/core/encode_batcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace bn {
+
+absl::Status EncodeBatcher::Encode(const float* x, float* code) {
+  Request request{x, code, absl::OkStatus()};
+  std::unique_lock<std::mutex> lock(mutex_);
+  queue_.push_back(&request);
+  while (!request.done) {
+    if (busy_) {
+      done_.wait(lock);
+      continue;
+    }
+    // Lead a batch: everything queued so far (up to max_batch_), this request included if it
+    // is among the first max_batch_.
+    busy_ = true;
+    const size_t n = std::min<size_t>(queue_.size(), static_cast<size_t>(max_batch_));
+    std::vector<Request*> batch(queue_.begin(), queue_.begin() + n);
+    queue_.erase(queue_.begin(), queue_.begin() + n);
+    lock.unlock();
+
+    const int64_t in = model_->input_size();
+    const int64_t out = model_->code_size();
+    absl::Status status;
+    if (n == 1) {
+      status = model_->Encode(batch[0]->x, 1, batch[0]->code);
+    } else {
+      std::vector<float> xs(n * in), codes(n * out);
+      for (size_t i = 0; i < n; ++i) std::memcpy(&xs[i * in], batch[i]->x, in * sizeof(float));
+      status = model_->Encode(xs.data(), static_cast<int64_t>(n), codes.data());
+      if (status.ok()) {
+        for (size_t i = 0; i < n; ++i) {
+          std::memcpy(batch[i]->code, &codes[i * out], out * sizeof(float));
+        }
+      }
+    }
+
+    lock.lock();
+    for (Request* r : batch) {
+      r->status = status;
+      r->done = true;
+    }
+    ++calls_;
+    rows_ += n;
+    busy_ = false;
+    done_.notify_all();
+  }
+  return request.status;
+}
+
+uint64_t EncodeBatcher::calls() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return calls_;
+}
+
+uint64_t EncodeBatcher::rows() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return rows_;
+}
+
+}  // namespace bn

@@ -1,0 +1,72 @@
+#include "server/core/encode_batcher.h"
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace bn {
+namespace {
+
+// A model whose code is (sum of inputs, batch size seen); slow enough for queues to form.
+class SlowSumModel final : public Model {
+ public:
+  ModelKind kind() const override { return ModelKind::kPca; }
+  int64_t input_size() const override { return 3; }
+  int64_t code_size() const override { return 2; }
+  CodeType code_type() const override { return CodeType::kFloat; }
+  int64_t parameter_count() const override { return 0; }
+  absl::Status Encode(const float* x, int64_t n, float* codes) const override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int64_t i = 0; i < n; ++i) {
+      codes[2 * i] = x[3 * i] + x[3 * i + 1] + x[3 * i + 2];
+      codes[2 * i + 1] = static_cast<float>(n);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Decode(const float*, int64_t, float*) const override {
+    return absl::UnimplementedError("not needed");
+  }
+  absl::Status SavePayload(std::string*) const override {
+    return absl::UnimplementedError("not needed");
+  }
+};
+
+TEST(EncodeBatcherTest, ALoneCallerIsEncodedAtOnce) {
+  SlowSumModel model;
+  EncodeBatcher batcher(&model);
+  const float x[3] = {1, 2, 3};
+  float code[2];
+  ASSERT_TRUE(batcher.Encode(x, code).ok());
+  EXPECT_EQ(code[0], 6);
+  EXPECT_EQ(code[1], 1);
+  EXPECT_EQ(batcher.calls(), 1u);
+}
+
+TEST(EncodeBatcherTest, ConcurrentCallersShareBatchesAndGetTheirOwnCodes) {
+  SlowSumModel model;
+  EncodeBatcher batcher(&model, /*max_batch=*/8);
+  constexpr int kThreads = 16, kPerThread = 20;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const float x[3] = {static_cast<float>(t), static_cast<float>(i), 1};
+        float code[2];
+        if (!batcher.Encode(x, code).ok() || code[0] != t + i + 1 || code[1] < 1 || code[1] > 8) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(batcher.rows(), static_cast<uint64_t>(kThreads * kPerThread));
+  // With 16 callers and a 5 ms model, batches must have formed.
+  EXPECT_LT(batcher.calls(), batcher.rows() / 2);
+}
+
+}  // namespace
+}  // namespace bn

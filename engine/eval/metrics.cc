@@ -212,12 +212,9 @@ absl::StatusOr<std::vector<double>> Precision(const FloatMatrix& queries,
 
 }  // namespace
 
-absl::StatusOr<std::vector<double>> PrecisionAtK(const FloatMatrix& queries,
-                                                 const std::vector<int>& query_labels,
-                                                 const FloatMatrix& database,
-                                                 const std::vector<int>& database_labels,
-                                                 const std::vector<int>& ks,
-                                                 CodeDistance distance) {
+absl::StatusOr<std::vector<double>> PrecisionAtK(
+    const FloatMatrix& queries, const std::vector<int>& query_labels, const FloatMatrix& database,
+    const std::vector<int>& database_labels, const std::vector<int>& ks, CodeDistance distance) {
   return Precision(queries, query_labels, database, database_labels, ks, distance, false);
 }
 
@@ -229,8 +226,7 @@ absl::StatusOr<std::vector<double>> PrecisionAtKLeaveOneOut(const FloatMatrix& c
 }
 
 double ComparisonReport::error_ratio() const {
-  return pca.reconstruction_error > 0 ? model.reconstruction_error / pca.reconstruction_error
-                                      : 0.0;
+  return pca.reconstruction_error > 0 ? model.reconstruction_error / pca.reconstruction_error : 0.0;
 }
 
 std::string ComparisonReport::ToString() const {
@@ -241,8 +237,8 @@ std::string ComparisonReport::ToString() const {
   out += line;
   for (const ModelScore* s : {&model, &pca}) {
     std::snprintf(line, sizeof(line), "%-16s %6lld %12.4f %8.4f %9.2f\n", s->name.c_str(),
-                  static_cast<long long>(s->code_size), s->reconstruction_error,
-                  s->precision_at_k, s->seconds);
+                  static_cast<long long>(s->code_size), s->reconstruction_error, s->precision_at_k,
+                  s->seconds);
     out += line;
   }
   std::snprintf(line, sizeof(line), "error ratio model/PCA: %.4f\n", error_ratio());
@@ -304,9 +300,8 @@ absl::StatusOr<ComparisonReport> CompareWithPca(const Model& model, const FloatM
   // PCA codes are real-valued: Hamming makes no sense for them, so they are compared by L2.
   const CodeDistance pca_distance =
       options.distance == CodeDistance::kHamming ? CodeDistance::kL2 : options.distance;
-  absl::StatusOr<ModelScore> p =
-      Score(**pca, "PCA-" + std::to_string(model.code_size()), train, train_labels, test,
-            test_labels, options.k, pca_distance);
+  absl::StatusOr<ModelScore> p = Score(**pca, "PCA-" + std::to_string(model.code_size()), train,
+                                       train_labels, test, test_labels, options.k, pca_distance);
   if (!p.ok()) return p.status();
   report.pca = *p;
   report.pca.seconds += fit_seconds;

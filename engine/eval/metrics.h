@@ -40,9 +40,8 @@ enum class CodeDistance {
 // InvalidArgument if column counts or label counts disagree, a k < 1 or > database rows, or a
 // set is empty.
 [[nodiscard]] absl::StatusOr<std::vector<double>> PrecisionAtK(
-    const FloatMatrix& queries, const std::vector<int>& query_labels,
-    const FloatMatrix& database, const std::vector<int>& database_labels,
-    const std::vector<int>& ks, CodeDistance distance);
+    const FloatMatrix& queries, const std::vector<int>& query_labels, const FloatMatrix& database,
+    const std::vector<int>& database_labels, const std::vector<int>& ks, CodeDistance distance);
 
 // Leave-one-out within one set: each row queries all the other rows (k <= rows - 1).
 [[nodiscard]] absl::StatusOr<std::vector<double>> PrecisionAtKLeaveOneOut(
@@ -59,7 +58,7 @@ enum class CodeDistance {
 
 // One line of a side-by-side report.
 struct ModelScore {
-  std::string name;                // e.g. "model" or "PCA-30".
+  std::string name;  // e.g. "model" or "PCA-30".
   int64_t code_size = 0;
   double reconstruction_error = 0;  // Summed squared error per test item.
   double precision_at_k = 0;        // Test queries against the training set.

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "engine/model/model_file.h"
+#include "engine/model/pca_internal.h"
 #include "engine/util/bytes.h"
 
 namespace bn {
@@ -161,6 +162,41 @@ absl::StatusOr<std::unique_ptr<Model>> PcaModel::LoadPayload(absl::string_view p
 
 BN_REGISTER_MODEL_LOADER(kPca, &PcaModel::LoadPayload);
 
+namespace internal {
+
+absl::StatusOr<std::unique_ptr<PcaModel>> PcaFromMoments(const Eigen::MatrixXd& moments,
+                                                         const Eigen::RowVectorXd& mean, int k) {
+  const int64_t d = moments.rows();
+  if (moments.cols() != d || mean.size() != d || k < 1 || k > d) {
+    return absl::InvalidArgumentError("PCA: inconsistent moment matrix");
+  }
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(moments);
+  if (solver.info() != Eigen::Success) {
+    return absl::InternalError("PCA: eigen-decomposition did not converge");
+  }
+  const Eigen::VectorXd& values = solver.eigenvalues();  // Ascending.
+  const Eigen::MatrixXd& vectors = solver.eigenvectors();
+  std::vector<float> components(static_cast<size_t>(k * d));
+  std::vector<double> eig(k);
+  for (int j = 0; j < k; ++j) {
+    const int64_t col = d - 1 - j;
+    eig[j] = std::max(0.0, values(col));
+    Eigen::Index arg = 0;
+    vectors.col(col).cwiseAbs().maxCoeff(&arg);
+    const double sign = vectors(arg, col) < 0 ? -1.0 : 1.0;
+    for (int64_t i = 0; i < d; ++i) {
+      components[j * d + i] = static_cast<float>(sign * vectors(i, col));
+    }
+  }
+  for (int j = 1; j < k; ++j) eig[j] = std::min(eig[j], eig[j - 1]);
+  std::vector<float> meanf(d);
+  for (int64_t i = 0; i < d; ++i) meanf[i] = static_cast<float>(mean(i));
+  return PcaModel::Create(d, k, std::move(meanf), std::move(components), std::move(eig),
+                          std::max(0.0, moments.trace()));
+}
+
+}  // namespace internal
+
 absl::StatusOr<std::unique_ptr<PcaModel>> FitPca(const FloatMatrix& x, int k,
                                                  const PcaOptions& options) {
   const int64_t n = x.rows, d = x.cols;
@@ -213,30 +249,9 @@ absl::StatusOr<std::unique_ptr<PcaModel>> FitPca(const FloatMatrix& x, int k,
     }
     cov /= static_cast<double>(n);
     if (cancelled()) return absl::CancelledError("PCA cancelled");
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(cov);
-    if (solver.info() != Eigen::Success) {
-      return absl::InternalError("PCA: eigen-decomposition did not converge");
-    }
+    absl::StatusOr<std::unique_ptr<PcaModel>> model = internal::PcaFromMoments(cov, mean, k);
     report(blocks, 2, "PCA eigen-decomposition");
-    const Eigen::VectorXd& values = solver.eigenvalues();  // Ascending.
-    const Eigen::MatrixXd& vectors = solver.eigenvectors();
-    std::vector<float> components(static_cast<size_t>(k * d));
-    std::vector<double> eig(k);
-    for (int j = 0; j < k; ++j) {
-      const int64_t col = d - 1 - j;
-      eig[j] = std::max(0.0, values(col));
-      Eigen::Index arg = 0;
-      vectors.col(col).cwiseAbs().maxCoeff(&arg);
-      const double sign = vectors(arg, col) < 0 ? -1.0 : 1.0;
-      for (int64_t i = 0; i < d; ++i) {
-        components[j * d + i] = static_cast<float>(sign * vectors(i, col));
-      }
-    }
-    for (int j = 1; j < k; ++j) eig[j] = std::min(eig[j], eig[j - 1]);
-    std::vector<float> meanf(d);
-    for (int64_t i = 0; i < d; ++i) meanf[i] = static_cast<float>(mean(i));
-    return PcaModel::Create(d, k, std::move(meanf), std::move(components), std::move(eig),
-                            std::max(0.0, cov.trace()));
+    return model;
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("FitPca: out of memory");
   }

@@ -29,8 +29,8 @@ class PcaModel final : public Model {
   // variance along each component); total_variance: the trace of the covariance.
   // InvalidArgument if the sizes disagree or any value is not finite.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<PcaModel>> Create(
-      int64_t input_size, int64_t code_size, std::vector<float> mean,
-      std::vector<float> components, std::vector<double> eigenvalues, double total_variance);
+      int64_t input_size, int64_t code_size, std::vector<float> mean, std::vector<float> components,
+      std::vector<double> eigenvalues, double total_variance);
 
   // The registered loader of ModelKind::kPca payloads (validates every field).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Model>> LoadPayload(
@@ -67,7 +67,7 @@ class PcaModel final : public Model {
 };
 
 struct PcaOptions {
-  ProgressCallback progress;                  // Optional; phase "PCA".
+  ProgressCallback progress;                 // Optional; phase "PCA".
   const CancellationFlag* cancel = nullptr;  // Optional; checked between row blocks.
 };
 

@@ -1,7 +1,7 @@
 #include "engine/nn/dense.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <unordered_map>
 #include <utility>
@@ -46,24 +46,6 @@ dnnl::algorithm BackwardAlgorithm(Activation act) {
 void* Handle(const float* p) { return const_cast<float*>(p); }
 
 }  // namespace
-
-void ApplyActivationReference(Activation act, float* x, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) {
-    switch (act) {
-      case Activation::kLogistic:
-        x[i] = 1.0f / (1.0f + std::exp(-x[i]));
-        break;
-      case Activation::kRelu:
-        x[i] = x[i] > 0 ? x[i] : 0.0f;
-        break;
-      case Activation::kTanh:
-        x[i] = std::tanh(x[i]);
-        break;
-      case Activation::kLinear:
-        break;
-    }
-  }
-}
 
 struct DenseLayer::Cache {
   // Forward: src[n,in], W[out,in] (or its io view), b[out] -> dst[n,out].

@@ -26,9 +26,6 @@ namespace bn {
 
 enum class Activation : uint32_t { kLinear = 0, kLogistic = 1, kRelu = 2, kTanh = 3 };
 
-// Applies `act` in place with plain loops (reference / tiny helper).
-void ApplyActivationReference(Activation act, float* x, int64_t count);
-
 class DenseLayer {
  public:
   static constexpr size_t kMaxCachedBatchSizes = 16;

@@ -46,8 +46,8 @@ inline constexpr size_t kMaxCollectionNameBytes = 256;
 
 // The engine-owned part of a collection record.
 struct CollectionState {
-  uint64_t incarnation = 0;    // Unique per creation; a re-created collection gets a new one.
-  uint64_t next_label = 1;     // Next label to allocate (labels start at 1).
+  uint64_t incarnation = 0;     // Unique per creation; a re-created collection gets a new one.
+  uint64_t next_label = 1;      // Next label to allocate (labels start at 1).
   uint64_t change_counter = 0;  // Number of committed ItemBatches.
   uint64_t item_count = 0;
   std::vector<uint64_t> code_versions;  // Model versions that ever had codes written (sorted).
@@ -181,8 +181,7 @@ class CollectionStore {
   [[nodiscard]] absl::Status TrimChangeLog(absl::string_view collection, uint64_t up_to);
 
   // --- Accounting ---
-  [[nodiscard]] absl::StatusOr<CollectionStorageSize> ApproximateSize(
-      absl::string_view collection);
+  [[nodiscard]] absl::StatusOr<CollectionStorageSize> ApproximateSize(absl::string_view collection);
 
  private:
   Store* store_;  // Not owned.

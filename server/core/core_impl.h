@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/core/core.h"
+#include "server/core/trainer.h"
 
 namespace bn {
 
@@ -86,6 +87,11 @@ struct Core::Impl {
   absl::Status RecoverJobs(const std::string& collection);
   void CancelJobsOf(const std::string& collection);
   void RunJob(const std::shared_ptr<JobEntry>& entry, const CancellationFlag& cancel);
+  // Reads a job's dataset into a matrix; for documents, learns the text pipeline first.
+  absl::Status LoadDataset(const bottleneck::v1::Job& job,
+                           const bottleneck::v1::CollectionSpec& spec,
+                           const CancellationFlag& cancel, LabelledMatrix* all,
+                           std::unique_ptr<TextPipeline>* text);
   void UpdateJob(const std::shared_ptr<JobEntry>& entry,
                  const std::function<void(bottleneck::v1::Job*)>& update, bool persist);
   absl::Status SubmitJob(const std::shared_ptr<JobEntry>& entry);

@@ -78,7 +78,7 @@ class Upload final : public Core::DatasetUpload {
     }
     for (int i = 0; i < message.examples_size(); ++i) {
       const v1::Example& example = message.examples(i);
-      if (absl::Status s = ValidateInput(runtime_->spec(), example.input()); !s.ok()) {
+      if (absl::Status s = ValidateInput(runtime_->spec(), example.input(), true); !s.ok()) {
         return absl::InvalidArgumentError("examples[" + std::to_string(count_ + i) +
                                           "]: " + std::string(s.message()));
       }
@@ -426,6 +426,68 @@ absl::Status Core::WatchJob(const std::string& job_id,
   }
 }
 
+absl::Status Core::Impl::LoadDataset(const v1::Job& job, const v1::CollectionSpec& spec,
+                                     const CancellationFlag& cancel, LabelledMatrix* all,
+                                     std::unique_ptr<TextPipeline>* text) {
+  std::vector<v1::Example> examples;
+  absl::Status parse = absl::OkStatus();
+  absl::Status s = blobs.ScanDataset(
+      job.collection(), job.dataset(), [&](uint64_t index, absl::string_view blob) {
+        if (index == 0) return true;  // The dataset's metadata.
+        v1::UploadDatasetRequest batch;
+        if (!batch.ParseFromString(std::string(blob))) {
+          parse = absl::DataLossError("malformed dataset batch");
+          return false;
+        }
+        for (v1::Example& example : *batch.mutable_examples()) {
+          examples.push_back(std::move(example));
+        }
+        return !cancel.cancelled();
+      });
+  if (!s.ok()) return s;
+  if (!parse.ok()) return parse;
+  if (spec.has_document()) {
+    std::vector<const v1::Document*> corpus;
+    for (const v1::Example& example : examples) corpus.push_back(&example.input().document());
+    auto learned = TextPipeline::Learn(corpus, spec.document().vocabulary_size(), job.spec().text());
+    if (!learned.ok()) return learned.status();
+    *text = std::move(*learned);
+    all->x.cols = (*text)->vocabulary_size();
+  } else {
+    all->x.cols = InputSize(spec);
+  }
+  std::map<std::string, int> label_ids;
+  bool any_unlabelled = false;
+  int64_t skipped = 0;
+  for (const v1::Example& example : examples) {
+    const size_t before = all->x.data.size();
+    s = InputToVector(spec, text->get(), example.input(), &all->x.data);
+    if (!s.ok()) {
+      // Documents with no word of the learned vocabulary carry nothing to learn from.
+      if (spec.has_document() && s.code() == absl::StatusCode::kInvalidArgument) {
+        all->x.data.resize(before);
+        ++skipped;
+        continue;
+      }
+      return s;
+    }
+    if (example.label().empty()) {
+      any_unlabelled = true;
+      all->labels.push_back(-1);
+    } else {
+      auto [it, inserted] = label_ids.emplace(example.label(), static_cast<int>(label_ids.size()));
+      all->labels.push_back(it->second);
+    }
+  }
+  if (skipped > 0) {
+    BN_LOG(INFO) << "job " << job.id() << ": " << skipped
+                 << " documents have no word of the vocabulary and were skipped";
+  }
+  all->x.rows = all->x.cols == 0 ? 0 : static_cast<int64_t>(all->x.data.size()) / all->x.cols;
+  if (any_unlabelled) all->labels.assign(all->labels.size(), -1);
+  return absl::OkStatus();
+}
+
 void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const CancellationFlag& cancel) {
   const auto started = std::chrono::steady_clock::now();
   v1::Job job;
@@ -459,39 +521,15 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
   if (!runtime.ok()) return finish(v1::JOB_STATE_FAILED, std::string(runtime.status().message()), 0);
   const v1::CollectionSpec& spec = (*runtime)->spec();
 
-  // Load the dataset into a matrix (labels mapped to small integers).
+  // Load the dataset into a matrix (labels mapped to small integers). Document collections
+  // first learn the model version's vocabulary from the dataset's texts.
   LabelledMatrix all;
-  all.x.cols = InputSize(spec);
-  std::map<std::string, int> label_ids;
-  bool any_unlabelled = false;
-  absl::Status s = absl::OkStatus();
-  absl::Status scan = blobs.ScanDataset(
-      job.collection(), job.dataset(), [&](uint64_t index, absl::string_view blob) {
-        if (index == 0) return true;  // The dataset's metadata.
-        v1::UploadDatasetRequest batch;
-        if (!batch.ParseFromString(std::string(blob))) {
-          s = absl::DataLossError("malformed dataset batch");
-          return false;
-        }
-        for (const v1::Example& example : batch.examples()) {
-          s = InputToVector(spec, nullptr, example.input(), &all.x.data);
-          if (!s.ok()) return false;
-          if (example.label().empty()) {
-            any_unlabelled = true;
-            all.labels.push_back(-1);
-          } else {
-            auto [it, inserted] =
-                label_ids.emplace(example.label(), static_cast<int>(label_ids.size()));
-            all.labels.push_back(it->second);
-          }
-        }
-        return !cancel.cancelled();
-      });
-  if (s.ok()) s = scan;
-  if (!s.ok()) return finish(v1::JOB_STATE_FAILED, "loading the dataset: " + std::string(s.message()), 0);
+  std::unique_ptr<TextPipeline> text;
+  absl::Status s = LoadDataset(job, spec, cancel, &all, &text);
+  if (!s.ok()) {
+    return finish(v1::JOB_STATE_FAILED, "loading the dataset: " + std::string(s.message()), 0);
+  }
   if (cancel.cancelled()) return finish(stopped(), "", 0);
-  all.x.rows = all.x.cols == 0 ? 0 : static_cast<int64_t>(all.x.data.size()) / all.x.cols;
-  if (any_unlabelled) all.labels.assign(all.labels.size(), -1);
 
   LabelledMatrix train, validation;
   s = SplitForValidation(all, job.spec().training().validation_fraction(),
@@ -544,6 +582,7 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
 
   // Store the new model version.
   ModelRecord record;
+  if (text != nullptr) record.text = text->Serialize();
   auto file = SerializeModel(*trained->model);
   if (!file.ok()) return finish(v1::JOB_STATE_FAILED, std::string(file.status().message()), 0);
   record.model_file = std::move(*file);

@@ -51,10 +51,11 @@ absl::StatusOr<std::vector<float>> ImageToVector(const v1::CollectionSpec& spec,
   }
 }
 
-absl::Status ValidateDocument(const v1::CollectionSpec& spec, const v1::Document& document) {
+absl::Status ValidateDocument(const v1::CollectionSpec& spec, const v1::Document& document,
+                              bool allow_text) {
   switch (document.content_case()) {
     case v1::Document::kText:
-      if (!spec.document().allow_raw_text()) {
+      if (!spec.document().allow_raw_text() && !allow_text) {
         return absl::InvalidArgumentError(
             "this collection does not accept raw text; send word_ids or words");
       }
@@ -102,7 +103,8 @@ absl::Status ValidateDocument(const v1::CollectionSpec& spec, const v1::Document
 
 }  // namespace
 
-absl::Status ValidateInput(const v1::CollectionSpec& spec, const v1::Input& input) {
+absl::Status ValidateInput(const v1::CollectionSpec& spec, const v1::Input& input,
+                           bool training_example) {
   if (spec.has_image()) {
     if (!input.has_image()) {
       return absl::InvalidArgumentError("this collection holds images; the input is not an image");
@@ -113,7 +115,7 @@ absl::Status ValidateInput(const v1::CollectionSpec& spec, const v1::Input& inpu
     return absl::InvalidArgumentError(
         "this collection holds documents; the input is not a document");
   }
-  return ValidateDocument(spec, input.document());
+  return ValidateDocument(spec, input.document(), training_example);
 }
 
 absl::Status InputToVector(const v1::CollectionSpec& spec, const TextPipeline* text,
@@ -131,7 +133,7 @@ absl::Status InputToVector(const v1::CollectionSpec& spec, const TextPipeline* t
     return absl::InvalidArgumentError(
         "this collection holds documents; the input is not a document");
   }
-  if (absl::Status s = ValidateDocument(spec, input.document()); !s.ok()) return s;
+  if (absl::Status s = ValidateDocument(spec, input.document(), false); !s.ok()) return s;
   if (text == nullptr) {
     return absl::FailedPreconditionError("documents need a model version's vocabulary");
   }

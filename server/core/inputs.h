@@ -16,9 +16,12 @@ namespace bn {
 
 // Checks that `input` can be used by the collection without a model (images decode within the
 // limits and are of the image kind; documents are of the document kind, valid UTF-8 and, for
-// word ids, within the vocabulary). InvalidArgument naming the problem otherwise.
+// word ids, within the vocabulary). InvalidArgument naming the problem otherwise. Training
+// examples may be raw text even where the collection's items may not (the vocabulary is learned
+// from them).
 [[nodiscard]] absl::Status ValidateInput(const bottleneck::v1::CollectionSpec& spec,
-                                         const bottleneck::v1::Input& input);
+                                         const bottleneck::v1::Input& input,
+                                         bool training_example = false);
 
 // The model's input vector for `input`: images converted to the collection's geometry with
 // pixels in [0, 1] (HWC); documents through the model version's text pipeline. `text` may be

@@ -243,8 +243,10 @@ absl::Status NormalizeModelSpec(const v1::CollectionSpec& collection, v1::ModelS
       return Invalid("spec needs an architecture: pca, dense or conv");
   }
   if (absl::Status s = NormalizeTraining(spec->mutable_training()); !s.ok()) return s;
-  if (spec->has_text()) {
-    if (!collection.has_document()) return Invalid("text options apply to document collections");
+  if (spec->has_text() && !collection.has_document()) {
+    return Invalid("text options apply to document collections");
+  }
+  if (collection.has_document()) {
     v1::TextOptions* t = spec->mutable_text();
     if (!v1::DocumentRepresentation_IsValid(t->representation())) {
       return Invalid("text.representation is unknown");

@@ -1,5 +1,6 @@
 // libFuzzer target: PNG/JPEG decoding (and, for decoded images, conversion and PNG encoding),
 // plus raw pixel tensors whose shape comes from the first bytes. Built by run_fuzzers.sh.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -25,6 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!png.ok()) std::abort();
     absl::StatusOr<bn::Image> back = bn::DecodePng(*png);
     if (!back.ok() || back->height != 28 || back->width != 28) std::abort();
+  }
+  absl::StatusOr<bn::Image> scaled = bn::DecodeImageAtLeast(bytes, 7, 5, limits);
+  if (scaled.ok() != image.ok()) std::abort();
+  if (scaled.ok() &&
+      (scaled->height < std::min(7, image->height) || scaled->width < std::min(5, image->width))) {
+    std::abort();
   }
   if (size >= 4) {
     const int h = 1 + data[0] % 64, w = 1 + data[1] % 64, c = data[2] % 4;

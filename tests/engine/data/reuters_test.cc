@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "engine/data/reuters_vectors.h"
 #include "engine/input/text.h"
 #include "gtest/gtest.h"
 
@@ -88,14 +89,6 @@ TEST(ReutersTest, MissingFilesAreErrors) {
   EXPECT_EQ(LoadReutersModApte(kPackage, "/nonexistent.tsv").status().code(),
             absl::StatusCode::kNotFound);
 }
-
-}  // namespace
-}  // namespace bn
-
-#include "engine/data/reuters_vectors.h"
-
-namespace bn {
-namespace {
 
 TEST(ReutersCorpusTest, PipelineGivesLabelledCountsOfSingleTopicDocuments) {
   absl::StatusOr<ReutersCorpus> corpus = LoadReutersCorpus(kPackage, kSplit);

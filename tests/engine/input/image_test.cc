@@ -299,6 +299,36 @@ TEST(ImageTest, EncodePngDecodesWithAnotherDecoder) {
   EXPECT_FALSE(EncodePng(g.data(), 2, 2, 1).ok());
 }
 
+TEST(ImageTest, ScaledJpegDecodingApproximatesTheAreaFilter) {
+  const std::string jpg = ReadFixture("rgb_24x16.jpg");
+  absl::StatusOr<Image> full = DecodeImage(jpg);
+  ASSERT_TRUE(full.ok());
+  // 1/8: 24x16 -> 3x2, each output pixel from one 8x8 block's DC coefficient (its mean).
+  absl::StatusOr<Image> eighth = DecodeImageAtLeast(jpg, 2, 3);
+  ASSERT_TRUE(eighth.ok()) << eighth.status();
+  EXPECT_EQ(eighth->height, 2);
+  EXPECT_EQ(eighth->width, 3);
+  absl::StatusOr<Image> area = ConvertImage(*full, {2, 3, 3});
+  ASSERT_TRUE(area.ok());
+  for (size_t i = 0; i < area->pixels.size(); ++i) {
+    EXPECT_NEAR(eighth->pixels[i], area->pixels[i], 4.0f / 255) << i;
+  }
+  // The largest reduction that keeps both sides >= the minimum: 5x5 needs 1/2 (12x8).
+  absl::StatusOr<Image> half = DecodeImageAtLeast(jpg, 5, 5);
+  ASSERT_TRUE(half.ok());
+  EXPECT_EQ(half->height, 8);
+  EXPECT_EQ(half->width, 12);
+  absl::StatusOr<Image> same = DecodeImageAtLeast(jpg, 16, 24);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->pixels, full->pixels);
+  // PNGs are not scaled.
+  absl::StatusOr<Image> png = DecodeImageAtLeast(ReadFixture("grey_8x6.png"), 1, 1);
+  ASSERT_TRUE(png.ok());
+  EXPECT_EQ(png->width, 8);
+  // Truncated input is still an error.
+  EXPECT_FALSE(DecodeImageAtLeast(jpg.substr(0, jpg.size() - 10), 2, 3).ok());
+}
+
 TEST(ImageTest, EncodedImageToModelInput) {
   absl::StatusOr<std::vector<float>> input =
       EncodedImageToInput(ReadFixture("rgb_24x16.jpg"), {28, 28, 1});

@@ -330,7 +330,7 @@ TEST(DenseAutoencoder, BinaryCodeNoiseMakesCodesBimodal) {
   DenseAutoencoderSpec spec;
   spec.encoder_sizes = {128};
   spec.code_size = 32;
-  spec.code_activation = Activation::kLogistic;
+  spec.code_activation = Activation::kLogistic;  // binary_codes would force it anyway
   TrainOptions o;
   o.epochs = 8;
   o.batch_size = 64;
@@ -340,11 +340,15 @@ TEST(DenseAutoencoder, BinaryCodeNoiseMakesCodesBimodal) {
     std::vector<float> codes(static_cast<size_t>(train.rows * 32));
     EXPECT_TRUE(m.Encode(train.data.data(), train.rows, codes.data()).ok());
     int64_t near = 0;
-    for (float c : codes) near += (c < 0.1f || c > 0.9f);
+    for (float c : codes) {
+      EXPECT_TRUE(c >= 0.0f && c <= 1.0f);
+      near += (c < 0.1f || c > 0.9f);
+    }
     return static_cast<double>(near) / static_cast<double>(codes.size());
   };
   auto plain = TrainDenseAutoencoder(train, nullptr, spec, o, nullptr, nullptr);
   spec.binary_codes = true;
+  spec.code_activation = Activation::kLinear;  // binary_codes forces logistic code units
   auto binary = TrainDenseAutoencoder(train, nullptr, spec, o, nullptr, nullptr);
   ASSERT_TRUE(plain.ok() && binary.ok());
   EXPECT_EQ(binary->model->code_type(), CodeType::kBinary);

@@ -77,6 +77,7 @@ TEST(LsaTest, MatchesTheSvdOfTheDenseMatrix) {
     discarded += svd.singularValues()(j) * svd.singularValues()(j);
   }
   EXPECT_NEAR(*err, discarded / n, 1e-4 * *err);
+  EXPECT_NEAR((*lsa)->discarded_variance(), discarded / n, 1e-4 * *err);
 }
 
 TEST(LsaTest, SparseAndDenseFitsAgreeAndSaveLoadKeepsCodes) {

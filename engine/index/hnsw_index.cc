@@ -1,0 +1,472 @@
+// hnswlib is included only here (its headers define per-translation-unit SIMD function pointers).
+#include "engine/index/hnsw_index.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <queue>
+#include <shared_mutex>
+#include <thread>
+
+#include "hnswlib/hnswlib.h"
+
+namespace bn {
+namespace {
+
+__attribute__((target("popcnt"))) float HammingPopcnt(const void* a, const void* b,
+                                                      const void* param) {
+  const uint64_t* x = static_cast<const uint64_t*>(a);
+  const uint64_t* y = static_cast<const uint64_t*>(b);
+  const size_t words = *static_cast<const size_t*>(param);
+  uint64_t bits = 0;
+  for (size_t i = 0; i < words; ++i) bits += __builtin_popcountll(x[i] ^ y[i]);
+  return static_cast<float>(bits);
+}
+
+float HammingGeneric(const void* a, const void* b, const void* param) {
+  const uint64_t* x = static_cast<const uint64_t*>(a);
+  const uint64_t* y = static_cast<const uint64_t*>(b);
+  const size_t words = *static_cast<const size_t*>(param);
+  uint64_t bits = 0;
+  for (size_t i = 0; i < words; ++i) bits += __builtin_popcountll(x[i] ^ y[i]);
+  return static_cast<float>(bits);
+}
+
+// Hamming distance over packed codes of `words` 64-bit words.
+class HammingSpace : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit HammingSpace(size_t words) : words_(words) {
+    func_ = __builtin_cpu_supports("popcnt") ? HammingPopcnt : HammingGeneric;
+  }
+  size_t get_data_size() override { return words_ * sizeof(uint64_t); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return func_; }
+  void* get_dist_func_param() override { return &words_; }
+
+ private:
+  size_t words_;
+  hnswlib::DISTFUNC<float> func_;
+};
+
+// hnswlib's space constructors write global SIMD function pointers: construct one at a time.
+std::mutex& SpaceMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(const IndexConfig& c) {
+  std::lock_guard<std::mutex> lock(SpaceMutex());
+  switch (c.metric) {
+    case Metric::kL2:
+      return std::make_unique<hnswlib::L2Space>(c.dim);
+    case Metric::kInnerProduct:
+    case Metric::kCosine:
+      return std::make_unique<hnswlib::InnerProductSpace>(c.dim);
+    case Metric::kHamming:
+      return std::make_unique<HammingSpace>((c.dim + 63) / 64);
+  }
+  return nullptr;
+}
+
+absl::Status FromException(const char* what, const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
+    return absl::ResourceExhaustedError(std::string(what) + ": out of memory");
+  }
+  return absl::InternalError(std::string(what) + ": " + e.what());
+}
+
+// A memory-backed file for hnswlib's path-based saveIndex/loadIndex.
+class MemFile {
+ public:
+  MemFile() : fd_(memfd_create("bn-hnsw", MFD_CLOEXEC)) {}
+  ~MemFile() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+  bool ReadAll(std::string* out) const {
+    off_t size = lseek(fd_, 0, SEEK_END);
+    if (size < 0) return false;
+    out->resize(size);
+    size_t done = 0;
+    while (done < out->size()) {
+      ssize_t n = pread(fd_, &(*out)[done], out->size() - done, done);
+      if (n <= 0) return false;
+      done += n;
+    }
+    return true;
+  }
+  bool WriteAll(absl::string_view data) const {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = pwrite(fd_, data.data() + done, data.size() - done, done);
+      if (n <= 0) return false;
+      done += n;
+    }
+    return true;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+const char* MetricName(Metric metric) {
+  switch (metric) {
+    case Metric::kL2:
+      return "l2";
+    case Metric::kInnerProduct:
+      return "inner_product";
+    case Metric::kCosine:
+      return "cosine";
+    case Metric::kHamming:
+      return "hamming";
+  }
+  return "unknown";
+}
+
+size_t CodeBytes(const IndexConfig& config) {
+  return config.metric == Metric::kHamming ? (config.dim + 7) / 8 : 4 * size_t{config.dim};
+}
+
+absl::Status ValidateIndexConfig(const IndexConfig& c) {
+  if (c.metric != Metric::kL2 && c.metric != Metric::kInnerProduct && c.metric != Metric::kCosine &&
+      c.metric != Metric::kHamming) {
+    return absl::InvalidArgumentError("unknown metric");
+  }
+  if (c.dim == 0 || c.dim > (1u << 20)) return absl::InvalidArgumentError("dim must be 1..2^20");
+  if (c.M < 2 || c.M > 1000) return absl::InvalidArgumentError("M must be 2..1000");
+  if (c.ef_construction == 0) return absl::InvalidArgumentError("ef_construction must be > 0");
+  if (c.initial_capacity == 0 || c.initial_capacity > (uint64_t{1} << 32) - 2) {
+    return absl::InvalidArgumentError("initial_capacity must be 1..2^32-2");
+  }
+  return absl::OkStatus();
+}
+
+struct HnswIndex::Impl {
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+  size_t data_bytes = 0;  // Internal vector size (padded for Hamming).
+  // Lock order: write_mu, then mu. Mutators hold write_mu throughout and mu exclusively while
+  // they change the graph; Compact builds the new graph holding mu shared (searches continue).
+  std::mutex write_mu;
+  mutable std::shared_mutex mu;
+
+  // Converts a code to the internal representation (normalised / padded).
+  void Prepare(const IndexConfig& c, absl::string_view code, std::vector<uint64_t>* buf) const {
+    buf->assign((data_bytes + 7) / 8, 0);
+    std::memcpy(buf->data(), code.data(), code.size());
+    if (c.metric == Metric::kCosine) {
+      float* v = reinterpret_cast<float*>(buf->data());
+      double norm = 0;
+      for (uint32_t i = 0; i < c.dim; ++i) norm += double{v[i]} * v[i];
+      if (norm > 0) {
+        const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+        for (uint32_t i = 0; i < c.dim; ++i) v[i] *= inv;
+      }
+    }
+  }
+
+  // Grows capacity (exclusive lock held) so that `extra` new nodes fit.
+  void EnsureCapacity(size_t extra) {
+    const size_t need = hnsw->cur_element_count + extra;
+    if (need <= hnsw->max_elements_) return;
+    hnsw->resizeIndex(std::max(need, hnsw->max_elements_ * 2));
+  }
+};
+
+HnswIndex::HnswIndex(const IndexConfig& config, std::unique_ptr<Impl> impl)
+    : config_(config), impl_(std::move(impl)) {}
+HnswIndex::~HnswIndex() = default;
+
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Create(const IndexConfig& config) {
+  if (absl::Status s = ValidateIndexConfig(config); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->space = MakeSpace(config);
+    impl->data_bytes = impl->space->get_data_size();
+    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        impl->space.get(), config.initial_capacity, config.M, config.ef_construction, config.seed);
+  } catch (const std::exception& e) {
+    return FromException("creating HNSW index", e);
+  }
+  return std::unique_ptr<HnswIndex>(new HnswIndex(config, std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(const IndexConfig& config,
+                                                                  absl::string_view body) {
+  if (absl::Status s = ValidateIndexConfig(config); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>();
+  MemFile file;
+  if (!file.ok() || !file.WriteAll(body)) return absl::InternalError("memfd write failed");
+  try {
+    impl->space = MakeSpace(config);
+    impl->data_bytes = impl->space->get_data_size();
+    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(impl->space.get(), file.path());
+  } catch (const std::exception& e) {
+    return absl::DataLossError(std::string("loading HNSW index: ") + e.what());
+  }
+  auto& h = *impl->hnsw;
+  // hnswlib 0.6.2's loading constructor leaves num_deleted_ uninitialised before loadIndex adds
+  // the deleted nodes to it: recount.
+  h.num_deleted_ = 0;
+  for (hnswlib::tableint i = 0; i < h.cur_element_count; ++i) {
+    if (h.isMarkedDeleted(i)) ++h.num_deleted_;
+  }
+  if (h.size_data_per_element_ != h.size_links_level0_ + impl->data_bytes + sizeof(size_t)) {
+    return absl::DataLossError("HNSW index body has a different vector size");
+  }
+  IndexConfig loaded = config;
+  loaded.M = static_cast<uint32_t>(h.M_);
+  loaded.ef_construction = static_cast<uint32_t>(h.ef_construction_);
+  return std::unique_ptr<HnswIndex>(new HnswIndex(loaded, std::move(impl)));
+}
+
+absl::Status HnswIndex::Upsert(uint64_t label, absl::string_view code) {
+  if (code.size() != CodeBytes(config_)) {
+    return absl::InvalidArgumentError("code has " + std::to_string(code.size()) +
+                                      " bytes, expected " + std::to_string(CodeBytes(config_)));
+  }
+  std::vector<uint64_t> buf;
+  impl_->Prepare(config_, code, &buf);
+  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  std::unique_lock<std::shared_mutex> lock(impl_->mu);
+  try {
+    auto& h = *impl_->hnsw;
+    if (h.label_lookup_.find(label) == h.label_lookup_.end()) impl_->EnsureCapacity(1);
+    h.addPoint(buf.data(), label);
+  } catch (const std::exception& e) {
+    return FromException("HNSW insert", e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HnswIndex::UpsertBatch(const std::vector<uint64_t>& labels,
+                                    const std::vector<absl::string_view>& codes) {
+  if (labels.size() != codes.size()) {
+    return absl::InvalidArgumentError("labels and codes differ in length");
+  }
+  for (absl::string_view code : codes) {
+    if (code.size() != CodeBytes(config_)) {
+      return absl::InvalidArgumentError("code has " + std::to_string(code.size()) +
+                                        " bytes, expected " + std::to_string(CodeBytes(config_)));
+    }
+  }
+  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  std::unique_lock<std::shared_mutex> lock(impl_->mu);
+  auto& h = *impl_->hnsw;
+  try {
+    impl_->EnsureCapacity(labels.size());
+  } catch (const std::exception& e) {
+    return FromException("HNSW resize", e);
+  }
+  std::vector<uint64_t> buf;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    impl_->Prepare(config_, codes[i], &buf);
+    try {
+      h.addPoint(buf.data(), labels[i]);
+    } catch (const std::exception& e) {
+      return FromException("HNSW insert", e);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> HnswIndex::Delete(uint64_t label) {
+  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  std::unique_lock<std::shared_mutex> lock(impl_->mu);
+  auto& h = *impl_->hnsw;
+  auto it = h.label_lookup_.find(label);
+  if (it == h.label_lookup_.end() || h.isMarkedDeleted(it->second)) return false;
+  try {
+    h.markDelete(label);
+  } catch (const std::exception& e) {
+    return FromException("HNSW delete", e);
+  }
+  return true;
+}
+
+absl::Status HnswIndex::Compact() {
+  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
+  std::shared_lock<std::shared_mutex> read_lock(impl_->mu);
+  auto& old = *impl_->hnsw;
+  try {
+    const size_t live = old.cur_element_count - old.num_deleted_;
+    auto fresh = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        impl_->space.get(), std::max<size_t>(live, config_.initial_capacity), config_.M,
+        config_.ef_construction, config_.seed);
+    for (hnswlib::tableint i = 0; i < old.cur_element_count; ++i) {
+      if (old.isMarkedDeleted(i)) continue;
+      fresh->addPoint(old.getDataByInternalId(i), old.getExternalLabel(i));
+    }
+    read_lock.unlock();
+    std::unique_lock<std::shared_mutex> lock(impl_->mu);
+    impl_->hnsw = std::move(fresh);
+  } catch (const std::exception& e) {
+    return FromException("HNSW compaction", e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HnswIndex::SwapContents(HnswIndex* other) {
+  if (other == this) return absl::OkStatus();
+  if (other->config_.metric != config_.metric || other->config_.dim != config_.dim) {
+    return absl::InvalidArgumentError("cannot swap indexes of different metric or dim");
+  }
+  // Lock both indexes' write_mu then mu, in address order (no deadlock with a reverse swap).
+  HnswIndex* first = this < other ? this : other;
+  HnswIndex* second = this < other ? other : this;
+  std::lock_guard<std::mutex> w1(first->impl_->write_mu);
+  std::lock_guard<std::mutex> w2(second->impl_->write_mu);
+  std::unique_lock<std::shared_mutex> a(first->impl_->mu);
+  std::unique_lock<std::shared_mutex> b(second->impl_->mu);
+  std::swap(impl_->space, other->impl_->space);
+  std::swap(impl_->hnsw, other->impl_->hnsw);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Neighbor>> HnswIndex::Search(absl::string_view query, size_t k,
+                                                        size_t ef) const {
+  if (k == 0) return absl::InvalidArgumentError("k must be > 0");
+  if (query.size() != CodeBytes(config_)) {
+    return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
+                                      " bytes, expected " + std::to_string(CodeBytes(config_)));
+  }
+  if (ef == 0) ef = config_.default_ef;
+  ef = std::max(ef, k);
+  std::vector<uint64_t> buf;
+  impl_->Prepare(config_, query, &buf);
+  const void* q = buf.data();
+  std::vector<Neighbor> out;
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  const auto& h = *impl_->hnsw;
+  if (h.cur_element_count == h.num_deleted_) return out;
+  try {
+    // Greedy descent through the upper layers (as hnswlib's searchKnn, per-query ef).
+    hnswlib::tableint cur = h.enterpoint_node_;
+    float cur_dist = h.fstdistfunc_(q, h.getDataByInternalId(cur), h.dist_func_param_);
+    for (int level = h.maxlevel_; level > 0; --level) {
+      bool changed = true;
+      while (changed) {
+        changed = false;
+        const unsigned int* data = h.get_linklist(cur, level);
+        const int size = h.getListCount(const_cast<unsigned int*>(data));
+        const hnswlib::tableint* links = reinterpret_cast<const hnswlib::tableint*>(data + 1);
+        for (int i = 0; i < size; ++i) {
+          const hnswlib::tableint cand = links[i];
+          if (cand >= h.cur_element_count) return absl::InternalError("corrupt HNSW link");
+          const float d = h.fstdistfunc_(q, h.getDataByInternalId(cand), h.dist_func_param_);
+          if (d < cur_dist) {
+            cur_dist = d;
+            cur = cand;
+            changed = true;
+          }
+        }
+      }
+    }
+    auto top = h.num_deleted_ ? h.searchBaseLayerST<true, false>(cur, q, ef)
+                              : h.searchBaseLayerST<false, false>(cur, q, ef);
+    while (top.size() > k) top.pop();
+    out.resize(top.size());
+    for (size_t i = out.size(); i-- > 0;) {
+      out[i] = Neighbor{h.getExternalLabel(top.top().second), top.top().first};
+      top.pop();
+    }
+  } catch (const std::exception& e) {
+    return FromException("HNSW search", e);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExact(absl::string_view query,
+                                                             size_t k) const {
+  if (k == 0) return absl::InvalidArgumentError("k must be > 0");
+  if (query.size() != CodeBytes(config_)) {
+    return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
+                                      " bytes, expected " + std::to_string(CodeBytes(config_)));
+  }
+  std::vector<uint64_t> buf;
+  impl_->Prepare(config_, query, &buf);
+  auto worse = [](const Neighbor& a, const Neighbor& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.label < b.label);
+  };
+  // Max-heap on (distance, label): top is the worst kept neighbour.
+  std::priority_queue<Neighbor, std::vector<Neighbor>, decltype(worse)> heap(worse);
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  const auto& h = *impl_->hnsw;
+  for (hnswlib::tableint i = 0; i < h.cur_element_count; ++i) {
+    if (h.isMarkedDeleted(i)) continue;
+    Neighbor n{h.getExternalLabel(i),
+               h.fstdistfunc_(buf.data(), h.getDataByInternalId(i), h.dist_func_param_)};
+    if (heap.size() < k) {
+      heap.push(n);
+    } else if (worse(n, heap.top())) {
+      heap.pop();
+      heap.push(n);
+    }
+  }
+  std::vector<Neighbor> out(heap.size());
+  for (size_t i = out.size(); i-- > 0;) {
+    out[i] = heap.top();
+    heap.pop();
+  }
+  return out;
+}
+
+bool HnswIndex::Contains(uint64_t label) const {
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  const auto& h = *impl_->hnsw;
+  auto it = h.label_lookup_.find(label);
+  return it != h.label_lookup_.end() && !h.isMarkedDeleted(it->second);
+}
+
+size_t HnswIndex::size() const {
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  return impl_->hnsw->cur_element_count - impl_->hnsw->num_deleted_;
+}
+
+size_t HnswIndex::deleted_count() const {
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  return impl_->hnsw->num_deleted_;
+}
+
+size_t HnswIndex::capacity() const {
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  return impl_->hnsw->max_elements_;
+}
+
+size_t HnswIndex::MemoryBytes() const {
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  const auto& h = *impl_->hnsw;
+  size_t bytes = h.max_elements_ * h.size_data_per_element_;  // level 0 + vectors
+  bytes += h.max_elements_ * (sizeof(char*) + sizeof(int) + sizeof(std::mutex));
+  for (size_t i = 0; i < h.cur_element_count; ++i) {
+    if (h.element_levels_[i] > 0) bytes += h.size_links_per_element_ * h.element_levels_[i];
+  }
+  bytes += hnswlib::HierarchicalNSW<float>::max_update_element_locks * sizeof(std::mutex);
+  // unordered_map node (key, value, next pointer, cached hash) + bucket pointer.
+  bytes += h.label_lookup_.size() * (sizeof(uint64_t) + 4 * sizeof(void*)) +
+           h.label_lookup_.bucket_count() * sizeof(void*);
+  bytes += h.max_elements_ * sizeof(hnswlib::vl_type);  // one visited list
+  return bytes;
+}
+
+absl::Status HnswIndex::Serialize(std::string* out) const {
+  MemFile file;
+  if (!file.ok()) return absl::InternalError("memfd_create failed");
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  try {
+    impl_->hnsw->saveIndex(file.path());
+  } catch (const std::exception& e) {
+    return FromException("saving HNSW index", e);
+  }
+  if (!file.ReadAll(out)) return absl::InternalError("reading memfd failed");
+  return absl::OkStatus();
+}
+
+}  // namespace bn

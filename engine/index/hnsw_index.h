@@ -1,0 +1,133 @@
+// A vector index over hnswlib 0.6.2 (HNSW graph) for one (collection, model version), keyed by the
+// store's stable item labels. No exception escapes: hnswlib's std::runtime_error and
+// std::bad_alloc become absl::Status.
+//
+// Codes (the `code` / `query` bytes of every call) use the store's encoding:
+//   kL2, kInnerProduct, kCosine   dim float32 values, little-endian (4 * dim bytes)
+//   kHamming                      dim bits packed little-endian (bit i = byte i/8, bit i%8),
+//                                 ceil(dim / 8) bytes; padded internally to 64-bit words.
+// Distances (smaller is closer):
+//   kL2            squared Euclidean distance
+//   kInnerProduct  1 - <a, b>
+//   kCosine        1 - <a/|a|, b/|b|> (vectors are normalised on insert and on query; a zero
+//                  vector stays zero)
+//   kHamming       number of differing bits (as float), popcount over 64-bit words
+//
+// Upsert / delete / space reuse (hnswlib 0.6.2 semantics): Upsert of a new label adds a node;
+// Upsert of an existing label (live or deleted) replaces its vector in place (hnswlib's
+// updatePoint re-links its neighbourhood) and un-deletes it, reusing its slot. Delete marks the
+// node deleted: it stays in the graph as a routing node and is never returned; its slot is
+// reused only if the SAME label is upserted again (0.6.2 has no replace-deleted). Since store
+// labels are never reused, slots of deleted items are reclaimed by Compact() (a rebuild of the
+// graph from the live vectors held in the index), which ServingIndex runs when deleted nodes
+// exceed half the nodes. Growth: when full, the capacity doubles with hnswlib's resizeIndex (no
+// rebuild).
+//
+// Thread safety: all methods may be called concurrently. Searches (Search, SearchExact,
+// Serialize, size/MemoryBytes) share a reader lock; mutations (Upsert, UpsertBatch, Delete,
+// SwapContents) are serialized by a writer mutex and take the reader lock exclusively while they
+// change the graph (one Upsert/Delete: one item; UpsertBatch: the whole batch). Compact builds
+// the new graph while holding the reader lock SHARED (searches continue, other mutations wait)
+// and takes it exclusively only to swap graphs. Why writers are exclusive: in 0.6.2, addPoint is
+// thread-safe against other addPoint calls (per-node link_list_locks_), but
+// searchKnn/searchBaseLayerST read neighbour lists WITHOUT those locks, so a search concurrent with
+// an insert is a data race; resizeIndex reallocates everything. UpsertBatch inserts with several
+// threads inside one exclusive section (concurrent addPoint is what hnswlib supports). Search does
+// not use hnswlib's searchKnn (which reads the shared ef_ and bumps unsynchronised metric
+// counters): it runs the same greedy descent with a per-query ef.
+#ifndef BOTTLENECK_ENGINE_INDEX_HNSW_INDEX_H_
+#define BOTTLENECK_ENGINE_INDEX_HNSW_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace bn {
+
+enum class Metric : uint8_t { kL2 = 1, kInnerProduct = 2, kCosine = 3, kHamming = 4 };
+const char* MetricName(Metric metric);
+
+struct IndexConfig {
+  Metric metric = Metric::kL2;
+  uint32_t dim = 0;  // Floats per vector, or bits per code for kHamming. Must be > 0.
+  uint32_t M = 16;   // HNSW out-degree (2*M on layer 0). 2..1000.
+  uint32_t ef_construction = 200;
+  uint32_t default_ef = 64;          // Used when Search gets ef == 0.
+  uint64_t initial_capacity = 1024;  // Nodes allocated up front; grows by doubling.
+  uint64_t seed = 100;               // Level generator seed (deterministic graphs in tests).
+};
+
+// Bytes of one code for `config` (4 * dim, or ceil(dim / 8) for kHamming).
+size_t CodeBytes(const IndexConfig& config);
+[[nodiscard]] absl::Status ValidateIndexConfig(const IndexConfig& config);
+
+struct Neighbor {
+  uint64_t label = 0;
+  float distance = 0;
+};
+
+class HnswIndex {
+ public:
+  // InvalidArgument for a bad config; ResourceExhausted when the capacity cannot be allocated.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<HnswIndex>> Create(const IndexConfig& config);
+  // Loads an index body written by Serialize() with the same metric and dim (M and
+  // ef_construction come from the body). DataLoss when the body is malformed.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<HnswIndex>> Deserialize(
+      const IndexConfig& config, absl::string_view body);
+  ~HnswIndex();
+  HnswIndex(const HnswIndex&) = delete;
+  HnswIndex& operator=(const HnswIndex&) = delete;
+
+  // Inserts or replaces the vector of `label`. InvalidArgument when code.size() !=
+  // CodeBytes(config()); ResourceExhausted when growing fails.
+  [[nodiscard]] absl::Status Upsert(uint64_t label, absl::string_view code);
+  // Same for many codes (codes[i] for labels[i]): one growth step and one lock acquisition for
+  // the whole batch (searches wait for it). Inserted by one thread: see the note on addPoint.
+  // On error, the codes before the failing one are in the index.
+  [[nodiscard]] absl::Status UpsertBatch(const std::vector<uint64_t>& labels,
+                                         const std::vector<absl::string_view>& codes);
+  // Marks `label` deleted. Returns false (OK) when it is absent or already deleted.
+  [[nodiscard]] absl::StatusOr<bool> Delete(uint64_t label);
+  // Rebuilds the graph from the live vectors, dropping deleted nodes and their slots.
+  [[nodiscard]] absl::Status Compact();
+  // Replaces this index's contents with `other`'s (same metric and dim required, else
+  // InvalidArgument), under the writer lock; `other` is left holding the old contents. Lets a
+  // shared index be rebuilt without invalidating references to it.
+  [[nodiscard]] absl::Status SwapContents(HnswIndex* other);
+
+  // Up to k nearest live labels, closest first. ef = 0 uses config().default_ef; the effective
+  // ef is max(ef, k). InvalidArgument for k == 0 or a query of the wrong size.
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> Search(absl::string_view query, size_t k,
+                                                             size_t ef = 0) const;
+  // Exact k nearest live labels by scanning every node (same distances), closest first; ties
+  // broken by smaller label.
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExact(absl::string_view query,
+                                                                  size_t k) const;
+
+  bool Contains(uint64_t label) const;
+  size_t size() const;           // Live (not deleted) labels.
+  size_t deleted_count() const;  // Nodes marked deleted.
+  size_t capacity() const;       // Allocated nodes.
+  // Approximate bytes held: node storage (vectors + layer-0 links + labels), upper-layer links,
+  // per-node locks and levels, the label hash map and one visited list.
+  size_t MemoryBytes() const;
+  // The hnswlib saveIndex body (not our snapshot header: see serving_index.h).
+  [[nodiscard]] absl::Status Serialize(std::string* out) const;
+  const IndexConfig& config() const { return config_; }
+
+  struct Impl;
+
+ private:
+  HnswIndex(const IndexConfig& config, std::unique_ptr<Impl> impl);
+  IndexConfig config_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bn
+
+#endif  // BOTTLENECK_ENGINE_INDEX_HNSW_INDEX_H_

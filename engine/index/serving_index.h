@@ -1,0 +1,127 @@
+// The index the service serves for one (collection, model version): an HnswIndex derived from the
+// codes in the store, kept in step with the store through the collection's change log, and
+// persisted as snapshots so that a restart does not rebuild it.
+//
+// Recovery contract: OpenServingIndex returns an index that holds exactly the store's codes of
+// that model version as of the store's current change counter. It loads the snapshot, then
+// replays the change-log entries after the counter the snapshot covers. It rebuilds from the
+// codes in RocksDB instead (with one BN_LOG(WARNING) line giving the reason) when the snapshot is
+// missing, unreadable, corrupt (bad magic / header CRC / body CRC / hnswlib refuses it), for a
+// different metric, dim, M, ef_construction or model version, for a previous incarnation of the
+// collection (deleted and re-created), newer than the store, or stale (change-log entries it
+// needs were trimmed).
+//
+// Staying in step: after every acknowledged CollectionStore::Write on the collection, call
+// CatchUp() (from any thread). It applies the change-log entries after applied_counter() in
+// commit order, reading each touched label's CURRENT code (absent => removed from the index), so
+// concurrent writers cannot reorder updates. Searches are never blocked for long: each index
+// mutation takes the HnswIndex writer lock for one item only.
+//
+// Snapshot file: <snapshot_dir>/<hex(collection)>.v<version>.hnsw, written with
+// WriteFileAtomically (temp file, fsync, rename, directory fsync). Layout (little-endian):
+//   "BNHNSW\0\x01" magic (8 bytes) | u32 format (1) | u8 metric | u32 dim | u32 M |
+//   u32 ef_construction | u64 collection incarnation | u64 model version |
+//   u64 covered change counter | u64 live element count | u64 body bytes | u32 body CRC32 |
+//   u32 header CRC32 (of all preceding header bytes) | body (hnswlib saveIndex format)
+//
+// Thread safety: Search/index() readers, CatchUp and SaveSnapshot may run concurrently from any
+// threads; CatchUp and SaveSnapshot serialize on an internal mutex. The Store must outlive the
+// ServingIndex.
+#ifndef BOTTLENECK_ENGINE_INDEX_SERVING_INDEX_H_
+#define BOTTLENECK_ENGINE_INDEX_SERVING_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/index/hnsw_index.h"
+#include "engine/store/store.h"
+
+namespace bn {
+
+// How OpenServingIndex obtained the index (for logs, tests and the admin API).
+struct OpenReport {
+  bool from_snapshot = false;     // false: rebuilt from the store's codes.
+  std::string rebuild_reason;     // Why it was rebuilt ("" when loaded from the snapshot).
+  uint64_t snapshot_counter = 0;  // Counter the loaded snapshot covered.
+  uint64_t replayed_changes = 0;  // Label changes applied after the snapshot (or scan).
+};
+
+class ServingIndex {
+ public:
+  ~ServingIndex();
+  ServingIndex(const ServingIndex&) = delete;
+  ServingIndex& operator=(const ServingIndex&) = delete;
+
+  // Applies the store's changes after applied_counter(). FailedPrecondition when the collection
+  // was deleted or re-created (drop this index); NotFound when the collection is gone. If the
+  // change log was trimmed past applied_counter() the index is rebuilt (logged).
+  [[nodiscard]] absl::Status CatchUp();
+
+  // Saves a snapshot covering applied_counter() (call CatchUp first to cover recent writes).
+  // Returns the covered counter: pass the minimum over the collection's serving indexes to
+  // CollectionStore::TrimChangeLog. Also compacts the graph first when deleted nodes exceed half
+  // of all nodes.
+  [[nodiscard]] absl::StatusOr<uint64_t> SaveSnapshot();
+
+  // Delegates to the HnswIndex (see hnsw_index.h for the code format and distances).
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> Search(absl::string_view query, size_t k,
+                                                             size_t ef = 0) const {
+    return index_->Search(query, k, ef);
+  }
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExact(absl::string_view query,
+                                                                  size_t k) const {
+    return index_->SearchExact(query, k);
+  }
+
+  // The underlying index. The reference stays valid for the ServingIndex's lifetime: rebuilds
+  // and compactions replace its contents, not the object.
+  const HnswIndex& index() const { return *index_; }
+  uint64_t applied_counter() const;
+  const std::string& collection() const { return collection_; }
+  uint64_t model_version() const { return model_version_; }
+  const std::string& snapshot_path() const { return snapshot_path_; }
+  const OpenReport& open_report() const { return report_; }
+
+  // The snapshot file name used for (collection, version) under `snapshot_dir`.
+  static std::string SnapshotPath(const std::string& snapshot_dir, absl::string_view collection,
+                                  uint64_t model_version);
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<ServingIndex>> OpenServingIndex(Store*, absl::string_view,
+                                                                        uint64_t,
+                                                                        const IndexConfig&,
+                                                                        const std::string&);
+  ServingIndex(Store* store, std::string collection, uint64_t version, IndexConfig config,
+               std::string snapshot_path);
+  absl::Status Rebuild(const std::string& reason);  // mu_ held
+  absl::Status ApplyChanges(uint64_t* replayed);    // mu_ held
+
+  Store* store_;
+  const std::string collection_;
+  const uint64_t model_version_;
+  const IndexConfig config_;
+  const std::string snapshot_path_;
+  std::unique_ptr<HnswIndex> index_;
+  OpenReport report_;
+  mutable std::mutex mu_;  // Guards applied_, incarnation_ and index_ replacement.
+  uint64_t applied_ = 0;
+  uint64_t incarnation_ = 0;
+};
+
+// Opens the serving index for (collection, model_version): loads and catches up the snapshot in
+// `snapshot_dir` (created if missing), or rebuilds from the store (see the recovery contract
+// above). Errors: NotFound (collection), InvalidArgument (config), DataLoss (a stored code of the
+// wrong size for `config`), ResourceExhausted, Internal (I/O).
+[[nodiscard]] absl::StatusOr<std::unique_ptr<ServingIndex>> OpenServingIndex(
+    Store* store, absl::string_view collection, uint64_t model_version, const IndexConfig& config,
+    const std::string& snapshot_dir);
+
+}  // namespace bn
+
+#endif  // BOTTLENECK_ENGINE_INDEX_SERVING_INDEX_H_

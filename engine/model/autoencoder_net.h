@@ -1,0 +1,88 @@
+// Internal: the layer stack of a dense auto-encoder, its training step and its payload format.
+// Used by autoencoder.cc (model + trainer) and rbm.cc (unrolling). Not part of the public API.
+//
+// Layer l maps sizes[l] -> sizes[l+1] with sizes = [D, encoder..., K, decoder..., D]; the code
+// layer is layer code_layer() = encoder_sizes.size(); the last layer is linear (the loss
+// applies the output transform). Thread safety: not thread-safe.
+#ifndef BOTTLENECK_ENGINE_MODEL_AUTOENCODER_NET_H_
+#define BOTTLENECK_ENGINE_MODEL_AUTOENCODER_NET_H_
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/model/autoencoder.h"
+#include "engine/nn/context.h"
+#include "engine/nn/dense.h"
+#include "engine/nn/loss.h"
+#include "engine/nn/optimizer.h"
+#include "engine/util/bytes.h"
+
+namespace bn {
+
+LossKind LossFor(OutputKind output);
+
+class AutoencoderNet {
+ public:
+  // A net with zero weights. InvalidArgument for a bad spec.
+  static absl::StatusOr<std::unique_ptr<AutoencoderNet>> Create(const DenseAutoencoderSpec& spec);
+
+  const DenseAutoencoderSpec& spec() const { return spec_; }
+  int num_layers() const { return static_cast<int>(layers_.size()); }
+  int code_layer() const { return static_cast<int>(spec_.encoder_sizes.size()); }
+  DenseLayer& layer(int l) { return *layers_[static_cast<size_t>(l)]; }
+  const DenseLayer& layer(int l) const { return *layers_[static_cast<size_t>(l)]; }
+  int64_t parameter_count() const;
+
+  // Random initialisation (Glorot for logistic/tanh/linear, He for ReLU), biases 0.
+  void InitWeights(uint64_t seed);
+
+  // Inference in chunks of up to kChunk rows.
+  static constexpr int64_t kChunk = 256;
+  [[nodiscard]] absl::Status Encode(const float* x, int64_t n, float* codes);
+  [[nodiscard]] absl::Status Decode(const float* codes, int64_t n, float* x);
+
+  // One optimiser step on a batch: input x_in[n,D] (possibly corrupted), target[n,D], optional
+  // code_noise[n,K] added to the code pre-activation. Writes the mean loss (with penalty).
+  [[nodiscard]] absl::Status TrainStep(const float* x_in, const float* target, int64_t n,
+                                       const float* code_noise, Optimizer* optimizer, double* loss);
+  // The loss and its gradients (grad_weights(l) / grad_bias(l)) without updating anything.
+  // For a tied decoder layer the weight gradient is folded into its source layer's.
+  [[nodiscard]] absl::Status ComputeGradients(const float* x_in, const float* target, int64_t n,
+                                              const float* code_noise, double* loss);
+  const std::vector<float>& grad_weights(int l) const { return grad_w_[static_cast<size_t>(l)]; }
+  const std::vector<float>& grad_bias(int l) const { return grad_b_[static_cast<size_t>(l)]; }
+  // Registers every parameter block with `optimizer` (call once, before TrainStep).
+  void RegisterParameters(Optimizer* optimizer);
+
+  // All weights and biases, in layer order (for determinism checks and early stopping).
+  std::vector<float> FlatParameters() const;
+  void SetFlatParameters(const std::vector<float>& flat);
+
+  void SavePayload(std::string* out) const;  // SaveSpec + every weight and bias
+  void SaveSpec(std::string* out) const;     // the architecture part of the payload
+  static absl::StatusOr<std::unique_ptr<AutoencoderNet>> LoadPayload(ByteReader* r);
+
+ private:
+  explicit AutoencoderNet(const DenseAutoencoderSpec& spec) : spec_(spec) {}
+  absl::Status Build();
+  absl::Status EnsureTrainBuffers(int64_t n);
+
+  DenseAutoencoderSpec spec_;
+  std::vector<int64_t> sizes_;
+  std::shared_ptr<NnContext> ctx_;
+  std::vector<std::unique_ptr<DenseLayer>> layers_;
+  // Training buffers: acts_[l] = output of layer l-1 ([n, sizes[l]]), diffs_ alike.
+  int64_t buffer_rows_ = 0;
+  std::vector<std::vector<float>> acts_, diffs_, grad_w_, grad_b_;
+  std::vector<int> weight_block_, bias_block_;
+  std::vector<float> scratch_a_, scratch_b_;
+};
+
+}  // namespace bn
+
+#endif  // BOTTLENECK_ENGINE_MODEL_AUTOENCODER_NET_H_

@@ -1,0 +1,110 @@
+// Restricted Boltzmann machines trained with contrastive divergence (CD-k), and the greedy
+// layer-wise pre-training of a dense auto-encoder (Hinton & Salakhutdinov 2006).
+//
+// Visible units: binary (Bernoulli, probabilities in [0,1] as data) or replicated softmax
+// (constrained-Poisson; data rows are word distributions scaled by the document length N, so
+// the visible-to-hidden input is N times the weighted distribution). Hidden units: binary
+// (sampled in the positive phase) or linear with unit-variance Gaussian noise (the code layer).
+// Updates follow the paper's Matlab code: momentum SGD on (positive - negative statistics)/batch
+// with L2 weight decay on the weights. Up/down passes and the statistics (v^T h) run on the
+// oneDNN dense layer (engine/nn/dense.h).
+//
+// Thread safety: an Rbm is not thread-safe.
+#ifndef BOTTLENECK_ENGINE_MODEL_RBM_H_
+#define BOTTLENECK_ENGINE_MODEL_RBM_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/model/autoencoder.h"
+#include "engine/nn/context.h"
+#include "engine/nn/dense.h"
+#include "engine/train/progress.h"
+#include "engine/util/matrix.h"
+
+namespace bn {
+
+enum class RbmVisible : uint32_t { kBinary = 0, kReplicatedSoftmax = 1 };
+enum class RbmHidden : uint32_t { kBinary = 0, kLinear = 1 };
+
+struct RbmOptions {
+  int epochs = 10;
+  int batch_size = 100;
+  float learning_rate = 0.1f;  // the paper: 0.001 for a linear hidden layer
+  float initial_momentum = 0.5f;
+  float final_momentum = 0.9f;
+  int momentum_switch_epoch = 5;  // epochs with the initial momentum
+  float weight_decay = 0.0002f;
+  int cd_steps = 1;
+  uint64_t seed = 1;
+  float document_length = 100.0f;  // N for replicated-softmax rows (used if no lengths given)
+};
+
+class Rbm {
+ public:
+  // InvalidArgument for non-positive sizes; Internal if oneDNN fails.
+  static absl::StatusOr<std::unique_ptr<Rbm>> Create(int64_t visible, int64_t hidden,
+                                                     RbmVisible vtype, RbmHidden htype);
+  ~Rbm();
+
+  int64_t visible_size() const { return visible_; }
+  int64_t hidden_size() const { return hidden_; }
+  // W [hidden][visible], hidden bias [hidden], visible bias [visible].
+  std::vector<float>& weights();
+  std::vector<float>& hidden_bias();
+  std::vector<float>& visible_bias();
+
+  // Weights 0.1 * N(0, 1), biases 0.
+  void Initialize(uint64_t seed);
+
+  // Trains on the rows of `data` (cols == visible_size()) for options.epochs epochs. `lengths`
+  // (nullable; one per row) are the document lengths for replicated-softmax visible units.
+  // `on_epoch` (may be empty) gets (epoch, mean reconstruction error per row) after each epoch.
+  // CancelledError if `cancel` is set (checked every mini-batch).
+  [[nodiscard]] absl::Status Train(const FloatMatrix& data, const std::vector<float>* lengths,
+                                   const RbmOptions& options,
+                                   const std::function<void(int, double)>& on_epoch,
+                                   const CancellationFlag* cancel);
+
+  // Hidden probabilities (binary) or means (linear) for every row: the next RBM's data.
+  [[nodiscard]] absl::StatusOr<FloatMatrix> HiddenMeans(const FloatMatrix& data);
+  // Mean squared error per row of the mean-field reconstruction v -> h -> v.
+  [[nodiscard]] absl::StatusOr<double> ReconstructionError(const FloatMatrix& data);
+  // Mean free energy per row (binary visible and binary hidden units only):
+  //   F(v) = -b_v . v - sum_j log(1 + exp(W_j v + c_j)).
+  [[nodiscard]] absl::StatusOr<double> MeanFreeEnergy(const FloatMatrix& data);
+
+ private:
+  Rbm() = default;
+  // h = p(h | v) (binary) or the mean W v + c (linear); v already scaled by N for softmax rows.
+  absl::Status Up(const float* v, int64_t n, float* h);
+  // v = mean-field reconstruction from h (times the row's N for softmax rows).
+  absl::Status Down(const float* h, int64_t n, const float* lengths, float* v);
+
+  int64_t visible_ = 0, hidden_ = 0;
+  RbmVisible vtype_ = RbmVisible::kBinary;
+  RbmHidden htype_ = RbmHidden::kBinary;
+  std::shared_ptr<NnContext> ctx_;
+  std::unique_ptr<DenseLayer> up_;    // visible -> hidden, owns W and the hidden bias
+  std::unique_ptr<DenseLayer> down_;  // hidden -> visible, tied, owns the visible bias
+  std::vector<float> scaled_;
+  float document_length_ = 100.0f;  // N used by HiddenMeans for softmax rows
+};
+
+class AutoencoderNet;
+
+// Greedy layer-wise pre-training of net's encoder (one RBM per encoder layer, the last with
+// linear hidden units unless the code is logistic), then unrolling: encoder weights = W,
+// decoder weights = W^T, biases from the hidden / visible biases. Reports progress phases
+// "RBM layer i/L" (phase_count = total phases including fine-tuning).
+[[nodiscard]] absl::Status PretrainWithRbms(const FloatMatrix& train, const TrainOptions& options,
+                                            int phase_count, const ProgressCallback& progress,
+                                            const CancellationFlag* cancel, AutoencoderNet* net);
+
+}  // namespace bn
+
+#endif  // BOTTLENECK_ENGINE_MODEL_RBM_H_

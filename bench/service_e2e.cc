@@ -21,6 +21,7 @@
 #include "bottleneck/v1/model.grpc.pb.h"
 #include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
+#include "client/lib/raw_input.h"
 #include "engine/data/idx.h"
 
 namespace v1 = ::bottleneck::v1;
@@ -42,16 +43,7 @@ bool Has(int argc, char** argv, const std::string& name) {
 }
 
 v1::Input Raw(const bn::LabeledImages& d, int64_t row) {
-  v1::Input input;
-  v1::RawImage* raw = input.mutable_image()->mutable_raw();
-  raw->set_height(28);
-  raw->set_width(28);
-  raw->set_channels(1);
-  raw->set_pixel_type(v1::PIXEL_TYPE_UINT8);
-  std::string bytes(784, '\0');
-  for (int j = 0; j < 784; ++j) bytes[j] = static_cast<char>(std::lround(d.images.at(row, j) * 255));
-  raw->set_data(bytes);
-  return input;
+  return bn::GreyRowToInput(d.images, row, d.height, d.width);
 }
 
 std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 600) {

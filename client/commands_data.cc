@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "client/cli.h"
+#include "client/lib/raw_input.h"
 #include "engine/data/idx.h"
 
 namespace bn::cli {
@@ -21,21 +22,6 @@ struct Source {
   std::vector<std::string> labels;  // Empty strings for unlabelled.
 };
 
-v1::Input RawFromRow(const LabeledImages& data, int64_t row) {
-  v1::Input input;
-  v1::RawImage* raw = input.mutable_image()->mutable_raw();
-  raw->set_height(data.height);
-  raw->set_width(data.width);
-  raw->set_channels(1);
-  raw->set_pixel_type(v1::PIXEL_TYPE_UINT8);
-  std::string bytes(data.images.cols, '\0');
-  for (int64_t j = 0; j < data.images.cols; ++j) {
-    bytes[j] = static_cast<char>(std::lround(data.images.at(row, j) * 255.0f));
-  }
-  raw->set_data(std::move(bytes));
-  return input;
-}
-
 bool LoadSource(const Args& args, Source* source) {
   uint64_t limit = 0;
   if (!args.GetUint("limit", 0, &limit)) return false;
@@ -46,10 +32,6 @@ bool LoadSource(const Args& args, Source* source) {
       std::fprintf(stderr, "bottleneck: %s\n", std::string(images.status().message()).c_str());
       return false;
     }
-    LabeledImages data;
-    data.images = std::move(images->images);
-    data.height = images->height;
-    data.width = images->width;
     std::vector<int> labels;
     if (args.Has("labels")) {
       auto read = ReadIdxLabels(args.Get("labels"), max_items);
@@ -59,8 +41,8 @@ bool LoadSource(const Args& args, Source* source) {
       }
       labels = std::move(*read);
     }
-    for (int64_t i = 0; i < data.images.rows; ++i) {
-      source->inputs.push_back(RawFromRow(data, i));
+    for (int64_t i = 0; i < images->images.rows; ++i) {
+      source->inputs.push_back(GreyRowToInput(images->images, i, images->height, images->width));
       source->labels.push_back(i < static_cast<int64_t>(labels.size())
                                    ? std::to_string(labels[i]) : "");
     }

@@ -1,5 +1,7 @@
 #include "server/validation.h"
 
+#include "engine/input/text.h"
+
 namespace bn {
 
 absl::Status ValidateName(const std::string& field, const std::string& name) {
@@ -21,47 +23,10 @@ absl::Status ValidateName(const std::string& field, const std::string& name) {
   return absl::OkStatus();
 }
 
-bool IsValidUtf8(const std::string& text) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  size_t i = 0, n = text.size();
-  while (i < n) {
-    unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int len;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    for (int k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
 absl::Status ValidateItemId(const std::string& id) {
   if (id.empty()) return absl::InvalidArgumentError("item id must not be empty");
   if (id.size() > 256) return absl::InvalidArgumentError("item id must be at most 256 bytes");
-  if (!IsValidUtf8(id)) return absl::InvalidArgumentError("item id must be valid UTF-8");
+  if (!ValidateUtf8(id).ok()) return absl::InvalidArgumentError("item id must be valid UTF-8");
   for (unsigned char c : id) {
     if (c < 0x20 || c == 0x7f) {
       return absl::InvalidArgumentError("item id must not contain control characters");

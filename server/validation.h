@@ -13,11 +13,8 @@ namespace bn {
 // name can never escape the data directory). `field` names it in the message.
 [[nodiscard]] absl::Status ValidateName(const std::string& field, const std::string& name);
 
-// 1-256 bytes of valid UTF-8 without control characters.
+// 1-256 bytes of valid UTF-8 (engine/input/text.h's ValidateUtf8) without control characters.
 [[nodiscard]] absl::Status ValidateItemId(const std::string& id);
-
-// Strict UTF-8 validation (no overlongs, no surrogates, max U+10FFFF).
-bool IsValidUtf8(const std::string& text);
 
 }  // namespace bn
 

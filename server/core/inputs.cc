@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/input/image.h"
+#include "engine/input/text.h"
 #include "server/core/specs.h"
 #include "server/validation.h"
 
@@ -62,8 +63,8 @@ absl::Status ValidateDocument(const v1::CollectionSpec& spec, const v1::Document
       if (document.text().size() > kMaxTextBytes) {
         return absl::InvalidArgumentError("document.text is larger than 1 MiB");
       }
-      if (!IsValidUtf8(document.text())) {
-        return absl::InvalidArgumentError("document.text is not valid UTF-8");
+      if (absl::Status s = ValidateUtf8(document.text()); !s.ok()) {
+        return absl::InvalidArgumentError("document.text: " + std::string(s.message()));
       }
       return absl::OkStatus();
     case v1::Document::kWordIds: {
@@ -88,7 +89,7 @@ absl::Status ValidateDocument(const v1::CollectionSpec& spec, const v1::Document
         return absl::InvalidArgumentError("document has no words");
       }
       for (const v1::WordCount& w : document.words().counts()) {
-        if (w.word().empty() || !IsValidUtf8(w.word())) {
+        if (w.word().empty() || !ValidateUtf8(w.word()).ok()) {
           return absl::InvalidArgumentError("words must be non-empty valid UTF-8");
         }
         if (!std::isfinite(w.count()) || w.count() <= 0) {

@@ -16,6 +16,7 @@
 #include "bottleneck/v1/model.grpc.pb.h"
 #include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
+#include "client/lib/raw_input.h"
 #include "engine/data/idx.h"
 #include "gtest/gtest.h"
 #include "tests/integration/server_process.h"
@@ -36,18 +37,7 @@ std::unique_ptr<grpc::ClientContext> Context(int seconds = 60) {
 }
 
 v1::Input RawImage(const LabeledImages& data, int64_t row) {
-  v1::Input input;
-  v1::RawImage* raw = input.mutable_image()->mutable_raw();
-  raw->set_height(data.height);
-  raw->set_width(data.width);
-  raw->set_channels(1);
-  raw->set_pixel_type(v1::PIXEL_TYPE_UINT8);
-  std::string bytes(data.images.cols, '\0');
-  for (int64_t j = 0; j < data.images.cols; ++j) {
-    bytes[j] = static_cast<char>(std::lround(data.images.at(row, j) * 255.0f));
-  }
-  raw->set_data(bytes);
-  return input;
+  return GreyRowToInput(data.images, row, data.height, data.width);
 }
 
 struct Stubs {

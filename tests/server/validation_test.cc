@@ -28,16 +28,5 @@ TEST(ValidationTest, ItemIds) {
   EXPECT_FALSE(ValidateItemId("bad\xff").ok());
 }
 
-TEST(ValidationTest, Utf8) {
-  EXPECT_TRUE(IsValidUtf8(""));
-  EXPECT_TRUE(IsValidUtf8("plain ascii"));
-  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x98\x80"));        // U+1F600
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));               // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));           // surrogate U+D800
-  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));       // > U+10FFFF
-  EXPECT_FALSE(IsValidUtf8("\xe2\x82"));               // truncated
-  EXPECT_FALSE(IsValidUtf8("\x80"));                   // lone continuation
-}
-
 }  // namespace
 }  // namespace bn

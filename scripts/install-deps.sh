@@ -20,7 +20,7 @@ BUILD_PACKAGES=(
   libdnnl-dev libhnswlib-dev librocksdb-dev libgtest-dev libgmock-dev
   libeigen3-dev libpng-dev libjpeg-dev libstb-dev zlib1g-dev
   dataset-fashion-mnist
-  python3 python3-grpcio python3-protobuf python3-numpy python3-pil
+  python3 python3-grpcio python3-protobuf python3-numpy python3-pil python3-yaml
   clang libclang-rt-14-dev openssl
 )
 RUNTIME_PACKAGES=(

@@ -3,9 +3,8 @@
 // search on 256-bit codes, snapshot save/load and rebuild time through ServingIndex, memory per
 // item. Results and commands: bench/RESULTS-index.md.
 //
-//   bench_index_bench [--fashion] [--synthetic=N] [--hamming=N] [--store=N] [--queries=Q]
+//   bench_index_bench [--fashion] [--fashion-pca30] [--synthetic=N] [--hamming=N] [--store=N] [--queries=Q]
 //                     [--ef_construction=E] [--M=M]
-#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/data/idx.h"
+#include "engine/eval/metrics.h"
 #include "engine/index/hnsw_index.h"
+#include "engine/model/pca.h"
 #include "engine/index/serving_index.h"
 #include "engine/store/collection_store.h"
 #include "engine/util/log.h"
@@ -62,27 +64,13 @@ struct Data {
   std::vector<std::string> base, queries;  // Codes in the store's byte format.
 };
 
-bool ReadIdxImages(const std::string& path, size_t max, std::vector<std::string>* out,
-                   uint32_t* dim) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
-  unsigned char header[16];
-  if (gzread(f, header, 16) != 16) return false;
-  auto be = [&](int o) {
-    return (uint32_t{header[o]} << 24) | (header[o + 1] << 16) | (header[o + 2] << 8) |
-           header[o + 3];
-  };
-  const uint32_t n = be(4), rows = be(8), cols = be(12);
-  *dim = rows * cols;
-  std::vector<unsigned char> pixels(*dim);
-  std::vector<float> v(*dim);
-  for (uint32_t i = 0; i < n && out->size() < max; ++i) {
-    if (gzread(f, pixels.data(), *dim) != static_cast<int>(*dim)) break;
-    for (uint32_t j = 0; j < *dim; ++j) v[j] = pixels[j] / 255.0f;
-    out->emplace_back(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+// Rows of a matrix as code bytes (float32).
+std::vector<std::string> RowsAsCodes(const FloatMatrix& m) {
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < m.rows; ++i) {
+    out.emplace_back(reinterpret_cast<const char*>(m.row(i)), m.cols * sizeof(float));
   }
-  gzclose(f);
-  return true;
+  return out;
 }
 
 // Gaussian mixture: 100 clusters in `dim` dimensions.
@@ -264,7 +252,7 @@ void StoreCycle(size_t n, uint32_t dim, const IndexConfig& config) {
 int main(int argc, char** argv) {
   using namespace bn;
   SetMinLogLevel(LogLevel::kError);
-  bool fashion = false;
+  bool fashion = false, fashion_pca30 = false;
   size_t synthetic = 0, hamming = 0, store_n = 0, queries = 1000;
   uint32_t ef_construction = 200, M = 16;
   for (int i = 1; i < argc; ++i) {
@@ -272,6 +260,8 @@ int main(int argc, char** argv) {
     auto val = [&](const char* p) { return std::stoull(a.substr(std::strlen(p))); };
     if (a == "--fashion")
       fashion = true;
+    else if (a == "--fashion-pca30")
+      fashion_pca30 = true;
     else if (a.rfind("--synthetic=", 0) == 0)
       synthetic = val("--synthetic=");
     else if (a.rfind("--hamming=", 0) == 0)
@@ -289,14 +279,34 @@ int main(int argc, char** argv) {
   config.M = M;
   config.ef_construction = ef_construction;
   if (fashion) {
+    auto train = LoadFashionMnist(BN_FASHION_MNIST_DIR, DatasetSplit::kTrain);
+    auto test = LoadFashionMnist(BN_FASHION_MNIST_DIR, DatasetSplit::kTest, queries);
+    if (!train.ok() || !test.ok()) return 1;
     Data d;
-    ReadIdxImages(std::string(BN_FASHION_MNIST_DIR) + "/train-images-idx3-ubyte.gz", 60000, &d.base,
-                  &d.dim);
-    ReadIdxImages(std::string(BN_FASHION_MNIST_DIR) + "/t10k-images-idx3-ubyte.gz", queries,
-                  &d.queries, &d.dim);
+    d.dim = static_cast<uint32_t>(train->images.cols);
+    d.base = RowsAsCodes(train->images);
+    d.queries = RowsAsCodes(test->images);
     config.dim = d.dim;
     config.initial_capacity = d.base.size();
     CompareWithRaw("Fashion-MNIST raw 784-d, L2", d, config, 10);
+  }
+  if (fashion_pca30) {
+    // 30-d codes: PCA-30 fitted on the 60k training images (the linear baseline's codes).
+    auto train = LoadFashionMnist(BN_FASHION_MNIST_DIR, DatasetSplit::kTrain);
+    auto test = LoadFashionMnist(BN_FASHION_MNIST_DIR, DatasetSplit::kTest, queries);
+    if (!train.ok() || !test.ok()) return 1;
+    auto pca = FitPca(train->images, 30);
+    if (!pca.ok()) return 1;
+    auto base = EncodeAll(**pca, train->images);
+    auto query_codes = EncodeAll(**pca, test->images);
+    if (!base.ok() || !query_codes.ok()) return 1;
+    Data d;
+    d.dim = 30;
+    d.base = RowsAsCodes(*base);
+    d.queries = RowsAsCodes(*query_codes);
+    config.dim = 30;
+    config.initial_capacity = d.base.size();
+    CompareWithRaw("Fashion-MNIST PCA-30 codes, L2", d, config, 10);
   }
   if (synthetic > 0) {
     std::mt19937 rng(1);

@@ -27,8 +27,8 @@ inline constexpr int kExitUsage = 2;
 struct GlobalOptions {
   std::string server = "127.0.0.1:50051";
   double timeout_seconds = 30;
-  std::string token;    // From --token-file or $BOTTLENECK_TOKEN.
-  std::string tls_ca;   // PEM file: use TLS and trust this CA.
+  std::string token;   // From --token-file or $BOTTLENECK_TOKEN.
+  std::string tls_ca;  // PEM file: use TLS and trust this CA.
   bool json = false;
 };
 

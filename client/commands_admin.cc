@@ -30,7 +30,8 @@ std::vector<uint32_t> ParseSizes(const std::string& text) {
   std::stringstream in(text);
   std::string part;
   while (std::getline(in, part, ',')) {
-    if (!part.empty()) sizes.push_back(static_cast<uint32_t>(std::strtoul(part.c_str(), nullptr, 10)));
+    if (!part.empty())
+      sizes.push_back(static_cast<uint32_t>(std::strtoul(part.c_str(), nullptr, 10)));
   }
   return sizes;
 }
@@ -52,19 +53,20 @@ void PrintCollections(const std::vector<v1::Collection>& collections, bool json)
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : collections) {
     const auto& st = c.stats();
-    rows.push_back({c.name(), Geometry(c.spec()), v1::CodeKind_Name(c.spec().code_kind()).substr(10),
-                    v1::Distance_Name(c.spec().distance()).substr(9), std::to_string(st.item_count()),
-                    std::to_string(st.pending_item_count()),
-                    st.serving_model_version() ? "v" + std::to_string(st.serving_model_version()) : "-",
-                    std::to_string(st.index_bytes() / 1024) + " KiB",
-                    st.has_promotion() ? "v" + std::to_string(st.promotion().target_model_version()) +
-                                             " " + std::to_string(st.promotion().items_done()) +
-                                             "/" + std::to_string(st.promotion().items_total())
-                                       : "-"});
+    rows.push_back(
+        {c.name(), Geometry(c.spec()), v1::CodeKind_Name(c.spec().code_kind()).substr(10),
+         v1::Distance_Name(c.spec().distance()).substr(9), std::to_string(st.item_count()),
+         std::to_string(st.pending_item_count()),
+         st.serving_model_version() ? "v" + std::to_string(st.serving_model_version()) : "-",
+         std::to_string(st.index_bytes() / 1024) + " KiB",
+         st.has_promotion() ? "v" + std::to_string(st.promotion().target_model_version()) + " " +
+                                  std::to_string(st.promotion().items_done()) + "/" +
+                                  std::to_string(st.promotion().items_total())
+                            : "-"});
   }
-  PrintTable({"NAME", "INPUT", "CODES", "DISTANCE", "ITEMS", "PENDING", "SERVING", "INDEX",
-              "PROMOTING"},
-             rows);
+  PrintTable(
+      {"NAME", "INPUT", "CODES", "DISTANCE", "ITEMS", "PENDING", "SERVING", "INDEX", "PROMOTING"},
+      rows);
 }
 
 }  // namespace
@@ -175,11 +177,13 @@ int WatchJob(Client& client, const std::string& job_id) {
       PrintJson(p);
       continue;
     }
-    const double fraction = p.epochs() > 0 ? (p.epoch() - 1 + (p.steps_per_epoch() > 0
-                                                                   ? static_cast<double>(p.step()) / p.steps_per_epoch()
-                                                                   : 0)) /
-                                                 p.epochs()
-                                           : 0;
+    const double fraction =
+        p.epochs() > 0
+            ? (p.epoch() - 1 +
+               (p.steps_per_epoch() > 0 ? static_cast<double>(p.step()) / p.steps_per_epoch()
+                                        : 0)) /
+                  p.epochs()
+            : 0;
     const int filled = static_cast<int>(std::clamp(fraction, 0.0, 1.0) * 20);
     std::fprintf(stderr, "%s[%s%s] %s %u/%u  epoch %u/%u  loss %s  val %s  %s/s  ETA %s   %s",
                  tty ? "\r" : "", std::string(filled, '#').c_str(),
@@ -314,8 +318,8 @@ int Jobs(Client& client, const std::vector<std::string>& words) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& job : response.jobs()) {
       const auto& p = job.progress();
-      rows.push_back({job.id(), job.dataset(), v1::JobState_Name(job.state()).substr(10),
-                      p.phase(), std::to_string(p.epoch()) + "/" + std::to_string(p.epochs()),
+      rows.push_back({job.id(), job.dataset(), v1::JobState_Name(job.state()).substr(10), p.phase(),
+                      std::to_string(p.epoch()) + "/" + std::to_string(p.epochs()),
                       job.model_version() ? "v" + std::to_string(job.model_version()) : "-",
                       job.error()});
     }
@@ -377,7 +381,9 @@ int Models(Client& client, const std::vector<std::string>& words) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& m : response.models()) {
       const auto& r = m.report();
-      const std::string kind = m.spec().has_pca() ? "PCA" : m.spec().has_dense() ? "dense AE" : "conv AE";
+      const std::string kind = m.spec().has_pca()     ? "PCA"
+                               : m.spec().has_dense() ? "dense AE"
+                                                      : "conv AE";
       rows.push_back({"v" + std::to_string(m.version()) + (m.serving() ? " *" : ""), kind,
                       std::to_string(m.code_size()), std::to_string(m.parameter_count()),
                       Fmt(r.reconstruction_error(), 2), Fmt(r.pca_reconstruction_error(), 2),
@@ -436,7 +442,7 @@ int Models(Client& client, const std::vector<std::string>& words) {
         std::fprintf(stderr, "\npromotion ended without switching (see the server log)\n");
         return kExitFailure;
       }
-      std::fprintf(stderr, "\rre-encoding %llu/%llu", 
+      std::fprintf(stderr, "\rre-encoding %llu/%llu",
                    static_cast<unsigned long long>(c.stats().promotion().items_done()),
                    static_cast<unsigned long long>(c.stats().promotion().items_total()));
       usleep(200000);

@@ -43,8 +43,8 @@ bool LoadSource(const Args& args, Source* source) {
     }
     for (int64_t i = 0; i < images->images.rows; ++i) {
       source->inputs.push_back(GreyRowToInput(images->images, i, images->height, images->width));
-      source->labels.push_back(i < static_cast<int64_t>(labels.size())
-                                   ? std::to_string(labels[i]) : "");
+      source->labels.push_back(i < static_cast<int64_t>(labels.size()) ? std::to_string(labels[i])
+                                                                       : "");
     }
     return true;
   }
@@ -63,8 +63,8 @@ bool LoadSource(const Args& args, Source* source) {
       input.mutable_image()->set_encoded(std::move(bytes));
       source->inputs.push_back(std::move(input));
       const auto parent = entry.path().parent_path();
-      source->labels.push_back(parent == std::filesystem::path(args.Get("folder"))
-                                   ? "" : parent.filename().string());
+      source->labels.push_back(
+          parent == std::filesystem::path(args.Get("folder")) ? "" : parent.filename().string());
       if (max_items > 0 && static_cast<int64_t>(source->inputs.size()) >= max_items) break;
     }
     if (ec) {
@@ -90,7 +90,8 @@ bool LoadSource(const Args& args, Source* source) {
     }
     return true;
   }
-  std::fprintf(stderr, "bottleneck: give --images FILE [--labels FILE], --folder DIR or --text FILE\n");
+  std::fprintf(stderr,
+               "bottleneck: give --images FILE [--labels FILE], --folder DIR or --text FILE\n");
   return false;
 }
 
@@ -128,7 +129,8 @@ std::string CodeString(const v1::Code& code) {
     return out;
   }
   for (uint32_t i = 0; i < code.binary_code().num_bits(); ++i) {
-    out += ((static_cast<unsigned char>(code.binary_code().bits()[i / 8]) >> (i % 8)) & 1) ? '1' : '0';
+    out +=
+        ((static_cast<unsigned char>(code.binary_code().bits()[i / 8]) >> (i % 8)) & 1) ? '1' : '0';
   }
   return out;
 }
@@ -139,10 +141,11 @@ int Datasets(Client& client, const std::vector<std::string>& words) {
   Args args(words, {});
   const auto& pos = args.positional();
   if (!args.error().empty() || pos.size() < 2) {
-    std::fprintf(stderr,
-                 "usage: bottleneck datasets upload COLLECTION NAME (--images IDX [--labels IDX] |\n"
-                 "         --folder DIR | --text FILE) [--limit N] [--batch N]\n"
-                 "       bottleneck datasets list COLLECTION | delete COLLECTION NAME\n");
+    std::fprintf(
+        stderr,
+        "usage: bottleneck datasets upload COLLECTION NAME (--images IDX [--labels IDX] |\n"
+        "         --folder DIR | --text FILE) [--limit N] [--batch N]\n"
+        "       bottleneck datasets list COLLECTION | delete COLLECTION NAME\n");
     return kExitUsage;
   }
   if (pos[0] == "list") {
@@ -155,7 +158,8 @@ int Datasets(Client& client, const std::vector<std::string>& words) {
     for (const auto& d : response.datasets()) {
       if (client.options().json) PrintJson(d);
       rows.push_back({d.name(), std::to_string(d.example_count()),
-                      std::to_string(d.labelled_count()), std::to_string(d.bytes() >> 10) + " KiB"});
+                      std::to_string(d.labelled_count()),
+                      std::to_string(d.bytes() >> 10) + " KiB"});
     }
     if (!client.options().json) PrintTable({"NAME", "EXAMPLES", "LABELLED", "SIZE"}, rows);
     return kExitOk;
@@ -232,7 +236,8 @@ int Items(Client& client, const std::vector<std::string>& words) {
     if (client.options().json) {
       PrintJson(response);
     } else {
-      std::printf("id %s  label %s\n", response.item().id().c_str(), response.item().label().c_str());
+      std::printf("id %s  label %s\n", response.item().id().c_str(),
+                  response.item().label().c_str());
       if (response.has_code()) {
         std::printf("code (v%llu) %s\n", static_cast<unsigned long long>(response.model_version()),
                     CodeString(response.code()).c_str());
@@ -352,8 +357,7 @@ int Decode(Client& client, const std::vector<std::string>& words) {
   Args args(words, {});
   const auto& pos = args.positional();
   if (!args.error().empty() || pos.size() != 1 || !args.Has("code")) {
-    std::fprintf(stderr,
-                 "usage: bottleneck decode COLLECTION --code V1,V2,... [--out FILE.png]\n");
+    std::fprintf(stderr, "usage: bottleneck decode COLLECTION --code V1,V2,... [--out FILE.png]\n");
     return kExitUsage;
   }
   v1::DecodeRequest request;
@@ -364,7 +368,8 @@ int Decode(Client& client, const std::vector<std::string>& words) {
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
     if (comma == std::string::npos) comma = text.size();
-    if (comma > start) code->add_values(std::strtof(text.substr(start, comma - start).c_str(), nullptr));
+    if (comma > start)
+      code->add_values(std::strtof(text.substr(start, comma - start).c_str(), nullptr));
     start = comma + 1;
   }
   v1::DecodeResponse response;
@@ -378,7 +383,8 @@ int Decode(Client& client, const std::vector<std::string>& words) {
   } else if (client.options().json) {
     PrintJson(response);
   } else {
-    for (const auto& w : output.words().words()) std::printf("%s %.4f\n", w.word().c_str(), w.weight());
+    for (const auto& w : output.words().words())
+      std::printf("%s %.4f\n", w.word().c_str(), w.weight());
   }
   return kExitOk;
 }

@@ -2,9 +2,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <map>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,8 +54,9 @@ int Health(const Options& options, const std::vector<std::string>& args) {
   auto channel = grpc::CreateChannel(options.server, credentials);
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(static_cast<int64_t>(options.timeout_seconds * 1000)));
+  context.set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(options.timeout_seconds * 1000)));
   grpc::health::v1::HealthCheckRequest request;
   if (!args.empty()) request.set_service(args[0]);
   grpc::health::v1::HealthCheckResponse response;
@@ -70,7 +71,7 @@ int Health(const Options& options, const std::vector<std::string>& args) {
       grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
   std::printf("%s %s\n", options.server.c_str(), name.c_str());
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? kExitOk
-                                                                              : kExitFailure;
+                                                                             : kExitFailure;
 }
 
 }  // namespace
@@ -108,7 +109,8 @@ int main(int argc, char** argv) {
       } else if (arg == "--token-file") {
         std::string token;
         if (!bn::cli::ReadFile(value, &token)) return kExitUsage;
-        while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+        while (!token.empty() &&
+               (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
           token.pop_back();
         }
         options.token = token;
@@ -136,12 +138,15 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(rest.begin() + 1, rest.end());
   if (command == "health") return Health(options, args);
   using Command = int (*)(bn::cli::Client&, const std::vector<std::string>&);
-  static const std::map<std::string, Command> kCommands = {
-      {"collections", bn::cli::Collections}, {"datasets", bn::cli::Datasets},
-      {"train", bn::cli::Train},             {"jobs", bn::cli::Jobs},
-      {"models", bn::cli::Models},           {"items", bn::cli::Items},
-      {"search", bn::cli::Search},           {"encode", bn::cli::Encode},
-      {"decode", bn::cli::Decode}};
+  static const std::map<std::string, Command> kCommands = {{"collections", bn::cli::Collections},
+                                                           {"datasets", bn::cli::Datasets},
+                                                           {"train", bn::cli::Train},
+                                                           {"jobs", bn::cli::Jobs},
+                                                           {"models", bn::cli::Models},
+                                                           {"items", bn::cli::Items},
+                                                           {"search", bn::cli::Search},
+                                                           {"encode", bn::cli::Encode},
+                                                           {"decode", bn::cli::Decode}};
   if (auto it = kCommands.find(command); it != kCommands.end()) {
     bn::cli::Client client(options);
     return it->second(client, args);

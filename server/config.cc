@@ -5,9 +5,9 @@
 #include <map>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
 #include "engine/util/log.h"
 
@@ -126,7 +126,8 @@ absl::Status ReadConfigFile(const std::string& path, ServerConfig* config) {
     std::string name(absl::StripAsciiWhitespace(text.substr(0, sep)));
     absl::string_view rest = absl::StripAsciiWhitespace(text.substr(sep));
     if (!rest.empty() && rest.front() == '=') rest = absl::StripAsciiWhitespace(rest.substr(1));
-    absl::Status s = SetFlag(config, name, std::string(rest), absl::StrCat(path, ":", number, ": "));
+    absl::Status s =
+        SetFlag(config, name, std::string(rest), absl::StrCat(path, ":", number, ": "));
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -224,8 +225,8 @@ std::string ServerUsage() {
          "usage: bottleneckd [--config FILE] [flags]\n\n"
          "flags:\n";
   for (const auto& [name, flag] : Flags()) {
-    out << "  --" << name << (flag.kind == Flag::kBool ? "" : " VALUE") << "\n      "
-        << flag.help << "\n";
+    out << "  --" << name << (flag.kind == Flag::kBool ? "" : " VALUE") << "\n      " << flag.help
+        << "\n";
   }
   out << "  --config FILE\n      read 'name = value' lines first; flags override them\n"
          "  --help, --version\n";

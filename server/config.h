@@ -20,13 +20,13 @@ struct ServerConfig {
   int inference_threads = 0;     // 0: number of cores.
   int training_threads = 0;      // 0: number of cores.
   int max_concurrent_jobs = 1;
-  int grpc_max_threads = 0;      // 0: gRPC's default.
-  std::string tls_cert_file;     // PEM; TLS is on when both cert and key are given.
+  int grpc_max_threads = 0;   // 0: gRPC's default.
+  std::string tls_cert_file;  // PEM; TLS is on when both cert and key are given.
   std::string tls_key_file;
   std::string admin_token_file;  // One token per line; empty lines and '#' comments ignored.
   std::string query_token_file;
   std::string log_level = "info";
-  bool sync_writes = true;       // Sync the WAL per acknowledged write batch.
+  bool sync_writes = true;             // Sync the WAL per acknowledged write batch.
   int snapshot_interval_seconds = 60;  // Index snapshots of changed collections.
   bool show_help = false;
   bool show_version = false;

@@ -8,8 +8,8 @@ namespace {
 
 // Runs `call` (returning absl::StatusOr<T>) after authorisation and stores its value.
 template <typename T, typename Call>
-grpc::Status Unary(const Authenticator* auth, grpc::ServerContext* context, Role role,
-                   T* response, Call call) {
+grpc::Status Unary(const Authenticator* auth, grpc::ServerContext* context, Role role, T* response,
+                   Call call) {
   if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
   auto result = call();
   if (!result.ok()) return ToGrpc(result.status());
@@ -166,8 +166,7 @@ grpc::Status ModelServiceImpl::PromoteModel(grpc::ServerContext* context,
 
 // --- ItemService ---
 
-grpc::Status ItemServiceImpl::Upsert(grpc::ServerContext* context,
-                                     const v1::UpsertRequest* request,
+grpc::Status ItemServiceImpl::Upsert(grpc::ServerContext* context, const v1::UpsertRequest* request,
                                      v1::UpsertResponse* response) {
   return Unary(auth_, context, Role::kAdmin, response, [&] { return core_->Upsert(*request); });
 }

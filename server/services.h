@@ -49,8 +49,8 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
                             v1::ListDatasetsResponse* response) override;
   grpc::Status DeleteDataset(grpc::ServerContext* context, const v1::DeleteDatasetRequest* request,
                              v1::DeleteDatasetResponse* response) override;
-  grpc::Status StartTraining(grpc::ServerContext* context,
-                             const v1::StartTrainingRequest* request, v1::Job* response) override;
+  grpc::Status StartTraining(grpc::ServerContext* context, const v1::StartTrainingRequest* request,
+                             v1::Job* response) override;
   grpc::Status GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
                       v1::Job* response) override;
   grpc::Status ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,

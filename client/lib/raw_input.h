@@ -11,8 +11,7 @@
 namespace bn {
 
 // Row `row` of `images` (height * width grey pixels in [0, 1]) as an Input.
-bottleneck::v1::Input GreyRowToInput(const FloatMatrix& images, int64_t row, int height,
-                                     int width);
+bottleneck::v1::Input GreyRowToInput(const FloatMatrix& images, int64_t row, int height, int width);
 
 }  // namespace bn
 

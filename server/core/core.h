@@ -23,20 +23,20 @@
 #include "bottleneck/v1/model.pb.h"
 #include "bottleneck/v1/query.pb.h"
 #include "bottleneck/v1/training.pb.h"
+#include "engine/store/blob_store.h"
 #include "engine/store/collection_store.h"
 #include "engine/store/store.h"
-#include "engine/store/blob_store.h"
 #include "server/core/job_runner.h"
 #include "server/core/runtime.h"
 
 namespace bn {
 
 struct CoreOptions {
-  std::string data_dir;          // Index snapshots go to <data_dir>/index.
+  std::string data_dir;  // Index snapshots go to <data_dir>/index.
   bool training_enabled = true;
   int max_concurrent_jobs = 1;
   int max_queued_jobs = 16;
-  int training_threads = 0;      // 0: all cores.
+  int training_threads = 0;  // 0: all cores.
   uint64_t max_dataset_examples = 1000000;
   uint32_t max_batch_items = 4096;  // Items per Upsert request / stream message.
   // Index snapshots are saved (and the change log trimmed) this often when a collection changed.
@@ -81,8 +81,7 @@ class Core {
 
   // --- ModelService ---
   absl::StatusOr<bottleneck::v1::ListModelsResponse> ListModels(const std::string& collection);
-  absl::StatusOr<bottleneck::v1::Model> GetModel(const std::string& collection,
-                                                 uint64_t version);
+  absl::StatusOr<bottleneck::v1::Model> GetModel(const std::string& collection, uint64_t version);
   absl::StatusOr<bottleneck::v1::Promotion> PromoteModel(const std::string& collection,
                                                          uint64_t version);
 
@@ -98,8 +97,7 @@ class Core {
   std::unique_ptr<DatasetUpload> BeginUpload();
   absl::StatusOr<bottleneck::v1::Dataset> GetDataset(const std::string& collection,
                                                      const std::string& dataset);
-  absl::StatusOr<bottleneck::v1::ListDatasetsResponse> ListDatasets(
-      const std::string& collection);
+  absl::StatusOr<bottleneck::v1::ListDatasetsResponse> ListDatasets(const std::string& collection);
   absl::Status DeleteDataset(const std::string& collection, const std::string& dataset);
 
   // --- TrainingService: jobs ---

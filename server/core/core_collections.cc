@@ -40,7 +40,8 @@ absl::Status Core::Impl::SaveCollectionRecord(CollectionRuntime* runtime,
   const v1::Promotion promotion = stats->promotion();
   stored.clear_stats();
   stored.mutable_stats()->set_serving_model_version(serving);
-  if (promotion.target_model_version() != 0) *stored.mutable_stats()->mutable_promotion() = promotion;
+  if (promotion.target_model_version() != 0)
+    *stored.mutable_stats()->mutable_promotion() = promotion;
   if (absl::Status s = items.PutCollection(runtime->name(), stored.SerializeAsString()); !s.ok()) {
     return s;
   }
@@ -128,8 +129,8 @@ void Core::SaveSnapshots() {
     if (serving->snapshot_counter.load() == serving->index->applied_counter()) continue;
     auto covered = serving->index->SaveSnapshot();
     if (!covered.ok()) {
-      BN_LOG(WARNING) << "collection " << runtime->name() << ": snapshot failed: "
-                      << covered.status();
+      BN_LOG(WARNING) << "collection " << runtime->name()
+                      << ": snapshot failed: " << covered.status();
       continue;
     }
     serving->snapshot_counter = *covered;

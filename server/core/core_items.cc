@@ -112,7 +112,8 @@ absl::StatusOr<v1::UpsertResponse> Core::Upsert(const v1::UpsertRequest& request
   ItemBatch batch;
   for (size_t i = 0; i < n; ++i) {
     std::vector<std::pair<uint64_t, std::string>> item_codes;
-    for (size_t m = 0; m < models.size(); ++m) item_codes.emplace_back(models[m]->version, codes[m][i]);
+    for (size_t m = 0; m < models.size(); ++m)
+      item_codes.emplace_back(models[m]->version, codes[m][i]);
     batch.Upsert(request.items(i).id(), request.items(i).SerializeAsString(),
                  std::move(item_codes));
   }
@@ -167,8 +168,8 @@ absl::StatusOr<v1::DeleteItemsResponse> Core::DeleteItems(const v1::DeleteItemsR
   }
   for (int i = 0; i < request.ids_size(); ++i) {
     if (absl::Status s = ValidateItemId(request.ids(i)); !s.ok()) {
-      return absl::InvalidArgumentError("ids[" + std::to_string(i) + "]: " +
-                                        std::string(s.message()));
+      return absl::InvalidArgumentError("ids[" + std::to_string(i) +
+                                        "]: " + std::string(s.message()));
     }
   }
   std::lock_guard<std::mutex> write(runtime.write_mutex());

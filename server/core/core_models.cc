@@ -73,9 +73,9 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> Core::Impl::LoadModel(
 
 absl::StatusOr<std::shared_ptr<ServingIndex>> Core::Impl::OpenIndex(
     const CollectionRuntime& runtime, const ServingModel& model) {
-  auto index = OpenServingIndex(store, runtime.name(), model.version,
-                                IndexConfigFor(runtime.spec(), model.model->code_size()),
-                                SnapshotDir());
+  auto index =
+      OpenServingIndex(store, runtime.name(), model.version,
+                       IndexConfigFor(runtime.spec(), model.model->code_size()), SnapshotDir());
   if (!index.ok()) return index.status();
   return std::shared_ptr<ServingIndex>(std::move(*index));
 }
@@ -120,16 +120,15 @@ absl::StatusOr<v1::Model> Core::GetModel(const std::string& collection, uint64_t
   return model;
 }
 
-absl::StatusOr<v1::Promotion> Core::PromoteModel(const std::string& collection,
-                                                 uint64_t version) {
+absl::StatusOr<v1::Promotion> Core::PromoteModel(const std::string& collection, uint64_t version) {
   auto runtime = impl_->Find(collection);
   if (!runtime.ok()) return runtime.status();
   if (version == 0) return absl::InvalidArgumentError("version must be >= 1");
   return impl_->Promote(*runtime, version);
 }
 
-absl::StatusOr<v1::Promotion> Core::Impl::Promote(
-    const std::shared_ptr<CollectionRuntime>& runtime, uint64_t version) {
+absl::StatusOr<v1::Promotion> Core::Impl::Promote(const std::shared_ptr<CollectionRuntime>& runtime,
+                                                  uint64_t version) {
   Impl& impl = *this;
   const std::string& collection = runtime->name();
   std::lock_guard<std::mutex> admin(impl.admin_mutex);
@@ -145,9 +144,9 @@ absl::StatusOr<v1::Promotion> Core::Impl::Promote(
   }
   if (auto running = runtime->promotion()) {
     if (running->model->version != version) {
-      return absl::FailedPreconditionError(
-          "model version " + std::to_string(running->model->version) +
-          " is being promoted; wait for it to finish");
+      return absl::FailedPreconditionError("model version " +
+                                           std::to_string(running->model->version) +
+                                           " is being promoted; wait for it to finish");
     }
     promotion.set_items_done(running->items_done.load());
     promotion.set_items_total(running->items_total.load());
@@ -229,9 +228,9 @@ void Core::Impl::RunPromotion(std::shared_ptr<CollectionRuntime> runtime,
       if (!s.ok()) break;
       ItemBatch batch;
       for (size_t i = 0; i < batch_ids.size(); ++i) {
-        batch.PutCode(batch_ids[i], model.version,
-                      CodeToBytes(codes.data() + i * code_size, code_size,
-                                  model.model->code_type()));
+        batch.PutCode(
+            batch_ids[i], model.version,
+            CodeToBytes(codes.data() + i * code_size, code_size, model.model->code_type()));
       }
       auto result = items.Write(name, batch);
       if (!result.ok()) {

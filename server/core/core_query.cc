@@ -70,8 +70,8 @@ absl::StatusOr<v1::SearchResponse> Core::Search(const v1::SearchRequest& request
   switch (request.query_case()) {
     case v1::SearchRequest::kInput: {
       std::vector<float> x;
-      if (absl::Status s = InputToVector(runtime.spec(), serving.model->text.get(),
-                                         request.input(), &x);
+      if (absl::Status s =
+              InputToVector(runtime.spec(), serving.model->text.get(), request.input(), &x);
           !s.ok()) {
         return s;
       }
@@ -165,8 +165,8 @@ absl::StatusOr<v1::EncodeResponse> Core::Encode(const v1::EncodeRequest& request
   for (int i = 0; i < request.inputs_size(); ++i) {
     if (absl::Status s = InputToVector(runtime.spec(), sm.text.get(), request.inputs(i), &x);
         !s.ok()) {
-      return absl::InvalidArgumentError("inputs[" + std::to_string(i) + "]: " +
-                                        std::string(s.message()));
+      return absl::InvalidArgumentError("inputs[" + std::to_string(i) +
+                                        "]: " + std::string(s.message()));
     }
   }
   const int64_t n = request.inputs_size();
@@ -202,8 +202,8 @@ absl::StatusOr<v1::DecodeResponse> Core::Decode(const v1::DecodeRequest& request
   for (int i = 0; i < request.codes_size(); ++i) {
     auto bytes = CodeFromApi(request.codes(i), code_size, sm.model->code_type());
     if (!bytes.ok()) {
-      return absl::InvalidArgumentError("codes[" + std::to_string(i) + "]: " +
-                                        std::string(bytes.status().message()));
+      return absl::InvalidArgumentError("codes[" + std::to_string(i) +
+                                        "]: " + std::string(bytes.status().message()));
     }
     std::vector<float> values = CodeBytesToFloats(*bytes, code_size, sm.model->code_type());
     codes.insert(codes.end(), values.begin(), values.end());

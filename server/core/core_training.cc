@@ -29,177 +29,7 @@ namespace {
 
 constexpr auto kPersistProgressEvery = std::chrono::seconds(5);
 
-// A dataset's metadata lives at batch index 0, written when its upload completes.
-absl::StatusOr<std::string> ReadDatasetMeta(BlobStore& blobs, const std::string& collection,
-                                            const std::string& dataset) {
-  std::string meta;
-  bool found = false;
-  absl::Status s = blobs.ScanDataset(collection, dataset, [&](uint64_t index, absl::string_view blob) {
-    if (index == 0) {
-      meta = std::string(blob);
-      found = true;
-    }
-    return false;  // Index 0 comes first if it exists.
-  });
-  if (!s.ok()) return s;
-  if (!found) return absl::NotFoundError("dataset '" + dataset + "' not found");
-  return meta;
-}
-
-
-class Upload final : public Core::DatasetUpload {
- public:
-  explicit Upload(Core::Impl* impl) : impl_(impl) {}
-  ~Upload() override {
-    if (!committed_ && started_) {
-      if (absl::Status s = impl_->blobs.DeleteDataset(collection_, dataset_); !s.ok()) {
-        BN_LOG(WARNING) << "cannot remove an unfinished upload of " << collection_ << "/"
-                        << dataset_ << ": " << s;
-      }
-    }
-    if (started_) {
-      std::lock_guard<std::mutex> lock(impl_->uploads_mutex);
-      impl_->uploads.erase(collection_ + "/" + dataset_);
-    }
-  }
-
-  absl::Status Append(const v1::UploadDatasetRequest& message) override {
-    if (!started_) {
-      if (absl::Status s = Start(message); !s.ok()) return s;
-    } else if ((!message.collection().empty() && message.collection() != collection_) ||
-               (!message.dataset().empty() && message.dataset() != dataset_)) {
-      return absl::InvalidArgumentError("collection and dataset must not change within a stream");
-    }
-    if (message.examples().empty()) return absl::OkStatus();
-    if (count_ + message.examples_size() > impl_->options.max_dataset_examples) {
-      return absl::ResourceExhaustedError(
-          "datasets are limited to " + std::to_string(impl_->options.max_dataset_examples) +
-          " examples");
-    }
-    for (int i = 0; i < message.examples_size(); ++i) {
-      const v1::Example& example = message.examples(i);
-      if (absl::Status s = ValidateInput(runtime_->spec(), example.input(), true); !s.ok()) {
-        return absl::InvalidArgumentError("examples[" + std::to_string(count_ + i) +
-                                          "]: " + std::string(s.message()));
-      }
-      if (example.label().size() > 256) {
-        return absl::InvalidArgumentError("examples[" + std::to_string(count_ + i) +
-                                          "]: label must be at most 256 bytes");
-      }
-      if (!example.label().empty()) ++labelled_;
-    }
-    v1::UploadDatasetRequest batch;
-    *batch.mutable_examples() = message.examples();
-    const std::string blob = batch.SerializeAsString();
-    if (absl::Status s = impl_->blobs.PutDatasetBatch(collection_, dataset_, ++batches_, blob);
-        !s.ok()) {
-      return s;
-    }
-    count_ += message.examples_size();
-    bytes_ += blob.size();
-    return absl::OkStatus();
-  }
-
-  absl::StatusOr<v1::Dataset> Commit() override {
-    if (!started_) return absl::InvalidArgumentError("the stream named no collection or dataset");
-    if (count_ == 0) return absl::InvalidArgumentError("the dataset has no examples");
-    v1::Dataset meta;
-    meta.set_collection(collection_);
-    meta.set_name(dataset_);
-    meta.set_example_count(count_);
-    meta.set_labelled_count(labelled_);
-    meta.set_bytes(bytes_);
-    *meta.mutable_create_time() = TimeUtil::GetCurrentTime();
-    if (absl::Status s =
-            impl_->blobs.PutDatasetBatch(collection_, dataset_, 0, meta.SerializeAsString());
-        !s.ok()) {
-      return s;
-    }
-    committed_ = true;
-    BN_LOG(INFO) << "dataset " << collection_ << "/" << dataset_ << ": " << count_
-                 << " examples uploaded";
-    return meta;
-  }
-
- private:
-  absl::Status Start(const v1::UploadDatasetRequest& message) {
-    if (absl::Status s = ValidateName("dataset", message.dataset()); !s.ok()) return s;
-    auto runtime = impl_->Find(message.collection());
-    if (!runtime.ok()) return runtime.status();
-    runtime_ = *runtime;
-    collection_ = message.collection();
-    dataset_ = message.dataset();
-    {
-      std::lock_guard<std::mutex> lock(impl_->uploads_mutex);
-      if (!impl_->uploads.insert(collection_ + "/" + dataset_).second) {
-        return absl::AlreadyExistsError("dataset '" + dataset_ + "' is being uploaded");
-      }
-    }
-    started_ = true;
-    auto existing = ReadDatasetMeta(impl_->blobs, collection_, dataset_);
-    if (existing.ok()) {
-      committed_ = true;  // Never delete the existing dataset on the way out.
-      return absl::AlreadyExistsError("dataset '" + dataset_ + "' already exists");
-    }
-    if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
-    // Leftovers of an upload interrupted by a crash.
-    return impl_->blobs.DeleteDataset(collection_, dataset_);
-  }
-
-  Core::Impl* impl_;
-  std::shared_ptr<CollectionRuntime> runtime_;
-  std::string collection_, dataset_;
-  bool started_ = false, committed_ = false;
-  uint64_t count_ = 0, labelled_ = 0, bytes_ = 0, batches_ = 0;
-};
-
-absl::Status DatasetNotFound(const std::string& dataset) {
-  return absl::NotFoundError("dataset '" + dataset + "' not found");
-}
-
 }  // namespace
-
-std::unique_ptr<Core::DatasetUpload> Core::BeginUpload() {
-  return std::make_unique<Upload>(impl_.get());
-}
-
-absl::StatusOr<v1::Dataset> Core::GetDataset(const std::string& collection,
-                                             const std::string& dataset) {
-  auto runtime = impl_->Find(collection);
-  if (!runtime.ok()) return runtime.status();
-  if (absl::Status s = ValidateName("dataset", dataset); !s.ok()) return s;
-  auto blob = ReadDatasetMeta(impl_->blobs, collection, dataset);
-  if (!blob.ok()) {
-    return blob.status().code() == absl::StatusCode::kNotFound ? DatasetNotFound(dataset)
-                                                                 : blob.status();
-  }
-  v1::Dataset meta;
-  if (!meta.ParseFromString(*blob)) return absl::DataLossError("malformed dataset record");
-  return meta;
-}
-
-absl::StatusOr<v1::ListDatasetsResponse> Core::ListDatasets(const std::string& collection) {
-  auto runtime = impl_->Find(collection);
-  if (!runtime.ok()) return runtime.status();
-  v1::ListDatasetsResponse response;
-  auto names = impl_->blobs.ListDatasets(collection);
-  if (!names.ok()) return names.status();
-  for (const std::string& name : *names) {
-    auto blob = ReadDatasetMeta(impl_->blobs, collection, name);
-    if (blob.status().code() == absl::StatusCode::kNotFound) continue;  // Upload in progress.
-    if (!blob.ok()) return blob.status();
-    v1::Dataset meta;
-    if (!meta.ParseFromString(*blob)) return absl::DataLossError("malformed dataset record");
-    *response.add_datasets() = meta;
-  }
-  return response;
-}
-
-absl::Status Core::DeleteDataset(const std::string& collection, const std::string& dataset) {
-  auto meta = GetDataset(collection, dataset);
-  if (!meta.ok()) return meta.status();
-  return impl_->blobs.DeleteDataset(collection, dataset);
-}
 
 // --- Jobs ---
 
@@ -252,8 +82,8 @@ absl::Status Core::Impl::RecoverJobs(const std::string& collection) {
     const std::string id(job_id);
     const size_t dot = id.rfind('.');
     if (dot != std::string::npos) {
-      next_job_number = std::max<uint64_t>(next_job_number,
-                                           std::strtoull(id.c_str() + dot + 1, nullptr, 10) + 1);
+      next_job_number =
+          std::max<uint64_t>(next_job_number, std::strtoull(id.c_str() + dot + 1, nullptr, 10) + 1);
     }
     jobs[id] = entry;
   }
@@ -371,10 +201,13 @@ absl::StatusOr<v1::Job> Core::CancelJob(const std::string& job_id) {
     std::lock_guard<std::mutex> lock((*entry)->mutex);
     if ((*entry)->job.state() != v1::JOB_STATE_INTERRUPTED) return (*entry)->job;
   }
-  impl_->UpdateJob(*entry, [](v1::Job* job) {
-    job->set_state(v1::JOB_STATE_CANCELLED);
-    *job->mutable_end_time() = TimeUtil::GetCurrentTime();
-  }, true);
+  impl_->UpdateJob(
+      *entry,
+      [](v1::Job* job) {
+        job->set_state(v1::JOB_STATE_CANCELLED);
+        *job->mutable_end_time() = TimeUtil::GetCurrentTime();
+      },
+      true);
   std::lock_guard<std::mutex> lock((*entry)->mutex);
   return (*entry)->job;
 }
@@ -385,18 +218,20 @@ absl::StatusOr<v1::Job> Core::ResumeJob(const std::string& job_id) {
   {
     std::lock_guard<std::mutex> lock((*entry)->mutex);
     if ((*entry)->job.state() != v1::JOB_STATE_INTERRUPTED) {
-      return absl::FailedPreconditionError("only INTERRUPTED jobs can be resumed; job '" +
-                                           job_id + "' is " +
-                                           v1::JobState_Name((*entry)->job.state()));
+      return absl::FailedPreconditionError("only INTERRUPTED jobs can be resumed; job '" + job_id +
+                                           "' is " + v1::JobState_Name((*entry)->job.state()));
     }
   }
-  impl_->UpdateJob(*entry, [](v1::Job* job) {
-    job->set_state(v1::JOB_STATE_QUEUED);
-    job->clear_end_time();
-  }, true);
+  impl_->UpdateJob(
+      *entry,
+      [](v1::Job* job) {
+        job->set_state(v1::JOB_STATE_QUEUED);
+        job->clear_end_time();
+      },
+      true);
   if (absl::Status s = impl_->SubmitJob(*entry); !s.ok()) {
-    impl_->UpdateJob(*entry, [](v1::Job* job) { job->set_state(v1::JOB_STATE_INTERRUPTED); },
-                     true);
+    impl_->UpdateJob(
+        *entry, [](v1::Job* job) { job->set_state(v1::JOB_STATE_INTERRUPTED); }, true);
     return s;
   }
   std::lock_guard<std::mutex> lock((*entry)->mutex);
@@ -431,25 +266,26 @@ absl::Status Core::Impl::LoadDataset(const v1::Job& job, const v1::CollectionSpe
                                      std::unique_ptr<TextPipeline>* text) {
   std::vector<v1::Example> examples;
   absl::Status parse = absl::OkStatus();
-  absl::Status s = blobs.ScanDataset(
-      job.collection(), job.dataset(), [&](uint64_t index, absl::string_view blob) {
-        if (index == 0) return true;  // The dataset's metadata.
-        v1::UploadDatasetRequest batch;
-        if (!batch.ParseFromString(std::string(blob))) {
-          parse = absl::DataLossError("malformed dataset batch");
-          return false;
-        }
-        for (v1::Example& example : *batch.mutable_examples()) {
-          examples.push_back(std::move(example));
-        }
-        return !cancel.cancelled();
-      });
+  absl::Status s = blobs.ScanDataset(job.collection(), job.dataset(),
+                                     [&](uint64_t index, absl::string_view blob) {
+                                       if (index == 0) return true;  // The dataset's metadata.
+                                       v1::UploadDatasetRequest batch;
+                                       if (!batch.ParseFromString(std::string(blob))) {
+                                         parse = absl::DataLossError("malformed dataset batch");
+                                         return false;
+                                       }
+                                       for (v1::Example& example : *batch.mutable_examples()) {
+                                         examples.push_back(std::move(example));
+                                       }
+                                       return !cancel.cancelled();
+                                     });
   if (!s.ok()) return s;
   if (!parse.ok()) return parse;
   if (spec.has_document()) {
     std::vector<const v1::Document*> corpus;
     for (const v1::Example& example : examples) corpus.push_back(&example.input().document());
-    auto learned = TextPipeline::Learn(corpus, spec.document().vocabulary_size(), job.spec().text());
+    auto learned =
+        TextPipeline::Learn(corpus, spec.document().vocabulary_size(), job.spec().text());
     if (!learned.ok()) return learned.status();
     *text = std::move(*learned);
     all->x.cols = (*text)->vocabulary_size();
@@ -496,13 +332,16 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
     job = entry->job;
   }
   auto finish = [&](v1::JobState state, const std::string& error, uint64_t version) {
-    UpdateJob(entry, [&](v1::Job* j) {
-      j->set_state(state);
-      j->set_error(error);
-      if (version != 0) j->set_model_version(version);
-      *j->mutable_end_time() = TimeUtil::GetCurrentTime();
-      j->mutable_progress()->set_eta_seconds(0);
-    }, true);
+    UpdateJob(
+        entry,
+        [&](v1::Job* j) {
+          j->set_state(state);
+          j->set_error(error);
+          if (version != 0) j->set_model_version(version);
+          *j->mutable_end_time() = TimeUtil::GetCurrentTime();
+          j->mutable_progress()->set_eta_seconds(0);
+        },
+        true);
     BN_LOG(INFO) << "job " << job.id() << " " << v1::JobState_Name(state)
                  << (error.empty() ? "" : ": " + error);
   };
@@ -512,13 +351,17 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
     return shut_down ? v1::JOB_STATE_INTERRUPTED : v1::JOB_STATE_CANCELLED;
   };
   if (cancel.cancelled()) return finish(stopped(), "", 0);
-  UpdateJob(entry, [](v1::Job* j) {
-    j->set_state(v1::JOB_STATE_RUNNING);
-    *j->mutable_start_time() = TimeUtil::GetCurrentTime();
-  }, true);
+  UpdateJob(
+      entry,
+      [](v1::Job* j) {
+        j->set_state(v1::JOB_STATE_RUNNING);
+        *j->mutable_start_time() = TimeUtil::GetCurrentTime();
+      },
+      true);
 
   auto runtime = Find(job.collection());
-  if (!runtime.ok()) return finish(v1::JOB_STATE_FAILED, std::string(runtime.status().message()), 0);
+  if (!runtime.ok())
+    return finish(v1::JOB_STATE_FAILED, std::string(runtime.status().message()), 0);
   const v1::CollectionSpec& spec = (*runtime)->spec();
 
   // Load the dataset into a matrix (labels mapped to small integers). Document collections
@@ -542,22 +385,24 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
     const auto now = std::chrono::steady_clock::now();
     const bool persist = now - last_persist > kPersistProgressEvery;
     if (persist) last_persist = now;
-    UpdateJob(entry, [&](v1::Job* j) {
-      v1::JobProgress* out = j->mutable_progress();
-      out->set_phase(p.phase);
-      out->set_phase_index(p.phase_index);
-      out->set_phase_count(p.phase_count);
-      out->set_epoch(p.epoch);
-      out->set_epochs(p.epochs);
-      out->set_step(p.step);
-      out->set_steps_per_epoch(p.steps_per_epoch);
-      out->set_loss(p.loss);
-      out->set_validation_error(p.validation_error);
-      out->set_samples_per_second(p.samples_per_second);
-      out->set_eta_seconds(p.eta_seconds);
-      out->set_elapsed_seconds(
-          std::chrono::duration<double>(now - started).count());
-    }, persist);
+    UpdateJob(
+        entry,
+        [&](v1::Job* j) {
+          v1::JobProgress* out = j->mutable_progress();
+          out->set_phase(p.phase);
+          out->set_phase_index(p.phase_index);
+          out->set_phase_count(p.phase_count);
+          out->set_epoch(p.epoch);
+          out->set_epochs(p.epochs);
+          out->set_step(p.step);
+          out->set_steps_per_epoch(p.steps_per_epoch);
+          out->set_loss(p.loss);
+          out->set_validation_error(p.validation_error);
+          out->set_samples_per_second(p.samples_per_second);
+          out->set_eta_seconds(p.eta_seconds);
+          out->set_elapsed_seconds(std::chrono::duration<double>(now - started).count());
+        },
+        persist);
   };
   TrainingHooks hooks;
   hooks.threads = options.training_threads;
@@ -608,7 +453,8 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
     *meta.mutable_create_time() = TimeUtil::GetCurrentTime();
     if (s.ok()) s = blobs.PutModel(job.collection(), version, EncodeModelRecord(record));
   }
-  if (!s.ok()) return finish(v1::JOB_STATE_FAILED, "storing the model: " + std::string(s.message()), 0);
+  if (!s.ok())
+    return finish(v1::JOB_STATE_FAILED, "storing the model: " + std::string(s.message()), 0);
   BN_LOG(INFO) << "job " << job.id() << ": model v" << version << " stored; validation error "
                << trained->report.reconstruction_error() << " (PCA "
                << trained->report.pca_reconstruction_error() << ")";

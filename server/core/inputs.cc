@@ -203,9 +203,8 @@ absl::StatusOr<std::string> CodeFromApi(const v1::Code& code, int64_t code_size,
   return CodeToBytes(values.data(), code_size, CodeType::kFloat);
 }
 
-absl::StatusOr<v1::Output> VectorToOutput(const v1::CollectionSpec& spec,
-                                          const TextPipeline* text, const float* x,
-                                          uint32_t top_words) {
+absl::StatusOr<v1::Output> VectorToOutput(const v1::CollectionSpec& spec, const TextPipeline* text,
+                                          const float* x, uint32_t top_words) {
   v1::Output output;
   if (spec.has_image()) {
     auto png = EncodePng(x, static_cast<int>(spec.image().height()),

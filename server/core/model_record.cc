@@ -23,9 +23,8 @@ absl::StatusOr<ModelRecord> DecodeModelRecord(absl::string_view blob) {
   uint32_t format = 0;
   std::string meta;
   ModelRecord record;
-  if (!r.U32(&format) || format != kRecordFormat || !r.Str(&meta) ||
-      !r.Str(&record.model_file) || !r.Str(&record.text) || !r.at_end() ||
-      !record.meta.ParseFromString(meta)) {
+  if (!r.U32(&format) || format != kRecordFormat || !r.Str(&meta) || !r.Str(&record.model_file) ||
+      !r.Str(&record.text) || !r.at_end() || !record.meta.ParseFromString(meta)) {
     return absl::DataLossError("malformed model record");
   }
   return record;

@@ -25,7 +25,7 @@ struct ServingModel {
   uint64_t version = 0;
   bottleneck::v1::Model meta;
   std::unique_ptr<Model> model;
-  std::unique_ptr<TextPipeline> text;  // Document collections only.
+  std::unique_ptr<TextPipeline> text;      // Document collections only.
   std::unique_ptr<EncodeBatcher> batcher;  // Merges concurrent single-item encodes.
 };
 

@@ -48,7 +48,8 @@ absl::Status NormalizeTraining(v1::TrainingOptions* t) {
   if (t->optimizer() == v1::OPTIMIZER_KIND_UNSPECIFIED) t->set_optimizer(v1::OPTIMIZER_KIND_ADAM);
   const bool sgd = t->optimizer() == v1::OPTIMIZER_KIND_SGD;
   for (float v : {t->learning_rate(), t->momentum(), t->weight_decay(), t->validation_fraction()}) {
-    if (!Finite(v) || v < 0) return Invalid("training: rates and fractions must be finite and >= 0");
+    if (!Finite(v) || v < 0)
+      return Invalid("training: rates and fractions must be finite and >= 0");
   }
   if (t->learning_rate() == 0) t->set_learning_rate(sgd ? 0.1f : 1e-3f);
   if (t->learning_rate() > 10) return Invalid("training.learning_rate must be at most 10");
@@ -67,8 +68,10 @@ absl::Status NormalizeTraining(v1::TrainingOptions* t) {
 
 absl::Status NormalizeDense(const v1::CollectionSpec& collection, v1::DenseAutoencoderSpec* d) {
   const bool binary = collection.code_kind() == v1::CODE_KIND_BINARY;
-  if (absl::Status s = CheckLayerSizes("dense.encoder_sizes", d->encoder_sizes()); !s.ok()) return s;
-  if (absl::Status s = CheckLayerSizes("dense.decoder_sizes", d->decoder_sizes()); !s.ok()) return s;
+  if (absl::Status s = CheckLayerSizes("dense.encoder_sizes", d->encoder_sizes()); !s.ok())
+    return s;
+  if (absl::Status s = CheckLayerSizes("dense.decoder_sizes", d->decoder_sizes()); !s.ok())
+    return s;
   if (d->code_size() < 1 || d->code_size() > kMaxCodeSize) {
     return Invalid("dense.code_size must be in 1..4096");
   }
@@ -92,7 +95,8 @@ absl::Status NormalizeDense(const v1::CollectionSpec& collection, v1::DenseAutoe
     return Invalid("binary codes need dense.code_activation LOGISTIC");
   }
   if (d->decoder_sizes().empty()) {
-    for (int i = d->encoder_sizes().size() - 1; i >= 0; --i) d->add_decoder_sizes(d->encoder_sizes(i));
+    for (int i = d->encoder_sizes().size() - 1; i >= 0; --i)
+      d->add_decoder_sizes(d->encoder_sizes(i));
   }
   if (d->tied_weights()) {
     bool mirrored = d->decoder_sizes().size() == d->encoder_sizes().size();
@@ -112,7 +116,8 @@ absl::Status NormalizeDense(const v1::CollectionSpec& collection, v1::DenseAutoe
     }
     if (!mirrored) return Invalid("dense.pretraining needs a mirrored decoder");
     for (float v : {p->learning_rate(), p->code_learning_rate()}) {
-      if (!Finite(v) || v < 0 || v > 10) return Invalid("dense.pretraining rates must be in [0, 10]");
+      if (!Finite(v) || v < 0 || v > 10)
+        return Invalid("dense.pretraining rates must be in [0, 10]");
     }
     if (p->epochs_per_layer() == 0) p->set_epochs_per_layer(50);
     if (p->epochs_per_layer() > kMaxEpochs) {
@@ -157,8 +162,7 @@ absl::Status NormalizeConv(const v1::CollectionSpec& collection, v1::ConvAutoenc
   }
   if (!v1::Unpooling_IsValid(c->unpooling())) return Invalid("conv.unpooling is unknown");
   if (c->unpooling() == v1::UNPOOLING_UNSPECIFIED) c->set_unpooling(v1::UNPOOLING_SWITCHES);
-  if (absl::Status s = CheckActivation("conv.hidden_activation", c->hidden_activation());
-      !s.ok()) {
+  if (absl::Status s = CheckActivation("conv.hidden_activation", c->hidden_activation()); !s.ok()) {
     return s;
   }
   if (c->hidden_activation() == v1::ACTIVATION_UNSPECIFIED) {

@@ -109,8 +109,8 @@ DenseAutoencoderSpec ToEngineSpec(const v1::CollectionSpec& collection, const v1
 TrainOptions ToEngineOptions(const v1::ModelSpec& spec, const TrainingHooks& hooks) {
   const v1::TrainingOptions& t = spec.training();
   TrainOptions out;
-  out.optimizer = t.optimizer() == v1::OPTIMIZER_KIND_SGD ? OptimizerKind::kSgd
-                                                          : OptimizerKind::kAdam;
+  out.optimizer =
+      t.optimizer() == v1::OPTIMIZER_KIND_SGD ? OptimizerKind::kSgd : OptimizerKind::kAdam;
   out.learning_rate = t.learning_rate();
   out.momentum = t.momentum();
   out.weight_decay = t.weight_decay();
@@ -151,12 +151,9 @@ absl::Status SplitForValidation(const LabelledMatrix& all, double fraction, uint
   return absl::OkStatus();
 }
 
-absl::StatusOr<TrainedModel> TrainAndEvaluate(const v1::CollectionSpec& collection,
-                                              const v1::ModelSpec& spec,
-                                              const LabelledMatrix& train,
-                                              const LabelledMatrix& validation,
-                                              const TrainingHooks& hooks,
-                                              const CancellationFlag& cancel) {
+absl::StatusOr<TrainedModel> TrainAndEvaluate(
+    const v1::CollectionSpec& collection, const v1::ModelSpec& spec, const LabelledMatrix& train,
+    const LabelledMatrix& validation, const TrainingHooks& hooks, const CancellationFlag& cancel) {
   const ProgressCallback& progress = hooks.progress;
   const auto start = std::chrono::steady_clock::now();
   int64_t code_size = 0;

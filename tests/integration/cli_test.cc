@@ -34,11 +34,11 @@ TEST_F(CliTest, WalkthroughFromCollectionToSearch) {
   std::string out;
   ASSERT_EQ(Cli({"collections", "create", "fashion", "--image", "28x28x1"}, &out), 0) << out;
   EXPECT_NE(out.find("fashion"), std::string::npos);
-  ASSERT_EQ(Cli({"datasets", "upload", "fashion", "train", "--images",
-                 f + "/train-images-idx3-ubyte.gz", "--labels", f + "/train-labels-idx1-ubyte.gz",
-                 "--limit", "1000"},
-                &out),
-            0)
+  ASSERT_EQ(
+      Cli({"datasets", "upload", "fashion", "train", "--images", f + "/train-images-idx3-ubyte.gz",
+           "--labels", f + "/train-labels-idx1-ubyte.gz", "--limit", "1000"},
+          &out),
+      0)
       << out;
   EXPECT_NE(out.find("1000 examples (1000 labelled)"), std::string::npos) << out;
   ASSERT_EQ(Cli({"train", "fashion", "train", "--pca", "20", "--promote"}, &out), 0) << out;
@@ -47,11 +47,11 @@ TEST_F(CliTest, WalkthroughFromCollectionToSearch) {
   ASSERT_EQ(Cli({"models", "list", "fashion"}, &out), 0) << out;
   EXPECT_NE(out.find("v1 *"), std::string::npos) << out;
   EXPECT_NE(out.find("PCA"), std::string::npos) << out;
-  ASSERT_EQ(Cli({"items", "upsert", "fashion", "--images", f + "/t10k-images-idx3-ubyte.gz",
-                 "--labels", f + "/t10k-labels-idx1-ubyte.gz", "--limit", "300", "--id-prefix",
-                 "t"},
-                &out),
-            0)
+  ASSERT_EQ(
+      Cli({"items", "upsert", "fashion", "--images", f + "/t10k-images-idx3-ubyte.gz", "--labels",
+           f + "/t10k-labels-idx1-ubyte.gz", "--limit", "300", "--id-prefix", "t"},
+          &out),
+      0)
       << out;
   EXPECT_NE(out.find("upserted 300 items"), std::string::npos) << out;
   ASSERT_EQ(Cli({"search", "fashion", "--item", "t0", "--k", "5"}, &out), 0) << out;

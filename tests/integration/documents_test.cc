@@ -172,7 +172,8 @@ TEST(DocumentsTest, TrainOnTextsSearchByTextAndDecodeToWords) {
   bad.mutable_input()->mutable_document()->mutable_word_ids()->add_ids(5000);
   bad.mutable_input()->mutable_document()->mutable_word_ids()->add_counts(1);
   grpc::Status unknown_id = query->Search(Context().get(), bad, &response);
-  EXPECT_EQ(unknown_id.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << unknown_id.error_message();
+  EXPECT_EQ(unknown_id.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << unknown_id.error_message();
 }
 
 }  // namespace

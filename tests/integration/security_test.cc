@@ -26,8 +26,8 @@ grpc::StatusCode ListWith(const std::shared_ptr<grpc::Channel>& channel, const s
   return stub->ListCollections(&context, {}, &response).error_code();
 }
 
-grpc::StatusCode CreateWith(const std::shared_ptr<grpc::Channel>& channel,
-                            const std::string& token, const std::string& name) {
+grpc::StatusCode CreateWith(const std::shared_ptr<grpc::Channel>& channel, const std::string& token,
+                            const std::string& name) {
   auto stub = v1::CollectionService::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -84,11 +84,11 @@ TEST(SecurityTest, TokenRolesAreEnforcedAndNeverLogged) {
 TEST(SecurityTest, ServesTlsWithTheGivenCertificate) {
   TempDir dir;
   std::string output;
-  int status = RunProgram({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                           "-keyout", dir.Sub("key.pem"), "-out", dir.Sub("cert.pem"), "-days",
-                           "1", "-subj", "/CN=localhost", "-addext",
-                           "subjectAltName=DNS:localhost,IP:127.0.0.1"},
-                          &output);
+  int status =
+      RunProgram({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                  dir.Sub("key.pem"), "-out", dir.Sub("cert.pem"), "-days", "1", "-subj",
+                  "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+                 &output);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
   std::string error;
   auto server = ServerProcess::Start(

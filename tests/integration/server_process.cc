@@ -40,8 +40,8 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& data_dir,
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto process = std::unique_ptr<ServerProcess>(new ServerProcess());
   static std::atomic<int> counter{0};
-  process->stderr_path_ = data_dir + ".stderr." + std::to_string(getpid()) + "." +
-                          std::to_string(counter++);
+  process->stderr_path_ =
+      data_dir + ".stderr." + std::to_string(getpid()) + "." + std::to_string(counter++);
   int out_pipe[2];
   if (pipe(out_pipe) != 0) {
     *error = "pipe failed";
@@ -82,8 +82,8 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& data_dir,
   close(out_pipe[0]);
   if (!found) {
     int status = process->SignalAndWait(SIGKILL, 10);
-    *error = "bottleneckd did not start (wait status " + std::to_string(status) +
-             "); stderr:\n" + process->Stderr();
+    *error = "bottleneckd did not start (wait status " + std::to_string(status) + "); stderr:\n" +
+             process->Stderr();
     process->pid_ = -1;
     return nullptr;
   }

@@ -2,13 +2,12 @@
 #ifndef BOTTLENECK_TESTS_INTEGRATION_SERVER_PROCESS_H_
 #define BOTTLENECK_TESTS_INTEGRATION_SERVER_PROCESS_H_
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 namespace bn::testing {
 

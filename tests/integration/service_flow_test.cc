@@ -2,10 +2,10 @@
 // -> restart -> the same answers; plus the error paths of every service.
 #include <signal.h>
 
-#include <chrono>
-#include <functional>
-#include <cmath>
 #include <atomic>
+#include <chrono>
+#include <cmath>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -470,8 +470,8 @@ TEST_F(ServiceFlowTest, DenseJobsTrainCancelAndSurviveRestarts) {
   // A short job succeeds with a model of the requested code size.
   v1::Job job;
   ASSERT_TRUE(stubs_->training->StartTraining(Context().get(), DenseJob("dense", 3), &job).ok());
-  job = WaitForJob(*stubs_, job.id(),
-                   [](const v1::Job& j) { return j.state() > v1::JOB_STATE_RUNNING; }, 240);
+  job = WaitForJob(
+      *stubs_, job.id(), [](const v1::Job& j) { return j.state() > v1::JOB_STATE_RUNNING; }, 240);
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
   v1::GetModelRequest get_model;
   get_model.set_collection("dense");
@@ -484,19 +484,21 @@ TEST_F(ServiceFlowTest, DenseJobsTrainCancelAndSurviveRestarts) {
 
   // A long job is cancelled within a few seconds.
   ASSERT_TRUE(stubs_->training->StartTraining(Context().get(), DenseJob("dense", 5000), &job).ok());
-  WaitForJob(*stubs_, job.id(), [](const v1::Job& j) { return j.progress().epoch() >= 1; }, 120);
+  WaitForJob(
+      *stubs_, job.id(), [](const v1::Job& j) { return j.progress().epoch() >= 1; }, 120);
   v1::CancelJobRequest cancel;
   cancel.set_job_id(job.id());
   ASSERT_TRUE(stubs_->training->CancelJob(Context().get(), cancel, &job).ok());
   const auto cancelled_at = std::chrono::steady_clock::now();
-  job = WaitForJob(*stubs_, job.id(),
-                   [](const v1::Job& j) { return j.state() == v1::JOB_STATE_CANCELLED; }, 10);
+  job = WaitForJob(
+      *stubs_, job.id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_CANCELLED; }, 10);
   EXPECT_EQ(job.state(), v1::JOB_STATE_CANCELLED);
   EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::seconds(5));
 
   // A job running when the server is killed comes back INTERRUPTED and can be resumed.
   ASSERT_TRUE(stubs_->training->StartTraining(Context().get(), DenseJob("dense", 5000), &job).ok());
-  WaitForJob(*stubs_, job.id(), [](const v1::Job& j) { return j.progress().epoch() >= 2; }, 120);
+  WaitForJob(
+      *stubs_, job.id(), [](const v1::Job& j) { return j.progress().epoch() >= 2; }, 120);
   ASSERT_NE(server_->SignalAndWait(SIGKILL, 30), -1);
   ASSERT_NO_FATAL_FAILURE(Start());
   v1::GetJobRequest get;
@@ -506,8 +508,8 @@ TEST_F(ServiceFlowTest, DenseJobsTrainCancelAndSurviveRestarts) {
   v1::ResumeJobRequest resume;
   resume.set_job_id(job.id());
   ASSERT_TRUE(stubs_->training->ResumeJob(Context().get(), resume, &job).ok());
-  job = WaitForJob(*stubs_, job.id(),
-                   [](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; }, 60);
+  job = WaitForJob(
+      *stubs_, job.id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; }, 60);
   EXPECT_EQ(job.state(), v1::JOB_STATE_RUNNING);
   cancel.set_job_id(job.id());
   ASSERT_TRUE(stubs_->training->CancelJob(Context().get(), cancel, &job).ok());
@@ -525,15 +527,18 @@ TEST_F(ServiceFlowTest, ErrorsArePreciseAndChangeNothing) {
   create.mutable_spec()->mutable_image()->set_height(28);
   create.mutable_spec()->mutable_image()->set_width(28);
   create.mutable_spec()->mutable_image()->set_channels(1);
-  EXPECT_EQ(stubs_->collections->CreateCollection(Context().get(), create, &collection).error_code(),
-            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(
+      stubs_->collections->CreateCollection(Context().get(), create, &collection).error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
   create.set_name("../x");
-  EXPECT_EQ(stubs_->collections->CreateCollection(Context().get(), create, &collection).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      stubs_->collections->CreateCollection(Context().get(), create, &collection).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   create.set_name("c2");
   create.mutable_spec()->set_distance(static_cast<v1::Distance>(42));
-  EXPECT_EQ(stubs_->collections->CreateCollection(Context().get(), create, &collection).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      stubs_->collections->CreateCollection(Context().get(), create, &collection).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
 
   v1::SearchRequest search;
   search.set_collection("c1");

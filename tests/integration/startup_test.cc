@@ -63,10 +63,9 @@ TEST(StartupTest, ServesHealthAndReflectionAndExitsCleanlyOnSigterm) {
   EXPECT_TRUE(status.ok()) << status.error_message();
 
   const std::set<std::string> services = ListServices(channel);
-  for (const char* name :
-       {"bottleneck.v1.CollectionService", "bottleneck.v1.TrainingService",
-        "bottleneck.v1.ModelService", "bottleneck.v1.ItemService", "bottleneck.v1.QueryService",
-        "grpc.health.v1.Health"}) {
+  for (const char* name : {"bottleneck.v1.CollectionService", "bottleneck.v1.TrainingService",
+                           "bottleneck.v1.ModelService", "bottleneck.v1.ItemService",
+                           "bottleneck.v1.QueryService", "grpc.health.v1.Health"}) {
     EXPECT_EQ(services.count(name), 1u) << name << " not listed by reflection";
   }
 

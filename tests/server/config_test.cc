@@ -34,8 +34,8 @@ TEST(ServerConfigTest, ConfigFileIsReadFirstAndFlagsOverrideIt) {
                                        "listen = 127.0.0.1:7000\n"
                                        "data-dir /var/lib/bn  # trailing comment\n"
                                        "sync-writes = false\n";
-  auto config =
-      ParseServerFlags({"bottleneckd", "--listen", "127.0.0.1:7001", "--config", dir.Sub("bn.conf")});
+  auto config = ParseServerFlags(
+      {"bottleneckd", "--listen", "127.0.0.1:7001", "--config", dir.Sub("bn.conf")});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->listen, "127.0.0.1:7001");
   EXPECT_EQ(config->data_dir, "/var/lib/bn");

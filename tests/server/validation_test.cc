@@ -10,7 +10,8 @@ namespace {
 TEST(ValidationTest, Names) {
   EXPECT_TRUE(ValidateName("collection", "fashion_mnist-1").ok());
   EXPECT_TRUE(ValidateName("collection", std::string(64, 'a')).ok());
-  for (const std::string& bad : std::vector<std::string>{"", "../x", "a/b", ".hidden", "-dash", "_u", "sp ace", "a\\b",
+  for (const std::string& bad :
+       std::vector<std::string>{"", "../x", "a/b", ".hidden", "-dash", "_u", "sp ace", "a\\b",
                                 std::string(65, 'a'), std::string("nul\0x", 5), "caf\xc3\xa9"}) {
     absl::Status s = ValidateName("collection", bad);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;

@@ -37,10 +37,11 @@ const std::map<std::string, Flag>& Flags() {
         "serve the training endpoint (--no-training: a query replica). Default true"}},
       {"inference-threads",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->inference_threads; },
-        "threads for encoding queries and items; 0 = cores. Default 0"}},
+        "OpenMP threads per encode (queries, ingest, promotion); 0 = all cores. Default 0"}},
       {"training-threads",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->training_threads; },
-        "threads per training job; 0 = cores. Default 0"}},
+        "OpenMP threads per training job; 0 = all cores but one (at least 1), leaving a core "
+        "for queries. Default 0"}},
       {"max-concurrent-jobs",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->max_concurrent_jobs; },
         "training jobs running at once; others queue. Default 1"}},

@@ -1,5 +1,6 @@
 // bottleneckd: see --help.
 #include <signal.h>
+#include <stdlib.h>
 
 #include <chrono>
 #include <cstdio>
@@ -39,6 +40,12 @@ int main(int argc, char** argv) {
   bn::LogLevel level = bn::LogLevel::kInfo;
   (void)bn::ParseLogLevel(config->log_level, &level);
   bn::SetMinLogLevel(level);
+
+  // Inference threads: the default OpenMP team size of every thread (gRPC handlers, promotion);
+  // training jobs set their own size on their own threads (--training-threads).
+  if (config->inference_threads > 0) {
+    setenv("OMP_NUM_THREADS", std::to_string(config->inference_threads).c_str(), 1);
+  }
 
   // Block the shutdown signals in every thread (gRPC's inherit this mask); main waits for them.
   sigset_t signals;

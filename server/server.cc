@@ -4,7 +4,9 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <fstream>
+#include <thread>
 #include <mutex>
 #include <sstream>
 #include <vector>
@@ -92,7 +94,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   core_options.data_dir = config.data_dir;
   core_options.training_enabled = config.training_enabled;
   core_options.max_concurrent_jobs = config.max_concurrent_jobs;
-  core_options.training_threads = config.training_threads;
+  core_options.training_threads =
+      config.training_threads > 0
+          ? config.training_threads
+          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
   core_options.snapshot_interval = std::chrono::seconds(config.snapshot_interval_seconds);
   auto core = Core::Open(impl->store.get(), core_options);
   if (!core.ok()) return core.status();

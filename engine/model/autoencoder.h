@@ -56,7 +56,9 @@ struct DenseAutoencoderSpec {
   Corruption corruption = Corruption::kNone;
   float corruption_level = 0.0f;
   float contractive_lambda = 0.0f;  // > 0: contractive penalty on the first encoder layer
-  bool pretraining = false;         // greedy CD-1 RBM pre-training, then unroll
+  // Greedy CD-1 RBM pre-training, then unroll (logistic hidden units, mirrored decoder). With
+  // kSoftmaxCrossEntropy the first RBM is a replicated softmax with document length N = 100.
+  bool pretraining = false;
 };
 
 struct TrainOptions {
@@ -70,7 +72,9 @@ struct TrainOptions {
   // When no validation matrix is given, this fraction of `train` (seeded choice) is held out.
   double validation_fraction = 0.0;
   int early_stopping_patience = 0;  // epochs without improvement; 0 = off
-  int threads = 0;                  // OpenMP threads for oneDNN; 0 = leave as is
+  // OpenMP threads for oneDNN (set on the calling thread); 0 = leave as is. On a small machine
+  // shared with other work, 1 is much faster than 2 (see bench/RESULTS-engine.md).
+  int threads = 0;
   // RBM pre-training (spec.pretraining): the paper's defaults.
   int pretrain_epochs = 10;
   int pretrain_batch_size = 100;
@@ -83,7 +87,8 @@ struct TrainOptions {
   // as self-checked bytes. Must not throw.
   std::function<void(const std::string&)> on_checkpoint;
   // Resume from such bytes (nullptr: start fresh; pre-training is skipped when resuming). With
-  // the same data, spec and options, a resumed run ends bit-identical to an uninterrupted one.
+  // the same data, spec, options and thread count, a resumed run ends bit-identical to an
+  // uninterrupted one.
   // DataLoss for corrupt bytes; InvalidArgument if they belong to another spec or optimiser.
   const std::string* resume_from = nullptr;
 };
@@ -99,10 +104,10 @@ struct TrainResult {
 [[nodiscard]] absl::Status ValidateSpec(const DenseAutoencoderSpec& spec);
 
 // Trains an auto-encoder on the rows of `train` (train.cols == spec.input_size). `validation`
-// (nullable; same width) measures the error each epoch and drives early stopping (the best
-// epoch's weights are returned). `progress` (may be empty) is called from this thread.
-// `cancel` (nullable) is checked every mini-batch: CancelledError when set.
-// InvalidArgument for bad inputs; Internal for backend failures.
+// (nullable; same width) measures the error each epoch and drives early stopping (with
+// early_stopping_patience > 0 the best epoch's weights are returned). `progress` (may be empty) is
+// called from this thread. `cancel` (nullable) is checked every mini-batch: CancelledError when
+// set. InvalidArgument for bad inputs; Internal for backend failures.
 [[nodiscard]] absl::StatusOr<TrainResult> TrainDenseAutoencoder(
     const FloatMatrix& train, const FloatMatrix* validation, const DenseAutoencoderSpec& spec,
     const TrainOptions& options, const ProgressCallback& progress, const CancellationFlag* cancel);

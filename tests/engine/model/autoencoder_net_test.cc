@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/nn/context.h"
 #include "engine/nn/contractive.h"
 #include "gtest/gtest.h"
 
@@ -25,6 +26,7 @@ struct Case {
 class AutoencoderGradientTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(AutoencoderGradientTest, MatchesFiniteDifferences) {
+  SetNnThreads(1);  // one thread: robust on a shared CI machine
   const Case c = GetParam();
   DenseAutoencoderSpec spec;
   spec.input_size = 6;

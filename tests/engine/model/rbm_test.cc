@@ -7,6 +7,7 @@
 
 #include "engine/model/autoencoder.h"
 #include "engine/model/model_file.h"
+#include "engine/nn/context.h"
 #include "gtest/gtest.h"
 #include "tests/engine/model/autoencoder_test_util.h"
 
@@ -18,6 +19,7 @@ namespace {
 // their pixels shuffled (same intensities, no structure): training must make the real images
 // markedly more probable, i.e. their relative free energy falls.
 TEST(Rbm, FreeEnergyAndReconstructionErrorFallOnFashionMnist) {
+  SetNnThreads(1);  // one thread: robust on a shared CI machine
   FloatMatrix x = testing::ReadFashionImages("train-images-idx3-ubyte.gz", 1000);
   ASSERT_EQ(x.rows, 1000);
   FloatMatrix shuffled = x;
@@ -56,6 +58,7 @@ TEST(Rbm, FreeEnergyAndReconstructionErrorFallOnFashionMnist) {
 }
 
 TEST(Rbm, LinearHiddenAndReplicatedSoftmaxUnitsLearn) {
+  SetNnThreads(1);  // one thread: robust on a shared CI machine
   FloatMatrix x = testing::ReadFashionImages("train-images-idx3-ubyte.gz", 500);
   ASSERT_EQ(x.rows, 500);
   auto lin = Rbm::Create(784, 16, RbmVisible::kBinary, RbmHidden::kLinear);
@@ -100,7 +103,7 @@ TEST(Rbm, PretrainingUnrollsIntoABetterStartingPoint) {
   TrainOptions o;
   o.epochs = 0;  // pre-training only: the unrolled net, not fine-tuned
   o.pretrain_epochs = 3;
-  o.threads = 2;
+  o.threads = 1;  // one thread: robust on a shared CI machine
   std::vector<std::string> phases;
   auto pre = TrainDenseAutoencoder(
       x, nullptr, spec, o,

@@ -64,6 +64,7 @@ std::vector<double> NaiveForward(const std::vector<float>& src, int64_t n, int64
 class DenseTest : public ::testing::TestWithParam<std::tuple<Activation, bool>> {};
 
 TEST_P(DenseTest, ForwardBackwardMatchReferenceAndFiniteDifferences) {
+  SetNnThreads(1);  // one thread: robust on a shared CI machine
   const Activation act = std::get<0>(GetParam());
   const bool tied = std::get<1>(GetParam());
   auto ctx = NewNnContext();
@@ -177,6 +178,7 @@ INSTANTIATE_TEST_SUITE_P(AllActivations, DenseTest,
                                             ::testing::Bool()));
 
 TEST(DenseLayer, NoisePathAddsNoiseBeforeActivation) {
+  SetNnThreads(1);  // one thread: robust on a shared CI machine
   auto ctx = NewNnContext();
   ASSERT_TRUE(ctx.ok());
   std::mt19937 rng(7);
@@ -198,6 +200,7 @@ TEST(DenseLayer, NoisePathAddsNoiseBeforeActivation) {
 }
 
 TEST(DenseLayer, ManyBatchSizesStayCorrect) {
+  SetNnThreads(1);  // one thread: robust on a shared CI machine
   auto ctx = NewNnContext();
   ASSERT_TRUE(ctx.ok());
   std::mt19937 rng(9);

@@ -27,7 +27,14 @@ struct AdamArgs {
   float lr, b1, b2, c1, c2, eps, wd;
 };
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void SgdKernel(
+// ifunc-based clones run their resolver before sanitizer runtimes initialise (a TSan build crashed
+// at startup here), so sanitizer builds use the default version only.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define BN_SGD_CLONES
+#else
+#define BN_SGD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+BN_SGD_CLONES void SgdKernel(
     float* w, float* m, const float* g, int64_t begin, int64_t end, SgdArgs a) {
   for (int64_t i = begin; i < end; ++i) {
     m[i] = a.mu * m[i] - a.lr * (g[i] + a.wd * w[i]);

@@ -14,7 +14,7 @@ cxx="${CLANGXX:-clang++}"
 
 case "$target" in
   image) srcs=(engine/input/image_codec.cc engine/input/image_ops.cc) ;;
-  text) srcs=(engine/input/text.cc engine/input/vocabulary.cc engine/data/json.cc
+  text) srcs=(engine/input/text.cc engine/input/vocabulary.cc engine/data/json.cc engine/util/utf8.cc
               engine/util/bytes.cc) ;;
   *) echo "unknown fuzz target $target" >&2; exit 2 ;;
 esac

@@ -122,10 +122,11 @@ absl::StatusOr<v1::Job> Core::StartTraining(const v1::StartTrainingRequest& requ
   }
   auto runtime = impl.Find(request.collection());
   if (!runtime.ok()) return runtime.status();
-  auto dataset = GetDataset(request.collection(), request.dataset());
-  if (!dataset.ok()) return dataset.status();
+  // The request's own faults first (INVALID_ARGUMENT), then what depends on stored state.
   v1::ModelSpec spec = request.spec();
   if (absl::Status s = NormalizeModelSpec((*runtime)->spec(), &spec); !s.ok()) return s;
+  auto dataset = GetDataset(request.collection(), request.dataset());
+  if (!dataset.ok()) return dataset.status();
   if (request.description().size() > 1024) {
     return absl::InvalidArgumentError("description must be at most 1024 bytes");
   }

@@ -2,6 +2,9 @@
 # One command for each of the README's quick-start paths, on a fresh Debian 12 machine:
 #   scripts/quickstart.sh run  [bottleneckd flags]  install, build (Release), start the server
 #   scripts/quickstart.sh test [ctest args]         install, build, run every test
+#   scripts/quickstart.sh asan|tsan [ctest args]    the unit and integration tests under
+#                                                   AddressSanitizer+UBSan or ThreadSanitizer
+#                                                   (separate build directories; slower)
 # Environment: BUILD_DIR (default ./build), JOBS (default nproc).
 set -euo pipefail
 
@@ -14,12 +17,23 @@ jobs="${JOBS:-$(nproc)}"
 
 case "$mode" in
   run|test|build) ;;
-  *) echo "usage: scripts/quickstart.sh run|test|build [args]" >&2; exit 2 ;;
+  asan) build="${BUILD_DIR:-$root/build-asan}"; sanitize="address;undefined" ;;
+  tsan) build="${BUILD_DIR:-$root/build-tsan}"; sanitize="thread" ;;
+  *) echo "usage: scripts/quickstart.sh run|test|build|asan|tsan [args]" >&2; exit 2 ;;
 esac
 
 bash "$root/scripts/install-deps.sh"
 # Let ccache reuse objects across checkouts in different directories (CI clones afresh).
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
+if [ -n "${sanitize:-}" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBN_SANITIZE="$sanitize"
+  cmake --build "$build" -j "$jobs" --target engine_tests server_tests integration_tests \
+    bottleneckd bottleneck
+  cd "$build"
+  # Fuzzers, deployment checks and the Python client do not run under the sanitizer build.
+  exec env TSAN_OPTIONS="${TSAN_OPTIONS:-second_deadlock_stack=1}" \
+    ctest --output-on-failure -j "$jobs" -E '^(fuzz_|Deploy\.|PythonClient\.)' "$@"
+fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j "$jobs"
 

@@ -5,7 +5,7 @@
 // sharing the query's topic at 1, 10 and 100 retrieved.
 //
 //   build/bench/bench_reuters_ae [--epochs 20] [--pretrain-epochs 10] [--threads 1]
-//                                [--no-pretrain]
+//                                [--lr 0.001] [--batch 128] [--no-pretrain]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -91,6 +91,10 @@ int main(int argc, char** argv) {
   options.epochs = IntFlag(argc, argv, "--epochs", 20);
   options.pretrain_epochs = IntFlag(argc, argv, "--pretrain-epochs", 10);
   options.threads = IntFlag(argc, argv, "--threads", 1);
+  options.batch_size = IntFlag(argc, argv, "--batch", 128);
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--lr") == 0) options.learning_rate = std::strtof(argv[i + 1], nullptr);
+  }
   auto t = std::chrono::steady_clock::now();
   auto trained = bn::TrainDenseAutoencoder(*train, nullptr, spec, options, {}, nullptr);
   if (!trained.ok()) {
@@ -103,7 +107,9 @@ int main(int argc, char** argv) {
   if (!a.ok() || !b.ok()) return 1;
   const std::string name = std::string("AE-10 (2000-500-250-125-10, ") +
                            (pretrain ? "RBM pre-trained" : "no pre-training") + ", " +
-                           std::to_string(options.epochs) + " epochs)";
+                           std::to_string(options.epochs) + " epochs, lr " +
+                           std::to_string(options.learning_rate) + ", batch " +
+                           std::to_string(options.batch_size) + ")";
   Report(name.c_str(), fit, *a, *b, *corpus);
   return 0;
 }

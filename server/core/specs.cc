@@ -156,7 +156,9 @@ absl::Status NormalizeConv(const v1::CollectionSpec& collection, v1::ConvAutoenc
     if (l->filters() < 1 || l->filters() > 1024) return Invalid(f + ".filters must be in 1..1024");
     if (l->kernel_size() == 0) l->set_kernel_size(3);
     if (l->stride() == 0) l->set_stride(1);
-    if (l->kernel_size() > 15) return Invalid(f + ".kernel_size must be at most 15");
+    if (l->kernel_size() > 15 || l->kernel_size() % 2 == 0) {
+      return Invalid(f + ".kernel_size must be odd and at most 15");
+    }
     if (l->stride() > 4) return Invalid(f + ".stride must be at most 4");
     if (l->pool_size() > 8) return Invalid(f + ".pool_size must be at most 8");
   }
@@ -164,7 +166,7 @@ absl::Status NormalizeConv(const v1::CollectionSpec& collection, v1::ConvAutoenc
     return Invalid("conv.code_size must be in 1..4096");
   }
   if (!v1::Unpooling_IsValid(c->unpooling())) return Invalid("conv.unpooling is unknown");
-  if (c->unpooling() == v1::UNPOOLING_UNSPECIFIED) c->set_unpooling(v1::UNPOOLING_SWITCHES);
+  if (c->unpooling() == v1::UNPOOLING_UNSPECIFIED) c->set_unpooling(v1::UNPOOLING_REPEAT);
   if (absl::Status s = CheckActivation("conv.hidden_activation", c->hidden_activation()); !s.ok()) {
     return s;
   }

@@ -7,6 +7,7 @@
 
 #include "engine/eval/metrics.h"
 #include "engine/model/autoencoder.h"
+#include "engine/model/conv_autoencoder.h"
 #include "engine/model/pca.h"
 
 namespace bn {
@@ -103,6 +104,43 @@ DenseAutoencoderSpec ToEngineSpec(const v1::CollectionSpec& collection, const v1
   out.corruption_level = d.denoising().level();
   out.contractive_lambda = d.contractive().lambda();
   out.pretraining = d.pretraining().enabled();
+  return out;
+}
+
+ConvAutoencoderSpec ToEngineConvSpec(const v1::CollectionSpec& collection,
+                                     const v1::ConvAutoencoderSpec& c) {
+  ConvAutoencoderSpec out;
+  out.height = collection.image().height();
+  out.width = collection.image().width();
+  out.channels = collection.image().channels();
+  out.layers.clear();
+  for (const v1::ConvLayerSpec& l : c.encoder()) {
+    ConvLayerSpec layer;
+    layer.filters = l.filters();
+    layer.kernel = l.kernel_size();
+    layer.stride = l.stride();
+    layer.pool = l.pool_size() == 0 ? 1 : l.pool_size();
+    out.layers.push_back(layer);
+  }
+  out.code_size = c.code_size();
+  out.hidden_activation = ToActivation(c.hidden_activation());
+  out.unpool = c.unpooling() == v1::UNPOOLING_SWITCHES ? UnpoolMode::kSwitches : UnpoolMode::kRepeat;
+  out.binary_codes = collection.code_kind() == v1::CODE_KIND_BINARY;
+  if (out.binary_codes) out.code_noise_stddev = c.binary().noise_stddev();
+  switch (c.denoising().corruption()) {
+    case v1::CORRUPTION_MASKING:
+      out.corruption = Corruption::kMasking;
+      break;
+    case v1::CORRUPTION_GAUSSIAN:
+      out.corruption = Corruption::kGaussian;
+      break;
+    case v1::CORRUPTION_SALT_AND_PEPPER:
+      out.corruption = Corruption::kSaltAndPepper;
+      break;
+    default:
+      out.corruption = Corruption::kNone;
+  }
+  out.corruption_level = c.denoising().level();
   return out;
 }
 
@@ -209,9 +247,24 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
       result.model = std::move(trained->model);
       break;
     }
+    case v1::ModelSpec::kConv: {
+      ConvAutoencoderSpec conv = ToEngineConvSpec(collection, spec.conv());
+      TrainOptions options = ToEngineOptions(spec, hooks);
+      options.resume_from = nullptr;  // Conv training has no checkpoints yet: restart.
+      options.on_checkpoint = nullptr;
+      ProgressCallback nested = [&](const TrainingProgress& p) {
+        TrainingProgress shifted = p;
+        shifted.phase_index = 2;
+        shifted.phase_count = 3;
+        if (progress) progress(shifted);
+      };
+      auto trained = TrainConvAutoencoder(train.x, &validation.x, conv, options, nested, &cancel);
+      if (!trained.ok()) return trained.status();
+      result.model = std::move(trained->model);
+      break;
+    }
     default:
-      return absl::UnimplementedError(
-          "convolutional auto-encoders are not available in this version");
+      return absl::InvalidArgumentError("spec has no architecture");
   }
 
   report_phase("evaluate", phases);

@@ -518,6 +518,56 @@ TEST_F(ServiceFlowTest, DenseJobsTrainCancelAndSurviveRestarts) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+TEST_F(ServiceFlowTest, ConvolutionalAutoencoderTrainsAndServes) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_NO_FATAL_FAILURE(CreateFashionCollection("conv"));
+  ASSERT_NO_FATAL_FAILURE(Upload("conv", "train"));
+  v1::StartTrainingRequest start;
+  start.set_collection("conv");
+  start.set_dataset("train");
+  v1::ConvAutoencoderSpec* conv = start.mutable_spec()->mutable_conv();
+  for (uint32_t filters : {8u, 16u}) {
+    v1::ConvLayerSpec* layer = conv->add_encoder();
+    layer->set_filters(filters);
+    layer->set_pool_size(2);
+  }
+  conv->set_code_size(16);
+  start.mutable_spec()->mutable_training()->set_epochs(2);
+  start.set_promote_when_done(true);
+  v1::Job job;
+  ASSERT_TRUE(stubs_->training->StartTraining(Context().get(), start, &job).ok());
+  job = WaitForJob(*stubs_, job.id(),
+                   [](const v1::Job& j) { return j.state() > v1::JOB_STATE_RUNNING; }, 240);
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
+  ASSERT_NO_FATAL_FAILURE(WaitServing("conv", job.model_version()));
+  v1::GetModelRequest get_model;
+  get_model.set_collection("conv");
+  get_model.set_version(job.model_version());
+  v1::Model model;
+  ASSERT_TRUE(stubs_->models->GetModel(Context().get(), get_model, &model).ok());
+  EXPECT_EQ(model.spec().conv().unpooling(), v1::UNPOOLING_REPEAT);  // The default.
+  EXPECT_GT(model.report().reconstruction_error(), 0.0);
+  // Ingest, search by image with a reconstruction, decode a code to an image.
+  v1::UpsertRequest upsert;
+  upsert.set_collection("conv");
+  for (int i = 0; i < 50; ++i) {
+    v1::Item* item = upsert.add_items();
+    item->set_id("c" + std::to_string(i));
+    *item->mutable_input() = RawImage(*test_, i);
+  }
+  v1::UpsertResponse upserted;
+  ASSERT_TRUE(stubs_->items->Upsert(Context().get(), upsert, &upserted).ok());
+  v1::SearchRequest search;
+  search.set_collection("conv");
+  *search.mutable_input() = RawImage(*test_, 3);
+  search.set_include_reconstruction(true);
+  v1::SearchResponse response;
+  ASSERT_TRUE(stubs_->query->Search(Context().get(), search, &response).ok());
+  EXPECT_EQ(response.neighbors(0).id(), "c3");
+  EXPECT_EQ(response.reconstruction().image().encoded().substr(1, 3), "PNG");
+  EXPECT_EQ(response.query_code().float_code().values_size(), 16);
+}
+
 TEST_F(ServiceFlowTest, ErrorsArePreciseAndChangeNothing) {
   ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_NO_FATAL_FAILURE(CreateFashionCollection("c1"));

@@ -1,0 +1,533 @@
+#include "engine/model/conv_autoencoder_net.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <utility>
+
+#include "engine/nn/loss.h"
+
+namespace bn {
+namespace {
+
+constexpr uint32_t kPayloadVersion = 1;
+constexpr size_t kMaxConvLayers = 8;
+constexpr int64_t kMaxDim = 4096;
+constexpr int64_t kMaxParameters = int64_t{1} << 28;
+
+bool ValidActivation(uint32_t a) { return a <= static_cast<uint32_t>(Activation::kTanh); }
+
+// In place y = act(y).
+void ActForward(Activation act, float* y, int64_t count) {
+  switch (act) {
+    case Activation::kRelu:
+      for (int64_t i = 0; i < count; ++i) y[i] = y[i] > 0 ? y[i] : 0.0f;
+      return;
+    case Activation::kLogistic:
+      for (int64_t i = 0; i < count; ++i) y[i] = 1.0f / (1.0f + std::exp(-y[i]));
+      return;
+    case Activation::kTanh:
+      for (int64_t i = 0; i < count; ++i) y[i] = std::tanh(y[i]);
+      return;
+    case Activation::kLinear:
+      return;
+  }
+}
+
+// In place d = d * act'(.) from the output y.
+void ActBackward(Activation act, const float* y, float* d, int64_t count) {
+  switch (act) {
+    case Activation::kRelu:
+      for (int64_t i = 0; i < count; ++i) d[i] = y[i] > 0 ? d[i] : 0.0f;
+      return;
+    case Activation::kLogistic:
+      for (int64_t i = 0; i < count; ++i) d[i] *= y[i] * (1.0f - y[i]);
+      return;
+    case Activation::kTanh:
+      for (int64_t i = 0; i < count; ++i) d[i] *= 1.0f - y[i] * y[i];
+      return;
+    case Activation::kLinear:
+      return;
+  }
+}
+
+void HwcToNchw(const float* in, int64_t n, int64_t h, int64_t w, int64_t c, float* out) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* s = in + r * h * w * c;
+    float* d = out + r * h * w * c;
+    for (int64_t p = 0; p < h * w; ++p) {
+      for (int64_t ch = 0; ch < c; ++ch) d[ch * h * w + p] = s[p * c + ch];
+    }
+  }
+}
+
+void NchwToHwc(const float* in, int64_t n, int64_t h, int64_t w, int64_t c, float* out) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* s = in + r * h * w * c;
+    float* d = out + r * h * w * c;
+    for (int64_t p = 0; p < h * w; ++p) {
+      for (int64_t ch = 0; ch < c; ++ch) d[p * c + ch] = s[ch * h * w + p];
+    }
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateConvSpec(const ConvAutoencoderSpec& spec) {
+  auto bad = [](int64_t v) { return v < 1 || v > kMaxDim; };
+  if (bad(spec.height) || bad(spec.width) || bad(spec.channels) || bad(spec.code_size)) {
+    return absl::InvalidArgumentError("conv auto-encoder: image or code size out of range");
+  }
+  if (spec.layers.empty() || spec.layers.size() > kMaxConvLayers) {
+    return absl::InvalidArgumentError("conv auto-encoder: 1 to 8 conv layers");
+  }
+  if (!ValidActivation(static_cast<uint32_t>(spec.hidden_activation)) ||
+      !ValidActivation(static_cast<uint32_t>(spec.code_activation))) {
+    return absl::InvalidArgumentError("conv auto-encoder: unknown activation");
+  }
+  if (static_cast<uint32_t>(spec.unpool) > 1) {
+    return absl::InvalidArgumentError("conv auto-encoder: unknown unpooling mode");
+  }
+  if (static_cast<uint32_t>(spec.corruption) > 3 || !(spec.corruption_level >= 0) ||
+      spec.corruption_level > 1e3f || !(spec.code_noise_stddev >= 0) ||
+      spec.code_noise_stddev > 1e3f) {
+    return absl::InvalidArgumentError("conv auto-encoder: bad corruption or code noise");
+  }
+  int64_t c = spec.channels, h = spec.height, w = spec.width, params = 0;
+  for (const ConvLayerSpec& l : spec.layers) {
+    if (bad(l.filters) || bad(l.pool)) {
+      return absl::InvalidArgumentError("conv auto-encoder: bad filters or pool size");
+    }
+    auto conv = Conv2DLayer::MakeShape(c, h, w, l.filters, l.kernel, l.stride);
+    if (!conv.ok()) return conv.status();
+    // The mirrored deconvolution must reach the layer's input size again.
+    auto deconv =
+        Deconv2DLayer::MakeShape(l.filters, conv->out_h, conv->out_w, c, h, w, l.kernel, l.stride);
+    if (!deconv.ok()) return deconv.status();
+    params += 2 * conv->weight_count() + conv->out_c + c;
+    c = l.filters;
+    h = conv->out_h;
+    w = conv->out_w;
+    if (l.pool > std::min(h, w))
+      return absl::InvalidArgumentError("conv auto-encoder: pool too big");
+    h /= l.pool;
+    w /= l.pool;
+    if (params > kMaxParameters) return absl::InvalidArgumentError("too many parameters");
+  }
+  const int64_t feature = c * h * w;
+  if (feature > (int64_t{1} << 24) ||
+      2 * feature * spec.code_size + feature + spec.code_size + params > kMaxParameters) {
+    return absl::InvalidArgumentError("conv auto-encoder: too many parameters");
+  }
+  return absl::OkStatus();
+}
+
+ConvAutoencoderNet::~ConvAutoencoderNet() = default;
+
+absl::StatusOr<std::unique_ptr<ConvAutoencoderNet>> ConvAutoencoderNet::Create(
+    const ConvAutoencoderSpec& spec) {
+  if (absl::Status s = ValidateConvSpec(spec); !s.ok()) return s;
+  std::unique_ptr<ConvAutoencoderNet> net(new ConvAutoencoderNet(spec));
+  if (spec.binary_codes) net->spec_.code_activation = Activation::kLogistic;
+  if (absl::Status s = net->Build(); !s.ok()) return s;
+  return net;
+}
+
+absl::Status ConvAutoencoderNet::Build() {
+  auto ctx = NewNnContext();
+  if (!ctx.ok()) return ctx.status();
+  ctx_ = *ctx;
+  num_ = static_cast<int>(spec_.layers.size());
+  int64_t c = spec_.channels, h = spec_.height, w = spec_.width;
+  for (int l = 0; l < num_; ++l) {
+    const ConvLayerSpec& ls = spec_.layers[l];
+    auto conv = Conv2DLayer::Create(ctx_, c, h, w, ls.filters, ls.kernel, ls.stride);
+    if (!conv.ok()) return conv.status();
+    const ConvShape s = (*conv)->shape();
+    auto deconv =
+        Deconv2DLayer::Create(ctx_, ls.filters, s.out_h, s.out_w, c, h, w, ls.kernel, ls.stride);
+    if (!deconv.ok()) return deconv.status();
+    conv_.push_back(std::move(*conv));
+    deconv_.push_back(std::move(*deconv));
+    c = s.out_c;
+    h = s.out_h;
+    w = s.out_w;
+    if (ls.pool > 1) {
+      auto pool = MaxPoolLayer::Create(ctx_, c, h, w, ls.pool);
+      if (!pool.ok()) return pool.status();
+      auto unpool = UnpoolLayer::Create(spec_.unpool, pool->get());
+      if (!unpool.ok()) return unpool.status();
+      h = (*pool)->out_h();
+      w = (*pool)->out_w();
+      pool_.push_back(std::move(*pool));
+      unpool_.push_back(std::move(*unpool));
+    } else {
+      pool_.push_back(nullptr);
+      unpool_.push_back(nullptr);
+    }
+  }
+  feature_size_ = c * h * w;
+  code_ = std::make_unique<DenseLayer>(ctx_, feature_size_, spec_.code_size, spec_.code_activation);
+  fc_ = std::make_unique<DenseLayer>(ctx_, spec_.code_size, feature_size_, spec_.hidden_activation);
+  // Parameters in payload order: conv l (w, b), code (w, b), fc (w, b), deconv l (w, b).
+  std::vector<std::pair<std::vector<float>*, bool>> blocks;
+  for (auto& l : conv_) {
+    blocks.push_back({&l->weights(), true});
+    blocks.push_back({&l->bias(), false});
+  }
+  for (DenseLayer* l : {code_.get(), fc_.get()}) {
+    blocks.push_back({&l->weights(), true});
+    blocks.push_back({&l->bias(), false});
+  }
+  for (auto& l : deconv_) {
+    blocks.push_back({&l->weights(), true});
+    blocks.push_back({&l->bias(), false});
+  }
+  grads_.resize(blocks.size());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    grads_[i].assign(blocks[i].first->size(), 0.0f);
+    params_.push_back({blocks[i].first, &grads_[i], blocks[i].second});
+  }
+  return absl::OkStatus();
+}
+
+int64_t ConvAutoencoderNet::parameter_count() const {
+  int64_t total = 0;
+  for (const Param& p : params_) total += static_cast<int64_t>(p.value->size());
+  return total;
+}
+
+void ConvAutoencoderNet::InitWeights(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto fill = [&](std::vector<float>* w, double fan_in, double fan_out, Activation act) {
+    double stddev = std::sqrt(2.0 / (fan_in + fan_out));
+    if (act == Activation::kRelu) stddev = std::sqrt(2.0 / fan_in);
+    std::normal_distribution<double> dist(0.0, stddev);
+    for (float& v : *w) v = static_cast<float>(dist(rng));
+  };
+  for (int l = 0; l < num_; ++l) {
+    const ConvShape& s = conv_[l]->shape();
+    const double k2 = static_cast<double>(s.kernel * s.kernel);
+    fill(&conv_[l]->weights(), s.in_c * k2, s.out_c * k2, spec_.hidden_activation);
+    const ConvShape& d = deconv_[l]->shape();
+    // Each deconv output sums about in_c * k^2 / stride^2 inputs.
+    const double st2 = static_cast<double>(d.stride * d.stride);
+    fill(&deconv_[l]->weights(), d.in_c * k2 / st2, d.out_c * k2,
+         l == 0 ? Activation::kLinear : spec_.hidden_activation);
+  }
+  fill(&code_->weights(), static_cast<double>(feature_size_), static_cast<double>(spec_.code_size),
+       spec_.code_activation);
+  fill(&fc_->weights(), static_cast<double>(spec_.code_size), static_cast<double>(feature_size_),
+       spec_.hidden_activation);
+  for (int l = 0; l < num_; ++l) {
+    std::fill(conv_[l]->bias().begin(), conv_[l]->bias().end(), 0.0f);
+    std::fill(deconv_[l]->bias().begin(), deconv_[l]->bias().end(), 0.0f);
+  }
+  std::fill(code_->bias().begin(), code_->bias().end(), 0.0f);
+  std::fill(fc_->bias().begin(), fc_->bias().end(), 0.0f);
+}
+
+void ConvAutoencoderNet::EnsureBuffers(int64_t n) {
+  if (n <= rows_) return;
+  auto size = [n](std::vector<float>* v, int64_t per) { v->resize(static_cast<size_t>(n * per)); };
+  const size_t L = static_cast<size_t>(num_);
+  for (auto* v :
+       {&conv_out_, &pool_out_, &unpool_out_, &dec_, &d_conv_, &d_pool_, &d_unpool_, &d_dec_}) {
+    v->resize(L);
+  }
+  size(&x_, input_size());
+  size(&target_, input_size());
+  size(&code_out_, spec_.code_size);
+  size(&d_code_, spec_.code_size);
+  size(&fc_out_, feature_size_);
+  size(&d_fc_, feature_size_);
+  for (size_t l = 0; l < L; ++l) {
+    const int64_t conv_size = conv_[l]->shape().out_size();
+    size(&conv_out_[l], conv_size);
+    size(&d_conv_[l], conv_size);
+    size(&dec_[l], deconv_[l]->shape().out_size());
+    size(&d_dec_[l], deconv_[l]->shape().out_size());
+    if (pool_[l] != nullptr) {
+      size(&pool_out_[l], pool_[l]->out_size());
+      size(&d_pool_[l], pool_[l]->out_size());
+      size(&unpool_out_[l], conv_size);
+      size(&d_unpool_[l], conv_size);
+    }
+  }
+  rows_ = n;
+}
+
+absl::Status ConvAutoencoderNet::EncodeNchw(const float* x, int64_t n, bool training,
+                                            const float* code_noise) {
+  const float* src = x;
+  for (int l = 0; l < num_; ++l) {
+    float* out = conv_out_[l].data();
+    if (absl::Status s = conv_[l]->Forward(src, n, out, training); !s.ok()) return s;
+    ActForward(spec_.hidden_activation, out, n * conv_[l]->shape().out_size());
+    src = out;
+    if (pool_[l] != nullptr) {
+      if (absl::Status s = pool_[l]->Forward(src, n, pool_out_[l].data(), training); !s.ok()) {
+        return s;
+      }
+      src = pool_out_[l].data();
+    }
+  }
+  return code_->Forward(src, n, code_out_.data(), training, code_noise);
+}
+
+absl::Status ConvAutoencoderNet::DecodeToLogits(int64_t n, bool training, bool switches) {
+  if (absl::Status s = fc_->Forward(code_out_.data(), n, fc_out_.data(), training); !s.ok()) {
+    return s;
+  }
+  for (int l = num_ - 1; l >= 0; --l) {
+    const float* src = l == num_ - 1 ? fc_out_.data() : dec_[l + 1].data();
+    if (unpool_[l] != nullptr) {
+      if (absl::Status s = unpool_[l]->Forward(src, n, unpool_out_[l].data(), switches); !s.ok()) {
+        return s;
+      }
+      src = unpool_out_[l].data();
+    }
+    if (absl::Status s = deconv_[l]->Forward(src, n, dec_[l].data(), training); !s.ok()) return s;
+    if (l > 0)
+      ActForward(spec_.hidden_activation, dec_[l].data(), n * deconv_[l]->shape().out_size());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConvAutoencoderNet::Encode(const float* x, int64_t n, float* codes) {
+  const int64_t d = input_size(), k = spec_.code_size;
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t m = std::min(kChunk, n - start);
+    EnsureBuffers(m);
+    HwcToNchw(x + start * d, m, spec_.height, spec_.width, spec_.channels, x_.data());
+    if (absl::Status s = EncodeNchw(x_.data(), m, false, nullptr); !s.ok()) return s;
+    std::copy_n(code_out_.data(), m * k, codes + start * k);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConvAutoencoderNet::Decode(const float* codes, int64_t n, float* x) {
+  const int64_t d = input_size(), k = spec_.code_size;
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t m = std::min(kChunk, n - start);
+    EnsureBuffers(m);
+    std::copy_n(codes + start * k, m * k, code_out_.data());
+    if (absl::Status s = DecodeToLogits(m, false, false); !s.ok()) return s;
+    ApplyOutputTransform(LossKind::kLogisticCrossEntropy, dec_[0].data(), m, d);
+    NchwToHwc(dec_[0].data(), m, spec_.height, spec_.width, spec_.channels, x + start * d);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConvAutoencoderNet::Reconstruct(const float* x, int64_t n, float* out) {
+  const int64_t d = input_size();
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t m = std::min(kChunk, n - start);
+    EnsureBuffers(m);
+    HwcToNchw(x + start * d, m, spec_.height, spec_.width, spec_.channels, x_.data());
+    // Training-mode pooling records the switches; nothing else depends on the mode.
+    if (absl::Status s = EncodeNchw(x_.data(), m, true, nullptr); !s.ok()) return s;
+    if (absl::Status s = DecodeToLogits(m, false, true); !s.ok()) return s;
+    ApplyOutputTransform(LossKind::kLogisticCrossEntropy, dec_[0].data(), m, d);
+    NchwToHwc(dec_[0].data(), m, spec_.height, spec_.width, spec_.channels, out + start * d);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConvAutoencoderNet::ComputeGradients(const float* x_in, const float* target, int64_t n,
+                                                  const float* code_noise, double* loss) {
+  if (n < 1) return absl::InvalidArgumentError("empty batch");
+  EnsureBuffers(n);
+  const int64_t d = input_size();
+  HwcToNchw(x_in, n, spec_.height, spec_.width, spec_.channels, x_.data());
+  HwcToNchw(target, n, spec_.height, spec_.width, spec_.channels, target_.data());
+  if (absl::Status s = EncodeNchw(x_.data(), n, true, code_noise); !s.ok()) return s;
+  if (absl::Status s = DecodeToLogits(n, true, true); !s.ok()) return s;
+  *loss = LossAndGradient(LossKind::kLogisticCrossEntropy, dec_[0].data(), target_.data(), n, d,
+                          d_dec_[0].data());
+  // Gradient slots: conv l -> 2l, 2l+1; code -> 2L, 2L+1; fc -> 2L+2, 2L+3; deconv l -> 2L+4+2l.
+  const int L = num_;
+  auto gw = [&](int slot) { return grads_[static_cast<size_t>(slot)].data(); };
+  // Decoder, backwards: d_dec_[l] = dL/d(deconv l output after activation).
+  for (int l = 0; l < L; ++l) {
+    const int64_t out_count = n * deconv_[l]->shape().out_size();
+    if (l > 0) ActBackward(spec_.hidden_activation, dec_[l].data(), d_dec_[l].data(), out_count);
+    const bool pooled = unpool_[l] != nullptr;
+    const float* src =
+        pooled ? unpool_out_[l].data() : (l == L - 1 ? fc_out_.data() : dec_[l + 1].data());
+    float* d_src =
+        pooled ? d_unpool_[l].data() : (l == L - 1 ? d_fc_.data() : d_dec_[l + 1].data());
+    const int slot = 2 * L + 4 + 2 * l;
+    if (absl::Status s =
+            deconv_[l]->Backward(n, src, d_dec_[l].data(), d_src, gw(slot), gw(slot + 1));
+        !s.ok()) {
+      return s;
+    }
+    if (pooled) {
+      float* d_in = l == L - 1 ? d_fc_.data() : d_dec_[l + 1].data();
+      if (absl::Status s = unpool_[l]->Backward(n, d_unpool_[l].data(), d_in, true); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  if (absl::Status s = fc_->ActivationBackward(n, fc_out_.data(), d_fc_.data(), d_fc_.data());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = fc_->Backward(n, code_out_.data(), d_fc_.data(), d_code_.data(),
+                                     gw(2 * L + 2), gw(2 * L + 3));
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          code_->ActivationBackward(n, code_out_.data(), d_code_.data(), d_code_.data());
+      !s.ok()) {
+    return s;
+  }
+  {
+    const bool pooled = pool_[L - 1] != nullptr;
+    const float* src = pooled ? pool_out_[L - 1].data() : conv_out_[L - 1].data();
+    float* d_src = pooled ? d_pool_[L - 1].data() : d_conv_[L - 1].data();
+    if (absl::Status s = code_->Backward(n, src, d_code_.data(), d_src, gw(2 * L), gw(2 * L + 1));
+        !s.ok()) {
+      return s;
+    }
+  }
+  // Encoder, backwards: d_pool_[l] (or d_conv_[l] without pooling) holds dL/d(layer l output).
+  for (int l = L - 1; l >= 0; --l) {
+    if (pool_[l] != nullptr) {
+      if (absl::Status s = pool_[l]->Backward(n, d_pool_[l].data(), d_conv_[l].data()); !s.ok()) {
+        return s;
+      }
+    }
+    ActBackward(spec_.hidden_activation, conv_out_[l].data(), d_conv_[l].data(),
+                n * conv_[l]->shape().out_size());
+    const float* src = x_.data();
+    float* d_src = nullptr;
+    if (l > 0) {
+      const bool pooled = pool_[l - 1] != nullptr;
+      src = pooled ? pool_out_[l - 1].data() : conv_out_[l - 1].data();
+      d_src = pooled ? d_pool_[l - 1].data() : d_conv_[l - 1].data();
+    }
+    if (absl::Status s =
+            conv_[l]->Backward(n, src, d_conv_[l].data(), d_src, gw(2 * l), gw(2 * l + 1));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConvAutoencoderNet::TrainStep(const float* x_in, const float* target, int64_t n,
+                                           const float* code_noise, Optimizer* optimizer,
+                                           double* loss) {
+  if (absl::Status s = ComputeGradients(x_in, target, n, code_noise, loss); !s.ok()) return s;
+  optimizer->BeginStep();
+  for (const Param& p : params_) optimizer->Update(p.block, p.grad->data());
+  return absl::OkStatus();
+}
+
+void ConvAutoencoderNet::RegisterParameters(Optimizer* optimizer) {
+  for (Param& p : params_) {
+    p.block = optimizer->AddBlock(p.value->data(), static_cast<int64_t>(p.value->size()), p.decay);
+  }
+}
+
+std::vector<float> ConvAutoencoderNet::FlatGradients() const {
+  std::vector<float> flat;
+  for (const Param& p : params_) flat.insert(flat.end(), p.grad->begin(), p.grad->end());
+  return flat;
+}
+
+std::vector<float> ConvAutoencoderNet::FlatParameters() const {
+  std::vector<float> flat;
+  flat.reserve(static_cast<size_t>(parameter_count()));
+  for (const Param& p : params_) flat.insert(flat.end(), p.value->begin(), p.value->end());
+  return flat;
+}
+
+void ConvAutoencoderNet::SetFlatParameters(const std::vector<float>& flat) {
+  size_t pos = 0;
+  for (const Param& p : params_) {
+    std::copy_n(flat.begin() + pos, p.value->size(), p.value->begin());
+    pos += p.value->size();
+  }
+}
+
+void ConvAutoencoderNet::SavePayload(std::string* out) const {
+  ByteWriter w(out);
+  w.U32(kPayloadVersion);
+  w.I64(spec_.height);
+  w.I64(spec_.width);
+  w.I64(spec_.channels);
+  w.U64(spec_.layers.size());
+  for (const ConvLayerSpec& l : spec_.layers) {
+    w.I64(l.filters);
+    w.I64(l.kernel);
+    w.I64(l.stride);
+    w.I64(l.pool);
+  }
+  w.I64(spec_.code_size);
+  w.U32(static_cast<uint32_t>(spec_.hidden_activation));
+  w.U32(static_cast<uint32_t>(spec_.code_activation));
+  w.U32(static_cast<uint32_t>(spec_.unpool));
+  w.U8(spec_.binary_codes ? 1 : 0);
+  w.F32(spec_.code_noise_stddev);
+  for (const Param& p : params_) w.Floats(*p.value);
+}
+
+absl::StatusOr<std::unique_ptr<ConvAutoencoderNet>> ConvAutoencoderNet::LoadPayload(ByteReader* r) {
+  auto corrupt = [](const std::string& what) {
+    return absl::InvalidArgumentError("conv auto-encoder payload: " + what);
+  };
+  uint32_t version = 0;
+  if (!r->U32(&version)) return corrupt("truncated");
+  if (version != kPayloadVersion) return corrupt("unknown payload version");
+  ConvAutoencoderSpec spec;
+  uint64_t count = 0;
+  if (!r->I64(&spec.height) || !r->I64(&spec.width) || !r->I64(&spec.channels) || !r->U64(&count)) {
+    return corrupt("truncated");
+  }
+  if (count < 1 || count > kMaxConvLayers) return corrupt("bad layer count");
+  spec.layers.assign(count, {});
+  for (ConvLayerSpec& l : spec.layers) {
+    if (!r->I64(&l.filters) || !r->I64(&l.kernel) || !r->I64(&l.stride) || !r->I64(&l.pool)) {
+      return corrupt("truncated");
+    }
+  }
+  uint32_t hidden = 0, code = 0, unpool = 0;
+  uint8_t binary = 0;
+  if (!r->I64(&spec.code_size) || !r->U32(&hidden) || !r->U32(&code) || !r->U32(&unpool) ||
+      !r->U8(&binary) || !r->F32(&spec.code_noise_stddev)) {
+    return corrupt("truncated");
+  }
+  if (!ValidActivation(hidden) || !ValidActivation(code) || unpool > 1 || binary > 1) {
+    return corrupt("bad enum value");
+  }
+  spec.hidden_activation = static_cast<Activation>(hidden);
+  spec.code_activation = static_cast<Activation>(code);
+  spec.unpool = static_cast<UnpoolMode>(unpool);
+  spec.binary_codes = binary == 1;
+  if (spec.binary_codes && spec.code_activation != Activation::kLogistic) {
+    return corrupt("binary codes without logistic code units");
+  }
+  if (absl::Status s = ValidateConvSpec(spec); !s.ok()) return corrupt(std::string(s.message()));
+  auto net = Create(spec);
+  if (!net.ok()) return net.status();
+  if (static_cast<uint64_t>((*net)->parameter_count()) > r->remaining() / sizeof(float)) {
+    return corrupt("truncated");
+  }
+  for (const Param& p : (*net)->params_) {
+    std::vector<float> tmp;
+    if (!r->Floats(&tmp, p.value->size()) || tmp.size() != p.value->size()) {
+      return corrupt("bad parameter block");
+    }
+    for (float v : tmp) {
+      if (!std::isfinite(v)) return corrupt("non-finite parameter");
+    }
+    *p.value = std::move(tmp);
+  }
+  return std::move(*net);
+}
+
+}  // namespace bn

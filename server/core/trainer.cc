@@ -67,6 +67,19 @@ Activation ToActivation(v1::Activation a) {
   }
 }
 
+Corruption ToCorruption(v1::Corruption c) {
+  switch (c) {
+    case v1::CORRUPTION_MASKING:
+      return Corruption::kMasking;
+    case v1::CORRUPTION_GAUSSIAN:
+      return Corruption::kGaussian;
+    case v1::CORRUPTION_SALT_AND_PEPPER:
+      return Corruption::kSaltAndPepper;
+    default:
+      return Corruption::kNone;
+  }
+}
+
 DenseAutoencoderSpec ToEngineSpec(const v1::CollectionSpec& collection, const v1::ModelSpec& spec,
                                   int64_t input_size) {
   const v1::DenseAutoencoderSpec& d = spec.dense();
@@ -88,19 +101,7 @@ DenseAutoencoderSpec ToEngineSpec(const v1::CollectionSpec& collection, const v1
   }
   out.binary_codes = collection.code_kind() == v1::CODE_KIND_BINARY;
   if (out.binary_codes) out.code_noise_stddev = d.binary().noise_stddev();
-  switch (d.denoising().corruption()) {
-    case v1::CORRUPTION_MASKING:
-      out.corruption = Corruption::kMasking;
-      break;
-    case v1::CORRUPTION_GAUSSIAN:
-      out.corruption = Corruption::kGaussian;
-      break;
-    case v1::CORRUPTION_SALT_AND_PEPPER:
-      out.corruption = Corruption::kSaltAndPepper;
-      break;
-    default:
-      out.corruption = Corruption::kNone;
-  }
+  out.corruption = ToCorruption(d.denoising().corruption());
   out.corruption_level = d.denoising().level();
   out.contractive_lambda = d.contractive().lambda();
   out.pretraining = d.pretraining().enabled();
@@ -127,19 +128,7 @@ ConvAutoencoderSpec ToEngineConvSpec(const v1::CollectionSpec& collection,
   out.unpool = c.unpooling() == v1::UNPOOLING_SWITCHES ? UnpoolMode::kSwitches : UnpoolMode::kRepeat;
   out.binary_codes = collection.code_kind() == v1::CODE_KIND_BINARY;
   if (out.binary_codes) out.code_noise_stddev = c.binary().noise_stddev();
-  switch (c.denoising().corruption()) {
-    case v1::CORRUPTION_MASKING:
-      out.corruption = Corruption::kMasking;
-      break;
-    case v1::CORRUPTION_GAUSSIAN:
-      out.corruption = Corruption::kGaussian;
-      break;
-    case v1::CORRUPTION_SALT_AND_PEPPER:
-      out.corruption = Corruption::kSaltAndPepper;
-      break;
-    default:
-      out.corruption = Corruption::kNone;
-  }
+  out.corruption = ToCorruption(c.denoising().corruption());
   out.corruption_level = c.denoising().level();
   return out;
 }

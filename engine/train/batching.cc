@@ -1,0 +1,38 @@
+#include "engine/train/batching.h"
+
+namespace bn {
+
+void Shuffle(std::vector<int64_t>* v, std::mt19937_64* rng) {
+  for (size_t i = v->size(); i > 1; --i) {
+    const size_t j = static_cast<size_t>((*rng)() % i);
+    std::swap((*v)[i - 1], (*v)[j]);
+  }
+}
+
+void ExampleNoise(uint64_t seed, int64_t index, float stddev, int64_t k, float* out) {
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(index) + 1);
+  std::normal_distribution<float> dist(0.0f, stddev);
+  for (int64_t i = 0; i < k; ++i) out[i] = dist(rng);
+}
+
+void Corrupt(Corruption kind, float level, std::mt19937_64* rng, float* x, int64_t count) {
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  std::normal_distribution<float> g(0.0f, level);
+  for (int64_t i = 0; i < count; ++i) {
+    switch (kind) {
+      case Corruption::kMasking:
+        if (u(*rng) < level) x[i] = 0.0f;
+        break;
+      case Corruption::kGaussian:
+        x[i] += g(*rng);
+        break;
+      case Corruption::kSaltAndPepper:
+        if (u(*rng) < level) x[i] = u(*rng) < 0.5f ? 0.0f : 1.0f;
+        break;
+      case Corruption::kNone:
+        return;
+    }
+  }
+}
+
+}  // namespace bn

@@ -175,6 +175,13 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
                     std::max(p.samples_per_second, 1e-9);
     progress(p);
   };
+  BatchNoise batch_noise;
+  batch_noise.binary_codes = spec.binary_codes;
+  batch_noise.code_noise_stddev = spec.code_noise_stddev;
+  batch_noise.code_size = k;
+  batch_noise.seed = options.seed;
+  batch_noise.corruption = spec.corruption;
+  batch_noise.corruption_level = spec.corruption_level;
   for (int epoch = 1; epoch <= options.epochs && !out_of_time; ++epoch) {
     for (int64_t i = 0; i < n; ++i) order[i] = i;
     Shuffle(&order, &rng);
@@ -185,19 +192,8 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
         return absl::CancelledError("training cancelled");
       }
       const int64_t b0 = step * batch, m = std::min(batch, n - b0);
-      for (int64_t r = 0; r < m; ++r) {
-        std::copy_n(train->row(order[b0 + r]), d, tb.data() + r * d);
-        if (spec.binary_codes) {
-          ExampleNoise(options.seed, order[b0 + r], spec.code_noise_stddev, k,
-                       noise.data() + r * k);
-        }
-      }
-      const float* input = tb.data();
-      if (spec.corruption != Corruption::kNone && spec.corruption_level > 0) {
-        std::copy_n(tb.data(), m * d, xb.data());
-        Corrupt(spec.corruption, spec.corruption_level, &rng, xb.data(), m * d);
-        input = xb.data();
-      }
+      const float* input = PrepareBatch(*train, order.data() + b0, m, batch_noise, &rng, tb.data(),
+                                        xb.data(), noise.data());
       double loss = 0;
       if (absl::Status s = net->TrainStep(
               input, tb.data(), m, spec.binary_codes ? noise.data() : nullptr, &optimizer, &loss);

@@ -1,5 +1,7 @@
 #include "engine/train/batching.h"
 
+#include <algorithm>
+
 namespace bn {
 
 void Shuffle(std::vector<int64_t>* v, std::mt19937_64* rng) {
@@ -33,6 +35,23 @@ void Corrupt(Corruption kind, float level, std::mt19937_64* rng, float* x, int64
         return;
     }
   }
+}
+
+const float* PrepareBatch(const FloatMatrix& x, const int64_t* rows, int64_t m,
+                          const BatchNoise& noise, std::mt19937_64* rng, float* targets,
+                          float* corrupted, float* code_noise) {
+  const int64_t d = x.cols;
+  for (int64_t r = 0; r < m; ++r) {
+    std::copy_n(x.row(rows[r]), d, targets + r * d);
+    if (noise.binary_codes) {
+      ExampleNoise(noise.seed, rows[r], noise.code_noise_stddev, noise.code_size,
+                   code_noise + r * noise.code_size);
+    }
+  }
+  if (noise.corruption == Corruption::kNone || noise.corruption_level <= 0) return targets;
+  std::copy_n(targets, m * d, corrupted);
+  Corrupt(noise.corruption, noise.corruption_level, rng, corrupted, m * d);
+  return corrupted;
 }
 
 }  // namespace bn

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/model/autoencoder.h"
+#include "engine/util/matrix.h"
 
 namespace bn {
 
@@ -21,6 +22,24 @@ void ExampleNoise(uint64_t seed, int64_t index, float stddev, int64_t k, float* 
 // Corrupts `count` inputs in place: masking and salt-and-pepper hit a fraction `level` of them,
 // Gaussian adds N(0, level^2).
 void Corrupt(Corruption kind, float level, std::mt19937_64* rng, float* x, int64_t count);
+
+// The noise a trainer applies to one mini-batch (the same fields in both auto-encoder specs).
+struct BatchNoise {
+  bool binary_codes = false;  // Fixed per-example code noise (ExampleNoise).
+  float code_noise_stddev = 0;
+  int64_t code_size = 0;
+  uint64_t seed = 0;
+  Corruption corruption = Corruption::kNone;
+  float corruption_level = 0;
+};
+
+// Copies rows rows[0..m) of `x` into `targets` (m * x.cols floats), fills `code_noise` (m *
+// code_size) for binary codes, and for denoising corrupts a copy into `corrupted`. Returns the
+// network's input for the step: `corrupted` when corrupting, else `targets`. Buffers must be
+// large enough; `rng` is used only for corruption.
+const float* PrepareBatch(const FloatMatrix& x, const int64_t* rows, int64_t m,
+                          const BatchNoise& noise, std::mt19937_64* rng, float* targets,
+                          float* corrupted, float* code_noise);
 
 }  // namespace bn
 

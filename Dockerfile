@@ -16,7 +16,7 @@ RUN bash /opt/bottleneck/scripts/install-deps.sh --runtime && rm -rf /var/lib/ap
 COPY --from=build /build/server/bottleneckd /build/client/bottleneck /usr/local/bin/
 USER bottleneck
 VOLUME ["/var/lib/bottleneck"]
-EXPOSE 50051
+EXPOSE 50051 50052 9464
 # The CLI's health command calls the standard gRPC health service.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s \
   CMD ["/usr/local/bin/bottleneck", "--server", "127.0.0.1:50051", "health"]

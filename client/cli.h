@@ -94,6 +94,8 @@ int Items(Client& client, const std::vector<std::string>& args);
 int Search(Client& client, const std::vector<std::string>& args);
 int Encode(Client& client, const std::vector<std::string>& args);
 int Decode(Client& client, const std::vector<std::string>& args);
+// The whole story on Fashion-MNIST with plots (client/commands_demo.cc).
+int Demo(Client& client, const std::vector<std::string>& args);
 // Watches a job with a live progress line until it ends; returns kExitOk when it succeeded.
 int WatchJob(Client& client, const std::string& job_id);
 

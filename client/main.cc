@@ -39,8 +39,7 @@ const char kUsage[] =
     "  items upsert|get|delete               items, in bulk with progress\n"
     "  search COLLECTION ...                 by image file, text or item id\n"
     "  encode | decode                       inputs to codes, codes to images or words\n"
-    "\n"
-    "planned (exit status 2 until implemented): demo, plots\n";
+    "  demo                                  Fashion-MNIST end to end, with plots\n";
 
 using Options = bn::cli::GlobalOptions;
 
@@ -146,7 +145,8 @@ int main(int argc, char** argv) {
                                                            {"items", bn::cli::Items},
                                                            {"search", bn::cli::Search},
                                                            {"encode", bn::cli::Encode},
-                                                           {"decode", bn::cli::Decode}};
+                                                           {"decode", bn::cli::Decode},
+                                                           {"demo", bn::cli::Demo}};
   if (auto it = kCommands.find(command); it != kCommands.end()) {
     bn::cli::Client client(options);
     return it->second(client, args);

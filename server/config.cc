@@ -35,6 +35,15 @@ const std::map<std::string, Flag>& Flags() {
       {"training",
        {Flag::kBool, [](ServerConfig* c) -> void* { return &c->training_enabled; },
         "serve the training endpoint (--no-training: a query replica). Default true"}},
+      {"follow",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->follow; },
+        "DIR: serve as a read-only follower (query replica) of the primary whose --data-dir is "
+        "DIR (a shared volume): its collections, promoted models and items, refreshed every "
+        "--follow-interval-ms; no training endpoint; --data-dir holds the follower's own index "
+        "snapshots"}},
+      {"follow-interval-ms",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->follow_interval_ms; },
+        "how often a follower applies the primary's writes. Default 1000"}},
       {"inference-threads",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->inference_threads; },
         "OpenMP threads per encode (queries, ingest, promotion); 0 = all cores. Default 0"}},
@@ -63,10 +72,52 @@ const std::map<std::string, Flag>& Flags() {
       {"log-level",
        {Flag::kString, [](ServerConfig* c) -> void* { return &c->log_level; },
         "debug, info, warning or error. Default info"}},
+      {"log-format",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->log_format; },
+        "text (logfmt: ts=.. level=.. msg=\"..\" key=value) or json (one object per line). "
+        "Default text"}},
+      {"metrics-listen",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->metrics_listen; },
+        "HOST:PORT of the Prometheus metrics endpoint over HTTP (GET /metrics, GET /healthz); "
+        "port 0 picks a free port. Default: off"}},
       {"snapshot-interval-seconds",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->snapshot_interval_seconds; },
         "save index snapshots of changed collections this often (restarts then load instead of "
         "rebuilding). Default 60"}},
+      {"encode-batch-max",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->encode_batch_max; },
+        "most concurrent single-item encodes merged into one model call; 1 turns micro-batching "
+        "off. Default 64"}},
+      {"max-inflight-queries",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->max_inflight_queries; },
+        "Search/Encode/Decode requests handled at once; more are refused with "
+        "RESOURCE_EXHAUSTED. Default 256"}},
+      {"max-write-streams",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->max_write_streams; },
+        "Upsert/DeleteItems calls handled at once (a stream counts once); more are refused with "
+        "RESOURCE_EXHAUSTED. Default 8"}},
+      {"max-dataset-uploads",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->max_dataset_uploads; },
+        "UploadDataset streams at once; more are refused with RESOURCE_EXHAUSTED. Default 2"}},
+      {"max-queued-jobs",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->max_queued_jobs; },
+        "training jobs waiting for a slot; more are refused with RESOURCE_EXHAUSTED. Default 16"}},
+      {"max-dataset-mib",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->max_dataset_mib; },
+        "largest dataset (examples x features x 4 bytes, the memory a job loads) in MiB; larger "
+        "uploads are refused with RESOURCE_EXHAUSTED. Default 4096"}},
+      {"ingest-threads",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->ingest_threads; },
+        "threads that run upserts and deletes (encode, store, index); more concurrent write "
+        "calls wait for one. Default 2"}},
+      {"ingest-nice",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->ingest_nice; },
+        "niceness of the ingest threads, so that queries keep their latency during bulk loads "
+        "(0-19; 0 = same priority). Default 5"}},
+      {"training-nice",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->training_nice; },
+        "niceness added to training threads so that queries keep their latency while a job "
+        "runs (0-19; 0 = same priority). Default 10"}},
       {"sync-writes",
        {Flag::kBool, [](ServerConfig* c) -> void* { return &c->sync_writes; },
         "sync the write-ahead log before acknowledging writes. Default true"}},
@@ -211,6 +262,37 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   }
   if (config.max_concurrent_jobs < 1) {
     return absl::InvalidArgumentError("--max-concurrent-jobs must be at least 1");
+  }
+  if (!config.follow.empty() && config.follow == config.data_dir) {
+    return absl::InvalidArgumentError("--follow must name the primary's data directory, not "
+                                      "this server's own --data-dir");
+  }
+  if (config.follow_interval_ms < 10) {
+    return absl::InvalidArgumentError("--follow-interval-ms must be at least 10");
+  }
+  if (config.encode_batch_max < 1) {
+    return absl::InvalidArgumentError("--encode-batch-max must be at least 1");
+  }
+  if (config.max_inflight_queries < 1 || config.max_write_streams < 1 ||
+      config.max_dataset_uploads < 1 || config.max_dataset_mib < 1) {
+    return absl::InvalidArgumentError(
+        "--max-inflight-queries, --max-write-streams, --max-dataset-uploads and "
+        "--max-dataset-mib must be at least 1");
+  }
+  if (config.training_nice > 19 || config.ingest_nice > 19) {
+    return absl::InvalidArgumentError("--training-nice and --ingest-nice must be between 0 and 19");
+  }
+  if (config.ingest_threads < 1) {
+    return absl::InvalidArgumentError("--ingest-threads must be at least 1");
+  }
+  if (!config.metrics_listen.empty() && !ValidHostPort(config.metrics_listen)) {
+    return absl::InvalidArgumentError("--metrics-listen needs HOST:PORT, got '" +
+                                      config.metrics_listen + "'");
+  }
+  LogFormat format;
+  if (!ParseLogFormat(config.log_format, &format)) {
+    return absl::InvalidArgumentError("--log-format must be text or json, got '" +
+                                      config.log_format + "'");
   }
   LogLevel level;
   if (!ParseLogLevel(config.log_level, &level)) {

@@ -17,6 +17,11 @@ struct ServerConfig {
   std::string training_listen;
   std::string data_dir = "./data";
   bool training_enabled = true;  // false: a query replica.
+  // A follower (query replica) of the primary whose --data-dir this is (e.g. a shared volume):
+  // reads its store read-only and serves its collections, promoted models and items, refreshed
+  // every follow_interval_ms. Implies no training endpoint.
+  std::string follow;
+  int follow_interval_ms = 1000;
   int inference_threads = 0;     // 0: number of cores.
   int training_threads = 0;      // 0: number of cores.
   int max_concurrent_jobs = 1;
@@ -26,8 +31,24 @@ struct ServerConfig {
   std::string admin_token_file;  // One token per line; empty lines and '#' comments ignored.
   std::string query_token_file;
   std::string log_level = "info";
+  std::string log_format = "text";  // "text" (logfmt) or "json" (one object per line).
+  // HOST:PORT of the Prometheus metrics endpoint (GET /metrics, GET /healthz); empty: off.
+  std::string metrics_listen;
   bool sync_writes = true;             // Sync the WAL per acknowledged write batch.
   int snapshot_interval_seconds = 60;  // Index snapshots of changed collections.
+  // Micro-batching of concurrent single-item encodes: at most this many per model call; 1 turns
+  // batching off (every request encodes alone).
+  int encode_batch_max = 64;
+  // Admission control: requests beyond these are refused with RESOURCE_EXHAUSTED at once
+  // instead of queueing without bound.
+  int max_inflight_queries = 256;  // Search, Encode, Decode handled at the same time.
+  int max_write_streams = 8;       // Upsert/Delete calls (streams count once) at the same time.
+  int max_dataset_uploads = 2;     // UploadDataset streams at the same time.
+  int max_queued_jobs = 16;        // Training jobs waiting for a slot.
+  int max_dataset_mib = 4096;      // Size bound of one dataset (its float matrix in memory).
+  int ingest_threads = 2;  // Threads that run upserts and deletes (encode, store, index).
+  int ingest_nice = 5;     // Their niceness: ingest yields the CPU to queries (0: same priority).
+  int training_nice = 10;          // Scheduling niceness of training threads (0: as the server).
   bool show_help = false;
   bool show_version = false;
 };

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
   bn::LogLevel level = bn::LogLevel::kInfo;
   (void)bn::ParseLogLevel(config->log_level, &level);
   bn::SetMinLogLevel(level);
+  bn::LogFormat format = bn::LogFormat::kText;
+  (void)bn::ParseLogFormat(config->log_format, &format);
+  bn::SetLogFormat(format);
 
   // Inference threads: the default OpenMP team size of every thread (gRPC handlers, promotion);
   // training jobs set their own size on their own threads (--training-threads).

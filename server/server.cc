@@ -5,10 +5,11 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
-#include <thread>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "bottleneck/v1/collection.grpc.pb.h"
@@ -18,9 +19,15 @@
 #include "bottleneck/v1/training.grpc.pb.h"
 #include "engine/store/store.h"
 #include "engine/util/log.h"
+#include "server/admission.h"
 #include "server/auth.h"
 #include "server/core/core.h"
+#include "server/metrics.h"
+#include "server/metrics_collectors.h"
+#include "server/metrics_http.h"
+#include "server/rpc_observer.h"
 #include "server/services.h"
+#include "server/worker_pool.h"
 
 namespace bn {
 namespace {
@@ -68,6 +75,13 @@ struct Server::Impl {
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<Store> store;
   std::unique_ptr<Core> core;
+  // Before the endpoints: the gRPC servers' interceptors point at these.
+  std::unique_ptr<MetricsRegistry> metrics;
+  std::unique_ptr<RpcObserver> rpc_observer;
+  std::unique_ptr<MetricsHttpServer> metrics_http;  // Null when --metrics-listen is empty.
+  std::atomic<bool> serving{false};                 // GET /healthz.
+  std::unique_ptr<Admission> admission;
+  std::unique_ptr<WorkerPool> ingest;  // Destroyed after the endpoints (declared later).
   std::vector<Endpoint> endpoints;  // [0] query (or all), [1] training when separate.
   std::mutex mutex;
   bool shut_down = false;
@@ -77,33 +91,50 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
-  if (absl::Status s = ValidateServerConfig(config); !s.ok()) return s;
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given) {
+  if (absl::Status s = ValidateServerConfig(given); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
-  impl->config = config;
+  impl->config = given;
+  if (!given.follow.empty()) impl->config.training_enabled = false;  // A follower only serves.
+  const ServerConfig& config = impl->config;
   auto auth = Authenticator::Load(config.admin_token_file, config.query_token_file);
   if (!auth.ok()) return auth.status();
   impl->auth = std::move(*auth);
 
   StoreOptions store_options;
   store_options.sync_writes = config.sync_writes;
+  store_options.follow_primary = config.follow;
   auto store = Store::Open(config.data_dir, store_options);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
   CoreOptions core_options;
   core_options.data_dir = config.data_dir;
   core_options.training_enabled = config.training_enabled;
+  core_options.follower = !config.follow.empty();
+  core_options.follow_interval = std::chrono::milliseconds(config.follow_interval_ms);
   core_options.max_concurrent_jobs = config.max_concurrent_jobs;
   core_options.training_threads =
       config.training_threads > 0
           ? config.training_threads
           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
   core_options.snapshot_interval = std::chrono::seconds(config.snapshot_interval_seconds);
+  core_options.encode_batch_max = config.encode_batch_max;
+  core_options.max_queued_jobs = config.max_queued_jobs;
+  core_options.max_dataset_bytes = static_cast<uint64_t>(config.max_dataset_mib) << 20;
+  core_options.training_nice = config.training_nice;
   auto core = Core::Open(impl->store.get(), core_options);
   if (!core.ok()) return core.status();
   impl->core = std::move(*core);
   Core* c = impl->core.get();
   const Authenticator* a = impl->auth.get();
+  Admission::Limits limits;
+  limits.queries = config.max_inflight_queries;
+  limits.write_streams = config.max_write_streams;
+  limits.dataset_uploads = config.max_dataset_uploads;
+  impl->admission = std::make_unique<Admission>(limits);
+  Admission* admit = impl->admission.get();
+  impl->ingest = std::make_unique<WorkerPool>(config.ingest_threads, config.ingest_nice);
+  WorkerPool* ingest = impl->ingest.get();
 
   auto credentials = MakeCredentials(config);
   if (!credentials.ok()) return credentials.status();
@@ -115,7 +146,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   Endpoint query;
   query.address = config.listen;
   query.roles = {"query"};
-  query.services.push_back(std::make_unique<QueryServiceImpl>(c, a));
+  query.services.push_back(std::make_unique<QueryServiceImpl>(c, a, admit));
   query.services.push_back(std::make_unique<CollectionServiceImpl>(c, a));
   query.services.push_back(std::make_unique<ModelServiceImpl>(c, a));
   Endpoint training;
@@ -124,8 +155,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   if (config.training_enabled) {
     Endpoint& target = separate ? training : query;
     if (!separate) query.roles.push_back("training");
-    target.services.push_back(std::make_unique<TrainingServiceImpl>(c, a));
-    target.services.push_back(std::make_unique<ItemServiceImpl>(c, a));
+    target.services.push_back(std::make_unique<TrainingServiceImpl>(c, a, admit));
+    target.services.push_back(std::make_unique<ItemServiceImpl>(c, a, admit, ingest));
     if (separate) {
       target.services.push_back(std::make_unique<CollectionServiceImpl>(c, a));
       target.services.push_back(std::make_unique<ModelServiceImpl>(c, a));
@@ -133,6 +164,31 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   }
   impl->endpoints.push_back(std::move(query));
   if (separate) impl->endpoints.push_back(std::move(training));
+
+  impl->metrics = std::make_unique<MetricsRegistry>();
+  auto observer = RpcObserver::Create(impl->metrics.get());
+  if (!observer.ok()) return observer.status();
+  impl->rpc_observer = std::move(*observer);
+  AddProcessCollector(impl->metrics.get());
+  AddCoreCollector(impl->metrics.get(), c);
+  impl->metrics->AddCollector([admit](std::vector<CollectedFamily>* out) {
+    static const char* const kKinds[Admission::kKinds] = {"query", "write", "upload"};
+    CollectedFamily in_flight{"bottleneck_admission_in_flight",
+                              "Requests holding an admission slot, by kind.",
+                              MetricType::kGauge,
+                              {}};
+    CollectedFamily refused{"bottleneck_admission_refused_total",
+                            "Requests refused with RESOURCE_EXHAUSTED by admission control.",
+                            MetricType::kCounter,
+                            {}};
+    for (int k = 0; k < Admission::kKinds; ++k) {
+      const auto kind = static_cast<Admission::Kind>(k);
+      in_flight.samples.push_back({{{"kind", kKinds[k]}}, double(admit->in_flight(kind))});
+      refused.samples.push_back({{{"kind", kKinds[k]}}, double(admit->refused(kind))});
+    }
+    out->push_back(std::move(in_flight));
+    out->push_back(std::move(refused));
+  });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -145,6 +201,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
     // Larger messages fail with RESOURCE_EXHAUSTED before reaching a handler.
     builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
     for (auto& service : endpoint.services) builder.RegisterService(service.get());
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(impl->rpc_observer->NewFactory());
+    builder.experimental().SetInterceptorCreators(std::move(creators));
     if (config.grpc_max_threads > 0) {
       grpc::ResourceQuota quota("bottleneckd");
       quota.SetMaxThreads(config.grpc_max_threads);
@@ -158,12 +217,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
     endpoint.address = WithPort(endpoint.address, port);
     if (auto* health = endpoint.server->GetHealthCheckService()) health->SetServingStatus(true);
   }
+  if (!config.metrics_listen.empty()) {
+    const MetricsRegistry* registry = impl->metrics.get();
+    const std::atomic<bool>* serving = &impl->serving;
+    auto http = MetricsHttpServer::Start(
+        config.metrics_listen, [registry] { return registry->Render(); },
+        [serving] { return serving->load(); });
+    if (!http.ok()) return http.status();
+    impl->metrics_http = std::move(*http);
+    BN_LOG(INFO) << "metrics on http://" << impl->metrics_http->address() << "/metrics";
+  }
   if (config.tls_cert_file.empty()) {
     BN_LOG(WARNING) << "serving plaintext (no --tls-cert): fine on loopback, not on a network";
   }
   if (!impl->auth->enabled()) {
     BN_LOG(WARNING) << "authentication is off (no --admin-token-file): every caller is admin";
   }
+  impl->serving.store(true);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -175,6 +245,11 @@ const std::string& Server::training_address() const {
   return impl_->endpoints.size() > 1 ? impl_->endpoints[1].address : impl_->endpoints[0].address;
 }
 
+const std::string& Server::metrics_address() const {
+  static const std::string kEmpty;
+  return impl_->metrics_http != nullptr ? impl_->metrics_http->address() : kEmpty;
+}
+
 std::string Server::DescribeEndpoints() const {
   std::string out;
   for (const Endpoint& endpoint : impl_->endpoints) {
@@ -184,6 +259,9 @@ std::string Server::DescribeEndpoints() const {
       out += (i > 0 ? ", " : "") + endpoint.roles[i];
     }
     out += ")";
+  }
+  if (impl_->metrics_http != nullptr) {
+    out += "; http://" + impl_->metrics_http->address() + "/metrics (metrics)";
   }
   return out;
 }
@@ -199,11 +277,14 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   if (impl_->shut_down) return;
   impl_->shut_down = true;
   const auto deadline = std::chrono::system_clock::now() + grace;
+  impl_->serving.store(false);
   for (Endpoint& endpoint : impl_->endpoints) {
     if (endpoint.server == nullptr) continue;
     if (auto* health = endpoint.server->GetHealthCheckService()) health->SetServingStatus(false);
     endpoint.server->Shutdown(deadline);
   }
+  // Scrapes read the core: stop them first.
+  if (impl_->metrics_http != nullptr) impl_->metrics_http->Stop();
   if (impl_->core != nullptr) impl_->core->Shutdown();
   impl_->core.reset();
   impl_->store.reset();

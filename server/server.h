@@ -25,6 +25,9 @@ class Server {
   // Bound addresses, with port 0 resolved to the chosen port.
   const std::string& query_address() const;
   const std::string& training_address() const;  // Empty when training is disabled.
+  // The metrics endpoint's address ("HOST:PORT", port resolved); empty when --metrics-listen is
+  // not set.
+  const std::string& metrics_address() const;
   // One line per endpoint, e.g. "127.0.0.1:50051 (query, training)".
   std::string DescribeEndpoints() const;
 

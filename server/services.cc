@@ -17,6 +17,19 @@ grpc::Status Unary(const Authenticator* auth, grpc::ServerContext* context, Role
   return grpc::Status::OK;
 }
 
+// Unary() after taking an admission slot of `kind` (held until the call returns).
+template <typename T, typename Call>
+grpc::Status Admitted(const Authenticator* auth, Admission* admission, Admission::Kind kind,
+                      grpc::ServerContext* context, Role role, T* response, Call call) {
+  if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
+  auto ticket = admission->Admit(kind);
+  if (!ticket.ok()) return ToGrpc(ticket.status());
+  auto result = call();
+  if (!result.ok()) return ToGrpc(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
 template <typename Call>
 grpc::Status UnaryStatus(const Authenticator* auth, grpc::ServerContext* context, Role role,
                          Call call) {
@@ -61,6 +74,8 @@ grpc::Status TrainingServiceImpl::UploadDataset(
     grpc::ServerContext* context, grpc::ServerReader<v1::UploadDatasetRequest>* reader,
     v1::Dataset* response) {
   if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
+  auto ticket = admission_->Admit(Admission::Kind::kUpload);
+  if (!ticket.ok()) return ToGrpc(ticket.status());
   auto upload = core_->BeginUpload();
   v1::UploadDatasetRequest message;
   while (reader->Read(&message)) {
@@ -168,13 +183,16 @@ grpc::Status ModelServiceImpl::PromoteModel(grpc::ServerContext* context,
 
 grpc::Status ItemServiceImpl::Upsert(grpc::ServerContext* context, const v1::UpsertRequest* request,
                                      v1::UpsertResponse* response) {
-  return Unary(auth_, context, Role::kAdmin, response, [&] { return core_->Upsert(*request); });
+  return Admitted(auth_, admission_, Admission::Kind::kWrite, context, Role::kAdmin, response,
+                  [&] { return ingest_->Run([&] { return core_->Upsert(*request); }); });
 }
 
 grpc::Status ItemServiceImpl::StreamUpsert(grpc::ServerContext* context,
                                            grpc::ServerReader<v1::UpsertRequest>* reader,
                                            v1::UpsertResponse* response) {
   if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
+  auto ticket = admission_->Admit(Admission::Kind::kWrite);
+  if (!ticket.ok()) return ToGrpc(ticket.status());
   v1::UpsertRequest message;
   std::string collection;
   while (reader->Read(&message)) {
@@ -185,7 +203,7 @@ grpc::Status ItemServiceImpl::StreamUpsert(grpc::ServerContext* context,
                               std::to_string(response->upserted()) + " items were written");
     }
     message.set_collection(collection);
-    auto result = core_->Upsert(message);
+    auto result = ingest_->Run([&] { return core_->Upsert(message); });
     if (!result.ok()) {
       return grpc::Status(static_cast<grpc::StatusCode>(result.status().code()),
                           std::string(result.status().message()) + " (" +
@@ -208,8 +226,8 @@ grpc::Status ItemServiceImpl::GetItem(grpc::ServerContext* context,
 grpc::Status ItemServiceImpl::DeleteItems(grpc::ServerContext* context,
                                           const v1::DeleteItemsRequest* request,
                                           v1::DeleteItemsResponse* response) {
-  return Unary(auth_, context, Role::kAdmin, response,
-               [&] { return core_->DeleteItems(*request); });
+  return Admitted(auth_, admission_, Admission::Kind::kWrite, context, Role::kAdmin, response,
+                  [&] { return ingest_->Run([&] { return core_->DeleteItems(*request); }); });
 }
 
 // --- QueryService ---
@@ -217,19 +235,22 @@ grpc::Status ItemServiceImpl::DeleteItems(grpc::ServerContext* context,
 grpc::Status QueryServiceImpl::Search(grpc::ServerContext* context,
                                       const v1::SearchRequest* request,
                                       v1::SearchResponse* response) {
-  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->Search(*request); });
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return core_->Search(*request); });
 }
 
 grpc::Status QueryServiceImpl::Encode(grpc::ServerContext* context,
                                       const v1::EncodeRequest* request,
                                       v1::EncodeResponse* response) {
-  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->Encode(*request); });
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return core_->Encode(*request); });
 }
 
 grpc::Status QueryServiceImpl::Decode(grpc::ServerContext* context,
                                       const v1::DecodeRequest* request,
                                       v1::DecodeResponse* response) {
-  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->Decode(*request); });
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return core_->Decode(*request); });
 }
 
 }  // namespace bn

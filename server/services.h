@@ -9,14 +9,16 @@
 #include "bottleneck/v1/model.grpc.pb.h"
 #include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
+#include "server/admission.h"
 #include "server/auth.h"
+#include "server/worker_pool.h"
 #include "server/core/core.h"
 
 namespace bn {
 
 namespace v1 = ::bottleneck::v1;
 
-// Services hold non-owning pointers to the Core and Authenticator, which outlive them.
+// Services hold non-owning pointers to the Core, Authenticator and Admission, which outlive them.
 class CollectionServiceImpl final : public v1::CollectionService::Service {
  public:
   CollectionServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
@@ -39,7 +41,8 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
 
 class TrainingServiceImpl final : public v1::TrainingService::Service {
  public:
-  TrainingServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
+  TrainingServiceImpl(Core* core, const Authenticator* auth, Admission* admission)
+      : core_(core), auth_(auth), admission_(admission) {}
   grpc::Status UploadDataset(grpc::ServerContext* context,
                              grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                              v1::Dataset* response) override;
@@ -65,6 +68,7 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
  private:
   Core* core_;
   const Authenticator* auth_;
+  Admission* admission_;
 };
 
 class ModelServiceImpl final : public v1::ModelService::Service {
@@ -84,7 +88,9 @@ class ModelServiceImpl final : public v1::ModelService::Service {
 
 class ItemServiceImpl final : public v1::ItemService::Service {
  public:
-  ItemServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
+  // Writes run on `ingest` (lower priority threads), reads on the calling thread.
+  ItemServiceImpl(Core* core, const Authenticator* auth, Admission* admission, WorkerPool* ingest)
+      : core_(core), auth_(auth), admission_(admission), ingest_(ingest) {}
   grpc::Status Upsert(grpc::ServerContext* context, const v1::UpsertRequest* request,
                       v1::UpsertResponse* response) override;
   grpc::Status StreamUpsert(grpc::ServerContext* context,
@@ -98,11 +104,14 @@ class ItemServiceImpl final : public v1::ItemService::Service {
  private:
   Core* core_;
   const Authenticator* auth_;
+  Admission* admission_;
+  WorkerPool* ingest_;
 };
 
 class QueryServiceImpl final : public v1::QueryService::Service {
  public:
-  QueryServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
+  QueryServiceImpl(Core* core, const Authenticator* auth, Admission* admission)
+      : core_(core), auth_(auth), admission_(admission) {}
   grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                       v1::SearchResponse* response) override;
   grpc::Status Encode(grpc::ServerContext* context, const v1::EncodeRequest* request,
@@ -113,6 +122,7 @@ class QueryServiceImpl final : public v1::QueryService::Service {
  private:
   Core* core_;
   const Authenticator* auth_;
+  Admission* admission_;
 };
 
 }  // namespace bn

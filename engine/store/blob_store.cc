@@ -37,7 +37,8 @@ absl::Status DeleteRange(Store* store, ColumnFamily cf, const std::string& begin
 absl::Status ScanPrefix(Store* store, ColumnFamily cf, const std::string& prefix,
                         const std::function<bool(absl::string_view, absl::string_view)>& fn) {
   rocksdb::ReadOptions ro;
-  const rocksdb::Snapshot* snap = store->db()->GetSnapshot();
+  // A follower (secondary instance) has no snapshots; the iterator is consistent by itself.
+  const rocksdb::Snapshot* snap = store->read_only() ? nullptr : store->db()->GetSnapshot();
   ro.snapshot = snap;
   std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(ro, store->handle(cf)));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -47,7 +48,7 @@ absl::Status ScanPrefix(Store* store, ColumnFamily cf, const std::string& prefix
   }
   absl::Status st = FromRocks("scanning", it->status());
   it.reset();
-  store->db()->ReleaseSnapshot(snap);
+  if (snap != nullptr) store->db()->ReleaseSnapshot(snap);
   return st;
 }
 

@@ -71,13 +71,17 @@ absl::Status ValidateCollectionName(absl::string_view c) {
   return absl::OkStatus();
 }
 
-// RAII RocksDB snapshot.
+// RAII RocksDB snapshot. A follower (secondary instance) has no snapshots; its view changes only
+// when it catches up with the primary, and each iterator is consistent by itself.
 class DbSnapshot {
  public:
-  explicit DbSnapshot(rocksdb::DB* db) : db_(db), snap_(db->GetSnapshot()) {
+  explicit DbSnapshot(const Store* store)
+      : db_(store->db()), snap_(store->read_only() ? nullptr : db_->GetSnapshot()) {
     options_.snapshot = snap_;
   }
-  ~DbSnapshot() { db_->ReleaseSnapshot(snap_); }
+  ~DbSnapshot() {
+    if (snap_ != nullptr) db_->ReleaseSnapshot(snap_);
+  }
   const rocksdb::ReadOptions& options() const { return options_; }
 
  private:
@@ -376,7 +380,7 @@ absl::StatusOr<uint64_t> CollectionStore::CountItems(absl::string_view collectio
 
 absl::Status CollectionStore::ScanItems(absl::string_view collection,
                                         const std::function<bool(const Item&)>& fn) {
-  DbSnapshot snap(store_->db());
+  DbSnapshot snap(store_);
   CollectionState st;
   if (absl::Status s = ReadState(store_, snap.options(), collection, &st); !s.ok()) return s;
   const std::string prefix = keys::ItemKeyPrefix(collection);
@@ -407,7 +411,7 @@ absl::StatusOr<std::string> CollectionStore::GetCode(absl::string_view collectio
 absl::Status CollectionStore::ScanCodes(absl::string_view collection, uint64_t model_version,
                                         const std::function<bool(uint64_t, absl::string_view)>& fn,
                                         CollectionState* state) {
-  DbSnapshot snap(store_->db());
+  DbSnapshot snap(store_);
   CollectionState st;
   if (absl::Status s = ReadState(store_, snap.options(), collection, &st); !s.ok()) return s;
   if (state != nullptr) *state = st;
@@ -439,7 +443,7 @@ absl::Status CollectionStore::DeleteCodes(absl::string_view collection, uint64_t
 absl::StatusOr<VersionChanges> CollectionStore::ReadChangesForVersion(absl::string_view collection,
                                                                       uint64_t model_version,
                                                                       uint64_t after_counter) {
-  DbSnapshot snap(store_->db());
+  DbSnapshot snap(store_);
   VersionChanges out;
   if (absl::Status s = ReadState(store_, snap.options(), collection, &out.state); !s.ok()) {
     return s;

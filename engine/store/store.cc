@@ -66,6 +66,26 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   }
 
   std::unique_ptr<Store> store(new Store(dir, options));
+  if (!options.follow_primary.empty()) {
+    const std::string primary = (std::filesystem::path(options.follow_primary) / "db").string();
+    db_options.create_if_missing = false;
+    db_options.max_open_files = -1;  // Required by secondary instances.
+    rocksdb::Status s = rocksdb::DB::OpenAsSecondary(
+        db_options, primary, (std::filesystem::path(dir) / "secondary").string(), descriptors,
+        &store->handles_, &store->db_);
+    if (!s.ok()) return FromRocks("cannot follow the database '" + primary + "'", s);
+    std::string value;
+    s = store->db_->Get(rocksdb::ReadOptions(), store->handle(ColumnFamily::kMeta), kSchemaKey,
+                        &value);
+    if (!s.ok()) return FromRocks("cannot read the primary's schema version", s);
+    if (std::atoi(value.c_str()) > kSchemaVersion) {
+      return absl::FailedPreconditionError("database '" + primary + "' has schema " + value +
+                                           ", newer than this build's " +
+                                           std::to_string(kSchemaVersion));
+    }
+    BN_LOG(INFO) << "following database " << primary << " read-only (schema " << value << ")";
+    return store;
+  }
   const std::string db_path = (std::filesystem::path(dir) / "db").string();
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, db_path, descriptors, &store->handles_, &store->db_);
@@ -94,6 +114,13 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
     BN_LOG(INFO) << "opened database " << db_path << " (schema " << version << ")";
   }
   return store;
+}
+
+absl::Status Store::CatchUpWithPrimary() {
+  if (!read_only()) return absl::FailedPreconditionError("not a follower");
+  rocksdb::Status s = db_->TryCatchUpWithPrimary();
+  if (!s.ok()) return FromRocks("cannot catch up with the primary", s);
+  return absl::OkStatus();
 }
 
 Store::~Store() {

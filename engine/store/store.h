@@ -46,6 +46,11 @@ struct StoreOptions {
   // Sync the WAL on every acknowledged write batch. Turn off only for bulk loads whose loss on a
   // machine crash is acceptable.
   bool sync_writes = true;
+  // Non-empty: open read-only as a follower of the primary whose data directory this is (a
+  // RocksDB secondary instance: it reads the primary's files, e.g. on a shared volume, and sees
+  // its writes after CatchUpWithPrimary). `dir` is then the follower's own directory (RocksDB's
+  // info log of the secondary goes there); the primary must have created its database already.
+  std::string follow_primary;
 };
 
 class Store {
@@ -63,6 +68,11 @@ class Store {
   const std::string& dir() const { return dir_; }
   const StoreOptions& options() const { return options_; }
   int schema_version() const { return kSchemaVersion; }
+  // True for a follower (StoreOptions::follow_primary): every write fails.
+  bool read_only() const { return !options_.follow_primary.empty(); }
+  // A follower: applies the primary's writes made since the last call (MANIFEST and WAL tailing).
+  // Reads see them afterwards. FailedPrecondition on a primary; Internal on I/O errors.
+  [[nodiscard]] absl::Status CatchUpWithPrimary();
 
   // Raw access for the store's own modules (keys.h, item/collection stores). Owned by the Store.
   rocksdb::DB* db() const { return db_; }

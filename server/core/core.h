@@ -39,8 +39,17 @@ struct CoreOptions {
   int training_threads = 0;  // 0: all cores.
   uint64_t max_dataset_examples = 1000000;
   uint32_t max_batch_items = 4096;  // Items per Upsert request / stream message.
+  // A dataset's examples x input size x 4 bytes (what a training job holds in memory).
+  uint64_t max_dataset_bytes = uint64_t{4} << 30;
+  int encode_batch_max = 64;  // Concurrent single-item encodes per model call; 1: no batching.
+  int training_nice = 10;     // Niceness added to training threads (0: none).
   // Index snapshots are saved (and the change log trimmed) this often when a collection changed.
   std::chrono::seconds snapshot_interval{60};
+  // A read-only follower of a primary's store (Store opened with follow_primary): the core
+  // refreshes collections, serving models and indexes from the store every follow_interval and
+  // refuses writes with FailedPrecondition. Implies training_enabled = false.
+  bool follower = false;
+  std::chrono::milliseconds follow_interval{1000};
 };
 
 class Core {

@@ -1,6 +1,8 @@
 // Core: opening, collections, shutdown.
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 #include "engine/util/log.h"
@@ -49,6 +51,44 @@ absl::Status Core::Impl::SaveCollectionRecord(CollectionRuntime* runtime,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::shared_ptr<const ServingState>> Core::Impl::LoadServingState(
+    const CollectionRuntime& runtime, uint64_t version) {
+  auto model = LoadModel(runtime.name(), version);
+  if (!model.ok()) return model.status();
+  auto index = OpenIndex(runtime, **model);
+  if (!index.ok()) return index.status();
+  auto state = std::make_shared<ServingState>();
+  state->model = *model;
+  state->index = *index;
+  if ((*index)->open_report().from_snapshot && (*index)->open_report().replayed_changes == 0) {
+    state->snapshot_counter = (*index)->applied_counter();
+  }
+  BN_LOG(INFO) << "collection " << runtime.name() << ": serving model v" << version << " with "
+               << (*index)->index().size() << " indexed items ("
+               << ((*index)->open_report().from_snapshot ? "from snapshot" : "rebuilt") << ")";
+  return std::shared_ptr<const ServingState>(std::move(state));
+}
+
+absl::StatusOr<std::shared_ptr<CollectionRuntime>> Core::Impl::LoadCollection(
+    const std::string& name) {
+  auto blob = items.GetCollectionSpec(name);
+  if (!blob.ok()) return blob.status();
+  v1::Collection record;
+  if (!record.ParseFromString(*blob)) {
+    return absl::DataLossError("collection record of '" + name + "' is malformed");
+  }
+  auto runtime = std::make_shared<CollectionRuntime>(name, record);
+  const uint64_t serving = record.stats().serving_model_version();
+  if (serving != 0) {
+    auto state = LoadServingState(*runtime, serving);
+    if (!state.ok()) return state.status();
+    runtime->set_serving(*state);
+  } else {
+    BN_LOG(INFO) << "collection " << name << ": no model serves it yet";
+  }
+  return runtime;
+}
+
 absl::StatusOr<std::unique_ptr<Core>> Core::Open(Store* store, const CoreOptions& options) {
   std::unique_ptr<Core> core(new Core(store, options));
   Impl& impl = *core->impl_;
@@ -59,51 +99,39 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(Store* store, const CoreOptions
   auto names = impl.items.ListCollections();
   if (!names.ok()) return names.status();
   for (const std::string& name : *names) {
-    auto blob = impl.items.GetCollectionSpec(name);
-    if (!blob.ok()) return blob.status();
-    v1::Collection record;
-    if (!record.ParseFromString(*blob)) {
-      return absl::DataLossError("collection record of '" + name + "' is malformed");
-    }
-    auto runtime = std::make_shared<CollectionRuntime>(name, record);
-    const uint64_t serving = record.stats().serving_model_version();
-    if (serving != 0) {
-      auto model = impl.LoadModel(name, serving);
-      if (!model.ok()) return model.status();
-      auto index = impl.OpenIndex(*runtime, **model);
-      if (!index.ok()) return index.status();
-      auto state = std::make_shared<ServingState>();
-      state->model = *model;
-      state->index = *index;
-      if ((*index)->open_report().from_snapshot && (*index)->open_report().replayed_changes == 0) {
-        state->snapshot_counter = (*index)->applied_counter();
-      }
-      runtime->set_serving(state);
-      BN_LOG(INFO) << "collection " << name << ": serving model v" << serving << " with "
-                   << (*index)->index().size() << " indexed items ("
-                   << ((*index)->open_report().from_snapshot ? "from snapshot" : "rebuilt") << ")";
-    } else {
-      BN_LOG(INFO) << "collection " << name << ": no model serves it yet";
-    }
-    impl.collections[name] = runtime;
+    auto runtime = impl.LoadCollection(name);
+    if (!runtime.ok()) return runtime.status();
+    impl.collections[name] = *runtime;
+    if (options.follower) continue;  // Jobs and promotions belong to the primary.
     if (absl::Status s = impl.RecoverJobs(name); !s.ok()) return s;
-    const uint64_t target = record.stats().promotion().target_model_version();
+    const uint64_t target = (*runtime)->record().stats().promotion().target_model_version();
     if (target != 0 && options.training_enabled) {
       auto model = impl.LoadModel(name, target);
       if (!model.ok()) return model.status();
       BN_LOG(INFO) << "collection " << name << ": resuming the promotion of model v" << target;
-      if (absl::Status s = impl.StartPromotion(runtime, *model); !s.ok()) return s;
+      if (absl::Status s = impl.StartPromotion(*runtime, *model); !s.ok()) return s;
     }
   }
   Core* raw = core.get();
   impl.snapshot_thread = std::thread([raw] {
     Impl& impl = *raw->impl_;
+    // A follower wakes every follow_interval to apply the primary's writes, and saves its own
+    // snapshots every snapshot_interval; a primary only does the latter.
+    const auto tick = impl.options.follower
+                          ? std::min<std::chrono::milliseconds>(impl.options.follow_interval,
+                                                                impl.options.snapshot_interval)
+                          : std::chrono::milliseconds(impl.options.snapshot_interval);
+    auto next_snapshot = std::chrono::steady_clock::now() + impl.options.snapshot_interval;
     std::unique_lock<std::mutex> lock(impl.threads_mutex);
     while (!impl.shut_down) {
-      impl.shutdown_cv.wait_for(lock, impl.options.snapshot_interval);
+      impl.shutdown_cv.wait_for(lock, tick);
       if (impl.shut_down) break;
       lock.unlock();
-      raw->SaveSnapshots();
+      if (impl.options.follower) impl.FollowPrimary();
+      if (std::chrono::steady_clock::now() >= next_snapshot) {
+        raw->SaveSnapshots();
+        next_snapshot = std::chrono::steady_clock::now() + impl.options.snapshot_interval;
+      }
       lock.lock();
     }
   });
@@ -135,7 +163,8 @@ void Core::SaveSnapshots() {
     }
     serving->snapshot_counter = *covered;
     // A promotion's index replays the log from its own start; keep the log while one runs.
-    if (runtime->promotion() == nullptr) {
+    // A follower's log is the primary's to trim.
+    if (runtime->promotion() == nullptr && !impl_->options.follower) {
       if (absl::Status t = impl_->items.TrimChangeLog(runtime->name(), *covered); !t.ok()) {
         BN_LOG(WARNING) << "collection " << runtime->name() << ": change log not trimmed: " << t;
       }
@@ -175,6 +204,7 @@ void Core::Shutdown() {
 
 absl::StatusOr<v1::Collection> Core::CreateCollection(const v1::CreateCollectionRequest& request) {
   Impl& impl = *impl_;
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
   v1::CollectionSpec spec = request.spec();
   if (absl::Status s = NormalizeCollectionSpec(&spec); !s.ok()) return s;
@@ -255,6 +285,7 @@ absl::StatusOr<v1::ListCollectionsResponse> Core::ListCollections() {
 
 absl::Status Core::DeleteCollection(const std::string& name) {
   Impl& impl = *impl_;
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   std::lock_guard<std::mutex> admin(impl.admin_mutex);
   auto runtime = impl.Find(name);
   if (!runtime.ok()) return runtime.status();

@@ -1,12 +1,14 @@
 // Core: TrainingService datasets (client-streaming upload, get, list, delete).
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <set>
 
 #include "engine/util/log.h"
 #include "server/core/core.h"
 #include "server/core/core_impl.h"
 #include "server/core/inputs.h"
+#include "server/core/specs.h"
 #include "server/validation.h"
 
 namespace bn {
@@ -62,6 +64,15 @@ class Upload final : public Core::DatasetUpload {
       return absl::ResourceExhaustedError("datasets are limited to " +
                                           std::to_string(impl_->options.max_dataset_examples) +
                                           " examples");
+    }
+    // What a training job will hold in memory: examples x input size x 4 bytes.
+    const uint64_t example_bytes = static_cast<uint64_t>(InputSize(runtime_->spec())) * 4;
+    if ((count_ + message.examples_size()) * example_bytes > impl_->options.max_dataset_bytes) {
+      return absl::ResourceExhaustedError(
+          "datasets are limited to " + std::to_string(impl_->options.max_dataset_bytes >> 20) +
+          " MiB in memory (" +
+          std::to_string(impl_->options.max_dataset_bytes / std::max<uint64_t>(example_bytes, 1)) +
+          " examples of this collection; --max-dataset-mib)");
     }
     for (int i = 0; i < message.examples_size(); ++i) {
       const v1::Example& example = message.examples(i);

@@ -34,7 +34,7 @@ struct Core::Impl {
         items(s),
         blobs(s),
         options(std::move(o)),
-        runner(options.max_concurrent_jobs, options.max_queued_jobs) {}
+        runner(options.max_concurrent_jobs, options.max_queued_jobs, options.training_nice) {}
 
   Store* store;
   CollectionStore items;
@@ -62,6 +62,17 @@ struct Core::Impl {
   // NotFound ("collection 'x' not found") when absent; InvalidArgument for a malformed name.
   absl::StatusOr<std::shared_ptr<CollectionRuntime>> Find(const std::string& name);
   std::string SnapshotDir() const;
+
+  // Loads a collection's record and, when a model serves it, that model and its index.
+  absl::StatusOr<std::shared_ptr<CollectionRuntime>> LoadCollection(const std::string& name);
+  // Loads model `version` of a collection and opens its index.
+  absl::StatusOr<std::shared_ptr<const ServingState>> LoadServingState(
+      const CollectionRuntime& runtime, uint64_t version);
+  // A follower: applies the primary's latest writes (core_follower.cc): new and deleted
+  // collections, newly promoted models, item changes. Errors are logged and retried next time.
+  void FollowPrimary();
+  // FailedPrecondition on a follower (every write goes to the primary); OK otherwise.
+  absl::Status CheckWritable() const;
 
   // Loads a stored model version (model + text pipeline).
   absl::StatusOr<std::shared_ptr<const ServingModel>> LoadModel(const std::string& collection,

@@ -50,6 +50,7 @@ absl::Status CatchUpAll(const std::vector<std::shared_ptr<ServingIndex>>& indexe
 
 absl::StatusOr<v1::UpsertResponse> Core::Upsert(const v1::UpsertRequest& request) {
   Impl& impl = *impl_;
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   auto runtime_or = impl.Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   CollectionRuntime& runtime = **runtime_or;
@@ -159,6 +160,7 @@ absl::StatusOr<v1::GetItemResponse> Core::GetItem(const v1::GetItemRequest& requ
 
 absl::StatusOr<v1::DeleteItemsResponse> Core::DeleteItems(const v1::DeleteItemsRequest& request) {
   Impl& impl = *impl_;
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   auto runtime_or = impl.Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   CollectionRuntime& runtime = **runtime_or;

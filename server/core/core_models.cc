@@ -62,7 +62,7 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> Core::Impl::LoadModel(
   auto engine_model = DeserializeModel(record->model_file);
   if (!engine_model.ok()) return engine_model.status();
   model->model = std::move(*engine_model);
-  model->batcher = std::make_unique<EncodeBatcher>(model->model.get());
+  model->batcher = std::make_unique<EncodeBatcher>(model->model.get(), options.encode_batch_max);
   if (!record->text.empty()) {
     auto text = TextPipeline::Deserialize(record->text);
     if (!text.ok()) return text.status();
@@ -121,6 +121,7 @@ absl::StatusOr<v1::Model> Core::GetModel(const std::string& collection, uint64_t
 }
 
 absl::StatusOr<v1::Promotion> Core::PromoteModel(const std::string& collection, uint64_t version) {
+  if (absl::Status s = impl_->CheckWritable(); !s.ok()) return s;
   auto runtime = impl_->Find(collection);
   if (!runtime.ok()) return runtime.status();
   if (version == 0) return absl::InvalidArgumentError("version must be >= 1");

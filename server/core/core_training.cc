@@ -384,11 +384,25 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
   auto last_persist = std::chrono::steady_clock::now();
   ProgressCallback progress = [&](const TrainingProgress& p) {
     const auto now = std::chrono::steady_clock::now();
-    const bool persist = now - last_persist > kPersistProgressEvery;
+    const bool epoch_end = p.steps_per_epoch > 0 && p.step >= p.steps_per_epoch && p.epoch > 0;
+    const bool persist = epoch_end || now - last_persist > kPersistProgressEvery;
     if (persist) last_persist = now;
     UpdateJob(
         entry,
         [&](v1::Job* j) {
+          if (epoch_end) {
+            const int n = j->history_size();
+            const bool same =
+                n > 0 && j->history(n - 1).phase_index() == static_cast<uint32_t>(p.phase_index) &&
+                j->history(n - 1).epoch() == static_cast<uint32_t>(p.epoch);
+            v1::EpochSummary* h = same ? j->mutable_history(n - 1) : j->add_history();
+            h->set_phase(p.phase);
+            h->set_phase_index(p.phase_index);
+            h->set_epoch(p.epoch);
+            h->set_loss(p.loss);
+            h->set_validation_error(p.validation_error);
+            h->set_elapsed_seconds(std::chrono::duration<double>(now - started).count());
+          }
           v1::JobProgress* out = j->mutable_progress();
           out->set_phase(p.phase);
           out->set_phase_index(p.phase_index);

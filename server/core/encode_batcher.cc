@@ -6,6 +6,13 @@
 namespace bn {
 
 absl::Status EncodeBatcher::Encode(const float* x, float* code) {
+  if (max_batch_ <= 1) {
+    absl::Status status = model_->Encode(x, 1, code);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++calls_;
+    ++rows_;
+    return status;
+  }
   Request request{x, code, absl::OkStatus()};
   std::unique_lock<std::mutex> lock(mutex_);
   queue_.push_back(&request);

@@ -19,7 +19,8 @@ namespace bn {
 
 class EncodeBatcher {
  public:
-  // `model` must outlive the batcher. At most `max_batch` rows are encoded per call.
+  // `model` must outlive the batcher. At most `max_batch` rows are encoded per call;
+  // max_batch == 1 turns batching off: every caller encodes alone, concurrently.
   explicit EncodeBatcher(const Model* model, int max_batch = 64)
       : model_(model), max_batch_(max_batch) {}
 

@@ -1,10 +1,18 @@
 #include "server/core/job_runner.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "engine/util/log.h"
 
 namespace bn {
 
-JobRunner::JobRunner(int max_concurrent, int max_queued) : max_queued_(max_queued) {
+JobRunner::JobRunner(int max_concurrent, int max_queued, int nice)
+    : max_queued_(max_queued), nice_(nice) {
   for (int i = 0; i < std::max(1, max_concurrent); ++i) {
     workers_.emplace_back([this] { WorkerLoop(); });
   }
@@ -42,6 +50,10 @@ int JobRunner::active() const {
 }
 
 void JobRunner::WorkerLoop() {
+  // Linux niceness is per thread; threads this one starts (its OpenMP team) inherit it.
+  if (nice_ > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_) != 0) {
+    BN_LOG(WARNING) << "cannot lower the training threads' priority: " << std::strerror(errno);
+  }
   while (true) {
     Entry entry;
     {

@@ -28,7 +28,9 @@ class JobRunner {
   // its final state.
   using JobFn = std::function<void(const CancellationFlag& cancel)>;
 
-  JobRunner(int max_concurrent, int max_queued);
+  // `nice` > 0 lowers the scheduling priority of the pool's threads (and of the OpenMP teams they
+  // start) by that much, so that queries keep their latency while jobs run.
+  JobRunner(int max_concurrent, int max_queued, int nice = 0);
   ~JobRunner();  // Shutdown().
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
@@ -52,6 +54,7 @@ class JobRunner {
   void WorkerLoop();
 
   const int max_queued_;
+  const int nice_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Entry> queue_;

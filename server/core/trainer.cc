@@ -197,7 +197,9 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
     default:
       return absl::InvalidArgumentError("spec has no architecture");
   }
-  const int phases = spec.has_pca() ? 2 : 3;  // Refined by the auto-encoder's own phases.
+  // PCA baseline, the model's own phases (RBM layers, fine-tuning), evaluate: refined once the
+  // auto-encoder reports how many phases it has, so that "evaluate" is always the last.
+  int phases = spec.has_pca() ? 2 : 3;
   auto report_phase = [&](const std::string& name, int index) {
     TrainingProgress p;
     p.phase = name;
@@ -229,6 +231,7 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
         TrainingProgress shifted = p;
         shifted.phase_index = 1 + std::max(1, p.phase_index);
         shifted.phase_count = 2 + std::max(1, p.phase_count);
+        phases = shifted.phase_count;
         if (progress) progress(shifted);
       };
       auto trained = TrainDenseAutoencoder(train.x, &validation.x, dense, options, nested, &cancel);

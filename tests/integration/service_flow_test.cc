@@ -473,6 +473,15 @@ TEST_F(ServiceFlowTest, DenseJobsTrainCancelAndSurviveRestarts) {
   job = WaitForJob(
       *stubs_, job.id(), [](const v1::Job& j) { return j.state() > v1::JOB_STATE_RUNNING; }, 240);
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
+  // The job keeps one history entry per fine-tuning epoch, in order, with a measured loss.
+  std::vector<uint32_t> epochs;
+  for (const v1::EpochSummary& h : job.history()) {
+    EXPECT_GT(h.loss(), 0.0) << h.ShortDebugString();
+    if (h.phase() == job.history(job.history_size() - 1).phase()) epochs.push_back(h.epoch());
+  }
+  EXPECT_EQ(epochs, (std::vector<uint32_t>{1, 2, 3})) << job.ShortDebugString();
+  EXPECT_EQ(job.progress().phase(), "evaluate");
+  EXPECT_EQ(job.progress().phase_index(), job.progress().phase_count());
   v1::GetModelRequest get_model;
   get_model.set_collection("dense");
   get_model.set_version(job.model_version());

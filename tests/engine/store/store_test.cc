@@ -39,6 +39,42 @@ TEST(StoreTest, CreatesDatabaseWithSchemaVersionAndReopens) {
   EXPECT_EQ(value, "v");
 }
 
+TEST(StoreTest, AFollowerSeesThePrimarysWritesAfterCatchingUpAndCannotWrite) {
+  testing::TempDir dir;
+  auto primary = Store::Open(dir.Sub("primary"), StoreOptions());
+  ASSERT_TRUE(primary.ok()) << primary.status();
+  rocksdb::DB* db = (*primary)->db();
+  auto* items = (*primary)->handle(ColumnFamily::kItems);
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), items, "a", "1").ok());
+  StoreOptions follow;
+  follow.follow_primary = dir.Sub("primary");
+  auto follower = Store::Open(dir.Sub("follower"), follow);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  EXPECT_TRUE((*follower)->read_only());
+  EXPECT_FALSE((*primary)->read_only());
+  auto* f_items = (*follower)->handle(ColumnFamily::kItems);
+  std::string value;
+  ASSERT_TRUE((*follower)->db()->Get(rocksdb::ReadOptions(), f_items, "a", &value).ok());
+  EXPECT_EQ(value, "1");
+  // A write after the follower opened is invisible until it catches up (WAL tailing).
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), items, "b", "2").ok());
+  EXPECT_TRUE(
+      (*follower)->db()->Get(rocksdb::ReadOptions(), f_items, "b", &value).IsNotFound());
+  ASSERT_TRUE((*follower)->CatchUpWithPrimary().ok());
+  ASSERT_TRUE((*follower)->db()->Get(rocksdb::ReadOptions(), f_items, "b", &value).ok());
+  EXPECT_EQ(value, "2");
+  EXPECT_FALSE((*follower)->db()->Put(rocksdb::WriteOptions(), f_items, "c", "3").ok());
+  EXPECT_EQ((*primary)->CatchUpWithPrimary().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(StoreTest, FollowingADirectoryWithoutADatabaseFails) {
+  testing::TempDir dir;
+  StoreOptions follow;
+  follow.follow_primary = dir.Sub("missing");
+  auto follower = Store::Open(dir.Sub("follower"), follow);
+  EXPECT_FALSE(follower.ok());
+}
+
 TEST(StoreTest, RefusesANewerSchema) {
   testing::TempDir dir;
   {

@@ -18,7 +18,12 @@ class SlowSumModel final : public Model {
   CodeType code_type() const override { return CodeType::kFloat; }
   int64_t parameter_count() const override { return 0; }
   absl::Status Encode(const float* x, int64_t n, float* codes) const override {
+    const int now = ++in_flight_;
+    int seen = max_in_flight_.load();
+    while (now > seen && !max_in_flight_.compare_exchange_weak(seen, now)) {
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    --in_flight_;
     for (int64_t i = 0; i < n; ++i) {
       codes[2 * i] = x[3 * i] + x[3 * i + 1] + x[3 * i + 2];
       codes[2 * i + 1] = static_cast<float>(n);
@@ -31,6 +36,10 @@ class SlowSumModel final : public Model {
   absl::Status SavePayload(std::string*) const override {
     return absl::UnimplementedError("not needed");
   }
+  int max_in_flight() const { return max_in_flight_.load(); }
+
+ private:
+  mutable std::atomic<int> in_flight_{0}, max_in_flight_{0};
 };
 
 TEST(EncodeBatcherTest, ALoneCallerIsEncodedAtOnce) {
@@ -64,8 +73,31 @@ TEST(EncodeBatcherTest, ConcurrentCallersShareBatchesAndGetTheirOwnCodes) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(batcher.rows(), static_cast<uint64_t>(kThreads * kPerThread));
-  // With 16 callers and a 5 ms model, batches must have formed.
+  // With 16 callers and a 5 ms model, batches must have formed, one model call at a time.
   EXPECT_LT(batcher.calls(), batcher.rows() / 2);
+  EXPECT_EQ(model.max_in_flight(), 1);
+}
+
+TEST(EncodeBatcherTest, MaxBatchOneEncodesEveryCallerAloneAndConcurrently) {
+  SlowSumModel model;
+  EncodeBatcher batcher(&model, /*max_batch=*/1);
+  constexpr int kThreads = 8, kPerThread = 10;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const float x[3] = {static_cast<float>(t), static_cast<float>(i), 1};
+        float code[2];
+        if (!batcher.Encode(x, code).ok() || code[0] != t + i + 1 || code[1] != 1) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(batcher.calls(), batcher.rows());
+  EXPECT_EQ(batcher.rows(), static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_GT(model.max_in_flight(), 1);  // Not serialised behind one another.
 }
 
 }  // namespace

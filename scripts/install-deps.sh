@@ -18,14 +18,15 @@ BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libdnnl-dev libhnswlib-dev librocksdb-dev libgtest-dev libgmock-dev
-  libeigen3-dev libpng-dev libjpeg-dev libstb-dev zlib1g-dev
-  dataset-fashion-mnist
+  libeigen3-dev libpng-dev libjpeg-dev libstb-dev zlib1g-dev libcairo2-dev
+  dataset-fashion-mnist python3-sklearn
+  libcpp-httplib-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-pil python3-yaml
   clang libclang-rt-14-dev openssl
 )
 RUNTIME_PACKAGES=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libdnnl2 librocksdb7.8 libpng16-16 libjpeg62-turbo
-  libabsl20220623 zlib1g libstdc++6 ca-certificates
+  libabsl20220623 zlib1g libstdc++6 ca-certificates libcpp-httplib0.11 libcairo2
 )
 
 # Only for the PyTorch speed comparison in bench/ (about 1-2 minutes to install).

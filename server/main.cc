@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "engine/util/log.h"
 #include "server/config.h"
 #include "server/server.h"
@@ -40,6 +41,9 @@ int main(int argc, char** argv) {
   bn::LogLevel level = bn::LogLevel::kInfo;
   (void)bn::ParseLogLevel(config->log_level, &level);
   bn::SetMinLogLevel(level);
+  // Debian's absl keeps absl::Mutex deadlock detection on (a graph update per lock acquisition);
+  // gRPC takes those locks on every call. It is a debugging aid: off in the server.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   bn::LogFormat format = bn::LogFormat::kText;
   (void)bn::ParseLogFormat(config->log_format, &format);
   bn::SetLogFormat(format);

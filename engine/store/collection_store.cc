@@ -350,6 +350,28 @@ absl::StatusOr<Item> CollectionStore::GetItem(absl::string_view collection, absl
   return item;
 }
 
+absl::StatusOr<std::vector<std::optional<Item>>> CollectionStore::GetItems(
+    absl::string_view collection, const std::vector<std::string>& ids) {
+  std::vector<std::string> key_storage;
+  key_storage.reserve(ids.size());
+  for (const std::string& id : ids) key_storage.push_back(keys::ItemKey(collection, id));
+  std::vector<rocksdb::Slice> key_slices(key_storage.begin(), key_storage.end());
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs(ids.size(), store_->handle(ColumnFamily::kItems));
+  std::vector<std::string> values;
+  std::vector<rocksdb::Status> statuses =
+      store_->db()->MultiGet(rocksdb::ReadOptions(), cfs, key_slices, &values);
+  std::vector<std::optional<Item>> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return FromRocks("reading items", statuses[i]);
+    Item item;
+    item.id = ids[i];
+    if (absl::Status d = DecodeItemValue(values[i], &item.label, &item.record); !d.ok()) return d;
+    out[i] = std::move(item);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<std::optional<std::string>>> CollectionStore::LookupLabels(
     absl::string_view collection, const std::vector<uint64_t>& labels) {
   std::vector<std::string> key_storage;

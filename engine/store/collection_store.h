@@ -150,6 +150,9 @@ class CollectionStore {
                                                       const ItemBatch& batch);
   // NotFound when the item (or collection) does not exist.
   [[nodiscard]] absl::StatusOr<Item> GetItem(absl::string_view collection, absl::string_view id);
+  // Several items in one MultiGet, in the order of `ids`; nullopt for ids not stored.
+  [[nodiscard]] absl::StatusOr<std::vector<std::optional<Item>>> GetItems(
+      absl::string_view collection, const std::vector<std::string>& ids);
   // Ids of the given labels (nullopt for labels of deleted items), e.g. to map search results.
   [[nodiscard]] absl::StatusOr<std::vector<std::optional<std::string>>> LookupLabels(
       absl::string_view collection, const std::vector<uint64_t>& labels);

@@ -132,18 +132,27 @@ absl::StatusOr<v1::SearchResponse> Core::Search(const v1::SearchRequest& request
   if (labels.size() > k) labels.resize(k);
   auto ids = impl.items.LookupLabels(runtime.name(), labels);
   if (!ids.ok()) return ids.status();
+  // The neighbours' records (label, metadata) in one MultiGet; items deleted between the search
+  // and these reads are left out.
+  std::vector<std::string> found_ids;
+  std::vector<float> distances;
   size_t j = 0;
   for (const Neighbor& n : *neighbors) {
     if (n.label == exclude_label || j >= labels.size()) continue;
     const auto& id = (*ids)[j++];
-    if (!id.has_value()) continue;  // Deleted between the search and the lookup.
-    auto item = impl.items.GetItem(runtime.name(), *id);
-    if (!item.ok()) continue;
+    if (!id.has_value()) continue;
+    found_ids.push_back(*id);
+    distances.push_back(n.distance);
+  }
+  auto items = impl.items.GetItems(runtime.name(), found_ids);
+  if (!items.ok()) return items.status();
+  for (size_t i = 0; i < found_ids.size(); ++i) {
+    if (!(*items)[i].has_value()) continue;
     v1::Item record;
-    if (!record.ParseFromString(item->record)) continue;
+    if (!record.ParseFromString((*items)[i]->record)) continue;
     v1::Neighbor* out = response.add_neighbors();
-    out->set_id(*id);
-    out->set_distance(n.distance);
+    out->set_id(found_ids[i]);
+    out->set_distance(distances[i]);
     out->set_label(record.label());
     *out->mutable_metadata() = record.metadata();
   }

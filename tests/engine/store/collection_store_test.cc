@@ -81,6 +81,17 @@ TEST_F(CollectionStoreTest, UpsertKeepsLabelDeleteNeverReusesIt) {
   EXPECT_EQ(*cs_->GetCode("c", 1, lx), "new-x1");
   EXPECT_TRUE(absl::IsNotFound(cs_->GetCode("c", 2, lx).status()));
   EXPECT_TRUE(absl::IsNotFound(cs_->GetItem("c", "y").status()));
+  // Several at once, in the order asked, with absent ones as nullopt.
+  auto several = cs_->GetItems("c", {"z", "y", "x"});
+  ASSERT_TRUE(several.ok()) << several.status();
+  ASSERT_EQ(several->size(), 3u);
+  ASSERT_TRUE((*several)[0].has_value());
+  EXPECT_EQ((*several)[0]->record, "rec-z");
+  EXPECT_EQ((*several)[0]->label, lz);
+  EXPECT_FALSE((*several)[1].has_value());
+  ASSERT_TRUE((*several)[2].has_value());
+  EXPECT_EQ((*several)[2]->id, "x");
+  EXPECT_EQ((*several)[2]->record, x->record);
   EXPECT_TRUE(absl::IsNotFound(cs_->GetCode("c", 1, ly).status()));
   EXPECT_EQ(*cs_->CountItems("c"), 2u);
 

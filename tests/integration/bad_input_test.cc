@@ -1,9 +1,9 @@
 // Bad input over every RPC: each case expects its precise status, and afterwards the server is
 // still serving and nothing changed (same collections, items, datasets, jobs and models).
 #include <cmath>
-#include <thread>
 #include <functional>
 #include <limits>
+#include <thread>
 
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/item.grpc.pb.h"
@@ -12,6 +12,7 @@
 #include "bottleneck/v1/training.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/integration/client_util.h"
 #include "tests/integration/server_process.h"
 #include "tests/util/temp_dir.h"
 
@@ -21,28 +22,15 @@ namespace {
 namespace v1 = ::bottleneck::v1;
 using Code = grpc::StatusCode;
 
-std::unique_ptr<grpc::ClientContext> Ctx() {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  return c;
-}
-
 v1::Input Grey(int h, int w, uint8_t value) {
-  v1::Input input;
-  v1::RawImage* raw = input.mutable_image()->mutable_raw();
-  raw->set_height(h);
-  raw->set_width(w);
-  raw->set_channels(1);
-  raw->set_pixel_type(v1::PIXEL_TYPE_UINT8);
-  raw->set_data(std::string(h * w, static_cast<char>(value)));
-  return input;
+  return RawGrey(h, w, std::string(h * w, static_cast<char>(value)));
 }
 
 // A PNG header that claims 60000 x 60000 pixels (a decompression bomb's signature).
 std::string BombPng() {
   std::string png("\x89PNG\r\n\x1a\n", 8);
-  const unsigned char ihdr[] = {0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60,
-                                8, 0, 0, 0, 0, 0x2F, 0x6C, 0x7A, 0x5B};
+  const unsigned char ihdr[] = {0, 0,    0,    13, 'I', 'H', 'D', 'R', 0,    0,    0xEA, 0x60, 0,
+                                0, 0xEA, 0x60, 8,  0,   0,   0,   0,   0x2F, 0x6C, 0x7A, 0x5B};
   png.append(reinterpret_cast<const char*>(ihdr), sizeof(ihdr));
   png.append(100000, '\0');
   return png;
@@ -203,7 +191,8 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
   std::vector<Case> cases = {
       {"collection name ../x", Code::INVALID_ARGUMENT, create("../x", [](auto*) {})},
       {"collection name empty", Code::INVALID_ARGUMENT, create("", [](auto*) {})},
-      {"collection name too long", Code::INVALID_ARGUMENT, create(std::string(65, 'a'), [](auto*) {})},
+      {"collection name too long", Code::INVALID_ARGUMENT,
+       create(std::string(65, 'a'), [](auto*) {})},
       {"collection exists", Code::ALREADY_EXISTS, create("img", [](auto*) {})},
       {"no input kind", Code::INVALID_ARGUMENT, create("x1", [](auto* s) { s->clear_input(); })},
       {"zero height", Code::INVALID_ARGUMENT,
@@ -216,13 +205,15 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
        create("x5", [](auto* s) { s->set_distance(v1::DISTANCE_HAMMING); })},
       {"huge M", Code::INVALID_ARGUMENT,
        create("x6", [](auto* s) { s->mutable_index()->set_m(100000); })},
-      {"get unknown collection", Code::NOT_FOUND, [&] {
+      {"get unknown collection", Code::NOT_FOUND,
+       [&] {
          v1::GetCollectionRequest r;
          r.set_name("nope");
          v1::Collection c;
          return collections_->GetCollection(Ctx().get(), r, &c);
        }},
-      {"delete hostile name", Code::INVALID_ARGUMENT, [&] {
+      {"delete hostile name", Code::INVALID_ARGUMENT,
+       [&] {
          v1::DeleteCollectionRequest r;
          r.set_name("../../etc");
          v1::DeleteCollectionResponse d;
@@ -233,26 +224,25 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
       {"search no query", Code::INVALID_ARGUMENT, search([](auto* r) { r->clear_query(); })},
       {"search unknown item", Code::NOT_FOUND, search([](auto* r) { r->set_item_id("zzz"); })},
       {"search NaN code", Code::INVALID_ARGUMENT, search([=](auto* r) {
-         for (float v : {0.f, nan, 0.f, 0.f}) r->mutable_code()->mutable_float_code()->add_values(v);
+         for (float v : {0.f, nan, 0.f, 0.f})
+           r->mutable_code()->mutable_float_code()->add_values(v);
        })},
       {"search Inf code", Code::INVALID_ARGUMENT, search([=](auto* r) {
-         for (float v : {inf, 0.f, 0.f, 0.f}) r->mutable_code()->mutable_float_code()->add_values(v);
+         for (float v : {inf, 0.f, 0.f, 0.f})
+           r->mutable_code()->mutable_float_code()->add_values(v);
        })},
-      {"search code of the wrong size", Code::INVALID_ARGUMENT, search([](auto* r) {
-         r->mutable_code()->mutable_float_code()->add_values(1);
-       })},
-      {"search binary code on float model", Code::INVALID_ARGUMENT, search([](auto* r) {
-         r->mutable_code()->mutable_binary_code()->set_num_bits(4);
-       })},
-      {"search document in image collection", Code::INVALID_ARGUMENT, search([](auto* r) {
-         r->mutable_input()->mutable_document()->set_text("hello");
-       })},
+      {"search code of the wrong size", Code::INVALID_ARGUMENT,
+       search([](auto* r) { r->mutable_code()->mutable_float_code()->add_values(1); })},
+      {"search binary code on float model", Code::INVALID_ARGUMENT,
+       search([](auto* r) { r->mutable_code()->mutable_binary_code()->set_num_bits(4); })},
+      {"search document in image collection", Code::INVALID_ARGUMENT,
+       search([](auto* r) { r->mutable_input()->mutable_document()->set_text("hello"); })},
       {"search corrupt PNG", Code::INVALID_ARGUMENT, search([](auto* r) {
-         r->mutable_input()->mutable_image()->set_encoded(std::string("\x89PNG\r\n\x1a\nbroken", 14));
+         r->mutable_input()->mutable_image()->set_encoded(
+             std::string("\x89PNG\r\n\x1a\nbroken", 14));
        })},
-      {"search decompression bomb", Code::INVALID_ARGUMENT, search([](auto* r) {
-         r->mutable_input()->mutable_image()->set_encoded(BombPng());
-       })},
+      {"search decompression bomb", Code::INVALID_ARGUMENT,
+       search([](auto* r) { r->mutable_input()->mutable_image()->set_encoded(BombPng()); })},
       {"search raw image with short data", Code::INVALID_ARGUMENT, search([](auto* r) {
          *r->mutable_input() = Grey(8, 8, 0);
          r->mutable_input()->mutable_image()->mutable_raw()->mutable_data()->resize(10);
@@ -266,10 +256,10 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          *r->mutable_input() = Grey(8, 8, 0);
          r->mutable_input()->mutable_image()->mutable_raw()->set_height(1u << 31);
        })},
-      {"search empty encoded image", Code::INVALID_ARGUMENT, search([](auto* r) {
-         r->mutable_input()->mutable_image()->set_encoded("");
-       })},
-      {"search docs before a model", Code::FAILED_PRECONDITION, [&] {
+      {"search empty encoded image", Code::INVALID_ARGUMENT,
+       search([](auto* r) { r->mutable_input()->mutable_image()->set_encoded(""); })},
+      {"search docs before a model", Code::FAILED_PRECONDITION,
+       [&] {
          v1::SearchRequest r;
          r.set_collection("docs");
          r.mutable_input()->mutable_document()->set_text("text");
@@ -278,7 +268,8 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
        }},
       {"upsert bad id", Code::INVALID_ARGUMENT,
        upsert([](auto* r) { r->mutable_items(0)->set_id(std::string("a\0b", 3)); })},
-      {"upsert empty id", Code::INVALID_ARGUMENT, upsert([](auto* r) { r->mutable_items(0)->set_id(""); })},
+      {"upsert empty id", Code::INVALID_ARGUMENT,
+       upsert([](auto* r) { r->mutable_items(0)->set_id(""); })},
       {"upsert no items", Code::INVALID_ARGUMENT, upsert([](auto* r) { r->clear_items(); })},
       {"upsert no input", Code::INVALID_ARGUMENT,
        upsert([](auto* r) { r->mutable_items(0)->clear_input(); })},
@@ -291,7 +282,8 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
        })},
       {"upsert giant label", Code::INVALID_ARGUMENT,
        upsert([](auto* r) { r->mutable_items(0)->set_label(std::string(300, 'l')); })},
-      {"upsert doc with invalid UTF-8", Code::INVALID_ARGUMENT, [&] {
+      {"upsert doc with invalid UTF-8", Code::INVALID_ARGUMENT,
+       [&] {
          v1::UpsertRequest r;
          r.set_collection("docs");
          v1::Item* item = r.add_items();
@@ -300,7 +292,8 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          v1::UpsertResponse response;
          return items_->Upsert(Ctx().get(), r, &response);
        }},
-      {"upsert doc word id out of range", Code::INVALID_ARGUMENT, [&] {
+      {"upsert doc word id out of range", Code::INVALID_ARGUMENT,
+       [&] {
          v1::UpsertRequest r;
          r.set_collection("docs");
          v1::Item* item = r.add_items();
@@ -311,7 +304,8 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          v1::UpsertResponse response;
          return items_->Upsert(Ctx().get(), r, &response);
        }},
-      {"upsert doc mismatched counts", Code::INVALID_ARGUMENT, [&] {
+      {"upsert doc mismatched counts", Code::INVALID_ARGUMENT,
+       [&] {
          v1::UpsertRequest r;
          r.set_collection("docs");
          v1::Item* item = r.add_items();
@@ -320,29 +314,30 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          v1::UpsertResponse response;
          return items_->Upsert(Ctx().get(), r, &response);
        }},
-      {"get item unknown", Code::NOT_FOUND, [&] {
+      {"get item unknown", Code::NOT_FOUND,
+       [&] {
          v1::GetItemRequest r;
          r.set_collection("img");
          r.set_id("missing");
          v1::GetItemResponse response;
          return items_->GetItem(Ctx().get(), r, &response);
        }},
-      {"delete no ids", Code::INVALID_ARGUMENT, [&] {
+      {"delete no ids", Code::INVALID_ARGUMENT,
+       [&] {
          v1::DeleteItemsRequest r;
          r.set_collection("img");
          v1::DeleteItemsResponse response;
          return items_->DeleteItems(Ctx().get(), r, &response);
        }},
       {"train unknown dataset", Code::NOT_FOUND, train([](auto* r) { r->set_dataset("nope"); })},
-      {"train no architecture", Code::INVALID_ARGUMENT, train([](auto* r) { r->mutable_spec()->clear_architecture(); })},
+      {"train no architecture", Code::INVALID_ARGUMENT,
+       train([](auto* r) { r->mutable_spec()->clear_architecture(); })},
       {"train code bigger than input", Code::INVALID_ARGUMENT,
        train([](auto* r) { r->mutable_spec()->mutable_pca()->set_code_size(65); })},
-      {"train NaN learning rate", Code::INVALID_ARGUMENT, train([=](auto* r) {
-         r->mutable_spec()->mutable_training()->set_learning_rate(nan);
-       })},
-      {"train negative epochs via huge", Code::INVALID_ARGUMENT, train([](auto* r) {
-         r->mutable_spec()->mutable_training()->set_epochs(4000000000u);
-       })},
+      {"train NaN learning rate", Code::INVALID_ARGUMENT,
+       train([=](auto* r) { r->mutable_spec()->mutable_training()->set_learning_rate(nan); })},
+      {"train negative epochs via huge", Code::INVALID_ARGUMENT,
+       train([](auto* r) { r->mutable_spec()->mutable_training()->set_epochs(4000000000u); })},
       {"train conv on documents", Code::INVALID_ARGUMENT, train([](auto* r) {
          r->set_collection("docs");
          r->mutable_spec()->mutable_conv()->add_encoder()->set_filters(4);
@@ -355,38 +350,44 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
       {"train unknown optimizer", Code::INVALID_ARGUMENT, train([](auto* r) {
          r->mutable_spec()->mutable_training()->set_optimizer(static_cast<v1::OptimizerKind>(9));
        })},
-      {"get unknown job", Code::NOT_FOUND, [&] {
+      {"get unknown job", Code::NOT_FOUND,
+       [&] {
          v1::GetJobRequest r;
          r.set_job_id("img.999");
          v1::Job job;
          return training_->GetJob(Ctx().get(), r, &job);
        }},
-      {"resume a finished job", Code::FAILED_PRECONDITION, [&] {
+      {"resume a finished job", Code::FAILED_PRECONDITION,
+       [&] {
          v1::ResumeJobRequest r;
          r.set_job_id(job_id_);
          v1::Job job;
          return training_->ResumeJob(Ctx().get(), r, &job);
        }},
-      {"get unknown model", Code::NOT_FOUND, [&] {
+      {"get unknown model", Code::NOT_FOUND,
+       [&] {
          v1::GetModelRequest r;
          r.set_collection("img");
          r.set_version(42);
          v1::Model m;
          return models_->GetModel(Ctx().get(), r, &m);
        }},
-      {"promote version 0", Code::INVALID_ARGUMENT, [&] {
+      {"promote version 0", Code::INVALID_ARGUMENT,
+       [&] {
          v1::PromoteModelRequest r;
          r.set_collection("img");
          v1::Promotion p;
          return models_->PromoteModel(Ctx().get(), r, &p);
        }},
-      {"encode no inputs", Code::INVALID_ARGUMENT, [&] {
+      {"encode no inputs", Code::INVALID_ARGUMENT,
+       [&] {
          v1::EncodeRequest r;
          r.set_collection("img");
          v1::EncodeResponse response;
          return query_->Encode(Ctx().get(), r, &response);
        }},
-      {"encode unknown model version", Code::NOT_FOUND, [&] {
+      {"encode unknown model version", Code::NOT_FOUND,
+       [&] {
          v1::EncodeRequest r;
          r.set_collection("img");
          r.set_model_version(9);
@@ -394,14 +395,16 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          v1::EncodeResponse response;
          return query_->Encode(Ctx().get(), r, &response);
        }},
-      {"decode wrong code size", Code::INVALID_ARGUMENT, [&] {
+      {"decode wrong code size", Code::INVALID_ARGUMENT,
+       [&] {
          v1::DecodeRequest r;
          r.set_collection("img");
          r.add_codes()->mutable_float_code()->add_values(1);
          v1::DecodeResponse response;
          return query_->Decode(Ctx().get(), r, &response);
        }},
-      {"decode too many top words", Code::INVALID_ARGUMENT, [&] {
+      {"decode too many top words", Code::INVALID_ARGUMENT,
+       [&] {
          v1::DecodeRequest r;
          r.set_collection("img");
          r.set_top_words(5000);
@@ -409,7 +412,8 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          v1::DecodeResponse response;
          return query_->Decode(Ctx().get(), r, &response);
        }},
-      {"upload to unknown collection", Code::NOT_FOUND, [&] {
+      {"upload to unknown collection", Code::NOT_FOUND,
+       [&] {
          auto ctx = Ctx();
          v1::Dataset d;
          auto w = training_->UploadDataset(ctx.get(), &d);
@@ -421,7 +425,8 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          w->WritesDone();
          return w->Finish();
        }},
-      {"upload existing dataset", Code::ALREADY_EXISTS, [&] {
+      {"upload existing dataset", Code::ALREADY_EXISTS,
+       [&] {
          auto ctx = Ctx();
          v1::Dataset d;
          auto w = training_->UploadDataset(ctx.get(), &d);
@@ -433,7 +438,8 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          w->WritesDone();
          return w->Finish();
        }},
-      {"upload with a bad example leaves nothing", Code::INVALID_ARGUMENT, [&] {
+      {"upload with a bad example leaves nothing", Code::INVALID_ARGUMENT,
+       [&] {
          auto ctx = Ctx();
          v1::Dataset d;
          auto w = training_->UploadDataset(ctx.get(), &d);
@@ -448,14 +454,16 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          w->WritesDone();
          return w->Finish();
        }},
-      {"upload empty stream", Code::INVALID_ARGUMENT, [&] {
+      {"upload empty stream", Code::INVALID_ARGUMENT,
+       [&] {
          auto ctx = Ctx();
          v1::Dataset d;
          auto w = training_->UploadDataset(ctx.get(), &d);
          w->WritesDone();
          return w->Finish();
        }},
-      {"oversized message", Code::RESOURCE_EXHAUSTED, [&] {
+      {"oversized message", Code::RESOURCE_EXHAUSTED,
+       [&] {
          v1::UpsertRequest r;
          r.set_collection("img");
          v1::Item* item = r.add_items();

@@ -22,6 +22,7 @@
 #include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/integration/client_util.h"
 #include "tests/integration/server_process.h"
 #include "tests/util/temp_dir.h"
 
@@ -30,24 +31,11 @@ namespace {
 
 namespace v1 = ::bottleneck::v1;
 
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 10) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return c;
-}
-
 // 8x8 grey image whose pixels depend on `seed` (so items differ).
 v1::Input Image(int seed) {
-  v1::Input input;
-  v1::RawImage* raw = input.mutable_image()->mutable_raw();
-  raw->set_height(8);
-  raw->set_width(8);
-  raw->set_channels(1);
-  raw->set_pixel_type(v1::PIXEL_TYPE_UINT8);
   std::string data(64, '\0');
   for (int i = 0; i < 64; ++i) data[i] = static_cast<char>((seed * 37 + i * (seed % 7 + 1)) % 256);
-  raw->set_data(data);
-  return input;
+  return RawGrey(8, 8, std::move(data));
 }
 
 struct Stubs {
@@ -67,9 +55,9 @@ struct Stubs {
 // What the clients were told.
 struct Oracle {
   std::mutex mutex;
-  std::map<std::string, int> acked;      // id -> image seed
-  std::set<std::string> deleted;         // acknowledged deletes
-  std::map<std::string, int> in_flight;  // sent, not acknowledged when the server died
+  std::map<std::string, int> acked;        // id -> image seed
+  std::set<std::string> deleted;           // acknowledged deletes
+  std::map<std::string, int> in_flight;    // sent, not acknowledged when the server died
   std::set<std::string> delete_in_flight;  // delete sent, not acknowledged
 };
 
@@ -90,9 +78,9 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
   create.mutable_spec()->mutable_image()->set_width(8);
   create.mutable_spec()->mutable_image()->set_channels(1);
   v1::Collection collection;
-  ASSERT_TRUE(stubs->collections->CreateCollection(Ctx().get(), create, &collection).ok());
+  ASSERT_TRUE(stubs->collections->CreateCollection(Ctx(10).get(), create, &collection).ok());
   {
-    auto ctx = Ctx();
+    auto ctx = Ctx(10);
     v1::Dataset d;
     auto w = stubs->training->UploadDataset(ctx.get(), &d);
     v1::UploadDatasetRequest m;
@@ -109,12 +97,12 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
   start.mutable_spec()->mutable_pca()->set_code_size(4);
   start.set_promote_when_done(true);
   v1::Job job;
-  ASSERT_TRUE(stubs->training->StartTraining(Ctx().get(), start, &job).ok());
+  ASSERT_TRUE(stubs->training->StartTraining(Ctx(10).get(), start, &job).ok());
   for (int i = 0; i < 400 && collection.stats().serving_model_version() != 1; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
     v1::GetCollectionRequest get;
     get.set_name("c");
-    ASSERT_TRUE(stubs->collections->GetCollection(Ctx().get(), get, &collection).ok());
+    ASSERT_TRUE(stubs->collections->GetCollection(Ctx(10).get(), get, &collection).ok());
   }
   ASSERT_EQ(collection.stats().serving_model_version(), 1u);
 
@@ -197,7 +185,7 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
       long_job.mutable_spec()->mutable_dense()->add_encoder_sizes(16);
       long_job.mutable_spec()->mutable_dense()->set_code_size(4);
       long_job.mutable_spec()->mutable_training()->set_epochs(5000);
-      ASSERT_TRUE(stubs->training->StartTraining(Ctx().get(), long_job, &job).ok());
+      ASSERT_TRUE(stubs->training->StartTraining(Ctx(10).get(), long_job, &job).ok());
       running_job = job.id();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 450));
@@ -213,7 +201,7 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
     std::lock_guard<std::mutex> lock(oracle.mutex);
     v1::GetCollectionRequest get;
     get.set_name("c");
-    ASSERT_TRUE(stubs->collections->GetCollection(Ctx().get(), get, &collection).ok());
+    ASSERT_TRUE(stubs->collections->GetCollection(Ctx(10).get(), get, &collection).ok());
     EXPECT_EQ(collection.stats().serving_model_version(), 1u) << "cycle " << cycle;
     EXPECT_EQ(collection.stats().pending_item_count(), 0u)
         << "cycle " << cycle << ": the index disagrees with the store";
@@ -223,10 +211,9 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
       r.set_collection("c");
       r.set_id(it->first);
       v1::GetItemResponse item;
-      if (stubs->items->GetItem(Ctx().get(), r, &item).ok()) {
+      if (stubs->items->GetItem(Ctx(10).get(), r, &item).ok()) {
         // Written before the kill though never acknowledged: it must be whole.
-        EXPECT_EQ(item.item().input().image().raw().data(),
-                  Image(it->second).image().raw().data());
+        EXPECT_EQ(item.item().input().image().raw().data(), Image(it->second).image().raw().data());
         oracle.acked[it->first] = it->second;
         ++present_in_flight;
       }
@@ -238,7 +225,8 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
       r.set_collection("c");
       r.set_id(id);
       v1::GetItemResponse item;
-      if (stubs->items->GetItem(Ctx().get(), r, &item).error_code() == grpc::StatusCode::NOT_FOUND) {
+      if (stubs->items->GetItem(Ctx(10).get(), r, &item).error_code() ==
+          grpc::StatusCode::NOT_FOUND) {
         oracle.acked.erase(id);
         oracle.deleted.insert(id);
       }
@@ -251,7 +239,7 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
       r.set_id(id);
       r.set_include_code(true);
       v1::GetItemResponse item;
-      grpc::Status s = stubs->items->GetItem(Ctx().get(), r, &item);
+      grpc::Status s = stubs->items->GetItem(Ctx(10).get(), r, &item);
       ASSERT_TRUE(s.ok()) << "cycle " << cycle << ": acknowledged item " << id << " lost";
       EXPECT_EQ(item.item().input().image().raw().data(), Image(seed).image().raw().data());
       ASSERT_EQ(item.code().float_code().values_size(), 4) << id;
@@ -262,7 +250,7 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
       r.set_collection("c");
       r.set_id(id);
       v1::GetItemResponse item;
-      EXPECT_EQ(stubs->items->GetItem(Ctx().get(), r, &item).error_code(),
+      EXPECT_EQ(stubs->items->GetItem(Ctx(10).get(), r, &item).error_code(),
                 grpc::StatusCode::NOT_FOUND)
           << "cycle " << cycle << ": deleted item " << id << " came back";
     }
@@ -274,13 +262,13 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
       encode.set_collection("c");
       *encode.add_inputs() = Image(seed);
       v1::EncodeResponse encoded;
-      ASSERT_TRUE(stubs->query->Encode(Ctx().get(), encode, &encoded).ok());
+      ASSERT_TRUE(stubs->query->Encode(Ctx(10).get(), encode, &encoded).ok());
       v1::GetItemRequest r;
       r.set_collection("c");
       r.set_id(id);
       r.set_include_code(true);
       v1::GetItemResponse item;
-      ASSERT_TRUE(stubs->items->GetItem(Ctx().get(), r, &item).ok());
+      ASSERT_TRUE(stubs->items->GetItem(Ctx(10).get(), r, &item).ok());
       for (int j = 0; j < 4; ++j) {
         EXPECT_NEAR(item.code().float_code().values(j), encoded.codes(0).float_code().values(j),
                     1e-3);
@@ -291,25 +279,26 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
       search.set_k(1);
       search.set_exact(true);
       v1::SearchResponse found;
-      ASSERT_TRUE(stubs->query->Search(Ctx().get(), search, &found).ok());
+      ASSERT_TRUE(stubs->query->Search(Ctx(10).get(), search, &found).ok());
       ASSERT_EQ(found.neighbors_size(), 1);
       EXPECT_NEAR(found.neighbors(0).distance(), 0.0, 1e-4);
     }
     if (!running_job.empty()) {
       v1::GetJobRequest r;
       r.set_job_id(running_job);
-      ASSERT_TRUE(stubs->training->GetJob(Ctx().get(), r, &job).ok());
+      ASSERT_TRUE(stubs->training->GetJob(Ctx(10).get(), r, &job).ok());
       EXPECT_EQ(job.state(), v1::JOB_STATE_INTERRUPTED) << "cycle " << cycle;
       v1::CancelJobRequest cancel;
       cancel.set_job_id(running_job);
-      ASSERT_TRUE(stubs->training->CancelJob(Ctx().get(), cancel, &job).ok());
+      ASSERT_TRUE(stubs->training->CancelJob(Ctx(10).get(), cancel, &job).ok());
       running_job.clear();
     }
     (void)present_in_flight;
   }
-  std::printf("%d kill/restart cycles; %zu acknowledged items and %zu deletes all intact; %d item "
-              "checks\n",
-              cycles, oracle.acked.size(), oracle.deleted.size(), checked_items);
+  std::printf(
+      "%d kill/restart cycles; %zu acknowledged items and %zu deletes all intact; %d item "
+      "checks\n",
+      cycles, oracle.acked.size(), oracle.deleted.size(), checked_items);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/integration/client_util.h"
 #include "tests/integration/server_process.h"
 #include "tests/util/temp_dir.h"
 
@@ -20,23 +21,10 @@ namespace {
 namespace v1 = ::bottleneck::v1;
 using Code = grpc::StatusCode;
 
-std::unique_ptr<grpc::ClientContext> Ctx() {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  return c;
-}
-
 v1::Input Image(int i) {
-  v1::Input input;
-  v1::RawImage* raw = input.mutable_image()->mutable_raw();
-  raw->set_height(8);
-  raw->set_width(8);
-  raw->set_channels(1);
-  raw->set_pixel_type(v1::PIXEL_TYPE_UINT8);
   std::string data(64, '\0');
   for (int p = 0; p < 64; ++p) data[p] = static_cast<char>((p * (i % 5 + 1) + i * 29) % 256);
-  raw->set_data(data);
-  return input;
+  return RawGrey(8, 8, std::move(data));
 }
 
 // Polls `done` every 50 ms for up to 30 s.

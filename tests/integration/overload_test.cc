@@ -15,6 +15,7 @@
 #include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/integration/client_util.h"
 #include "tests/integration/server_process.h"
 #include "tests/util/temp_dir.h"
 
@@ -26,26 +27,13 @@ using Code = grpc::StatusCode;
 
 constexpr int kSide = 16;  // 16x16 grey collections: cheap to encode, real work nonetheless.
 
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 60) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return c;
-}
-
 // A deterministic, varied image: item i of a family of gradients.
 v1::Input Image(int i) {
-  v1::Input input;
-  v1::RawImage* raw = input.mutable_image()->mutable_raw();
-  raw->set_height(kSide);
-  raw->set_width(kSide);
-  raw->set_channels(1);
-  raw->set_pixel_type(v1::PIXEL_TYPE_UINT8);
   std::string data(kSide * kSide, '\0');
   for (int p = 0; p < kSide * kSide; ++p) {
     data[p] = static_cast<char>((p * (i % 7 + 1) + i * 13) % 256);
   }
-  raw->set_data(data);
-  return input;
+  return RawGrey(kSide, kSide, std::move(data));
 }
 
 // Peak resident memory of a process in KiB (VmHWM), or -1.
@@ -78,11 +66,11 @@ class OverloadTest : public ::testing::Test {
     create.mutable_spec()->mutable_image()->set_width(kSide);
     create.mutable_spec()->mutable_image()->set_channels(1);
     v1::Collection c;
-    ASSERT_TRUE(collections_->CreateCollection(Ctx().get(), create, &c).ok());
+    ASSERT_TRUE(collections_->CreateCollection(Ctx(60).get(), create, &c).ok());
   }
 
   grpc::Status Upload(const std::string& collection, const std::string& dataset, int examples) {
-    auto ctx = Ctx();
+    auto ctx = Ctx(60);
     v1::Dataset d;
     auto writer = training_->UploadDataset(ctx.get(), &d);
     v1::UploadDatasetRequest m;
@@ -110,13 +98,13 @@ class OverloadTest : public ::testing::Test {
     }
     start.set_promote_when_done(true);
     v1::Job job;
-    grpc::Status s = training_->StartTraining(Ctx().get(), start, &job);
+    grpc::Status s = training_->StartTraining(Ctx(60).get(), start, &job);
     EXPECT_TRUE(s.ok()) << s.error_message();
     if (!wait) return job.id();
     for (int i = 0; i < 1200; ++i) {
       v1::GetJobRequest get;
       get.set_job_id(job.id());
-      EXPECT_TRUE(training_->GetJob(Ctx().get(), get, &job).ok());
+      EXPECT_TRUE(training_->GetJob(Ctx(60).get(), get, &job).ok());
       if (job.state() == v1::JOB_STATE_SUCCEEDED || job.state() == v1::JOB_STATE_FAILED) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -138,14 +126,14 @@ class OverloadTest : public ::testing::Test {
       *item->mutable_input() = Image(i);
     }
     v1::UpsertResponse r;
-    return items_->Upsert(Ctx().get(), upsert, &r);
+    return items_->Upsert(Ctx(60).get(), upsert, &r);
   }
 
   uint64_t ServingVersion(const std::string& collection) {
     v1::GetCollectionRequest get;
     get.set_name(collection);
     v1::Collection c;
-    EXPECT_TRUE(collections_->GetCollection(Ctx().get(), get, &c).ok());
+    EXPECT_TRUE(collections_->GetCollection(Ctx(60).get(), get, &c).ok());
     return c.stats().serving_model_version();
   }
 
@@ -153,7 +141,7 @@ class OverloadTest : public ::testing::Test {
     v1::GetCollectionRequest get;
     get.set_name(collection);
     v1::Collection c;
-    EXPECT_TRUE(collections_->GetCollection(Ctx().get(), get, &c).ok());
+    EXPECT_TRUE(collections_->GetCollection(Ctx(60).get(), get, &c).ok());
     return c.stats().item_count();
   }
 
@@ -175,7 +163,7 @@ TEST_F(OverloadTest, LimitsRefuseExtraWorkAtOnceAndChangeNothing) {
 
   // An open upsert stream holds the only write slot: other writes are refused, not queued.
   {
-    auto ctx = Ctx();
+    auto ctx = Ctx(60);
     v1::UpsertResponse streamed;
     auto stream = items_->StreamUpsert(ctx.get(), &streamed);
     v1::UpsertRequest first;
@@ -199,7 +187,7 @@ TEST_F(OverloadTest, LimitsRefuseExtraWorkAtOnceAndChangeNothing) {
     del.set_collection("img");
     del.add_ids("i0");
     v1::DeleteItemsResponse deleted;
-    EXPECT_EQ(items_->DeleteItems(Ctx().get(), del, &deleted).error_code(),
+    EXPECT_EQ(items_->DeleteItems(Ctx(60).get(), del, &deleted).error_code(),
               Code::RESOURCE_EXHAUSTED);
     EXPECT_EQ(ItemCount("img"), before);  // The refused calls changed nothing.
     // Searches are a different kind of work and still pass.
@@ -207,7 +195,7 @@ TEST_F(OverloadTest, LimitsRefuseExtraWorkAtOnceAndChangeNothing) {
     search.set_collection("img");
     *search.mutable_input() = Image(3);
     v1::SearchResponse found;
-    grpc::Status searched = query_->Search(Ctx().get(), search, &found);
+    grpc::Status searched = query_->Search(Ctx(60).get(), search, &found);
     EXPECT_TRUE(searched.ok()) << searched.error_message();
     stream->WritesDone();
     grpc::Status finished = stream->Finish();
@@ -224,7 +212,7 @@ TEST_F(OverloadTest, LimitsRefuseExtraWorkAtOnceAndChangeNothing) {
   get.set_collection("img");
   get.set_dataset("big");
   v1::Dataset dataset;
-  EXPECT_EQ(training_->GetDataset(Ctx().get(), get, &dataset).error_code(), Code::NOT_FOUND);
+  EXPECT_EQ(training_->GetDataset(Ctx(60).get(), get, &dataset).error_code(), Code::NOT_FOUND);
   EXPECT_TRUE(Upload("img", "fits", 1000).ok());
 }
 
@@ -250,7 +238,7 @@ TEST_F(OverloadTest, QueryLimitRefusesOnlyWithResourceExhausted) {
         *search.mutable_input() = Image(t * 100 + i);
         search.set_k(10);
         v1::SearchResponse found;
-        grpc::Status s = query->Search(Ctx().get(), search, &found);
+        grpc::Status s = query->Search(Ctx(60).get(), search, &found);
         ++mine[s.error_code()];
         if (s.ok()) {
           EXPECT_EQ(found.neighbors_size(), 10);
@@ -325,7 +313,7 @@ TEST_F(OverloadTest, SearchesDuringTrainingAndBulkIngestFailOnlyByDesign) {
         search.set_collection("img");
         search.set_item_id("i" + std::to_string((t * 131 + i) % 1000));
         v1::SearchResponse found;
-        grpc::Status s = query->Search(Ctx().get(), search, &found);
+        grpc::Status s = query->Search(Ctx(60).get(), search, &found);
         ++mine[s.error_code()];
       }
       std::lock_guard<std::mutex> lock(mutex);
@@ -348,7 +336,7 @@ TEST_F(OverloadTest, SearchesDuringTrainingAndBulkIngestFailOnlyByDesign) {
     v1::GetJobRequest get;
     get.set_job_id(job);
     v1::Job j;
-    ASSERT_TRUE(training_->GetJob(Ctx().get(), get, &j).ok());
+    ASSERT_TRUE(training_->GetJob(Ctx(60).get(), get, &j).ok());
     if (j.state() == v1::JOB_STATE_SUCCEEDED) break;
     ASSERT_NE(j.state(), v1::JOB_STATE_FAILED) << j.error();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -545,8 +545,8 @@ TEST_F(ServiceFlowTest, ConvolutionalAutoencoderTrainsAndServes) {
   start.set_promote_when_done(true);
   v1::Job job;
   ASSERT_TRUE(stubs_->training->StartTraining(Context().get(), start, &job).ok());
-  job = WaitForJob(*stubs_, job.id(),
-                   [](const v1::Job& j) { return j.state() > v1::JOB_STATE_RUNNING; }, 240);
+  job = WaitForJob(
+      *stubs_, job.id(), [](const v1::Job& j) { return j.state() > v1::JOB_STATE_RUNNING; }, 240);
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
   ASSERT_NO_FATAL_FAILURE(WaitServing("conv", job.model_version()));
   v1::GetModelRequest get_model;

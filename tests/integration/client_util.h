@@ -1,0 +1,22 @@
+// Small helpers shared by the integration tests' gRPC clients.
+#ifndef BOTTLENECK_TESTS_INTEGRATION_CLIENT_UTIL_H_
+#define BOTTLENECK_TESTS_INTEGRATION_CLIENT_UTIL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "bottleneck/v1/common.pb.h"
+
+namespace bn::testing {
+
+// A client context whose deadline is `seconds` from now.
+std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30);
+
+// A raw grey uint8 image of height x width with the given pixels (height * width bytes).
+bottleneck::v1::Input RawGrey(int height, int width, std::string pixels);
+
+}  // namespace bn::testing
+
+#endif  // BOTTLENECK_TESTS_INTEGRATION_CLIENT_UTIL_H_

@@ -7,7 +7,10 @@
 //
 //   bench_conv_ae [--unpool switches|repeat] [--filters 16,32] [--code 30] [--epochs 10]
 //                 [--max-seconds 0] [--train-rows 60000] [--threads 1] [--batch 128]
-//                 [--lr 0.001] [--pca 1]
+//                 [--lr 0.001] [--pca 1] [--dense 256] [--act relu|tanh|logistic]
+//                 [--lr2 0.0003 --lr2-from 14]
+// --lr2/--lr2-from: a step schedule through the checkpoint mechanism: train --lr2-from epochs at
+// --lr with a checkpoint, then resume from it at --lr2 up to --epochs (Adam moments kept).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,9 +38,10 @@ int Fail(const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string unpool = "switches", filters = "16,32";
+  std::string unpool = "switches", filters = "16,32", dense, act = "relu";
   int code = 30, epochs = 10, threads = 1, batch = 128, pca = 1;
-  double max_seconds = 0, lr = 1e-3;
+  double max_seconds = 0, lr = 1e-3, lr2 = 0;
+  int lr2_from = 0;
   int64_t train_rows = 60000;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
@@ -57,10 +61,18 @@ int main(int argc, char** argv) {
       threads = std::atoi(v.c_str());
     else if (a == "--batch")
       batch = std::atoi(v.c_str());
+    else if (a == "--lr2")
+      lr2 = std::atof(v.c_str());
+    else if (a == "--lr2-from")
+      lr2_from = std::atoi(v.c_str());
     else if (a == "--lr")
       lr = std::atof(v.c_str());
     else if (a == "--pca")
       pca = std::atoi(v.c_str());
+    else if (a == "--dense")
+      dense = v;
+    else if (a == "--act")
+      act = v;
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -79,6 +91,11 @@ int main(int argc, char** argv) {
   std::stringstream fs(filters);
   for (std::string f; std::getline(fs, f, ',');)
     spec.layers.push_back({std::atoi(f.c_str()), 3, 1, 2});
+  std::stringstream ds(dense);
+  for (std::string f; std::getline(ds, f, ',');) spec.dense_sizes.push_back(std::atoi(f.c_str()));
+  spec.hidden_activation = act == "tanh"       ? bn::Activation::kTanh
+                           : act == "logistic" ? bn::Activation::kLogistic
+                                               : bn::Activation::kRelu;
   bn::TrainOptions o;
   o.threads = threads;
   o.epochs = epochs;
@@ -93,6 +110,17 @@ int main(int argc, char** argv) {
     }
   };
   const auto t0 = std::chrono::steady_clock::now();
+  std::string checkpoint;
+  if (lr2 > 0 && lr2_from > 0 && lr2_from < epochs) {
+    bn::TrainOptions first = o;
+    first.epochs = lr2_from;
+    first.on_checkpoint = [&](const std::string& c) { checkpoint = c; };
+    auto part = bn::TrainConvAutoencoder(train->images, nullptr, spec, first, progress, nullptr);
+    if (!part.ok()) return Fail(part.status());
+    o.resume_from = &checkpoint;
+    o.learning_rate = static_cast<float>(lr2);
+    std::printf("learning rate %g from epoch %d\n", lr2, lr2_from + 1);
+  }
   auto trained = bn::TrainConvAutoencoder(train->images, nullptr, spec, o, progress, nullptr);
   if (!trained.ok()) return Fail(trained.status());
   const double train_secs = Seconds(t0);
@@ -115,10 +143,13 @@ int main(int argc, char** argv) {
                                bn::CodeDistance::kL2);
   if (!prec.ok()) return Fail(prec.status());
   std::printf(
-      "conv AE (%s unpooling, filters %s, code %d): test SSE/image %.2f (Decode from code), "
+      "conv AE (%s unpooling, filters %s, dense %s, %s, code %d, lr %g (then %g from epoch %d), "
+      "batch %d): test SSE/image "
+      "%.2f (Decode from code), "
       "%.2f (one pass, own switches); precision@10 %.3f; %lld parameters; %d epochs, "
       "training %.0f s\n",
-      unpool.c_str(), filters.c_str(), code, *err, onepass_err, (*prec)[0],
+      unpool.c_str(), filters.c_str(), dense.empty() ? "-" : dense.c_str(), act.c_str(), code, lr,
+      lr2, lr2_from + 1, batch, *err, onepass_err, (*prec)[0],
       static_cast<long long>(model.parameter_count()), trained->epochs_run, train_secs);
   if (pca != 0) {
     const auto p0 = std::chrono::steady_clock::now();

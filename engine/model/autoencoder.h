@@ -56,8 +56,10 @@ struct DenseAutoencoderSpec {
   Corruption corruption = Corruption::kNone;
   float corruption_level = 0.0f;
   float contractive_lambda = 0.0f;  // > 0: contractive penalty on the first encoder layer
-  // Greedy CD-1 RBM pre-training, then unroll (logistic hidden units, mirrored decoder). With
-  // kSoftmaxCrossEntropy the first RBM is a replicated softmax with document length N = 100.
+  // Greedy CD-k RBM pre-training (TrainOptions::pretrain_*), then unroll (logistic hidden units,
+  // mirrored decoder). With kSoftmaxCrossEntropy the first RBM is a replicated softmax whose rows
+  // have the document lengths TrainOptions::document_lengths (or
+  // TrainOptions::pretrain_document_length).
   bool pretraining = false;
 };
 
@@ -80,6 +82,20 @@ struct TrainOptions {
   int pretrain_batch_size = 100;
   float pretrain_learning_rate = 0.1f;
   float pretrain_linear_learning_rate = 0.001f;
+  // The first RBM when it is a replicated softmax (softmax output): its statistics grow with the
+  // document length N, so it wants a smaller rate than the binary RBMs (bench/RESULTS-inputs.md).
+  float pretrain_softmax_learning_rate = 0.03f;
+  int pretrain_cd_steps = 1;  // CD-k (>= 1; InvalidArgument otherwise)
+  // Replicated-softmax first RBM (softmax output): each training row's document length N (its
+  // number of counted words; the row itself is counts / N). Nullable; when set, one finite
+  // positive value per row of `train` (InvalidArgument otherwise); must outlive the call. When
+  // null every row has pretrain_document_length. The unrolled encoder's first layer is scaled
+  // by the mean N, so encoding needs no length.
+  const std::vector<float>* document_lengths = nullptr;
+  float pretrain_document_length = 100.0f;
+  // Fine-tuning without binary codes: fresh Gaussian noise of this std-dev (drawn per batch from
+  // the seeded training random state) added to the code units' inputs, a regulariser; 0 = off.
+  float code_noise_stddev = 0.0f;
   // Stop after this many seconds of fine-tuning (checked per batch); <= 0: no limit.
   double max_seconds = 0.0;
   // Checkpoints: after every fine-tuning epoch, `on_checkpoint` (may be empty) receives the

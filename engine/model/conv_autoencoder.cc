@@ -10,6 +10,7 @@
 #include "engine/model/conv_autoencoder_net.h"
 #include "engine/model/model_file.h"
 #include "engine/train/batching.h"
+#include "engine/train/checkpoint.h"
 #include "engine/util/log.h"
 
 namespace bn {
@@ -103,9 +104,6 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
       options.validation_fraction < 0 || options.validation_fraction >= 1) {
     return absl::InvalidArgumentError("bad training options");
   }
-  if (options.resume_from != nullptr) {
-    return absl::InvalidArgumentError("conv auto-encoder training does not support resuming");
-  }
   SetNnThreads(options.threads);
   const FloatMatrix* train = &train_in;
   FloatMatrix train_part, val_part;
@@ -148,9 +146,26 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
   std::vector<float> xb(static_cast<size_t>(batch * d)), tb(xb.size());
   std::vector<float> noise(static_cast<size_t>(batch * k));
   TrainResult result;
-  double best = INFINITY;
-  int since_best = 0;
-  std::vector<float> best_params;
+  TrainingCheckpoint st;  // the loop state; also what checkpoints save
+  st.rng = rng;
+  st.best = INFINITY;
+  const std::string spec_bytes = net->SpecBytes();
+  if (options.resume_from != nullptr) {
+    if (absl::Status s = DecodeTrainingCheckpoint(*options.resume_from, spec_bytes,
+                                                  net->parameter_count(), &optimizer, &st);
+        !s.ok()) {
+      return s;
+    }
+    net->SetFlatParameters(st.params);
+    st.params.clear();
+    rng = st.rng;
+    result.validation_error = st.validation_error;
+    result.train_loss = st.train_loss;
+    result.epochs_run = static_cast<int>(std::min<int64_t>(st.epoch, 1 << 30));
+  }
+  double& best = st.best;
+  std::vector<float>& best_params = st.best_params;
+  const double resumed_samples = static_cast<double>(st.epoch) * static_cast<double>(n);
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&]() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -171,7 +186,7 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
     p.validation_error = result.validation_error;
     p.elapsed_seconds = elapsed();
     p.samples_per_second = samples_done / std::max(p.elapsed_seconds, 1e-9);
-    p.eta_seconds = (static_cast<double>(options.epochs) * n - samples_done) /
+    p.eta_seconds = (static_cast<double>(options.epochs) * n - resumed_samples - samples_done) /
                     std::max(p.samples_per_second, 1e-9);
     progress(p);
   };
@@ -182,7 +197,7 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
   batch_noise.seed = options.seed;
   batch_noise.corruption = spec.corruption;
   batch_noise.corruption_level = spec.corruption_level;
-  for (int epoch = 1; epoch <= options.epochs && !out_of_time; ++epoch) {
+  for (int epoch = result.epochs_run + 1; epoch <= options.epochs && !out_of_time; ++epoch) {
     for (int64_t i = 0; i < n; ++i) order[i] = i;
     Shuffle(&order, &rng);
     double loss_sum = 0;
@@ -225,13 +240,22 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
       result.validation_error = *err;
       if (*err < best) {
         best = *err;
-        since_best = 0;
+        st.since_best = 0;
         if (options.early_stopping_patience > 0) best_params = net->FlatParameters();
       } else if (options.early_stopping_patience > 0 &&
-                 ++since_best >= options.early_stopping_patience) {
+                 ++st.since_best >= options.early_stopping_patience) {
         BN_LOG(INFO) << "early stopping after epoch " << epoch;
         stop = true;
       }
+    }
+    if (options.on_checkpoint) {
+      st.epoch = epoch;
+      st.params = net->FlatParameters();
+      st.rng = rng;
+      st.validation_error = result.validation_error;
+      st.train_loss = result.train_loss;
+      options.on_checkpoint(EncodeTrainingCheckpoint(spec_bytes, st, optimizer));
+      st.params.clear();
     }
     if (progress) report(epoch, steps, result.train_loss);
     if (stop) break;

@@ -3,8 +3,9 @@
 //   input [n, H*W*C] (HWC pixels in [0,1]; NCHW inside)
 //   encoder, per layer l: conv(filters_l, kernel_l x kernel_l, stride_l, "same" padding) + act
 //                         -> max pool(pool_l x pool_l) unless pool_l == 1
-//   dense code layer (code_size, code activation; logistic + fixed per-example noise with
-//   binary_codes) -> dense layer back to the last feature map (+ act)
+//   dense hidden layers (dense_sizes, + act; none by default) -> dense code layer (code_size,
+//   code activation; logistic + fixed per-example noise with binary_codes) -> dense layers
+//   back through dense_sizes in reverse to the last feature map (+ act)
 //   decoder, per encoder layer in reverse: unpool (kSwitches or kRepeat, if pool_l > 1)
 //                         -> deconv(back to layer l's input channels and size) + act
 //   the last deconvolution is linear; logistic output + logistic cross-entropy loss (as the
@@ -17,10 +18,11 @@
 // elsewhere. So for kSwitches models, Encode -> Decode differs from the training-time
 // reconstruction; kRepeat models have no such gap.
 //
-// Reuses TrainOptions / TrainResult (engine/model/autoencoder.h), Optimizer, progress and
-// cancellation. Not supported: checkpoints (on_checkpoint is ignored; resume_from must be
-// null), RBM pre-training, contractive penalty. Training is deterministic for the same data,
-// spec, options and thread count.
+// Reuses TrainOptions / TrainResult (engine/model/autoencoder.h), Optimizer, progress,
+// cancellation and checkpoints (engine/train/checkpoint.h: on_checkpoint after every epoch,
+// resume_from). Not supported: RBM pre-training, contractive penalty. Training is deterministic
+// for the same data, spec, options and thread count; a resumed run ends bit-identical to an
+// uninterrupted one.
 #ifndef BOTTLENECK_ENGINE_MODEL_CONV_AUTOENCODER_H_
 #define BOTTLENECK_ENGINE_MODEL_CONV_AUTOENCODER_H_
 
@@ -48,6 +50,9 @@ struct ConvLayerSpec {
 struct ConvAutoencoderSpec {
   int64_t height = 28, width = 28, channels = 1;
   std::vector<ConvLayerSpec> layers = {{8, 3, 1, 2}, {16, 3, 1, 2}};
+  // Fully connected hidden layers between the last feature map and the code (encoder order); the
+  // decoder mirrors them. Empty: the code layer reads the feature map directly.
+  std::vector<int64_t> dense_sizes;
   int64_t code_size = 16;
   Activation hidden_activation = Activation::kRelu;
   Activation code_activation = Activation::kLinear;  // binary_codes forces kLogistic
@@ -65,9 +70,9 @@ struct ConvAutoencoderSpec {
 
 // Trains on the rows of `train` (cols == H*W*C, HWC order). Same contract as
 // TrainDenseAutoencoder (validation / validation_fraction, early stopping, max_seconds,
-// progress from this thread, CancelledError when `cancel` is set, checked every mini-batch),
-// except that checkpoints are not supported (InvalidArgument if options.resume_from is set).
-// validation_error is measured through the returned Model (Encode then Decode).
+// progress from this thread, CancelledError when `cancel` is set, checked every mini-batch,
+// checkpoints: DataLoss for corrupt resume_from bytes, InvalidArgument for another spec or
+// optimiser). validation_error is measured through the returned Model (Encode then Decode).
 [[nodiscard]] absl::StatusOr<TrainResult> TrainConvAutoencoder(
     const FloatMatrix& train, const FloatMatrix* validation, const ConvAutoencoderSpec& spec,
     const TrainOptions& options, const ProgressCallback& progress, const CancellationFlag* cancel);

@@ -10,7 +10,8 @@
 namespace bn {
 namespace {
 
-constexpr uint32_t kPayloadVersion = 1;
+constexpr uint32_t kPayloadVersion = 2;  // 1: no dense_sizes
+constexpr size_t kMaxDenseLayers = 8;
 constexpr size_t kMaxConvLayers = 8;
 constexpr int64_t kMaxDim = 4096;
 constexpr int64_t kMaxParameters = int64_t{1} << 28;
@@ -115,9 +116,22 @@ absl::Status ValidateConvSpec(const ConvAutoencoderSpec& spec) {
     if (params > kMaxParameters) return absl::InvalidArgumentError("too many parameters");
   }
   const int64_t feature = c * h * w;
-  if (feature > (int64_t{1} << 24) ||
-      2 * feature * spec.code_size + feature + spec.code_size + params > kMaxParameters) {
-    return absl::InvalidArgumentError("conv auto-encoder: too many parameters");
+  if (feature > (int64_t{1} << 24)) return absl::InvalidArgumentError("too many parameters");
+  if (spec.dense_sizes.size() > kMaxDenseLayers) {
+    return absl::InvalidArgumentError("conv auto-encoder: at most 8 dense hidden layers");
+  }
+  int64_t prev = feature;
+  for (size_t i = 0; i <= spec.dense_sizes.size(); ++i) {
+    const int64_t next = i < spec.dense_sizes.size() ? spec.dense_sizes[i] : spec.code_size;
+    if (next < 1 || next > (int64_t{1} << 20)) {
+      return absl::InvalidArgumentError("conv auto-encoder: bad dense layer size");
+    }
+    // Encoder and mirrored decoder layer.
+    params += 2 * prev * next + prev + next;
+    if (params > kMaxParameters) {
+      return absl::InvalidArgumentError("conv auto-encoder: too many parameters");
+    }
+    prev = next;
   }
   return absl::OkStatus();
 }
@@ -167,17 +181,29 @@ absl::Status ConvAutoencoderNet::Build() {
     }
   }
   feature_size_ = c * h * w;
-  code_ = std::make_unique<DenseLayer>(ctx_, feature_size_, spec_.code_size, spec_.code_activation);
-  fc_ = std::make_unique<DenseLayer>(ctx_, spec_.code_size, feature_size_, spec_.hidden_activation);
-  // Parameters in payload order: conv l (w, b), code (w, b), fc (w, b), deconv l (w, b).
+  std::vector<int64_t> sizes = {feature_size_};
+  sizes.insert(sizes.end(), spec_.dense_sizes.begin(), spec_.dense_sizes.end());
+  sizes.push_back(spec_.code_size);
+  const size_t e = sizes.size() - 1;  // dense layers each way
+  for (size_t i = 0; i < e; ++i) {
+    enc_fc_.push_back(
+        std::make_unique<DenseLayer>(ctx_, sizes[i], sizes[i + 1],
+                                     i + 1 == e ? spec_.code_activation : spec_.hidden_activation));
+    dec_fc_.push_back(std::make_unique<DenseLayer>(ctx_, sizes[e - i], sizes[e - i - 1],
+                                                   spec_.hidden_activation));
+  }
+  // Parameters in payload order: conv l (w, b), encoder dense (w, b) ending with the code layer,
+  // decoder dense (w, b), deconv l (w, b).
   std::vector<std::pair<std::vector<float>*, bool>> blocks;
   for (auto& l : conv_) {
     blocks.push_back({&l->weights(), true});
     blocks.push_back({&l->bias(), false});
   }
-  for (DenseLayer* l : {code_.get(), fc_.get()}) {
-    blocks.push_back({&l->weights(), true});
-    blocks.push_back({&l->bias(), false});
+  for (const auto* fcs : {&enc_fc_, &dec_fc_}) {
+    for (const auto& l : *fcs) {
+      blocks.push_back({&l->weights(), true});
+      blocks.push_back({&l->bias(), false});
+    }
   }
   for (auto& l : deconv_) {
     blocks.push_back({&l->weights(), true});
@@ -215,16 +241,17 @@ void ConvAutoencoderNet::InitWeights(uint64_t seed) {
     fill(&deconv_[l]->weights(), d.in_c * k2 / st2, d.out_c * k2,
          l == 0 ? Activation::kLinear : spec_.hidden_activation);
   }
-  fill(&code_->weights(), static_cast<double>(feature_size_), static_cast<double>(spec_.code_size),
-       spec_.code_activation);
-  fill(&fc_->weights(), static_cast<double>(spec_.code_size), static_cast<double>(feature_size_),
-       spec_.hidden_activation);
+  for (const auto* fcs : {&enc_fc_, &dec_fc_}) {
+    for (const auto& l : *fcs) {
+      fill(&l->weights(), static_cast<double>(l->in_size()), static_cast<double>(l->out_size()),
+           l->activation());
+      std::fill(l->bias().begin(), l->bias().end(), 0.0f);
+    }
+  }
   for (int l = 0; l < num_; ++l) {
     std::fill(conv_[l]->bias().begin(), conv_[l]->bias().end(), 0.0f);
     std::fill(deconv_[l]->bias().begin(), deconv_[l]->bias().end(), 0.0f);
   }
-  std::fill(code_->bias().begin(), code_->bias().end(), 0.0f);
-  std::fill(fc_->bias().begin(), fc_->bias().end(), 0.0f);
 }
 
 void ConvAutoencoderNet::EnsureBuffers(int64_t n) {
@@ -237,10 +264,14 @@ void ConvAutoencoderNet::EnsureBuffers(int64_t n) {
   }
   size(&x_, input_size());
   size(&target_, input_size());
-  size(&code_out_, spec_.code_size);
-  size(&d_code_, spec_.code_size);
-  size(&fc_out_, feature_size_);
-  size(&d_fc_, feature_size_);
+  const size_t e = enc_fc_.size();
+  for (auto* v : {&enc_fc_out_, &d_enc_fc_, &dec_fc_out_, &d_dec_fc_}) v->resize(e);
+  for (size_t i = 0; i < e; ++i) {
+    size(&enc_fc_out_[i], enc_fc_[i]->out_size());
+    size(&d_enc_fc_[i], enc_fc_[i]->out_size());
+    size(&dec_fc_out_[i], dec_fc_[i]->out_size());
+    size(&d_dec_fc_[i], dec_fc_[i]->out_size());
+  }
   for (size_t l = 0; l < L; ++l) {
     const int64_t conv_size = conv_[l]->shape().out_size();
     size(&conv_out_[l], conv_size);
@@ -272,15 +303,28 @@ absl::Status ConvAutoencoderNet::EncodeNchw(const float* x, int64_t n, bool trai
       src = pool_out_[l].data();
     }
   }
-  return code_->Forward(src, n, code_out_.data(), training, code_noise);
+  const size_t e = enc_fc_.size();
+  for (size_t i = 0; i < e; ++i) {
+    if (absl::Status s = enc_fc_[i]->Forward(src, n, enc_fc_out_[i].data(), training,
+                                             i + 1 == e ? code_noise : nullptr);
+        !s.ok()) {
+      return s;
+    }
+    src = enc_fc_out_[i].data();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ConvAutoencoderNet::DecodeToLogits(int64_t n, bool training, bool switches) {
-  if (absl::Status s = fc_->Forward(code_out_.data(), n, fc_out_.data(), training); !s.ok()) {
-    return s;
+  const float* fsrc = code_out().data();
+  for (size_t i = 0; i < dec_fc_.size(); ++i) {
+    if (absl::Status s = dec_fc_[i]->Forward(fsrc, n, dec_fc_out_[i].data(), training); !s.ok()) {
+      return s;
+    }
+    fsrc = dec_fc_out_[i].data();
   }
   for (int l = num_ - 1; l >= 0; --l) {
-    const float* src = l == num_ - 1 ? fc_out_.data() : dec_[l + 1].data();
+    const float* src = l == num_ - 1 ? fc_out().data() : dec_[l + 1].data();
     if (unpool_[l] != nullptr) {
       if (absl::Status s = unpool_[l]->Forward(src, n, unpool_out_[l].data(), switches); !s.ok()) {
         return s;
@@ -301,7 +345,7 @@ absl::Status ConvAutoencoderNet::Encode(const float* x, int64_t n, float* codes)
     EnsureBuffers(m);
     HwcToNchw(x + start * d, m, spec_.height, spec_.width, spec_.channels, x_.data());
     if (absl::Status s = EncodeNchw(x_.data(), m, false, nullptr); !s.ok()) return s;
-    std::copy_n(code_out_.data(), m * k, codes + start * k);
+    std::copy_n(code_out().data(), m * k, codes + start * k);
   }
   return absl::OkStatus();
 }
@@ -311,7 +355,7 @@ absl::Status ConvAutoencoderNet::Decode(const float* codes, int64_t n, float* x)
   for (int64_t start = 0; start < n; start += kChunk) {
     const int64_t m = std::min(kChunk, n - start);
     EnsureBuffers(m);
-    std::copy_n(codes + start * k, m * k, code_out_.data());
+    std::copy_n(codes + start * k, m * k, code_out().data());
     if (absl::Status s = DecodeToLogits(m, false, false); !s.ok()) return s;
     ApplyOutputTransform(LossKind::kLogisticCrossEntropy, dec_[0].data(), m, d);
     NchwToHwc(dec_[0].data(), m, spec_.height, spec_.width, spec_.channels, x + start * d);
@@ -345,8 +389,10 @@ absl::Status ConvAutoencoderNet::ComputeGradients(const float* x_in, const float
   if (absl::Status s = DecodeToLogits(n, true, true); !s.ok()) return s;
   *loss = LossAndGradient(LossKind::kLogisticCrossEntropy, dec_[0].data(), target_.data(), n, d,
                           d_dec_[0].data());
-  // Gradient slots: conv l -> 2l, 2l+1; code -> 2L, 2L+1; fc -> 2L+2, 2L+3; deconv l -> 2L+4+2l.
+  // Gradient slots: conv l -> 2l, 2l+1; encoder dense i -> 2L+2i, +1; decoder dense i ->
+  // 2L+2E+2i, +1; deconv l -> 2L+4E+2l, +1 (E dense layers each way).
   const int L = num_;
+  const int E = static_cast<int>(enc_fc_.size());
   auto gw = [&](int slot) { return grads_[static_cast<size_t>(slot)].data(); };
   // Decoder, backwards: d_dec_[l] = dL/d(deconv l output after activation).
   for (int l = 0; l < L; ++l) {
@@ -354,43 +400,53 @@ absl::Status ConvAutoencoderNet::ComputeGradients(const float* x_in, const float
     if (l > 0) ActBackward(spec_.hidden_activation, dec_[l].data(), d_dec_[l].data(), out_count);
     const bool pooled = unpool_[l] != nullptr;
     const float* src =
-        pooled ? unpool_out_[l].data() : (l == L - 1 ? fc_out_.data() : dec_[l + 1].data());
-    float* d_src =
-        pooled ? d_unpool_[l].data() : (l == L - 1 ? d_fc_.data() : d_dec_[l + 1].data());
-    const int slot = 2 * L + 4 + 2 * l;
+        pooled ? unpool_out_[l].data() : (l == L - 1 ? fc_out().data() : dec_[l + 1].data());
+    float* d_src = pooled ? d_unpool_[l].data()
+                          : (l == L - 1 ? d_dec_fc_.back().data() : d_dec_[l + 1].data());
+    const int slot = 2 * L + 4 * E + 2 * l;
     if (absl::Status s =
             deconv_[l]->Backward(n, src, d_dec_[l].data(), d_src, gw(slot), gw(slot + 1));
         !s.ok()) {
       return s;
     }
     if (pooled) {
-      float* d_in = l == L - 1 ? d_fc_.data() : d_dec_[l + 1].data();
+      float* d_in = l == L - 1 ? d_dec_fc_.back().data() : d_dec_[l + 1].data();
       if (absl::Status s = unpool_[l]->Backward(n, d_unpool_[l].data(), d_in, true); !s.ok()) {
         return s;
       }
     }
   }
-  if (absl::Status s = fc_->ActivationBackward(n, fc_out_.data(), d_fc_.data(), d_fc_.data());
-      !s.ok()) {
-    return s;
+  // Decoder dense layers, backwards: d_dec_fc_[i] = dL/d(output of decoder dense i).
+  for (int i = E - 1; i >= 0; --i) {
+    float* d = d_dec_fc_[i].data();
+    if (absl::Status s = dec_fc_[i]->ActivationBackward(n, dec_fc_out_[i].data(), d, d); !s.ok()) {
+      return s;
+    }
+    const float* src = i == 0 ? code_out().data() : dec_fc_out_[i - 1].data();
+    float* d_src = i == 0 ? d_enc_fc_.back().data() : d_dec_fc_[i - 1].data();
+    const int slot = 2 * L + 2 * E + 2 * i;
+    if (absl::Status s = dec_fc_[i]->Backward(n, src, d, d_src, gw(slot), gw(slot + 1)); !s.ok()) {
+      return s;
+    }
   }
-  if (absl::Status s = fc_->Backward(n, code_out_.data(), d_fc_.data(), d_code_.data(),
-                                     gw(2 * L + 2), gw(2 * L + 3));
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          code_->ActivationBackward(n, code_out_.data(), d_code_.data(), d_code_.data());
-      !s.ok()) {
-    return s;
-  }
+  // Encoder dense layers, backwards from the code.
   {
     const bool pooled = pool_[L - 1] != nullptr;
-    const float* src = pooled ? pool_out_[L - 1].data() : conv_out_[L - 1].data();
-    float* d_src = pooled ? d_pool_[L - 1].data() : d_conv_[L - 1].data();
-    if (absl::Status s = code_->Backward(n, src, d_code_.data(), d_src, gw(2 * L), gw(2 * L + 1));
-        !s.ok()) {
-      return s;
+    const float* features = pooled ? pool_out_[L - 1].data() : conv_out_[L - 1].data();
+    float* d_features = pooled ? d_pool_[L - 1].data() : d_conv_[L - 1].data();
+    for (int i = E - 1; i >= 0; --i) {
+      float* d = d_enc_fc_[i].data();
+      if (absl::Status s = enc_fc_[i]->ActivationBackward(n, enc_fc_out_[i].data(), d, d);
+          !s.ok()) {
+        return s;
+      }
+      const float* src = i == 0 ? features : enc_fc_out_[i - 1].data();
+      float* d_src = i == 0 ? d_features : d_enc_fc_[i - 1].data();
+      if (absl::Status s =
+              enc_fc_[i]->Backward(n, src, d, d_src, gw(2 * L + 2 * i), gw(2 * L + 2 * i + 1));
+          !s.ok()) {
+        return s;
+      }
     }
   }
   // Encoder, backwards: d_pool_[l] (or d_conv_[l] without pooling) holds dL/d(layer l output).
@@ -456,6 +512,19 @@ void ConvAutoencoderNet::SetFlatParameters(const std::vector<float>& flat) {
 
 void ConvAutoencoderNet::SavePayload(std::string* out) const {
   ByteWriter w(out);
+  WriteSpec(&w);
+  for (const Param& p : params_) w.Floats(*p.value);
+}
+
+std::string ConvAutoencoderNet::SpecBytes() const {
+  std::string out = "conv-autoencoder:";
+  ByteWriter w(&out);
+  WriteSpec(&w);
+  return out;
+}
+
+void ConvAutoencoderNet::WriteSpec(ByteWriter* wp) const {
+  ByteWriter& w = *wp;
   w.U32(kPayloadVersion);
   w.I64(spec_.height);
   w.I64(spec_.width);
@@ -473,7 +542,8 @@ void ConvAutoencoderNet::SavePayload(std::string* out) const {
   w.U32(static_cast<uint32_t>(spec_.unpool));
   w.U8(spec_.binary_codes ? 1 : 0);
   w.F32(spec_.code_noise_stddev);
-  for (const Param& p : params_) w.Floats(*p.value);
+  w.U64(spec_.dense_sizes.size());
+  for (int64_t s : spec_.dense_sizes) w.I64(s);
 }
 
 absl::StatusOr<std::unique_ptr<ConvAutoencoderNet>> ConvAutoencoderNet::LoadPayload(ByteReader* r) {
@@ -482,7 +552,7 @@ absl::StatusOr<std::unique_ptr<ConvAutoencoderNet>> ConvAutoencoderNet::LoadPayl
   };
   uint32_t version = 0;
   if (!r->U32(&version)) return corrupt("truncated");
-  if (version != kPayloadVersion) return corrupt("unknown payload version");
+  if (version != 1 && version != kPayloadVersion) return corrupt("unknown payload version");
   ConvAutoencoderSpec spec;
   uint64_t count = 0;
   if (!r->I64(&spec.height) || !r->I64(&spec.width) || !r->I64(&spec.channels) || !r->U64(&count)) {
@@ -500,6 +570,15 @@ absl::StatusOr<std::unique_ptr<ConvAutoencoderNet>> ConvAutoencoderNet::LoadPayl
   if (!r->I64(&spec.code_size) || !r->U32(&hidden) || !r->U32(&code) || !r->U32(&unpool) ||
       !r->U8(&binary) || !r->F32(&spec.code_noise_stddev)) {
     return corrupt("truncated");
+  }
+  if (version >= 2) {
+    uint64_t dense = 0;
+    if (!r->U64(&dense)) return corrupt("truncated");
+    if (dense > kMaxDenseLayers) return corrupt("bad dense layer count");
+    spec.dense_sizes.assign(dense, 0);
+    for (int64_t& s : spec.dense_sizes) {
+      if (!r->I64(&s)) return corrupt("truncated");
+    }
   }
   if (!ValidActivation(hidden) || !ValidActivation(code) || unpool > 1 || binary > 1) {
     return corrupt("bad enum value");

@@ -58,11 +58,15 @@ class ConvAutoencoderNet {
   void SetFlatParameters(const std::vector<float>& flat);
 
   void SavePayload(std::string* out) const;
+  // The architecture part of the payload (no parameters), prefixed with a tag: identifies the
+  // model in training checkpoints.
+  std::string SpecBytes() const;
   static absl::StatusOr<std::unique_ptr<ConvAutoencoderNet>> LoadPayload(ByteReader* r);
 
  private:
   explicit ConvAutoencoderNet(const ConvAutoencoderSpec& spec) : spec_(spec) {}
   absl::Status Build();
+  void WriteSpec(ByteWriter* w) const;
   // Every parameter buffer with its gradient buffer, in payload order.
   struct Param {
     std::vector<float>* value;
@@ -83,15 +87,19 @@ class ConvAutoencoderNet {
   std::vector<std::unique_ptr<MaxPoolLayer>> pool_;  // null when pool == 1
   std::vector<std::unique_ptr<UnpoolLayer>> unpool_;
   std::vector<std::unique_ptr<Deconv2DLayer>> deconv_;
-  std::unique_ptr<DenseLayer> code_, fc_;
+  // Encoder dense layers: feature map -> dense_sizes... -> code (the last one); decoder dense
+  // layers: code -> dense_sizes reversed... -> feature map (the last one).
+  std::vector<std::unique_ptr<DenseLayer>> enc_fc_, dec_fc_;
   int64_t feature_size_ = 0;  // per example, the last encoder feature map
   // Activations [n, ...] NCHW: x_ input, conv_out_[l], pool_out_[l] (empty if no pool),
-  // code_out_, fc_out_, unpool_out_[l] (empty if no pool), dec_[l] = deconv l's output.
-  std::vector<float> x_, target_, code_out_, fc_out_;
-  std::vector<std::vector<float>> conv_out_, pool_out_, unpool_out_, dec_;
+  // enc_fc_out_[i] (the last is the code), dec_fc_out_[i] (the last is the decoder's feature
+  // map), unpool_out_[l] (empty if no pool), dec_[l] = deconv l's output.
+  std::vector<float> x_, target_;
+  std::vector<std::vector<float>> conv_out_, pool_out_, unpool_out_, dec_, enc_fc_out_, dec_fc_out_;
   // Their gradients.
-  std::vector<float> d_code_, d_fc_;
-  std::vector<std::vector<float>> d_conv_, d_pool_, d_unpool_, d_dec_;
+  std::vector<std::vector<float>> d_conv_, d_pool_, d_unpool_, d_dec_, d_enc_fc_, d_dec_fc_;
+  std::vector<float>& code_out() { return enc_fc_out_.back(); }
+  std::vector<float>& fc_out() { return dec_fc_out_.back(); }
   int64_t rows_ = 0;
   std::vector<std::vector<float>> grads_;  // one per parameter, payload order
   std::vector<Param> params_;

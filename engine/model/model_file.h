@@ -42,7 +42,7 @@ bool RegisterModelLoader(ModelKind kind, ModelPayloadLoader loader);
 
 // Registers a loader at static-initialisation time, in the kind's .cc file:
 //   BN_REGISTER_MODEL_LOADER(kPca, &PcaModel::LoadPayload);
-#define BN_REGISTER_MODEL_LOADER(kind, loader) \
+#define BN_REGISTER_MODEL_LOADER(kind, loader)          \
   static const bool bn_model_loader_registered_##kind = \
       ::bn::RegisterModelLoader(::bn::ModelKind::kind, loader)
 

@@ -84,7 +84,22 @@ absl::Status Rbm::Train(const FloatMatrix& data, const std::vector<float>* lengt
     return absl::InvalidArgumentError("bad RBM options");
   }
   const bool softmax = vtype_ == RbmVisible::kReplicatedSoftmax;
-  document_length_ = options.document_length;
+  if (softmax && lengths == nullptr &&
+      !(options.document_length > 0 && std::isfinite(options.document_length))) {
+    return absl::InvalidArgumentError("the document length must be finite and positive");
+  }
+  double length_sum = 0;
+  if (lengths != nullptr) {
+    for (float l : *lengths) {
+      if (softmax && !(l > 0 && std::isfinite(l))) {
+        return absl::InvalidArgumentError("document lengths must be finite and positive");
+      }
+      length_sum += l;
+    }
+  }
+  document_length_ = lengths != nullptr && softmax
+                         ? static_cast<float>(length_sum / static_cast<double>(data.rows))
+                         : options.document_length;
   OptimizerOptions oo;
   oo.kind = OptimizerKind::kSgd;
   oo.learning_rate = options.learning_rate;
@@ -165,8 +180,12 @@ absl::Status Rbm::Train(const FloatMatrix& data, const std::vector<float>* lengt
   return absl::OkStatus();
 }
 
-absl::StatusOr<FloatMatrix> Rbm::HiddenMeans(const FloatMatrix& data) {
+absl::StatusOr<FloatMatrix> Rbm::HiddenMeans(const FloatMatrix& data,
+                                             const std::vector<float>* lengths) {
   if (data.cols != visible_) return absl::InvalidArgumentError("width mismatch");
+  if (lengths != nullptr && static_cast<int64_t>(lengths->size()) != data.rows) {
+    return absl::InvalidArgumentError("one document length per row expected");
+  }
   FloatMatrix out(data.rows, hidden_);
   constexpr int64_t kChunk = 256;
   for (int64_t s = 0; s < data.rows; s += kChunk) {
@@ -174,7 +193,10 @@ absl::StatusOr<FloatMatrix> Rbm::HiddenMeans(const FloatMatrix& data) {
     const float* v = data.row(s);
     if (vtype_ == RbmVisible::kReplicatedSoftmax) {
       scaled_.assign(v, v + m * visible_);
-      for (float& x : scaled_) x *= document_length_;
+      for (int64_t r = 0; r < m; ++r) {
+        const float n = lengths != nullptr ? (*lengths)[s + r] : document_length_;
+        for (int64_t i = 0; i < visible_; ++i) scaled_[r * visible_ + i] *= n;
+      }
       v = scaled_.data();
     }
     if (absl::Status st = up_->Forward(v, m, out.row(s), false); !st.ok()) return st;
@@ -230,9 +252,13 @@ absl::StatusOr<double> Rbm::MeanFreeEnergy(const FloatMatrix& data) {
   return data.rows > 0 ? total / static_cast<double>(data.rows) : 0.0;
 }
 
-absl::Status PretrainWithRbms(const FloatMatrix& train, const TrainOptions& options,
-                              int phase_count, const ProgressCallback& progress,
-                              const CancellationFlag* cancel, AutoencoderNet* net) {
+absl::Status PretrainWithRbms(const FloatMatrix& train, const std::vector<float>* document_lengths,
+                              const TrainOptions& options, int phase_count,
+                              const ProgressCallback& progress, const CancellationFlag* cancel,
+                              AutoencoderNet* net) {
+  if (document_lengths != nullptr && static_cast<int64_t>(document_lengths->size()) != train.rows) {
+    return absl::InvalidArgumentError("one document length per training row expected");
+  }
   const DenseAutoencoderSpec& spec = net->spec();
   const std::vector<int64_t> mirror(spec.encoder_sizes.rbegin(), spec.encoder_sizes.rend());
   if (spec.decoder_sizes != mirror) {
@@ -266,6 +292,11 @@ absl::Status PretrainWithRbms(const FloatMatrix& train, const TrainOptions& opti
     ro.learning_rate = ht == RbmHidden::kLinear ? options.pretrain_linear_learning_rate
                                                 : options.pretrain_learning_rate;
     ro.seed = options.seed + 200 + static_cast<uint64_t>(l);
+    ro.document_length = options.pretrain_document_length;
+    const bool softmax = vt == RbmVisible::kReplicatedSoftmax;
+    if (softmax) ro.learning_rate = options.pretrain_softmax_learning_rate;
+    ro.cd_steps = options.pretrain_cd_steps;
+    const std::vector<float>* lengths = softmax ? document_lengths : nullptr;
     const std::string phase = "RBM layer " + std::to_string(l + 1) + "/" + std::to_string(rbms);
     const auto layer_start = std::chrono::steady_clock::now();
     auto on_epoch = [&](int epoch, double err) {
@@ -284,9 +315,14 @@ absl::Status PretrainWithRbms(const FloatMatrix& train, const TrainOptions& opti
           std::max(1e-9, std::chrono::duration<double>(now - layer_start).count());
       progress(p);
     };
-    if (absl::Status s = (*rbm)->Train(*data, nullptr, ro, on_epoch, cancel); !s.ok()) return s;
-    // Unroll: encoder layer l = (W, c); mirrored decoder layer = (W^T, b).
+    if (absl::Status s = (*rbm)->Train(*data, lengths, ro, on_epoch, cancel); !s.ok()) return s;
+    // Unroll: encoder layer l = (W, c) (N_mean W for the replicated softmax, whose input here is
+    // the normalised row); mirrored decoder layer = (W^T, b).
     enc.weights() = (*rbm)->weights();
+    if (softmax) {
+      const float n_mean = (*rbm)->document_length();
+      for (float& w : enc.weights()) w *= n_mean;
+    }
     enc.bias() = (*rbm)->hidden_bias();
     DenseLayer& dec = net->layer(num - 1 - l);
     if (!dec.tied()) {
@@ -298,7 +334,7 @@ absl::Status PretrainWithRbms(const FloatMatrix& train, const TrainOptions& opti
     }
     dec.bias() = (*rbm)->visible_bias();
     if (!top) {
-      auto next = (*rbm)->HiddenMeans(*data);
+      auto next = (*rbm)->HiddenMeans(*data, lengths);
       if (!next.ok()) return next.status();
       owned = std::move(*next);
       data = &owned;

@@ -2,12 +2,13 @@
 // layer-wise pre-training of a dense auto-encoder (Hinton & Salakhutdinov 2006).
 //
 // Visible units: binary (Bernoulli, probabilities in [0,1] as data) or replicated softmax
-// (constrained-Poisson; data rows are word distributions scaled by the document length N, so
-// the visible-to-hidden input is N times the weighted distribution). Hidden units: binary
-// (sampled in the positive phase) or linear with unit-variance Gaussian noise (the code layer).
-// Updates follow the paper's Matlab code: momentum SGD on (positive - negative statistics)/batch
-// with L2 weight decay on the weights. Up/down passes and the statistics (v^T h) run on the
-// oneDNN dense layer (engine/nn/dense.h).
+// (constrained-Poisson): data rows are word distributions v (counts / N, N = the document's
+// number of counted words) and each row carries its own N, so the hidden input is N W v + c and
+// the reconstruction is N softmax(W^T h + b) (the mean of N words drawn from the softmax). Hidden
+// units: binary (sampled in the positive phase) or linear with unit-variance Gaussian noise (the
+// code layer). Updates follow the paper's Matlab code: momentum SGD on (positive - negative
+// statistics)/batch with L2 weight decay on the weights. Up/down passes and the statistics (v^T h)
+// run on the oneDNN dense layer (engine/nn/dense.h).
 //
 // Thread safety: an Rbm is not thread-safe.
 #ifndef BOTTLENECK_ENGINE_MODEL_RBM_H_
@@ -41,7 +42,7 @@ struct RbmOptions {
   float weight_decay = 0.0002f;
   int cd_steps = 1;
   uint64_t seed = 1;
-  float document_length = 100.0f;  // N for replicated-softmax rows (used if no lengths given)
+  float document_length = 100.0f;  // N for replicated-softmax rows when no lengths are given
 };
 
 class Rbm {
@@ -62,7 +63,10 @@ class Rbm {
   void Initialize(uint64_t seed);
 
   // Trains on the rows of `data` (cols == visible_size()) for options.epochs epochs. `lengths`
-  // (nullable; one per row) are the document lengths for replicated-softmax visible units.
+  // (nullable; one per row, each finite and > 0) are the document lengths N for
+  // replicated-softmax visible units (ignored for binary ones); null: every row has
+  // options.document_length. Afterwards document_length() is the mean N of the rows.
+  // InvalidArgument for mismatched sizes, bad lengths or options; Internal if training diverges.
   // `on_epoch` (may be empty) gets (epoch, mean reconstruction error per row) after each epoch.
   // CancelledError if `cancel` is set (checked every mini-batch).
   [[nodiscard]] absl::Status Train(const FloatMatrix& data, const std::vector<float>* lengths,
@@ -70,8 +74,14 @@ class Rbm {
                                    const std::function<void(int, double)>& on_epoch,
                                    const CancellationFlag* cancel);
 
-  // Hidden probabilities (binary) or means (linear) for every row: the next RBM's data.
-  [[nodiscard]] absl::StatusOr<FloatMatrix> HiddenMeans(const FloatMatrix& data);
+  // Hidden probabilities (binary) or means (linear) for every row: the next RBM's data. For
+  // replicated-softmax units row r's input is scaled by (*lengths)[r], or by document_length()
+  // when `lengths` is null. InvalidArgument for mismatched sizes.
+  [[nodiscard]] absl::StatusOr<FloatMatrix> HiddenMeans(
+      const FloatMatrix& data, const std::vector<float>* lengths = nullptr);
+  // N used for replicated-softmax rows without their own length: the mean length of the last
+  // training data (options.document_length before training or when no lengths were given).
+  float document_length() const { return document_length_; }
   // Mean squared error per row of the mean-field reconstruction v -> h -> v.
   [[nodiscard]] absl::StatusOr<double> ReconstructionError(const FloatMatrix& data);
   // Mean free energy per row (binary visible and binary hidden units only):
@@ -92,17 +102,24 @@ class Rbm {
   std::unique_ptr<DenseLayer> up_;    // visible -> hidden, owns W and the hidden bias
   std::unique_ptr<DenseLayer> down_;  // hidden -> visible, tied, owns the visible bias
   std::vector<float> scaled_;
-  float document_length_ = 100.0f;  // N used by HiddenMeans for softmax rows
+  float document_length_ = 100.0f;  // N for softmax rows without their own length
 };
 
 class AutoencoderNet;
 
 // Greedy layer-wise pre-training of net's encoder (one RBM per encoder layer, the last with
 // linear hidden units unless the code is logistic), then unrolling: encoder weights = W,
-// decoder weights = W^T, biases from the hidden / visible biases. Reports progress phases
-// "RBM layer i/L" (phase_count = total phases including fine-tuning).
-[[nodiscard]] absl::Status PretrainWithRbms(const FloatMatrix& train, const TrainOptions& options,
-                                            int phase_count, const ProgressCallback& progress,
+// decoder weights = W^T, biases from the hidden / visible biases. With a softmax output the
+// first RBM is a replicated softmax: row r has the length (*document_lengths)[r] (or
+// options.pretrain_document_length for all rows when null), the second RBM trains on the hidden
+// probabilities computed with those lengths, and since the unrolled encoder sees only the
+// normalised row, its first layer's weights are N_mean W (N_mean = the mean length). Reports
+// progress phases "RBM layer i/L" (phase_count = total phases including fine-tuning).
+// `train` and the lengths must have the same rows; InvalidArgument otherwise.
+[[nodiscard]] absl::Status PretrainWithRbms(const FloatMatrix& train,
+                                            const std::vector<float>* document_lengths,
+                                            const TrainOptions& options, int phase_count,
+                                            const ProgressCallback& progress,
                                             const CancellationFlag* cancel, AutoencoderNet* net);
 
 }  // namespace bn

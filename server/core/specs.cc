@@ -165,6 +165,7 @@ absl::Status NormalizeConv(const v1::CollectionSpec& collection, v1::ConvAutoenc
   if (c->code_size() < 1 || c->code_size() > kMaxCodeSize) {
     return Invalid("conv.code_size must be in 1..4096");
   }
+  if (absl::Status s = CheckLayerSizes("conv.dense_sizes", c->dense_sizes()); !s.ok()) return s;
   if (!v1::Unpooling_IsValid(c->unpooling())) return Invalid("conv.unpooling is unknown");
   if (c->unpooling() == v1::UNPOOLING_UNSPECIFIED) c->set_unpooling(v1::UNPOOLING_REPEAT);
   if (absl::Status s = CheckActivation("conv.hidden_activation", c->hidden_activation()); !s.ok()) {

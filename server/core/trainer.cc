@@ -123,6 +123,7 @@ ConvAutoencoderSpec ToEngineConvSpec(const v1::CollectionSpec& collection,
     layer.pool = l.pool_size() == 0 ? 1 : l.pool_size();
     out.layers.push_back(layer);
   }
+  out.dense_sizes.assign(c.dense_sizes().begin(), c.dense_sizes().end());
   out.code_size = c.code_size();
   out.hidden_activation = ToActivation(c.hidden_activation());
   out.unpool = c.unpooling() == v1::UNPOOLING_SWITCHES ? UnpoolMode::kSwitches : UnpoolMode::kRepeat;
@@ -152,6 +153,7 @@ TrainOptions ToEngineOptions(const v1::ModelSpec& spec, const TrainingHooks& hoo
     out.pretrain_batch_size = static_cast<int>(p.batch_size());
     out.pretrain_learning_rate = p.learning_rate();
     out.pretrain_linear_learning_rate = p.code_learning_rate();
+    if (p.cd_steps() > 0) out.pretrain_cd_steps = static_cast<int>(p.cd_steps());
   }
   out.on_checkpoint = hooks.on_checkpoint;
   out.resume_from = hooks.resume_from;
@@ -242,8 +244,6 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
     case v1::ModelSpec::kConv: {
       ConvAutoencoderSpec conv = ToEngineConvSpec(collection, spec.conv());
       TrainOptions options = ToEngineOptions(spec, hooks);
-      options.resume_from = nullptr;  // Conv training has no checkpoints yet: restart.
-      options.on_checkpoint = nullptr;
       ProgressCallback nested = [&](const TrainingProgress& p) {
         TrainingProgress shifted = p;
         shifted.phase_index = 2;

@@ -540,6 +540,7 @@ TEST_F(ServiceFlowTest, ConvolutionalAutoencoderTrainsAndServes) {
     layer->set_filters(filters);
     layer->set_pool_size(2);
   }
+  conv->add_dense_sizes(32);
   conv->set_code_size(16);
   start.mutable_spec()->mutable_training()->set_epochs(2);
   start.set_promote_when_done(true);
@@ -555,6 +556,9 @@ TEST_F(ServiceFlowTest, ConvolutionalAutoencoderTrainsAndServes) {
   v1::Model model;
   ASSERT_TRUE(stubs_->models->GetModel(Context().get(), get_model, &model).ok());
   EXPECT_EQ(model.spec().conv().unpooling(), v1::UNPOOLING_REPEAT);  // The default.
+  ASSERT_EQ(model.spec().conv().dense_sizes_size(), 1);
+  // conv 8 + conv 16 (3x3) to a 7x7x16 map, dense 784 -> 32 -> 16 and back: the dense layer counts.
+  EXPECT_GT(model.parameter_count(), 2u * (784u * 32u));
   EXPECT_GT(model.report().reconstruction_error(), 0.0);
   // Ingest, search by image with a reconstruction, decode a code to an image.
   v1::UpsertRequest upsert;

@@ -359,6 +359,46 @@ TEST(DenseAutoencoder, BinaryCodeNoiseMakesCodesBimodal) {
   EXPECT_GT(fb, 0.6);
 }
 
+// Fresh Gaussian noise on linear code units during training: the decoder must learn to tolerate
+// perturbed codes, so decoding codes perturbed by noise of that size loses much less than it
+// does for a model trained without noise. Bad std-devs are rejected.
+TEST(DenseAutoencoder, LinearCodeNoiseMakesDecodingRobustToPerturbedCodes) {
+  const FloatMatrix x = RandomData(600, 24, 21);
+  DenseAutoencoderSpec spec = SmallSpec();
+  TrainOptions o = FastOptions();
+  o.epochs = 20;
+  auto plain = TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr);
+  o.code_noise_stddev = 1.0f;
+  auto noisy = TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr);
+  auto again = TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr);
+  ASSERT_TRUE(plain.ok() && noisy.ok() && again.ok());
+  EXPECT_EQ(Codes(*noisy->model, x), Codes(*again->model, x));  // seeded noise: deterministic
+  auto perturbed_error = [&](const Model& m) {
+    std::vector<float> codes = Codes(m, x);
+    std::mt19937_64 rng(3);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    for (float& c : codes) c += g(rng);
+    FloatMatrix recon(x.rows, x.cols);
+    EXPECT_TRUE(m.Decode(codes.data(), x.rows, recon.data.data()).ok());
+    double err = 0;
+    for (size_t i = 0; i < recon.data.size(); ++i) {
+      const double d = recon.data[i] - x.data[i];
+      err += d * d;
+    }
+    return err / static_cast<double>(x.rows);
+  };
+  auto clean_plain = ReconstructionErrorPerItem(*plain->model, x);
+  auto clean_noisy = ReconstructionErrorPerItem(*noisy->model, x);
+  ASSERT_TRUE(clean_plain.ok() && clean_noisy.ok());
+  const double p_plain = perturbed_error(*plain->model), p_noisy = perturbed_error(*noisy->model);
+  std::printf("clean %.3f / %.3f, codes + N(0,1): plain %.3f, trained with code noise %.3f\n",
+              *clean_plain, *clean_noisy, p_plain, p_noisy);
+  EXPECT_LT(p_noisy - *clean_noisy, 0.5 * (p_plain - *clean_plain));
+  o.code_noise_stddev = -1.0f;
+  EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 // Denoising: a model trained on masked inputs reconstructs clean images from masked ones better
 // than a model trained on clean inputs only.
 TEST(DenseAutoencoder, DenoisingRecoversMaskedPixelsBetter) {

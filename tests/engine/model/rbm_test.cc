@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/model/autoencoder.h"
+#include "engine/model/autoencoder_net.h"
 #include "engine/model/model_file.h"
 #include "engine/nn/context.h"
 #include "gtest/gtest.h"
@@ -91,6 +92,276 @@ TEST(Rbm, LinearHiddenAndReplicatedSoftmaxUnitsLearn) {
   auto s1 = (*soft)->ReconstructionError(p);
   ASSERT_TRUE(s0.ok() && s1.ok());
   EXPECT_LT(*s1, *s0);
+}
+
+// Naive reference of the replicated-softmax (constrained-Poisson) RBM with per-row document
+// lengths N_r: row r's visible data is N_r v_r, p(h_j = 1 | v) = s(N_r sum_i W_ji v_ri + c_j), the
+// reconstruction is N_r softmax(W^T h + b).
+struct TinyRsm {
+  int64_t V = 0, H = 0;
+  std::vector<double> w, c, b;  // w[j * V + i]
+  std::vector<double> HiddenProbs(const std::vector<double>& counts) const {
+    std::vector<double> h(static_cast<size_t>(H));
+    for (int64_t j = 0; j < H; ++j) {
+      double z = c[j];
+      for (int64_t i = 0; i < V; ++i) z += w[j * V + i] * counts[i];
+      h[j] = 1.0 / (1.0 + std::exp(-z));
+    }
+    return h;
+  }
+  std::vector<double> Reconstruct(const std::vector<double>& h, double n) const {
+    std::vector<double> v(static_cast<size_t>(V));
+    double sum = 0;
+    for (int64_t i = 0; i < V; ++i) {
+      double z = b[i];
+      for (int64_t j = 0; j < H; ++j) z += w[j * V + i] * h[j];
+      v[i] = std::exp(z);
+      sum += v[i];
+    }
+    for (double& x : v) x *= n / sum;
+    return v;
+  }
+  // Expected CD-1 statistics (positive minus negative, summed over the rows) of W, c and b for
+  // the rows' distributions p with lengths n: the sampled binary hidden state is enumerated
+  // exactly (2^H states), the rest is mean-field as in the trainer.
+  void ExpectedUpdate(const std::vector<std::vector<double>>& p, const std::vector<double>& n,
+                      std::vector<double>* dw, std::vector<double>* dc,
+                      std::vector<double>* db) const {
+    dw->assign(static_cast<size_t>(V * H), 0.0);
+    dc->assign(static_cast<size_t>(H), 0.0);
+    db->assign(static_cast<size_t>(V), 0.0);
+    for (size_t r = 0; r < p.size(); ++r) {
+      std::vector<double> v0(static_cast<size_t>(V));
+      for (int64_t i = 0; i < V; ++i) v0[i] = n[r] * p[r][i];
+      const std::vector<double> h0 = HiddenProbs(v0);
+      for (int64_t j = 0; j < H; ++j) {
+        (*dc)[j] += h0[j];
+        for (int64_t i = 0; i < V; ++i) (*dw)[j * V + i] += h0[j] * v0[i];
+      }
+      for (int64_t i = 0; i < V; ++i) (*db)[i] += v0[i];
+      for (int state = 0; state < (1 << H); ++state) {
+        std::vector<double> hs(static_cast<size_t>(H));
+        double prob = 1;
+        for (int64_t j = 0; j < H; ++j) {
+          hs[j] = (state >> j) & 1;
+          prob *= hs[j] > 0 ? h0[j] : 1 - h0[j];
+        }
+        const std::vector<double> v1 = Reconstruct(hs, n[r]);
+        const std::vector<double> h1 = HiddenProbs(v1);
+        for (int64_t j = 0; j < H; ++j) {
+          (*dc)[j] -= prob * h1[j];
+          for (int64_t i = 0; i < V; ++i) (*dw)[j * V + i] -= prob * h1[j] * v1[i];
+        }
+        for (int64_t i = 0; i < V; ++i) (*db)[i] -= prob * v1[i];
+      }
+    }
+  }
+};
+
+TEST(Rbm, DocumentLengthsScaleTheHiddenInput) {
+  SetNnThreads(1);
+  constexpr int64_t V = 6, H = 3;
+  auto rbm = Rbm::Create(V, H, RbmVisible::kReplicatedSoftmax, RbmHidden::kBinary);
+  ASSERT_TRUE(rbm.ok());
+  TinyRsm ref;
+  ref.V = V;
+  ref.H = H;
+  std::mt19937 rng(7);
+  std::normal_distribution<double> g(0.0, 0.3);
+  for (int64_t k = 0; k < V * H; ++k) ref.w.push_back(g(rng));
+  for (int64_t j = 0; j < H; ++j) ref.c.push_back(g(rng));
+  for (int64_t i = 0; i < V; ++i) ref.b.push_back(g(rng));
+  for (size_t k = 0; k < ref.w.size(); ++k) (*rbm)->weights()[k] = static_cast<float>(ref.w[k]);
+  for (int64_t j = 0; j < H; ++j) (*rbm)->hidden_bias()[j] = static_cast<float>(ref.c[j]);
+  for (int64_t i = 0; i < V; ++i) (*rbm)->visible_bias()[i] = static_cast<float>(ref.b[i]);
+  // Four documents (normalised counts) of very different lengths.
+  const std::vector<std::vector<double>> counts = {
+      {3, 0, 1, 0, 0, 0}, {0, 2, 2, 2, 2, 2}, {1, 1, 0, 0, 0, 40}, {5, 0, 0, 7, 0, 1}};
+  FloatMatrix x(4, V);
+  std::vector<float> lengths;
+  for (int64_t r = 0; r < 4; ++r) {
+    double n = 0;
+    for (double c : counts[r]) n += c;
+    lengths.push_back(static_cast<float>(n));
+    for (int64_t i = 0; i < V; ++i) x.at(r, i) = static_cast<float>(counts[r][i] / n);
+  }
+  auto h = (*rbm)->HiddenMeans(x, &lengths);
+  ASSERT_TRUE(h.ok());
+  for (int64_t r = 0; r < 4; ++r) {
+    const std::vector<double> want = ref.HiddenProbs(counts[r]);  // N_r v_r = the counts
+    for (int64_t j = 0; j < H; ++j) EXPECT_NEAR(h->at(r, j), want[j], 1e-5) << r << " " << j;
+  }
+  // Without lengths every row is scaled by document_length() (before training: the option's
+  // default), so rows of different lengths but equal distributions look alike.
+  auto fixed = (*rbm)->HiddenMeans(x);
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_FLOAT_EQ((*rbm)->document_length(), RbmOptions().document_length);
+  for (int64_t r = 0; r < 4; ++r) {
+    std::vector<double> scaled(static_cast<size_t>(V));
+    for (int64_t i = 0; i < V; ++i) scaled[i] = x.at(r, i) * (*rbm)->document_length();
+    const std::vector<double> want = ref.HiddenProbs(scaled);
+    for (int64_t j = 0; j < H; ++j) EXPECT_NEAR(fixed->at(r, j), want[j], 1e-5);
+  }
+  std::vector<float> short_lengths(3, 1.0f);
+  EXPECT_EQ((*rbm)->HiddenMeans(x, &short_lengths).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// One CD-1 step over many copies of a few documents (one batch, plain SGD with rate 1, no decay):
+// the update averages the sampled hidden states, so it must match the exact expectation of the
+// naive reference with each document's own length, and differ clearly from the one with a
+// fixed length.
+TEST(Rbm, OneCdStepWithDocumentLengthsMatchesTheNaiveExpectation) {
+  SetNnThreads(1);
+  constexpr int64_t V = 5, H = 3, kCopies = 4000;
+  TinyRsm ref;
+  ref.V = V;
+  ref.H = H;
+  std::mt19937 rng(11);
+  std::normal_distribution<double> g(0.0, 0.2);
+  for (int64_t k = 0; k < V * H; ++k) ref.w.push_back(g(rng));
+  for (int64_t j = 0; j < H; ++j) ref.c.push_back(g(rng));
+  for (int64_t i = 0; i < V; ++i) ref.b.push_back(g(rng));
+  const std::vector<std::vector<double>> docs = {{2, 0, 1, 0, 1}, {0, 1, 1, 6, 0}, {1, 0, 0, 0, 0}};
+  std::vector<std::vector<double>> p;
+  std::vector<double> n;
+  for (const auto& d : docs) {
+    double s = 0;
+    for (double c : d) s += c;
+    n.push_back(s);
+    p.emplace_back();
+    for (double c : d) p.back().push_back(c / s);
+  }
+  const int64_t rows = kCopies * static_cast<int64_t>(docs.size());
+  FloatMatrix x(rows, V);
+  std::vector<float> lengths;
+  std::vector<std::vector<double>> all_p;
+  std::vector<double> all_n, all_fixed;
+  for (int64_t r = 0; r < rows; ++r) {
+    const size_t d = static_cast<size_t>(r) % docs.size();
+    for (int64_t i = 0; i < V; ++i) x.at(r, i) = static_cast<float>(p[d][i]);
+    lengths.push_back(static_cast<float>(n[d]));
+  }
+  for (size_t d = 0; d < docs.size(); ++d) {
+    all_p.push_back(p[d]);
+    all_n.push_back(n[d]);
+    all_fixed.push_back(4.0);  // the mean length, given to every row
+  }
+  auto rbm = Rbm::Create(V, H, RbmVisible::kReplicatedSoftmax, RbmHidden::kBinary);
+  ASSERT_TRUE(rbm.ok());
+  for (size_t k = 0; k < ref.w.size(); ++k) (*rbm)->weights()[k] = static_cast<float>(ref.w[k]);
+  for (int64_t j = 0; j < H; ++j) (*rbm)->hidden_bias()[j] = static_cast<float>(ref.c[j]);
+  for (int64_t i = 0; i < V; ++i) (*rbm)->visible_bias()[i] = static_cast<float>(ref.b[i]);
+  RbmOptions o;
+  o.epochs = 1;
+  o.batch_size = static_cast<int>(rows);
+  o.learning_rate = 1.0f;
+  o.weight_decay = 0.0f;
+  o.initial_momentum = 0.0f;
+  ASSERT_TRUE((*rbm)->Train(x, &lengths, o, nullptr, nullptr).ok());
+  EXPECT_NEAR((*rbm)->document_length(), (n[0] + n[1] + n[2]) / 3.0, 1e-5);
+  std::vector<double> dw, dc, db, fw, fc, fb;
+  ref.ExpectedUpdate(all_p, all_n, &dw, &dc, &db);
+  ref.ExpectedUpdate(all_p, all_fixed, &fw, &fc, &fb);
+  const double m = static_cast<double>(docs.size());  // the reference sums over one copy each
+  double err = 0, fixed_gap = 0;
+  for (int64_t k = 0; k < V * H; ++k) {
+    const double got = (*rbm)->weights()[k] - ref.w[k];
+    err = std::max(err, std::fabs(got - dw[k] / m));
+    fixed_gap = std::max(fixed_gap, std::fabs(fw[k] / m - dw[k] / m));
+  }
+  for (int64_t j = 0; j < H; ++j) {
+    err = std::max(err, std::fabs((*rbm)->hidden_bias()[j] - ref.c[j] - dc[j] / m));
+  }
+  for (int64_t i = 0; i < V; ++i) {
+    err = std::max(err, std::fabs((*rbm)->visible_bias()[i] - ref.b[i] - db[i] / m));
+  }
+  std::printf("max |update - expectation| %.4f, per-document vs fixed length %.4f\n", err,
+              fixed_gap);
+  // Sampling error of a mean over 12000 rows of terms bounded by N <= 8: about 0.02.
+  EXPECT_LT(err, 0.05);
+  EXPECT_GT(fixed_gap, 4 * err);
+  // Lengths must be positive and finite, one per row.
+  std::vector<float> bad = lengths;
+  bad[5] = 0.0f;
+  EXPECT_EQ((*rbm)->Train(x, &bad, o, nullptr, nullptr).code(), absl::StatusCode::kInvalidArgument);
+  bad.pop_back();
+  EXPECT_EQ((*rbm)->Train(x, &bad, o, nullptr, nullptr).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The unrolled encoder sees normalised rows without their lengths, so its first layer carries
+// the mean length: N_mean W. With no pre-training epochs W is the seeded initialisation, so two
+// runs differing only in the lengths must differ exactly by the ratio of their mean lengths in
+// the encoder's first layer, and not at all in the mirrored output layer (W^T).
+TEST(Rbm, UnrolledFirstLayerCarriesTheMeanDocumentLength) {
+  SetNnThreads(1);
+  DenseAutoencoderSpec spec;
+  spec.input_size = 12;
+  spec.encoder_sizes = {8};
+  spec.code_size = 3;
+  spec.output = OutputKind::kSoftmaxCrossEntropy;
+  spec.pretraining = true;
+  FloatMatrix x(20, 12);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (int64_t r = 0; r < x.rows; ++r) {
+    float s = 0;
+    for (int64_t c = 0; c < x.cols; ++c) s += (x.at(r, c) = u(rng));
+    for (int64_t c = 0; c < x.cols; ++c) x.at(r, c) /= s;
+  }
+  std::vector<float> lengths;
+  for (int64_t r = 0; r < x.rows; ++r) lengths.push_back(static_cast<float>(10 + 3 * r));
+  std::vector<float> doubled = lengths;
+  for (float& l : doubled) l *= 2;
+  TrainOptions o;
+  o.pretrain_epochs = 0;
+  o.pretrain_document_length = 7.0f;
+  auto unroll = [&](const std::vector<float>* l) {
+    auto net = AutoencoderNet::Create(spec);
+    EXPECT_TRUE(net.ok());
+    EXPECT_TRUE(PretrainWithRbms(x, l, o, 3, nullptr, nullptr, net->get()).ok());
+    return std::move(*net);
+  };
+  auto a = unroll(&lengths), b = unroll(&doubled), c = unroll(nullptr);
+  const double mean = (10 + 10 + 3 * 19) / 2.0;  // lengths 10, 13, ..., 67
+  const std::vector<float>& wa = a->layer(0).weights();
+  ASSERT_EQ(wa.size(), b->layer(0).weights().size());
+  double max_abs = 0;
+  for (size_t k = 0; k < wa.size(); ++k) {
+    max_abs = std::max(max_abs, std::fabs(double{wa[k]}));
+    EXPECT_NEAR(b->layer(0).weights()[k], 2 * wa[k], 1e-5 * std::fabs(wa[k]) + 1e-7);
+    EXPECT_NEAR(c->layer(0).weights()[k], wa[k] * 7.0 / mean, 1e-5 * std::fabs(wa[k]) + 1e-7);
+  }
+  EXPECT_GT(max_abs, 0.0);
+  const int last = a->num_layers() - 1;
+  EXPECT_EQ(a->layer(last).weights(), b->layer(last).weights());
+  EXPECT_EQ(a->layer(last).weights(), c->layer(last).weights());
+  std::vector<float> short_lengths(3, 1.0f);
+  auto net = AutoencoderNet::Create(spec);
+  ASSERT_TRUE(net.ok());
+  EXPECT_EQ(PretrainWithRbms(x, &short_lengths, o, 3, nullptr, nullptr, net->get()).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Through the trainer: lengths must match the rows; with a held-out split they follow their
+  // rows; bad lengths are rejected.
+  o.pretrain_epochs = 1;
+  o.epochs = 1;
+  o.document_lengths = &short_lengths;
+  EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o.document_lengths = &lengths;
+  o.validation_fraction = 0.25;
+  EXPECT_TRUE(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).ok());
+  std::vector<float> negative = lengths;
+  negative[3] = -1.0f;
+  o.document_lengths = &negative;
+  EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o.document_lengths = &lengths;
+  o.pretrain_cd_steps = 0;
+  EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o.pretrain_cd_steps = 3;
+  EXPECT_TRUE(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).ok());
 }
 
 TEST(Rbm, PretrainingUnrollsIntoABetterStartingPoint) {

@@ -2,10 +2,12 @@
 # One command for each of the README's quick-start paths, on a fresh Debian 12 machine:
 #   scripts/quickstart.sh run  [bottleneckd flags]  install, build (Release), start the server
 #   scripts/quickstart.sh test [ctest args]         install, build, run every test
-#   scripts/quickstart.sh asan|tsan [ctest args]    the unit and integration tests under
-#                                                   AddressSanitizer+UBSan or ThreadSanitizer
-#                                                   (separate build directories; slower)
-# Environment: BUILD_DIR (default ./build), JOBS (default nproc).
+#   scripts/quickstart.sh asan [ctest args]         the unit and integration tests under
+#                                                   AddressSanitizer+UBSan (build-asan; slower)
+#   scripts/quickstart.sh tsan [ctest args]         the concurrency tests under ThreadSanitizer
+#                                                   (build-tsan; scripts/sanitizers/)
+# Environment: BUILD_DIR (default ./build), JOBS (default nproc); for tsan, TSAN_TESTS (a ctest
+# -R regex, default scripts/sanitizers/tsan_tests.txt) and TSAN_OPTIONS (appended).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,12 +29,14 @@ bash "$root/scripts/install-deps.sh"
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
 if [ -n "${sanitize:-}" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBN_SANITIZE="$sanitize"
-  cmake --build "$build" -j "$jobs" --target engine_tests server_tests integration_tests \
+  cmake --build "$build" -j "$jobs" --target engine_tests server_tests client_tests integration_tests \
     bottleneckd bottleneck
   cd "$build"
+  if [ "$mode" = tsan ]; then
+    exec bash "$root/scripts/sanitizers/run_tsan_tests.sh" "$build" "$jobs" "$@"
+  fi
   # Fuzzers, deployment checks and the Python client do not run under the sanitizer build.
-  exec env TSAN_OPTIONS="${TSAN_OPTIONS:-second_deadlock_stack=1}" \
-    ctest --output-on-failure -j "$jobs" -E '^(fuzz_|Deploy\.|PythonClient\.)' "$@"
+  exec ctest --output-on-failure -j "$jobs" -E '^(fuzz_|Deploy\.|PythonClient\.)' "$@"
 fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j "$jobs"

@@ -8,32 +8,38 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <queue>
 #include <shared_mutex>
 #include <thread>
 
+#include "engine/index/hnsw_body.h"
 #include "hnswlib/hnswlib.h"
 
 namespace bn {
 namespace {
 
+// Vectors inside hnswlib's node storage follow the layer-0 links (4 * (2M + 1) bytes), so they are
+// only 4-byte aligned: words are loaded with memcpy (an unaligned load, no undefined behaviour).
+inline uint64_t LoadWord(const void* base, size_t i) {
+  uint64_t w;
+  std::memcpy(&w, static_cast<const char*>(base) + 8 * i, sizeof(w));
+  return w;
+}
+
 __attribute__((target("popcnt"))) float HammingPopcnt(const void* a, const void* b,
                                                       const void* param) {
-  const uint64_t* x = static_cast<const uint64_t*>(a);
-  const uint64_t* y = static_cast<const uint64_t*>(b);
   const size_t words = *static_cast<const size_t*>(param);
   uint64_t bits = 0;
-  for (size_t i = 0; i < words; ++i) bits += __builtin_popcountll(x[i] ^ y[i]);
+  for (size_t i = 0; i < words; ++i) bits += __builtin_popcountll(LoadWord(a, i) ^ LoadWord(b, i));
   return static_cast<float>(bits);
 }
 
 float HammingGeneric(const void* a, const void* b, const void* param) {
-  const uint64_t* x = static_cast<const uint64_t*>(a);
-  const uint64_t* y = static_cast<const uint64_t*>(b);
   const size_t words = *static_cast<const size_t*>(param);
   uint64_t bits = 0;
-  for (size_t i = 0; i < words; ++i) bits += __builtin_popcountll(x[i] ^ y[i]);
+  for (size_t i = 0; i < words; ++i) bits += __builtin_popcountll(LoadWord(a, i) ^ LoadWord(b, i));
   return static_cast<float>(bits);
 }
 
@@ -113,6 +119,7 @@ class MemFile {
  private:
   int fd_;
 };
+
 
 }  // namespace
 
@@ -202,16 +209,34 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(const IndexCon
                                                                   absl::string_view body) {
   if (absl::Status s = ValidateIndexConfig(config); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
+  try {
+    impl->space = MakeSpace(config);
+  } catch (const std::exception& e) {
+    return FromException("creating HNSW space", e);
+  }
+  impl->data_bytes = impl->space->get_data_size();
+  HnswBodyShape shape;
+  if (std::string bad = ValidateHnswBody(body, impl->data_bytes, &shape); !bad.empty()) {
+    return absl::DataLossError("malformed HNSW index body: " + bad);
+  }
+  // The saved capacity is only an allocation size: cap it (growth doubles on demand), so that a
+  // body cannot make us allocate far more than its nodes need.
+  const size_t capacity = std::max<size_t>(
+      {shape.count, size_t{1},
+       std::min<size_t>(shape.max_elements,
+                        std::max<size_t>(2 * shape.count, config.initial_capacity))});
   MemFile file;
   if (!file.ok() || !file.WriteAll(body)) return absl::InternalError("memfd write failed");
   try {
-    impl->space = MakeSpace(config);
-    impl->data_bytes = impl->space->get_data_size();
-    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(impl->space.get(), file.path());
+    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(impl->space.get(), file.path(),
+                                                                   false, capacity);
   } catch (const std::exception& e) {
     return absl::DataLossError(std::string("loading HNSW index: ") + e.what());
   }
   auto& h = *impl->hnsw;
+  if (h.label_lookup_.size() != h.cur_element_count) {
+    return absl::DataLossError("malformed HNSW index body: duplicate labels");
+  }
   // hnswlib 0.6.2's loading constructor leaves num_deleted_ uninitialised before loadIndex adds
   // the deleted nodes to it: recount.
   h.num_deleted_ = 0;

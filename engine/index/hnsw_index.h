@@ -76,7 +76,10 @@ class HnswIndex {
   // InvalidArgument for a bad config; ResourceExhausted when the capacity cannot be allocated.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<HnswIndex>> Create(const IndexConfig& config);
   // Loads an index body written by Serialize() with the same metric and dim (M and
-  // ef_construction come from the body). DataLoss when the body is malformed.
+  // ef_construction come from the body). DataLoss when the body is malformed: its layout, node
+  // count, levels, entry point, every link and the labels' uniqueness are checked before hnswlib
+  // (which trusts its input) reads it. The saved capacity is capped at
+  // max(node count, min(saved, max(2 * node count, config.initial_capacity))).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<HnswIndex>> Deserialize(
       const IndexConfig& config, absl::string_view body);
   ~HnswIndex();

@@ -376,7 +376,23 @@ absl::StatusOr<std::unique_ptr<AutoencoderNet>> AutoencoderNet::LoadPayload(Byte
   }
   if (absl::Status s = ValidateSpec(spec); !s.ok())
     return corrupt(std::string(s.message()).c_str());
-  // Check the remaining bytes can hold every weight before allocating anything big.
+  // Check the remaining bytes can hold every stored float before allocating anything: layer
+  // i maps sizes[i] -> sizes[i + 1] with a bias, and weights unless tied (decoder layers then
+  // reuse the encoder's transposes).
+  std::vector<int64_t> sizes = {spec.input_size};
+  sizes.insert(sizes.end(), spec.encoder_sizes.begin(), spec.encoder_sizes.end());
+  sizes.push_back(spec.code_size);
+  sizes.insert(sizes.end(), spec.decoder_sizes.begin(), spec.decoder_sizes.end());
+  sizes.push_back(spec.input_size);
+  const size_t encoder_layers = spec.encoder_sizes.size() + 1;
+  uint64_t stored = 0;
+  for (size_t i = 0; i + 1 < sizes.size(); ++i) {
+    stored += static_cast<uint64_t>(sizes[i + 1]);
+    if (!(spec.tied_weights && i >= encoder_layers)) {
+      stored += static_cast<uint64_t>(sizes[i]) * static_cast<uint64_t>(sizes[i + 1]);
+    }
+  }
+  if (stored > r->remaining() / sizeof(float)) return corrupt("truncated");
   auto net = Create(spec);
   if (!net.ok()) return net.status();
   const int64_t params = (*net)->parameter_count();

@@ -74,7 +74,10 @@ void NchwToHwc(const float* in, int64_t n, int64_t h, int64_t w, int64_t c, floa
 
 }  // namespace
 
-absl::Status ValidateConvSpec(const ConvAutoencoderSpec& spec) {
+namespace {
+
+// ValidateConvSpec's checks; on success *parameter_count is the net's exact parameter count.
+absl::Status CheckConvSpec(const ConvAutoencoderSpec& spec, int64_t* parameter_count) {
   auto bad = [](int64_t v) { return v < 1 || v > kMaxDim; };
   if (bad(spec.height) || bad(spec.width) || bad(spec.channels) || bad(spec.code_size)) {
     return absl::InvalidArgumentError("conv auto-encoder: image or code size out of range");
@@ -133,7 +136,15 @@ absl::Status ValidateConvSpec(const ConvAutoencoderSpec& spec) {
     }
     prev = next;
   }
+  *parameter_count = params;
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateConvSpec(const ConvAutoencoderSpec& spec) {
+  int64_t params = 0;
+  return CheckConvSpec(spec, &params);
 }
 
 ConvAutoencoderNet::~ConvAutoencoderNet() = default;
@@ -590,7 +601,12 @@ absl::StatusOr<std::unique_ptr<ConvAutoencoderNet>> ConvAutoencoderNet::LoadPayl
   if (spec.binary_codes && spec.code_activation != Activation::kLogistic) {
     return corrupt("binary codes without logistic code units");
   }
-  if (absl::Status s = ValidateConvSpec(spec); !s.ok()) return corrupt(std::string(s.message()));
+  int64_t params = 0;
+  if (absl::Status s = CheckConvSpec(spec, &params); !s.ok()) {
+    return corrupt(std::string(s.message()));
+  }
+  // The remaining bytes must hold every parameter before anything is allocated.
+  if (static_cast<uint64_t>(params) > r->remaining() / sizeof(float)) return corrupt("truncated");
   auto net = Create(spec);
   if (!net.ok()) return net.status();
   if (static_cast<uint64_t>((*net)->parameter_count()) > r->remaining() / sizeof(float)) {

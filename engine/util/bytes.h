@@ -64,7 +64,7 @@ class ByteReader {
   }
   [[nodiscard]] bool Raw(void* out, size_t n) {
     if (failed_ || n > remaining()) return Fail();
-    std::memcpy(out, in_.data() + pos_, n);
+    if (n > 0) std::memcpy(out, in_.data() + pos_, n);  // `out` may be null when n == 0.
     pos_ += n;
     return true;
   }

@@ -187,7 +187,12 @@ absl::StatusOr<std::string> CodeFromApi(const v1::Code& code, int64_t code_size,
                                         " bits in " + std::to_string((code_size + 7) / 8) +
                                         " bytes");
     }
-    return b.bits();
+    // Bits past code_size in the last byte are padding: clear them, or they would count in
+    // Hamming distances (stored codes, from CodeToBytes, have them zero).
+    std::string bits = b.bits();
+    if (code_size % 8 != 0)
+      bits.back() = static_cast<char>(bits.back() & ((1 << (code_size % 8)) - 1));
+    return bits;
   }
   if (!code.has_float_code()) {
     return absl::InvalidArgumentError("this model produces float codes; send float_code");

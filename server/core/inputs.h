@@ -37,7 +37,7 @@ std::string CodeToBytes(const float* code, int64_t code_size, CodeType type);
 // The API's Code message for code bytes.
 bottleneck::v1::Code BytesToCode(const std::string& bytes, int64_t code_size, CodeType type);
 // Code bytes from an API Code; InvalidArgument if its kind or size does not match the model, or
-// a float is not finite.
+// a float is not finite. Padding bits of a binary code (past code_size) are cleared.
 [[nodiscard]] absl::StatusOr<std::string> CodeFromApi(const bottleneck::v1::Code& code,
                                                       int64_t code_size, CodeType type);
 // Float values of a code (bits as 0/1) for the decoder.

@@ -116,6 +116,11 @@ class VocabularyPipeline final : public TextPipeline {
 absl::StatusOr<std::unique_ptr<TextPipeline>> TextPipeline::Learn(
     const std::vector<const v1::Document*>& corpus, uint32_t vocabulary_size,
     const v1::TextOptions& options) {
+  // Deserialize refuses unknown representations, so a pipeline learned with one could be stored
+  // but never loaded again.
+  if (!v1::DocumentRepresentation_IsValid(options.representation())) {
+    return absl::InvalidArgumentError("text.representation is unknown");
+  }
   std::vector<std::string> texts;
   for (const v1::Document* document : corpus) {
     if (document->has_text()) texts.push_back(document->text());

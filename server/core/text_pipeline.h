@@ -24,7 +24,8 @@ class TextPipeline {
   virtual ~TextPipeline() = default;
 
   // Learns the vocabulary (the `vocabulary_size` most frequent words by document frequency) and
-  // document frequencies from a corpus. InvalidArgument for an empty corpus.
+  // document frequencies from a corpus. FailedPrecondition when no document has raw text;
+  // InvalidArgument for an unknown representation.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<TextPipeline>> Learn(
       const std::vector<const bottleneck::v1::Document*>& corpus, uint32_t vocabulary_size,
       const bottleneck::v1::TextOptions& options);

@@ -118,6 +118,10 @@ const std::map<std::string, Flag>& Flags() {
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->training_nice; },
         "niceness added to training threads so that queries keep their latency while a job "
         "runs (0-19; 0 = same priority). Default 10"}},
+      {"block-cache-mib",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->block_cache_mib; },
+        "RocksDB block cache in MiB (searches read their neighbours' records from it). "
+        "Default 256"}},
       {"sync-writes",
        {Flag::kBool, [](ServerConfig* c) -> void* { return &c->sync_writes; },
         "sync the write-ahead log before acknowledging writes. Default true"}},

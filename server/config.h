@@ -35,6 +35,7 @@ struct ServerConfig {
   // HOST:PORT of the Prometheus metrics endpoint (GET /metrics, GET /healthz); empty: off.
   std::string metrics_listen;
   bool sync_writes = true;             // Sync the WAL per acknowledged write batch.
+  int block_cache_mib = 256;           // RocksDB block cache (items' records, codes).
   int snapshot_interval_seconds = 60;  // Index snapshots of changed collections.
   // Micro-batching of concurrent single-item encodes: at most this many per model call; 1 turns
   // batching off (every request encodes alone).

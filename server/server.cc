@@ -104,6 +104,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
   StoreOptions store_options;
   store_options.sync_writes = config.sync_writes;
   store_options.follow_primary = config.follow;
+  store_options.block_cache_bytes = static_cast<size_t>(config.block_cache_mib) << 20;
   auto store = Store::Open(config.data_dir, store_options);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);

@@ -46,6 +46,8 @@ struct StoreOptions {
   // Sync the WAL on every acknowledged write batch. Turn off only for bulk loads whose loss on a
   // machine crash is acceptable.
   bool sync_writes = true;
+  // RocksDB block cache shared by every column family.
+  size_t block_cache_bytes = size_t{256} << 20;
   // Non-empty: open read-only as a follower of the primary whose data directory this is (a
   // RocksDB secondary instance: it reads the primary's files, e.g. on a shared volume, and sees
   // its writes after CatchUpWithPrimary). `dir` is then the follower's own directory (RocksDB's

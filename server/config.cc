@@ -46,7 +46,9 @@ const std::map<std::string, Flag>& Flags() {
         "how often a follower applies the primary's writes. Default 1000"}},
       {"inference-threads",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->inference_threads; },
-        "OpenMP threads per encode (queries, ingest, promotion); 0 = all cores. Default 0"}},
+        "OpenMP threads per encode (queries, ingest, promotion); 0 = all cores. Concurrent "
+        "requests already spread over the cores, and a multi-thread team stalls whenever one of "
+        "its threads is descheduled. Default 1"}},
       {"training-threads",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->training_threads; },
         "OpenMP threads per training job; 0 = all cores but one (at least 1), leaving a core "
@@ -283,8 +285,9 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
         "--max-inflight-queries, --max-write-streams, --max-dataset-uploads and "
         "--max-dataset-mib must be at least 1");
   }
-  if (config.training_nice > 19 || config.ingest_nice > 19) {
-    return absl::InvalidArgumentError("--training-nice and --ingest-nice must be between 0 and 19");
+  if (config.training_nice > 20 || config.ingest_nice > 20) {
+    return absl::InvalidArgumentError(
+        "--training-nice and --ingest-nice must be between 0 and 20 (20: SCHED_IDLE)");
   }
   if (config.ingest_threads < 1) {
     return absl::InvalidArgumentError("--ingest-threads must be at least 1");

@@ -22,7 +22,7 @@ struct ServerConfig {
   // every follow_interval_ms. Implies no training endpoint.
   std::string follow;
   int follow_interval_ms = 1000;
-  int inference_threads = 0;     // 0: number of cores.
+  int inference_threads = 1;     // OpenMP threads per encode; 0: number of cores.
   int training_threads = 0;      // 0: number of cores.
   int max_concurrent_jobs = 1;
   int grpc_max_threads = 0;   // 0: gRPC's default.

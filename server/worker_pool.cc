@@ -1,14 +1,8 @@
 #include "server/worker_pool.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
-#include "engine/util/log.h"
+#include "server/core/thread_priority.h"
 
 namespace bn {
 
@@ -44,9 +38,7 @@ void WorkerPool::RunVoid(const std::function<void()>& task) {
 }
 
 void WorkerPool::Loop() {
-  if (nice_ > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_) != 0) {
-    BN_LOG(WARNING) << "cannot lower a worker thread's priority: " << std::strerror(errno);
-  }
+  LowerThisThreadPriority(nice_);
   while (true) {
     std::function<void()> task;
     {

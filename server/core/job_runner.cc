@@ -1,13 +1,7 @@
 #include "server/core/job_runner.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "engine/util/log.h"
+#include "server/core/thread_priority.h"
 
 namespace bn {
 
@@ -50,10 +44,8 @@ int JobRunner::active() const {
 }
 
 void JobRunner::WorkerLoop() {
-  // Linux niceness is per thread; threads this one starts (its OpenMP team) inherit it.
-  if (nice_ > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_) != 0) {
-    BN_LOG(WARNING) << "cannot lower the training threads' priority: " << std::strerror(errno);
-  }
+  // Per thread on Linux; threads this one starts (its OpenMP team) inherit it.
+  LowerThisThreadPriority(nice_);
   while (true) {
     Entry entry;
     {

@@ -47,6 +47,28 @@ std::string Timestamp() {
 }
 
 // logfmt: bare when the value is non-empty and has no space, '=', '"', '\\' or control byte.
+// Appends `c` inside a quoted string: quote and backslash escaped, \n \r \t by name, other
+// control characters with `control_format` (printf of the byte: "\\x%02x" or "\\u%04x").
+void AppendEscaped(char c, const char* control_format, std::string* out) {
+  const auto u = static_cast<unsigned char>(c);
+  if (c == '"' || c == '\\') {
+    out->push_back('\\');
+    out->push_back(c);
+  } else if (c == '\n') {
+    out->append("\\n");
+  } else if (c == '\r') {
+    out->append("\\r");
+  } else if (c == '\t') {
+    out->append("\\t");
+  } else if (u < 0x20 || u == 0x7f) {
+    char buf[8];
+    std::snprintf(buf, sizeof(buf), control_format, u);
+    out->append(buf);
+  } else {
+    out->push_back(c);
+  }
+}
+
 void AppendTextValue(std::string_view value, bool always_quote, std::string* out) {
   bool quote = always_quote || value.empty();
   for (char c : value) {
@@ -58,25 +80,7 @@ void AppendTextValue(std::string_view value, bool always_quote, std::string* out
     return;
   }
   out->push_back('"');
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (c == '\n') {
-      out->append("\\n");
-    } else if (c == '\r') {
-      out->append("\\r");
-    } else if (c == '\t') {
-      out->append("\\t");
-    } else if (u < 0x20 || u == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", u);
-      out->append(buf);
-    } else {
-      out->push_back(c);
-    }
-  }
+  for (char c : value) AppendEscaped(c, "\\x%02x", out);
   out->push_back('"');
 }
 
@@ -121,22 +125,7 @@ void AppendJsonString(std::string_view value, std::string* out) {
       }
       continue;
     }
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (c == '\n') {
-      out->append("\\n");
-    } else if (c == '\r') {
-      out->append("\\r");
-    } else if (c == '\t') {
-      out->append("\\t");
-    } else if (u < 0x20 || u == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", u);
-      out->append(buf);
-    } else {
-      out->push_back(c);
-    }
+    AppendEscaped(c, "\\u%04x", out);
     ++i;
   }
   out->push_back('"');

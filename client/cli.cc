@@ -7,6 +7,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "absl/status/status.h"
+
 namespace bn::cli {
 
 Args::Args(const std::vector<std::string>& words, const std::vector<std::string>& booleans) {
@@ -96,26 +98,11 @@ std::unique_ptr<grpc::ClientContext> Client::Context(double seconds) const {
 }
 
 int Fail(const std::string& what, const grpc::Status& status) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
-  const int code = static_cast<int>(status.error_code());
-  std::fprintf(stderr, "bottleneck: %s: %s: %s\n", what.c_str(),
-               code >= 0 && code <= 16 ? kNames[code] : "?", status.error_message().c_str());
+  // gRPC's codes are absl's, number for number.
+  const std::string code =
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
+  std::fprintf(stderr, "bottleneck: %s: %s: %s\n", what.c_str(), code.c_str(),
+               status.error_message().c_str());
   return kExitFailure;
 }
 

@@ -227,13 +227,7 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
   int64_t samples_done = 0;
   const double resumed_samples = static_cast<double>(st.epoch) * static_cast<double>(n);
   bool out_of_time = false;
-  BatchNoise batch_noise;
-  batch_noise.binary_codes = spec.binary_codes;
-  batch_noise.code_noise_stddev = spec.code_noise_stddev;
-  batch_noise.code_size = k;
-  batch_noise.seed = options.seed;
-  batch_noise.corruption = spec.corruption;
-  batch_noise.corruption_level = spec.corruption_level;
+  const BatchNoise batch_noise = BatchNoiseFor(spec, k, options.seed);
   for (int epoch = st.epoch + 1; epoch <= options.epochs && !out_of_time; ++epoch) {
     // A fresh permutation each epoch depends only on the random state (so resuming works).
     for (int64_t i = 0; i < n; ++i) order[i] = i;

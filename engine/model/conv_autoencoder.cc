@@ -190,13 +190,7 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
                     std::max(p.samples_per_second, 1e-9);
     progress(p);
   };
-  BatchNoise batch_noise;
-  batch_noise.binary_codes = spec.binary_codes;
-  batch_noise.code_noise_stddev = spec.code_noise_stddev;
-  batch_noise.code_size = k;
-  batch_noise.seed = options.seed;
-  batch_noise.corruption = spec.corruption;
-  batch_noise.corruption_level = spec.corruption_level;
+  const BatchNoise batch_noise = BatchNoiseFor(spec, k, options.seed);
   for (int epoch = result.epochs_run + 1; epoch <= options.epochs && !out_of_time; ++epoch) {
     for (int64_t i = 0; i < n; ++i) order[i] = i;
     Shuffle(&order, &rng);

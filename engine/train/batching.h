@@ -33,6 +33,20 @@ struct BatchNoise {
   float corruption_level = 0;
 };
 
+// The BatchNoise of an auto-encoder spec (dense or conv: both have binary_codes,
+// code_noise_stddev, corruption and corruption_level).
+template <typename Spec>
+BatchNoise BatchNoiseFor(const Spec& spec, int64_t code_size, uint64_t seed) {
+  BatchNoise noise;
+  noise.binary_codes = spec.binary_codes;
+  noise.code_noise_stddev = spec.code_noise_stddev;
+  noise.code_size = code_size;
+  noise.seed = seed;
+  noise.corruption = spec.corruption;
+  noise.corruption_level = spec.corruption_level;
+  return noise;
+}
+
 // Copies rows rows[0..m) of `x` into `targets` (m * x.cols floats), fills `code_noise` (m *
 // code_size) for binary codes, and for denoising corrupts a copy into `corrupted`. Returns the
 // network's input for the step: `corrupted` when corrupting, else `targets`. Buffers must be

@@ -236,6 +236,9 @@ absl::StatusOr<v1::Collection> Core::GetCollection(const std::string& name) {
   Impl& impl = *impl_;
   auto runtime = impl.Find(name);
   if (!runtime.ok()) return runtime.status();
+  // The promotion before the record: a promotion saves the record (with its new serving version)
+  // before it clears itself, so a null promotion here means the record read next is final.
+  auto promotion = (*runtime)->promotion();
   v1::Collection collection = (*runtime)->record();
   v1::CollectionStats* stats = collection.mutable_stats();
   auto state = impl.items.GetCollectionState(name);
@@ -255,7 +258,7 @@ absl::StatusOr<v1::Collection> Core::GetCollection(const std::string& name) {
   if (auto size = impl.items.ApproximateSize(name); size.ok()) {
     stats->set_store_bytes(size->total());
   }
-  if (auto promotion = (*runtime)->promotion()) {
+  if (promotion != nullptr) {
     v1::Promotion* p = stats->mutable_promotion();
     p->set_target_model_version(promotion->model->version);
     p->set_items_done(promotion->items_done.load());

@@ -4,12 +4,14 @@
 //
 //   bench_service_overload --server HOST:PORT [--collection fashion] [--clients 2]
 //       [--seconds 10] [--items 60000] [--item-prefix f] [--epochs 200] [--ingest-client-nice 19]
+//       [--training 1] [--ingest 1]
 //
 // The collection must serve a model over items <item-prefix>0 .. <item-prefix>(items-1) of 28x28
 // grey images, e.g. as made by `bench_service_load setup-fashion` (bench/run_all.sh does it).
 // The load: a dense auto-encoder job on 10,000 Fashion-MNIST training images (uploaded as
 // dataset "overload" when missing; cancelled at the end) and stream upserts of Fashion-MNIST test
-// images as items o<i>, 100 per message, back to back.
+// images as items o<i>, 100 per message, back to back. --training 0 or --ingest 0 leaves that
+// part of the load out (to see which one moves the latency).
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -138,8 +140,12 @@ int Main(int argc, char** argv) {
   spec->set_code_size(30);
   start.mutable_spec()->mutable_training()->set_epochs(
       static_cast<uint32_t>(flags.Int("epochs", 200)));
+  const bool with_training = flags.Int("training", 1) != 0;
+  const bool with_ingest = flags.Int("ingest", 1) != 0;
   v1::Job job;
-  if (grpc::Status s = training->StartTraining(Ctx(30).get(), start, &job); !s.ok()) {
+  if (!with_training) {
+    // No job.
+  } else if (grpc::Status s = training->StartTraining(Ctx(30).get(), start, &job); !s.ok()) {
     std::fprintf(stderr, "cannot start training: %s\n", s.error_message().c_str());
     return 1;
   }
@@ -155,7 +161,7 @@ int Main(int argc, char** argv) {
     if (client_nice > 0)
       setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), client_nice);
     int64_t next = 0;
-    while (!stop.load()) {
+    while (with_ingest && !stop.load()) {
       auto ctx = Ctx(600);
       v1::UpsertResponse response;
       auto stream = item_service->StreamUpsert(ctx.get(), &response);
@@ -186,10 +192,16 @@ int Main(int argc, char** argv) {
       static_cast<double>(ingested.load() - ingested_before) / bench::SecondsSince(t0);
   stop = true;
   ingest.join();
-  v1::CancelJobRequest cancel;
-  cancel.set_job_id(job.id());
-  training->CancelJob(Ctx(30).get(), cancel, &job);
-  Print("training+ingest", loaded);
+  if (with_training) {
+    v1::CancelJobRequest cancel;
+    cancel.set_job_id(job.id());
+    training->CancelJob(Ctx(30).get(), cancel, &job);
+  }
+  Print(with_training && with_ingest ? "training+ingest"
+        : with_training              ? "training"
+        : with_ingest                ? "ingest"
+                                     : "idle-again",
+        loaded);
   std::printf("RESULT overload ingest_items_per_s=%.0f (during the loaded phase) job=%s%s\n",
               ingest_rate, job.id().c_str(),
               ingest_error.empty() ? "" : (" ingest_error=" + ingest_error).c_str());

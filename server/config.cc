@@ -59,6 +59,10 @@ const std::map<std::string, Flag>& Flags() {
       {"grpc-max-threads",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->grpc_max_threads; },
         "upper bound on gRPC handler threads; 0 = gRPC's default. Default 0"}},
+      {"grpc-max-pollers",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->grpc_max_pollers; },
+        "idle gRPC handler threads kept waiting for requests (gRPC's default of 2 makes a busy "
+        "server start and end a thread per request). Default 8"}},
       {"tls-cert",
        {Flag::kString, [](ServerConfig* c) -> void* { return &c->tls_cert_file; },
         "PEM certificate chain; with --tls-key, serve TLS instead of plaintext"}},
@@ -86,6 +90,11 @@ const std::map<std::string, Flag>& Flags() {
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->snapshot_interval_seconds; },
         "save index snapshots of changed collections this often (restarts then load instead of "
         "rebuilding). Default 60"}},
+      {"checkpoint-interval-seconds",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->checkpoint_interval_seconds; },
+        "save a running job's checkpoint (weights and optimiser state, tens of MB for large "
+        "nets) at most this often, at the end of an epoch; an interrupted job resumes from the "
+        "last one. 0 = after every epoch. Default 60"}},
       {"encode-batch-max",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->encode_batch_max; },
         "most concurrent single-item encodes merged into one model call; 1 turns micro-batching "
@@ -114,12 +123,17 @@ const std::map<std::string, Flag>& Flags() {
         "calls wait for one. Default 2"}},
       {"ingest-nice",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->ingest_nice; },
-        "niceness of the ingest threads, so that queries keep their latency during bulk loads "
-        "(0-19; 0 = same priority). Default 5"}},
+        "priority of the ingest threads (upserts, deletes), so that queries keep their latency "
+        "during bulk loads: 0 = as queries, 1-19 = that niceness, 20 = SCHED_IDLE (runs on CPU "
+        "time queries leave; a waking query preempts it at once). Default 20"}},
       {"training-nice",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->training_nice; },
-        "niceness added to training threads so that queries keep their latency while a job "
-        "runs (0-19; 0 = same priority). Default 10"}},
+        "priority of training threads, as --ingest-nice. Default 20: a job takes the CPU that "
+        "queries leave (under a saturating query load it nearly stops; 10 gives it a share)"}},
+      {"background-nice",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->background_nice; },
+        "priority of index maintenance (snapshots, compaction, promotion re-encoding, a "
+        "follower's catch-up), as --ingest-nice. Default 20"}},
       {"block-cache-mib",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->block_cache_mib; },
         "RocksDB block cache in MiB (searches read their neighbours' records from it). "
@@ -263,6 +277,12 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
   }
+  if (config.checkpoint_interval_seconds < 0) {
+    return absl::InvalidArgumentError("--checkpoint-interval-seconds must be at least 0");
+  }
+  if (config.grpc_max_pollers < 1) {
+    return absl::InvalidArgumentError("--grpc-max-pollers must be at least 1");
+  }
   if (config.snapshot_interval_seconds < 1) {
     return absl::InvalidArgumentError("--snapshot-interval-seconds must be at least 1");
   }
@@ -270,8 +290,9 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError("--max-concurrent-jobs must be at least 1");
   }
   if (!config.follow.empty() && config.follow == config.data_dir) {
-    return absl::InvalidArgumentError("--follow must name the primary's data directory, not "
-                                      "this server's own --data-dir");
+    return absl::InvalidArgumentError(
+        "--follow must name the primary's data directory, not "
+        "this server's own --data-dir");
   }
   if (config.follow_interval_ms < 10) {
     return absl::InvalidArgumentError("--follow-interval-ms must be at least 10");
@@ -285,9 +306,11 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
         "--max-inflight-queries, --max-write-streams, --max-dataset-uploads and "
         "--max-dataset-mib must be at least 1");
   }
-  if (config.training_nice > 20 || config.ingest_nice > 20) {
+  if (config.training_nice < 0 || config.training_nice > 20 || config.ingest_nice < 0 ||
+      config.ingest_nice > 20 || config.background_nice < 0 || config.background_nice > 20) {
     return absl::InvalidArgumentError(
-        "--training-nice and --ingest-nice must be between 0 and 20 (20: SCHED_IDLE)");
+        "--training-nice, --ingest-nice and --background-nice must be between 0 and 20 (20: "
+        "SCHED_IDLE)");
   }
   if (config.ingest_threads < 1) {
     return absl::InvalidArgumentError("--ingest-threads must be at least 1");

@@ -22,10 +22,13 @@ struct ServerConfig {
   // every follow_interval_ms. Implies no training endpoint.
   std::string follow;
   int follow_interval_ms = 1000;
-  int inference_threads = 1;     // OpenMP threads per encode; 0: number of cores.
-  int training_threads = 0;      // 0: number of cores.
+  int inference_threads = 1;  // OpenMP threads per encode; 0: number of cores.
+  int training_threads = 0;   // 0: number of cores.
   int max_concurrent_jobs = 1;
-  int grpc_max_threads = 0;   // 0: gRPC's default.
+  int grpc_max_threads = 0;  // 0: gRPC's default.
+  // Idle gRPC handler threads kept for the next requests (gRPC's own default of 2 makes a busy
+  // server create and destroy a thread per request).
+  int grpc_max_pollers = 8;
   std::string tls_cert_file;  // PEM; TLS is on when both cert and key are given.
   std::string tls_key_file;
   std::string admin_token_file;  // One token per line; empty lines and '#' comments ignored.
@@ -34,9 +37,10 @@ struct ServerConfig {
   std::string log_format = "text";  // "text" (logfmt) or "json" (one object per line).
   // HOST:PORT of the Prometheus metrics endpoint (GET /metrics, GET /healthz); empty: off.
   std::string metrics_listen;
-  bool sync_writes = true;             // Sync the WAL per acknowledged write batch.
-  int block_cache_mib = 256;           // RocksDB block cache (items' records, codes).
-  int snapshot_interval_seconds = 60;  // Index snapshots of changed collections.
+  bool sync_writes = true;               // Sync the WAL per acknowledged write batch.
+  int block_cache_mib = 256;             // RocksDB block cache (items' records, codes).
+  int snapshot_interval_seconds = 60;    // Index snapshots of changed collections.
+  int checkpoint_interval_seconds = 60;  // Training checkpoints at most this often; 0: each epoch.
   // Micro-batching of concurrent single-item encodes: at most this many per model call; 1 turns
   // batching off (every request encodes alone).
   int encode_batch_max = 64;
@@ -47,9 +51,13 @@ struct ServerConfig {
   int max_dataset_uploads = 2;     // UploadDataset streams at the same time.
   int max_queued_jobs = 16;        // Training jobs waiting for a slot.
   int max_dataset_mib = 4096;      // Size bound of one dataset (its float matrix in memory).
-  int ingest_threads = 2;  // Threads that run upserts and deletes (encode, store, index).
-  int ingest_nice = 5;     // Their niceness: ingest yields the CPU to queries (0: same priority).
-  int training_nice = 10;          // Scheduling niceness of training threads (0: as the server).
+  int ingest_threads = 2;          // Threads that run upserts and deletes (encode, store, index).
+  // Scheduling priorities of background work (0: as queries; 1-19: that niceness; 20:
+  // SCHED_IDLE, which a waking query preempts at once): ingest threads, training threads, and
+  // index maintenance (snapshots, compaction, promotion re-encoding, a follower's catch-up).
+  int ingest_nice = 20;
+  int training_nice = 20;
+  int background_nice = 20;
   bool show_help = false;
   bool show_version = false;
 };

@@ -82,7 +82,7 @@ struct Server::Impl {
   std::atomic<bool> serving{false};                 // GET /healthz.
   std::unique_ptr<Admission> admission;
   std::unique_ptr<WorkerPool> ingest;  // Destroyed after the endpoints (declared later).
-  std::vector<Endpoint> endpoints;  // [0] query (or all), [1] training when separate.
+  std::vector<Endpoint> endpoints;     // [0] query (or all), [1] training when separate.
   std::mutex mutex;
   bool shut_down = false;
 };
@@ -123,6 +123,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
   core_options.max_queued_jobs = config.max_queued_jobs;
   core_options.max_dataset_bytes = static_cast<uint64_t>(config.max_dataset_mib) << 20;
   core_options.training_nice = config.training_nice;
+  core_options.background_nice = config.background_nice;
+  core_options.checkpoint_interval = std::chrono::seconds(config.checkpoint_interval_seconds);
   auto core = Core::Open(impl->store.get(), core_options);
   if (!core.ok()) return core.status();
   impl->core = std::move(*core);
@@ -205,6 +207,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(impl->rpc_observer->NewFactory());
     builder.experimental().SetInterceptorCreators(std::move(creators));
+    // Keep idle handler threads for the next requests instead of one thread per request.
+    builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                                config.grpc_max_pollers);
     if (config.grpc_max_threads > 0) {
       grpc::ResourceQuota quota("bottleneckd");
       quota.SetMaxThreads(config.grpc_max_threads);

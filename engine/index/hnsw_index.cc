@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <queue>
 #include <shared_mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "engine/index/hnsw_body.h"
@@ -120,7 +123,6 @@ class MemFile {
   int fd_;
 };
 
-
 }  // namespace
 
 const char* MetricName(Metric metric) {
@@ -185,6 +187,116 @@ struct HnswIndex::Impl {
     if (need <= hnsw->max_elements_) return;
     hnsw->resizeIndex(std::max(need, hnsw->max_elements_ * 2));
   }
+
+  // An insert is hnswlib's addPoint split in two phases, so that searches wait only for the
+  // second, short one. Plan (write_mu held, mu SHARED): the new node's level and, for each level
+  // it joins, its candidate neighbours from hnswlib's construction search; it only reads the
+  // graph. Link (write_mu held, mu EXCLUSIVE): allocate the node and connect it (hnswlib's
+  // mutuallyConnectNewElement, which prunes the neighbours' lists). write_mu keeps other writers
+  // out in between, so the graph Link changes is the graph Plan read. The result is what addPoint
+  // computes: its search at level l reads only level-l lists, which the links made at the levels
+  // above do not touch, and its next entry point (the closest neighbour kept) is the closest
+  // candidate, which the pruning heuristic always keeps.
+  using Candidates = std::priority_queue<std::pair<float, hnswlib::tableint>,
+                                         std::vector<std::pair<float, hnswlib::tableint>>,
+                                         hnswlib::HierarchicalNSW<float>::CompareByFirst>;
+  struct InsertPlan {
+    int level = 0;                       // The new node's top level.
+    int max_level = -1;                  // The graph's top level when planned (-1: empty graph).
+    std::vector<Candidates> neighbours;  // [level], levels 0..min(level, max_level).
+  };
+
+  void Plan(const void* q, InsertPlan* plan) {
+    auto& h = *hnsw;
+    plan->level = h.getRandomLevel(h.mult_);
+    plan->max_level = h.maxlevel_;
+    plan->neighbours.clear();
+    if (plan->max_level < 0) return;
+    const hnswlib::tableint entry = h.enterpoint_node_;
+    hnswlib::tableint cur = entry;
+    // Greedy descent through the levels above the new node's.
+    float cur_dist = h.fstdistfunc_(q, h.getDataByInternalId(cur), h.dist_func_param_);
+    for (int level = plan->max_level; level > plan->level; --level) {
+      bool changed = true;
+      while (changed) {
+        changed = false;
+        unsigned int* data = h.get_linklist(cur, level);
+        const int size = h.getListCount(data);
+        const hnswlib::tableint* links = reinterpret_cast<const hnswlib::tableint*>(data + 1);
+        for (int i = 0; i < size; ++i) {
+          const float d = h.fstdistfunc_(q, h.getDataByInternalId(links[i]), h.dist_func_param_);
+          if (d < cur_dist) {
+            cur_dist = d;
+            cur = links[i];
+            changed = true;
+          }
+        }
+      }
+    }
+    const bool entry_deleted = h.isMarkedDeleted(entry);
+    const int top = std::min(plan->level, plan->max_level);
+    plan->neighbours.resize(top + 1);
+    for (int level = top; level >= 0; --level) {
+      Candidates found = h.searchBaseLayer(cur, q, level);
+      if (entry_deleted) {
+        found.emplace(h.fstdistfunc_(q, h.getDataByInternalId(entry), h.dist_func_param_), entry);
+        if (found.size() > h.ef_construction_) found.pop();
+      }
+      if (!found.empty()) {
+        Candidates closest = found;
+        while (closest.size() > 1) closest.pop();
+        cur = closest.top().second;
+      }
+      plan->neighbours[level] = std::move(found);
+    }
+  }
+
+  // Adds `label`'s node as planned. An existing node of the label is marked deleted and its label
+  // mapped to the new node (hnswlib's loadIndex maps a label to its last node, so snapshots keep
+  // this); capacity must have been ensured.
+  void Link(const void* q, uint64_t label, InsertPlan* plan) {
+    auto& h = *hnsw;
+    if (h.cur_element_count >= h.max_elements_) {
+      throw std::runtime_error("The number of elements exceeds the specified limit");
+    }
+    if (auto it = h.label_lookup_.find(label); it != h.label_lookup_.end()) {
+      if (!h.isMarkedDeleted(it->second)) h.markDeletedInternal(it->second);
+      h.label_lookup_.erase(it);
+    }
+    const hnswlib::tableint id = static_cast<hnswlib::tableint>(h.cur_element_count);
+    char* links = nullptr;
+    if (plan->level > 0) {
+      links = static_cast<char*>(std::calloc(h.size_links_per_element_ * plan->level + 1, 1));
+      if (links == nullptr) throw std::bad_alloc();
+    }
+    std::memset(h.data_level0_memory_ + id * h.size_data_per_element_ + h.offsetLevel0_, 0,
+                h.size_data_per_element_);
+    hnswlib::labeltype external = label;
+    std::memcpy(h.getExternalLabeLp(id), &external, sizeof(external));
+    std::memcpy(h.getDataByInternalId(id), q, h.data_size_);
+    h.linkLists_[id] = links;
+    h.element_levels_[id] = plan->level;
+    h.cur_element_count++;
+    h.label_lookup_[label] = id;
+    for (int level = static_cast<int>(plan->neighbours.size()) - 1; level >= 0; --level) {
+      if (plan->neighbours[level].empty()) continue;
+      h.mutuallyConnectNewElement(q, id, plan->neighbours[level], level, false);
+    }
+    if (plan->level > plan->max_level) {
+      h.enterpoint_node_ = id;
+      h.maxlevel_ = plan->level;
+    }
+  }
+
+  // Plan under a shared lock, link under an exclusive one (write_mu held by the caller).
+  void Insert(const void* q, uint64_t label, InsertPlan* plan) {
+    {
+      std::shared_lock<std::shared_mutex> read(mu);
+      Plan(q, plan);
+    }
+    std::unique_lock<std::shared_mutex> lock(mu);
+    Link(q, label, plan);
+  }
 };
 
 HnswIndex::HnswIndex(const IndexConfig& config, std::unique_ptr<Impl> impl)
@@ -234,8 +346,14 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(const IndexCon
     return absl::DataLossError(std::string("loading HNSW index: ") + e.what());
   }
   auto& h = *impl->hnsw;
-  if (h.label_lookup_.size() != h.cur_element_count) {
-    return absl::DataLossError("malformed HNSW index body: duplicate labels");
+  // A label may have older nodes, all deleted (an upsert of an existing label adds a node); its
+  // live node, if any, must be the one the label maps to, so no two live nodes share a label.
+  for (hnswlib::tableint i = 0; i < h.cur_element_count; ++i) {
+    if (h.isMarkedDeleted(i)) continue;
+    auto it = h.label_lookup_.find(h.getExternalLabel(i));
+    if (it == h.label_lookup_.end() || it->second != i) {
+      return absl::DataLossError("malformed HNSW index body: duplicate labels");
+    }
   }
   // hnswlib 0.6.2's loading constructor leaves num_deleted_ uninitialised before loadIndex adds
   // the deleted nodes to it: recount.
@@ -253,22 +371,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(const IndexCon
 }
 
 absl::Status HnswIndex::Upsert(uint64_t label, absl::string_view code) {
-  if (code.size() != CodeBytes(config_)) {
-    return absl::InvalidArgumentError("code has " + std::to_string(code.size()) +
-                                      " bytes, expected " + std::to_string(CodeBytes(config_)));
-  }
-  std::vector<uint64_t> buf;
-  impl_->Prepare(config_, code, &buf);
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
-  std::unique_lock<std::shared_mutex> lock(impl_->mu);
-  try {
-    auto& h = *impl_->hnsw;
-    if (h.label_lookup_.find(label) == h.label_lookup_.end()) impl_->EnsureCapacity(1);
-    h.addPoint(buf.data(), label);
-  } catch (const std::exception& e) {
-    return FromException("HNSW insert", e);
-  }
-  return absl::OkStatus();
+  return UpsertBatch({label}, {code});
 }
 
 absl::Status HnswIndex::UpsertBatch(const std::vector<uint64_t>& labels,
@@ -283,18 +386,20 @@ absl::Status HnswIndex::UpsertBatch(const std::vector<uint64_t>& labels,
     }
   }
   std::lock_guard<std::mutex> write_lock(impl_->write_mu);
-  std::unique_lock<std::shared_mutex> lock(impl_->mu);
-  auto& h = *impl_->hnsw;
-  try {
-    impl_->EnsureCapacity(labels.size());
-  } catch (const std::exception& e) {
-    return FromException("HNSW resize", e);
+  {
+    std::unique_lock<std::shared_mutex> lock(impl_->mu);
+    try {
+      impl_->EnsureCapacity(labels.size());
+    } catch (const std::exception& e) {
+      return FromException("HNSW resize", e);
+    }
   }
   std::vector<uint64_t> buf;
+  Impl::InsertPlan plan;
   for (size_t i = 0; i < labels.size(); ++i) {
     impl_->Prepare(config_, codes[i], &buf);
     try {
-      h.addPoint(buf.data(), labels[i]);
+      impl_->Insert(buf.data(), labels[i], &plan);
     } catch (const std::exception& e) {
       return FromException("HNSW insert", e);
     }

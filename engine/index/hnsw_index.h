@@ -13,26 +13,25 @@
 //                  vector stays zero)
 //   kHamming       number of differing bits (as float), popcount over 64-bit words
 //
-// Upsert / delete / space reuse (hnswlib 0.6.2 semantics): Upsert of a new label adds a node;
-// Upsert of an existing label (live or deleted) replaces its vector in place (hnswlib's
-// updatePoint re-links its neighbourhood) and un-deletes it, reusing its slot. Delete marks the
-// node deleted: it stays in the graph as a routing node and is never returned; its slot is
-// reused only if the SAME label is upserted again (0.6.2 has no replace-deleted). Since store
-// labels are never reused, slots of deleted items are reclaimed by Compact() (a rebuild of the
-// graph from the live vectors held in the index), which ServingIndex runs when deleted nodes
-// exceed half the nodes. Growth: when full, the capacity doubles with hnswlib's resizeIndex (no
-// rebuild).
+// Upsert / delete / space reuse: Upsert of a new label adds a node. Upsert of an existing label
+// (live or deleted) marks its old node deleted and adds a new node that the label then maps to
+// (cheaper than hnswlib's in-place updatePoint, which re-links the whole neighbourhood under the
+// writer lock). Delete marks the node deleted: it stays in the graph as a routing node and is
+// never returned. Slots of deleted nodes are reclaimed by Compact() (a rebuild of the graph from
+// the live vectors held in the index), which ServingIndex runs when deleted nodes exceed half the
+// nodes. Growth: when full, the capacity doubles with hnswlib's resizeIndex (no rebuild).
 //
 // Thread safety: all methods may be called concurrently. Searches (Search, SearchExact,
 // Serialize, size/MemoryBytes) share a reader lock; mutations (Upsert, UpsertBatch, Delete,
-// SwapContents) are serialized by a writer mutex and take the reader lock exclusively while they
-// change the graph (one Upsert/Delete: one item; UpsertBatch: the whole batch). Compact builds
-// the new graph while holding the reader lock SHARED (searches continue, other mutations wait)
-// and takes it exclusively only to swap graphs. Why writers are exclusive: in 0.6.2, addPoint is
-// thread-safe against other addPoint calls (per-node link_list_locks_), but
+// SwapContents) are serialized by a writer mutex and take the reader lock exclusively only while
+// they change the graph. An insert finds its neighbours under the SHARED lock (the expensive
+// part, alongside searches) and links the node under the exclusive one, one item at a time: a
+// search waits for at most one link step, never for a batch, and may see part of a batch. Compact
+// builds the new graph while holding the reader lock SHARED (searches continue, other mutations
+// wait) and takes it exclusively only to swap graphs. Why writers are exclusive: in 0.6.2, addPoint
+// is thread-safe against other addPoint calls (per-node link_list_locks_), but
 // searchKnn/searchBaseLayerST read neighbour lists WITHOUT those locks, so a search concurrent with
-// an insert is a data race; resizeIndex reallocates everything. UpsertBatch inserts with several
-// threads inside one exclusive section (concurrent addPoint is what hnswlib supports). Search does
+// an insert is a data race; resizeIndex reallocates everything. Search does
 // not use hnswlib's searchKnn (which reads the shared ef_ and bumps unsynchronised metric
 // counters): it runs the same greedy descent with a per-query ef.
 #ifndef BOTTLENECK_ENGINE_INDEX_HNSW_INDEX_H_
@@ -89,8 +88,8 @@ class HnswIndex {
   // Inserts or replaces the vector of `label`. InvalidArgument when code.size() !=
   // CodeBytes(config()); ResourceExhausted when growing fails.
   [[nodiscard]] absl::Status Upsert(uint64_t label, absl::string_view code);
-  // Same for many codes (codes[i] for labels[i]): one growth step and one lock acquisition for
-  // the whole batch (searches wait for it). Inserted by one thread: see the note on addPoint.
+  // Same for many codes (codes[i] for labels[i]): one growth step for the whole batch, then one
+  // exclusive section per item (searches run between items). Inserted by one thread.
   // On error, the codes before the failing one are in the index.
   [[nodiscard]] absl::Status UpsertBatch(const std::vector<uint64_t>& labels,
                                          const std::vector<absl::string_view>& codes);

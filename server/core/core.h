@@ -42,7 +42,13 @@ struct CoreOptions {
   // A dataset's examples x input size x 4 bytes (what a training job holds in memory).
   uint64_t max_dataset_bytes = uint64_t{4} << 30;
   int encode_batch_max = 64;  // Concurrent single-item encodes per model call; 1: no batching.
-  int training_nice = 10;     // Niceness added to training threads (0: none).
+  // Priorities (LowerThisThreadPriority levels) of training threads and of index maintenance
+  // (the snapshot thread, compaction, promotion re-encoding, a follower's catch-up).
+  int training_nice = 20;
+  int background_nice = 20;
+  // A running job saves its checkpoint at the end of an epoch when this long has passed since
+  // the last one (0: every epoch).
+  std::chrono::seconds checkpoint_interval{60};
   // Index snapshots are saved (and the change log trimmed) this often when a collection changed.
   std::chrono::seconds snapshot_interval{60};
   // A read-only follower of a primary's store (Store opened with follow_primary): the core

@@ -9,6 +9,7 @@
 #include "server/core/core.h"
 #include "server/core/core_impl.h"
 #include "server/core/specs.h"
+#include "server/core/thread_priority.h"
 #include "server/validation.h"
 
 namespace bn {
@@ -115,6 +116,9 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(Store* store, const CoreOptions
   Core* raw = core.get();
   impl.snapshot_thread = std::thread([raw] {
     Impl& impl = *raw->impl_;
+    // Snapshots, compaction and a follower's catch-up are background work: they must not delay
+    // queries (a compaction rebuilds a whole graph).
+    LowerThisThreadPriority(impl.options.background_nice);
     // A follower wakes every follow_interval to apply the primary's writes, and saves its own
     // snapshots every snapshot_interval; a primary only does the latter.
     const auto tick = impl.options.follower

@@ -11,6 +11,7 @@
 #include "server/core/inputs.h"
 #include "server/core/model_record.h"
 #include "server/core/specs.h"
+#include "server/core/thread_priority.h"
 
 namespace bn {
 
@@ -183,7 +184,10 @@ absl::Status Core::Impl::StartPromotion(const std::shared_ptr<CollectionRuntime>
   BN_LOG(INFO) << "collection " << runtime->name() << ": promoting model v"
                << promotion->model->version << " (re-encoding every item in the background)";
   std::lock_guard<std::mutex> lock(threads_mutex);
-  promotion_threads.emplace_back([this, runtime, promotion] { RunPromotion(runtime, promotion); });
+  promotion_threads.emplace_back([this, runtime, promotion] {
+    LowerThisThreadPriority(options.background_nice);  // Re-encoding yields to queries.
+    RunPromotion(runtime, promotion);
+  });
   return absl::OkStatus();
 }
 

@@ -74,6 +74,34 @@ TEST(ServerConfigTest, ValidationRejectsBadValues) {
   config = ServerConfig();
   config.max_concurrent_jobs = 0;
   EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  config = ServerConfig();
+  config.background_nice = 21;
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  config = ServerConfig();
+  config.checkpoint_interval_seconds = -1;
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  config = ServerConfig();
+  config.grpc_max_pollers = 0;
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ServerConfigTest, BackgroundWorkDefaultsBelowQueries) {
+  auto config = ParseServerFlags({"bottleneckd"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  // SCHED_IDLE (20) for training, ingest and index maintenance; the README says so.
+  EXPECT_EQ(config->training_nice, 20);
+  EXPECT_EQ(config->ingest_nice, 20);
+  EXPECT_EQ(config->background_nice, 20);
+  EXPECT_EQ(config->checkpoint_interval_seconds, 60);
+  EXPECT_EQ(config->grpc_max_pollers, 8);
+  auto set = ParseServerFlags({"bottleneckd", "--training-nice", "10", "--background-nice=5",
+                               "--checkpoint-interval-seconds", "0", "--grpc-max-pollers", "4"});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->training_nice, 10);
+  EXPECT_EQ(set->background_nice, 5);
+  EXPECT_EQ(set->checkpoint_interval_seconds, 0);
+  EXPECT_EQ(set->grpc_max_pollers, 4);
+  EXPECT_TRUE(ValidateServerConfig(*set).ok());
 }
 
 TEST(ServerConfigTest, UsageListsEveryFlag) {

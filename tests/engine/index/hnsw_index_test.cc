@@ -153,8 +153,10 @@ TEST(HnswIndexTest, UpsertReplacesAndDeleteHidesAndUndeletes) {
   ASSERT_TRUE(index->Upsert(3, FloatCode({20, 20})).ok());
   auto near = [&](std::vector<float> q) { return (*index->Search(FloatCode(q), 1))[0].label; };
   EXPECT_EQ(near({9, 9}), 2u);
-  ASSERT_TRUE(index->Upsert(2, FloatCode({100, 100})).ok());  // Replace in place.
+  // Replacing adds a node for the new vector and marks the old one deleted.
+  ASSERT_TRUE(index->Upsert(2, FloatCode({100, 100})).ok());
   EXPECT_EQ(index->size(), 3u);
+  EXPECT_EQ(index->deleted_count(), 1u);
   EXPECT_EQ(near({99, 99}), 2u);
   EXPECT_EQ(near({9, 9}), 1u);
   EXPECT_TRUE(*index->Delete(2));
@@ -162,13 +164,26 @@ TEST(HnswIndexTest, UpsertReplacesAndDeleteHidesAndUndeletes) {
   EXPECT_FALSE(*index->Delete(777));  // Absent.
   EXPECT_FALSE(index->Contains(2));
   EXPECT_EQ(index->size(), 2u);
-  EXPECT_EQ(index->deleted_count(), 1u);
+  EXPECT_EQ(index->deleted_count(), 2u);
   EXPECT_EQ(near({99, 99}), 3u);
   auto all = index->SearchExact(FloatCode({0, 0}), 10);
   EXPECT_EQ(all->size(), 2u);
-  // Upserting a deleted label un-deletes it, reusing its slot.
+  // Upserting a deleted label brings it back with the new vector.
   ASSERT_TRUE(index->Upsert(2, FloatCode({50, 50})).ok());
   EXPECT_TRUE(index->Contains(2));
+  EXPECT_EQ(index->deleted_count(), 2u);
+  EXPECT_EQ(index->size(), 3u);
+  EXPECT_EQ(near({49, 49}), 2u);
+  // A snapshot keeps the label on its live node; compaction drops the old ones.
+  std::string body;
+  ASSERT_TRUE(index->Serialize(&body).ok());
+  auto loaded = HnswIndex::Deserialize(index->config(), body);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->size(), 3u);
+  EXPECT_EQ((*loaded)->deleted_count(), 2u);
+  EXPECT_EQ((*(*loaded)->Search(FloatCode({49, 49}), 1))[0].label, 2u);
+  EXPECT_EQ((*(*loaded)->Search(FloatCode({19, 19}), 1))[0].label, 3u);
+  ASSERT_TRUE(index->Compact().ok());
   EXPECT_EQ(index->deleted_count(), 0u);
   EXPECT_EQ(index->size(), 3u);
   EXPECT_EQ(near({49, 49}), 2u);
@@ -219,6 +234,35 @@ TEST(HnswIndexTest, UpsertBatchGrowsOnceAndMatchesExact) {
     for (auto& n : *approx) hits += truth.count(n.label);
   }
   EXPECT_GT(hits, 50 * 10 * 8 / 10);  // Recall@10 well above 0.8 at ef=100 on 2000 points.
+}
+
+// The two-phase insert (neighbours found under the shared lock, links made under the exclusive
+// one) builds exactly the graph of hnswlib's own addPoint. Compact() rebuilds the live nodes with
+// hnswlib's addPoint, in node order, with the same seed and capacity: with no deletions, the
+// serialized graphs must be byte-identical.
+TEST(HnswIndexTest, InsertBuildsTheGraphHnswlibAddPointBuilds) {
+  constexpr int kDim = 16, kPoints = 3000;
+  std::mt19937 rng(21);
+  auto index = MakeIndex(Metric::kL2, kDim, kPoints);
+  std::vector<uint64_t> labels;
+  std::vector<std::string> codes;
+  for (int i = 0; i < kPoints; ++i) {
+    const std::string code = FloatCode(RandomVector(&rng, kDim));
+    if (i < kPoints / 2) {  // Half one at a time, half in one batch: both paths.
+      ASSERT_TRUE(index->Upsert(i + 1, code).ok());
+    } else {
+      labels.push_back(i + 1);
+      codes.push_back(code);
+    }
+  }
+  ASSERT_TRUE(index->UpsertBatch(labels, {codes.begin(), codes.end()}).ok());
+  std::string ours;
+  ASSERT_TRUE(index->Serialize(&ours).ok());
+  ASSERT_TRUE(index->Compact().ok());
+  std::string reference;
+  ASSERT_TRUE(index->Serialize(&reference).ok());
+  ASSERT_EQ(ours.size(), reference.size());
+  EXPECT_TRUE(ours == reference) << "the two-phase insert built a different graph";
 }
 
 TEST(HnswIndexTest, SerializeRoundTrip) {

@@ -1,9 +1,12 @@
 // bottleneckd: see --help.
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -48,10 +51,27 @@ int main(int argc, char** argv) {
   (void)bn::ParseLogFormat(config->log_format, &format);
   bn::SetLogFormat(format);
 
-  // Inference threads: the default OpenMP team size of every thread (gRPC handlers, promotion);
-  // training jobs set their own size on their own threads (--training-threads).
+  // Inference threads: the default OpenMP team size of every thread (gRPC handlers, the encoder
+  // and ingest threads, promotion); training jobs set their own size on their own threads
+  // (--training-threads). libgomp reads OMP_NUM_THREADS once, in its constructor, before main:
+  // setting it here would change nothing (measured: the encoder thread ran 2-thread teams whose
+  // idle worker spun, 83 % of the server's CPU at 16 concurrent searches by image). So the
+  // server re-executes itself once with the variable set.
   if (config->inference_threads > 0) {
-    setenv("OMP_NUM_THREADS", std::to_string(config->inference_threads).c_str(), 1);
+    const std::string want = std::to_string(config->inference_threads);
+    const char* have = getenv("OMP_NUM_THREADS");
+    if (have == nullptr || want != have) {
+      setenv("OMP_NUM_THREADS", want.c_str(), 1);
+      // The binary's own path (not /proc/self/exe, which would rename the process "exe").
+      char self[4096];
+      const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+      if (n > 0) {
+        self[n] = '\0';
+        execv(self, argv);
+      }
+      std::cerr << "bottleneckd: warning: cannot re-execute to apply --inference-threads ("
+                << std::strerror(errno) << "); OpenMP uses its default team size\n";
+    }
   }
 
   // Block the shutdown signals in every thread (gRPC's inherit this mask); main waits for them.

@@ -157,6 +157,38 @@ absl::Status ValidateIndexConfig(const IndexConfig& c) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Greedy descent (hnswlib's searchKnn and addPoint) from `*cur` through levels `from` down to
+// `to` + 1: `*cur` becomes the closest node found at level `to` + 1. False on a link outside
+// the graph.
+bool Descend(const hnswlib::HierarchicalNSW<float>& h, const void* q, int from, int to,
+             hnswlib::tableint* cur) {
+  float cur_dist = h.fstdistfunc_(q, h.getDataByInternalId(*cur), h.dist_func_param_);
+  for (int level = from; level > to; --level) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      const unsigned int* data = h.get_linklist(*cur, level);
+      const int size = h.getListCount(const_cast<unsigned int*>(data));
+      const hnswlib::tableint* links = reinterpret_cast<const hnswlib::tableint*>(data + 1);
+      for (int i = 0; i < size; ++i) {
+        const hnswlib::tableint cand = links[i];
+        if (cand >= h.cur_element_count) return false;
+        const float d = h.fstdistfunc_(q, h.getDataByInternalId(cand), h.dist_func_param_);
+        if (d < cur_dist) {
+          cur_dist = d;
+          *cur = cand;
+          changed = true;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 struct HnswIndex::Impl {
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
@@ -215,23 +247,8 @@ struct HnswIndex::Impl {
     const hnswlib::tableint entry = h.enterpoint_node_;
     hnswlib::tableint cur = entry;
     // Greedy descent through the levels above the new node's.
-    float cur_dist = h.fstdistfunc_(q, h.getDataByInternalId(cur), h.dist_func_param_);
-    for (int level = plan->max_level; level > plan->level; --level) {
-      bool changed = true;
-      while (changed) {
-        changed = false;
-        unsigned int* data = h.get_linklist(cur, level);
-        const int size = h.getListCount(data);
-        const hnswlib::tableint* links = reinterpret_cast<const hnswlib::tableint*>(data + 1);
-        for (int i = 0; i < size; ++i) {
-          const float d = h.fstdistfunc_(q, h.getDataByInternalId(links[i]), h.dist_func_param_);
-          if (d < cur_dist) {
-            cur_dist = d;
-            cur = links[i];
-            changed = true;
-          }
-        }
-      }
+    if (!Descend(h, q, plan->max_level, plan->level, &cur)) {
+      throw std::runtime_error("corrupt HNSW link");
     }
     const bool entry_deleted = h.isMarkedDeleted(entry);
     const int top = std::min(plan->level, plan->max_level);
@@ -477,28 +494,9 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::Search(absl::string_view query,
   const auto& h = *impl_->hnsw;
   if (h.cur_element_count == h.num_deleted_) return out;
   try {
-    // Greedy descent through the upper layers (as hnswlib's searchKnn, per-query ef).
+    // Greedy descent through the upper layers, then the base layer with a per-query ef.
     hnswlib::tableint cur = h.enterpoint_node_;
-    float cur_dist = h.fstdistfunc_(q, h.getDataByInternalId(cur), h.dist_func_param_);
-    for (int level = h.maxlevel_; level > 0; --level) {
-      bool changed = true;
-      while (changed) {
-        changed = false;
-        const unsigned int* data = h.get_linklist(cur, level);
-        const int size = h.getListCount(const_cast<unsigned int*>(data));
-        const hnswlib::tableint* links = reinterpret_cast<const hnswlib::tableint*>(data + 1);
-        for (int i = 0; i < size; ++i) {
-          const hnswlib::tableint cand = links[i];
-          if (cand >= h.cur_element_count) return absl::InternalError("corrupt HNSW link");
-          const float d = h.fstdistfunc_(q, h.getDataByInternalId(cand), h.dist_func_param_);
-          if (d < cur_dist) {
-            cur_dist = d;
-            cur = cand;
-            changed = true;
-          }
-        }
-      }
-    }
+    if (!Descend(h, q, h.maxlevel_, 0, &cur)) return absl::InternalError("corrupt HNSW link");
     auto top = h.num_deleted_ ? h.searchBaseLayerST<true, false>(cur, q, ef)
                               : h.searchBaseLayerST<false, false>(cur, q, ef);
     while (top.size() > k) top.pop();

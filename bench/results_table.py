@@ -128,12 +128,37 @@ def main():
             row(f"Encode throughput at batch 256, {label} AE, {th} threads (items/s)", fmt(o),
                 f"PyTorch {fmt(t)}", fmt(r, 2, "x"), ">= 1.2x" if th == "2" else "-",
                 met(r, r is not None and r >= 1.2) if th == "2" else "-")
+            b50 = R.median("b1_p50_ms", what="encode", impl="ours-bf16", model=model, threads=th)
+            if b50 is not None:
+                b99 = R.median("b1_p99_ms", what="encode", impl="ours-bf16", model=model, threads=th)
+                r = ratio(b50, t50, invert=True)
+                row(f"Encode latency at batch 1, {label} AE, bf16 (--inference-precision bf16), "
+                    f"{th} threads: p50 (p99)",
+                    f"{fmt(b50, 3, ' ms')} ({fmt(b99, 2, ' ms')})",
+                    f"PyTorch f32 {fmt(t50, 3, ' ms')} ({fmt(t99, 2, ' ms')})",
+                    fmt(r, 2, "x faster"), ">= 2x" if th == "2" else "-",
+                    met(r, r is not None and r >= 2) if th == "2" else "-")
+                o = R.median("b256_items_per_s", what="encode", impl="ours-bf16", model=model,
+                             threads=th)
+                r = ratio(o, t)
+                row(f"Encode throughput at batch 256, {label} AE, bf16, {th} threads (items/s)",
+                    fmt(o), f"PyTorch f32 {fmt(t)}", fmt(r, 2, "x"),
+                    ">= 1.2x" if th == "2" else "-",
+                    met(r, r is not None and r >= 1.2) if th == "2" else "-")
             o = R.median("train_items_per_s", what="encode", impl="ours", model=model, threads=th)
             t = R.median("train_items_per_s", what="encode", impl="torch", model=model, threads=th)
             if o is not None:
                 r = ratio(o, t)
                 row(f"Training images/s, {label} AE (bench_conv_ae_speed defaults, Adam, batch 128), {th} threads",
                     fmt(o), f"PyTorch {fmt(t)}", fmt(r, 2, "x"))
+
+    for q in R.select(what="encode-quality", precision="bf16")[:1]:
+        row(f"Quality of bf16 encoding: the same dense AE ({q.get('train_rows')} training images, "
+            f"{q.get('epochs')} epochs) in f32 and bf16 on the 10k test images: mean relative "
+            "code difference; P@10 (leave-one-out, L2); reconstruction error (f32 decoding)",
+            f"{float(q['code_mean_rel_diff']) * 100:.2f} %; P@10 {q['p10_bf16']}; "
+            f"error {q['recon_bf16']}",
+            f"f32: P@10 {q['p10_f32']}; error {q['recon_f32']}", "-")
 
     # 3. Query service: search by code.
     synth_items = None

@@ -130,11 +130,17 @@ if [ "$skip_training" = 0 ]; then
                        rate[layer] = v; if (!(layer in seen)) { order[++n] = layer; seen[layer] = 1 } }
          END { for (i = 1; i <= n; ++i) printf "RESULT what=rbm layer=%s samples_per_s=%.0f\n", order[i], rate[order[i]] }' |
     tee -a "$log"
+  say "bf16 encode quality: a dense AE trained on 60k images for 5 epochs, f32 vs bf16 codes"
+  run_sed "/what=encode-quality/!d" "$B/bench_encode_speed" --threads 2 --precision bf16 \
+    --train-rows 60000 --epochs 5 --calls 200 --batches 5
   for t in $(seq "$TRIALS"); do
     for th in 2 1; do
-      say "dense encode speed, $th threads, trial $t/$TRIALS (ours, then PyTorch)"
+      say "dense encode speed, $th threads, trial $t/$TRIALS (ours f32, ours bf16, then PyTorch)"
       run_sed "s/^RESULT what=encode /RESULT what=encode trial=$t /" \
         "$B/bench_encode_speed" --threads "$th" --calls "$ENC_CALLS" --batches "$ENC_BATCHES"
+      run_sed "s/^RESULT what=encode /RESULT what=encode trial=$t /" \
+        "$B/bench_encode_speed" --threads "$th" --calls "$ENC_CALLS" --batches "$ENC_BATCHES" \
+        --precision bf16
       if [ "$have_torch" = 1 ]; then
         run_sed "s/^RESULT what=encode /RESULT what=encode trial=$t /" \
           torch_py "$root/bench/encode_speed_torch.py" --threads "$th" --calls "$ENC_CALLS" \

@@ -23,7 +23,10 @@ struct ServerConfig {
   std::string follow;
   int follow_interval_ms = 1000;
   int inference_threads = 1;  // OpenMP threads per encode; 0: number of cores.
-  int training_threads = 0;   // 0: number of cores.
+  // "f32", or "bf16": dense auto-encoders encode with bf16 weights and activations (AVX-512 BF16
+  // CPUs; others keep f32 with a warning). Decoding stays f32.
+  std::string inference_precision = "f32";
+  int training_threads = 0;  // 0: number of cores.
   int max_concurrent_jobs = 1;
   int grpc_max_threads = 0;  // 0: gRPC's default.
   // Idle gRPC handler threads kept for the next requests (gRPC's own default of 2 makes a busy

@@ -12,6 +12,7 @@
 #include "engine/model/autoencoder_net.h"
 #include "engine/model/model_file.h"
 #include "engine/model/rbm.h"
+#include "engine/nn/bf16_mlp.h"
 #include "engine/train/batching.h"
 #include "engine/train/checkpoint.h"
 #include "engine/util/log.h"
@@ -34,7 +35,31 @@ class DenseAutoencoderModel : public Model {
   absl::Status Encode(const float* x, int64_t n, float* codes) const override {
     if (n < 0) return absl::InvalidArgumentError("negative row count");
     std::lock_guard<std::mutex> lock(mutex_);
-    return net_->Encode(x, n, codes);
+    if (bf16_encoder_ == nullptr) return net_->Encode(x, n, codes);
+    // In chunks, so that primitives are cached for a few batch sizes only.
+    const int64_t in = input_size(), out = code_size();
+    for (int64_t start = 0; start < n; start += AutoencoderNet::kChunk) {
+      const int64_t m = std::min(AutoencoderNet::kChunk, n - start);
+      if (absl::Status s = bf16_encoder_->Run(x + start * in, m, codes + start * out); !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The encoder's layers (0 .. code layer) as a bf16 stack.
+  absl::Status UseBf16Encoder() {
+    std::vector<Bf16Mlp::LayerWeights> layers;
+    for (int l = 0; l <= net_->code_layer(); ++l) {
+      const DenseLayer& layer = net_->layer(l);
+      layers.push_back({layer.in_size(), layer.out_size(), layer.weight_data(), layer.bias().data(),
+                        layer.activation()});
+    }
+    auto mlp = Bf16Mlp::Create(layers);
+    if (!mlp.ok()) return mlp.status();
+    std::lock_guard<std::mutex> lock(mutex_);
+    bf16_encoder_ = std::move(*mlp);
+    return absl::OkStatus();
   }
   absl::Status Decode(const float* codes, int64_t n, float* x) const override {
     if (n < 0) return absl::InvalidArgumentError("negative row count");
@@ -58,9 +83,24 @@ class DenseAutoencoderModel : public Model {
  private:
   mutable std::mutex mutex_;  // Guards net_'s cached primitives and scratch buffers.
   std::unique_ptr<AutoencoderNet> net_;
+  std::unique_ptr<Bf16Mlp> bf16_encoder_;  // Set: Encode runs in bf16 (guarded by mutex_).
 };
 
 BN_REGISTER_MODEL_LOADER(kDenseAutoencoder, &DenseAutoencoderModel::Load);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Model>> WithBf16Encode(std::unique_ptr<Model> model) {
+  if (model == nullptr || model->kind() != ModelKind::kDenseAutoencoder) {
+    return absl::InvalidArgumentError("bf16 encoding is for dense auto-encoders only");
+  }
+  // Every kDenseAutoencoder Model is a DenseAutoencoderModel: only this file makes them.
+  auto* dense = static_cast<DenseAutoencoderModel*>(model.get());
+  if (absl::Status s = dense->UseBf16Encoder(); !s.ok()) return s;
+  return model;
+}
+
+namespace {
 
 struct LoopState {
   int epoch = 0;  // completed epochs

@@ -128,6 +128,13 @@ struct TrainResult {
     const FloatMatrix& train, const FloatMatrix* validation, const DenseAutoencoderSpec& spec,
     const TrainOptions& options, const ProgressCallback& progress, const CancellationFlag* cancel);
 
+// The same dense auto-encoder with Encode in bfloat16 (engine/nn/bf16_mlp.h: bf16 weights and
+// activations, f32 accumulation, f32 codes), about 1.7x faster at batch 1 here; Decode, the
+// payload and everything else are unchanged (f32). `model` must have been made by this file
+// (trained or loaded). InvalidArgument for another kind of model; FailedPrecondition when the
+// CPU lacks AVX-512 BF16 (Bf16Mlp::Supported()). On error `model` is lost: check first.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Model>> WithBf16Encode(std::unique_ptr<Model> model);
+
 // Reconstruction of `x` by `model` (Encode then Decode) and the summed squared error per row.
 [[nodiscard]] absl::StatusOr<double> ReconstructionErrorPerItem(const Model& model,
                                                                 const FloatMatrix& x);

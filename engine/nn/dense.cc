@@ -12,8 +12,6 @@ using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-namespace {
-
 dnnl::algorithm ForwardAlgorithm(Activation act) {
   switch (act) {
     case Activation::kLogistic:
@@ -27,6 +25,8 @@ dnnl::algorithm ForwardAlgorithm(Activation act) {
   }
   return dnnl::algorithm::eltwise_linear;
 }
+
+namespace {
 
 // Backward from the forward output (dst), so the pre-activation need not be kept.
 dnnl::algorithm BackwardAlgorithm(Activation act) {

@@ -26,6 +26,9 @@ namespace bn {
 
 enum class Activation : uint32_t { kLinear = 0, kLogistic = 1, kRelu = 2, kTanh = 3 };
 
+// The oneDNN eltwise algorithm of `act` (eltwise_linear with alpha 1, beta 0 for kLinear).
+dnnl::algorithm ForwardAlgorithm(Activation act);
+
 class DenseLayer {
  public:
   static constexpr size_t kMaxCachedBatchSizes = 16;

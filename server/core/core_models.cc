@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/model/autoencoder.h"
 #include "engine/model/model_file.h"
+#include "engine/nn/bf16_mlp.h"
 #include "engine/util/log.h"
 #include "server/core/core.h"
 #include "server/core/core_impl.h"
@@ -62,6 +64,16 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> Core::Impl::LoadModel(
   model->meta = record->meta;
   auto engine_model = DeserializeModel(record->model_file);
   if (!engine_model.ok()) return engine_model.status();
+  if (options.bf16_encode && (*engine_model)->kind() == ModelKind::kDenseAutoencoder) {
+    if (!Bf16Mlp::Supported()) {
+      BN_LOG(WARNING) << "--inference-precision bf16: this CPU has no AVX-512 BF16; model v"
+                      << version << " of " << collection << " encodes in f32";
+    } else {
+      auto bf16 = WithBf16Encode(std::move(*engine_model));
+      if (!bf16.ok()) return bf16.status();
+      engine_model = std::move(bf16);
+    }
+  }
   model->model = std::move(*engine_model);
   model->batcher = std::make_unique<EncodeBatcher>(model->model.get(), options.encode_batch_max);
   if (!record->text.empty()) {

@@ -1,6 +1,7 @@
 #include "tests/integration/client_util.h"
 
 #include <chrono>
+#include <thread>
 
 namespace bn::testing {
 
@@ -19,6 +20,14 @@ bottleneck::v1::Input RawGrey(int height, int width, std::string pixels) {
   raw->set_pixel_type(bottleneck::v1::PIXEL_TYPE_UINT8);
   raw->set_data(std::move(pixels));
   return input;
+}
+
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 600; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 }  // namespace bn::testing

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,6 +17,9 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30);
 
 // A raw grey uint8 image of height x width with the given pixels (height * width bytes).
 bottleneck::v1::Input RawGrey(int height, int width, std::string pixels);
+
+// Polls `done` every 50 ms for up to 30 s; true once it holds.
+bool Eventually(const std::function<bool()>& done);
 
 }  // namespace bn::testing
 

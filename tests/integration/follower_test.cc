@@ -27,15 +27,6 @@ v1::Input Image(int i) {
   return RawGrey(8, 8, std::move(data));
 }
 
-// Polls `done` every 50 ms for up to 30 s.
-bool Eventually(const std::function<bool()>& done) {
-  for (int i = 0; i < 600; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 struct Client {
   explicit Client(const std::shared_ptr<grpc::Channel>& channel)
       : collections(v1::CollectionService::NewStub(channel)),

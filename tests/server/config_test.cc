@@ -83,6 +83,11 @@ TEST(ServerConfigTest, ValidationRejectsBadValues) {
   config = ServerConfig();
   config.grpc_max_pollers = 0;
   EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  config = ServerConfig();
+  config.inference_precision = "fp8";
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  config.inference_precision = "bf16";
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
 }
 
 TEST(ServerConfigTest, BackgroundWorkDefaultsBelowQueries) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/model/model_file.h"
+#include "engine/nn/bf16_mlp.h"
 #include "engine/util/bytes.h"
 #include "gtest/gtest.h"
 #include "tests/engine/model/autoencoder_test_util.h"
@@ -101,6 +102,47 @@ TEST(DenseAutoencoder, SaveLoadGivesIdenticalCodesAndReconstructions) {
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(*again, *bytes);
   }
+}
+
+// bf16 encoding: codes close to the f32 model's (bf16 keeps 8 significant bits), decoding and
+// the saved model unchanged, binary codes too; other model kinds are refused.
+TEST(DenseAutoencoder, Bf16EncodeStaysCloseToF32AndChangesNothingElse) {
+  FloatMatrix x = RandomData(300, 24, 2);
+  for (bool binary : {false, true}) {
+    DenseAutoencoderSpec spec = SmallSpec();
+    spec.binary_codes = binary;
+    auto trained = TrainDenseAutoencoder(x, nullptr, spec, FastOptions(), nullptr, nullptr);
+    ASSERT_TRUE(trained.ok()) << trained.status();
+    auto bytes = SerializeModel(*trained->model);
+    ASSERT_TRUE(bytes.ok());
+    auto copy = DeserializeModel(*bytes);
+    ASSERT_TRUE(copy.ok());
+    if (!Bf16Mlp::Supported()) {
+      EXPECT_EQ(WithBf16Encode(std::move(*copy)).status().code(),
+                absl::StatusCode::kFailedPrecondition);
+      GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+    }
+    auto bf16 = WithBf16Encode(std::move(*copy));
+    ASSERT_TRUE(bf16.ok()) << bf16.status();
+    const Model& f32_model = *trained->model;
+    std::vector<float> a = Codes(f32_model, x), b = Codes(**bf16, x);
+    ASSERT_EQ(a.size(), b.size());
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      diff += std::abs(a[i] - b[i]);
+      norm += std::abs(a[i]);
+    }
+    EXPECT_GT(diff, 0.0);  // It does run in bf16.
+    EXPECT_LT(diff / norm, 2e-2);
+    std::vector<float> ra(x.data.size()), rb(x.data.size());
+    ASSERT_TRUE(f32_model.Decode(a.data(), x.rows, ra.data()).ok());
+    ASSERT_TRUE((*bf16)->Decode(a.data(), x.rows, rb.data()).ok());
+    EXPECT_EQ(0, std::memcmp(ra.data(), rb.data(), ra.size() * sizeof(float)));
+    auto saved = SerializeModel(**bf16);
+    ASSERT_TRUE(saved.ok());
+    EXPECT_EQ(*saved, *bytes);
+  }
+  EXPECT_EQ(WithBf16Encode(nullptr).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(DenseAutoencoder, CorruptOrTruncatedFilesAreRejected) {

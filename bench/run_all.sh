@@ -135,7 +135,7 @@ if [ "$skip_training" = 0 ]; then
     --train-rows 60000 --epochs 5 --calls 200 --batches 5
   for t in $(seq "$TRIALS"); do
     for th in 2 1; do
-      say "dense encode speed, $th threads, trial $t/$TRIALS (ours f32, ours bf16, then PyTorch)"
+      say "dense encode speed, $th threads, trial $t/$TRIALS (ours f32, ours bf16, then PyTorch f32 and bf16)"
       run_sed "s/^RESULT what=encode /RESULT what=encode trial=$t /" \
         "$B/bench_encode_speed" --threads "$th" --calls "$ENC_CALLS" --batches "$ENC_BATCHES"
       run_sed "s/^RESULT what=encode /RESULT what=encode trial=$t /" \
@@ -145,6 +145,9 @@ if [ "$skip_training" = 0 ]; then
         run_sed "s/^RESULT what=encode /RESULT what=encode trial=$t /" \
           torch_py "$root/bench/encode_speed_torch.py" --threads "$th" --calls "$ENC_CALLS" \
           --batches "$ENC_BATCHES"
+        run_sed "s/^RESULT what=encode /RESULT what=encode trial=$t /" \
+          torch_py "$root/bench/encode_speed_torch.py" --threads "$th" --calls "$ENC_CALLS" \
+          --batches "$ENC_BATCHES" --precision bf16
       fi
     done
   done

@@ -342,7 +342,7 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
         stop = true;
       }
     }
-    if (options.on_checkpoint) {
+    if (options.on_checkpoint && (!options.want_checkpoint || options.want_checkpoint())) {
       options.on_checkpoint(SaveCheckpoint(*net, optimizer, rng, st, result));
     }
     if (progress) {

@@ -102,6 +102,9 @@ struct TrainOptions {
   // whole training state (weights, optimiser moments, epoch, random state, early-stopping state)
   // as self-checked bytes. Must not throw.
   std::function<void(const std::string&)> on_checkpoint;
+  // Asked at each epoch end, before the state is serialised for on_checkpoint (empty: always
+  // yes), so that a caller keeping checkpoints only every so often skips that work.
+  std::function<bool()> want_checkpoint;
   // Resume from such bytes (nullptr: start fresh; pre-training is skipped when resuming). With
   // the same data, spec, options and thread count, a resumed run ends bit-identical to an
   // uninterrupted one.

@@ -242,7 +242,7 @@ absl::StatusOr<TrainResult> TrainImpl(const FloatMatrix& train_in, const FloatMa
         stop = true;
       }
     }
-    if (options.on_checkpoint) {
+    if (options.on_checkpoint && (!options.want_checkpoint || options.want_checkpoint())) {
       st.epoch = epoch;
       st.params = net->FlatParameters();
       st.rng = rng;

@@ -426,10 +426,11 @@ void Core::Impl::RunJob(const std::shared_ptr<JobEntry>& entry, const Cancellati
   // its store writes, flushes and compactions would compete with queries. At most one per
   // checkpoint_interval (0: every epoch).
   auto last_checkpoint = std::chrono::steady_clock::now();
+  hooks.want_checkpoint = [&] {
+    return std::chrono::steady_clock::now() - last_checkpoint >= options.checkpoint_interval;
+  };
   hooks.on_checkpoint = [&](const std::string& bytes) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_checkpoint < options.checkpoint_interval) return;
-    last_checkpoint = now;
+    last_checkpoint = std::chrono::steady_clock::now();
     if (absl::Status e = blobs.PutJobCheckpoint(job.collection(), job.id(), bytes); !e.ok()) {
       BN_LOG(WARNING) << "job " << job.id() << ": checkpoint not saved: " << e;
     }

@@ -126,7 +126,8 @@ ConvAutoencoderSpec ToEngineConvSpec(const v1::CollectionSpec& collection,
   out.dense_sizes.assign(c.dense_sizes().begin(), c.dense_sizes().end());
   out.code_size = c.code_size();
   out.hidden_activation = ToActivation(c.hidden_activation());
-  out.unpool = c.unpooling() == v1::UNPOOLING_SWITCHES ? UnpoolMode::kSwitches : UnpoolMode::kRepeat;
+  out.unpool =
+      c.unpooling() == v1::UNPOOLING_SWITCHES ? UnpoolMode::kSwitches : UnpoolMode::kRepeat;
   out.binary_codes = collection.code_kind() == v1::CODE_KIND_BINARY;
   if (out.binary_codes) out.code_noise_stddev = c.binary().noise_stddev();
   out.corruption = ToCorruption(c.denoising().corruption());
@@ -156,6 +157,7 @@ TrainOptions ToEngineOptions(const v1::ModelSpec& spec, const TrainingHooks& hoo
     if (p.cd_steps() > 0) out.pretrain_cd_steps = static_cast<int>(p.cd_steps());
   }
   out.on_checkpoint = hooks.on_checkpoint;
+  out.want_checkpoint = hooks.want_checkpoint;
   out.resume_from = hooks.resume_from;
   return out;
 }

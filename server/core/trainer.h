@@ -38,6 +38,8 @@ struct TrainingHooks {
   ProgressCallback progress;
   // Called with checkpoint bytes (weights, optimiser state, epoch) at epoch ends; store them.
   std::function<void(const std::string&)> on_checkpoint;
+  // Asked before each checkpoint is made (empty: always): false skips it.
+  std::function<bool()> want_checkpoint;
   // Resume from these checkpoint bytes (a job interrupted by a restart); null = from scratch.
   const std::string* resume_from = nullptr;
 };

@@ -332,6 +332,20 @@ TEST(DenseAutoencoder, ResumingFromACheckpointMatchesAnUninterruptedRun) {
   auto full = TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr);
   ASSERT_TRUE(full.ok()) << full.status();
   ASSERT_EQ(checkpoints.size(), 4u);
+  {
+    // want_checkpoint is asked at each epoch end: declined epochs make no checkpoint, and the
+    // ones taken are the same bytes as before (training itself is unchanged).
+    TrainOptions every_other = o;
+    std::vector<std::string> taken;
+    int asked = 0;
+    every_other.want_checkpoint = [&] { return ++asked % 2 == 0; };
+    every_other.on_checkpoint = [&](const std::string& c) { taken.push_back(c); };
+    ASSERT_TRUE(TrainDenseAutoencoder(x, nullptr, spec, every_other, nullptr, nullptr).ok());
+    EXPECT_EQ(asked, 4);
+    ASSERT_EQ(taken.size(), 2u);
+    EXPECT_EQ(taken[0], checkpoints[1]);
+    EXPECT_EQ(taken[1], checkpoints[3]);
+  }
   // Resume from the end of epoch 2.
   const std::string ckpt = checkpoints[1];
   o.on_checkpoint = nullptr;

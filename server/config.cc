@@ -52,7 +52,7 @@ const std::map<std::string, Flag>& Flags() {
       {"inference-precision",
        {Flag::kString, [](ServerConfig* c) -> void* { return &c->inference_precision; },
         "f32 or bf16: with bf16, dense auto-encoders encode (queries, ingest, re-encoding) with "
-        "bfloat16 weights and activations, about 1.7x faster at batch 1, codes within ~0.5 % of "
+        "bfloat16 weights and activations, about 2x faster at batch 1, codes within ~0.5 % of "
         "f32 (bench/RESULTS.md); CPUs without AVX-512 BF16 keep f32 and log a warning. Decoding "
         "stays f32. Default f32"}},
       {"training-threads",

@@ -132,7 +132,7 @@ struct TrainResult {
     const TrainOptions& options, const ProgressCallback& progress, const CancellationFlag* cancel);
 
 // The same dense auto-encoder with Encode in bfloat16 (engine/nn/bf16_mlp.h: bf16 weights and
-// activations, f32 accumulation, f32 codes), about 1.7x faster at batch 1 here; Decode, the
+// activations, f32 accumulation, f32 codes), about 2x faster at batch 1 here; Decode, the
 // payload and everything else are unchanged (f32). `model` must have been made by this file
 // (trained or loaded). InvalidArgument for another kind of model; FailedPrecondition when the
 // CPU lacks AVX-512 BF16 (Bf16Mlp::Supported()). On error `model` is lost: check first.

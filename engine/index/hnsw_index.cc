@@ -15,7 +15,6 @@
 #include <queue>
 #include <shared_mutex>
 #include <stdexcept>
-#include <system_error>
 #include <thread>
 
 #include "engine/index/hnsw_body.h"
@@ -423,59 +422,6 @@ absl::Status HnswIndex::UpsertBatch(const std::vector<uint64_t>& labels,
     }
   }
   return absl::OkStatus();
-}
-
-absl::Status HnswIndex::BulkInsert(const std::vector<uint64_t>& labels,
-                                   const std::vector<absl::string_view>& codes, int threads) {
-  if (labels.size() != codes.size()) {
-    return absl::InvalidArgumentError("labels and codes differ in length");
-  }
-  for (absl::string_view code : codes) {
-    if (code.size() != CodeBytes(config_)) {
-      return absl::InvalidArgumentError("code has " + std::to_string(code.size()) +
-                                        " bytes, expected " + std::to_string(CodeBytes(config_)));
-    }
-  }
-  std::lock_guard<std::mutex> write_lock(impl_->write_mu);
-  std::unique_lock<std::shared_mutex> lock(impl_->mu);
-  auto& h = *impl_->hnsw;
-  for (uint64_t label : labels) {
-    if (h.label_lookup_.count(label) != 0) {
-      return absl::InvalidArgumentError("bulk insert of label " + std::to_string(label) +
-                                        ", which the index already holds");
-    }
-  }
-  try {
-    impl_->EnsureCapacity(labels.size());
-  } catch (const std::exception& e) {
-    return FromException("HNSW resize", e);
-  }
-  std::atomic<size_t> next{0};
-  std::mutex error_mu;
-  absl::Status error;
-  auto work = [&] {
-    std::vector<uint64_t> buf;
-    for (size_t i = next++; i < labels.size(); i = next++) {
-      impl_->Prepare(config_, codes[i], &buf);
-      try {
-        h.addPoint(buf.data(), labels[i]);
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> l(error_mu);
-        if (error.ok()) error = FromException("HNSW insert", e);
-        next = labels.size();  // The others stop too.
-      }
-    }
-  };
-  const size_t extra = static_cast<size_t>(std::max(1, threads)) - 1;
-  std::vector<std::thread> pool;
-  try {
-    for (size_t t = 0; t < extra && t + 1 < labels.size(); ++t) pool.emplace_back(work);
-  } catch (const std::system_error&) {
-    // Fewer threads than asked: the calling thread still inserts everything that is left.
-  }
-  work();
-  for (std::thread& t : pool) t.join();
-  return error;
 }
 
 absl::StatusOr<bool> HnswIndex::Delete(uint64_t label) {

@@ -93,13 +93,6 @@ class HnswIndex {
   // On error, the codes before the failing one are in the index.
   [[nodiscard]] absl::Status UpsertBatch(const std::vector<uint64_t>& labels,
                                          const std::vector<absl::string_view>& codes);
-  // For building a fresh index (a rebuild): inserts codes[i] for labels[i], which must be new and
-  // distinct, with `threads` threads calling hnswlib's addPoint concurrently (which it supports)
-  // inside ONE exclusive section: searches wait for the whole call. The graph depends on the
-  // threads' interleaving (not deterministic for threads > 1). Errors as UpsertBatch, plus
-  // InvalidArgument for a label already in the index.
-  [[nodiscard]] absl::Status BulkInsert(const std::vector<uint64_t>& labels,
-                                        const std::vector<absl::string_view>& codes, int threads);
   // Marks `label` deleted. Returns false (OK) when it is absent or already deleted.
   [[nodiscard]] absl::StatusOr<bool> Delete(uint64_t label);
   // Rebuilds the graph from the live vectors, dropping deleted nodes and their slots.

@@ -117,11 +117,7 @@ absl::Status ServingIndex::Rebuild(const std::string& reason) {
   absl::Status failure;
   auto flush = [&]() {
     views.assign(codes.begin(), codes.end());
-    // The fresh index is not searched yet: insert with every core.
-    if (failure.ok()) {
-      failure = (*fresh)->BulkInsert(
-          labels, views, std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
-    }
+    if (failure.ok()) failure = (*fresh)->UpsertBatch(labels, views);
     labels.clear();
     codes.clear();
   };

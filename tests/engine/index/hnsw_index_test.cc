@@ -265,37 +265,6 @@ TEST(HnswIndexTest, InsertBuildsTheGraphHnswlibAddPointBuilds) {
   EXPECT_TRUE(ours == reference) << "the two-phase insert built a different graph";
 }
 
-TEST(HnswIndexTest, BulkInsertWithThreadsFindsTheNearestAndRefusesKnownLabels) {
-  std::mt19937 rng(12);
-  auto index = MakeIndex(Metric::kL2, 16, 8);
-  std::vector<std::string> codes;
-  std::vector<uint64_t> labels;
-  for (int i = 0; i < 4000; ++i) {
-    codes.push_back(FloatCode(RandomVector(&rng, 16)));
-    labels.push_back(i * 2 + 5);
-  }
-  ASSERT_TRUE(index->BulkInsert(labels, {codes.begin(), codes.end()}, 3).ok());
-  EXPECT_EQ(index->size(), 4000u);
-  for (uint64_t label : labels) ASSERT_TRUE(index->Contains(label));
-  int hits = 0;
-  for (int q = 0; q < 50; ++q) {
-    std::string query = FloatCode(RandomVector(&rng, 16));
-    auto exact = index->SearchExact(query, 10);
-    auto approx = index->Search(query, 10, 100);
-    std::set<uint64_t> truth;
-    for (auto& n : *exact) truth.insert(n.label);
-    for (auto& n : *approx) hits += truth.count(n.label);
-  }
-  EXPECT_GT(hits, 50 * 10 * 8 / 10);  // As UpsertBatch: recall@10 well above 0.8 at ef 100.
-  // Each point is its own nearest neighbour.
-  for (int i = 0; i < 4000; i += 397)
-    EXPECT_EQ((*index->Search(codes[i], 1, 50))[0].label, labels[i]);
-  std::vector<absl::string_view> one = {codes[0]};
-  EXPECT_EQ(index->BulkInsert({labels[0]}, one, 2).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(index->BulkInsert({1, 3}, one, 2).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(index->size(), 4000u);
-}
-
 TEST(HnswIndexTest, SerializeRoundTrip) {
   std::mt19937 rng(2);
   auto index = MakeIndex(Metric::kCosine, 12);

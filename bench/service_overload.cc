@@ -4,7 +4,7 @@
 //
 //   bench_service_overload --server HOST:PORT [--collection fashion] [--clients 2]
 //       [--seconds 10] [--items 60000] [--item-prefix f] [--epochs 200] [--ingest-client-nice 19]
-//       [--training 1] [--ingest 1]
+//       [--training 1] [--ingest 1] [--write-server HOST:PORT]
 //
 // The collection must serve a model over items <item-prefix>0 .. <item-prefix>(items-1) of 28x28
 // grey images, e.g. as made by `bench_service_load setup-fashion` (bench/run_all.sh does it).
@@ -95,7 +95,10 @@ int Main(int argc, char** argv) {
   const int64_t items = flags.Int("items", 60000);
   const int clients = static_cast<int>(flags.Int("clients", 2));
   const double seconds = flags.Double("seconds", 10);
-  auto channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  // Training and upserts go to --write-server when the server has a separate training endpoint
+  // (bottleneckd --training-listen); searches always go to --server.
+  const std::string write_server = flags.Str("write-server", server);
+  auto channel = grpc::CreateChannel(write_server, grpc::InsecureChannelCredentials());
   auto training = v1::TrainingService::NewStub(channel);
   auto item_service = v1::ItemService::NewStub(channel);
 

@@ -35,8 +35,20 @@ std::string ReadAll(const std::string& path) {
 std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& data_dir,
                                                     const std::vector<std::string>& extra_args,
                                                     std::string* error) {
-  std::vector<std::string> args = {BN_BOTTLENECKD, "--listen", "127.0.0.1:0", "--data-dir",
-                                   data_dir};
+  // Background work at the test runner's own priority: the default SCHED_IDLE lets a training
+  // job stall while other tests (ctest -j) keep the CPU busy, and these tests check behaviour,
+  // not CPU shares. A test of the priorities passes them again in extra_args (the last wins).
+  std::vector<std::string> args = {BN_BOTTLENECKD,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--data-dir",
+                                   data_dir,
+                                   "--training-nice",
+                                   "0",
+                                   "--ingest-nice",
+                                   "0",
+                                   "--background-nice",
+                                   "0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto process = std::unique_ptr<ServerProcess>(new ServerProcess());
   static std::atomic<int> counter{0};

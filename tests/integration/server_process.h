@@ -13,7 +13,8 @@ namespace bn::testing {
 
 class ServerProcess {
  public:
-  // Starts BN_BOTTLENECKD with `--listen 127.0.0.1:0 --data-dir data_dir` plus `extra_args`, and
+  // Starts BN_BOTTLENECKD with `--listen 127.0.0.1:0 --data-dir data_dir --training-nice 0
+  // --ingest-nice 0 --background-nice 0` plus `extra_args` (which may override those), and
   // waits (up to 60 s) for its "listening on" line. On failure returns null and fills `error`
   // with the exit status and the server's stderr.
   static std::unique_ptr<ServerProcess> Start(const std::string& data_dir,

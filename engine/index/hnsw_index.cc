@@ -123,6 +123,34 @@ class MemFile {
   int fd_;
 };
 
+// Greedy descent (hnswlib's searchKnn and addPoint) from `*cur` through levels `from` down to
+// `to` + 1: `*cur` becomes the closest node found at level `to` + 1. False on a link outside
+// the graph.
+bool Descend(const hnswlib::HierarchicalNSW<float>& h, const void* q, int from, int to,
+             hnswlib::tableint* cur) {
+  float cur_dist = h.fstdistfunc_(q, h.getDataByInternalId(*cur), h.dist_func_param_);
+  for (int level = from; level > to; --level) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      const unsigned int* data = h.get_linklist(*cur, level);
+      const int size = h.getListCount(const_cast<unsigned int*>(data));
+      const hnswlib::tableint* links = reinterpret_cast<const hnswlib::tableint*>(data + 1);
+      for (int i = 0; i < size; ++i) {
+        const hnswlib::tableint cand = links[i];
+        if (cand >= h.cur_element_count) return false;
+        const float d = h.fstdistfunc_(q, h.getDataByInternalId(cand), h.dist_func_param_);
+        if (d < cur_dist) {
+          cur_dist = d;
+          *cur = cand;
+          changed = true;
+        }
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 const char* MetricName(Metric metric) {
@@ -156,38 +184,6 @@ absl::Status ValidateIndexConfig(const IndexConfig& c) {
   }
   return absl::OkStatus();
 }
-
-namespace {
-
-// Greedy descent (hnswlib's searchKnn and addPoint) from `*cur` through levels `from` down to
-// `to` + 1: `*cur` becomes the closest node found at level `to` + 1. False on a link outside
-// the graph.
-bool Descend(const hnswlib::HierarchicalNSW<float>& h, const void* q, int from, int to,
-             hnswlib::tableint* cur) {
-  float cur_dist = h.fstdistfunc_(q, h.getDataByInternalId(*cur), h.dist_func_param_);
-  for (int level = from; level > to; --level) {
-    bool changed = true;
-    while (changed) {
-      changed = false;
-      const unsigned int* data = h.get_linklist(*cur, level);
-      const int size = h.getListCount(const_cast<unsigned int*>(data));
-      const hnswlib::tableint* links = reinterpret_cast<const hnswlib::tableint*>(data + 1);
-      for (int i = 0; i < size; ++i) {
-        const hnswlib::tableint cand = links[i];
-        if (cand >= h.cur_element_count) return false;
-        const float d = h.fstdistfunc_(q, h.getDataByInternalId(cand), h.dist_func_param_);
-        if (d < cur_dist) {
-          cur_dist = d;
-          *cur = cand;
-          changed = true;
-        }
-      }
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 struct HnswIndex::Impl {
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;

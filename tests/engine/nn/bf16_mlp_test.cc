@@ -7,16 +7,13 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/engine/nn/nn_reference.h"
 
 namespace bn {
 namespace {
 
-std::vector<float> RandomVector(size_t n, std::mt19937* rng, float scale) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(*rng);
-  return v;
-}
+using testing::ActRef;
+using testing::RandomVector;
 
 // Round to the nearest bfloat16 (ties to even), as the hardware conversion does.
 float RoundBf16(float x) {
@@ -26,20 +23,6 @@ float RoundBf16(float x) {
   bits &= 0xffff0000u;
   std::memcpy(&x, &bits, sizeof(x));
   return x;
-}
-
-double Act(Activation act, double z) {
-  switch (act) {
-    case Activation::kLogistic:
-      return 1.0 / (1.0 + std::exp(-z));
-    case Activation::kRelu:
-      return z > 0 ? z : 0;
-    case Activation::kTanh:
-      return std::tanh(z);
-    case Activation::kLinear:
-      break;
-  }
-  return z;
 }
 
 struct RefLayer {
@@ -62,7 +45,7 @@ std::vector<double> Reference(const std::vector<RefLayer>& layers, const std::ve
       for (int64_t o = 0; o < L.out; ++o) {
         double acc = L.b[o];
         for (int64_t i = 0; i < L.in; ++i) acc += round(L.w[o * L.in + i]) * cur[r * L.in + i];
-        const double y = Act(L.act, acc);
+        const double y = ActRef(L.act, acc);
         next[r * L.out + o] = l + 1 == layers.size() ? y : round(y);
       }
     }

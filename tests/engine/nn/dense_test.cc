@@ -6,30 +6,13 @@
 
 #include "engine/nn/context.h"
 #include "gtest/gtest.h"
+#include "tests/engine/nn/nn_reference.h"
 
 namespace bn {
 namespace {
 
-std::vector<float> RandomVector(size_t n, std::mt19937* rng, float scale = 1.0f) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(*rng);
-  return v;
-}
-
-double ActRef(Activation act, double z) {
-  switch (act) {
-    case Activation::kLogistic:
-      return 1.0 / (1.0 + std::exp(-z));
-    case Activation::kRelu:
-      return z > 0 ? z : 0;
-    case Activation::kTanh:
-      return std::tanh(z);
-    case Activation::kLinear:
-      break;
-  }
-  return z;
-}
+using testing::ActRef;
+using testing::RandomVector;
 
 // Derivative from the activation's output y.
 double ActDerivFromOut(Activation act, double y) {

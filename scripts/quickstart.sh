@@ -35,6 +35,11 @@ if [ -n "${sanitize:-}" ]; then
   if [ "$mode" = tsan ]; then
     exec bash "$root/scripts/sanitizers/run_tsan_tests.sh" "$build" "$jobs" "$@"
   fi
+  # UBSan stops at its first report (a report would otherwise only be printed and the test pass);
+  # LeakSanitizer skips fontconfig's process-lifetime caches (scripts/sanitizers/lsan.supp).
+  # Servers started by the integration tests inherit these.
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+  export LSAN_OPTIONS="suppressions=$root/scripts/sanitizers/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
   # Fuzzers, deployment checks and the Python client do not run under the sanitizer build.
   exec ctest --output-on-failure -j "$jobs" -E '^(fuzz_|Deploy\.|PythonClient\.)' "$@"
 fi

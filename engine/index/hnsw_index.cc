@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "engine/index/hnsw_body.h"
+#include "engine/util/background.h"
 #include "hnswlib/hnswlib.h"
 
 namespace bn {
@@ -416,6 +417,7 @@ absl::Status HnswIndex::UpsertBatch(const std::vector<uint64_t>& labels,
     } catch (const std::exception& e) {
       return FromException("HNSW insert", e);
     }
+    BackgroundYield();  // One insert (~0.2 ms) is a unit of background work.
   }
   return absl::OkStatus();
 }

@@ -3,6 +3,8 @@
 #include <string>
 #include <utility>
 
+#include "engine/util/background.h"
+
 namespace bn {
 
 using dnnl::memory;
@@ -82,6 +84,7 @@ absl::StatusOr<std::unique_ptr<Bf16Mlp>> Bf16Mlp::Create(const std::vector<Layer
       mlp->layers_.push_back(std::move(layer));
     }
     mlp->ctx_->stream.wait();
+    BackgroundYield();
   } catch (const dnnl::error& e) {
     return DnnlError("building the bf16 layers", e);
   }
@@ -130,6 +133,7 @@ absl::Status Bf16Mlp::GetCache(int64_t n, Cache** out) {
                             : memory(pd.dst_desc(), eng));
     }
     ctx_->stream.wait();
+    BackgroundYield();
   } catch (const dnnl::error& e) {
     return DnnlError("building bf16 primitives", e);
   }
@@ -157,6 +161,7 @@ absl::Status Bf16Mlp::Run(const float* src, int64_t n, float* dst) {
       in = &c->dst[l];
     }
     stream.wait();
+    BackgroundYield();
   } catch (const dnnl::error& e) {
     return DnnlError("running the bf16 layers", e);
   }

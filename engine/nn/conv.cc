@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "engine/util/background.h"
+
 namespace bn {
 
 using dnnl::memory;
@@ -160,6 +162,7 @@ absl::Status ConvLayerBase::Forward(const float* src, int64_t n, float* dst, boo
                     {DNNL_ARG_BIAS, c->b},
                     {DNNL_ARG_DST, c->dst}});
       ctx_->stream.wait();
+      BackgroundYield();
       return absl::OkStatus();
     }
     const ConvShape& s = shape_;
@@ -172,6 +175,7 @@ absl::Status ConvLayerBase::Forward(const float* src, int64_t n, float* dst, boo
                           {DNNL_ARG_DIFF_SRC, c->dst},
                           {DNNL_ARG_SCRATCHPAD, training ? c->sp_fwd_train : c->sp_fwd_infer}});
     ctx_->stream.wait();
+    BackgroundYield();
     // dst[n, out_c, plane] += b[out_c].
     const int64_t plane = s.out_h * s.out_w;
     for (int64_t r = 0; r < n * s.out_c; ++r) {
@@ -214,6 +218,7 @@ absl::Status ConvLayerBase::Backward(int64_t n, const float* src, const float* d
                                            {DNNL_ARG_DIFF_SRC, c->diff_src}});
       }
       ctx_->stream.wait();
+      BackgroundYield();
       return absl::OkStatus();
     }
     const ConvShape& s = shape_;
@@ -226,6 +231,7 @@ absl::Status ConvLayerBase::Backward(int64_t n, const float* src, const float* d
                                           {DNNL_ARG_DIFF_WEIGHTS, c->wc},
                                           {DNNL_ARG_SCRATCHPAD, c->sp_bwd_weights}});
     ctx_->stream.wait();
+    BackgroundYield();
     TransposeWeights(wt_grad_.data(), s.in_c, s.out_c, kk, diff_weights);
     const int64_t plane = s.out_h * s.out_w;
     std::fill(diff_bias, diff_bias + s.out_c, 0.0f);
@@ -245,6 +251,7 @@ absl::Status ConvLayerBase::Backward(int64_t n, const float* src, const float* d
                                          {DNNL_ARG_DST, c->diff_src},
                                          {DNNL_ARG_SCRATCHPAD, c->sp_bwd_data}});
       ctx_->stream.wait();
+      BackgroundYield();
     }
     return absl::OkStatus();
   } catch (const dnnl::error& e) {

@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "engine/util/background.h"
+
 namespace bn {
 
 using dnnl::memory;
@@ -174,15 +176,18 @@ absl::Status DenseLayer::Forward(const float* src, int64_t n, float* dst, bool t
     if (noise == nullptr) {
       (training ? c->fwd_train : c->fwd_infer).execute(ctx_->stream, args);
       ctx_->stream.wait();
+      BackgroundYield();
       return absl::OkStatus();
     }
     c->fwd_linear.execute(ctx_->stream, args);
     ctx_->stream.wait();
+    BackgroundYield();
     const int64_t count = n * out_;
     for (int64_t i = 0; i < count; ++i) dst[i] += noise[i];
     if (act_ != Activation::kLinear) {
       c->elt_fwd.execute(ctx_->stream, {{DNNL_ARG_SRC, c->dst}, {DNNL_ARG_DST, c->dst}});
       ctx_->stream.wait();
+      BackgroundYield();
     }
     return absl::OkStatus();
   } catch (const dnnl::error& e) {
@@ -209,6 +214,7 @@ absl::Status DenseLayer::ActivationBackward(int64_t n, const float* dst, const f
                                       {DNNL_ARG_DIFF_DST, c->diff_dst},
                                       {DNNL_ARG_DIFF_SRC, c->diff_pre}});
     ctx_->stream.wait();
+    BackgroundYield();
     return absl::OkStatus();
   } catch (const dnnl::error& e) {
     return DnnlError("activation backward", e);
@@ -233,6 +239,7 @@ absl::Status DenseLayer::Backward(int64_t n, const float* src, const float* diff
                                           {DNNL_ARG_DIFF_DST, c->diff_pre},
                                           {DNNL_ARG_DIFF_WEIGHTS, c->diff_w},
                                           {DNNL_ARG_DIFF_BIAS, c->diff_b}});
+    BackgroundYield();
     if (diff_src != nullptr) {
       c->w.set_data_handle(Handle(weight_data()));
       c->diff_src.set_data_handle(diff_src);
@@ -241,6 +248,7 @@ absl::Status DenseLayer::Backward(int64_t n, const float* src, const float* diff
                                          {DNNL_ARG_DIFF_SRC, c->diff_src}});
     }
     ctx_->stream.wait();
+    BackgroundYield();
     return absl::OkStatus();
   } catch (const dnnl::error& e) {
     return DnnlError("dense backward", e);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "engine/util/background.h"
+
 namespace bn {
 
 using dnnl::memory;
@@ -116,6 +118,7 @@ absl::Status MaxPoolLayer::Forward(const float* src, int64_t n, float* dst, bool
           {{DNNL_ARG_SCRATCHPAD, c->sp_infer}, {DNNL_ARG_SRC, c->src}, {DNNL_ARG_DST, c->dst}});
     }
     ctx_->stream.wait();
+    BackgroundYield();
     return absl::OkStatus();
   } catch (const dnnl::error& e) {
     return DnnlError("max pooling forward", e);
@@ -141,6 +144,7 @@ absl::Status MaxPoolLayer::Backward(int64_t n, const float* diff_dst, float* dif
                                   {DNNL_ARG_WORKSPACE, c->workspace},
                                   {DNNL_ARG_DIFF_SRC, c->diff_src}});
     ctx_->stream.wait();
+    BackgroundYield();
     return absl::OkStatus();
   } catch (const dnnl::error& e) {
     return DnnlError("max pooling backward", e);

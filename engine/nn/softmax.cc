@@ -3,6 +3,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "engine/util/background.h"
+
 namespace bn {
 
 using dnnl::memory;
@@ -57,6 +59,7 @@ absl::Status SoftmaxLayer::Forward(const float* src, int64_t n, float* dst, bool
     (training ? c->fwd_train : c->fwd_infer)
         .execute(ctx_->stream, {{DNNL_ARG_SRC, c->src}, {DNNL_ARG_DST, c->dst}});
     ctx_->stream.wait();
+    BackgroundYield();
     return absl::OkStatus();
   } catch (const dnnl::error& e) {
     return DnnlError("softmax forward", e);
@@ -76,6 +79,7 @@ absl::Status SoftmaxLayer::Backward(int64_t n, const float* dst, const float* di
                                   {DNNL_ARG_DIFF_DST, c->diff_dst},
                                   {DNNL_ARG_DIFF_SRC, c->diff_src}});
     ctx_->stream.wait();
+    BackgroundYield();
     return absl::OkStatus();
   } catch (const dnnl::error& e) {
     return DnnlError("softmax backward", e);

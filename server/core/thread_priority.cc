@@ -8,12 +8,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/util/background.h"
 #include "engine/util/log.h"
 
 namespace bn {
 
 void LowerThisThreadPriority(int level) {
   if (level <= 0) return;
+  SetBackgroundThread(true);
   const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
   if (level >= kIdlePriority) {
     sched_param param{};

@@ -44,14 +44,14 @@ case "$target" in
   model) # Every model kind, the nets and trainers (the seeds are trained), minus LSA.
          mapfile -t srcs < <(cd "$root" && ls engine/model/*.cc engine/nn/*.cc engine/train/*.cc |
                              grep -v 'engine/model/lsa.cc')
-         srcs+=(engine/util/bytes.cc engine/util/log.cc)
+         srcs+=(engine/util/background.cc engine/util/bytes.cc engine/util/log.cc)
          libs=(-ldnnl -fopenmp -lz)
          omp=-fopenmp
          max_len=16384 ;;
   snapshot) srcs=(engine/index/hnsw_index.cc engine/index/hnsw_body.cc engine/index/serving_index.cc
                   engine/store/store.cc engine/store/collection_store.cc engine/store/keys.cc
-                  engine/store/blob_store.cc engine/util/atomic_file.cc engine/util/bytes.cc
-                  engine/util/log.cc)
+                  engine/store/blob_store.cc engine/util/atomic_file.cc engine/util/background.cc
+                  engine/util/bytes.cc engine/util/log.cc)
             libs=(-lrocksdb -lz)
             absl_libs+=(absl_synchronization) ;;
   requests) srcs=(server/core/specs.cc server/core/inputs.cc server/core/text_pipeline.cc

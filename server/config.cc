@@ -105,6 +105,11 @@ const std::map<std::string, Flag>& Flags() {
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->encode_batch_max; },
         "most concurrent single-item encodes merged into one model call; 1 turns micro-batching "
         "off. Default 64"}},
+      {"neighbour-cache-items",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->neighbour_cache_items; },
+        "per collection, the most search results' item heads (id, label, metadata) kept in "
+        "memory instead of read from the store for every search (about 100-200 bytes each); "
+        "0 turns the cache off. Default 262144"}},
       {"max-inflight-queries",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->max_inflight_queries; },
         "Search/Encode/Decode requests handled at once; more are refused with "
@@ -308,6 +313,9 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   }
   if (config.encode_batch_max < 1) {
     return absl::InvalidArgumentError("--encode-batch-max must be at least 1");
+  }
+  if (config.neighbour_cache_items < 0) {
+    return absl::InvalidArgumentError("--neighbour-cache-items must not be negative");
   }
   if (config.max_inflight_queries < 1 || config.max_write_streams < 1 ||
       config.max_dataset_uploads < 1 || config.max_dataset_mib < 1) {

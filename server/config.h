@@ -47,6 +47,7 @@ struct ServerConfig {
   // Micro-batching of concurrent single-item encodes: at most this many per model call; 1 turns
   // batching off (every request encodes alone).
   int encode_batch_max = 64;
+  int neighbour_cache_items = 262144;  // Per collection; 0: no cache.
   // Admission control: requests beyond these are refused with RESOURCE_EXHAUSTED at once
   // instead of queueing without bound.
   int max_inflight_queries = 256;  // Search, Encode, Decode handled at the same time.

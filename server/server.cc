@@ -120,6 +120,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
   core_options.snapshot_interval = std::chrono::seconds(config.snapshot_interval_seconds);
   core_options.encode_batch_max = config.encode_batch_max;
+  core_options.neighbour_cache_items = static_cast<size_t>(config.neighbour_cache_items);
   core_options.bf16_encode = config.inference_precision == "bf16";
   core_options.max_queued_jobs = config.max_queued_jobs;
   core_options.max_dataset_bytes = static_cast<uint64_t>(config.max_dataset_mib) << 20;

@@ -42,6 +42,9 @@ struct CoreOptions {
   // A dataset's examples x input size x 4 bytes (what a training job holds in memory).
   uint64_t max_dataset_bytes = uint64_t{4} << 30;
   int encode_batch_max = 64;  // Concurrent single-item encodes per model call; 1: no batching.
+  // Per collection: the most neighbour heads (id, label, metadata) searches keep in memory
+  // instead of reading them from the store (server/core/neighbour_cache.h); 0: none.
+  size_t neighbour_cache_items = 262144;
   // Dense auto-encoders encode in bf16 (engine/model/autoencoder.h WithBf16Encode) when the CPU
   // supports it; otherwise f32, with a warning.
   bool bf16_encode = false;

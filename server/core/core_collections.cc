@@ -78,7 +78,7 @@ absl::StatusOr<std::shared_ptr<CollectionRuntime>> Core::Impl::LoadCollection(
   if (!record.ParseFromString(*blob)) {
     return absl::DataLossError("collection record of '" + name + "' is malformed");
   }
-  auto runtime = std::make_shared<CollectionRuntime>(name, record);
+  auto runtime = std::make_shared<CollectionRuntime>(name, record, options.neighbour_cache_items);
   const uint64_t serving = record.stats().serving_model_version();
   if (serving != 0) {
     auto state = LoadServingState(*runtime, serving);
@@ -227,7 +227,8 @@ absl::StatusOr<v1::Collection> Core::CreateCollection(const v1::CreateCollection
       !s.ok()) {
     return s;
   }
-  auto runtime = std::make_shared<CollectionRuntime>(request.name(), record);
+  auto runtime = std::make_shared<CollectionRuntime>(request.name(), record,
+                                                     impl.options.neighbour_cache_items);
   {
     std::unique_lock<std::shared_mutex> lock(impl.collections_mutex);
     impl.collections[request.name()] = runtime;

@@ -75,12 +75,20 @@ void Core::Impl::FollowPrimary() {
       }
       runtime.set_serving(*state);
       runtime.set_record(record);
+      runtime.neighbours().InvalidateAll();  // Items may have changed as well.
       continue;
     }
     runtime.set_record(record);
     if (serving != nullptr) {
-      if (absl::Status s = serving->index->CatchUp(); !s.ok()) {
+      const uint64_t before = serving->index->applied_counter();
+      absl::Status s = serving->index->CatchUp();
+      if (!s.ok()) {
         BN_LOG(WARNING) << "follower: collection " << name << ": catch-up failed: " << s;
+      }
+      // Items changed on the primary (or the index cannot tell): forget the cached heads. The
+      // change log names the labels, but only the index reads it.
+      if (!s.ok() || serving->index->applied_counter() != before) {
+        runtime.neighbours().InvalidateAll();
       }
     }
   }

@@ -120,6 +120,7 @@ absl::StatusOr<v1::UpsertResponse> Core::Upsert(const v1::UpsertRequest& request
   }
   auto result = impl.items.Write(request.collection(), batch);
   if (!result.ok()) return result.status();
+  runtime.neighbours().Invalidate(result->labels);
   if (absl::Status s = CatchUpAll(indexes); !s.ok()) return s;
   v1::UpsertResponse response;
   response.set_upserted(n);
@@ -179,6 +180,7 @@ absl::StatusOr<v1::DeleteItemsResponse> Core::DeleteItems(const v1::DeleteItemsR
   for (const std::string& id : request.ids()) batch.Delete(id);
   auto result = impl.items.Write(request.collection(), batch);
   if (!result.ok()) return result.status();
+  runtime.neighbours().Invalidate(result->labels);
   std::vector<std::shared_ptr<ServingIndex>> indexes;
   if (auto serving = runtime.serving()) indexes.push_back(serving->index);
   if (auto promotion = runtime.promotion()) indexes.push_back(promotion->index);

@@ -44,6 +44,53 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> ModelFor(Core::Impl& impl,
   return impl.LoadModel(runtime.name(), version);
 }
 
+// The heads (id, label, metadata) of the items with `labels`, in order; nullptr for an item
+// that no longer exists. From the collection's cache where it has them, otherwise from the store
+// (label -> id in one MultiGet, then the items' records in another), filling the cache.
+absl::StatusOr<std::vector<NeighbourCache::Head>> NeighbourHeads(
+    Core::Impl& impl, const CollectionRuntime& runtime, const std::vector<uint64_t>& labels) {
+  NeighbourCache& cache = runtime.neighbours();
+  std::vector<NeighbourCache::Head> heads(labels.size());
+  std::vector<uint64_t> stamps(labels.size());
+  std::vector<uint64_t> missing;  // Labels to read.
+  std::vector<size_t> missing_at;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    heads[i] = cache.Lookup(labels[i], &stamps[i]);
+    if (heads[i] == nullptr) {
+      missing.push_back(labels[i]);
+      missing_at.push_back(i);
+    }
+  }
+  if (missing.empty()) return heads;
+  auto ids = impl.items.LookupLabels(runtime.name(), missing);
+  if (!ids.ok()) return ids.status();
+  std::vector<std::string> found_ids;
+  std::vector<size_t> found_at;  // Index into `missing`.
+  for (size_t m = 0; m < missing.size(); ++m) {
+    if (!(*ids)[m].has_value()) continue;
+    found_ids.push_back(*(*ids)[m]);
+    found_at.push_back(m);
+  }
+  auto items = impl.items.GetItems(runtime.name(), found_ids);
+  if (!items.ok()) return items.status();
+  for (size_t f = 0; f < found_ids.size(); ++f) {
+    const size_t m = found_at[f];
+    const auto& item = (*items)[f];
+    // Deleted, or deleted and upserted again as a new item, between the two reads.
+    if (!item.has_value() || item->label != missing[m]) continue;
+    v1::Item record;
+    if (!record.ParseFromString(item->record)) continue;
+    auto head = std::make_shared<v1::Neighbor>();
+    head->set_id(found_ids[f]);
+    head->set_label(record.label());
+    *head->mutable_metadata() = record.metadata();
+    const size_t i = missing_at[m];
+    heads[i] = head;
+    cache.Fill(missing[m], stamps[i], std::move(head));
+  }
+  return heads;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::SearchResponse> Core::Search(const v1::SearchRequest& request) {
@@ -126,35 +173,19 @@ absl::StatusOr<v1::SearchResponse> Core::Search(const v1::SearchRequest& request
                                    : serving.index->Search(query, want, request.ef());
   if (!neighbors.ok()) return neighbors.status();
   std::vector<uint64_t> labels;
-  for (const Neighbor& n : *neighbors) {
-    if (n.label != exclude_label) labels.push_back(n.label);
-  }
-  if (labels.size() > k) labels.resize(k);
-  auto ids = impl.items.LookupLabels(runtime.name(), labels);
-  if (!ids.ok()) return ids.status();
-  // The neighbours' records (label, metadata) in one MultiGet; items deleted between the search
-  // and these reads are left out.
-  std::vector<std::string> found_ids;
   std::vector<float> distances;
-  size_t j = 0;
   for (const Neighbor& n : *neighbors) {
-    if (n.label == exclude_label || j >= labels.size()) continue;
-    const auto& id = (*ids)[j++];
-    if (!id.has_value()) continue;
-    found_ids.push_back(*id);
+    if (n.label == exclude_label || labels.size() == k) continue;
+    labels.push_back(n.label);
     distances.push_back(n.distance);
   }
-  auto items = impl.items.GetItems(runtime.name(), found_ids);
-  if (!items.ok()) return items.status();
-  for (size_t i = 0; i < found_ids.size(); ++i) {
-    if (!(*items)[i].has_value()) continue;
-    v1::Item record;
-    if (!record.ParseFromString((*items)[i]->record)) continue;
+  auto heads = NeighbourHeads(impl, runtime, labels);
+  if (!heads.ok()) return heads.status();
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.
     v1::Neighbor* out = response.add_neighbors();
-    out->set_id(found_ids[i]);
+    *out = *(*heads)[i];
     out->set_distance(distances[i]);
-    out->set_label(record.label());
-    *out->mutable_metadata() = record.metadata();
   }
   return response;
 }

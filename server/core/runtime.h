@@ -16,6 +16,7 @@
 #include "engine/index/serving_index.h"
 #include "engine/model/model.h"
 #include "server/core/encode_batcher.h"
+#include "server/core/neighbour_cache.h"
 #include "server/core/text_pipeline.h"
 
 namespace bn {
@@ -49,8 +50,13 @@ struct PromotionState {
 
 class CollectionRuntime {
  public:
-  CollectionRuntime(std::string name, bottleneck::v1::Collection record)
-      : name_(std::move(name)), spec_(record.spec()), record_(std::move(record)) {}
+  // `neighbour_cache_items` bounds neighbours() (0 disables it).
+  CollectionRuntime(std::string name, bottleneck::v1::Collection record,
+                    size_t neighbour_cache_items)
+      : name_(std::move(name)),
+        spec_(record.spec()),
+        record_(std::move(record)),
+        neighbours_(neighbour_cache_items) {}
 
   const std::string& name() const { return name_; }
 
@@ -78,6 +84,10 @@ class CollectionRuntime {
   // the indexes see them in the same order.
   std::mutex& write_mutex() { return write_mutex_; }
 
+  // The heads (id, label, metadata) of items that searches returned; see neighbour_cache.h for
+  // who must invalidate it. A cache of what the store holds, hence usable through a const runtime.
+  NeighbourCache& neighbours() const { return neighbours_; }
+
  private:
   const std::string name_;
   const bottleneck::v1::CollectionSpec spec_;
@@ -86,6 +96,7 @@ class CollectionRuntime {
   std::shared_ptr<const ServingState> serving_;
   std::shared_ptr<PromotionState> promotion_;
   std::mutex write_mutex_;
+  mutable NeighbourCache neighbours_;
 };
 
 }  // namespace bn

@@ -57,6 +57,22 @@ struct Client {
     return out;
   }
 
+  // The label a search by `item` (exact, k 100) reports for neighbour `neighbour` ("-" if absent).
+  std::string LabelOf(const std::string& collection, const std::string& item,
+                      const std::string& neighbour) {
+    v1::SearchRequest search;
+    search.set_collection(collection);
+    search.set_item_id(item);
+    search.set_k(100);
+    search.set_exact(true);
+    v1::SearchResponse found;
+    if (!query->Search(Ctx().get(), search, &found).ok()) return "error";
+    for (const auto& n : found.neighbors()) {
+      if (n.id() == neighbour) return n.label();
+    }
+    return "-";
+  }
+
   std::unique_ptr<v1::CollectionService::Stub> collections;
   std::unique_ptr<v1::ModelService::Stub> models;
   std::unique_ptr<v1::QueryService::Stub> query;
@@ -154,6 +170,23 @@ TEST_F(FollowerTest, ServesThePrimarysCollectionsItemsAndPromotionsAndRefusesWri
   })) << replica.Neighbours("img", "i55", 8)
       << " vs " << primary_client_->Neighbours("img", "i55", 8);
   EXPECT_EQ(replica.Neighbours("img", "i3", 1).rfind("error:", 0), 0u);  // Deleted.
+
+  // A neighbour relabelled on the primary shows its new label on the follower (whose searches
+  // had cached the old one).
+  EXPECT_EQ(replica.LabelOf("img", "i55", "i56"), "");
+  {
+    v1::UpsertRequest relabel;
+    relabel.set_collection("img");
+    v1::Item* item = relabel.add_items();
+    item->set_id("i56");
+    *item->mutable_input() = Image(56);
+    item->set_label("moved");
+    v1::UpsertResponse r;
+    ASSERT_TRUE(items_->Upsert(Ctx().get(), relabel, &r).ok());
+  }
+  EXPECT_EQ(primary_client_->LabelOf("img", "i55", "i56"), "moved");
+  EXPECT_TRUE(Eventually([&] { return replica.LabelOf("img", "i55", "i56") == "moved"; }))
+      << replica.LabelOf("img", "i55", "i56");
 
   // A new model promoted on the primary (code size 6) is served by the follower.
   Train(6);

@@ -329,6 +329,51 @@ TEST_F(ServiceFlowTest, UploadTrainPromoteIngestSearchRestart) {
   for (const std::string& id : SearchIds("fashion", answers.begin()->first)) {
     EXPECT_NE(id, answers.begin()->second[0]);
   }
+  // Searches keep their neighbours' heads (id, label, metadata) in memory: an acknowledged
+  // re-upsert that changes a neighbour's label and metadata shows in the very next search.
+  {
+    std::string query;  // A query item that is still there.
+    for (const auto& [id, unused] : answers) {
+      if (id != answers.begin()->second[0]) query = id;
+    }
+    v1::SearchRequest request;
+    request.set_collection("fashion");
+    request.set_item_id(query);
+    request.set_k(10);
+    v1::SearchResponse before;
+    ASSERT_TRUE(stubs_->query->Search(Context().get(), request, &before).ok());
+    // The nearest neighbour that is a test image ("test-N" or "early-N" is test image N).
+    int nearest = 0;
+    while (nearest < before.neighbors_size() &&
+           before.neighbors(nearest).id().rfind("stream-", 0) == 0) {
+      ++nearest;
+    }
+    ASSERT_LT(nearest, before.neighbors_size());
+    const std::string neighbour = before.neighbors(nearest).id();
+    const int row = std::stoi(neighbour.substr(neighbour.find('-') + 1));
+    v1::UpsertRequest relabel;
+    relabel.set_collection("fashion");
+    v1::Item* item = relabel.add_items();
+    item->set_id(neighbour);
+    *item->mutable_input() = RawImage(*test_, row);  // The same image: the same neighbourhood.
+    item->set_label("relabelled");
+    (*item->mutable_metadata())["row"] = "changed";
+    v1::UpsertResponse relabelled;
+    ASSERT_TRUE(stubs_->items->Upsert(Context().get(), relabel, &relabelled).ok());
+    v1::SearchResponse after;
+    ASSERT_TRUE(stubs_->query->Search(Context().get(), request, &after).ok());
+    ASSERT_GT(after.neighbors_size(), nearest);
+    EXPECT_EQ(after.neighbors(nearest).id(), neighbour);
+    EXPECT_EQ(after.neighbors(nearest).label(), "relabelled");
+    ASSERT_EQ(after.neighbors(nearest).metadata().count("row"), 1u);
+    EXPECT_EQ(after.neighbors(nearest).metadata().at("row"), "changed");
+    // And an acknowledged delete of that neighbour removes it from the next search.
+    v1::DeleteItemsRequest drop;
+    drop.set_collection("fashion");
+    drop.add_ids(neighbour);
+    ASSERT_TRUE(stubs_->items->DeleteItems(Context().get(), drop, &deleted).ok());
+    for (const std::string& id : SearchIds("fashion", query)) EXPECT_NE(id, neighbour);
+  }
 }
 
 // Trains a PCA model of `code_size` on the uploaded dataset and returns its version.

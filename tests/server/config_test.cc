@@ -88,6 +88,11 @@ TEST(ServerConfigTest, ValidationRejectsBadValues) {
   EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
   config.inference_precision = "bf16";
   EXPECT_TRUE(ValidateServerConfig(config).ok());
+  config = ServerConfig();
+  config.neighbour_cache_items = -1;
+  EXPECT_EQ(ValidateServerConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  config.neighbour_cache_items = 0;  // Off.
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
 }
 
 TEST(ServerConfigTest, BackgroundWorkDefaultsBelowQueries) {

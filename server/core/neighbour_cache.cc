@@ -1,0 +1,57 @@
+#include "server/core/neighbour_cache.h"
+
+#include <utility>
+
+namespace bn {
+
+NeighbourCache::NeighbourCache(size_t capacity)
+    : capacity_(capacity), per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {}
+
+NeighbourCache::Head NeighbourCache::Lookup(uint64_t label, uint64_t* stamp) const {
+  const Shard& shard = shards_[ShardOf(label)];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.heads.find(label);
+  if (it != shard.heads.end()) return it->second;
+  *stamp = shard.generation;
+  return nullptr;
+}
+
+void NeighbourCache::Fill(uint64_t label, uint64_t stamp, Head head) {
+  if (per_shard_ == 0 || head == nullptr) return;
+  Shard& shard = shards_[ShardOf(label)];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  if (shard.generation != stamp) return;  // Invalidated since the store was read.
+  if (shard.heads.size() >= per_shard_ && shard.heads.find(label) == shard.heads.end()) {
+    shard.heads.erase(shard.heads.begin());
+  }
+  shard.heads[label] = std::move(head);
+}
+
+void NeighbourCache::Invalidate(const std::vector<uint64_t>& labels) {
+  for (uint64_t label : labels) {
+    if (label == 0) continue;  // A delete of a missing id.
+    Shard& shard = shards_[ShardOf(label)];
+    std::lock_guard<std::mutex> lock(shard.mu);
+    shard.heads.erase(label);
+    ++shard.generation;
+  }
+}
+
+void NeighbourCache::InvalidateAll() {
+  for (Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    shard.heads.clear();
+    ++shard.generation;
+  }
+}
+
+size_t NeighbourCache::size() const {
+  size_t n = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    n += shard.heads.size();
+  }
+  return n;
+}
+
+}  // namespace bn

@@ -150,7 +150,7 @@ absl::Status ServingIndex::Rebuild(const std::string& reason) {
   return absl::OkStatus();
 }
 
-absl::Status ServingIndex::ApplyChanges(uint64_t* replayed) {
+absl::Status ServingIndex::ApplyChanges(uint64_t* replayed, CatchUpReport* report) {
   CollectionStore cs(store_);
   absl::StatusOr<VersionChanges> changes =
       cs.ReadChangesForVersion(collection_, model_version_, applied_);
@@ -160,6 +160,7 @@ absl::Status ServingIndex::ApplyChanges(uint64_t* replayed) {
                                          "' was deleted and re-created; reopen its index");
   }
   if (!changes->complete) {
+    if (report != nullptr) report->rebuilt = true;
     if (applied_ > changes->state.change_counter) {
       return Rebuild("index covers change " + std::to_string(applied_) + " but the store is at " +
                      std::to_string(changes->state.change_counter));
@@ -168,6 +169,7 @@ absl::Status ServingIndex::ApplyChanges(uint64_t* replayed) {
   }
   const size_t code_bytes = CodeBytes(config_);
   for (const auto& e : changes->entries) {
+    if (report != nullptr) report->labels.push_back(e.label);
     if (e.code.has_value()) {
       if (e.code->size() != code_bytes) {
         return absl::DataLossError("stored code of label " + std::to_string(e.label) +
@@ -184,10 +186,10 @@ absl::Status ServingIndex::ApplyChanges(uint64_t* replayed) {
   return absl::OkStatus();
 }
 
-absl::Status ServingIndex::CatchUp() {
+absl::Status ServingIndex::CatchUp(CatchUpReport* report) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t replayed = 0;
-  return ApplyChanges(&replayed);
+  return ApplyChanges(&replayed, report);
 }
 
 absl::StatusOr<uint64_t> ServingIndex::SaveSnapshot() {
@@ -279,7 +281,7 @@ absl::StatusOr<std::unique_ptr<ServingIndex>> OpenServingIndex(Store* store,
     si->report_.from_snapshot = true;
     si->report_.snapshot_counter = h.counter;
     uint64_t replayed = 0;
-    absl::Status s = si->ApplyChanges(&replayed);
+    absl::Status s = si->ApplyChanges(&replayed, nullptr);
     if (!s.ok()) return s;
     si->report_.replayed_changes = replayed;
     if (si->report_.from_snapshot) {
@@ -291,7 +293,7 @@ absl::StatusOr<std::unique_ptr<ServingIndex>> OpenServingIndex(Store* store,
   }
   if (absl::Status s = si->Rebuild(reason); !s.ok()) return s;
   uint64_t replayed = 0;
-  if (absl::Status s = si->ApplyChanges(&replayed); !s.ok()) return s;
+  if (absl::Status s = si->ApplyChanges(&replayed, nullptr); !s.ok()) return s;
   si->report_.replayed_changes = replayed;
   return si;
 }

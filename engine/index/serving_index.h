@@ -52,6 +52,12 @@ struct OpenReport {
   uint64_t replayed_changes = 0;  // Label changes applied after the snapshot (or scan).
 };
 
+// What a CatchUp applied, for callers that keep per-label state derived from the store.
+struct CatchUpReport {
+  bool rebuilt = false;  // The index was rebuilt from the store: any label may have changed.
+  std::vector<uint64_t> labels;  // Otherwise the labels of the change-log entries applied.
+};
+
 class ServingIndex {
  public:
   ~ServingIndex();
@@ -61,7 +67,8 @@ class ServingIndex {
   // Applies the store's changes after applied_counter(). FailedPrecondition when the collection
   // was deleted or re-created (drop this index); NotFound when the collection is gone. If the
   // change log was trimmed past applied_counter() the index is rebuilt (logged).
-  [[nodiscard]] absl::Status CatchUp();
+  // `report`, when given, says what was applied (also when CatchUp fails part-way).
+  [[nodiscard]] absl::Status CatchUp(CatchUpReport* report = nullptr);
 
   // Saves a snapshot covering applied_counter() (call CatchUp first to cover recent writes).
   // Returns the covered counter: pass the minimum over the collection's serving indexes to
@@ -99,8 +106,8 @@ class ServingIndex {
                                                                         const std::string&);
   ServingIndex(Store* store, std::string collection, uint64_t version, IndexConfig config,
                std::string snapshot_path);
-  absl::Status Rebuild(const std::string& reason);  // mu_ held
-  absl::Status ApplyChanges(uint64_t* replayed);    // mu_ held
+  absl::Status Rebuild(const std::string& reason);                       // mu_ held
+  absl::Status ApplyChanges(uint64_t* replayed, CatchUpReport* report);  // mu_ held
 
   Store* store_;
   const std::string collection_;

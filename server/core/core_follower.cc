@@ -80,15 +80,17 @@ void Core::Impl::FollowPrimary() {
     }
     runtime.set_record(record);
     if (serving != nullptr) {
-      const uint64_t before = serving->index->applied_counter();
-      absl::Status s = serving->index->CatchUp();
+      CatchUpReport applied;
+      absl::Status s = serving->index->CatchUp(&applied);
       if (!s.ok()) {
         BN_LOG(WARNING) << "follower: collection " << name << ": catch-up failed: " << s;
       }
-      // Items changed on the primary (or the index cannot tell): forget the cached heads. The
-      // change log names the labels, but only the index reads it.
-      if (!s.ok() || serving->index->applied_counter() != before) {
+      // Forget the cached heads of the items that changed on the primary (all of them when the
+      // index cannot tell).
+      if (!s.ok() || applied.rebuilt) {
         runtime.neighbours().InvalidateAll();
+      } else {
+        runtime.neighbours().Invalidate(applied.labels);
       }
     }
   }

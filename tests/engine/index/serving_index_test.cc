@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -185,6 +186,41 @@ TEST_F(ServingIndexTest, TrimmedChangeLogMakesSnapshotStale) {
   ASSERT_TRUE(si.ok());
   EXPECT_FALSE((*si)->open_report().from_snapshot);
   EXPECT_NE((*si)->open_report().rebuild_reason.find("trimmed"), std::string::npos);
+  ExpectIndexMatchesStore(store_.get(), **si);
+}
+
+// Callers that cache per-label state (the service's neighbour heads on a replica) learn what a
+// CatchUp applied: the labels of the applied changes, or that the index was rebuilt.
+TEST_F(ServingIndexTest, CatchUpReportsTheLabelsItAppliedOrARebuild) {
+  WriteItems(cs_.get(), "a", 20, &rng_);
+  auto si = Open();
+  ASSERT_TRUE(si.ok()) << si.status();
+  ItemBatch b;
+  b.Delete("a1");
+  b.Upsert("a2", "new record", {{kVersion, Code(&rng_)}});
+  b.Upsert("fresh", "r", {{kVersion, Code(&rng_)}});
+  auto written = cs_->Write("c", b);
+  ASSERT_TRUE(written.ok()) << written.status();
+  CatchUpReport report;
+  ASSERT_TRUE((*si)->CatchUp(&report).ok());
+  EXPECT_FALSE(report.rebuilt);
+  std::vector<uint64_t> applied = report.labels;
+  std::vector<uint64_t> expected = written->labels;
+  std::sort(applied.begin(), applied.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(applied, expected);
+
+  CatchUpReport nothing;
+  ASSERT_TRUE((*si)->CatchUp(&nothing).ok());
+  EXPECT_FALSE(nothing.rebuilt);
+  EXPECT_TRUE(nothing.labels.empty());
+
+  // The change log trimmed past what the index applied: it rebuilds, and says so.
+  WriteItems(cs_.get(), "b", 20, &rng_);
+  ASSERT_TRUE(cs_->TrimChangeLog("c", cs_->GetCollectionState("c")->change_counter).ok());
+  CatchUpReport rebuilt;
+  ASSERT_TRUE((*si)->CatchUp(&rebuilt).ok());
+  EXPECT_TRUE(rebuilt.rebuilt);
   ExpectIndexMatchesStore(store_.get(), **si);
 }
 

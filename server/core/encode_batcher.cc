@@ -6,18 +6,9 @@
 namespace bn {
 
 EncodeBatcher::EncodeBatcher(const Model* model, int max_batch)
-    : model_(model), max_batch_(std::max(1, max_batch)) {
-  if (max_batch_ > 1) encoder_ = std::thread([this] { Loop(); });
-}
+    : model_(model), max_batch_(std::max(1, max_batch)) {}
 
-EncodeBatcher::~EncodeBatcher() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  queued_.notify_all();
-  if (encoder_.joinable()) encoder_.join();
-}
+EncodeBatcher::~EncodeBatcher() = default;
 
 absl::Status EncodeBatcher::Encode(const float* x, float* code) {
   if (max_batch_ == 1) {
@@ -29,37 +20,32 @@ absl::Status EncodeBatcher::Encode(const float* x, float* code) {
   }
   Request request{x, code, absl::OkStatus()};
   std::unique_lock<std::mutex> lock(mutex_);
-  if (stopping_) return absl::UnavailableError("the model is being unloaded");
   queue_.push_back(&request);
-  queued_.notify_one();
-  done_.wait(lock, [&] { return request.done; });
-  return request.status;
-}
-
-void EncodeBatcher::Loop() {
-  const int64_t in = model_->input_size();
-  const int64_t out = model_->code_size();
-  std::vector<float> xs, codes;
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (true) {
-    queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // Stopping and drained.
+  while (!request.done) {
+    if (leading_) {
+      done_.wait(lock);
+      continue;
+    }
+    // Lead one model call over the oldest queued rows (this one among them, or behind them).
+    leading_ = true;
     const size_t n = std::min<size_t>(queue_.size(), static_cast<size_t>(max_batch_));
     std::vector<Request*> batch(queue_.begin(), queue_.begin() + n);
     queue_.erase(queue_.begin(), queue_.begin() + n);
     lock.unlock();
 
+    const int64_t in = model_->input_size();
+    const int64_t out = model_->code_size();
     absl::Status status;
     if (n == 1) {
       status = model_->Encode(batch[0]->x, 1, batch[0]->code);
     } else {
-      xs.resize(n * in);
-      codes.resize(n * out);
-      for (size_t i = 0; i < n; ++i) std::memcpy(&xs[i * in], batch[i]->x, in * sizeof(float));
-      status = model_->Encode(xs.data(), static_cast<int64_t>(n), codes.data());
+      xs_.resize(n * in);
+      codes_.resize(n * out);
+      for (size_t i = 0; i < n; ++i) std::memcpy(&xs_[i * in], batch[i]->x, in * sizeof(float));
+      status = model_->Encode(xs_.data(), static_cast<int64_t>(n), codes_.data());
       if (status.ok()) {
         for (size_t i = 0; i < n; ++i) {
-          std::memcpy(batch[i]->code, &codes[i * out], out * sizeof(float));
+          std::memcpy(batch[i]->code, &codes_[i * out], out * sizeof(float));
         }
       }
     }
@@ -71,8 +57,10 @@ void EncodeBatcher::Loop() {
     }
     ++calls_;
     rows_ += n;
-    done_.notify_all();
+    leading_ = false;
+    done_.notify_all();  // Finished callers return; one still queued leads next.
   }
+  return request.status;
 }
 
 uint64_t EncodeBatcher::calls() const {

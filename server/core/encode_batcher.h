@@ -1,8 +1,10 @@
 // Micro-batching of concurrent single-item encodes (search by image or document). Callers queue
-// their row; one encoder thread, owned by the batcher, takes everything queued (up to max_batch)
-// and encodes it in one model call, then wakes the callers. No timer: a lone caller is encoded
-// at once (no added wait at one client), and batches grow with concurrency. One thread making
-// every model call also keeps one OpenMP team warm instead of one per gRPC thread.
+// their row. A caller that finds no model call running leads: on its own thread it takes
+// everything queued (up to max_batch, oldest first) and encodes it in one model call, then wakes
+// the others; a caller whose row is still queued then leads the next call. No timer and no
+// hand-over to another thread: a lone caller is encoded at once on its own thread (at one client
+// an encoder thread's two wake-ups cost more than the encode), and batches grow with
+// concurrency. One model call runs at a time.
 //
 // max_batch == 1 turns batching off: callers encode on their own threads, concurrently.
 //
@@ -13,7 +15,6 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -25,7 +26,7 @@ class EncodeBatcher {
  public:
   // `model` must outlive the batcher. At most `max_batch` rows are encoded per call.
   explicit EncodeBatcher(const Model* model, int max_batch = 64);
-  ~EncodeBatcher();  // Encodes what is queued, then stops the encoder thread.
+  ~EncodeBatcher();  // Callers must have returned from Encode.
   EncodeBatcher(const EncodeBatcher&) = delete;
   EncodeBatcher& operator=(const EncodeBatcher&) = delete;
 
@@ -43,18 +44,16 @@ class EncodeBatcher {
     absl::Status status;
     bool done = false;
   };
-  void Loop();
 
   const Model* model_;
   const int max_batch_;
   mutable std::mutex mutex_;
-  std::condition_variable queued_;  // The encoder waits for work.
-  std::condition_variable done_;    // Callers wait for their row.
+  std::condition_variable done_;  // Callers wait for their row, or for the leader to finish.
   std::deque<Request*> queue_;
-  bool stopping_ = false;
+  bool leading_ = false;  // A caller is running a model call.
   uint64_t calls_ = 0;
   uint64_t rows_ = 0;
-  std::thread encoder_;  // Only when max_batch > 1.
+  std::vector<float> xs_, codes_;  // The leader's batch buffers (used by one leader at a time).
 };
 
 }  // namespace bn

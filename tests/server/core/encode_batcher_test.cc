@@ -53,6 +53,39 @@ TEST(EncodeBatcherTest, ALoneCallerIsEncodedAtOnce) {
   EXPECT_EQ(batcher.calls(), 1u);
 }
 
+// No hand-over to another thread: at one client the wake-ups cost more than the encode.
+TEST(EncodeBatcherTest, ALoneCallerIsEncodedOnItsOwnThread) {
+  class ThreadRecordingModel final : public Model {
+   public:
+    ModelKind kind() const override { return ModelKind::kPca; }
+    int64_t input_size() const override { return 1; }
+    int64_t code_size() const override { return 1; }
+    CodeType code_type() const override { return CodeType::kFloat; }
+    int64_t parameter_count() const override { return 0; }
+    absl::Status Encode(const float* x, int64_t n, float* codes) const override {
+      encoder = std::this_thread::get_id();
+      for (int64_t i = 0; i < n; ++i) codes[i] = 2 * x[i];
+      return absl::OkStatus();
+    }
+    absl::Status Decode(const float*, int64_t, float*) const override {
+      return absl::UnimplementedError("not needed");
+    }
+    absl::Status SavePayload(std::string*) const override {
+      return absl::UnimplementedError("not needed");
+    }
+    mutable std::thread::id encoder;
+  } model;
+  EncodeBatcher batcher(&model, /*max_batch=*/64);
+  for (int i = 0; i < 3; ++i) {
+    const float x = static_cast<float>(i);
+    float code = -1;
+    ASSERT_TRUE(batcher.Encode(&x, &code).ok());
+    EXPECT_EQ(code, 2.0f * i);
+    EXPECT_EQ(model.encoder, std::this_thread::get_id());
+  }
+  EXPECT_EQ(batcher.calls(), 3u);
+}
+
 TEST(EncodeBatcherTest, ConcurrentCallersShareBatchesAndGetTheirOwnCodes) {
   SlowSumModel model;
   EncodeBatcher batcher(&model, /*max_batch=*/8);

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -9,7 +10,8 @@
 namespace bn {
 namespace {
 
-// A model whose code is (sum of inputs, batch size seen); slow enough for queues to form.
+// A model whose code is (sum of inputs, batch size seen); slow enough for queues to form. It
+// remembers the thread of its last call.
 class SlowSumModel final : public Model {
  public:
   ModelKind kind() const override { return ModelKind::kPca; }
@@ -23,6 +25,10 @@ class SlowSumModel final : public Model {
     while (now > seen && !max_in_flight_.compare_exchange_weak(seen, now)) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_encoder_ = std::this_thread::get_id();
+    }
     --in_flight_;
     for (int64_t i = 0; i < n; ++i) {
       codes[2 * i] = x[3 * i] + x[3 * i + 1] + x[3 * i + 2];
@@ -37,9 +43,15 @@ class SlowSumModel final : public Model {
     return absl::UnimplementedError("not needed");
   }
   int max_in_flight() const { return max_in_flight_.load(); }
+  std::thread::id last_encoder() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_encoder_;
+  }
 
  private:
   mutable std::atomic<int> in_flight_{0}, max_in_flight_{0};
+  mutable std::mutex mu_;
+  mutable std::thread::id last_encoder_;
 };
 
 TEST(EncodeBatcherTest, ALoneCallerIsEncodedAtOnce) {
@@ -55,33 +67,14 @@ TEST(EncodeBatcherTest, ALoneCallerIsEncodedAtOnce) {
 
 // No hand-over to another thread: at one client the wake-ups cost more than the encode.
 TEST(EncodeBatcherTest, ALoneCallerIsEncodedOnItsOwnThread) {
-  class ThreadRecordingModel final : public Model {
-   public:
-    ModelKind kind() const override { return ModelKind::kPca; }
-    int64_t input_size() const override { return 1; }
-    int64_t code_size() const override { return 1; }
-    CodeType code_type() const override { return CodeType::kFloat; }
-    int64_t parameter_count() const override { return 0; }
-    absl::Status Encode(const float* x, int64_t n, float* codes) const override {
-      encoder = std::this_thread::get_id();
-      for (int64_t i = 0; i < n; ++i) codes[i] = 2 * x[i];
-      return absl::OkStatus();
-    }
-    absl::Status Decode(const float*, int64_t, float*) const override {
-      return absl::UnimplementedError("not needed");
-    }
-    absl::Status SavePayload(std::string*) const override {
-      return absl::UnimplementedError("not needed");
-    }
-    mutable std::thread::id encoder;
-  } model;
+  SlowSumModel model;
   EncodeBatcher batcher(&model, /*max_batch=*/64);
   for (int i = 0; i < 3; ++i) {
-    const float x = static_cast<float>(i);
-    float code = -1;
-    ASSERT_TRUE(batcher.Encode(&x, &code).ok());
-    EXPECT_EQ(code, 2.0f * i);
-    EXPECT_EQ(model.encoder, std::this_thread::get_id());
+    const float x[3] = {static_cast<float>(i), 1, 1};
+    float code[2];
+    ASSERT_TRUE(batcher.Encode(x, code).ok());
+    EXPECT_EQ(code[0], i + 2.0f);
+    EXPECT_EQ(model.last_encoder(), std::this_thread::get_id());
   }
   EXPECT_EQ(batcher.calls(), 3u);
 }

@@ -134,6 +134,22 @@ void CollectCollections(Core* core, std::vector<CollectedFamily>* out) {
        {&items, &pending, &index_bytes, &store_bytes, &models, &serving, &promotion}) {
     out->push_back(std::move(*f));
   }
+  CollectedFamily heads =
+      Family("bottleneck_neighbour_cache_items",
+             "Neighbour heads (id, label, metadata) a collection keeps in memory for searches "
+             "(at most --neighbour-cache-items).");
+  CollectedFamily lookups = Family("bottleneck_neighbour_cache_lookups_total",
+                                   "Neighbour-head lookups by searches: result=hit (from memory) "
+                                   "or miss (read from the store).",
+                                   MetricType::kCounter);
+  for (const auto& [name, stats] : core->NeighbourCacheStats()) {
+    AddSample(&heads, static_cast<double>(stats.items), {{"collection", name}});
+    AddSample(&lookups, static_cast<double>(stats.hits), {{"collection", name}, {"result", "hit"}});
+    AddSample(&lookups, static_cast<double>(stats.misses),
+              {{"collection", name}, {"result", "miss"}});
+  }
+  out->push_back(std::move(heads));
+  out->push_back(std::move(lookups));
 }
 
 void CollectJobs(Core* core, std::vector<CollectedFamily>* out) {

@@ -16,6 +16,8 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "bottleneck/v1/collection.pb.h"
@@ -83,6 +85,8 @@ class Core {
   absl::StatusOr<bottleneck::v1::Collection> GetCollection(const std::string& name);
   absl::StatusOr<bottleneck::v1::ListCollectionsResponse> ListCollections();
   absl::Status DeleteCollection(const std::string& name);
+  // Per collection (by name): its neighbour-head cache's size and lookups, for the metrics.
+  std::vector<std::pair<std::string, NeighbourCache::Stats>> NeighbourCacheStats() const;
 
   // --- ItemService ---
   absl::StatusOr<bottleneck::v1::UpsertResponse> Upsert(

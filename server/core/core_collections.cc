@@ -275,6 +275,15 @@ absl::StatusOr<v1::Collection> Core::GetCollection(const std::string& name) {
   return collection;
 }
 
+std::vector<std::pair<std::string, NeighbourCache::Stats>> Core::NeighbourCacheStats() const {
+  std::vector<std::pair<std::string, NeighbourCache::Stats>> out;
+  std::shared_lock<std::shared_mutex> lock(impl_->collections_mutex);
+  for (const auto& [name, runtime] : impl_->collections) {
+    out.emplace_back(name, runtime->neighbours().stats());
+  }
+  return out;
+}
+
 absl::StatusOr<v1::ListCollectionsResponse> Core::ListCollections() {
   std::vector<std::string> names;
   {

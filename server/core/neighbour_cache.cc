@@ -11,7 +11,11 @@ NeighbourCache::Head NeighbourCache::Lookup(uint64_t label, uint64_t* stamp) con
   const Shard& shard = shards_[ShardOf(label)];
   std::lock_guard<std::mutex> lock(shard.mu);
   auto it = shard.heads.find(label);
-  if (it != shard.heads.end()) return it->second;
+  if (it != shard.heads.end()) {
+    ++shard.hits;
+    return it->second;
+  }
+  ++shard.misses;
   *stamp = shard.generation;
   return nullptr;
 }
@@ -45,13 +49,15 @@ void NeighbourCache::InvalidateAll() {
   }
 }
 
-size_t NeighbourCache::size() const {
-  size_t n = 0;
+NeighbourCache::Stats NeighbourCache::stats() const {
+  Stats stats;
   for (const Shard& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard.mu);
-    n += shard.heads.size();
+    stats.items += shard.heads.size();
+    stats.hits += shard.hits;
+    stats.misses += shard.misses;
   }
-  return n;
+  return stats;
 }
 
 }  // namespace bn

@@ -51,7 +51,13 @@ class NeighbourCache {
   void Invalidate(const std::vector<uint64_t>& labels);
   void InvalidateAll();
 
-  [[nodiscard]] size_t size() const;
+  struct Stats {
+    size_t items = 0;     // Heads held.
+    uint64_t hits = 0;    // Lookups answered from memory...
+    uint64_t misses = 0;  // ...and lookups that had to read the store.
+  };
+  [[nodiscard]] Stats stats() const;
+  [[nodiscard]] size_t size() const { return stats().items; }
   [[nodiscard]] size_t capacity() const { return capacity_; }
 
  private:
@@ -60,6 +66,7 @@ class NeighbourCache {
     mutable std::mutex mu;
     uint64_t generation = 0;  // Bumped (under mu) by every invalidation in this shard.
     std::unordered_map<uint64_t, Head> heads;
+    mutable uint64_t hits = 0, misses = 0;  // Counted under mu, which Lookup holds anyway.
   };
   static size_t ShardOf(uint64_t label) { return (label * 0x9E3779B97F4A7C15ull) >> 58; }
 

@@ -212,6 +212,11 @@ TEST(MetricsTest, ScrapeShowsRpcCountsLatencyCollectionsAndProcess) {
   EXPECT_EQ(SampleValue(text, "bottleneck_collection_pending_items", {{"collection", "m"}}),
             kItems);
   EXPECT_EQ(SampleValue(text, "bottleneck_collection_index_bytes", {{"collection", "m"}}), 0);
+  // No search yet: the neighbour-head cache is empty and was never asked.
+  EXPECT_EQ(SampleValue(text, "bottleneck_neighbour_cache_items", {{"collection", "m"}}), 0);
+  EXPECT_EQ(SampleValue(text, "bottleneck_neighbour_cache_lookups_total",
+                        {{"collection", "m"}, {"result", "miss"}}),
+            0);
   EXPECT_EQ(SampleValue(text, "bottleneck_jobs", {{"state", "running"}}), 0);
   EXPECT_GT(SampleValue(text, "process_resident_memory_bytes", {}), 0);
   // Admission control: nothing in flight between calls, nothing refused at the default limits.

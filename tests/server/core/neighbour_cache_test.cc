@@ -31,7 +31,11 @@ TEST(NeighbourCacheTest, MissThenFillThenHit) {
   ASSERT_NE(head, nullptr);
   EXPECT_EQ(head->id(), "a");
   EXPECT_EQ(head->metadata().at("k"), "a/cat");
-  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_NE(cache.Lookup(7, &unused), nullptr);
+  const NeighbourCache::Stats stats = cache.stats();  // What the metrics report.
+  EXPECT_EQ(stats.items, 1u);
+  EXPECT_EQ(stats.misses, 1u);
+  EXPECT_EQ(stats.hits, 2u);
 }
 
 // The race the stamps exist for: a search reads the store (old value), a write changes the item

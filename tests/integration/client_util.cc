@@ -22,6 +22,21 @@ bottleneck::v1::Input RawGrey(int height, int width, std::string pixels) {
   return input;
 }
 
+grpc::Status UploadExamples(bottleneck::v1::TrainingService::Stub* training,
+                            const std::string& collection, const std::string& dataset,
+                            const std::vector<bottleneck::v1::Input>& examples, int seconds) {
+  auto ctx = Ctx(seconds);
+  bottleneck::v1::Dataset summary;
+  auto writer = training->UploadDataset(ctx.get(), &summary);
+  bottleneck::v1::UploadDatasetRequest message;
+  message.set_collection(collection);
+  message.set_dataset(dataset);
+  for (const auto& input : examples) *message.add_examples()->mutable_input() = input;
+  writer->Write(message);  // A refused write shows in Finish's status.
+  writer->WritesDone();
+  return writer->Finish();
+}
+
 bool Eventually(const std::function<bool()>& done) {
   for (int i = 0; i < 600; ++i) {
     if (done()) return true;

@@ -7,8 +7,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bottleneck/v1/common.pb.h"
+#include "bottleneck/v1/training.grpc.pb.h"
 
 namespace bn::testing {
 
@@ -20,6 +22,12 @@ bottleneck::v1::Input RawGrey(int height, int width, std::string pixels);
 
 // Polls `done` every 50 ms for up to 30 s; true once it holds.
 bool Eventually(const std::function<bool()>& done);
+
+// Uploads `examples` as dataset `dataset` of `collection` in one streamed message, within
+// `seconds`; the stream's final status.
+grpc::Status UploadExamples(bottleneck::v1::TrainingService::Stub* training,
+                            const std::string& collection, const std::string& dataset,
+                            const std::vector<bottleneck::v1::Input>& examples, int seconds = 30);
 
 }  // namespace bn::testing
 

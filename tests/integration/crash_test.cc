@@ -15,6 +15,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/item.grpc.pb.h"
@@ -79,18 +80,9 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
   create.mutable_spec()->mutable_image()->set_channels(1);
   v1::Collection collection;
   ASSERT_TRUE(stubs->collections->CreateCollection(Ctx(10).get(), create, &collection).ok());
-  {
-    auto ctx = Ctx(10);
-    v1::Dataset d;
-    auto w = stubs->training->UploadDataset(ctx.get(), &d);
-    v1::UploadDatasetRequest m;
-    m.set_collection("c");
-    m.set_dataset("train");
-    for (int i = 0; i < 200; ++i) *m.add_examples()->mutable_input() = Image(100000 + i);
-    ASSERT_TRUE(w->Write(m));
-    w->WritesDone();
-    ASSERT_TRUE(w->Finish().ok());
-  }
+  std::vector<v1::Input> examples;
+  for (int i = 0; i < 200; ++i) examples.push_back(Image(100000 + i));
+  ASSERT_TRUE(UploadExamples(stubs->training.get(), "c", "train", examples, 10).ok());
   v1::StartTrainingRequest start;
   start.set_collection("c");
   start.set_dataset("train");

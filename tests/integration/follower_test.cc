@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/item.grpc.pb.h"
@@ -129,18 +130,9 @@ TEST_F(FollowerTest, ServesThePrimarysCollectionsItemsAndPromotionsAndRefusesWri
   create.mutable_spec()->mutable_image()->set_channels(1);
   v1::Collection c;
   ASSERT_TRUE(primary_client_->collections->CreateCollection(Ctx().get(), create, &c).ok());
-  {
-    auto ctx = Ctx();
-    v1::Dataset d;
-    auto w = training_->UploadDataset(ctx.get(), &d);
-    v1::UploadDatasetRequest m;
-    m.set_collection("img");
-    m.set_dataset("train");
-    for (int i = 0; i < 60; ++i) *m.add_examples()->mutable_input() = Image(1000 + i);
-    ASSERT_TRUE(w->Write(m));
-    w->WritesDone();
-    ASSERT_TRUE(w->Finish().ok());
-  }
+  std::vector<v1::Input> examples;
+  for (int i = 0; i < 60; ++i) examples.push_back(Image(1000 + i));
+  ASSERT_TRUE(UploadExamples(training_.get(), "img", "train", examples).ok());
   Train(4);
   ASSERT_TRUE(Eventually([&] { return std::get<2>(primary_client_->Stats("img")) == 1; }));
   Upsert(0, 40);

@@ -76,16 +76,9 @@ class OverloadTest : public ::testing::Test {
   }
 
   grpc::Status Upload(const std::string& collection, const std::string& dataset, int examples) {
-    auto ctx = Ctx(60);
-    v1::Dataset d;
-    auto writer = training_->UploadDataset(ctx.get(), &d);
-    v1::UploadDatasetRequest m;
-    m.set_collection(collection);
-    m.set_dataset(dataset);
-    for (int i = 0; i < examples; ++i) *m.add_examples()->mutable_input() = Image(i);
-    writer->Write(m);
-    writer->WritesDone();
-    return writer->Finish();
+    std::vector<v1::Input> inputs;
+    for (int i = 0; i < examples; ++i) inputs.push_back(Image(i));
+    return UploadExamples(training_.get(), collection, dataset, inputs, 60);
   }
 
   // Trains and promotes a model; returns the job id.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/item.grpc.pb.h"
@@ -56,18 +57,9 @@ TEST(PrecisionTest, Bf16EncodingServesCodesCloseToF32AndFindsItems) {
   create.mutable_spec()->mutable_image()->set_channels(1);
   v1::Collection collection;
   ASSERT_TRUE(collections->CreateCollection(Ctx().get(), create, &collection).ok());
-  {
-    auto ctx = Ctx();
-    v1::Dataset dataset;
-    auto writer = training->UploadDataset(ctx.get(), &dataset);
-    v1::UploadDatasetRequest m;
-    m.set_collection("img");
-    m.set_dataset("train");
-    for (int i = 0; i < 300; ++i) *m.add_examples()->mutable_input() = Image(1000 + i);
-    ASSERT_TRUE(writer->Write(m));
-    writer->WritesDone();
-    ASSERT_TRUE(writer->Finish().ok());
-  }
+  std::vector<v1::Input> examples;
+  for (int i = 0; i < 300; ++i) examples.push_back(Image(1000 + i));
+  ASSERT_TRUE(UploadExamples(training.get(), "img", "train", examples).ok());
   v1::StartTrainingRequest start;
   start.set_collection("img");
   start.set_dataset("train");

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "engine/index/distance.h"
 #include "engine/index/hnsw_body.h"
 #include "engine/util/background.h"
 #include "hnswlib/hnswlib.h"
@@ -62,6 +63,21 @@ class HammingSpace : public hnswlib::SpaceInterface<float> {
   hnswlib::DISTFUNC<float> func_;
 };
 
+// hnswlib's float spaces with the CPU's widest distance kernel (engine/index/distance.h) in place
+// of hnswlib's build-time one, when the CPU has one. The stored layout is hnswlib's: only the
+// function that compares two vectors changes.
+template <typename Base>
+class FastSpace : public Base {
+ public:
+  FastSpace(size_t dim, DistanceFn fast) : Base(dim), fast_(fast) {}
+  hnswlib::DISTFUNC<float> get_dist_func() override {
+    return fast_ != nullptr ? fast_ : Base::get_dist_func();
+  }
+
+ private:
+  DistanceFn fast_;
+};
+
 // hnswlib's space constructors write global SIMD function pointers: construct one at a time.
 std::mutex& SpaceMutex() {
   static std::mutex mu;
@@ -72,10 +88,11 @@ std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(const IndexConfig& c) 
   std::lock_guard<std::mutex> lock(SpaceMutex());
   switch (c.metric) {
     case Metric::kL2:
-      return std::make_unique<hnswlib::L2Space>(c.dim);
+      return std::make_unique<FastSpace<hnswlib::L2Space>>(c.dim, FastL2Squared());
     case Metric::kInnerProduct:
     case Metric::kCosine:
-      return std::make_unique<hnswlib::InnerProductSpace>(c.dim);
+      return std::make_unique<FastSpace<hnswlib::InnerProductSpace>>(c.dim,
+                                                                     FastInnerProductDistance());
     case Metric::kHamming:
       return std::make_unique<HammingSpace>((c.dim + 63) / 64);
   }
@@ -149,6 +166,129 @@ bool Descend(const hnswlib::HierarchicalNSW<float>& h, const void* q, int from, 
       }
     }
   }
+  return true;
+}
+
+// (distance, internal id); a max-heap on distance with CompareLess, a min-heap with CompareMore.
+using Scored = std::pair<float, hnswlib::tableint>;
+struct CompareLess {
+  bool operator()(const Scored& a, const Scored& b) const { return a.first < b.first; }
+};
+struct CompareMore {
+  bool operator()(const Scored& a, const Scored& b) const { return a.first > b.first; }
+};
+
+// The nodes one search has visited, as a bitset owned by the calling thread: 1 bit per node
+// (128 KiB for 1M nodes, which stays in L2, where hnswlib's 16-bit tags take 2 MiB), and cleared
+// after each search through the list of words it touched. Reusable across indexes and searches on
+// the same thread; not reentrant.
+class VisitedBits {
+ public:
+  // This thread's set, empty, with room for ids < n. Clear() before the next ForThisThread().
+  static VisitedBits& ForThisThread(size_t n) {
+    thread_local VisitedBits bits;
+    if (bits.words_.size() < (n + 63) / 64) bits.words_.resize((n + 63) / 64, 0);
+    return bits;
+  }
+  void Prefetch(uint32_t id) const { __builtin_prefetch(&words_[id >> 6]); }
+  // True when `id` was already in the set; adds it.
+  bool TestAndSet(uint32_t id) {
+    uint64_t& word = words_[id >> 6];
+    const uint64_t bit = uint64_t{1} << (id & 63);
+    if (word & bit) return true;
+    if (word == 0) touched_.push_back(id >> 6);
+    word |= bit;
+    return false;
+  }
+  void Clear() {
+    for (uint32_t w : touched_) words_[w] = 0;
+    touched_.clear();
+  }
+
+ private:
+  std::vector<uint64_t> words_;
+  std::vector<uint32_t> touched_;
+};
+
+// hnswlib's searchBaseLayerST (the same visiting order, stopping rule and treatment of deleted
+// nodes), rearranged for memory-level parallelism, which bounds the search at 1M codes: a node's
+// links are checked against the visited set and the unvisited neighbours' vectors prefetched all
+// at once before any distance is computed (hnswlib prefetches one neighbour ahead), and the link
+// list of each node that enters the candidate queue is prefetched when it enters. Visited nodes are
+// a per-thread bitset instead of hnswlib's pooled 16-bit tags.
+//
+// Fills `out` with at most `ef` (distance, id) pairs in no particular order. False on a link
+// outside the graph.
+template <bool kHasDeletions>
+bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint entry, const void* q,
+                  size_t ef, std::vector<Scored>* out) {
+  VisitedBits& visited = VisitedBits::ForThisThread(h.cur_element_count);
+  struct ClearOnExit {
+    VisitedBits& bits;
+    ~ClearOnExit() { bits.Clear(); }
+  } clear_on_exit{visited};
+  const char* const nodes = h.data_level0_memory_;
+  const size_t stride = h.size_data_per_element_;
+  const size_t data_offset = h.offsetData_;
+  auto data_of = [&](hnswlib::tableint id) { return nodes + size_t{id} * stride + data_offset; };
+  // Prefetch spans: a node's vector is only 4-byte aligned, so 128 bytes can cover three lines.
+  const size_t data_bytes = std::min<size_t>(h.data_size_, 256);
+  const size_t list_bytes = std::min<size_t>(h.size_links_level0_, 256);
+  auto prefetch = [](const char* p, size_t bytes) {
+    for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b);
+    __builtin_prefetch(p + bytes - 1);
+  };
+
+  std::vector<Scored> top_storage, candidate_storage;
+  top_storage.reserve(ef + 1);
+  candidate_storage.reserve(4 * ef);
+  std::priority_queue<Scored, std::vector<Scored>, CompareLess> top(CompareLess(),
+                                                                    std::move(top_storage));
+  std::priority_queue<Scored, std::vector<Scored>, CompareMore> candidates(
+      CompareMore(), std::move(candidate_storage));
+  float bound = std::numeric_limits<float>::max();
+  if (!kHasDeletions || !h.isMarkedDeleted(entry)) {
+    bound = h.fstdistfunc_(q, data_of(entry), h.dist_func_param_);
+    top.emplace(bound, entry);
+  }
+  candidates.emplace(bound, entry);
+  visited.TestAndSet(entry);
+
+  std::vector<hnswlib::tableint> fresh(h.maxM0_);
+  while (!candidates.empty()) {
+    const Scored current = candidates.top();
+    if (current.first > bound && (top.size() == ef || !kHasDeletions)) break;
+    candidates.pop();
+    const unsigned int* list = h.get_linklist0(current.second);
+    const size_t size = h.getListCount(const_cast<unsigned int*>(list));
+    if (size > h.maxM0_) return false;
+    const hnswlib::tableint* links = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+    for (size_t j = 0; j < size; ++j) {
+      if (links[j] < h.cur_element_count) visited.Prefetch(links[j]);
+    }
+    size_t n = 0;
+    for (size_t j = 0; j < size; ++j) {
+      const hnswlib::tableint id = links[j];
+      if (id >= h.cur_element_count) return false;
+      if (visited.TestAndSet(id)) continue;
+      fresh[n++] = id;
+      prefetch(data_of(id), data_bytes);
+    }
+    for (size_t j = 0; j < n; ++j) {
+      const hnswlib::tableint id = fresh[j];
+      const float d = h.fstdistfunc_(q, data_of(id), h.dist_func_param_);
+      if (top.size() < ef || d < bound) {
+        candidates.emplace(d, id);
+        prefetch(nodes + size_t{id} * stride, list_bytes);  // Likely expanded soon.
+        if (!kHasDeletions || !h.isMarkedDeleted(id)) top.emplace(d, id);
+        if (top.size() > ef) top.pop();
+        if (!top.empty()) bound = top.top().first;
+      }
+    }
+  }
+  out->clear();
+  out->reserve(top.size());
+  for (; !top.empty(); top.pop()) out->push_back(top.top());
   return true;
 }
 
@@ -477,6 +617,17 @@ absl::Status HnswIndex::SwapContents(HnswIndex* other) {
 
 absl::StatusOr<std::vector<Neighbor>> HnswIndex::Search(absl::string_view query, size_t k,
                                                         size_t ef) const {
+  return SearchWith(query, k, ef, /*hnswlib_base_layer=*/false);
+}
+
+absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWithHnswlibForTesting(
+    absl::string_view query, size_t k, size_t ef) const {
+  return SearchWith(query, k, ef, /*hnswlib_base_layer=*/true);
+}
+
+absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWith(absl::string_view query, size_t k,
+                                                            size_t ef,
+                                                            bool hnswlib_base_layer) const {
   if (k == 0) return absl::InvalidArgumentError("k must be > 0");
   if (query.size() != CodeBytes(config_)) {
     return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
@@ -495,13 +646,20 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::Search(absl::string_view query,
     // Greedy descent through the upper layers, then the base layer with a per-query ef.
     hnswlib::tableint cur = h.enterpoint_node_;
     if (!Descend(h, q, h.maxlevel_, 0, &cur)) return absl::InternalError("corrupt HNSW link");
-    auto top = h.num_deleted_ ? h.searchBaseLayerST<true, false>(cur, q, ef)
-                              : h.searchBaseLayerST<false, false>(cur, q, ef);
-    while (top.size() > k) top.pop();
-    out.resize(top.size());
-    for (size_t i = out.size(); i-- > 0;) {
-      out[i] = Neighbor{h.getExternalLabel(top.top().second), top.top().first};
-      top.pop();
+    std::vector<Scored> found;
+    if (hnswlib_base_layer) {
+      auto top = h.num_deleted_ ? h.searchBaseLayerST<true, false>(cur, q, ef)
+                                : h.searchBaseLayerST<false, false>(cur, q, ef);
+      for (; !top.empty(); top.pop()) found.push_back(top.top());
+    } else if (!(h.num_deleted_ ? SearchLayer0<true>(h, cur, q, ef, &found)
+                                : SearchLayer0<false>(h, cur, q, ef, &found))) {
+      return absl::InternalError("corrupt HNSW link");
+    }
+    const size_t keep = std::min(k, found.size());
+    std::partial_sort(found.begin(), found.begin() + keep, found.end(), CompareLess());
+    out.resize(keep);
+    for (size_t i = 0; i < keep; ++i) {
+      out[i] = Neighbor{h.getExternalLabel(found[i].second), found[i].first};
     }
   } catch (const std::exception& e) {
     return FromException("HNSW search", e);

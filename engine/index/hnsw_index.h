@@ -106,6 +106,10 @@ class HnswIndex {
   // ef is max(ef, k). InvalidArgument for k == 0 or a query of the wrong size.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> Search(absl::string_view query, size_t k,
                                                              size_t ef = 0) const;
+  // Search with hnswlib's own base-layer search (searchBaseLayerST) in place of ours, for tests
+  // that check that ours returns the same neighbours from the same graph.
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchWithHnswlibForTesting(
+      absl::string_view query, size_t k, size_t ef) const;
   // Exact k nearest live labels by scanning every node (same distances), closest first; ties
   // broken by smaller label.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExact(absl::string_view query,
@@ -126,6 +130,8 @@ class HnswIndex {
 
  private:
   HnswIndex(const IndexConfig& config, std::unique_ptr<Impl> impl);
+  absl::StatusOr<std::vector<Neighbor>> SearchWith(absl::string_view query, size_t k, size_t ef,
+                                                   bool hnswlib_base_layer) const;
   IndexConfig config_;
   std::unique_ptr<Impl> impl_;
 };

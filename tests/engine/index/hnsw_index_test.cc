@@ -265,6 +265,49 @@ TEST(HnswIndexTest, InsertBuildsTheGraphHnswlibAddPointBuilds) {
   EXPECT_TRUE(ours == reference) << "the two-phase insert built a different graph";
 }
 
+// Search's own base-layer search (batched prefetches, a per-thread visited bitset) must visit
+// the graph as hnswlib's searchBaseLayerST does: the same neighbours at the same distances, for
+// several ef, with and without deleted nodes, on an index large enough for many expansions.
+TEST(HnswIndexTest, SearchFindsWhatHnswlibsBaseLayerSearchFinds) {
+  for (const Metric m : {Metric::kL2, Metric::kInnerProduct}) {
+    constexpr int kDim = 30, kPoints = 4000;
+    std::mt19937 rng(5);
+    auto index = MakeIndex(m, kDim, kPoints);
+    std::vector<uint64_t> labels;
+    std::vector<std::string> codes;
+    for (int i = 0; i < kPoints; ++i) {
+      labels.push_back(i + 1);
+      codes.push_back(FloatCode(RandomVector(&rng, kDim)));
+    }
+    ASSERT_TRUE(index->UpsertBatch(labels, {codes.begin(), codes.end()}).ok());
+    for (const bool with_deletions : {false, true}) {
+      if (with_deletions) {
+        for (uint64_t label = 1; label <= kPoints; label += 7) {
+          ASSERT_TRUE(index->Delete(label).ok());
+        }
+      }
+      for (size_t ef : {10, 40, 200}) {
+        for (int q = 0; q < 50; ++q) {
+          const std::string query = FloatCode(RandomVector(&rng, kDim));
+          auto ours = index->Search(query, 10, ef);
+          auto theirs = index->SearchWithHnswlibForTesting(query, 10, ef);
+          ASSERT_TRUE(ours.ok() && theirs.ok());
+          ASSERT_EQ(ours->size(), 10u);
+          ASSERT_EQ(ours->size(), theirs->size());
+          for (size_t i = 0; i < ours->size(); ++i) {
+            EXPECT_EQ((*ours)[i].label, (*theirs)[i].label)
+                << "metric " << MetricName(m) << " ef " << ef << " rank " << i;
+            EXPECT_EQ((*ours)[i].distance, (*theirs)[i].distance);
+            if (with_deletions) {
+              EXPECT_NE((*ours)[i].label % 7, 1u);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(HnswIndexTest, SerializeRoundTrip) {
   std::mt19937 rng(2);
   auto index = MakeIndex(Metric::kCosine, 12);

@@ -183,8 +183,12 @@ absl::StatusOr<v1::SearchResponse> Core::Search(const v1::SearchRequest& request
   if (!heads.ok()) return heads.status();
   for (size_t i = 0; i < labels.size(); ++i) {
     if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.
+    const v1::Neighbor& head = *(*heads)[i];
     v1::Neighbor* out = response.add_neighbors();
-    *out = *(*heads)[i];
+    out->set_id(head.id());
+    out->set_label(head.label());
+    // Merging even an empty map field costs more than the rest of the copy.
+    if (!head.metadata().empty()) *out->mutable_metadata() = head.metadata();
     out->set_distance(distances[i]);
   }
   return response;

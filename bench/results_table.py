@@ -176,6 +176,14 @@ def main():
     if synth_items:
         datasets.append(("synth", f"{synth_items:,} synthetic 32-d codes"))
     for tag, label in datasets:
+        ef_code = R.median("ef", what="code", tag=tag)
+        ef_label = "?" if ef_code is None else f"{ef_code:.0f}"
+        ladder = R.select(what="ef-auto", tag=tag)
+        if ladder:
+            steps = ", ".join(f"ef {r['ef']}: {float(r['recall']):.4f}" for r in ladder)
+            row(f"ef for search by code, {label}: the smallest of a fixed ladder with recall@10 >= "
+                f"{float(ladder[0]['min_recall']):.2f} through the server (bench_service_load --ef auto; "
+                f"last trial's ladder)", f"ef {ef_label}", steps, "-")
         for ch in ("per-thread", "shared"):
             for c in ("1", "4", "16"):
                 if not R.count(what="code", tag=tag, clients=c, channels=ch):
@@ -188,7 +196,7 @@ def main():
                 r = ratio(q, e)
                 target = ">= 70 % of echo" if c == "16" else "-"
                 verdict = met(r, r is not None and r >= 0.7) if c == "16" else "-"
-                row(f"Search by code k=10 ef=100 via gRPC, {label}, {c} clients, {ch} channel(s): QPS (p50/p99)",
+                row(f"Search by code k=10 ef={ef_label} via gRPC, {label}, {c} clients, {ch} channel(s): QPS (p50/p99)",
                     f"{fmt(q)} ({fmt(p50, 2)}/{fmt(p99, 2)} ms)",
                     f"health Check echo {fmt(e)} (p99 {fmt(e99, 2)} ms)",
                     fmt(None if r is None else 100 * r, 0, " %"), target, verdict)
@@ -199,7 +207,7 @@ def main():
             i = R.median("qps", what="inproc", tag=tag, clients=c)
             i50 = R.median("p50_ms", what="inproc", tag=tag, clients=c)
             r = ratio(q, i)
-            row(f"Search by code via gRPC vs in-process hnswlib (same codes, M 16, ef 100), {label}, {c} clients",
+            row(f"Search by code via gRPC vs in-process hnswlib (same codes, M 16, ef {ef_label}), {label}, {c} clients",
                 f"{fmt(q)} QPS", f"in-process {fmt(i)} QPS (p50 {fmt(i50, 3)} ms)",
                 fmt(None if r is None else 100 * r, 0, " %"))
         rec = R.median("recall", what="code", tag=tag)
@@ -239,6 +247,24 @@ def main():
                    if batch1 else "not measured (server had no --encode-batch-max)")
             row(f"Search by image end to end (raw 28x28 pixels, dense AE), {c} clients: QPS (p50/p99), micro-batching on",
                 f"{fmt(q)} ({fmt(p50, 2)}/{fmt(p99, 2)} ms)", ref, fmt(r, 2, "x"), target, verdict)
+
+        # Micro-batching can at most turn each batch-1 encode into a share of a large batch. The
+        # server encodes on 1 OpenMP thread (f32 by default), and 16 closed-loop clients keep both
+        # cores busy, so a search by image costs 2 cores / QPS of CPU; the bound replaces its
+        # batch-1 encode (bench_encode_speed, 1 thread, p50) by a batch-256 row.
+        q1 = R.median("qps", what="image", tag="image-batch1", clients="16")
+        e1 = R.median("b1_p50_ms", what="encode", impl="ours", model="dense", threads="1")
+        e256 = R.median("b256_items_per_s", what="encode", impl="ours", model="dense", threads="1")
+        if q1 and e1 and e256:
+            per_request_us = 2e6 / q1
+            bound = 2e6 / (per_request_us - 1e3 * e1 + 1e6 / e256)
+            rb = ratio(bound, q1)
+            row("Upper bound on micro-batching's QPS at 16 clients: the batch-1 search by image's CPU "
+                "(2 cores / QPS) with its batch-1 encode (1 thread, p50) replaced by a batch-256 row",
+                f"{fmt(bound)} QPS", f"batch-1 search by image {fmt(q1)} QPS ({per_request_us:.0f} us of CPU "
+                f"per search; encode {1e3 * e1:.0f} us at batch 1, {1e6 / e256:.1f} us per row at batch 256)",
+                fmt(rb, 2, "x"), "2x needs this >= 2x",
+                "2x reachable" if rb is not None and rb >= 2 else "**2x not reachable by batching**")
 
     # 5. Ingest.
     on = R.median("items_per_s", what="ingest", tag="sync-on")

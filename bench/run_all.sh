@@ -201,10 +201,10 @@ if [ "$skip_service" = 0 ]; then
   start_server "$fashion"
   run "$LOAD" setup-fashion --server "$SERVER_ADDR" --train-limit "$FASHION_TRAIN" --epochs 1 \
     --tag fashion-setup
-  say "search by code vs echo vs in-process hnswlib, 60k Fashion-MNIST codes"
+  say "search by code vs echo vs in-process hnswlib, 60k Fashion-MNIST codes, at the smallest ef with recall@10 >= 0.98"
   run "$LOAD" load --server "$SERVER_ADDR" --data fashion --what echo,code,inproc \
     --clients 1,4,16 --channels "$CHANNELS" --seconds "$LOAD_S" --warmup "$WARMUP_S" \
-    --trials "$TRIALS" --ef 100 --tag fashion
+    --trials "$TRIALS" --ef auto --min-recall 0.98 --tag fashion
   stop_server
 
   for t in $(seq "$TRIALS"); do
@@ -243,7 +243,8 @@ if [ "$skip_service" = 0 ]; then
   echo "RESULT what=rss tag=after-ingest-float32 items=$SYNTH_N rss_mb=$(server_rss_mb)" | tee -a "$log"
   run "$LOAD" load --server "$SERVER_ADDR" --data synth --collection synth --items "$SYNTH_N" \
     --dim 32 --what echo,code,inproc --clients 1,4,16 --channels per-thread \
-    --seconds "$LOAD_S" --warmup "$WARMUP_S" --trials "$TRIALS" --ef 100 --tag synth
+    --seconds "$LOAD_S" --warmup "$WARMUP_S" --trials "$TRIALS" --ef auto --min-recall 0.98 \
+    --tag synth
   stop_server
   say "startup and memory"
   run bash "$root/bench/startup_memory.sh" --build-dir "$build" --work "$work" \

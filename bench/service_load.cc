@@ -15,7 +15,8 @@
 //   bench_service_load load --server A --data fashion|synth [--collection C] [--what
 //   echo,code,inproc]
 //       [--clients 1,4,16] [--channels per-thread,shared] [--seconds 5] [--warmup 1] [--trials 1]
-//       [--ef 100] [--k 10] [--queries 1000] [--items N --dim 32 --seed 7 for synth] [--tag T]
+//       [--ef 100 | --ef auto [--min-recall 0.98]] [--k 10] [--queries 1000] [--items N --dim 32
+//       --seed 7 for synth] [--tag T]
 //       [--first-trial 1]  (recall@10 is measured when k is 10)
 //       what: echo = grpc.health.v1.Health/Check on the same endpoint (the protocol's ceiling);
 //       code = Search by code k=10 with recall@10 against exact brute force computed here;
@@ -306,12 +307,57 @@ std::vector<float> EncodeAll(const std::shared_ptr<grpc::Channel>& channel,
   return out;
 }
 
+// Recall@10 of searches by code at `ef` over all queries, one at a time.
+double RecallAt(v1::QueryService::Stub* stub, const std::string& collection,
+                const std::vector<float>& query_codes, int dim, const ExactNeighbors& exact,
+                const std::string& prefix, int ef) {
+  const size_t nq = query_codes.size() / dim;
+  int64_t hits = 0;
+  for (size_t q = 0; q < nq; ++q) {
+    v1::SearchRequest r;
+    r.set_collection(collection);
+    r.mutable_code()->mutable_float_code()->mutable_values()->Add(&query_codes[q * dim],
+                                                                  &query_codes[q * dim] + dim);
+    r.set_k(10);
+    r.set_ef(ef);
+    v1::SearchResponse resp;
+    Check(stub->Search(Ctx().get(), r, &resp), "Search");
+    std::vector<uint32_t> ids;
+    std::vector<float> dist;
+    for (const auto& nb : resp.neighbors()) {
+      ids.push_back(static_cast<uint32_t>(std::stoul(nb.id().substr(prefix.size()))));
+      dist.push_back(nb.distance());
+    }
+    hits += RecallHits(exact, q, ids, dist);
+  }
+  return static_cast<double>(hits) / (10.0 * nq);
+}
+
+// The smallest ef of the ladder whose recall@10 reaches `min_recall`, printing each step; -1 if
+// none does.
+int ChooseEf(const std::shared_ptr<grpc::Channel>& channel, const std::string& collection,
+             const std::vector<float>& query_codes, int dim, const ExactNeighbors& exact,
+             const std::string& prefix, double min_recall, const std::string& tag) {
+  auto stub = v1::QueryService::NewStub(channel);
+  for (int ef : {10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 100, 128, 160, 200, 256, 400}) {
+    const double recall = RecallAt(stub.get(), collection, query_codes, dim, exact, prefix, ef);
+    const bool enough = recall >= min_recall;
+    std::printf("RESULT what=ef-auto tag=%s ef=%d recall=%.4f min_recall=%.4f chosen=%d\n",
+                tag.c_str(), ef, recall, min_recall, enough ? 1 : 0);
+    std::fflush(stdout);
+    if (enough) return ef;
+  }
+  std::fprintf(stderr, "no ef up to 400 reaches recall@10 %.4f\n", min_recall);
+  return -1;
+}
+
+// `ef` is the searches' ef (0 for the echo).
 void PrintLoad(const std::string& tag, const std::string& what, const std::string& channels,
-               int clients, int trial, const LoadResult& r) {
+               int clients, int trial, int ef, const LoadResult& r) {
   std::printf(
-      "RESULT what=%s tag=%s clients=%d channels=%s trial=%d qps=%.1f p50_ms=%.3f "
+      "RESULT what=%s tag=%s clients=%d channels=%s trial=%d ef=%d qps=%.1f p50_ms=%.3f "
       "p99_ms=%.3f p999_ms=%.3f requests=%lld errors=%lld recall=%.4f\n",
-      what.c_str(), tag.c_str(), clients, channels.c_str(), trial, r.qps, r.p50_ms, r.p99_ms,
+      what.c_str(), tag.c_str(), clients, channels.c_str(), trial, ef, r.qps, r.p50_ms, r.p99_ms,
       r.p999_ms, static_cast<long long>(r.requests), static_cast<long long>(r.errors), r.recall);
   std::fflush(stdout);
 }
@@ -326,7 +372,11 @@ int Load(const Flags& f) {
   const double seconds = f.Double("seconds", 5), warmup = f.Double("warmup", 1);
   const int trials = static_cast<int>(f.Int("trials", 1));
   const int first_trial = static_cast<int>(f.Int("first-trial", 1));
-  const int ef = static_cast<int>(f.Int("ef", 100));
+  // --ef auto: the smallest ef of a fixed ladder whose recall@10 over the query set, through
+  // the server, reaches --min-recall (the operating point the recall target allows).
+  const bool ef_auto = f.Str("ef", "100") == "auto";
+  int ef = ef_auto ? 0 : static_cast<int>(f.Int("ef", 100));
+  const double min_recall = f.Double("min-recall", 0.98);
   const int k = static_cast<int>(f.Int("k", 10));
   const int64_t nq = f.Int("queries", 1000);
   std::vector<int> clients;
@@ -337,6 +387,10 @@ int Load(const Flags& f) {
   for (const auto& w : whats) {
     need_codes |= w == "code" || w == "inproc";
     need_images |= w == "image";
+  }
+  if (ef_auto && !need_codes) {
+    std::fprintf(stderr, "--ef auto needs --what code or inproc (it measures recall by code)\n");
+    return 2;
   }
   // Base and query inputs; ids are prefix + row.
   std::function<v1::Input(int64_t)> base_input, query_input;
@@ -376,6 +430,14 @@ int Load(const Flags& f) {
     exact = ComputeExact(base_codes, query_codes, dim, 10);
     std::printf("exact 10-NN of %lld queries in %.1f s\n", static_cast<long long>(nq),
                 SecondsSince(t0));
+    if (ef_auto) {
+      if (k != 10) {
+        std::fprintf(stderr, "--ef auto needs --k 10 (recall@10)\n");
+        return 2;
+      }
+      ef = ChooseEf(admin, collection, query_codes, dim, exact, prefix, min_recall, tag);
+      if (ef <= 0) return 2;
+    }
     for (int64_t q = 0; q < nq; ++q) {
       v1::SearchRequest r;
       r.set_collection(collection);
@@ -467,7 +529,7 @@ int Load(const Flags& f) {
       for (const auto& what : whats) {
         if (what == "inproc") {
           auto r = RunClosedLoop(c, warmup, seconds, [&](int) { return inproc_worker(); });
-          PrintLoad(tag, what, "none", c, trial, r);
+          PrintLoad(tag, what, "none", c, trial, ef, r);
           continue;
         }
         for (const auto& mode : channel_modes) {
@@ -492,7 +554,7 @@ int Load(const Flags& f) {
             std::fprintf(stderr, "unknown --what %s\n", what.c_str());
             return 2;
           }
-          PrintLoad(tag, what, mode, c, trial, r);
+          PrintLoad(tag, what, mode, c, trial, what == "echo" ? 0 : ef, r);
         }
       }
     }

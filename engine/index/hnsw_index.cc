@@ -210,6 +210,41 @@ class VisitedBits {
   std::vector<uint32_t> touched_;
 };
 
+// The `ef` closest (distance, id) pairs seen so far: a max-heap on distance whose root is the
+// search's bound. Once full, a closer pair replaces the root with one sift-down (a push and a pop
+// of std::priority_queue sift twice).
+class ClosestSet {
+ public:
+  explicit ClosestSet(size_t ef) : ef_(ef) { heap_.reserve(ef); }
+  size_t size() const { return heap_.size(); }
+  bool full() const { return heap_.size() >= ef_; }
+  float bound() const { return heap_.front().first; }  // Requires size() > 0.
+  // Adds `s`; when full, `s` must be closer than bound() and replaces the farthest pair.
+  void Add(const Scored& s) {
+    if (!full()) {
+      heap_.push_back(s);
+      std::push_heap(heap_.begin(), heap_.end(), CompareLess());
+      return;
+    }
+    const size_t n = heap_.size();
+    size_t i = 0;
+    for (;;) {
+      size_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && heap_[child + 1].first > heap_[child].first) ++child;
+      if (heap_[child].first <= s.first) break;
+      heap_[i] = heap_[child];
+      i = child;
+    }
+    heap_[i] = s;
+  }
+  std::vector<Scored>& pairs() { return heap_; }
+
+ private:
+  const size_t ef_;
+  std::vector<Scored> heap_;
+};
+
 // hnswlib's searchBaseLayerST (the same visiting order, stopping rule and treatment of deleted
 // nodes), rearranged for memory-level parallelism, which bounds the search at 1M codes: a node's
 // links are checked against the visited set and the unvisited neighbours' vectors prefetched all
@@ -239,17 +274,15 @@ bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint en
     __builtin_prefetch(p + bytes - 1);
   };
 
-  std::vector<Scored> top_storage, candidate_storage;
-  top_storage.reserve(ef + 1);
+  std::vector<Scored> candidate_storage;
   candidate_storage.reserve(4 * ef);
-  std::priority_queue<Scored, std::vector<Scored>, CompareLess> top(CompareLess(),
-                                                                    std::move(top_storage));
+  ClosestSet top(ef);
   std::priority_queue<Scored, std::vector<Scored>, CompareMore> candidates(
       CompareMore(), std::move(candidate_storage));
   float bound = std::numeric_limits<float>::max();
   if (!kHasDeletions || !h.isMarkedDeleted(entry)) {
     bound = h.fstdistfunc_(q, data_of(entry), h.dist_func_param_);
-    top.emplace(bound, entry);
+    top.Add({bound, entry});
   }
   candidates.emplace(bound, entry);
   visited.TestAndSet(entry);
@@ -257,7 +290,7 @@ bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint en
   std::vector<hnswlib::tableint> fresh(h.maxM0_);
   while (!candidates.empty()) {
     const Scored current = candidates.top();
-    if (current.first > bound && (top.size() == ef || !kHasDeletions)) break;
+    if (current.first > bound && (top.full() || !kHasDeletions)) break;
     candidates.pop();
     const unsigned int* list = h.get_linklist0(current.second);
     const size_t size = h.getListCount(const_cast<unsigned int*>(list));
@@ -277,18 +310,15 @@ bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint en
     for (size_t j = 0; j < n; ++j) {
       const hnswlib::tableint id = fresh[j];
       const float d = h.fstdistfunc_(q, data_of(id), h.dist_func_param_);
-      if (top.size() < ef || d < bound) {
+      if (!top.full() || d < bound) {
         candidates.emplace(d, id);
         prefetch(nodes + size_t{id} * stride, list_bytes);  // Likely expanded soon.
-        if (!kHasDeletions || !h.isMarkedDeleted(id)) top.emplace(d, id);
-        if (top.size() > ef) top.pop();
-        if (!top.empty()) bound = top.top().first;
+        if (!kHasDeletions || !h.isMarkedDeleted(id)) top.Add({d, id});
+        if (top.size() > 0) bound = top.bound();
       }
     }
   }
-  out->clear();
-  out->reserve(top.size());
-  for (; !top.empty(); top.pop()) out->push_back(top.top());
+  out->swap(top.pairs());
   return true;
 }
 

@@ -3,8 +3,9 @@
 // search on 256-bit codes, snapshot save/load and rebuild time through ServingIndex, memory per
 // item. Results and commands: bench/RESULTS-index.md.
 //
-//   bench_index_bench [--fashion] [--fashion-pca30] [--synthetic=N] [--hamming=N] [--store=N] [--queries=Q]
-//                     [--ef_construction=E] [--M=M]
+//   bench_index_bench [--fashion] [--fashion-pca30] [--synthetic=N] [--hamming=N] [--store=N]
+//   [--queries=Q]
+//                     [--ef_construction=E] [--M=M] [--distance-isa=avx512f|avx2|none]
 
 #include <algorithm>
 #include <chrono>
@@ -17,9 +18,10 @@
 
 #include "engine/data/idx.h"
 #include "engine/eval/metrics.h"
+#include "engine/index/distance.h"
 #include "engine/index/hnsw_index.h"
-#include "engine/model/pca.h"
 #include "engine/index/serving_index.h"
+#include "engine/model/pca.h"
 #include "engine/store/collection_store.h"
 #include "engine/util/log.h"
 
@@ -274,7 +276,16 @@ int main(int argc, char** argv) {
       ef_construction = val("--ef_construction=");
     else if (a.rfind("--M=", 0) == 0)
       M = val("--M=");
+    else if (a.rfind("--distance-isa=", 0) == 0) {
+      // Our index's distance kernel family (engine/index/distance.h); raw hnswlib keeps its own.
+      const std::string isa = a.substr(std::strlen("--distance-isa="));
+      if (!SetFastDistanceIsaForTesting(isa.c_str())) {
+        std::fprintf(stderr, "this CPU cannot run --distance-isa=%s\n", isa.c_str());
+        return 2;
+      }
+    }
   }
+  std::printf("distance kernels: %s\n", FastDistanceIsa());
   IndexConfig config;
   config.M = M;
   config.ef_construction = ef_construction;

@@ -207,17 +207,29 @@ if [ "$skip_service" = 0 ]; then
     --trials "$TRIALS" --ef auto --min-recall 0.98 --tag fashion
   stop_server
 
-  for t in $(seq "$TRIALS"); do
-    say "search by image, trial $t/$TRIALS: micro-batching on (default), then off"
-    start_server "$fashion"
+  image_run() {  # $1 = trial, $2 = tag, then server flags
+    local t="$1" tag="$2"
+    shift 2
+    start_server "$fashion" "$@"
     run "$LOAD" load --server "$SERVER_ADDR" --data fashion --what image --clients 1,4,16 \
-      --seconds "$LOAD_S" --warmup "$WARMUP_S" --trials 1 --first-trial "$t" --tag image-batched
+      --seconds "$LOAD_S" --warmup "$WARMUP_S" --trials 1 --first-trial "$t" --tag "$tag"
     stop_server
-    if [ "$batch_flag" = 1 ]; then
-      start_server "$fashion" --encode-batch-max 1
-      run "$LOAD" load --server "$SERVER_ADDR" --data fashion --what image --clients 1,4,16 \
-        --seconds "$LOAD_S" --warmup "$WARMUP_S" --trials 1 --first-trial "$t" --tag image-batch1
-      stop_server
+  }
+  for t in $(seq "$TRIALS"); do
+    # The order alternates between trials so that neither setting always runs first: with a
+    # fixed order the first setting's 1-client p99 was higher in 5 of 6 pairs over two quick
+    # runs, and equal in the median once the order was swapped (session 5).
+    if [ "$batch_flag" = 0 ]; then
+      say "search by image, trial $t/$TRIALS: micro-batching on (default)"
+      image_run "$t" image-batched
+    elif [ $((t % 2)) = 1 ]; then
+      say "search by image, trial $t/$TRIALS: micro-batching on (default), then off"
+      image_run "$t" image-batched
+      image_run "$t" image-batch1 --encode-batch-max 1
+    else
+      say "search by image, trial $t/$TRIALS: micro-batching off, then on (default)"
+      image_run "$t" image-batch1 --encode-batch-max 1
+      image_run "$t" image-batched
     fi
   done
   [ "$batch_flag" = 1 ] || say "bottleneckd has no --encode-batch-max: micro-batching comparison skipped"

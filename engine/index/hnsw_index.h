@@ -33,7 +33,10 @@
 // searchKnn/searchBaseLayerST read neighbour lists WITHOUT those locks, so a search concurrent with
 // an insert is a data race; resizeIndex reallocates everything. Search does
 // not use hnswlib's searchKnn (which reads the shared ef_ and bumps unsynchronised metric
-// counters): it runs the same greedy descent with a per-query ef.
+// counters): it runs the same greedy descent with a per-query ef, and its own base-layer search,
+// which visits what hnswlib's searchBaseLayerST visits but keeps many cache misses in flight
+// (and a per-thread visited bitset); float distances use the CPU's widest kernel
+// (engine/index/distance.h).
 #ifndef BOTTLENECK_ENGINE_INDEX_HNSW_INDEX_H_
 #define BOTTLENECK_ENGINE_INDEX_HNSW_INDEX_H_
 

@@ -11,50 +11,48 @@
 namespace bn {
 namespace {
 
-// --- AVX-512F: 16 lanes, two accumulators, one masked step for the tail. ---
+// One step of a sum over lanes: the squared difference (L2) or the product (inner product).
+template <bool kL2>
+__attribute__((target("avx512f"))) __m512 Step512(__m512 x, __m512 y, __m512 sum) {
+  if (kL2) {
+    const __m512 d = _mm512_sub_ps(x, y);
+    return _mm512_fmadd_ps(d, d, sum);
+  }
+  return _mm512_fmadd_ps(x, y, sum);
+}
 
-__attribute__((target("avx512f"))) float L2Avx512(const void* a, const void* b, const void* p) {
+template <bool kL2>
+__attribute__((target("avx2,fma"))) __m256 Step256(__m256 x, __m256 y, __m256 sum) {
+  if (kL2) {
+    const __m256 d = _mm256_sub_ps(x, y);
+    return _mm256_fmadd_ps(d, d, sum);
+  }
+  return _mm256_fmadd_ps(x, y, sum);
+}
+
+// AVX-512F: 16 lanes, two accumulators, one masked step for the tail. The L2 kernel returns the
+// sum; the inner-product one returns 1 - sum, as hnswlib's InnerProductDistance does.
+template <bool kL2>
+__attribute__((target("avx512f"))) float Avx512(const void* a, const void* b, const void* p) {
   const size_t dim = *static_cast<const size_t*>(p);
   const float* x = static_cast<const float*>(a);
   const float* y = static_cast<const float*>(b);
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   size_t i = 0;
   for (; i + 32 <= dim; i += 32) {
-    const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i));
-    const __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16));
-    s0 = _mm512_fmadd_ps(d0, d0, s0);
-    s1 = _mm512_fmadd_ps(d1, d1, s1);
+    s0 = Step512<kL2>(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), s0);
+    s1 = Step512<kL2>(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), s1);
   }
   for (; i < dim; i += 16) {
     const size_t left = dim - i;
     const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-    const __m512 d =
-        _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i));
-    s0 = _mm512_fmadd_ps(d, d, s0);
+    s0 = Step512<kL2>(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i), s0);
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+  const float sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+  return kL2 ? sum : 1.0f - sum;
 }
 
-__attribute__((target("avx512f"))) float IpAvx512(const void* a, const void* b, const void* p) {
-  const size_t dim = *static_cast<const size_t*>(p);
-  const float* x = static_cast<const float*>(a);
-  const float* y = static_cast<const float*>(b);
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-  size_t i = 0;
-  for (; i + 32 <= dim; i += 32) {
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), s0);
-    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), s1);
-  }
-  for (; i < dim; i += 16) {
-    const size_t left = dim - i;
-    const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i), s0);
-  }
-  return 1.0f - _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
-
-// --- AVX2 + FMA: 8 lanes, a masked load for the tail. ---
-
+// AVX2 + FMA: 8 lanes, a masked load for the tail.
 __attribute__((target("avx2,fma"))) __m256i TailMask(size_t left) {
   alignas(32) static const int kOnes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kOnes + 8 - left));
@@ -69,43 +67,23 @@ __attribute__((target("avx2,fma"))) float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-__attribute__((target("avx2,fma"))) float L2Avx2(const void* a, const void* b, const void* p) {
+template <bool kL2>
+__attribute__((target("avx2,fma"))) float Avx2(const void* a, const void* b, const void* p) {
   const size_t dim = *static_cast<const size_t*>(p);
   const float* x = static_cast<const float*>(a);
   const float* y = static_cast<const float*>(b);
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   size_t i = 0;
   for (; i + 16 <= dim; i += 16) {
-    const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i));
-    const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8));
-    s0 = _mm256_fmadd_ps(d0, d0, s0);
-    s1 = _mm256_fmadd_ps(d1, d1, s1);
+    s0 = Step256<kL2>(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+    s1 = Step256<kL2>(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
   }
   for (; i < dim; i += 8) {
-    const size_t left = dim - i;
-    const __m256i m = TailMask(left >= 8 ? 8 : left);
-    const __m256 d = _mm256_sub_ps(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m));
-    s0 = _mm256_fmadd_ps(d, d, s0);
+    const __m256i m = TailMask(dim - i >= 8 ? 8 : dim - i);
+    s0 = Step256<kL2>(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m), s0);
   }
-  return HorizontalSum(_mm256_add_ps(s0, s1));
-}
-
-__attribute__((target("avx2,fma"))) float IpAvx2(const void* a, const void* b, const void* p) {
-  const size_t dim = *static_cast<const size_t*>(p);
-  const float* x = static_cast<const float*>(a);
-  const float* y = static_cast<const float*>(b);
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 16 <= dim; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
-  }
-  for (; i < dim; i += 8) {
-    const size_t left = dim - i;
-    const __m256i m = TailMask(left >= 8 ? 8 : left);
-    s0 = _mm256_fmadd_ps(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m), s0);
-  }
-  return 1.0f - HorizontalSum(_mm256_add_ps(s0, s1));
+  const float sum = HorizontalSum(_mm256_add_ps(s0, s1));
+  return kL2 ? sum : 1.0f - sum;
 }
 
 enum class Isa { kNone, kAvx2, kAvx512 };
@@ -126,9 +104,9 @@ Isa& Chosen() {
 DistanceFn FastL2Squared() {
   switch (Chosen()) {
     case Isa::kAvx512:
-      return L2Avx512;
+      return Avx512<true>;
     case Isa::kAvx2:
-      return L2Avx2;
+      return Avx2<true>;
     case Isa::kNone:
       break;
   }
@@ -138,9 +116,9 @@ DistanceFn FastL2Squared() {
 DistanceFn FastInnerProductDistance() {
   switch (Chosen()) {
     case Isa::kAvx512:
-      return IpAvx512;
+      return Avx512<false>;
     case Isa::kAvx2:
-      return IpAvx2;
+      return Avx2<false>;
     case Isa::kNone:
       break;
   }

@@ -20,7 +20,8 @@
 # oneDNN's matmul (bench_ae_speed, ae_speed_torch.py), RBM pre-training samples/s
 # (bench_ae_quality), dense encode latency/throughput vs PyTorch (bench_encode_speed,
 # encode_speed_torch.py), then through a real bottleneckd on loopback (bench_service_load):
-# search by code vs the gRPC health Check on the same server and vs in-process hnswlib, search
+# search by code (at the smallest ef whose recall@10 reaches 0.98: --ef auto) vs the gRPC health
+# Check on the same server and vs in-process hnswlib, search
 # by image with micro-batching on and off (--encode-batch-max 1), streaming ingest with
 # --sync-writes on and off, bulk ingest of synthetic codes, restart time with and without the
 # index snapshot, and RSS per million items for float and 256-bit binary codes

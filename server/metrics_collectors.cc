@@ -109,7 +109,7 @@ void CollectCollections(Core* core, std::vector<CollectedFamily>* out) {
   CollectedFamily promotion = Family("bottleneck_collection_promotion_progress_ratio",
                                      "Items re-encoded / items to re-encode of a running "
                                      "promotion (present only while one runs).");
-  auto collections = core->ListCollections();
+  auto collections = core->collections().List();
   if (!collections.ok()) {
     BN_LOG(WARNING) << "metrics: cannot list collections: " << collections.status().message();
   } else {
@@ -142,7 +142,7 @@ void CollectCollections(Core* core, std::vector<CollectedFamily>* out) {
                                    "Neighbour-head lookups by searches: result=hit (from memory) "
                                    "or miss (read from the store).",
                                    MetricType::kCounter);
-  for (const auto& [name, stats] : core->NeighbourCacheStats()) {
+  for (const auto& [name, stats] : core->collections().NeighbourCacheStats()) {
     AddSample(&heads, static_cast<double>(stats.items), {{"collection", name}});
     AddSample(&lookups, static_cast<double>(stats.hits), {{"collection", name}, {"result", "hit"}});
     AddSample(&lookups, static_cast<double>(stats.misses),
@@ -163,7 +163,7 @@ void CollectJobs(Core* core, std::vector<CollectedFamily>* out) {
       Family("bottleneck_job_loss", "Mean training loss of the current epoch of a running job.");
   CollectedFamily speed =
       Family("bottleneck_job_samples_per_second", "Training throughput of a running job.");
-  auto jobs = core->ListJobs("");
+  auto jobs = core->jobs().List("");
   if (!jobs.ok()) {
     BN_LOG(WARNING) << "metrics: cannot list jobs: " << jobs.status().message();
   } else {

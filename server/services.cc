@@ -45,20 +45,20 @@ grpc::Status CollectionServiceImpl::CreateCollection(grpc::ServerContext* contex
                                                      const v1::CreateCollectionRequest* request,
                                                      v1::Collection* response) {
   return Unary(auth_, context, Role::kAdmin, response,
-               [&] { return core_->CreateCollection(*request); });
+               [&] { return core_->collections().Create(*request); });
 }
 
 grpc::Status CollectionServiceImpl::GetCollection(grpc::ServerContext* context,
                                                   const v1::GetCollectionRequest* request,
                                                   v1::Collection* response) {
   return Unary(auth_, context, Role::kQuery, response,
-               [&] { return core_->GetCollection(request->name()); });
+               [&] { return core_->collections().Describe(request->name()); });
 }
 
 grpc::Status CollectionServiceImpl::ListCollections(grpc::ServerContext* context,
                                                     const v1::ListCollectionsRequest*,
                                                     v1::ListCollectionsResponse* response) {
-  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->ListCollections(); });
+  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->collections().List(); });
 }
 
 grpc::Status CollectionServiceImpl::DeleteCollection(grpc::ServerContext* context,
@@ -76,7 +76,7 @@ grpc::Status TrainingServiceImpl::UploadDataset(
   if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
   auto ticket = admission_->Admit(Admission::Kind::kUpload);
   if (!ticket.ok()) return ToGrpc(ticket.status());
-  auto upload = core_->BeginUpload();
+  auto upload = datasets_->BeginUpload();
   v1::UploadDatasetRequest message;
   while (reader->Read(&message)) {
     if (absl::Status s = upload->Append(message); !s.ok()) return ToGrpc(s);
@@ -92,63 +92,61 @@ grpc::Status TrainingServiceImpl::GetDataset(grpc::ServerContext* context,
                                              const v1::GetDatasetRequest* request,
                                              v1::Dataset* response) {
   return Unary(auth_, context, Role::kAdmin, response,
-               [&] { return core_->GetDataset(request->collection(), request->dataset()); });
+               [&] { return datasets_->Get(request->collection(), request->dataset()); });
 }
 
 grpc::Status TrainingServiceImpl::ListDatasets(grpc::ServerContext* context,
                                                const v1::ListDatasetsRequest* request,
                                                v1::ListDatasetsResponse* response) {
   return Unary(auth_, context, Role::kAdmin, response,
-               [&] { return core_->ListDatasets(request->collection()); });
+               [&] { return datasets_->List(request->collection()); });
 }
 
 grpc::Status TrainingServiceImpl::DeleteDataset(grpc::ServerContext* context,
                                                 const v1::DeleteDatasetRequest* request,
                                                 v1::DeleteDatasetResponse*) {
-  return UnaryStatus(auth_, context, Role::kAdmin, [&] {
-    return core_->DeleteDataset(request->collection(), request->dataset());
-  });
+  return UnaryStatus(auth_, context, Role::kAdmin,
+                     [&] { return datasets_->Delete(request->collection(), request->dataset()); });
 }
 
 grpc::Status TrainingServiceImpl::StartTraining(grpc::ServerContext* context,
                                                 const v1::StartTrainingRequest* request,
                                                 v1::Job* response) {
-  return Unary(auth_, context, Role::kAdmin, response,
-               [&] { return core_->StartTraining(*request); });
+  return Unary(auth_, context, Role::kAdmin, response, [&] { return jobs_->Start(*request); });
 }
 
 grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext* context,
                                          const v1::GetJobRequest* request, v1::Job* response) {
   return Unary(auth_, context, Role::kAdmin, response,
-               [&] { return core_->GetJob(request->job_id()); });
+               [&] { return jobs_->Get(request->job_id()); });
 }
 
 grpc::Status TrainingServiceImpl::ListJobs(grpc::ServerContext* context,
                                            const v1::ListJobsRequest* request,
                                            v1::ListJobsResponse* response) {
   return Unary(auth_, context, Role::kAdmin, response,
-               [&] { return core_->ListJobs(request->collection()); });
+               [&] { return jobs_->List(request->collection()); });
 }
 
 grpc::Status TrainingServiceImpl::CancelJob(grpc::ServerContext* context,
                                             const v1::CancelJobRequest* request,
                                             v1::Job* response) {
   return Unary(auth_, context, Role::kAdmin, response,
-               [&] { return core_->CancelJob(request->job_id()); });
+               [&] { return jobs_->Cancel(request->job_id()); });
 }
 
 grpc::Status TrainingServiceImpl::ResumeJob(grpc::ServerContext* context,
                                             const v1::ResumeJobRequest* request,
                                             v1::Job* response) {
   return Unary(auth_, context, Role::kAdmin, response,
-               [&] { return core_->ResumeJob(request->job_id()); });
+               [&] { return jobs_->Resume(request->job_id()); });
 }
 
 grpc::Status TrainingServiceImpl::WatchJob(grpc::ServerContext* context,
                                            const v1::WatchJobRequest* request,
                                            grpc::ServerWriter<v1::JobProgress>* writer) {
   if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
-  absl::Status s = core_->WatchJob(request->job_id(), [&](const v1::JobProgress& progress) {
+  absl::Status s = jobs_->Watch(request->job_id(), [&](const v1::JobProgress& progress) {
     return !context->IsCancelled() && writer->Write(progress);
   });
   if (s.code() == absl::StatusCode::kCancelled) {
@@ -163,20 +161,20 @@ grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext* context,
                                           const v1::ListModelsRequest* request,
                                           v1::ListModelsResponse* response) {
   return Unary(auth_, context, Role::kQuery, response,
-               [&] { return core_->ListModels(request->collection()); });
+               [&] { return registry_->ListModels(request->collection()); });
 }
 
 grpc::Status ModelServiceImpl::GetModel(grpc::ServerContext* context,
                                         const v1::GetModelRequest* request, v1::Model* response) {
   return Unary(auth_, context, Role::kQuery, response,
-               [&] { return core_->GetModel(request->collection(), request->version()); });
+               [&] { return registry_->GetModel(request->collection(), request->version()); });
 }
 
 grpc::Status ModelServiceImpl::PromoteModel(grpc::ServerContext* context,
                                             const v1::PromoteModelRequest* request,
                                             v1::Promotion* response) {
   return Unary(auth_, context, Role::kAdmin, response,
-               [&] { return core_->PromoteModel(request->collection(), request->version()); });
+               [&] { return promoter_->Promote(request->collection(), request->version()); });
 }
 
 // --- ItemService ---
@@ -184,7 +182,7 @@ grpc::Status ModelServiceImpl::PromoteModel(grpc::ServerContext* context,
 grpc::Status ItemServiceImpl::Upsert(grpc::ServerContext* context, const v1::UpsertRequest* request,
                                      v1::UpsertResponse* response) {
   return Admitted(auth_, admission_, Admission::Kind::kWrite, context, Role::kAdmin, response,
-                  [&] { return ingest_->Run([&] { return core_->Upsert(*request); }); });
+                  [&] { return ingest_->Run([&] { return items_->Upsert(*request); }); });
 }
 
 grpc::Status ItemServiceImpl::StreamUpsert(grpc::ServerContext* context,
@@ -203,12 +201,12 @@ grpc::Status ItemServiceImpl::StreamUpsert(grpc::ServerContext* context,
                               std::to_string(response->upserted()) + " items were written");
     }
     message.set_collection(collection);
-    auto result = ingest_->Run([&] { return core_->Upsert(message); });
+    auto result = ingest_->Run([&] { return items_->Upsert(message); });
     if (!result.ok()) {
-      return grpc::Status(static_cast<grpc::StatusCode>(result.status().code()),
-                          std::string(result.status().message()) + " (" +
-                              std::to_string(response->upserted()) +
-                              " items of earlier messages were written)");
+      return ToGrpc(
+          absl::Status(result.status().code(), std::string(result.status().message()) + " (" +
+                                                   std::to_string(response->upserted()) +
+                                                   " items of earlier messages were written)"));
     }
     response->set_upserted(response->upserted() + result->upserted());
     response->set_pending(response->pending() + result->pending());
@@ -220,14 +218,14 @@ grpc::Status ItemServiceImpl::StreamUpsert(grpc::ServerContext* context,
 grpc::Status ItemServiceImpl::GetItem(grpc::ServerContext* context,
                                       const v1::GetItemRequest* request,
                                       v1::GetItemResponse* response) {
-  return Unary(auth_, context, Role::kQuery, response, [&] { return core_->GetItem(*request); });
+  return Unary(auth_, context, Role::kQuery, response, [&] { return queries_->GetItem(*request); });
 }
 
 grpc::Status ItemServiceImpl::DeleteItems(grpc::ServerContext* context,
                                           const v1::DeleteItemsRequest* request,
                                           v1::DeleteItemsResponse* response) {
   return Admitted(auth_, admission_, Admission::Kind::kWrite, context, Role::kAdmin, response,
-                  [&] { return ingest_->Run([&] { return core_->DeleteItems(*request); }); });
+                  [&] { return ingest_->Run([&] { return items_->Delete(*request); }); });
 }
 
 // --- QueryService ---
@@ -236,21 +234,21 @@ grpc::Status QueryServiceImpl::Search(grpc::ServerContext* context,
                                       const v1::SearchRequest* request,
                                       v1::SearchResponse* response) {
   return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
-                  [&] { return core_->Search(*request); });
+                  [&] { return queries_->Search(*request); });
 }
 
 grpc::Status QueryServiceImpl::Encode(grpc::ServerContext* context,
                                       const v1::EncodeRequest* request,
                                       v1::EncodeResponse* response) {
   return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
-                  [&] { return core_->Encode(*request); });
+                  [&] { return queries_->Encode(*request); });
 }
 
 grpc::Status QueryServiceImpl::Decode(grpc::ServerContext* context,
                                       const v1::DecodeRequest* request,
                                       v1::DecodeResponse* response) {
   return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
-                  [&] { return core_->Decode(*request); });
+                  [&] { return queries_->Decode(*request); });
 }
 
 }  // namespace bn

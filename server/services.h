@@ -1,6 +1,7 @@
 // The gRPC layer: one class per v1 service. Each handler authorises the caller, makes one call
-// into the Core and converts its status once. No exception crosses a handler (the Core and the
-// engine return Status), and nothing here holds state of its own.
+// into a part of the core (server/core/core.h) and converts its status once (status_util.h).
+// No exception crosses a handler (the core and the engine return Status), and nothing here
+// holds state of its own.
 #ifndef BOTTLENECK_SERVER_SERVICES_H_
 #define BOTTLENECK_SERVER_SERVICES_H_
 
@@ -11,14 +12,15 @@
 #include "bottleneck/v1/training.grpc.pb.h"
 #include "server/admission.h"
 #include "server/auth.h"
-#include "server/worker_pool.h"
 #include "server/core/core.h"
+#include "server/worker_pool.h"
 
 namespace bn {
 
 namespace v1 = ::bottleneck::v1;
 
-// Services hold non-owning pointers to the Core, Authenticator and Admission, which outlive them.
+// Services hold non-owning pointers to the Core (or its parts), Authenticator and Admission, which
+// outlive them.
 class CollectionServiceImpl final : public v1::CollectionService::Service {
  public:
   CollectionServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
@@ -42,7 +44,7 @@ class CollectionServiceImpl final : public v1::CollectionService::Service {
 class TrainingServiceImpl final : public v1::TrainingService::Service {
  public:
   TrainingServiceImpl(Core* core, const Authenticator* auth, Admission* admission)
-      : core_(core), auth_(auth), admission_(admission) {}
+      : datasets_(&core->datasets()), jobs_(&core->jobs()), auth_(auth), admission_(admission) {}
   grpc::Status UploadDataset(grpc::ServerContext* context,
                              grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                              v1::Dataset* response) override;
@@ -66,14 +68,16 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
                         grpc::ServerWriter<v1::JobProgress>* writer) override;
 
  private:
-  Core* core_;
+  DatasetCatalog* datasets_;
+  JobManager* jobs_;
   const Authenticator* auth_;
   Admission* admission_;
 };
 
 class ModelServiceImpl final : public v1::ModelService::Service {
  public:
-  ModelServiceImpl(Core* core, const Authenticator* auth) : core_(core), auth_(auth) {}
+  ModelServiceImpl(Core* core, const Authenticator* auth)
+      : registry_(&core->collections()), promoter_(&core->promoter()), auth_(auth) {}
   grpc::Status ListModels(grpc::ServerContext* context, const v1::ListModelsRequest* request,
                           v1::ListModelsResponse* response) override;
   grpc::Status GetModel(grpc::ServerContext* context, const v1::GetModelRequest* request,
@@ -82,7 +86,8 @@ class ModelServiceImpl final : public v1::ModelService::Service {
                             v1::Promotion* response) override;
 
  private:
-  Core* core_;
+  CollectionRegistry* registry_;
+  Promoter* promoter_;
   const Authenticator* auth_;
 };
 
@@ -90,7 +95,11 @@ class ItemServiceImpl final : public v1::ItemService::Service {
  public:
   // Writes run on `ingest` (lower priority threads), reads on the calling thread.
   ItemServiceImpl(Core* core, const Authenticator* auth, Admission* admission, WorkerPool* ingest)
-      : core_(core), auth_(auth), admission_(admission), ingest_(ingest) {}
+      : items_(&core->ingest()),
+        queries_(&core->queries()),
+        auth_(auth),
+        admission_(admission),
+        ingest_(ingest) {}
   grpc::Status Upsert(grpc::ServerContext* context, const v1::UpsertRequest* request,
                       v1::UpsertResponse* response) override;
   grpc::Status StreamUpsert(grpc::ServerContext* context,
@@ -102,7 +111,8 @@ class ItemServiceImpl final : public v1::ItemService::Service {
                            v1::DeleteItemsResponse* response) override;
 
  private:
-  Core* core_;
+  ItemIngest* items_;
+  const QueryEngine* queries_;
   const Authenticator* auth_;
   Admission* admission_;
   WorkerPool* ingest_;
@@ -111,7 +121,7 @@ class ItemServiceImpl final : public v1::ItemService::Service {
 class QueryServiceImpl final : public v1::QueryService::Service {
  public:
   QueryServiceImpl(Core* core, const Authenticator* auth, Admission* admission)
-      : core_(core), auth_(auth), admission_(admission) {}
+      : queries_(&core->queries()), auth_(auth), admission_(admission) {}
   grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                       v1::SearchResponse* response) override;
   grpc::Status Encode(grpc::ServerContext* context, const v1::EncodeRequest* request,
@@ -120,7 +130,7 @@ class QueryServiceImpl final : public v1::QueryService::Service {
                       v1::DecodeResponse* response) override;
 
  private:
-  Core* core_;
+  const QueryEngine* queries_;
   const Authenticator* auth_;
   Admission* admission_;
 };

@@ -6,7 +6,7 @@
 #include "engine/input/image.h"
 #include "engine/input/text.h"
 #include "server/core/specs.h"
-#include "server/validation.h"
+#include "server/core/validation.h"
 
 namespace bn {
 

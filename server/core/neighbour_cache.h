@@ -6,7 +6,7 @@
 // The store stays the source of truth; the cache only holds what was read from it.
 // Consistency contract:
 //   - Every path that changes items calls Invalidate(labels) (or InvalidateAll()) after its
-//     store write and before it acknowledges: Core::Upsert and Core::DeleteItems on a primary,
+//     store write and before it acknowledges: ItemIngest (upserts, deletes) on a primary,
 //     the catch-up of a follower.
 //   - A search looks its labels up; for each miss it gets a stamp, reads the store, and offers
 //     what it read with Fill(label, stamp, value). Fill refuses the value when the label was

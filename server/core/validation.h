@@ -1,7 +1,7 @@
 // Request validation shared by every service: names, ids, numbers. Each function returns OK or
 // InvalidArgument with a message that names the field.
-#ifndef BOTTLENECK_SERVER_VALIDATION_H_
-#define BOTTLENECK_SERVER_VALIDATION_H_
+#ifndef BOTTLENECK_SERVER_CORE_VALIDATION_H_
+#define BOTTLENECK_SERVER_CORE_VALIDATION_H_
 
 #include <string>
 
@@ -18,4 +18,4 @@ namespace bn {
 
 }  // namespace bn
 
-#endif  // BOTTLENECK_SERVER_VALIDATION_H_
+#endif  // BOTTLENECK_SERVER_CORE_VALIDATION_H_

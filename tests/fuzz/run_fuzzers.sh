@@ -56,7 +56,7 @@ case "$target" in
             libs=(-lrocksdb -lz)
             absl_libs+=(absl_synchronization) ;;
   requests) srcs=(server/core/specs.cc server/core/inputs.cc server/core/text_pipeline.cc
-                  server/validation.cc engine/input/image_codec.cc engine/input/image_ops.cc
+                  server/core/validation.cc engine/input/image_codec.cc engine/input/image_ops.cc
                   engine/input/text.cc engine/input/vocabulary.cc engine/util/utf8.cc
                   engine/util/bytes.cc)
             libs=(-lpng -ljpeg -lz)

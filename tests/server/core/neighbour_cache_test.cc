@@ -95,8 +95,8 @@ TEST(NeighbourCacheTest, StaysWithinItsCapacityAndZeroDisablesIt) {
 }
 
 // Readers fill while a writer keeps replacing a value and invalidating it (the protocol of
-// Core::Search against Core::Upsert): once the writer has finished, no reader's fill leaves an
-// old value behind.
+// QueryEngine::Search against ItemIngest::Upsert): once the writer has finished, no reader's fill
+// leaves an old value behind.
 TEST(NeighbourCacheTest, ConcurrentReadersNeverLeaveAStaleValueAfterTheLastWrite) {
   NeighbourCache cache(64);
   std::atomic<int> store{0};  // The "store": the current version of label 1's head.

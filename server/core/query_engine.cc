@@ -1,0 +1,320 @@
+#include "server/core/query_engine.h"
+
+#include "engine/store/collection_store.h"
+#include "server/core/collection_registry.h"
+#include "server/core/inputs.h"
+#include "server/core/runtime.h"
+#include "server/core/specs.h"
+#include "server/core/validation.h"
+
+namespace bn {
+
+namespace v1 = ::bottleneck::v1;
+
+namespace {
+
+constexpr uint32_t kDefaultK = 10;
+constexpr uint32_t kMaxK = 1000;
+constexpr int kMaxBatch = 1024;  // Inputs per Encode, codes per Decode.
+constexpr uint32_t kReconstructionTopWords = 20;
+
+absl::StatusOr<std::shared_ptr<const ServingState>> Serving(const CollectionRuntime& runtime) {
+  auto serving = runtime.serving();
+  if (serving == nullptr) {
+    return absl::FailedPreconditionError("no model serves collection '" + runtime.name() +
+                                         "' yet: train one and promote it");
+  }
+  return serving;
+}
+
+// The model of `version` (0 = serving) for Encode/Decode.
+absl::StatusOr<std::shared_ptr<const ServingModel>> ModelFor(const CollectionRegistry& registry,
+                                                             const CollectionRuntime& runtime,
+                                                             uint64_t version) {
+  auto serving = runtime.serving();
+  if (version == 0) {
+    if (serving == nullptr) {
+      return absl::FailedPreconditionError("no model serves collection '" + runtime.name() +
+                                           "' yet; name a model_version");
+    }
+    return serving->model;
+  }
+  if (serving != nullptr && serving->model->version == version) return serving->model;
+  if (auto promotion = runtime.promotion(); promotion && promotion->model->version == version) {
+    return promotion->model;
+  }
+  return registry.LoadModel(runtime.name(), version);
+}
+
+// The query of a search as code bytes, and the item to leave out of the results (a search by a
+// stored item does not return that item; 0: none).
+struct Query {
+  std::string code;
+  uint64_t exclude = 0;
+};
+
+absl::StatusOr<Query> QueryFromInput(const CollectionRuntime& runtime, const ServingModel& serving,
+                                     const v1::SearchRequest& request,
+                                     v1::SearchResponse* response) {
+  const Model& model = *serving.model;
+  std::vector<float> x;
+  if (absl::Status s = InputToVector(runtime.spec(), serving.text.get(), request.input(), &x);
+      !s.ok()) {
+    return s;
+  }
+  std::vector<float> code(model.code_size());
+  if (absl::Status s = serving.batcher->Encode(x.data(), code.data()); !s.ok()) return s;
+  if (request.include_reconstruction()) {
+    std::vector<float> recon(model.input_size());
+    if (absl::Status s = model.Decode(code.data(), 1, recon.data()); !s.ok()) return s;
+    auto output =
+        VectorToOutput(runtime.spec(), serving.text.get(), recon.data(), kReconstructionTopWords);
+    if (!output.ok()) return output.status();
+    *response->mutable_reconstruction() = *output;
+  }
+  return Query{CodeToBytes(code.data(), model.code_size(), model.code_type())};
+}
+
+absl::StatusOr<Query> QueryFromItem(Store* store, const CollectionRuntime& runtime,
+                                    uint64_t version, const std::string& id) {
+  if (absl::Status s = ValidateItemId(id); !s.ok()) return s;
+  CollectionStore items(store);
+  auto item = items.GetItem(runtime.name(), id);
+  if (!item.ok()) {
+    if (item.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError("item '" + id + "' not found");
+    }
+    return item.status();
+  }
+  auto code = items.GetCode(runtime.name(), version, item->label);
+  if (!code.ok()) {
+    if (code.status().code() == absl::StatusCode::kNotFound) {
+      return absl::FailedPreconditionError("item '" + id +
+                                           "' has no code for the serving model yet");
+    }
+    return code.status();
+  }
+  return Query{std::move(*code), item->label};
+}
+
+absl::StatusOr<Query> ResolveQuery(Store* store, const CollectionRuntime& runtime,
+                                   const ServingModel& serving, const v1::SearchRequest& request,
+                                   v1::SearchResponse* response) {
+  const Model& model = *serving.model;
+  switch (request.query_case()) {
+    case v1::SearchRequest::kInput:
+      return QueryFromInput(runtime, serving, request, response);
+    case v1::SearchRequest::kCode: {
+      auto bytes = CodeFromApi(request.code(), model.code_size(), model.code_type());
+      if (!bytes.ok()) return bytes.status();
+      return Query{std::move(*bytes)};
+    }
+    case v1::SearchRequest::kItemId:
+      return QueryFromItem(store, runtime, serving.version, request.item_id());
+    default:
+      return absl::InvalidArgumentError("query must be an input, a code or an item_id");
+  }
+}
+
+// The heads (id, label, metadata) of the items with index `labels`, in order; nullptr for an item
+// that no longer exists. From the collection's cache where it has them, otherwise from the store
+// (label -> id in one MultiGet, then the items' records in another), filling the cache.
+absl::StatusOr<std::vector<NeighbourCache::Head>> NeighbourHeads(
+    Store* store, const CollectionRuntime& runtime, const std::vector<uint64_t>& labels) {
+  NeighbourCache& cache = runtime.neighbours();
+  std::vector<NeighbourCache::Head> heads(labels.size());
+  std::vector<uint64_t> stamps(labels.size());
+  std::vector<uint64_t> missing;  // Labels to read.
+  std::vector<size_t> missing_at;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    heads[i] = cache.Lookup(labels[i], &stamps[i]);
+    if (heads[i] == nullptr) {
+      missing.push_back(labels[i]);
+      missing_at.push_back(i);
+    }
+  }
+  if (missing.empty()) return heads;
+  CollectionStore items(store);
+  auto ids = items.LookupLabels(runtime.name(), missing);
+  if (!ids.ok()) return ids.status();
+  std::vector<std::string> found_ids;
+  std::vector<size_t> found_at;  // Index into `missing`.
+  for (size_t m = 0; m < missing.size(); ++m) {
+    if (!(*ids)[m].has_value()) continue;
+    found_ids.push_back(*(*ids)[m]);
+    found_at.push_back(m);
+  }
+  auto records = items.GetItems(runtime.name(), found_ids);
+  if (!records.ok()) return records.status();
+  for (size_t f = 0; f < found_ids.size(); ++f) {
+    const size_t m = found_at[f];
+    const auto& item = (*records)[f];
+    // Deleted, or deleted and upserted again as a new item, between the two reads.
+    if (!item.has_value() || item->label != missing[m]) continue;
+    v1::Item record;
+    if (!record.ParseFromString(item->record)) continue;
+    auto head = std::make_shared<v1::Neighbor>();
+    head->set_id(found_ids[f]);
+    head->set_label(record.label());
+    *head->mutable_metadata() = record.metadata();
+    const size_t i = missing_at[m];
+    heads[i] = head;
+    cache.Fill(missing[m], stamps[i], std::move(head));
+  }
+  return heads;
+}
+
+}  // namespace
+
+QueryEngine::QueryEngine(Store* store, const CollectionRegistry* registry)
+    : store_(store), registry_(registry) {}
+
+absl::StatusOr<v1::SearchResponse> QueryEngine::Search(const v1::SearchRequest& request) const {
+  auto runtime_or = registry_->Find(request.collection());
+  if (!runtime_or.ok()) return runtime_or.status();
+  const CollectionRuntime& runtime = **runtime_or;
+  const uint32_t k = request.k() == 0 ? kDefaultK : request.k();
+  if (k > kMaxK) return absl::InvalidArgumentError("k must be in 1..1000");
+  if (request.ef() > kMaxEf) return absl::InvalidArgumentError("ef must be in 0..4096");
+  if (request.query_case() == v1::SearchRequest::QUERY_NOT_SET) {
+    return absl::InvalidArgumentError("query must be an input, a code or an item_id");
+  }
+  auto serving_or = Serving(runtime);
+  if (!serving_or.ok()) return serving_or.status();
+  const ServingState& serving = **serving_or;
+  const Model& model = *serving.model->model;
+
+  v1::SearchResponse response;
+  response.set_model_version(serving.model->version);
+  auto query = ResolveQuery(store_, runtime, *serving.model, request, &response);
+  if (!query.ok()) return query.status();
+  *response.mutable_query_code() = BytesToCode(query->code, model.code_size(), model.code_type());
+
+  const size_t want = k + (query->exclude != 0 ? 1 : 0);
+  auto found = request.exact() ? serving.index->SearchExact(query->code, want)
+                               : serving.index->Search(query->code, want, request.ef());
+  if (!found.ok()) return found.status();
+  std::vector<uint64_t> labels;
+  std::vector<float> distances;
+  for (const Neighbor& n : *found) {
+    if (n.label == query->exclude || labels.size() == k) continue;
+    labels.push_back(n.label);
+    distances.push_back(n.distance);
+  }
+  auto heads = NeighbourHeads(store_, runtime, labels);
+  if (!heads.ok()) return heads.status();
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.
+    const v1::Neighbor& head = *(*heads)[i];
+    v1::Neighbor* out = response.add_neighbors();
+    out->set_id(head.id());
+    out->set_label(head.label());
+    // Merging even an empty map field costs more than the rest of the copy.
+    if (!head.metadata().empty()) *out->mutable_metadata() = head.metadata();
+    out->set_distance(distances[i]);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::EncodeResponse> QueryEngine::Encode(const v1::EncodeRequest& request) const {
+  auto runtime_or = registry_->Find(request.collection());
+  if (!runtime_or.ok()) return runtime_or.status();
+  const CollectionRuntime& runtime = **runtime_or;
+  if (request.inputs().empty() || request.inputs_size() > kMaxBatch) {
+    return absl::InvalidArgumentError("inputs must hold 1..1024 inputs");
+  }
+  auto model_or = ModelFor(*registry_, runtime, request.model_version());
+  if (!model_or.ok()) return model_or.status();
+  const ServingModel& sm = **model_or;
+  std::vector<float> x;
+  for (int i = 0; i < request.inputs_size(); ++i) {
+    if (absl::Status s = InputToVector(runtime.spec(), sm.text.get(), request.inputs(i), &x);
+        !s.ok()) {
+      return absl::InvalidArgumentError("inputs[" + std::to_string(i) +
+                                        "]: " + std::string(s.message()));
+    }
+  }
+  const int64_t n = request.inputs_size();
+  const int64_t code_size = sm.model->code_size();
+  std::vector<float> codes(n * code_size);
+  absl::Status encoded = n == 1 ? sm.batcher->Encode(x.data(), codes.data())
+                                : sm.model->Encode(x.data(), n, codes.data());
+  if (!encoded.ok()) return encoded;
+  v1::EncodeResponse response;
+  response.set_model_version(sm.version);
+  for (int64_t i = 0; i < n; ++i) {
+    *response.add_codes() =
+        BytesToCode(CodeToBytes(codes.data() + i * code_size, code_size, sm.model->code_type()),
+                    code_size, sm.model->code_type());
+  }
+  return response;
+}
+
+absl::StatusOr<v1::DecodeResponse> QueryEngine::Decode(const v1::DecodeRequest& request) const {
+  auto runtime_or = registry_->Find(request.collection());
+  if (!runtime_or.ok()) return runtime_or.status();
+  const CollectionRuntime& runtime = **runtime_or;
+  if (request.codes().empty() || request.codes_size() > kMaxBatch) {
+    return absl::InvalidArgumentError("codes must hold 1..1024 codes");
+  }
+  if (request.top_words() > 1000) return absl::InvalidArgumentError("top_words must be <= 1000");
+  auto model_or = ModelFor(*registry_, runtime, request.model_version());
+  if (!model_or.ok()) return model_or.status();
+  const ServingModel& sm = **model_or;
+  const int64_t code_size = sm.model->code_size();
+  std::vector<float> codes;
+  for (int i = 0; i < request.codes_size(); ++i) {
+    auto bytes = CodeFromApi(request.codes(i), code_size, sm.model->code_type());
+    if (!bytes.ok()) {
+      return absl::InvalidArgumentError("codes[" + std::to_string(i) +
+                                        "]: " + std::string(bytes.status().message()));
+    }
+    std::vector<float> values = CodeBytesToFloats(*bytes, code_size, sm.model->code_type());
+    codes.insert(codes.end(), values.begin(), values.end());
+  }
+  const int64_t n = request.codes_size();
+  std::vector<float> x(n * sm.model->input_size());
+  if (absl::Status s = sm.model->Decode(codes.data(), n, x.data()); !s.ok()) return s;
+  v1::DecodeResponse response;
+  response.set_model_version(sm.version);
+  const uint32_t top = request.top_words() == 0 ? kReconstructionTopWords : request.top_words();
+  for (int64_t i = 0; i < n; ++i) {
+    auto output =
+        VectorToOutput(runtime.spec(), sm.text.get(), x.data() + i * sm.model->input_size(), top);
+    if (!output.ok()) return output.status();
+    *response.add_outputs() = *output;
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetItemResponse> QueryEngine::GetItem(const v1::GetItemRequest& request) const {
+  auto runtime = registry_->Find(request.collection());
+  if (!runtime.ok()) return runtime.status();
+  if (absl::Status s = ValidateItemId(request.id()); !s.ok()) return s;
+  CollectionStore items(store_);
+  auto item = items.GetItem(request.collection(), request.id());
+  if (!item.ok()) {
+    if (item.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError("item '" + request.id() + "' not found");
+    }
+    return item.status();
+  }
+  v1::GetItemResponse response;
+  if (!response.mutable_item()->ParseFromString(item->record)) {
+    return absl::DataLossError("stored item record is malformed");
+  }
+  auto serving = (*runtime)->serving();
+  if (request.include_code() && serving != nullptr) {
+    auto code = items.GetCode(request.collection(), serving->model->version, item->label);
+    if (code.ok()) {
+      *response.mutable_code() = BytesToCode(*code, serving->model->model->code_size(),
+                                             serving->model->model->code_type());
+      response.set_model_version(serving->model->version);
+    } else if (code.status().code() != absl::StatusCode::kNotFound) {
+      return code.status();
+    }
+  }
+  return response;
+}
+
+}  // namespace bn

@@ -35,8 +35,9 @@
 #include "engine/model/model.h"
 #include "engine/nn/dense.h"
 #include "engine/nn/unpool.h"
-#include "engine/train/progress.h"
+#include "engine/util/cancellation.h"
 #include "engine/util/matrix.h"
+#include "engine/util/progress.h"
 
 namespace bn {
 

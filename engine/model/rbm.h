@@ -24,8 +24,9 @@
 #include "engine/model/autoencoder.h"
 #include "engine/nn/context.h"
 #include "engine/nn/dense.h"
-#include "engine/train/progress.h"
+#include "engine/util/cancellation.h"
 #include "engine/util/matrix.h"
+#include "engine/util/progress.h"
 
 namespace bn {
 

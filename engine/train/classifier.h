@@ -13,8 +13,9 @@
 #include "absl/status/statusor.h"
 #include "engine/model/autoencoder.h"
 #include "engine/nn/dense.h"
-#include "engine/train/progress.h"
+#include "engine/util/cancellation.h"
 #include "engine/util/matrix.h"
+#include "engine/util/progress.h"
 
 namespace bn {
 

@@ -19,6 +19,7 @@
 #include "engine/data/reuters_vectors.h"
 #include "engine/eval/metrics.h"
 #include "engine/model/autoencoder.h"
+#include "engine/train/autoencoder_trainer.h"
 #include "engine/model/lsa.h"
 
 namespace {

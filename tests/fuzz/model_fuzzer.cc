@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/model/autoencoder.h"
+#include "engine/train/autoencoder_trainer.h"
 #include "engine/model/conv_autoencoder.h"
 #include "engine/model/model_file.h"
 #include "engine/model/pca.h"

@@ -1,4 +1,5 @@
 #include "engine/model/autoencoder.h"
+#include "engine/train/autoencoder_trainer.h"
 
 #include <atomic>
 #include <chrono>

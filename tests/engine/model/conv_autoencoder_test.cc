@@ -1,4 +1,5 @@
 #include "engine/model/conv_autoencoder.h"
+#include "engine/train/autoencoder_trainer.h"
 
 #include <chrono>
 #include <cmath>

@@ -1,4 +1,5 @@
 #include "engine/model/rbm.h"
+#include "engine/train/rbm_pretraining.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,6 +7,7 @@
 #include <vector>
 
 #include "engine/model/autoencoder.h"
+#include "engine/train/autoencoder_trainer.h"
 #include "engine/model/autoencoder_net.h"
 #include "engine/model/model_file.h"
 #include "engine/nn/context.h"

@@ -1,4 +1,4 @@
-#include "engine/train/classifier.h"
+#include "engine/train/classifier_trainer.h"
 
 #include <string>
 #include <vector>

@@ -42,10 +42,8 @@ struct DenseAutoencoderSpec {
   Corruption corruption = Corruption::kNone;
   float corruption_level = 0.0f;
   float contractive_lambda = 0.0f;  // > 0: contractive penalty on the first encoder layer
-  // Greedy CD-k RBM pre-training (TrainOptions::pretrain_*), then unroll (logistic hidden units,
-  // mirrored decoder). With kSoftmaxCrossEntropy the first RBM is a replicated softmax whose rows
-  // have the document lengths TrainOptions::document_lengths (or
-  // TrainOptions::pretrain_document_length).
+  // Greedy RBM pre-training before fine-tuning (engine/train/rbm_pretraining.h): logistic hidden
+  // units and a mirrored decoder.
   bool pretraining = false;
 };
 

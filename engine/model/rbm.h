@@ -54,13 +54,10 @@ class Rbm {
   // Weights 0.1 * N(0, 1), biases 0.
   void Initialize(uint64_t seed);
 
-  // Trains on the rows of `data` (cols == visible_size()) for options.epochs epochs. `lengths`
-  // (nullable; one per row, each finite and > 0) are the document lengths N for
-  // replicated-softmax visible units (ignored for binary ones); null: every row has
-  // options.document_length. Afterwards document_length() is the mean N of the rows.
-  // InvalidArgument for mismatched sizes, bad lengths or options; Internal if training diverges.
-  // `on_epoch` (may be empty) gets (epoch, mean reconstruction error per row) after each epoch.
-  // CancelledError if `cancel` is set (checked every mini-batch).
+  // Trains on the rows of `data` for options.epochs epochs; `lengths` (nullable: all
+  // options.document_length) are replicated-softmax rows' document lengths N (finite, > 0).
+  // `on_epoch` (may be empty) gets (epoch, mean reconstruction error per row). InvalidArgument for
+  // bad sizes or options; Internal if training diverges; Cancelled once `cancel` is set.
   [[nodiscard]] absl::Status Train(const FloatMatrix& data, const std::vector<float>* lengths,
                                    const RbmOptions& options,
                                    const std::function<void(int, double)>& on_epoch,

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "engine/model/autoencoder.h"
-#include "engine/train/autoencoder_trainer.h"
 #include "engine/model/codes.h"
+#include "engine/train/autoencoder_trainer.h"
 
 namespace {
 

@@ -21,9 +21,9 @@
 #include "engine/data/idx.h"
 #include "engine/eval/metrics.h"
 #include "engine/model/conv_autoencoder.h"
-#include "engine/train/autoencoder_trainer.h"
 #include "engine/model/pca.h"
 #include "engine/nn/loss.h"
+#include "engine/train/autoencoder_trainer.h"
 
 namespace {
 

@@ -26,8 +26,8 @@
 #include "engine/data/idx.h"
 #include "engine/eval/metrics.h"
 #include "engine/model/autoencoder.h"
-#include "engine/train/autoencoder_trainer.h"
 #include "engine/model/model_file.h"
+#include "engine/train/autoencoder_trainer.h"
 
 namespace {
 

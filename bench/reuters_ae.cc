@@ -19,8 +19,8 @@
 #include "engine/data/reuters_vectors.h"
 #include "engine/eval/metrics.h"
 #include "engine/model/autoencoder.h"
-#include "engine/train/autoencoder_trainer.h"
 #include "engine/model/lsa.h"
+#include "engine/train/autoencoder_trainer.h"
 
 namespace {
 

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "engine/model/autoencoder.h"
-#include "engine/train/autoencoder_trainer.h"
 #include "engine/model/conv_autoencoder.h"
 #include "engine/model/model_file.h"
 #include "engine/model/pca.h"
+#include "engine/train/autoencoder_trainer.h"
 #include "engine/util/bytes.h"
 #include "engine/util/log.h"
 

@@ -9,6 +9,7 @@
 #include "engine/model/autoencoder.h"
 #include "engine/model/conv_autoencoder.h"
 #include "engine/model/pca.h"
+#include "engine/train/autoencoder_trainer.h"
 
 namespace bn {
 

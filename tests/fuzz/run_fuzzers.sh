@@ -49,6 +49,7 @@ case "$target" in
          omp=-fopenmp
          max_len=16384 ;;
   snapshot) srcs=(engine/index/hnsw_index.cc engine/index/distance.cc engine/index/hnsw_body.cc
+                  engine/index/mem_file.cc
                   engine/index/serving_index.cc
                   engine/store/store.cc engine/store/collection_store.cc engine/store/keys.cc
                   engine/store/blob_store.cc engine/util/atomic_file.cc engine/util/background.cc

@@ -45,7 +45,8 @@ BatchBuffers::BatchBuffers(int64_t rows, int64_t width, const BatchNoise& noise,
 
 TrainBatch PrepareBatch(const FloatMatrix& x, const std::vector<int>* labels, const int64_t* rows,
                         int64_t m, const BatchNoise& noise, std::mt19937_64* rng,
-                        BatchBuffers* buffers) {
+                        BatchBuffers* buffers,
+                        const std::function<void(float* rows, int64_t m)>* augment) {
   const int64_t d = x.cols, k = noise.code_size;
   float* targets = buffers->targets.data();
   float* code_noise = buffers->code_noise.data();
@@ -56,6 +57,7 @@ TrainBatch PrepareBatch(const FloatMatrix& x, const std::vector<int>* labels, co
     }
     if (labels != nullptr) buffers->labels[r] = (*labels)[rows[r]];
   }
+  if (augment != nullptr && *augment) (*augment)(targets, m);
   TrainBatch batch;
   batch.size = m;
   batch.input = targets;

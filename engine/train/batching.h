@@ -7,6 +7,7 @@
 #define BOTTLENECK_ENGINE_TRAIN_BATCHING_H_
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -59,11 +60,13 @@ struct BatchBuffers {
 };
 
 // The batch of rows rows[0..m) of `x` (and of `labels`, nullable): copies the rows into
-// buffers->targets, draws code noise, and for denoising corrupts a copy into buffers->corrupted
-// (the batch's input; else the targets). `rng` draws corruption, then fresh code noise.
+// buffers->targets, augments them (`augment`, nullable), draws code noise, and for denoising
+// corrupts a copy into buffers->corrupted (the batch's input; else the targets). `rng` draws
+// corruption, then fresh code noise.
 TrainBatch PrepareBatch(const FloatMatrix& x, const std::vector<int>* labels, const int64_t* rows,
                         int64_t m, const BatchNoise& noise, std::mt19937_64* rng,
-                        BatchBuffers* buffers);
+                        BatchBuffers* buffers,
+                        const std::function<void(float* rows, int64_t m)>* augment = nullptr);
 
 }  // namespace bn
 

@@ -157,8 +157,16 @@ absl::StatusOr<TrainResult> RunTrainingLoop(const Examples& train_in, const Exam
     progress(p);
   };
 
+  // Augmentation draws from its own random state, a function of (seed, epoch, step) only, so it
+  // leaves the loop's draws (order, corruption, noise) as they are without augmentation.
+  std::mt19937_64 augment_rng;
+  std::function<void(float*, int64_t)> augment;
+  if (options.augment) {
+    augment = [&](float* rows, int64_t m) { options.augment(rows, m, &augment_rng); };
+  }
   bool out_of_time = false;
   for (int epoch = result.epochs_run + 1; epoch <= options.epochs && !out_of_time; ++epoch) {
+    optimizer.options().learning_rate = LearningRateAt(options, epoch);
     // A fresh permutation each epoch depends only on the random state (so resuming works).
     for (int64_t i = 0; i < n; ++i) order[i] = i;
     Shuffle(&order, &rng);
@@ -169,8 +177,9 @@ absl::StatusOr<TrainResult> RunTrainingLoop(const Examples& train_in, const Exam
         return absl::CancelledError("training cancelled");
       }
       const int64_t b0 = step * batch, m = std::min(batch, n - b0);
-      const TrainBatch b =
-          PrepareBatch(x, train->labels, order.data() + b0, m, settings.noise, &rng, &buffers);
+      augment_rng.seed(options.seed ^ (0xa06ull << 40) ^ (uint64_t(epoch) << 20) ^ uint64_t(step));
+      const TrainBatch b = PrepareBatch(x, train->labels, order.data() + b0, m, settings.noise,
+                                        &rng, &buffers, augment ? &augment : nullptr);
       double loss = 0;
       if (absl::Status s = model->TrainStep(b, &optimizer, &loss); !s.ok()) return s;
       if (!std::isfinite(loss)) {
@@ -200,9 +209,11 @@ absl::StatusOr<TrainResult> RunTrainingLoop(const Examples& train_in, const Exam
       if (*err < st.best) {
         st.best = *err;
         st.since_best = 0;
-        if (options.early_stopping_patience > 0) st.best_params = model->FlatParameters();
-      } else if (options.early_stopping_patience > 0 &&
-                 ++st.since_best >= options.early_stopping_patience) {
+        if (options.restore_best || options.early_stopping_patience > 0) {
+          st.best_params = model->FlatParameters();
+        }
+      } else if (++st.since_best >= options.early_stopping_patience &&
+                 options.early_stopping_patience > 0) {
         BN_LOG(INFO) << "early stopping after epoch " << epoch;
         stop = true;
       }
@@ -218,10 +229,12 @@ absl::StatusOr<TrainResult> RunTrainingLoop(const Examples& train_in, const Exam
     if (progress) report(epoch, steps, result.train_loss);
     if (stop) break;
   }
-  // Early stopping: the best epoch's parameters, if a later epoch was worse.
+  // The best epoch's parameters, if a later epoch was worse.
+  if (validation != nullptr) result.best_epoch = result.epochs_run;
   if (!st.best_params.empty() && st.best < result.validation_error) {
     model->SetFlatParameters(st.best_params);
     result.validation_error = st.best;
+    result.best_epoch = result.epochs_run - static_cast<int>(st.since_best);
   }
   return result;
 }

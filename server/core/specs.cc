@@ -303,6 +303,17 @@ absl::Status NormalizeModelSpec(const v1::CollectionSpec& collection, v1::ModelS
         return Invalid("pca.code_size must be in 1..min(4096, input size)");
       }
       break;
+    case v1::ModelSpec::kLsa:
+      if (!collection.has_document()) return Invalid("LSA needs a document collection");
+      if (binary) return Invalid("LSA gives float codes; this collection needs binary codes");
+      if (spec->lsa().code_size() < 1 || spec->lsa().code_size() > kMaxCodeSize ||
+          spec->lsa().code_size() > InputSize(collection)) {
+        return Invalid("lsa.code_size must be in 1..min(4096, vocabulary size)");
+      }
+      if (spec->text().representation() == v1::DOCUMENT_REPRESENTATION_UNSPECIFIED) {
+        spec->mutable_text()->set_representation(v1::DOCUMENT_REPRESENTATION_TF_IDF);
+      }
+      break;
     case v1::ModelSpec::kDense:
       if (absl::Status s = NormalizeDense(collection, spec->mutable_dense()); !s.ok()) return s;
       break;
@@ -310,7 +321,7 @@ absl::Status NormalizeModelSpec(const v1::CollectionSpec& collection, v1::ModelS
       if (absl::Status s = NormalizeConv(collection, spec->mutable_conv()); !s.ok()) return s;
       break;
     default:
-      return Invalid("spec needs an architecture: pca, dense or conv");
+      return Invalid("spec needs an architecture: pca, lsa, dense or conv");
   }
   if (absl::Status s = NormalizeTraining(collection, spec->mutable_training()); !s.ok()) return s;
   if (spec->has_text() && !collection.has_document()) {

@@ -10,6 +10,7 @@
 #include "engine/input/augment.h"
 #include "engine/model/autoencoder.h"
 #include "engine/model/conv_autoencoder.h"
+#include "engine/model/lsa.h"
 #include "engine/model/pca.h"
 #include "engine/train/autoencoder_trainer.h"
 #include "server/core/specs.h"
@@ -244,6 +245,8 @@ int64_t CodeSizeOf(const v1::ModelSpec& spec) {
   switch (spec.architecture_case()) {
     case v1::ModelSpec::kPca:
       return spec.pca().code_size();
+    case v1::ModelSpec::kLsa:
+      return spec.lsa().code_size();
     case v1::ModelSpec::kDense:
       return spec.dense().code_size();
     case v1::ModelSpec::kConv:
@@ -310,7 +313,7 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
   if (code_size == 0) return absl::InvalidArgumentError("spec has no architecture");
   // PCA baseline, the model's own phases (RBM layers, fine-tuning), evaluate: refined once the
   // auto-encoder reports how many phases it has, so that "evaluate" is always the last.
-  int phases = spec.has_pca() ? 2 : 3;
+  int phases = spec.has_pca() ? 2 : 3;  // LSA: baseline, LSA, evaluate.
   auto report_phase = [&](const std::string& name, int index) {
     TrainingProgress p;
     p.phase = name;
@@ -335,6 +338,13 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
   const bool by_label = validation.heldout.x.rows > 0;
   if (spec.has_pca()) {
     result.model = std::move(*pca);
+  } else if (spec.has_lsa()) {
+    report_phase("LSA", 2);
+    LsaOptions lsa_options;
+    lsa_options.cancel = &cancel;
+    auto lsa = FitLsa(train.x, static_cast<int>(code_size), lsa_options);
+    if (!lsa.ok()) return lsa.status();
+    result.model = std::move(*lsa);
   } else {
     // Phases: PCA baseline, the auto-encoder's own phases (RBM layers, fine-tune), evaluate.
     ProgressCallback nested = [&](const TrainingProgress& p) {

@@ -22,6 +22,7 @@ LabelledMatrix Rows(const LabelledMatrix& all, const std::vector<int64_t>& rows)
   for (size_t i = 0; i < rows.size(); ++i) {
     std::copy(all.x.row(rows[i]), all.x.row(rows[i]) + all.x.cols, out.x.row(i));
     if (!all.labels.empty()) out.labels.push_back(all.labels[rows[i]]);
+    if (!all.lengths.empty()) out.lengths.push_back(all.lengths[rows[i]]);
   }
   return out;
 }
@@ -230,6 +231,9 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
     case v1::ModelSpec::kDense: {
       DenseAutoencoderSpec dense = ToEngineSpec(collection, spec, train.x.cols);
       TrainOptions options = ToEngineOptions(spec, hooks);
+      if (dense.output == OutputKind::kSoftmaxCrossEntropy && !train.lengths.empty()) {
+        options.document_lengths = &train.lengths;
+      }
       // Phases: PCA baseline, the auto-encoder's own phases (RBM layers, fine-tune), evaluate.
       ProgressCallback nested = [&](const TrainingProgress& p) {
         TrainingProgress shifted = p;

@@ -274,7 +274,9 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
   report.set_pca_reconstruction_error(*pca_error);
   const bool labelled = HasLabels(train) && HasLabels(validation);
   if (labelled) {
-    auto p = PrecisionAt10(**pca, train, validation, distance);
+    // PCA codes are real-valued: by L2 when the model's codes are bits (Hamming).
+    auto p = PrecisionAt10(**pca, train, validation,
+                           distance == CodeDistance::kHamming ? CodeDistance::kL2 : distance);
     if (!p.ok()) return p.status();
     report.set_pca_precision_at_10(*p);
   }

@@ -1,6 +1,6 @@
 // Document collections in process: where a model version's vocabulary comes from (the dataset,
 // the collection, learned, id-only), the rules for mixing kinds of documents, skipped examples,
-// document lengths for the trainer and text clean-up options.
+// document lengths for the trainer, text clean-up options and binary codes.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -602,6 +602,50 @@ TEST_F(DocumentsTest, MailIsCleanedByDefaultAndTextOptionsTurnItOff) {
   const std::vector<std::string> kept = learned_words(spec);
   for (const char* word : {"organization", "exchange", "quoted", "amp", "br", "subject"}) {
     EXPECT_NE(std::find(kept.begin(), kept.end(), word), kept.end()) << word;
+  }
+}
+
+TEST_F(DocumentsTest, BinaryCodesForDocuments) {
+  const TopicCorpus corpus = MakeTopicCorpus(240, kTopics, kWordsPerTopic);
+  ASSERT_TRUE(CreateDocs("hash", corpus.vocabulary, v1::CODE_KIND_BINARY).ok());
+  ASSERT_TRUE(UploadExamples("hash", "train", IdsExamples(corpus)).ok());
+  const v1::Job job = Train("hash", "train", DenseSpec(16), /*promote=*/true);
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
+  WaitServing("hash", job.model_version());
+  const v1::Model model = ServingModel("hash", job);
+  EXPECT_EQ(model.spec().dense().code_activation(), v1::ACTIVATION_LOGISTIC);
+  EXPECT_GT(model.spec().dense().binary().noise_stddev(), 0);
+  const v1::EvaluationReport& report = model.report();
+  EXPECT_GT(report.validation_items(), 0u);
+  EXPECT_GT(report.reconstruction_error(), 0);
+  EXPECT_GT(report.pca_reconstruction_error(), 0);
+  EXPECT_GT(report.precision_at_10(), 0.5);  // Chance is 0.25.
+  EXPECT_GT(report.pca_precision_at_10(), 0.5);  // PCA codes by L2, not thresholded.
+
+  const TopicCorpus items = MakeTopicCorpus(40, kTopics, kWordsPerTopic, 12, 0.8, 5);
+  v1::UpsertRequest upsert;
+  upsert.set_collection("hash");
+  for (size_t i = 0; i < items.documents.size(); ++i) {
+    v1::Item* item = upsert.add_items();
+    item->set_id("d" + std::to_string(i));
+    *item->mutable_input() = IdsExample(items.documents[i]).input();
+    item->set_label(items.documents[i].label());
+  }
+  ASSERT_TRUE(core().ingest().Upsert(upsert).ok());
+  v1::SearchRequest search;
+  search.set_collection("hash");
+  search.set_item_id("d0");
+  search.set_k(5);
+  auto found = core().queries().Search(search);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_TRUE(found->query_code().has_binary_code());
+  EXPECT_EQ(found->query_code().binary_code().num_bits(), 16u);
+  EXPECT_EQ(found->query_code().binary_code().bits().size(), 2u);
+  ASSERT_EQ(found->neighbors_size(), 5);
+  for (const auto& n : found->neighbors()) {
+    EXPECT_EQ(n.distance(), std::floor(n.distance()));  // Hamming: whole bits.
+    EXPECT_GE(n.distance(), 0);
+    EXPECT_LE(n.distance(), 16);
   }
 }
 

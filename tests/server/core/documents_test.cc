@@ -443,6 +443,14 @@ TEST_F(DocumentsTest, SkipInvalidLeavesBadExamplesOutAndReportsTheFirstTen) {
   auto none = UploadExamples("docs", "none", {TextExample(" ")}, {}, true);
   EXPECT_EQ(none.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(none.status().message().find("examples[0]: empty document"), absl::string_view::npos);
+  // A word id outside the vocabulary is named with the vocabulary's range.
+  v1::Example outside = IdsExample(corpus.documents[0]);
+  outside.mutable_input()->mutable_document()->mutable_word_ids()->set_ids(0, kV);
+  auto refused = UploadExamples("docs", "ids", {IdsExample(corpus.documents[1]), outside});
+  EXPECT_NE(refused.status().message().find(
+                "examples[1]: word_ids.ids[0] = 40 is outside the vocabulary (ids 0..39)"),
+            absl::string_view::npos)
+      << refused.status();
 }
 
 TEST_F(DocumentsTest, LoadGivesEachKeptRowItsCountedWords) {
@@ -619,7 +627,7 @@ TEST_F(DocumentsTest, BinaryCodesForDocuments) {
   EXPECT_GT(report.validation_items(), 0u);
   EXPECT_GT(report.reconstruction_error(), 0);
   EXPECT_GT(report.pca_reconstruction_error(), 0);
-  EXPECT_GT(report.precision_at_10(), 0.5);  // Chance is 0.25.
+  EXPECT_GT(report.precision_at_10(), 0.5);      // Chance is 0.25.
   EXPECT_GT(report.pca_precision_at_10(), 0.5);  // PCA codes by L2, not thresholded.
 
   const TopicCorpus items = MakeTopicCorpus(40, kTopics, kWordsPerTopic, 12, 0.8, 5);

@@ -313,11 +313,15 @@ int Datasets(Client& client, const std::vector<std::string>& words) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& d : response.datasets()) {
       if (client.options().json) PrintJson(d);
-      rows.push_back({d.name(), std::to_string(d.example_count()),
-                      std::to_string(d.labelled_count()),
-                      std::to_string(d.bytes() >> 10) + " KiB"});
+      rows.push_back(
+          {d.name(), std::to_string(d.example_count()), std::to_string(d.labelled_count()),
+           std::to_string(d.skipped_count()),
+           d.vocabulary_word_count() > 0 ? std::to_string(d.vocabulary_word_count()) : "-",
+           std::to_string(d.bytes() >> 10) + " KiB"});
     }
-    if (!client.options().json) PrintTable({"NAME", "EXAMPLES", "LABELLED", "SIZE"}, rows);
+    if (!client.options().json) {
+      PrintTable({"NAME", "EXAMPLES", "LABELLED", "SKIPPED", "VOCABULARY", "SIZE"}, rows);
+    }
     return kExitOk;
   }
   if (pos.size() < 3) {

@@ -140,6 +140,8 @@ TEST_F(CliTest, BagOfWordsVocabulariesAndEncodings) {
             std::string::npos)
       << out;
   EXPECT_NE(out.find("2 examples (2 labelled), 1 skipped"), std::string::npos) << out;
+  ASSERT_EQ(Cli({"datasets", "list", "docs"}, &out), 0) << out;
+  EXPECT_NE(out.find("SKIPPED"), std::string::npos) << out;
   // --encoding latin-1 transcodes it.
   ASSERT_EQ(
       Cli({"datasets", "upload", "docs", "mail1", "--text", mail, "--encoding", "latin-1"}, &out),

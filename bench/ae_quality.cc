@@ -18,6 +18,7 @@
 
 #include "engine/model/autoencoder.h"
 #include "engine/model/codes.h"
+#include "engine/train/autoencoder_trainer.h"
 
 namespace {
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/model/autoencoder.h"
+#include "engine/train/autoencoder_trainer.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace {

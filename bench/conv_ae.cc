@@ -23,6 +23,7 @@
 #include "engine/model/conv_autoencoder.h"
 #include "engine/model/pca.h"
 #include "engine/nn/loss.h"
+#include "engine/train/autoencoder_trainer.h"
 
 namespace {
 

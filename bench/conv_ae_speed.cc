@@ -21,6 +21,7 @@
 
 #include "engine/data/idx.h"
 #include "engine/model/conv_autoencoder.h"
+#include "engine/train/autoencoder_trainer.h"
 
 namespace {
 

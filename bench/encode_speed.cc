@@ -27,6 +27,7 @@
 #include "engine/eval/metrics.h"
 #include "engine/model/autoencoder.h"
 #include "engine/model/model_file.h"
+#include "engine/train/autoencoder_trainer.h"
 
 namespace {
 

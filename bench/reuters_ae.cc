@@ -20,6 +20,7 @@
 #include "engine/eval/metrics.h"
 #include "engine/model/autoencoder.h"
 #include "engine/model/lsa.h"
+#include "engine/train/autoencoder_trainer.h"
 
 namespace {
 

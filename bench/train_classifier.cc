@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/train/classifier.h"
+#include "engine/train/classifier_trainer.h"
 
 namespace {
 

@@ -237,23 +237,63 @@ int WatchJob(Client& client, const std::string& job_id) {
   return last == v1::JOB_STATE_SUCCEEDED ? kExitOk : kExitFailure;
 }
 
+// --augment shift=2,rotate=10,scale=0.9-1.1,crop=0.2,hflip,vflip (any subset). False when
+// malformed. The server checks the values against the collection's geometry.
+bool ParseAugmentation(const std::string& text, v1::ImageAugmentation* out) {
+  std::stringstream items(text);
+  for (std::string item; std::getline(items, item, ',');) {
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    char* end = nullptr;
+    const float number = std::strtof(value.c_str(), &end);
+    const bool numeric = !value.empty() && end != value.c_str() && *end == '\0';
+    if (key == "hflip" && value.empty()) {
+      out->set_horizontal_flip(true);
+    } else if (key == "vflip" && value.empty()) {
+      out->set_vertical_flip(true);
+    } else if (key == "shift" && numeric) {
+      out->set_max_shift_pixels(number);
+    } else if (key == "rotate" && numeric) {
+      out->set_max_rotation_degrees(number);
+    } else if (key == "crop" && numeric) {
+      out->set_crop(number);
+    } else if (key == "scale" && value.find('-') != std::string::npos) {
+      const size_t dash = value.find('-');
+      out->set_min_scale(std::strtof(value.substr(0, dash).c_str(), nullptr));
+      out->set_max_scale(std::strtof(value.substr(dash + 1).c_str(), nullptr));
+    } else {
+      std::fprintf(stderr, "bottleneck: cannot read --augment item '%s'\n", item.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
 int Train(Client& client, const std::vector<std::string>& words) {
   Args args(words, {"pretrain", "promote", "no-watch", "tied", "sgd", "keep-headers", "keep-quoted",
                     "keep-encoded", "keep-markup"});
+  v1::ImageAugmentation augmentation;
   if (!args.error().empty() || args.positional().size() != 2 ||
-      (!args.Has("pca") && !args.Has("dense"))) {
-    std::fprintf(stderr,
-                 "usage: bottleneck train COLLECTION DATASET (--pca K | --dense 1000,500,250 "
-                 "--code 30)\n"
-                 "         [--activation logistic|relu|tanh] [--code-activation linear|logistic]\n"
-                 "         [--decoder SIZES] [--tied] [--pretrain] [--pretrain-epochs N]\n"
-                 "         [--denoise masking|gaussian|salt-and-pepper:LEVEL] [--contractive L]\n"
-                 "         [--epochs N] [--batch N] [--lr X] [--sgd] [--seed N]\n"
-                 "         [--validation F] [--promote] [--no-watch]\n"
-                 "         documents: [--keep-headers] [--keep-quoted] [--keep-encoded]\n"
-                 "         [--keep-markup] [--max-word-length N] (texts are cleaned of mail\n"
-                 "         headers but the Subject, '>' quotes, base64/uuencoded blocks and\n"
-                 "         HTML tags, and tokens over 30 letters dropped, unless kept)\n");
+      !ParseAugmentation(args.Get("augment"), &augmentation)) {
+    std::fprintf(
+        stderr,
+        "usage: bottleneck train COLLECTION DATASET [--pca K | --dense 1000,500,250 "
+        "--code 30]\n"
+        "         (no architecture: the service's default recipe for the collection)\n"
+        "         [--activation logistic|relu|tanh] [--code-activation linear|logistic]\n"
+        "         [--decoder SIZES] [--tied] [--pretrain] [--pretrain-epochs N]\n"
+        "         [--denoise masking|gaussian|salt-and-pepper:LEVEL] [--contractive L]\n"
+        "         [--epochs N] [--batch N] [--lr X] [--sgd] [--seed N] [--weight-decay X]\n"
+        "         [--validation F] [--validation-split random|by-label] [--patience N]\n"
+        "         [--lr-schedule constant|step|cosine] [--lr-step-epochs N]\n"
+        "         [--lr-gamma X] [--lr-min X]\n"
+        "         [--augment shift=PX,rotate=DEG,scale=MIN-MAX,crop=F,hflip,vflip]\n"
+        "         [--promote] [--no-watch]\n"
+        "         documents: [--keep-headers] [--keep-quoted] [--keep-encoded]\n"
+        "         [--keep-markup] [--max-word-length N] (texts are cleaned of mail\n"
+        "         headers but the Subject, '>' quotes, base64/uuencoded blocks and\n"
+        "         HTML tags, and tokens over 30 letters dropped, unless kept)\n");
     return kExitUsage;
   }
   v1::StartTrainingRequest request;
@@ -265,7 +305,7 @@ int Train(Client& client, const std::vector<std::string>& words) {
   if (args.Has("pca")) {
     if (!args.GetUint("pca", 0, &value)) return kExitUsage;
     spec->mutable_pca()->set_code_size(static_cast<uint32_t>(value));
-  } else {
+  } else if (args.Has("dense")) {
     v1::DenseAutoencoderSpec* d = spec->mutable_dense();
     for (uint32_t size : ParseSizes(args.Get("dense"))) d->add_encoder_sizes(size);
     for (uint32_t size : ParseSizes(args.Get("decoder"))) d->add_decoder_sizes(size);
@@ -301,11 +341,14 @@ int Train(Client& client, const std::vector<std::string>& words) {
     d->mutable_contractive()->set_lambda(static_cast<float>(lambda));
   }
   v1::TrainingOptions* t = spec->mutable_training();
-  double lr = 0, validation = 0;
-  uint64_t epochs = 0, batch = 0, seed = 0;
+  double lr = 0, validation = 0, weight_decay = 0, gamma = 0, lr_min = 0;
+  uint64_t epochs = 0, batch = 0, seed = 0, patience = 0, step_epochs = 0;
   if (!args.GetUint("epochs", 0, &epochs) || !args.GetUint("batch", 0, &batch) ||
       !args.GetUint("seed", 0, &seed) || !args.GetDouble("lr", 0, &lr) ||
-      !args.GetDouble("validation", 0, &validation)) {
+      !args.GetDouble("validation", 0, &validation) ||
+      !args.GetDouble("weight-decay", 0, &weight_decay) ||
+      !args.GetUint("patience", 0, &patience) || !args.GetUint("lr-step-epochs", 0, &step_epochs) ||
+      !args.GetDouble("lr-gamma", 0, &gamma) || !args.GetDouble("lr-min", 0, &lr_min)) {
     return kExitUsage;
   }
   t->set_epochs(static_cast<uint32_t>(epochs));
@@ -313,7 +356,28 @@ int Train(Client& client, const std::vector<std::string>& words) {
   t->set_seed(seed);
   t->set_learning_rate(static_cast<float>(lr));
   t->set_validation_fraction(static_cast<float>(validation));
+  t->set_weight_decay(static_cast<float>(weight_decay));
+  t->set_early_stopping_patience(static_cast<uint32_t>(patience));
+  t->set_lr_step_epochs(static_cast<uint32_t>(step_epochs));
+  t->set_lr_step_gamma(static_cast<float>(gamma));
+  t->set_lr_min_factor(static_cast<float>(lr_min));
+  *t->mutable_augmentation() = augmentation;
   if (args.Has("sgd")) t->set_optimizer(v1::OPTIMIZER_KIND_SGD);
+  const std::string split = args.Get("validation-split");
+  if (split == "by-label") t->set_validation(v1::VALIDATION_SPLIT_BY_LABEL);
+  if (split == "random") t->set_validation(v1::VALIDATION_SPLIT_RANDOM);
+  if (!split.empty() && t->validation() == v1::VALIDATION_SPLIT_UNSPECIFIED) {
+    std::fprintf(stderr, "bottleneck: --validation-split is random or by-label\n");
+    return kExitUsage;
+  }
+  const std::string schedule = args.Get("lr-schedule");
+  if (schedule == "constant") t->set_lr_schedule(v1::LEARNING_RATE_SCHEDULE_CONSTANT);
+  if (schedule == "step") t->set_lr_schedule(v1::LEARNING_RATE_SCHEDULE_STEP);
+  if (schedule == "cosine") t->set_lr_schedule(v1::LEARNING_RATE_SCHEDULE_COSINE);
+  if (!schedule.empty() && t->lr_schedule() == v1::LEARNING_RATE_SCHEDULE_UNSPECIFIED) {
+    std::fprintf(stderr, "bottleneck: --lr-schedule is constant, step or cosine\n");
+    return kExitUsage;
+  }
   uint64_t max_word_length = 0;
   if (!args.GetUint("max-word-length", 0, &max_word_length)) return kExitUsage;
   if (args.Has("keep-headers") || args.Has("keep-quoted") || args.Has("keep-encoded") ||
@@ -421,14 +485,21 @@ int Models(Client& client, const std::vector<std::string>& words) {
       const std::string kind = m.spec().has_pca()     ? "PCA"
                                : m.spec().has_dense() ? "dense AE"
                                                       : "conv AE";
+      // With a BY_LABEL split, the error on the held-out labels (classes never trained on).
+      const bool heldout = r.heldout_items() > 0;
       rows.push_back({"v" + std::to_string(m.version()) + (m.serving() ? " *" : ""), kind,
                       std::to_string(m.code_size()), std::to_string(m.parameter_count()),
                       Fmt(r.reconstruction_error(), 2), Fmt(r.pca_reconstruction_error(), 2),
+                      heldout ? Fmt(r.heldout_reconstruction_error(), 2) : "-",
+                      heldout ? Fmt(r.heldout_pca_reconstruction_error(), 2) : "-",
                       Fmt(r.precision_at_10(), 3), Fmt(r.pca_precision_at_10(), 3),
+                      r.best_epoch() > 0
+                          ? std::to_string(r.best_epoch()) + "/" + std::to_string(r.epochs_run())
+                          : "-",
                       Duration(r.training_seconds())});
     }
-    PrintTable({"VERSION", "KIND", "CODE", "PARAMS", "ERROR", "PCA ERROR", "P@10", "PCA P@10",
-                "TRAINED IN"},
+    PrintTable({"VERSION", "KIND", "CODE", "PARAMS", "ERROR", "PCA ERROR", "NEW-LABEL ERROR", "PCA",
+                "P@10", "PCA P@10", "BEST EPOCH", "TRAINED IN"},
                rows);
     return kExitOk;
   }

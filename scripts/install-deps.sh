@@ -26,7 +26,8 @@ BUILD_PACKAGES=(
   dataset-fashion-mnist python3-sklearn
   libcpp-httplib-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-pil python3-yaml
-  clang libclang-rt-14-dev openssl
+  # The fuzz tests build with clang: its sanitizer runtimes and its OpenMP (omp.h, libomp).
+  clang libclang-rt-14-dev libomp-14-dev openssl
 )
 RUNTIME_PACKAGES=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libdnnl2 librocksdb7.8 libpng16-16 libjpeg62-turbo

@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
 #include <cstring>
 
 // GCC 12's _mm512_reduce_add_ps extracts halves into _mm256_undefined_pd(), which -Wuninitialized
@@ -86,6 +87,29 @@ __attribute__((target("avx2,fma"))) float Avx2(const void* a, const void* b, con
   return kL2 ? sum : 1.0f - sum;
 }
 
+// Codes inside hnswlib's node storage follow the layer-0 links (4 * (2M + 1) bytes), so they are
+// only 4-byte aligned: words are loaded with memcpy (an unaligned load, no undefined behaviour).
+inline uint64_t LoadWord(const void* base, size_t i) {
+  uint64_t w;
+  std::memcpy(&w, static_cast<const char*>(base) + 8 * i, sizeof(w));
+  return w;
+}
+
+__attribute__((target("popcnt"))) float HammingPopcnt(const void* a, const void* b,
+                                                      const void* param) {
+  const size_t words = *static_cast<const size_t*>(param);
+  uint64_t bits = 0;
+  for (size_t i = 0; i < words; ++i) bits += __builtin_popcountll(LoadWord(a, i) ^ LoadWord(b, i));
+  return static_cast<float>(bits);
+}
+
+float HammingGeneric(const void* a, const void* b, const void* param) {
+  const size_t words = *static_cast<const size_t*>(param);
+  uint64_t bits = 0;
+  for (size_t i = 0; i < words; ++i) bits += __builtin_popcountll(LoadWord(a, i) ^ LoadWord(b, i));
+  return static_cast<float>(bits);
+}
+
 enum class Isa { kNone, kAvx2, kAvx512 };
 
 Isa Detect() {
@@ -123,6 +147,10 @@ DistanceFn FastInnerProductDistance() {
       break;
   }
   return nullptr;
+}
+
+DistanceFn HammingDistance() {
+  return __builtin_cpu_supports("popcnt") ? HammingPopcnt : HammingGeneric;
 }
 
 const char* FastDistanceIsa() {

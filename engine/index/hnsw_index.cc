@@ -1,325 +1,67 @@
-// hnswlib is included only here (its headers define per-translation-unit SIMD function pointers).
 #include "engine/index/hnsw_index.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <mutex>
 #include <new>
 #include <queue>
 #include <shared_mutex>
 #include <stdexcept>
-#include <thread>
 
-#include "engine/index/distance.h"
 #include "engine/index/hnsw_body.h"
+#include "engine/index/hnsw_search.h"
+#include "engine/index/hnsw_spaces.h"
+#include "engine/index/mem_file.h"
 #include "engine/util/background.h"
 #include "hnswlib/hnswlib.h"
+
+// The HNSW index over hnswlib 0.6.2. hnswlib's headers define non-inline globals, so this is the
+// only translation unit of the engine that includes them (with hnsw_spaces.h and hnsw_search.h).
+//
+// Codes: Hamming codes are padded internally to 64-bit words (popcount over words); cosine
+// vectors are normalised on insert and on query.
+//
+// Upsert / delete / space reuse: Upsert of a new label adds a node. Upsert of an existing label
+// (live or deleted) marks its old node deleted and adds a new node that the label then maps to
+// (cheaper than hnswlib's in-place updatePoint, which re-links the whole neighbourhood under the
+// writer lock). Delete marks the node deleted: it stays in the graph as a routing node and is
+// never returned. Slots of deleted nodes are reclaimed by Compact() (a rebuild of the graph from
+// the live vectors held in the index), which ServingIndex runs when deleted nodes exceed half the
+// nodes. Growth: when full, the capacity doubles with hnswlib's resizeIndex (no rebuild).
+//
+// Locking: searches (Search, SearchExact, Serialize, size/MemoryBytes) share a reader lock;
+// mutations (Upsert, UpsertBatch, Delete, SwapContents) are serialized by a writer mutex and take
+// the reader lock exclusively only while they change the graph. An insert finds its neighbours
+// under the SHARED lock (the expensive part, alongside searches) and links the node under the
+// exclusive one, one item at a time: a search waits for at most one link step, never for a batch,
+// and may see part of a batch. Compact builds the new graph while holding the reader lock SHARED
+// (searches continue, other mutations wait) and takes it exclusively only to swap graphs. Why
+// writers are exclusive: in 0.6.2, addPoint is thread-safe against other addPoint calls (per-node
+// link_list_locks_), but searchKnn/searchBaseLayerST read neighbour lists WITHOUT those locks, so
+// a search concurrent with an insert is a data race; resizeIndex reallocates everything.
+//
+// Search does not use hnswlib's searchKnn (which reads the shared ef_ and bumps unsynchronised
+// metric counters): it runs the same greedy descent with a per-query ef, and its own base-layer
+// search (hnsw_search.h), which visits what hnswlib's searchBaseLayerST visits but keeps many
+// cache misses in flight (and a per-thread visited bitset); float distances use the CPU's widest
+// kernel (engine/index/distance.h).
 
 namespace bn {
 namespace {
 
-// Vectors inside hnswlib's node storage follow the layer-0 links (4 * (2M + 1) bytes), so they are
-// only 4-byte aligned: words are loaded with memcpy (an unaligned load, no undefined behaviour).
-inline uint64_t LoadWord(const void* base, size_t i) {
-  uint64_t w;
-  std::memcpy(&w, static_cast<const char*>(base) + 8 * i, sizeof(w));
-  return w;
-}
-
-__attribute__((target("popcnt"))) float HammingPopcnt(const void* a, const void* b,
-                                                      const void* param) {
-  const size_t words = *static_cast<const size_t*>(param);
-  uint64_t bits = 0;
-  for (size_t i = 0; i < words; ++i) bits += __builtin_popcountll(LoadWord(a, i) ^ LoadWord(b, i));
-  return static_cast<float>(bits);
-}
-
-float HammingGeneric(const void* a, const void* b, const void* param) {
-  const size_t words = *static_cast<const size_t*>(param);
-  uint64_t bits = 0;
-  for (size_t i = 0; i < words; ++i) bits += __builtin_popcountll(LoadWord(a, i) ^ LoadWord(b, i));
-  return static_cast<float>(bits);
-}
-
-// Hamming distance over packed codes of `words` 64-bit words.
-class HammingSpace : public hnswlib::SpaceInterface<float> {
- public:
-  explicit HammingSpace(size_t words) : words_(words) {
-    func_ = __builtin_cpu_supports("popcnt") ? HammingPopcnt : HammingGeneric;
-  }
-  size_t get_data_size() override { return words_ * sizeof(uint64_t); }
-  hnswlib::DISTFUNC<float> get_dist_func() override { return func_; }
-  void* get_dist_func_param() override { return &words_; }
-
- private:
-  size_t words_;
-  hnswlib::DISTFUNC<float> func_;
-};
-
-// hnswlib's float spaces with the CPU's widest distance kernel (engine/index/distance.h) in place
-// of hnswlib's build-time one, when the CPU has one. The stored layout is hnswlib's: only the
-// function that compares two vectors changes.
-template <typename Base>
-class FastSpace : public Base {
- public:
-  FastSpace(size_t dim, DistanceFn fast) : Base(dim), fast_(fast) {}
-  hnswlib::DISTFUNC<float> get_dist_func() override {
-    return fast_ != nullptr ? fast_ : Base::get_dist_func();
-  }
-
- private:
-  DistanceFn fast_;
-};
-
-// hnswlib's space constructors write global SIMD function pointers: construct one at a time.
-std::mutex& SpaceMutex() {
-  static std::mutex mu;
-  return mu;
-}
-
-std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(const IndexConfig& c) {
-  std::lock_guard<std::mutex> lock(SpaceMutex());
-  switch (c.metric) {
-    case Metric::kL2:
-      return std::make_unique<FastSpace<hnswlib::L2Space>>(c.dim, FastL2Squared());
-    case Metric::kInnerProduct:
-    case Metric::kCosine:
-      return std::make_unique<FastSpace<hnswlib::InnerProductSpace>>(c.dim,
-                                                                     FastInnerProductDistance());
-    case Metric::kHamming:
-      return std::make_unique<HammingSpace>((c.dim + 63) / 64);
-  }
-  return nullptr;
-}
+using hnsw_internal::CompareLess;
+using hnsw_internal::Descend;
+using hnsw_internal::MakeSpace;
+using hnsw_internal::Scored;
+using hnsw_internal::SearchLayer0;
 
 absl::Status FromException(const char* what, const std::exception& e) {
   if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
     return absl::ResourceExhaustedError(std::string(what) + ": out of memory");
   }
   return absl::InternalError(std::string(what) + ": " + e.what());
-}
-
-// A memory-backed file for hnswlib's path-based saveIndex/loadIndex.
-class MemFile {
- public:
-  MemFile() : fd_(memfd_create("bn-hnsw", MFD_CLOEXEC)) {}
-  ~MemFile() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
-  bool ReadAll(std::string* out) const {
-    off_t size = lseek(fd_, 0, SEEK_END);
-    if (size < 0) return false;
-    out->resize(size);
-    size_t done = 0;
-    while (done < out->size()) {
-      ssize_t n = pread(fd_, &(*out)[done], out->size() - done, done);
-      if (n <= 0) return false;
-      done += n;
-    }
-    return true;
-  }
-  bool WriteAll(absl::string_view data) const {
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = pwrite(fd_, data.data() + done, data.size() - done, done);
-      if (n <= 0) return false;
-      done += n;
-    }
-    return true;
-  }
-
- private:
-  int fd_;
-};
-
-// Greedy descent (hnswlib's searchKnn and addPoint) from `*cur` through levels `from` down to
-// `to` + 1: `*cur` becomes the closest node found at level `to` + 1. False on a link outside
-// the graph.
-bool Descend(const hnswlib::HierarchicalNSW<float>& h, const void* q, int from, int to,
-             hnswlib::tableint* cur) {
-  float cur_dist = h.fstdistfunc_(q, h.getDataByInternalId(*cur), h.dist_func_param_);
-  for (int level = from; level > to; --level) {
-    bool changed = true;
-    while (changed) {
-      changed = false;
-      const unsigned int* data = h.get_linklist(*cur, level);
-      const int size = h.getListCount(const_cast<unsigned int*>(data));
-      const hnswlib::tableint* links = reinterpret_cast<const hnswlib::tableint*>(data + 1);
-      for (int i = 0; i < size; ++i) {
-        const hnswlib::tableint cand = links[i];
-        if (cand >= h.cur_element_count) return false;
-        const float d = h.fstdistfunc_(q, h.getDataByInternalId(cand), h.dist_func_param_);
-        if (d < cur_dist) {
-          cur_dist = d;
-          *cur = cand;
-          changed = true;
-        }
-      }
-    }
-  }
-  return true;
-}
-
-// (distance, internal id); a max-heap on distance with CompareLess, a min-heap with CompareMore.
-using Scored = std::pair<float, hnswlib::tableint>;
-struct CompareLess {
-  bool operator()(const Scored& a, const Scored& b) const { return a.first < b.first; }
-};
-struct CompareMore {
-  bool operator()(const Scored& a, const Scored& b) const { return a.first > b.first; }
-};
-
-// The nodes one search has visited, as a bitset owned by the calling thread: 1 bit per node
-// (128 KiB for 1M nodes, which stays in L2, where hnswlib's 16-bit tags take 2 MiB), and cleared
-// after each search through the list of words it touched. Reusable across indexes and searches on
-// the same thread; not reentrant.
-class VisitedBits {
- public:
-  // This thread's set, empty, with room for ids < n. Clear() before the next ForThisThread().
-  static VisitedBits& ForThisThread(size_t n) {
-    thread_local VisitedBits bits;
-    if (bits.words_.size() < (n + 63) / 64) bits.words_.resize((n + 63) / 64, 0);
-    return bits;
-  }
-  void Prefetch(uint32_t id) const { __builtin_prefetch(&words_[id >> 6]); }
-  // True when `id` was already in the set; adds it.
-  bool TestAndSet(uint32_t id) {
-    uint64_t& word = words_[id >> 6];
-    const uint64_t bit = uint64_t{1} << (id & 63);
-    if (word & bit) return true;
-    if (word == 0) touched_.push_back(id >> 6);
-    word |= bit;
-    return false;
-  }
-  void Clear() {
-    for (uint32_t w : touched_) words_[w] = 0;
-    touched_.clear();
-  }
-
- private:
-  std::vector<uint64_t> words_;
-  std::vector<uint32_t> touched_;
-};
-
-// The `ef` closest (distance, id) pairs seen so far: a max-heap on distance whose root is the
-// search's bound. Once full, a closer pair replaces the root with one sift-down (a push and a pop
-// of std::priority_queue sift twice).
-class ClosestSet {
- public:
-  explicit ClosestSet(size_t ef) : ef_(ef) { heap_.reserve(ef); }
-  size_t size() const { return heap_.size(); }
-  bool full() const { return heap_.size() >= ef_; }
-  float bound() const { return heap_.front().first; }  // Requires size() > 0.
-  // Adds `s`; when full, `s` must be closer than bound() and replaces the farthest pair.
-  void Add(const Scored& s) {
-    if (!full()) {
-      heap_.push_back(s);
-      std::push_heap(heap_.begin(), heap_.end(), CompareLess());
-      return;
-    }
-    const size_t n = heap_.size();
-    size_t i = 0;
-    for (;;) {
-      size_t child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && heap_[child + 1].first > heap_[child].first) ++child;
-      if (heap_[child].first <= s.first) break;
-      heap_[i] = heap_[child];
-      i = child;
-    }
-    heap_[i] = s;
-  }
-  std::vector<Scored>& pairs() { return heap_; }
-
- private:
-  const size_t ef_;
-  std::vector<Scored> heap_;
-};
-
-// hnswlib's searchBaseLayerST (the same visiting order, stopping rule and treatment of deleted
-// nodes), rearranged for memory-level parallelism, which bounds the search at 1M codes: a node's
-// links are checked against the visited set and the unvisited neighbours' vectors prefetched all
-// at once before any distance is computed (hnswlib prefetches one neighbour ahead), and the link
-// list of each node that enters the candidate queue is prefetched when it enters. Visited nodes are
-// a per-thread bitset instead of hnswlib's pooled 16-bit tags.
-//
-// Fills `out` with at most `ef` (distance, id) pairs in no particular order. False on a link
-// outside the graph.
-template <bool kHasDeletions>
-bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint entry, const void* q,
-                  size_t ef, std::vector<Scored>* out) {
-  VisitedBits& visited = VisitedBits::ForThisThread(h.cur_element_count);
-  struct ClearOnExit {
-    VisitedBits& bits;
-    ~ClearOnExit() { bits.Clear(); }
-  } clear_on_exit{visited};
-  const char* const nodes = h.data_level0_memory_;
-  const size_t stride = h.size_data_per_element_;
-  const size_t data_offset = h.offsetData_;
-  auto data_of = [&](hnswlib::tableint id) { return nodes + size_t{id} * stride + data_offset; };
-  // Prefetch spans: a node's vector is only 4-byte aligned, so 128 bytes can cover three lines.
-  const size_t data_bytes = std::min<size_t>(h.data_size_, 256);
-  const size_t list_bytes = std::min<size_t>(h.size_links_level0_, 256);
-  auto prefetch = [](const char* p, size_t bytes) {
-    for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b);
-    __builtin_prefetch(p + bytes - 1);
-  };
-
-  std::vector<Scored> candidate_storage;
-  candidate_storage.reserve(4 * ef);
-  ClosestSet top(ef);
-  std::priority_queue<Scored, std::vector<Scored>, CompareMore> candidates(
-      CompareMore(), std::move(candidate_storage));
-  float bound = std::numeric_limits<float>::max();
-  if (!kHasDeletions || !h.isMarkedDeleted(entry)) {
-    bound = h.fstdistfunc_(q, data_of(entry), h.dist_func_param_);
-    top.Add({bound, entry});
-  }
-  candidates.emplace(bound, entry);
-  visited.TestAndSet(entry);
-
-  std::vector<hnswlib::tableint> fresh(h.maxM0_);
-  while (!candidates.empty()) {
-    const Scored current = candidates.top();
-    if (current.first > bound && (top.full() || !kHasDeletions)) break;
-    candidates.pop();
-    const unsigned int* list = h.get_linklist0(current.second);
-    const size_t size = h.getListCount(const_cast<unsigned int*>(list));
-    if (size > h.maxM0_) return false;
-    const hnswlib::tableint* links = reinterpret_cast<const hnswlib::tableint*>(list + 1);
-    for (size_t j = 0; j < size; ++j) {
-      if (links[j] < h.cur_element_count) visited.Prefetch(links[j]);
-    }
-    size_t n = 0;
-    for (size_t j = 0; j < size; ++j) {
-      const hnswlib::tableint id = links[j];
-      if (id >= h.cur_element_count) return false;
-      if (visited.TestAndSet(id)) continue;
-      fresh[n++] = id;
-      prefetch(data_of(id), data_bytes);
-    }
-    for (size_t j = 0; j < n; ++j) {
-      const hnswlib::tableint id = fresh[j];
-      const float d = h.fstdistfunc_(q, data_of(id), h.dist_func_param_);
-      if (!top.full() || d < bound) {
-        candidates.emplace(d, id);
-        prefetch(nodes + size_t{id} * stride, list_bytes);  // Likely expanded soon.
-        if (!kHasDeletions || !h.isMarkedDeleted(id)) top.Add({d, id});
-        if (top.size() > 0) bound = top.bound();
-      }
-    }
-  }
-  out->swap(top.pairs());
-  return true;
 }
 
 }  // namespace

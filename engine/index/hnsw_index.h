@@ -1,42 +1,18 @@
-// A vector index over hnswlib 0.6.2 (HNSW graph) for one (collection, model version), keyed by the
-// store's stable item labels. No exception escapes: hnswlib's std::runtime_error and
-// std::bad_alloc become absl::Status.
+// HnswIndex: an approximate nearest-neighbour index (an HNSW graph, hnswlib 0.6.2) over the codes
+// of one (collection, model version), keyed by the store's stable item labels.
 //
 // Codes (the `code` / `query` bytes of every call) use the store's encoding:
 //   kL2, kInnerProduct, kCosine   dim float32 values, little-endian (4 * dim bytes)
 //   kHamming                      dim bits packed little-endian (bit i = byte i/8, bit i%8),
-//                                 ceil(dim / 8) bytes; padded internally to 64-bit words.
-// Distances (smaller is closer):
-//   kL2            squared Euclidean distance
-//   kInnerProduct  1 - <a, b>
-//   kCosine        1 - <a/|a|, b/|b|> (vectors are normalised on insert and on query; a zero
-//                  vector stays zero)
-//   kHamming       number of differing bits (as float), popcount over 64-bit words
+//                                 ceil(dim / 8) bytes
+// Distances (smaller is closer): kL2 squared Euclidean; kInnerProduct 1 - <a, b>; kCosine
+// 1 - <a/|a|, b/|b|> (a zero vector stays zero); kHamming the number of differing bits.
 //
-// Upsert / delete / space reuse: Upsert of a new label adds a node. Upsert of an existing label
-// (live or deleted) marks its old node deleted and adds a new node that the label then maps to
-// (cheaper than hnswlib's in-place updatePoint, which re-links the whole neighbourhood under the
-// writer lock). Delete marks the node deleted: it stays in the graph as a routing node and is
-// never returned. Slots of deleted nodes are reclaimed by Compact() (a rebuild of the graph from
-// the live vectors held in the index), which ServingIndex runs when deleted nodes exceed half the
-// nodes. Growth: when full, the capacity doubles with hnswlib's resizeIndex (no rebuild).
-//
-// Thread safety: all methods may be called concurrently. Searches (Search, SearchExact,
-// Serialize, size/MemoryBytes) share a reader lock; mutations (Upsert, UpsertBatch, Delete,
-// SwapContents) are serialized by a writer mutex and take the reader lock exclusively only while
-// they change the graph. An insert finds its neighbours under the SHARED lock (the expensive
-// part, alongside searches) and links the node under the exclusive one, one item at a time: a
-// search waits for at most one link step, never for a batch, and may see part of a batch. Compact
-// builds the new graph while holding the reader lock SHARED (searches continue, other mutations
-// wait) and takes it exclusively only to swap graphs. Why writers are exclusive: in 0.6.2, addPoint
-// is thread-safe against other addPoint calls (per-node link_list_locks_), but
-// searchKnn/searchBaseLayerST read neighbour lists WITHOUT those locks, so a search concurrent with
-// an insert is a data race; resizeIndex reallocates everything. Search does
-// not use hnswlib's searchKnn (which reads the shared ef_ and bumps unsynchronised metric
-// counters): it runs the same greedy descent with a per-query ef, and its own base-layer search,
-// which visits what hnswlib's searchBaseLayerST visits but keeps many cache misses in flight
-// (and a per-thread visited bitset); float distances use the CPU's widest kernel
-// (engine/index/distance.h).
+// Upserting a label replaces its vector; deleted nodes keep routing searches until Compact()
+// rebuilds the graph; capacity grows by doubling. Thread safety: every method may be called
+// concurrently (searches share a reader lock, mutations are serialised and block searches only
+// briefly; hnsw_index.cc has the details). No exception escapes: hnswlib's errors become
+// Statuses (ResourceExhausted when out of memory).
 #ifndef BOTTLENECK_ENGINE_INDEX_HNSW_INDEX_H_
 #define BOTTLENECK_ENGINE_INDEX_HNSW_INDEX_H_
 

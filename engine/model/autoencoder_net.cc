@@ -6,6 +6,20 @@
 
 #include "engine/nn/contractive.h"
 
+// The dense auto-encoder's architecture:
+//
+//   input[n,D] -> encoder hidden layers -> code layer [n,K] -> decoder layers -> output [n,D]
+//
+// The decoder mirrors the encoder unless decoder_sizes is given; tied weights reuse the
+// encoder's weights transposed (mirror only). The output layer's pre-activation goes to the
+// loss: logistic + cross-entropy (pixels in [0,1]), softmax + cross-entropy (word
+// distributions), or linear + squared error. Variants: denoising (the trainer corrupts the
+// input, the loss scores against the clean one), contractive (penalty on the first encoder
+// layer, logistic units only), binary codes (logistic code units with fixed per-example Gaussian
+// noise added to their inputs during training; codes thresholded at 0.5 by
+// engine/model/codes.h), and greedy RBM pre-training (engine/train/rbm_pretraining.h) before
+// fine-tuning.
+
 namespace bn {
 namespace {
 
@@ -290,6 +304,22 @@ absl::Status AutoencoderNet::ComputeGradients(const float* x_in, const float* ta
   return absl::OkStatus();
 }
 
+absl::Status AutoencoderNet::TrainStep(const TrainBatch& batch, Optimizer* optimizer,
+                                       double* loss) {
+  return TrainStep(batch.input, batch.target, batch.size, batch.code_noise, optimizer, loss);
+}
+
+absl::StatusOr<double> AutoencoderNet::Evaluate(const FloatMatrix& x,
+                                                const std::vector<int>* /*labels*/) {
+  if (x.rows == 0) return 0.0;
+  FloatMatrix codes(x.rows, spec_.code_size);
+  FloatMatrix recon(x.rows, x.cols);
+  if (absl::Status s = Encode(x.data.data(), x.rows, codes.data.data()); !s.ok()) return s;
+  if (absl::Status s = Decode(codes.data.data(), x.rows, recon.data.data()); !s.ok()) return s;
+  return SumSquaredError(recon.data.data(), x.data.data(), x.rows * x.cols) /
+         static_cast<double>(x.rows);
+}
+
 std::vector<float> AutoencoderNet::FlatParameters() const {
   std::vector<float> flat;
   flat.reserve(static_cast<size_t>(parameter_count()));
@@ -317,6 +347,12 @@ void AutoencoderNet::SavePayload(std::string* out) const {
     if (!l->tied()) w.Floats(l->weights());
     w.Floats(l->bias());
   }
+}
+
+std::string AutoencoderNet::SpecBytes() const {
+  std::string out;
+  SaveSpec(&out);
+  return out;
 }
 
 void AutoencoderNet::SaveSpec(std::string* out) const {

@@ -1,9 +1,10 @@
-// Internal: the layer stack of a dense auto-encoder, its training step and its payload format.
-// Used by autoencoder.cc (model + trainer) and rbm.cc (unrolling). Not part of the public API.
+// AutoencoderNet: the layer stack of a dense auto-encoder, its training step (a Trainable) and
+// its payload format; wrapped by the Model of autoencoder.h, trained and RBM-unrolled by
+// engine/train. Not part of the service's API.
 //
 // Layer l maps sizes[l] -> sizes[l+1] with sizes = [D, encoder..., K, decoder..., D]; the code
-// layer is layer code_layer() = encoder_sizes.size(); the last layer is linear (the loss
-// applies the output transform). Thread safety: not thread-safe.
+// layer is layer code_layer() = encoder_sizes.size(); the last layer is linear (the loss applies
+// the output transform). Not thread-safe.
 #ifndef BOTTLENECK_ENGINE_MODEL_AUTOENCODER_NET_H_
 #define BOTTLENECK_ENGINE_MODEL_AUTOENCODER_NET_H_
 
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/model/autoencoder.h"
+#include "engine/model/trainable.h"
 #include "engine/nn/context.h"
 #include "engine/nn/dense.h"
 #include "engine/nn/loss.h"
@@ -26,7 +28,7 @@ namespace bn {
 
 LossKind LossFor(OutputKind output);
 
-class AutoencoderNet {
+class AutoencoderNet : public Trainable {
  public:
   // A net with zero weights. InvalidArgument for a bad spec.
   static absl::StatusOr<std::unique_ptr<AutoencoderNet>> Create(const DenseAutoencoderSpec& spec);
@@ -36,7 +38,7 @@ class AutoencoderNet {
   int code_layer() const { return static_cast<int>(spec_.encoder_sizes.size()); }
   DenseLayer& layer(int l) { return *layers_[static_cast<size_t>(l)]; }
   const DenseLayer& layer(int l) const { return *layers_[static_cast<size_t>(l)]; }
-  int64_t parameter_count() const;
+  int64_t parameter_count() const override;
 
   // Random initialisation (Glorot for logistic/tanh/linear, He for ReLU), biases 0.
   void InitWeights(uint64_t seed);
@@ -56,12 +58,18 @@ class AutoencoderNet {
                                               const float* code_noise, double* loss);
   const std::vector<float>& grad_weights(int l) const { return grad_w_[static_cast<size_t>(l)]; }
   const std::vector<float>& grad_bias(int l) const { return grad_b_[static_cast<size_t>(l)]; }
-  // Registers every parameter block with `optimizer` (call once, before TrainStep).
-  void RegisterParameters(Optimizer* optimizer);
 
-  // All weights and biases, in layer order (for determinism checks and early stopping).
-  std::vector<float> FlatParameters() const;
-  void SetFlatParameters(const std::vector<float>& flat);
+  // Trainable. TrainStep passes batch.input, target and code_noise to the TrainStep above;
+  // Evaluate is the summed squared reconstruction error per row (Encode then Decode).
+  void RegisterParameters(Optimizer* optimizer) override;
+  [[nodiscard]] absl::Status TrainStep(const TrainBatch& batch, Optimizer* optimizer,
+                                       double* loss) override;
+  [[nodiscard]] absl::StatusOr<double> Evaluate(const FloatMatrix& x,
+                                                const std::vector<int>* labels) override;
+  // All weights and biases, in layer order.
+  std::vector<float> FlatParameters() const override;
+  void SetFlatParameters(const std::vector<float>& flat) override;
+  std::string SpecBytes() const override;  // SaveSpec's bytes
 
   void SavePayload(std::string* out) const;  // SaveSpec + every weight and bias
   void SaveSpec(std::string* out) const;     // the architecture part of the payload

@@ -7,6 +7,26 @@
 
 #include "engine/nn/loss.h"
 
+// The convolutional auto-encoder's architecture:
+//
+//   input [n, H*W*C] (HWC pixels in [0,1]; NCHW inside)
+//   encoder, per layer l: conv(filters_l, kernel_l x kernel_l, stride_l, "same" padding) + act
+//                         -> max pool(pool_l x pool_l) unless pool_l == 1
+//   dense hidden layers (dense_sizes, + act; none by default) -> dense code layer (code_size,
+//   code activation; logistic + fixed per-example noise with binary_codes) -> dense layers
+//   back through dense_sizes in reverse to the last feature map (+ act)
+//   decoder, per encoder layer in reverse: unpool (kSwitches or kRepeat, if pool_l > 1)
+//                         -> deconv(back to layer l's input channels and size) + act
+//   the last deconvolution is linear; logistic output + logistic cross-entropy loss (as the
+//   dense auto-encoder's kLogisticCrossEntropy).
+//
+// Switch unpooling and decoding from a code: during training (and Reconstruct) each unpooling
+// layer uses the switches of its paired max-pooling layer from the same forward pass. Decode
+// starts from a code alone and has no switches: it then places each value at the top-left
+// position of its window ("fixed switches", Dosovitskiy et al. 2015), zeros elsewhere. So for
+// kSwitches models, Encode -> Decode differs from the training-time reconstruction; kRepeat
+// models have no such gap. Not supported: RBM pre-training, contractive penalty.
+
 namespace bn {
 namespace {
 
@@ -519,6 +539,22 @@ void ConvAutoencoderNet::SetFlatParameters(const std::vector<float>& flat) {
     std::copy_n(flat.begin() + pos, p.value->size(), p.value->begin());
     pos += p.value->size();
   }
+}
+
+absl::Status ConvAutoencoderNet::TrainStep(const TrainBatch& batch, Optimizer* optimizer,
+                                           double* loss) {
+  return TrainStep(batch.input, batch.target, batch.size, batch.code_noise, optimizer, loss);
+}
+
+absl::StatusOr<double> ConvAutoencoderNet::Evaluate(const FloatMatrix& x,
+                                                    const std::vector<int>* /*labels*/) {
+  if (x.rows == 0) return 0.0;
+  FloatMatrix codes(x.rows, spec_.code_size);
+  FloatMatrix recon(x.rows, x.cols);
+  if (absl::Status s = Encode(x.data.data(), x.rows, codes.data.data()); !s.ok()) return s;
+  if (absl::Status s = Decode(codes.data.data(), x.rows, recon.data.data()); !s.ok()) return s;
+  return SumSquaredError(recon.data.data(), x.data.data(), x.rows * x.cols) /
+         static_cast<double>(x.rows);
 }
 
 void ConvAutoencoderNet::SavePayload(std::string* out) const {

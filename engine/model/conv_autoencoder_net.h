@@ -1,5 +1,6 @@
-// Internal: the layer stack of a convolutional auto-encoder (see conv_autoencoder.h), its
-// training step and payload format. Not part of the public API. Thread safety: not thread-safe.
+// ConvAutoencoderNet: the layer stack of a convolutional auto-encoder (conv_autoencoder.h), its
+// training step (a Trainable) and payload format; wrapped by the Model of conv_autoencoder.h and
+// trained by engine/train. Not part of the service's API. Not thread-safe.
 //
 // Activations are NCHW inside; Encode/Decode/Reconstruct take and return HWC rows.
 #ifndef BOTTLENECK_ENGINE_MODEL_CONV_AUTOENCODER_NET_H_
@@ -12,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/model/conv_autoencoder.h"
+#include "engine/model/trainable.h"
 #include "engine/nn/context.h"
 #include "engine/nn/conv.h"
 #include "engine/nn/dense.h"
@@ -22,7 +24,7 @@
 
 namespace bn {
 
-class ConvAutoencoderNet {
+class ConvAutoencoderNet : public Trainable {
  public:
   // A net with zero weights; binary_codes forces logistic code units. InvalidArgument for a bad
   // spec.
@@ -32,7 +34,7 @@ class ConvAutoencoderNet {
 
   const ConvAutoencoderSpec& spec() const { return spec_; }
   int64_t input_size() const { return spec_.height * spec_.width * spec_.channels; }
-  int64_t parameter_count() const;
+  int64_t parameter_count() const override;
 
   // He (ReLU) or Glorot initialisation, biases 0.
   void InitWeights(uint64_t seed);
@@ -51,16 +53,21 @@ class ConvAutoencoderNet {
   [[nodiscard]] absl::Status ComputeGradients(const float* x_in, const float* target, int64_t n,
                                               const float* code_noise, double* loss);
   std::vector<float> FlatGradients() const;
-  void RegisterParameters(Optimizer* optimizer);
 
+  // Trainable. TrainStep passes batch.input, target and code_noise to the TrainStep above;
+  // Evaluate is the summed squared error per row of Encode then Decode (no switches).
+  void RegisterParameters(Optimizer* optimizer) override;
+  [[nodiscard]] absl::Status TrainStep(const TrainBatch& batch, Optimizer* optimizer,
+                                       double* loss) override;
+  [[nodiscard]] absl::StatusOr<double> Evaluate(const FloatMatrix& x,
+                                                const std::vector<int>* labels) override;
   // All parameters in payload order.
-  std::vector<float> FlatParameters() const;
-  void SetFlatParameters(const std::vector<float>& flat);
+  std::vector<float> FlatParameters() const override;
+  void SetFlatParameters(const std::vector<float>& flat) override;
+  // The architecture part of the payload (no parameters), prefixed with a tag.
+  std::string SpecBytes() const override;
 
   void SavePayload(std::string* out) const;
-  // The architecture part of the payload (no parameters), prefixed with a tag: identifies the
-  // model in training checkpoints.
-  std::string SpecBytes() const;
   static absl::StatusOr<std::unique_ptr<ConvAutoencoderNet>> LoadPayload(ByteReader* r);
 
  private:

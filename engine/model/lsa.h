@@ -19,8 +19,9 @@
 #include "absl/status/statusor.h"
 #include "engine/input/text.h"
 #include "engine/model/pca.h"
-#include "engine/train/progress.h"
+#include "engine/util/cancellation.h"
 #include "engine/util/matrix.h"
+#include "engine/util/progress.h"
 
 namespace bn {
 

@@ -18,8 +18,9 @@
 
 #include "absl/status/statusor.h"
 #include "engine/model/model.h"
-#include "engine/train/progress.h"
+#include "engine/util/cancellation.h"
 #include "engine/util/matrix.h"
+#include "engine/util/progress.h"
 
 namespace bn {
 

@@ -1,13 +1,22 @@
 #include "engine/model/rbm.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
 
-#include "engine/model/autoencoder_net.h"
 #include "engine/nn/optimizer.h"
+
+// Restricted Boltzmann machines (Hinton & Salakhutdinov 2006).
+//
+// Visible units: binary (Bernoulli, probabilities in [0,1] as data) or replicated softmax
+// (constrained-Poisson): data rows are word distributions v (counts / N, N = the document's
+// number of counted words) and each row carries its own N, so the hidden input is N W v + c and
+// the reconstruction is N softmax(W^T h + b) (the mean of N words drawn from the softmax). Hidden
+// units: binary (sampled in the positive phase) or linear with unit-variance Gaussian noise (the
+// code layer). Updates follow the paper's Matlab code: momentum SGD on (positive - negative
+// statistics)/batch with L2 weight decay on the weights. Up/down passes and the statistics (v^T h)
+// run on the oneDNN dense layer (engine/nn/dense.h).
 
 namespace bn {
 namespace {
@@ -250,97 +259,6 @@ absl::StatusOr<double> Rbm::MeanFreeEnergy(const FloatMatrix& data) {
     total += f;
   }
   return data.rows > 0 ? total / static_cast<double>(data.rows) : 0.0;
-}
-
-absl::Status PretrainWithRbms(const FloatMatrix& train, const std::vector<float>* document_lengths,
-                              const TrainOptions& options, int phase_count,
-                              const ProgressCallback& progress, const CancellationFlag* cancel,
-                              AutoencoderNet* net) {
-  if (document_lengths != nullptr && static_cast<int64_t>(document_lengths->size()) != train.rows) {
-    return absl::InvalidArgumentError("one document length per training row expected");
-  }
-  const DenseAutoencoderSpec& spec = net->spec();
-  const std::vector<int64_t> mirror(spec.encoder_sizes.rbegin(), spec.encoder_sizes.rend());
-  if (spec.decoder_sizes != mirror) {
-    return absl::InvalidArgumentError("RBM pre-training needs a mirrored decoder");
-  }
-  if (spec.hidden_activation != Activation::kLogistic ||
-      (spec.code_activation != Activation::kLogistic &&
-       spec.code_activation != Activation::kLinear)) {
-    return absl::InvalidArgumentError(
-        "RBM pre-training needs logistic hidden units and a linear or logistic code");
-  }
-  const int rbms = net->code_layer() + 1;
-  const int num = net->num_layers();
-  FloatMatrix owned;
-  const FloatMatrix* data = &train;
-  const auto start = std::chrono::steady_clock::now();
-  for (int l = 0; l < rbms; ++l) {
-    DenseLayer& enc = net->layer(l);
-    const bool top = l == rbms - 1;
-    const RbmVisible vt = (l == 0 && spec.output == OutputKind::kSoftmaxCrossEntropy)
-                              ? RbmVisible::kReplicatedSoftmax
-                              : RbmVisible::kBinary;
-    const RbmHidden ht = (top && spec.code_activation == Activation::kLinear) ? RbmHidden::kLinear
-                                                                              : RbmHidden::kBinary;
-    auto rbm = Rbm::Create(enc.in_size(), enc.out_size(), vt, ht);
-    if (!rbm.ok()) return rbm.status();
-    (*rbm)->Initialize(options.seed + 100 + static_cast<uint64_t>(l));
-    RbmOptions ro;
-    ro.epochs = options.pretrain_epochs;
-    ro.batch_size = options.pretrain_batch_size;
-    ro.learning_rate = ht == RbmHidden::kLinear ? options.pretrain_linear_learning_rate
-                                                : options.pretrain_learning_rate;
-    ro.seed = options.seed + 200 + static_cast<uint64_t>(l);
-    ro.document_length = options.pretrain_document_length;
-    const bool softmax = vt == RbmVisible::kReplicatedSoftmax;
-    if (softmax) ro.learning_rate = options.pretrain_softmax_learning_rate;
-    ro.cd_steps = options.pretrain_cd_steps;
-    const std::vector<float>* lengths = softmax ? document_lengths : nullptr;
-    const std::string phase = "RBM layer " + std::to_string(l + 1) + "/" + std::to_string(rbms);
-    const auto layer_start = std::chrono::steady_clock::now();
-    auto on_epoch = [&](int epoch, double err) {
-      if (!progress) return;
-      TrainingProgress p;
-      p.phase = phase;
-      p.phase_index = l + 1;
-      p.phase_count = phase_count;
-      p.epoch = epoch;
-      p.epochs = ro.epochs;
-      p.loss = err;
-      const auto now = std::chrono::steady_clock::now();
-      p.elapsed_seconds = std::chrono::duration<double>(now - start).count();
-      p.samples_per_second =
-          data->rows * static_cast<double>(epoch) /
-          std::max(1e-9, std::chrono::duration<double>(now - layer_start).count());
-      progress(p);
-    };
-    if (absl::Status s = (*rbm)->Train(*data, lengths, ro, on_epoch, cancel); !s.ok()) return s;
-    // Unroll: encoder layer l = (W, c) (N_mean W for the replicated softmax, whose input here is
-    // the normalised row); mirrored decoder layer = (W^T, b).
-    enc.weights() = (*rbm)->weights();
-    if (softmax) {
-      const float n_mean = (*rbm)->document_length();
-      for (float& w : enc.weights()) w *= n_mean;
-    }
-    enc.bias() = (*rbm)->hidden_bias();
-    DenseLayer& dec = net->layer(num - 1 - l);
-    if (!dec.tied()) {
-      const int64_t V = enc.in_size(), H = enc.out_size();
-      const std::vector<float>& w = (*rbm)->weights();
-      for (int64_t i = 0; i < V; ++i) {
-        for (int64_t j = 0; j < H; ++j) dec.weights()[i * H + j] = w[j * V + i];
-      }
-    }
-    dec.bias() = (*rbm)->visible_bias();
-    if (!top) {
-      auto next = (*rbm)->HiddenMeans(*data, lengths);
-      if (!next.ok()) return next.status();
-      owned = std::move(*next);
-      data = &owned;
-    }
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace bn

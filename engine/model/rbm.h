@@ -1,16 +1,9 @@
-// Restricted Boltzmann machines trained with contrastive divergence (CD-k), and the greedy
-// layer-wise pre-training of a dense auto-encoder (Hinton & Salakhutdinov 2006).
+// Rbm: a restricted Boltzmann machine trained with contrastive divergence (CD-k), the unit of
+// greedy layer-wise pre-training (engine/train/rbm_pretraining.h). Visible units are binary or
+// replicated softmax (rows are word distributions, each with its document length N); hidden units
+// are binary or linear with Gaussian noise (the code layer). rbm.cc describes the updates.
 //
-// Visible units: binary (Bernoulli, probabilities in [0,1] as data) or replicated softmax
-// (constrained-Poisson): data rows are word distributions v (counts / N, N = the document's
-// number of counted words) and each row carries its own N, so the hidden input is N W v + c and
-// the reconstruction is N softmax(W^T h + b) (the mean of N words drawn from the softmax). Hidden
-// units: binary (sampled in the positive phase) or linear with unit-variance Gaussian noise (the
-// code layer). Updates follow the paper's Matlab code: momentum SGD on (positive - negative
-// statistics)/batch with L2 weight decay on the weights. Up/down passes and the statistics (v^T h)
-// run on the oneDNN dense layer (engine/nn/dense.h).
-//
-// Thread safety: an Rbm is not thread-safe.
+// Not thread-safe. Errors are Statuses (InvalidArgument for mismatched inputs).
 #ifndef BOTTLENECK_ENGINE_MODEL_RBM_H_
 #define BOTTLENECK_ENGINE_MODEL_RBM_H_
 
@@ -21,10 +14,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/model/autoencoder.h"
 #include "engine/nn/context.h"
 #include "engine/nn/dense.h"
-#include "engine/train/progress.h"
+#include "engine/util/cancellation.h"
 #include "engine/util/matrix.h"
 
 namespace bn {
@@ -62,13 +54,10 @@ class Rbm {
   // Weights 0.1 * N(0, 1), biases 0.
   void Initialize(uint64_t seed);
 
-  // Trains on the rows of `data` (cols == visible_size()) for options.epochs epochs. `lengths`
-  // (nullable; one per row, each finite and > 0) are the document lengths N for
-  // replicated-softmax visible units (ignored for binary ones); null: every row has
-  // options.document_length. Afterwards document_length() is the mean N of the rows.
-  // InvalidArgument for mismatched sizes, bad lengths or options; Internal if training diverges.
-  // `on_epoch` (may be empty) gets (epoch, mean reconstruction error per row) after each epoch.
-  // CancelledError if `cancel` is set (checked every mini-batch).
+  // Trains on the rows of `data` for options.epochs epochs; `lengths` (nullable: all
+  // options.document_length) are replicated-softmax rows' document lengths N (finite, > 0).
+  // `on_epoch` (may be empty) gets (epoch, mean reconstruction error per row). InvalidArgument for
+  // bad sizes or options; Internal if training diverges; Cancelled once `cancel` is set.
   [[nodiscard]] absl::Status Train(const FloatMatrix& data, const std::vector<float>* lengths,
                                    const RbmOptions& options,
                                    const std::function<void(int, double)>& on_epoch,
@@ -104,23 +93,6 @@ class Rbm {
   std::vector<float> scaled_;
   float document_length_ = 100.0f;  // N for softmax rows without their own length
 };
-
-class AutoencoderNet;
-
-// Greedy layer-wise pre-training of net's encoder (one RBM per encoder layer, the last with
-// linear hidden units unless the code is logistic), then unrolling: encoder weights = W,
-// decoder weights = W^T, biases from the hidden / visible biases. With a softmax output the
-// first RBM is a replicated softmax: row r has the length (*document_lengths)[r] (or
-// options.pretrain_document_length for all rows when null), the second RBM trains on the hidden
-// probabilities computed with those lengths, and since the unrolled encoder sees only the
-// normalised row, its first layer's weights are N_mean W (N_mean = the mean length). Reports
-// progress phases "RBM layer i/L" (phase_count = total phases including fine-tuning).
-// `train` and the lengths must have the same rows; InvalidArgument otherwise.
-[[nodiscard]] absl::Status PretrainWithRbms(const FloatMatrix& train,
-                                            const std::vector<float>* document_lengths,
-                                            const TrainOptions& options, int phase_count,
-                                            const ProgressCallback& progress,
-                                            const CancellationFlag* cancel, AutoencoderNet* net);
 
 }  // namespace bn
 

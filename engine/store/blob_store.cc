@@ -9,8 +9,6 @@
 namespace bn {
 namespace {
 
-rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
-
 absl::Status Put(Store* store, ColumnFamily cf, const std::string& key, absl::string_view v) {
   rocksdb::WriteOptions wo;
   wo.sync = store->options().sync_writes;
@@ -42,9 +40,9 @@ absl::Status ScanPrefix(Store* store, ColumnFamily cf, const std::string& prefix
   ro.snapshot = snap;
   std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(ro, store->handle(cf)));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    absl::string_view key(it->key().data(), it->key().size());
+    absl::string_view key = ToView(it->key());
     key.remove_prefix(prefix.size());
-    if (!fn(key, absl::string_view(it->value().data(), it->value().size()))) break;
+    if (!fn(key, ToView(it->value()))) break;
   }
   absl::Status st = FromRocks("scanning", it->status());
   it.reset();

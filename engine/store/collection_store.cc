@@ -16,9 +16,6 @@ namespace {
 constexpr uint32_t kStateFormat = 1;
 constexpr char kNextIncarnationKey[] = "next_incarnation";
 
-rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
-absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
-
 std::string EncodeState(const CollectionState& st) {
   std::string out;
   ByteWriter w(&out);

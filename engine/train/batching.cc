@@ -37,21 +37,46 @@ void Corrupt(Corruption kind, float level, std::mt19937_64* rng, float* x, int64
   }
 }
 
-const float* PrepareBatch(const FloatMatrix& x, const int64_t* rows, int64_t m,
-                          const BatchNoise& noise, std::mt19937_64* rng, float* targets,
-                          float* corrupted, float* code_noise) {
-  const int64_t d = x.cols;
+BatchBuffers::BatchBuffers(int64_t rows, int64_t width, const BatchNoise& noise, bool labels)
+    : targets(static_cast<size_t>(rows * width)),
+      corrupted(targets.size()),
+      code_noise(static_cast<size_t>(rows * noise.code_size)),
+      labels(labels ? static_cast<size_t>(rows) : 0) {}
+
+TrainBatch PrepareBatch(const FloatMatrix& x, const std::vector<int>* labels, const int64_t* rows,
+                        int64_t m, const BatchNoise& noise, std::mt19937_64* rng,
+                        BatchBuffers* buffers,
+                        const std::function<void(float* rows, int64_t m)>* augment) {
+  const int64_t d = x.cols, k = noise.code_size;
+  float* targets = buffers->targets.data();
+  float* code_noise = buffers->code_noise.data();
   for (int64_t r = 0; r < m; ++r) {
     std::copy_n(x.row(rows[r]), d, targets + r * d);
     if (noise.binary_codes) {
-      ExampleNoise(noise.seed, rows[r], noise.code_noise_stddev, noise.code_size,
-                   code_noise + r * noise.code_size);
+      ExampleNoise(noise.seed, rows[r], noise.code_noise_stddev, k, code_noise + r * k);
     }
+    if (labels != nullptr) buffers->labels[r] = (*labels)[rows[r]];
   }
-  if (noise.corruption == Corruption::kNone || noise.corruption_level <= 0) return targets;
-  std::copy_n(targets, m * d, corrupted);
-  Corrupt(noise.corruption, noise.corruption_level, rng, corrupted, m * d);
-  return corrupted;
+  if (augment != nullptr && *augment) (*augment)(targets, m);
+  TrainBatch batch;
+  batch.size = m;
+  batch.input = targets;
+  batch.target = targets;
+  if (labels != nullptr) batch.labels = buffers->labels.data();
+  if (noise.corruption != Corruption::kNone && !(noise.corruption_level <= 0)) {
+    float* corrupted = buffers->corrupted.data();
+    std::copy_n(targets, m * d, corrupted);
+    Corrupt(noise.corruption, noise.corruption_level, rng, corrupted, m * d);
+    batch.input = corrupted;
+  }
+  // Fresh noise after the corruption's draws; a new distribution each batch (no cached draw).
+  const bool fresh = !noise.binary_codes && noise.fresh_code_noise_stddev > 0;
+  if (fresh) {
+    std::normal_distribution<float> gauss(0.0f, noise.fresh_code_noise_stddev);
+    for (int64_t i = 0; i < m * k; ++i) code_noise[i] = gauss(*rng);
+  }
+  if (noise.binary_codes || fresh) batch.code_noise = code_noise;
+  return batch;
 }
 
 }  // namespace bn

@@ -6,6 +6,12 @@
 
 #include "engine/util/bytes.h"
 
+// Format (every field little-endian, engine/util/bytes.h):
+//   "BNCKPT01" | Str spec | I64 epoch | Floats params | optimiser state (Optimizer::SaveState)
+//   | Str rng state (operator<< of std::mt19937_64) | F64 best | I64 since_best
+//   | Floats best_params | F64 validation_error | F64 train_loss | U32 CRC-32 of all before it
+// `spec` identifies the model (Trainable::SpecBytes); a checkpoint only resumes the same one.
+
 namespace bn {
 namespace {
 

@@ -1,14 +1,8 @@
-// Training checkpoints: the whole state of a mini-batch training loop (epoch, weights, optimiser
-// moments, random state, early-stopping state, last results) as self-checked bytes, for
-// TrainOptions::on_checkpoint / resume_from (engine/model/autoencoder.h).
+// Training checkpoints: the whole state of the mini-batch loop (engine/train/loop.h) as
+// self-checked bytes, for TrainOptions::on_checkpoint / resume_from. The format ("BNCKPT01",
+// described in checkpoint.cc) is stable: the service keeps checkpoints of interrupted jobs.
 //
-// Format (the one the dense auto-encoder trainer writes):
-//   "BNCKPT01" | Str spec | I64 epoch | Floats params | optimiser state (Optimizer::SaveState)
-//   | Str rng state (operator<< of std::mt19937_64) | F64 best | I64 since_best
-//   | Floats best_params | F64 validation_error | F64 train_loss | U32 CRC-32 of all before it
-// `spec` identifies the model (its architecture bytes); a checkpoint only resumes the same one.
-//
-// Thread safety: free functions on caller-owned values.
+// Free functions on caller-owned values.
 #ifndef BOTTLENECK_ENGINE_TRAIN_CHECKPOINT_H_
 #define BOTTLENECK_ENGINE_TRAIN_CHECKPOINT_H_
 

@@ -351,7 +351,12 @@ absl::Status DatasetCatalog::Load(const v1::Job& job, const v1::CollectionSpec& 
                  << " documents have no word of the vocabulary and were skipped";
   }
   all->x.rows = all->x.cols == 0 ? 0 : static_cast<int64_t>(all->x.data.size()) / all->x.cols;
-  if (any_unlabelled) all->labels.assign(all->labels.size(), -1);
+  if (any_unlabelled) {
+    all->labels.assign(all->labels.size(), -1);
+  } else {
+    all->label_names.resize(label_ids.size());
+    for (const auto& [name, id] : label_ids) all->label_names[id] = name;
+  }
   return absl::OkStatus();
 }
 

@@ -13,6 +13,7 @@
 #include "server/core/collection_registry.h"
 #include "server/core/dataset_catalog.h"
 #include "server/core/job_runner.h"
+#include "server/core/recipes.h"
 #include "server/core/runtime.h"
 #include "server/core/specs.h"
 
@@ -149,11 +150,21 @@ absl::StatusOr<v1::Job> JobManager::Start(const v1::StartTrainingRequest& reques
   }
   auto runtime = registry_->Find(request.collection());
   if (!runtime.ok()) return runtime.status();
-  // The request's own faults first (INVALID_ARGUMENT), then what depends on stored state.
-  v1::ModelSpec spec = request.spec();
-  if (absl::Status s = NormalizeModelSpec((*runtime)->spec(), &spec); !s.ok()) return s;
+  // The request's own faults first (INVALID_ARGUMENT), then what depends on stored state. A
+  // spec without an architecture gets the default recipe for the collection and dataset size.
   auto dataset = datasets_->Get(request.collection(), request.dataset());
+  v1::ModelSpec spec = request.spec();
+  ApplyDefaultRecipe((*runtime)->spec(), dataset.ok() ? dataset->example_count() : 0, &spec);
+  if (absl::Status s = NormalizeModelSpec((*runtime)->spec(), &spec); !s.ok()) return s;
   if (!dataset.ok()) return dataset.status();
+  if (spec.training().validation() == v1::VALIDATION_SPLIT_BY_LABEL &&
+      dataset->labelled_count() < dataset->example_count()) {
+    return absl::FailedPreconditionError("validation BY_LABEL holds out whole labels, but only " +
+                                         std::to_string(dataset->labelled_count()) + " of the " +
+                                         std::to_string(dataset->example_count()) +
+                                         " examples of dataset '" + request.dataset() +
+                                         "' are labelled");
+  }
   if (request.description().size() > kMaxDescriptionBytes) {
     return absl::InvalidArgumentError("description must be at most 1024 bytes");
   }

@@ -106,10 +106,9 @@ absl::StatusOr<uint64_t> JobManager::TrainAndStore(
     return absl::Status(s.code(), "loading the dataset: " + std::string(s.message()));
   }
   if (cancel.cancelled()) return absl::CancelledError("cancelled");
-  LabelledMatrix train, validation;
-  if (absl::Status s = SplitForValidation(all, job.spec().training().validation_fraction(),
-                                          job.spec().training().seed(), &train, &validation);
-      !s.ok()) {
+  LabelledMatrix train;
+  ValidationData validation;
+  if (absl::Status s = SplitForTraining(all, job.spec().training(), &train, &validation); !s.ok()) {
     return s;
   }
   all = LabelledMatrix();

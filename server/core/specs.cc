@@ -1,11 +1,14 @@
 #include "server/core/specs.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/input/text.h"
+
+#include "engine/input/augment.h"
 
 namespace bn {
 namespace {
@@ -47,7 +50,23 @@ absl::Status NormalizeDenoising(const std::string& field, v1::Denoising* d) {
   return absl::OkStatus();
 }
 
-absl::Status NormalizeTraining(v1::TrainingOptions* t) {
+absl::Status NormalizeAugmentation(const v1::CollectionSpec& collection, v1::ImageAugmentation* a) {
+  if (a->ByteSizeLong() == 0) return absl::OkStatus();
+  if (!collection.has_image()) {
+    return Invalid("training.augmentation applies to image collections only");
+  }
+  if (a->min_scale() == 0) a->set_min_scale(1);
+  if (a->max_scale() == 0) a->set_max_scale(std::max(1.0f, a->min_scale()));
+  auto augmenter =
+      ImageAugmenter::Create(AugmentOptionsFrom(*a), collection.image().height(),
+                             collection.image().width(), collection.image().channels());
+  if (!augmenter.ok()) {
+    return Invalid("training.augmentation: " + std::string(augmenter.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NormalizeTraining(const v1::CollectionSpec& collection, v1::TrainingOptions* t) {
   if (!v1::OptimizerKind_IsValid(t->optimizer())) return Invalid("training.optimizer is unknown");
   if (t->optimizer() == v1::OPTIMIZER_KIND_UNSPECIFIED) t->set_optimizer(v1::OPTIMIZER_KIND_ADAM);
   const bool sgd = t->optimizer() == v1::OPTIMIZER_KIND_SGD;
@@ -67,7 +86,36 @@ absl::Status NormalizeTraining(v1::TrainingOptions* t) {
   if (t->validation_fraction() >= 0.9f) {
     return Invalid("training.validation_fraction must be below 0.9");
   }
-  return absl::OkStatus();
+  if (t->early_stopping_patience() == 0) t->set_early_stopping_patience(kDefaultPatience);
+  if (!v1::ValidationSplit_IsValid(t->validation())) {
+    return Invalid("training.validation is unknown");
+  }
+  if (t->validation() == v1::VALIDATION_SPLIT_UNSPECIFIED) {
+    t->set_validation(v1::VALIDATION_SPLIT_RANDOM);
+  }
+  if (!v1::LearningRateSchedule_IsValid(t->lr_schedule())) {
+    return Invalid("training.lr_schedule is unknown");
+  }
+  for (float v : {t->lr_step_gamma(), t->lr_min_factor()}) {
+    if (!Finite(v) || v < 0 || v > 1) {
+      return Invalid("training.lr_step_gamma and lr_min_factor must be in [0, 1]");
+    }
+  }
+  switch (t->lr_schedule()) {
+    case v1::LEARNING_RATE_SCHEDULE_UNSPECIFIED:
+      t->set_lr_schedule(v1::LEARNING_RATE_SCHEDULE_CONSTANT);
+      break;
+    case v1::LEARNING_RATE_SCHEDULE_STEP:
+      if (t->lr_step_epochs() == 0) t->set_lr_step_epochs(10);
+      if (t->lr_step_gamma() == 0) t->set_lr_step_gamma(0.1f);
+      break;
+    case v1::LEARNING_RATE_SCHEDULE_COSINE:
+      if (t->lr_min_factor() == 0) t->set_lr_min_factor(0.01f);
+      break;
+    default:
+      break;
+  }
+  return NormalizeAugmentation(collection, t->mutable_augmentation());
 }
 
 absl::Status NormalizeDense(const v1::CollectionSpec& collection, v1::DenseAutoencoderSpec* d) {
@@ -183,6 +231,18 @@ absl::Status NormalizeConv(const v1::CollectionSpec& collection, v1::ConvAutoenc
 
 }  // namespace
 
+AugmentOptions AugmentOptionsFrom(const v1::ImageAugmentation& a) {
+  AugmentOptions o;
+  o.max_shift = a.max_shift_pixels();
+  o.max_rotation = a.max_rotation_degrees();
+  o.min_scale = a.min_scale() == 0 ? 1 : a.min_scale();
+  o.max_scale = a.max_scale() == 0 ? std::max(1.0f, o.min_scale) : a.max_scale();
+  o.crop = a.crop();
+  o.horizontal_flip = a.horizontal_flip();
+  o.vertical_flip = a.vertical_flip();
+  return o;
+}
+
 absl::Status NormalizeCollectionSpec(v1::CollectionSpec* spec) {
   switch (spec->input_case()) {
     case v1::CollectionSpec::kImage: {
@@ -295,7 +355,7 @@ absl::Status NormalizeModelSpec(const v1::CollectionSpec& collection, v1::ModelS
     default:
       return Invalid("spec needs an architecture: pca, dense or conv");
   }
-  if (absl::Status s = NormalizeTraining(spec->mutable_training()); !s.ok()) return s;
+  if (absl::Status s = NormalizeTraining(collection, spec->mutable_training()); !s.ok()) return s;
   if (spec->has_text() && !collection.has_document()) {
     return Invalid("text options apply to document collections");
   }

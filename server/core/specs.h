@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "bottleneck/v1/collection.pb.h"
 #include "bottleneck/v1/model.pb.h"
+#include "engine/input/augment.h"
 
 namespace bn {
 
@@ -23,6 +24,7 @@ inline constexpr uint32_t kMaxEf = 4096;
 inline constexpr uint32_t kMaxCodeSize = 4096;
 inline constexpr uint32_t kMaxLayerSize = 16384;
 inline constexpr uint32_t kMaxEpochs = 10000;
+inline constexpr uint32_t kDefaultPatience = 5;  // Early stopping (TrainingOptions).
 inline constexpr uint32_t kDefaultMaxWordLength = 30;
 inline constexpr uint32_t kMaxWordLength = 1000;
 
@@ -47,6 +49,9 @@ int64_t InputSize(const bottleneck::v1::CollectionSpec& spec);
 // collections need logistic code units), sizes and hyper-parameter ranges.
 [[nodiscard]] absl::Status NormalizeModelSpec(const bottleneck::v1::CollectionSpec& collection,
                                               bottleneck::v1::ModelSpec* spec);
+
+// The engine's augmentation for a (normalized) API augmentation.
+AugmentOptions AugmentOptionsFrom(const bottleneck::v1::ImageAugmentation& augmentation);
 
 }  // namespace bn
 

@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "engine/eval/metrics.h"
+#include "engine/input/augment.h"
 #include "engine/model/autoencoder.h"
 #include "engine/model/conv_autoencoder.h"
 #include "engine/model/pca.h"
+#include "engine/train/autoencoder_trainer.h"
+#include "server/core/specs.h"
 
 namespace bn {
 
@@ -18,6 +22,7 @@ namespace {
 
 LabelledMatrix Rows(const LabelledMatrix& all, const std::vector<int64_t>& rows) {
   LabelledMatrix out;
+  out.label_names = all.label_names;
   out.x = FloatMatrix(static_cast<int64_t>(rows.size()), all.x.cols);
   for (size_t i = 0; i < rows.size(); ++i) {
     std::copy(all.x.row(rows[i]), all.x.row(rows[i]) + all.x.cols, out.x.row(i));
@@ -148,6 +153,20 @@ TrainOptions ToEngineOptions(const v1::ModelSpec& spec, const TrainingHooks& hoo
   out.epochs = static_cast<int>(t.epochs());
   out.seed = t.seed();
   out.early_stopping_patience = static_cast<int>(t.early_stopping_patience());
+  out.restore_best = true;
+  switch (t.lr_schedule()) {
+    case v1::LEARNING_RATE_SCHEDULE_STEP:
+      out.lr_schedule = LrSchedule::kStep;
+      out.lr_step_epochs = static_cast<int>(t.lr_step_epochs());
+      out.lr_step_gamma = t.lr_step_gamma();
+      break;
+    case v1::LEARNING_RATE_SCHEDULE_COSINE:
+      out.lr_schedule = LrSchedule::kCosine;
+      out.lr_min_factor = t.lr_min_factor();
+      break;
+    default:
+      out.lr_schedule = LrSchedule::kConstant;
+  }
   out.threads = hooks.threads;
   const v1::RbmPretraining& p = spec.dense().pretraining();
   if (p.enabled()) {
@@ -183,25 +202,116 @@ absl::Status SplitForValidation(const LabelledMatrix& all, double fraction, uint
   return absl::OkStatus();
 }
 
-absl::StatusOr<TrainedModel> TrainAndEvaluate(
-    const v1::CollectionSpec& collection, const v1::ModelSpec& spec, const LabelledMatrix& train,
-    const LabelledMatrix& validation, const TrainingHooks& hooks, const CancellationFlag& cancel) {
-  const ProgressCallback& progress = hooks.progress;
-  const auto start = std::chrono::steady_clock::now();
-  int64_t code_size = 0;
+absl::Status SplitForTraining(const LabelledMatrix& all, const v1::TrainingOptions& options,
+                              LabelledMatrix* train, ValidationData* validation) {
+  const double fraction = options.validation_fraction();
+  if (options.validation() != v1::VALIDATION_SPLIT_BY_LABEL) {
+    return SplitForValidation(all, fraction, options.seed(), train, &validation->validation);
+  }
+  if (!HasLabels(all)) {
+    return absl::FailedPreconditionError(
+        "validation BY_LABEL needs every example of the dataset labelled");
+  }
+  const int labels = static_cast<int>(all.label_names.size());
+  if (labels < 2) {
+    return absl::FailedPreconditionError(
+        "validation BY_LABEL needs at least two labels; the "
+        "dataset has " +
+        std::to_string(labels));
+  }
+  std::vector<int> order(labels);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(options.seed() ^ 0x1abe1ULL);
+  std::shuffle(order.begin(), order.end(), rng);
+  const int held = std::clamp(static_cast<int>(fraction * labels + 0.5), 1, labels - 1);
+  std::vector<bool> out(labels, false);
+  for (int i = 0; i < held; ++i) out[order[i]] = true;
+  std::vector<int64_t> kept_rows, heldout_rows;
+  for (int64_t r = 0; r < all.x.rows; ++r) {
+    (out[all.labels[r]] ? heldout_rows : kept_rows).push_back(r);
+  }
+  validation->heldout = Rows(all, heldout_rows);
+  for (int l = 0; l < labels; ++l) {
+    if (out[l]) validation->heldout_labels.push_back(all.label_names[l]);
+  }
+  std::sort(validation->heldout_labels.begin(), validation->heldout_labels.end());
+  return SplitForValidation(Rows(all, kept_rows), fraction, options.seed(), train,
+                            &validation->validation);
+}
+
+namespace {
+
+int64_t CodeSizeOf(const v1::ModelSpec& spec) {
   switch (spec.architecture_case()) {
     case v1::ModelSpec::kPca:
-      code_size = spec.pca().code_size();
-      break;
+      return spec.pca().code_size();
     case v1::ModelSpec::kDense:
-      code_size = spec.dense().code_size();
-      break;
+      return spec.dense().code_size();
     case v1::ModelSpec::kConv:
-      code_size = spec.conv().code_size();
-      break;
+      return spec.conv().code_size();
     default:
-      return absl::InvalidArgumentError("spec has no architecture");
+      return 0;
   }
+}
+
+// Trains the auto-encoder of `spec` (dense or conv), validating each epoch on `watched`.
+absl::StatusOr<TrainResult> TrainAutoencoder(const v1::CollectionSpec& collection,
+                                             const v1::ModelSpec& spec, const LabelledMatrix& train,
+                                             const FloatMatrix& watched, const TrainingHooks& hooks,
+                                             const ProgressCallback& progress,
+                                             const CancellationFlag& cancel) {
+  TrainOptions options = ToEngineOptions(spec, hooks);
+  std::optional<ImageAugmenter> augmenter;  // Outlives the training run.
+  const AugmentOptions augment = AugmentOptionsFrom(spec.training().augmentation());
+  if (collection.has_image() && augment.enabled()) {
+    const v1::ImageGeometry& g = collection.image();
+    auto created = ImageAugmenter::Create(augment, g.height(), g.width(), g.channels());
+    if (!created.ok()) return created.status();
+    augmenter = *created;
+    options.augment = [&augmenter](float* rows, int64_t m, std::mt19937_64* rng) {
+      augmenter->Apply(rows, m, rng);
+    };
+  }
+  if (spec.has_dense()) {
+    DenseAutoencoderSpec dense = ToEngineSpec(collection, spec, train.x.cols);
+    if (dense.output == OutputKind::kSoftmaxCrossEntropy && !train.lengths.empty()) {
+      options.document_lengths = &train.lengths;
+    }
+    return TrainDenseAutoencoder(train.x, &watched, dense, options, progress, &cancel);
+  }
+  ConvAutoencoderSpec conv = ToEngineConvSpec(collection, spec.conv());
+  return TrainConvAutoencoder(train.x, &watched, conv, options, progress, &cancel);
+}
+
+// Reconstruction error (and precision@10 against the training codes, when every row is
+// labelled) of `model` on `validation`.
+struct Scores {
+  double error = 0;
+  double precision_at_10 = 0;
+};
+absl::StatusOr<Scores> Score(const Model& model, const LabelledMatrix& train,
+                             const LabelledMatrix& validation, CodeDistance distance) {
+  Scores scores;
+  auto error = ReconstructionError(model, validation.x);
+  if (!error.ok()) return error.status();
+  scores.error = *error;
+  if (HasLabels(train) && HasLabels(validation)) {
+    auto p = PrecisionAt10(model, train, validation, distance);
+    if (!p.ok()) return p.status();
+    scores.precision_at_10 = *p;
+  }
+  return scores;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainedModel> TrainAndEvaluate(
+    const v1::CollectionSpec& collection, const v1::ModelSpec& spec, const LabelledMatrix& train,
+    const ValidationData& validation, const TrainingHooks& hooks, const CancellationFlag& cancel) {
+  const ProgressCallback& progress = hooks.progress;
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t code_size = CodeSizeOf(spec);
+  if (code_size == 0) return absl::InvalidArgumentError("spec has no architecture");
   // PCA baseline, the model's own phases (RBM layers, fine-tuning), evaluate: refined once the
   // auto-encoder reports how many phases it has, so that "evaluate" is always the last.
   int phases = spec.has_pca() ? 2 : 3;
@@ -219,80 +329,58 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
   report_phase("PCA baseline", 1);
   PcaOptions pca_options;
   pca_options.cancel = &cancel;
-  const int64_t pca_size = std::min<int64_t>(code_size, train.x.cols);
-  auto pca = FitPca(train.x, static_cast<int>(pca_size), pca_options);
+  auto pca =
+      FitPca(train.x, static_cast<int>(std::min<int64_t>(code_size, train.x.cols)), pca_options);
   if (!pca.ok()) return pca.status();
   if (cancel.cancelled()) return absl::CancelledError("cancelled");
 
   TrainedModel result;
-  switch (spec.architecture_case()) {
-    case v1::ModelSpec::kPca:
-      break;
-    case v1::ModelSpec::kDense: {
-      DenseAutoencoderSpec dense = ToEngineSpec(collection, spec, train.x.cols);
-      TrainOptions options = ToEngineOptions(spec, hooks);
-      if (dense.output == OutputKind::kSoftmaxCrossEntropy && !train.lengths.empty()) {
-        options.document_lengths = &train.lengths;
-      }
-      // Phases: PCA baseline, the auto-encoder's own phases (RBM layers, fine-tune), evaluate.
-      ProgressCallback nested = [&](const TrainingProgress& p) {
-        TrainingProgress shifted = p;
-        shifted.phase_index = 1 + std::max(1, p.phase_index);
-        shifted.phase_count = 2 + std::max(1, p.phase_count);
-        phases = shifted.phase_count;
-        if (progress) progress(shifted);
-      };
-      auto trained = TrainDenseAutoencoder(train.x, &validation.x, dense, options, nested, &cancel);
-      if (!trained.ok()) return trained.status();
-      result.model = std::move(trained->model);
-      break;
-    }
-    case v1::ModelSpec::kConv: {
-      ConvAutoencoderSpec conv = ToEngineConvSpec(collection, spec.conv());
-      TrainOptions options = ToEngineOptions(spec, hooks);
-      ProgressCallback nested = [&](const TrainingProgress& p) {
-        TrainingProgress shifted = p;
-        shifted.phase_index = 2;
-        shifted.phase_count = 3;
-        if (progress) progress(shifted);
-      };
-      auto trained = TrainConvAutoencoder(train.x, &validation.x, conv, options, nested, &cancel);
-      if (!trained.ok()) return trained.status();
-      result.model = std::move(trained->model);
-      break;
-    }
-    default:
-      return absl::InvalidArgumentError("spec has no architecture");
+  v1::EvaluationReport& report = result.report;
+  const bool by_label = validation.heldout.x.rows > 0;
+  if (spec.has_pca()) {
+    result.model = std::move(*pca);
+  } else {
+    // Phases: PCA baseline, the auto-encoder's own phases (RBM layers, fine-tune), evaluate.
+    ProgressCallback nested = [&](const TrainingProgress& p) {
+      TrainingProgress shifted = p;
+      shifted.phase_index = 1 + std::max(1, p.phase_index);
+      shifted.phase_count = 2 + std::max(1, p.phase_count);
+      phases = shifted.phase_count;
+      if (progress) progress(shifted);
+    };
+    auto trained = TrainAutoencoder(collection, spec, train,
+                                    by_label ? validation.heldout.x : validation.validation.x,
+                                    hooks, nested, cancel);
+    if (!trained.ok()) return trained.status();
+    result.model = std::move(trained->model);
+    report.set_epochs_run(trained->epochs_run);
+    report.set_best_epoch(trained->best_epoch);
   }
+  const Model& baseline = spec.has_pca() ? *result.model : **pca;
 
   report_phase("evaluate", phases);
   const CodeDistance distance = DistanceFor(collection);
-  v1::EvaluationReport& report = result.report;
-  report.set_validation_items(validation.x.rows);
-  auto pca_error = ReconstructionError(**pca, validation.x);
-  if (!pca_error.ok()) return pca_error.status();
-  report.set_pca_reconstruction_error(*pca_error);
-  const bool labelled = HasLabels(train) && HasLabels(validation);
-  if (labelled) {
-    // PCA codes are real-valued: by L2 when the model's codes are bits (Hamming).
-    auto p = PrecisionAt10(**pca, train, validation,
-                           distance == CodeDistance::kHamming ? CodeDistance::kL2 : distance);
-    if (!p.ok()) return p.status();
-    report.set_pca_precision_at_10(*p);
-  }
-  if (spec.has_pca()) {
-    result.model = std::move(*pca);
-    report.set_reconstruction_error(report.pca_reconstruction_error());
-    report.set_precision_at_10(report.pca_precision_at_10());
-  } else {
-    auto error = ReconstructionError(*result.model, validation.x);
-    if (!error.ok()) return error.status();
-    report.set_reconstruction_error(*error);
-    if (labelled) {
-      auto p = PrecisionAt10(*result.model, train, validation, distance);
-      if (!p.ok()) return p.status();
-      report.set_precision_at_10(*p);
-    }
+  report.set_validation(by_label ? v1::VALIDATION_SPLIT_BY_LABEL : v1::VALIDATION_SPLIT_RANDOM);
+  report.set_validation_items(validation.validation.x.rows);
+  auto model_scores = Score(*result.model, train, validation.validation, distance);
+  if (!model_scores.ok()) return model_scores.status();
+  // PCA codes are real-valued: by L2 when the model's codes are bits (Hamming).
+  auto pca_scores = Score(baseline, train, validation.validation,
+                          distance == CodeDistance::kHamming ? CodeDistance::kL2 : distance);
+  if (!pca_scores.ok()) return pca_scores.status();
+  report.set_reconstruction_error(model_scores->error);
+  report.set_precision_at_10(model_scores->precision_at_10);
+  report.set_pca_reconstruction_error(pca_scores->error);
+  report.set_pca_precision_at_10(pca_scores->precision_at_10);
+  if (by_label) {
+    for (const std::string& label : validation.heldout_labels) report.add_heldout_labels(label);
+    report.set_heldout_items(validation.heldout.x.rows);
+    auto heldout = ReconstructionError(*result.model, validation.heldout.x);
+    if (!heldout.ok()) return heldout.status();
+    auto heldout_pca = ReconstructionError(baseline, validation.heldout.x);
+    if (!heldout_pca.ok()) return heldout_pca.status();
+    report.set_heldout_reconstruction_error(*heldout);
+    report.set_heldout_pca_reconstruction_error(*heldout_pca);
   }
   report.set_training_seconds(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

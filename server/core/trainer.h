@@ -20,9 +20,18 @@ namespace bn {
 struct LabelledMatrix {
   FloatMatrix x;
   std::vector<int> labels;  // Per row; -1 for unlabelled. Empty when no row has a label.
+  std::vector<std::string> label_names;  // The label of each label number (all rows' labels).
   // Document collections: per row, the document's length N (its counted in-vocabulary words;
   // with normalised counts the row is counts / N). Empty for images.
   std::vector<float> lengths;
+};
+
+// The validation data of a job: random examples of the training labels (`validation`) and, with
+// a BY_LABEL split, every example of the held-out labels (`heldout`, else empty).
+struct ValidationData {
+  LabelledMatrix validation;
+  LabelledMatrix heldout;
+  std::vector<std::string> heldout_labels;
 };
 
 struct TrainedModel {
@@ -37,6 +46,14 @@ struct TrainedModel {
                                               uint64_t seed, LabelledMatrix* train,
                                               LabelledMatrix* validation);
 
+// Splits per `options.validation()`: RANDOM as SplitForValidation; BY_LABEL first holds out
+// validation_fraction of the distinct labels (seeded; at least one, never all) with every one of
+// their rows, then splits the rest at random. FailedPrecondition for BY_LABEL when a row has no
+// label or there are fewer than two labels.
+[[nodiscard]] absl::Status SplitForTraining(const LabelledMatrix& all,
+                                            const bottleneck::v1::TrainingOptions& options,
+                                            LabelledMatrix* train, ValidationData* validation);
+
 struct TrainingHooks {
   int threads = 0;  // oneDNN/OpenMP threads; 0 = leave as configured.
   ProgressCallback progress;
@@ -48,13 +65,14 @@ struct TrainingHooks {
   const std::string* resume_from = nullptr;
 };
 
-// Trains `spec` (normalized) on `train` and evaluates it and a PCA baseline on `validation`.
-// A dense auto-encoder with a softmax output (documents, normalised counts) gets train.lengths
-// as its document lengths (the replicated-softmax RBM's N). Cancelled when `cancel` is set;
-// Unimplemented for architectures this build cannot train.
+// Trains `spec` (normalized) on `train` and evaluates it and a PCA baseline on the validation
+// data; early stopping watches the held-out labels when there are any. A dense auto-encoder with
+// a softmax output (documents, normalised counts) gets train.lengths as its document lengths
+// (the replicated-softmax RBM's N). Cancelled when `cancel`
+// is set; Unimplemented for architectures this build cannot train.
 [[nodiscard]] absl::StatusOr<TrainedModel> TrainAndEvaluate(
     const bottleneck::v1::CollectionSpec& collection, const bottleneck::v1::ModelSpec& spec,
-    const LabelledMatrix& train, const LabelledMatrix& validation, const TrainingHooks& hooks,
+    const LabelledMatrix& train, const ValidationData& validation, const TrainingHooks& hooks,
     const CancellationFlag& cancel);
 
 }  // namespace bn

@@ -6,8 +6,9 @@
 #
 #   tests/deploy/fresh_machine_test.sh SOURCE_DIR BUILD_DIR CHECK
 #     build     every file under /usr that the CMake configure resolved (CMakeCache.txt: libraries,
-#               include dirs, config files) and every system header the compiler read (ninja's
-#               deps log) belongs to the closure of BUILD_PACKAGES
+#               include dirs, config files), every system header the compiler read (ninja's
+#               deps log) and every header and library of the clang fuzz builds belongs to the
+#               closure of BUILD_PACKAGES
 #     runtime   every library `ldd` reports for bottleneckd and bottleneck belongs to the closure
 #               of RUNTIME_PACKAGES, and the Dockerfile installs with the script in both stages
 #     python    every module the Python tests import resolves, with /usr/bin/python3, to a file
@@ -97,6 +98,13 @@ case "$check" in
         sed -n 's/^ *\(\/usr\/[^ ]*\)$/\1/p' | sort -u | owners_of)
     else
       fail "no ninja deps log in $build: build with -G Ninja first"
+    fi
+    # The fuzz targets are compiled and linked by clang outside CMake (tests/fuzz/run_fuzzers.sh
+    # leaves -MD dependency files and the linker's --trace in $build/fuzz/obj).
+    if compgen -G "$build/fuzz/obj/*.d" >/dev/null; then
+      check_owners "$closure" "fuzz build" < <(cat "$build"/fuzz/obj/*.d \
+        "$build"/fuzz/obj/*.link-inputs 2>/dev/null | tr ' ()' '\n\n\n' |
+        grep -oE '^/usr/[^:]+' | sort -u | owners_of)
     fi
     ;;
   runtime)

@@ -23,6 +23,7 @@
 #include "engine/model/conv_autoencoder.h"
 #include "engine/model/model_file.h"
 #include "engine/model/pca.h"
+#include "engine/train/autoencoder_trainer.h"
 #include "engine/util/bytes.h"
 #include "engine/util/log.h"
 

@@ -50,6 +50,7 @@ case "$target" in
          omp=-fopenmp
          max_len=16384 ;;
   snapshot) srcs=(engine/index/hnsw_index.cc engine/index/distance.cc engine/index/hnsw_body.cc
+                  engine/index/mem_file.cc
                   engine/index/serving_index.cc
                   engine/store/store.cc engine/store/collection_store.cc engine/store/keys.cc
                   engine/store/blob_store.cc engine/util/atomic_file.cc engine/util/background.cc
@@ -97,8 +98,9 @@ compile() {
   objs+=("$obj")
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   # shellcheck disable=SC2086
-  ("${launcher[@]}" "$cxx" "${flags[@]}" $extra "${includes[@]}" -c "$src" -o "$obj" ||
-     touch "$failed") &
+  # -MD: the headers each compile read (tests/deploy/fresh_machine_test.sh checks their packages).
+  ("${launcher[@]}" "$cxx" "${flags[@]}" $extra "${includes[@]}" -MD -MF "$obj.d" -c "$src" \
+     -o "$obj" || touch "$failed") &
 }
 for s in "${srcs[@]}"; do
   extra="-fsanitize=fuzzer-no-link $omp"
@@ -117,9 +119,10 @@ compile "$here/${target}_fuzzer.cc" "-fsanitize=fuzzer"
 wait
 if [ -e "$failed" ]; then echo "fuzz: compiling $target failed" >&2; exit 1; fi
 bin="$work/${target}_fuzzer"
+# --trace: every file the link used, for the same check.
 # shellcheck disable=SC2046
 "$cxx" "${flags[@]}" -fsanitize=fuzzer "${objs[@]}" -o "$bin" "${libs[@]}" \
-  $(pc --libs "${absl_libs[@]}")
+  $(pc --libs "${absl_libs[@]}") -Wl,--trace >"$work/obj/$target.link-inputs"
 
 seeds="$work/$target-seeds"
 case "$target" in

@@ -371,8 +371,16 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          return items_->DeleteItems(Ctx().get(), r, &response);
        }},
       {"train unknown dataset", Code::NOT_FOUND, train([](auto* r) { r->set_dataset("nope"); })},
-      {"train no architecture", Code::INVALID_ARGUMENT,
-       train([](auto* r) { r->mutable_spec()->clear_architecture(); })},
+      {"train augmentation shifting half the image", Code::INVALID_ARGUMENT, train([](auto* r) {
+         r->mutable_spec()->mutable_training()->mutable_augmentation()->set_max_shift_pixels(4);
+       })},
+      {"train unknown validation split", Code::INVALID_ARGUMENT, train([](auto* r) {
+         r->mutable_spec()->mutable_training()->set_validation(static_cast<v1::ValidationSplit>(9));
+       })},
+      {"train by-label split of an unlabelled dataset", Code::FAILED_PRECONDITION,
+       train([](auto* r) {
+         r->mutable_spec()->mutable_training()->set_validation(v1::VALIDATION_SPLIT_BY_LABEL);
+       })},
       {"train code bigger than input", Code::INVALID_ARGUMENT,
        train([](auto* r) { r->mutable_spec()->mutable_pca()->set_code_size(65); })},
       {"train NaN learning rate", Code::INVALID_ARGUMENT,

@@ -341,13 +341,19 @@ TEST(ServingIndexRecoveryTest, KillNineMidIngestLosesNoAcknowledgedItem) {
   std::set<std::string> present;
   std::istringstream in(received.substr(0, received.rfind('\n') + 1));
   std::string line;
+  int last_batch = -1;  // The last batch whose acknowledgement arrived.
   while (std::getline(in, line)) {
     if (line[0] == '-') {
       present.erase(line.substr(1));
     } else {
       present.insert(line);
+      last_batch = std::max(last_batch, std::stoi(line.substr(2)) / 5);
     }
   }
+  // The batch after it may be durable without its acknowledgement (the kill came between the
+  // write and the report): its deletion may have happened, so that item may be absent.
+  const int in_flight = last_batch + 1;
+  if (in_flight % 4 == 3) present.erase("id" + std::to_string(in_flight * 5 - 7));
   auto store = Store::Open(data, StoreOptions());
   ASSERT_TRUE(store.ok()) << store.status();
   CollectionStore cs(store->get());

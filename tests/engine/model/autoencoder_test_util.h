@@ -1,19 +1,67 @@
-// Test-only helpers: reading a Fashion-MNIST subset (gzipped IDX) without depending on
-// engine/data, and a PCA baseline computed with Eigen.
+// Test-only helpers for the model and trainer tests: synthetic data, reading a Fashion-MNIST
+// subset (gzipped IDX) without depending on engine/data, a model file envelope around a payload
+// and a PCA baseline computed with Eigen.
 #ifndef BOTTLENECK_TESTS_ENGINE_MODEL_AUTOENCODER_TEST_UTIL_H_
 #define BOTTLENECK_TESTS_ENGINE_MODEL_AUTOENCODER_TEST_UTIL_H_
 
 #include <zlib.h>
 
 #include <Eigen/Dense>
+#include <cmath>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "engine/model/model.h"
+#include "engine/model/model_file.h"
+#include "engine/util/bytes.h"
 #include "engine/util/matrix.h"
 
 namespace bn {
 namespace testing {
+
+// Rows of a rank-3 structure plus noise, squashed into [0, 1], so there is something to learn.
+inline FloatMatrix RandomData(int64_t rows, int64_t cols, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  const int64_t rank = 3;
+  std::vector<float> basis(static_cast<size_t>(rank * cols));
+  for (float& b : basis) b = g(rng);
+  FloatMatrix m(rows, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    float z[rank];
+    for (float& v : z) v = g(rng);
+    for (int64_t c = 0; c < cols; ++c) {
+      float s = 0.1f * g(rng);
+      for (int64_t k = 0; k < rank; ++k) s += z[k] * basis[k * cols + c];
+      m.at(r, c) = 1.0f / (1.0f + std::exp(-s));
+    }
+  }
+  return m;
+}
+
+// Uniform [0, 1) pixels.
+inline FloatMatrix RandomImages(int64_t n, int64_t d, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  FloatMatrix m(n, d);
+  for (float& v : m.data) v = u(rng);
+  return m;
+}
+
+// Wraps a payload in the model file envelope (format documented in model_file.h), with a
+// valid checksum, to reach the payload loader with hostile contents.
+inline std::string ModelEnvelope(ModelKind kind, const std::string& payload) {
+  std::string out("BNMODEL", 8);
+  ByteWriter w(&out);
+  w.U32(kModelFormatVersion);
+  w.U32(static_cast<uint32_t>(kind));
+  w.U64(payload.size());
+  out += payload;
+  w.U32(Crc32(out));
+  return out;
+}
 
 // The first `n` images of a gzipped IDX image file, pixels / 255. Empty matrix on any error.
 inline FloatMatrix ReadFashionImages(const std::string& name, int64_t n) {

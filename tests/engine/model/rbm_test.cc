@@ -5,9 +5,6 @@
 #include <random>
 #include <vector>
 
-#include "engine/model/autoencoder.h"
-#include "engine/model/autoencoder_net.h"
-#include "engine/model/model_file.h"
 #include "engine/nn/context.h"
 #include "gtest/gtest.h"
 #include "tests/engine/model/autoencoder_test_util.h"
@@ -287,117 +284,6 @@ TEST(Rbm, OneCdStepWithDocumentLengthsMatchesTheNaiveExpectation) {
   EXPECT_EQ((*rbm)->Train(x, &bad, o, nullptr, nullptr).code(), absl::StatusCode::kInvalidArgument);
   bad.pop_back();
   EXPECT_EQ((*rbm)->Train(x, &bad, o, nullptr, nullptr).code(), absl::StatusCode::kInvalidArgument);
-}
-
-// The unrolled encoder sees normalised rows without their lengths, so its first layer carries
-// the mean length: N_mean W. With no pre-training epochs W is the seeded initialisation, so two
-// runs differing only in the lengths must differ exactly by the ratio of their mean lengths in
-// the encoder's first layer, and not at all in the mirrored output layer (W^T).
-TEST(Rbm, UnrolledFirstLayerCarriesTheMeanDocumentLength) {
-  SetNnThreads(1);
-  DenseAutoencoderSpec spec;
-  spec.input_size = 12;
-  spec.encoder_sizes = {8};
-  spec.code_size = 3;
-  spec.output = OutputKind::kSoftmaxCrossEntropy;
-  spec.pretraining = true;
-  FloatMatrix x(20, 12);
-  std::mt19937 rng(5);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  for (int64_t r = 0; r < x.rows; ++r) {
-    float s = 0;
-    for (int64_t c = 0; c < x.cols; ++c) s += (x.at(r, c) = u(rng));
-    for (int64_t c = 0; c < x.cols; ++c) x.at(r, c) /= s;
-  }
-  std::vector<float> lengths;
-  for (int64_t r = 0; r < x.rows; ++r) lengths.push_back(static_cast<float>(10 + 3 * r));
-  std::vector<float> doubled = lengths;
-  for (float& l : doubled) l *= 2;
-  TrainOptions o;
-  o.pretrain_epochs = 0;
-  o.pretrain_document_length = 7.0f;
-  auto unroll = [&](const std::vector<float>* l) {
-    auto net = AutoencoderNet::Create(spec);
-    EXPECT_TRUE(net.ok());
-    EXPECT_TRUE(PretrainWithRbms(x, l, o, 3, nullptr, nullptr, net->get()).ok());
-    return std::move(*net);
-  };
-  auto a = unroll(&lengths), b = unroll(&doubled), c = unroll(nullptr);
-  const double mean = (10 + 10 + 3 * 19) / 2.0;  // lengths 10, 13, ..., 67
-  const std::vector<float>& wa = a->layer(0).weights();
-  ASSERT_EQ(wa.size(), b->layer(0).weights().size());
-  double max_abs = 0;
-  for (size_t k = 0; k < wa.size(); ++k) {
-    max_abs = std::max(max_abs, std::fabs(double{wa[k]}));
-    EXPECT_NEAR(b->layer(0).weights()[k], 2 * wa[k], 1e-5 * std::fabs(wa[k]) + 1e-7);
-    EXPECT_NEAR(c->layer(0).weights()[k], wa[k] * 7.0 / mean, 1e-5 * std::fabs(wa[k]) + 1e-7);
-  }
-  EXPECT_GT(max_abs, 0.0);
-  const int last = a->num_layers() - 1;
-  EXPECT_EQ(a->layer(last).weights(), b->layer(last).weights());
-  EXPECT_EQ(a->layer(last).weights(), c->layer(last).weights());
-  std::vector<float> short_lengths(3, 1.0f);
-  auto net = AutoencoderNet::Create(spec);
-  ASSERT_TRUE(net.ok());
-  EXPECT_EQ(PretrainWithRbms(x, &short_lengths, o, 3, nullptr, nullptr, net->get()).code(),
-            absl::StatusCode::kInvalidArgument);
-  // Through the trainer: lengths must match the rows; with a held-out split they follow their
-  // rows; bad lengths are rejected.
-  o.pretrain_epochs = 1;
-  o.epochs = 1;
-  o.document_lengths = &short_lengths;
-  EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  o.document_lengths = &lengths;
-  o.validation_fraction = 0.25;
-  EXPECT_TRUE(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).ok());
-  std::vector<float> negative = lengths;
-  negative[3] = -1.0f;
-  o.document_lengths = &negative;
-  EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  o.document_lengths = &lengths;
-  o.pretrain_cd_steps = 0;
-  EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  o.pretrain_cd_steps = 3;
-  EXPECT_TRUE(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).ok());
-}
-
-TEST(Rbm, PretrainingUnrollsIntoABetterStartingPoint) {
-  FloatMatrix x = testing::ReadFashionImages("train-images-idx3-ubyte.gz", 1000);
-  ASSERT_EQ(x.rows, 1000);
-  DenseAutoencoderSpec spec;
-  spec.encoder_sizes = {64};
-  spec.code_size = 8;
-  spec.pretraining = true;
-  TrainOptions o;
-  o.epochs = 0;  // pre-training only: the unrolled net, not fine-tuned
-  o.pretrain_epochs = 3;
-  o.threads = 1;  // one thread: robust on a shared CI machine
-  std::vector<std::string> phases;
-  auto pre = TrainDenseAutoencoder(
-      x, nullptr, spec, o,
-      [&](const TrainingProgress& p) {
-        if (phases.empty() || phases.back() != p.phase) phases.push_back(p.phase);
-        EXPECT_EQ(p.phase_count, 3);
-      },
-      nullptr);
-  ASSERT_TRUE(pre.ok()) << pre.status();
-  EXPECT_EQ(phases, (std::vector<std::string>{"RBM layer 1/2", "RBM layer 2/2"}));
-  spec.pretraining = false;
-  auto random = TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr);
-  ASSERT_TRUE(random.ok());
-  auto e_pre = ReconstructionErrorPerItem(*pre->model, x);
-  auto e_rand = ReconstructionErrorPerItem(*random->model, x);
-  ASSERT_TRUE(e_pre.ok() && e_rand.ok());
-  std::printf("unrolled RBMs %.2f vs random init %.2f per image\n", *e_pre, *e_rand);
-  EXPECT_LT(*e_pre, 0.75 * *e_rand);
-  // Pre-training rejects specs it cannot unroll.
-  spec.pretraining = true;
-  spec.hidden_activation = Activation::kRelu;
-  EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).status().code(),
-            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

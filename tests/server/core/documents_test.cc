@@ -502,10 +502,11 @@ TEST_F(DocumentsTest, TrainAndEvaluateGivesTheLengthsToASoftmaxModel) {
   v1::ModelSpec spec = DenseSpec(4);
   spec.mutable_training()->set_epochs(1);
   ASSERT_TRUE(NormalizeModelSpec(described->spec(), &spec).ok());
-  LabelledMatrix all, train, validation;
+  LabelledMatrix all, train;
+  ValidationData validation;
   std::unique_ptr<TextPipeline> text;
   ASSERT_TRUE(LoadDataset("docs", "train", spec, &all, &text).ok());
-  ASSERT_TRUE(SplitForValidation(all, 0.2, 1, &train, &validation).ok());
+  ASSERT_TRUE(SplitForValidation(all, 0.2, 1, &train, &validation.validation).ok());
   CancellationFlag cancel;
   ASSERT_TRUE(TrainAndEvaluate(described->spec(), spec, train, validation, {}, cancel).ok());
   // The engine refuses a length that is not positive: a zero proves the lengths reach it.

@@ -142,5 +142,58 @@ TEST_F(JobManagerTest, DeletingTheCollectionForgetsItsJobs) {
   EXPECT_EQ(core().jobs().List("")->jobs_size(), 0);
 }
 
+TEST_F(JobManagerTest, ByLabelValidationReportsTheErrorOnLabelsNeverTrainedOn) {
+  v1::ModelSpec spec = SlowDense(4);
+  spec.mutable_training()->set_validation(v1::VALIDATION_SPLIT_BY_LABEL);
+  spec.mutable_training()->set_validation_fraction(0.25f);  // 1 of the 4 labels.
+  const v1::Job job = Train("imgs", "train", spec);
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
+  auto model = core().collections().GetModel("imgs", job.model_version());
+  ASSERT_TRUE(model.ok()) << model.status();
+  const v1::EvaluationReport& r = model->report();
+  EXPECT_EQ(r.validation(), v1::VALIDATION_SPLIT_BY_LABEL);
+  ASSERT_EQ(r.heldout_labels_size(), 1);
+  EXPECT_EQ(r.heldout_items(), 100u);    // Every example of that label.
+  EXPECT_EQ(r.validation_items(), 75u);  // 25 % of the 300 others, in distribution.
+  EXPECT_GT(r.heldout_reconstruction_error(), 0);
+  EXPECT_GT(r.heldout_pca_reconstruction_error(), 0);
+  EXPECT_EQ(r.epochs_run(), 4u);
+  EXPECT_GE(r.best_epoch(), 1u);
+  EXPECT_LE(r.best_epoch(), 4u);
+}
+
+TEST_F(JobManagerTest, ByLabelNeedsALabelledDataset) {
+  auto upload = core().datasets().BeginUpload();
+  v1::UploadDatasetRequest message;
+  message.set_collection("imgs");
+  message.set_dataset("partly");
+  for (int i = 0; i < 10; ++i) {
+    v1::Example* example = message.add_examples();
+    *example->mutable_input() = ImageInput(i % 4, i);
+    if (i < 5) example->set_label("x");
+  }
+  ASSERT_TRUE(upload->Append(message).ok());
+  ASSERT_TRUE(upload->Commit().ok());
+  v1::StartTrainingRequest request = Request(PcaSpec(4));
+  request.set_dataset("partly");
+  request.mutable_spec()->mutable_training()->set_validation(v1::VALIDATION_SPLIT_BY_LABEL);
+  auto started = core().jobs().Start(request);
+  EXPECT_EQ(started.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(started.status().message().find("5 of the 10"), absl::string_view::npos)
+      << started.status();
+  EXPECT_EQ(core().jobs().List("")->jobs_size(), 0);
+}
+
+TEST_F(JobManagerTest, ASpecWithoutArchitectureGetsTheDefaultRecipe) {
+  v1::ModelSpec spec;
+  spec.mutable_training()->set_epochs(2);
+  const v1::Job job = Train("imgs", "train", spec);
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
+  ASSERT_TRUE(job.spec().has_dense());  // The job records the recipe it used.
+  EXPECT_EQ(job.spec().dense().encoder_sizes(0), 4u * kSide * kSide);
+  EXPECT_EQ(job.spec().dense().hidden_activation(), v1::ACTIVATION_RELU);
+  EXPECT_EQ(job.spec().training().epochs(), 2u);
+}
+
 }  // namespace
 }  // namespace bn::testing

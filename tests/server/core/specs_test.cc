@@ -1,6 +1,7 @@
 #include "server/core/specs.h"
 
 #include "gtest/gtest.h"
+#include "server/core/recipes.h"
 
 namespace bn {
 namespace {
@@ -110,6 +111,99 @@ TEST(SpecsTest, ModelSpecsThatDoNotFitTheCollectionAreRejected) {
   EXPECT_EQ(NormalizeModelSpec(images, &nan_rate).code(), absl::StatusCode::kInvalidArgument);
   v1::ModelSpec none;
   EXPECT_EQ(NormalizeModelSpec(images, &none).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SpecsTest, TrainingDefaultsForEarlyStoppingValidationAndSchedules) {
+  v1::CollectionSpec images = ImageSpec(28, 28, 1);
+  ASSERT_TRUE(NormalizeCollectionSpec(&images).ok());
+  v1::ModelSpec spec;
+  spec.mutable_pca()->set_code_size(10);
+  ASSERT_TRUE(NormalizeModelSpec(images, &spec).ok());
+  EXPECT_EQ(spec.training().early_stopping_patience(), kDefaultPatience);
+  EXPECT_EQ(spec.training().validation(), v1::VALIDATION_SPLIT_RANDOM);
+  EXPECT_EQ(spec.training().lr_schedule(), v1::LEARNING_RATE_SCHEDULE_CONSTANT);
+  spec.mutable_training()->set_lr_schedule(v1::LEARNING_RATE_SCHEDULE_STEP);
+  ASSERT_TRUE(NormalizeModelSpec(images, &spec).ok());
+  EXPECT_EQ(spec.training().lr_step_epochs(), 10u);
+  EXPECT_FLOAT_EQ(spec.training().lr_step_gamma(), 0.1f);
+  spec.mutable_training()->set_lr_schedule(v1::LEARNING_RATE_SCHEDULE_COSINE);
+  ASSERT_TRUE(NormalizeModelSpec(images, &spec).ok());
+  EXPECT_FLOAT_EQ(spec.training().lr_min_factor(), 0.01f);
+}
+
+TEST(SpecsTest, AugmentationMustFitTheCollection) {
+  v1::CollectionSpec images = ImageSpec(28, 28, 1);
+  ASSERT_TRUE(NormalizeCollectionSpec(&images).ok());
+  v1::ModelSpec spec;
+  spec.mutable_pca()->set_code_size(10);
+  v1::ImageAugmentation* a = spec.mutable_training()->mutable_augmentation();
+  a->set_max_shift_pixels(3);
+  a->set_max_rotation_degrees(15);
+  a->set_horizontal_flip(true);
+  ASSERT_TRUE(NormalizeModelSpec(images, &spec).ok());
+  EXPECT_FLOAT_EQ(spec.training().augmentation().min_scale(), 1);  // Defaults filled in.
+  a = spec.mutable_training()->mutable_augmentation();
+  a->set_max_shift_pixels(14);  // Half of the side.
+  absl::Status s = NormalizeModelSpec(images, &spec);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("shift"), absl::string_view::npos) << s;
+  a->set_max_shift_pixels(2);
+  a->set_max_rotation_degrees(200);
+  EXPECT_EQ(NormalizeModelSpec(images, &spec).code(), absl::StatusCode::kInvalidArgument);
+  v1::CollectionSpec docs;
+  docs.mutable_document();
+  ASSERT_TRUE(NormalizeCollectionSpec(&docs).ok());
+  v1::ModelSpec doc_spec;
+  doc_spec.mutable_dense()->set_code_size(10);
+  doc_spec.mutable_training()->mutable_augmentation()->set_horizontal_flip(true);
+  s = NormalizeModelSpec(docs, &doc_spec);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("image collections"), absl::string_view::npos) << s;
+  v1::ModelSpec bad_enum;
+  bad_enum.mutable_pca()->set_code_size(10);
+  bad_enum.mutable_training()->set_validation(static_cast<v1::ValidationSplit>(9));
+  EXPECT_EQ(NormalizeModelSpec(images, &bad_enum).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SpecsTest, DefaultRecipesFollowTheInputKindAndDataSize) {
+  v1::CollectionSpec images = ImageSpec(28, 28, 1);
+  ASSERT_TRUE(NormalizeCollectionSpec(&images).ok());
+  v1::ModelSpec spec;
+  ApplyDefaultRecipe(images, 48000, &spec);
+  ASSERT_TRUE(spec.has_dense());
+  EXPECT_EQ(spec.dense().encoder_sizes_size(), 3);
+  EXPECT_EQ(spec.dense().encoder_sizes(0), 1000u);
+  EXPECT_EQ(spec.dense().code_size(), 30u);
+  EXPECT_EQ(spec.dense().hidden_activation(), v1::ACTIVATION_RELU);
+  EXPECT_EQ(spec.training().epochs(), 31u);  // 1.5M examples seen, at least 30 epochs.
+  ASSERT_TRUE(NormalizeModelSpec(images, &spec).ok());
+  v1::ModelSpec small;
+  small.mutable_training()->set_epochs(7);  // Set by the client: kept.
+  ApplyDefaultRecipe(ImageSpec(8, 8, 1), 500, &small);
+  EXPECT_EQ(small.dense().encoder_sizes(0), 256u);
+  EXPECT_EQ(small.training().epochs(), 7u);
+  v1::ModelSpec chosen;
+  chosen.mutable_pca()->set_code_size(4);
+  ApplyDefaultRecipe(images, 48000, &chosen);  // An architecture is never replaced.
+  EXPECT_TRUE(chosen.has_pca());
+
+  v1::CollectionSpec docs;
+  docs.mutable_document();
+  ASSERT_TRUE(NormalizeCollectionSpec(&docs).ok());
+  v1::ModelSpec text;
+  ApplyDefaultRecipe(docs, 6000, &text);
+  EXPECT_TRUE(text.dense().pretraining().enabled());
+  EXPECT_EQ(text.dense().code_size(), 10u);
+  EXPECT_EQ(text.dense().encoder_sizes(2), 125u);
+  EXPECT_EQ(text.training().optimizer(), v1::OPTIMIZER_KIND_SGD);
+  ASSERT_TRUE(NormalizeModelSpec(docs, &text).ok());
+  v1::CollectionSpec binary_docs = docs;
+  binary_docs.set_code_kind(v1::CODE_KIND_BINARY);
+  binary_docs.clear_distance();
+  ASSERT_TRUE(NormalizeCollectionSpec(&binary_docs).ok());
+  v1::ModelSpec hashing;
+  ApplyDefaultRecipe(binary_docs, 6000, &hashing);
+  EXPECT_EQ(hashing.dense().code_size(), 32u);
 }
 
 }  // namespace

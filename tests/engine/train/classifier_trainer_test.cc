@@ -1,4 +1,4 @@
-#include "engine/train/classifier.h"
+#include "engine/train/classifier_trainer.h"
 
 #include <string>
 #include <vector>
@@ -9,7 +9,7 @@
 namespace bn {
 namespace {
 
-TEST(DenseClassifier, LearnsFashionMnistFromRandomInitAndAfterPretraining) {
+TEST(DenseClassifierTrainer, LearnsFashionMnistFromRandomInitAndAfterPretraining) {
   FloatMatrix x = testing::ReadFashionImages("train-images-idx3-ubyte.gz", 2000);
   std::vector<int> y = testing::ReadFashionLabels("train-labels-idx1-ubyte.gz", 2000);
   FloatMatrix xt = testing::ReadFashionImages("t10k-images-idx3-ubyte.gz", 500);
@@ -51,7 +51,7 @@ TEST(DenseClassifier, LearnsFashionMnistFromRandomInitAndAfterPretraining) {
   EXPECT_NEAR(sum, 1.0f, 1e-5);
 }
 
-TEST(DenseClassifier, RejectsBadLabelsAndHonoursCancellation) {
+TEST(DenseClassifierTrainer, RejectsBadLabelsAndHonoursCancellation) {
   FloatMatrix x(4, 784);
   ClassifierSpec spec;
   spec.hidden_sizes = {8};

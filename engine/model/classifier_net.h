@@ -1,0 +1,62 @@
+// ClassifierNet: the layer stack of a dense softmax classifier (classifier.h) and its training
+// step (a Trainable); wrapped by NewDenseClassifier and trained by engine/train.
+//
+// Layers map input_size -> hidden_sizes... -> num_classes; the last is linear (the softmax
+// cross-entropy loss applies the softmax). Not thread-safe.
+#ifndef BOTTLENECK_ENGINE_MODEL_CLASSIFIER_NET_H_
+#define BOTTLENECK_ENGINE_MODEL_CLASSIFIER_NET_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model/classifier.h"
+#include "engine/model/trainable.h"
+#include "engine/nn/dense.h"
+
+namespace bn {
+
+class ClassifierNet : public Trainable {
+ public:
+  // A net with zero weights. InvalidArgument for a bad spec; Internal if oneDNN fails.
+  static absl::StatusOr<std::unique_ptr<ClassifierNet>> Create(const ClassifierSpec& spec);
+
+  const ClassifierSpec& spec() const { return spec_; }
+  int num_layers() const { return static_cast<int>(layers_.size()); }
+  DenseLayer& layer(int l) { return *layers_[static_cast<size_t>(l)]; }
+
+  // Weights N(0, 2 / (in + out)) (He for ReLU) from `seed`, biases 0.
+  void InitWeights(uint64_t seed);
+  // probs [n, num_classes]: class probabilities, in chunks of 256 rows.
+  [[nodiscard]] absl::Status Predict(const float* x, int64_t n, float* probs);
+
+  // Trainable. TrainStep needs batch.labels; Evaluate is the misclassified fraction of `x`.
+  int64_t parameter_count() const override;
+  void RegisterParameters(Optimizer* optimizer) override;
+  [[nodiscard]] absl::Status TrainStep(const TrainBatch& batch, Optimizer* optimizer,
+                                       double* loss) override;
+  [[nodiscard]] absl::StatusOr<double> Evaluate(const FloatMatrix& x,
+                                                const std::vector<int>* labels) override;
+  std::vector<float> FlatParameters() const override;
+  void SetFlatParameters(const std::vector<float>& flat) override;
+  std::string SpecBytes() const override;
+
+ private:
+  explicit ClassifierNet(const ClassifierSpec& spec) : spec_(spec) {}
+  void EnsureTrainBuffers(int64_t n);
+
+  ClassifierSpec spec_;
+  std::vector<std::unique_ptr<DenseLayer>> layers_;
+  std::vector<float> scratch_[2];  // Predict
+  // Training: acts_[l + 1] / diffs_[l + 1] = layer l's output and its gradient.
+  int64_t buffer_rows_ = 0;
+  std::vector<std::vector<float>> acts_, diffs_, grad_w_, grad_b_;
+  std::vector<float> target_;
+  std::vector<int> weight_block_, bias_block_;
+};
+
+}  // namespace bn
+
+#endif  // BOTTLENECK_ENGINE_MODEL_CLASSIFIER_NET_H_

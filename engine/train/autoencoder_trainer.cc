@@ -1,0 +1,134 @@
+#include "engine/train/autoencoder_trainer.h"
+
+#include <cmath>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "engine/model/autoencoder_net.h"
+#include "engine/model/conv_autoencoder_net.h"
+#include "engine/nn/context.h"
+#include "engine/train/loop.h"
+#include "engine/train/rbm_pretraining.h"
+
+namespace bn {
+namespace {
+
+bool HasShape(const FloatMatrix& m, int64_t cols) {
+  return m.cols == cols && static_cast<int64_t>(m.data.size()) == m.rows * m.cols;
+}
+
+absl::StatusOr<TrainResult> TrainDense(const FloatMatrix& train, const FloatMatrix* validation,
+                                       const DenseAutoencoderSpec& spec,
+                                       const TrainOptions& options,
+                                       const ProgressCallback& progress,
+                                       const CancellationFlag* cancel) {
+  if (absl::Status s = ValidateSpec(spec); !s.ok()) return s;
+  if (!HasShape(train, spec.input_size) || train.rows < 1) {
+    return absl::InvalidArgumentError("training matrix does not match input_size");
+  }
+  if (validation != nullptr && !HasShape(*validation, spec.input_size)) {
+    return absl::InvalidArgumentError("validation matrix does not match input_size");
+  }
+  if (absl::Status s = ValidateTrainOptions(options); !s.ok()) return s;
+  if (!(options.code_noise_stddev >= 0) || options.code_noise_stddev > 1e3f) {
+    return absl::InvalidArgumentError("bad training options");
+  }
+  SetNnThreads(options.threads);
+  if (const std::vector<float>* lengths = options.document_lengths; lengths != nullptr) {
+    if (static_cast<int64_t>(lengths->size()) != train.rows) {
+      return absl::InvalidArgumentError("one document length per training row expected");
+    }
+    for (float l : *lengths) {
+      if (!(l > 0) || !std::isfinite(l)) {
+        return absl::InvalidArgumentError("document lengths must be finite and positive");
+      }
+    }
+  }
+  DenseAutoencoderSpec net_spec = spec;
+  if (spec.binary_codes) net_spec.code_activation = Activation::kLogistic;
+  auto created = AutoencoderNet::Create(net_spec);
+  if (!created.ok()) return created.status();
+  std::unique_ptr<AutoencoderNet> net = std::move(*created);
+  net->InitWeights(options.seed);
+
+  LoopSettings settings;
+  settings.noise = BatchNoiseFor(spec, spec.code_size, options.seed);
+  settings.noise.fresh_code_noise_stddev = options.code_noise_stddev;  // ignored with binary codes
+  // Phases: one per RBM (encoder layers and the code layer), then fine-tuning.
+  settings.phase_count = spec.pretraining ? static_cast<int>(spec.encoder_sizes.size()) + 2 : 1;
+  if (spec.pretraining) {
+    settings.pretrain = [&](const Examples& rows) {
+      return PretrainWithRbms(*rows.x, rows.lengths, options, settings.phase_count, progress,
+                              cancel, net.get());
+    };
+  }
+  const Examples train_rows{&train, nullptr, options.document_lengths};
+  const Examples validation_rows{validation};
+  auto result = RunTrainingLoop(train_rows, validation != nullptr ? &validation_rows : nullptr,
+                                options, settings, progress, cancel, net.get());
+  if (!result.ok()) return result.status();
+  result->model = NewDenseAutoencoderModel(std::move(net));
+  return result;
+}
+
+absl::StatusOr<TrainResult> TrainConv(const FloatMatrix& train, const FloatMatrix* validation,
+                                      const ConvAutoencoderSpec& spec, const TrainOptions& options,
+                                      const ProgressCallback& progress,
+                                      const CancellationFlag* cancel) {
+  if (absl::Status s = ValidateConvSpec(spec); !s.ok()) return s;
+  const int64_t d = spec.height * spec.width * spec.channels;
+  if (!HasShape(train, d) || train.rows < 1) {
+    return absl::InvalidArgumentError("training matrix does not match H*W*C");
+  }
+  if (validation != nullptr && !HasShape(*validation, d)) {
+    return absl::InvalidArgumentError("validation matrix does not match H*W*C");
+  }
+  if (absl::Status s = ValidateTrainOptions(options); !s.ok()) return s;
+  SetNnThreads(options.threads);
+  auto created = ConvAutoencoderNet::Create(spec);
+  if (!created.ok()) return created.status();
+  std::unique_ptr<ConvAutoencoderNet> net = std::move(*created);
+  net->InitWeights(options.seed);
+
+  LoopSettings settings;  // No fresh code noise (options.code_noise_stddev is the dense AE's).
+  settings.noise = BatchNoiseFor(spec, spec.code_size, options.seed);
+  const Examples train_rows{&train};
+  const Examples validation_rows{validation};
+  auto result = RunTrainingLoop(train_rows, validation != nullptr ? &validation_rows : nullptr,
+                                options, settings, progress, cancel, net.get());
+  if (!result.ok()) return result.status();
+  result->model = NewConvAutoencoderModel(std::move(net));
+  return result;
+}
+
+// Backend exceptions become Statuses here: none crosses the engine's API.
+template <typename F>
+absl::StatusOr<TrainResult> Guarded(F train) {
+  try {
+    return train();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory while training");
+  } catch (const dnnl::error& e) {
+    return DnnlError("training", e);
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("training failed: ") + e.what());
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<TrainResult> TrainDenseAutoencoder(
+    const FloatMatrix& train, const FloatMatrix* validation, const DenseAutoencoderSpec& spec,
+    const TrainOptions& options, const ProgressCallback& progress, const CancellationFlag* cancel) {
+  return Guarded([&] { return TrainDense(train, validation, spec, options, progress, cancel); });
+}
+
+absl::StatusOr<TrainResult> TrainConvAutoencoder(
+    const FloatMatrix& train, const FloatMatrix* validation, const ConvAutoencoderSpec& spec,
+    const TrainOptions& options, const ProgressCallback& progress, const CancellationFlag* cancel) {
+  return Guarded([&] { return TrainConv(train, validation, spec, options, progress, cancel); });
+}
+
+}  // namespace bn

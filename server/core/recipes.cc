@@ -1,0 +1,72 @@
+#include "server/core/recipes.h"
+
+#include <algorithm>
+
+#include "server/core/specs.h"
+
+namespace bn {
+
+namespace v1 = ::bottleneck::v1;
+
+namespace {
+
+// Images: a ReLU auto-encoder with a linear code (logistic for binary codes), Adam, early
+// stopping. The layer sizes follow the input size (784 inputs: 784-1000-500-250-30).
+void ImageRecipe(const v1::CollectionSpec& collection, uint64_t examples, v1::ModelSpec* spec) {
+  const bool binary = collection.code_kind() == v1::CODE_KIND_BINARY;
+  const int64_t d = InputSize(collection);
+  v1::DenseAutoencoderSpec* dense = spec->mutable_dense();
+  if (d >= 256) {
+    for (uint32_t size : {1000, 500, 250}) dense->add_encoder_sizes(size);
+  } else {
+    for (int64_t f : {4, 2, 1}) dense->add_encoder_sizes(static_cast<uint32_t>(f * d));
+  }
+  dense->set_code_size(binary ? 64 : static_cast<uint32_t>(std::min<int64_t>(30, d / 2 + 1)));
+  dense->set_hidden_activation(v1::ACTIVATION_RELU);
+  v1::TrainingOptions* t = spec->mutable_training();
+  if (t->epochs() == 0) {
+    // About 1.5M examples seen (30 epochs of 50k), at least 30 epochs, at most 300: early
+    // stopping ends it when the validation error stops falling.
+    const uint64_t epochs = examples == 0 ? 30 : 1500000 / examples;
+    t->set_epochs(static_cast<uint32_t>(std::clamp<uint64_t>(epochs, 30, 300)));
+  }
+}
+
+// Documents: the paper's 2000-500-250-125-10 auto-encoder with RBM pre-training (replicated
+// softmax first layer fed each document's length), logistic units, softmax output, fine-tuned
+// with SGD + momentum.
+void DocumentRecipe(const v1::CollectionSpec& collection, v1::ModelSpec* spec) {
+  const bool binary = collection.code_kind() == v1::CODE_KIND_BINARY;
+  const int64_t v = InputSize(collection);
+  v1::DenseAutoencoderSpec* dense = spec->mutable_dense();
+  if (v >= 1000) {
+    for (uint32_t size : {500, 250, 125}) dense->add_encoder_sizes(size);
+  } else {
+    for (int64_t f : {4, 8, 16})
+      dense->add_encoder_sizes(static_cast<uint32_t>(std::max<int64_t>(v / f, 8)));
+  }
+  dense->set_code_size(binary ? 32 : 10);
+  dense->set_hidden_activation(v1::ACTIVATION_LOGISTIC);
+  v1::RbmPretraining* p = dense->mutable_pretraining();
+  p->set_enabled(true);
+  p->set_epochs_per_layer(10);
+  p->set_code_learning_rate(0.03f);
+  v1::TrainingOptions* t = spec->mutable_training();
+  if (t->optimizer() == v1::OPTIMIZER_KIND_UNSPECIFIED) t->set_optimizer(v1::OPTIMIZER_KIND_SGD);
+  if (t->learning_rate() == 0) t->set_learning_rate(0.3f);
+  if (t->epochs() == 0) t->set_epochs(20);
+}
+
+}  // namespace
+
+void ApplyDefaultRecipe(const v1::CollectionSpec& collection, uint64_t examples,
+                        v1::ModelSpec* spec) {
+  if (spec->architecture_case() != v1::ModelSpec::ARCHITECTURE_NOT_SET) return;
+  if (collection.has_document()) {
+    DocumentRecipe(collection, spec);
+  } else {
+    ImageRecipe(collection, examples, spec);
+  }
+}
+
+}  // namespace bn

@@ -12,7 +12,8 @@
 #   model     model files: the envelope and every kind's payload loader (engine/model/*)
 #   snapshot  index snapshots through OpenServingIndex, and hnswlib bodies (engine/index/*)
 #   requests  v1 request messages into engine inputs and options (server/core/{specs,inputs,
-#             text_pipeline}); the protobuf sources are generated with protoc in WORKDIR
+#             text_pipeline}, which need engine/input/augment.cc for the augmentation checks); the
+#             protobuf sources are generated with protoc in WORKDIR
 # model, snapshot and requests write their seeds themselves (BN_FUZZ_WRITE_SEEDS: real model
 # files, snapshots and requests made with the engine API). Objects are compiled through ccache
 # when it is installed. Crashes are saved in WORKDIR/TARGET-artifacts/; inputs of fixed bugs are
@@ -60,7 +61,7 @@ case "$target" in
   requests) srcs=(server/core/specs.cc server/core/inputs.cc server/core/text_pipeline.cc
                   server/core/validation.cc engine/input/image_codec.cc engine/input/image_ops.cc
                   engine/input/text.cc engine/input/text_clean.cc engine/input/vocabulary.cc
-                  engine/util/utf8.cc engine/util/bytes.cc)
+                  engine/input/augment.cc engine/util/utf8.cc engine/util/bytes.cc)
             libs=(-lpng -ljpeg -lz)
             max_len=262144 ;;
   *) echo "unknown fuzz target $target" >&2; exit 2 ;;

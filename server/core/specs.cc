@@ -6,9 +6,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/input/text.h"
-
 #include "engine/input/augment.h"
+#include "engine/input/text.h"
 
 namespace bn {
 namespace {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "client/cli.h"
+#include "client/lib/text_files.h"
 
 namespace bn::cli {
 
@@ -42,6 +43,7 @@ std::string Geometry(const v1::CollectionSpec& spec) {
            std::to_string(spec.image().width()) + "x" + std::to_string(spec.image().channels());
   }
   return "document V=" + std::to_string(spec.document().vocabulary_size()) +
+         (spec.document().vocabulary_words().empty() ? "" : " words") +
          (spec.document().allow_raw_text() ? " text" : "");
 }
 
@@ -76,9 +78,15 @@ int Collections(Client& client, const std::vector<std::string>& words) {
   if (!args.error().empty() || args.positional().empty()) {
     std::fprintf(stderr,
                  "usage: bottleneck collections list | get NAME | delete NAME |\n"
-                 "       create NAME (--image HxWxC | --document V [--text]) [--binary]\n"
-                 "              [--distance l2|cosine|ip|hamming] [--m M] [--ef-construction N]"
-                 " [--ef N]\n");
+                 "       create NAME (--image HxWxC | --document V [--text] [--vocab FILE]\n"
+                 "              [--encoding utf-8|latin-1|cp1252] | --vocab FILE [--text])\n"
+                 "              [--binary] [--distance l2|cosine|ip|hamming] [--m M]\n"
+                 "              [--ef-construction N] [--ef N]\n"
+                 "  --text        items may be raw text (tokenised by the server)\n"
+                 "  --vocab FILE  the word of each id, one per line (line i = id i-1 for 1-based\n"
+                 "                ids), for the models of datasets without their own; V defaults\n"
+                 "                to its number of lines\n"
+                 "  --binary      binary codes (semantic hashing), searched by Hamming distance\n");
     return kExitUsage;
   }
   const std::string verb = args.positional()[0];
@@ -127,11 +135,24 @@ int Collections(Client& client, const std::vector<std::string>& words) {
       spec->mutable_image()->set_height(h);
       spec->mutable_image()->set_width(w);
       spec->mutable_image()->set_channels(c);
-    } else if (args.Has("document")) {
+    } else if (args.Has("document") || args.Has("vocab")) {
       uint64_t v = 0;
-      if (!args.GetUint("document", 2000, &v)) return kExitUsage;
+      if (!args.GetUint("document", 0, &v)) return kExitUsage;
       spec->mutable_document()->set_vocabulary_size(static_cast<uint32_t>(v));
       spec->mutable_document()->set_allow_raw_text(args.Has("text"));
+      if (args.Has("vocab")) {
+        TextEncoding encoding = TextEncoding::kUtf8;
+        if (args.Has("encoding") && !ParseTextEncoding(args.Get("encoding"), &encoding)) {
+          std::fprintf(stderr, "bottleneck: unknown --encoding %s\n", args.Get("encoding").c_str());
+          return kExitUsage;
+        }
+        auto words = ReadVocabularyFile(args.Get("vocab"), encoding);
+        if (!words.ok()) {
+          std::fprintf(stderr, "bottleneck: %s\n", std::string(words.status().message()).c_str());
+          return kExitUsage;
+        }
+        *spec->mutable_document()->mutable_vocabulary_words() = {words->begin(), words->end()};
+      }
     } else {
       std::fprintf(stderr, "bottleneck: collections create needs --image or --document\n");
       return kExitUsage;
@@ -250,7 +271,8 @@ bool ParseAugmentation(const std::string& text, v1::ImageAugmentation* out) {
 }
 
 int Train(Client& client, const std::vector<std::string>& words) {
-  Args args(words, {"pretrain", "promote", "no-watch", "tied", "sgd"});
+  Args args(words, {"pretrain", "promote", "no-watch", "tied", "sgd", "keep-headers", "keep-quoted",
+                    "keep-encoded", "keep-markup"});
   v1::ImageAugmentation augmentation;
   if (!args.error().empty() || args.positional().size() != 2 ||
       !ParseAugmentation(args.Get("augment"), &augmentation)) {
@@ -267,7 +289,11 @@ int Train(Client& client, const std::vector<std::string>& words) {
         "         [--lr-schedule constant|step|cosine] [--lr-step-epochs N]\n"
         "         [--lr-gamma X] [--lr-min X]\n"
         "         [--augment shift=PX,rotate=DEG,scale=MIN-MAX,crop=F,hflip,vflip]\n"
-        "         [--promote] [--no-watch]\n");
+        "         [--promote] [--no-watch]\n"
+        "         documents: [--keep-headers] [--keep-quoted] [--keep-encoded]\n"
+        "         [--keep-markup] [--max-word-length N] (texts are cleaned of mail\n"
+        "         headers but the Subject, '>' quotes, base64/uuencoded blocks and\n"
+        "         HTML tags, and tokens over 30 letters dropped, unless kept)\n");
     return kExitUsage;
   }
   v1::StartTrainingRequest request;
@@ -354,6 +380,17 @@ int Train(Client& client, const std::vector<std::string>& words) {
   if (!schedule.empty() && t->lr_schedule() == v1::LEARNING_RATE_SCHEDULE_UNSPECIFIED) {
     std::fprintf(stderr, "bottleneck: --lr-schedule is constant, step or cosine\n");
     return kExitUsage;
+  }
+  uint64_t max_word_length = 0;
+  if (!args.GetUint("max-word-length", 0, &max_word_length)) return kExitUsage;
+  if (args.Has("keep-headers") || args.Has("keep-quoted") || args.Has("keep-encoded") ||
+      args.Has("keep-markup") || max_word_length > 0) {
+    v1::TextOptions* text = spec->mutable_text();
+    text->set_keep_headers(args.Has("keep-headers"));
+    text->set_keep_quoted_lines(args.Has("keep-quoted"));
+    text->set_keep_encoded_blocks(args.Has("keep-encoded"));
+    text->set_keep_markup(args.Has("keep-markup"));
+    text->set_max_word_length(static_cast<uint32_t>(max_word_length));
   }
   v1::Job job;
   grpc::Status s = client.training().StartTraining(client.Context().get(), request, &job);

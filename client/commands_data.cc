@@ -1,28 +1,180 @@
 // CLI: datasets, items, search, encode, decode.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 
 #include "client/cli.h"
 #include "client/lib/raw_input.h"
+#include "client/lib/text_files.h"
 #include "engine/data/idx.h"
 
 namespace bn::cli {
 
 namespace {
 
-// A source of examples: IDX images (+ labels), a folder of images with label subfolders, or a
-// text file with one "label<TAB>text" document per line.
+// A source of examples: IDX images (+ labels), a folder with label subfolders (of images, or of
+// text files for a document collection), a text file with one "label<TAB>text" document per
+// line, or a bag-of-words file of "doc word count" triplets (+ a labels file).
 struct Source {
   std::vector<v1::Input> inputs;
-  std::vector<std::string> labels;  // Empty strings for unlabelled.
+  std::vector<std::string> labels;    // Empty strings for unlabelled.
+  std::vector<std::string> origins;   // Where each input came from ("FILE line 12"), for messages.
+  std::vector<std::string> left_out;  // Inputs the client itself left out (--skip-invalid).
 };
 
-bool LoadSource(const Args& args, Source* source) {
+struct SourceOptions {
+  bool documents = false;     // A folder holds text files (a document collection).
+  bool skip_invalid = false;  // Undecodable text goes to the server, which skips it.
+  TextEncoding encoding = TextEncoding::kUtf8;
+};
+
+// The encoding of --encoding (default UTF-8); false (with a message) for an unknown one.
+bool EncodingFlag(const Args& args, TextEncoding* encoding) {
+  if (!args.Has("encoding")) return true;
+  if (ParseTextEncoding(args.Get("encoding"), encoding)) return true;
+  std::fprintf(stderr,
+               "bottleneck: unknown --encoding %s (utf-8, latin-1 / iso-8859-1, cp1252 / "
+               "windows-1252)\n",
+               args.Get("encoding").c_str());
+  return false;
+}
+
+// Adds one text document. Text that does not decode is refused, or with skip_invalid sent as is
+// for the server to skip and report (its label must be UTF-8 to be sent at all).
+bool AddText(const std::string& bytes, const std::string& label, const std::string& origin,
+             const SourceOptions& options, Source* source) {
+  auto text = ToUtf8(bytes, options.encoding);
+  auto label_utf8 = ToUtf8(label, options.encoding);
+  if (!text.ok() || !label_utf8.ok()) {
+    const std::string why = std::string((text.ok() ? label_utf8 : text).status().message());
+    if (!options.skip_invalid) {
+      std::fprintf(stderr,
+                   "bottleneck: %s: %s; give --encoding latin-1 or cp1252 if the file is not "
+                   "UTF-8, or --skip-invalid to leave such documents out\n",
+                   origin.c_str(), why.c_str());
+      return false;
+    }
+    if (!label_utf8.ok()) {
+      source->left_out.push_back(origin + ": label " + why);
+      return true;
+    }
+  }
+  v1::Input input;
+  input.mutable_document()->set_text(text.ok() ? *text : bytes);
+  source->inputs.push_back(std::move(input));
+  source->labels.push_back(*label_utf8);
+  source->origins.push_back(origin);
+  return true;
+}
+
+bool IsImageFile(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+bool LoadFolder(const Args& args, const SourceOptions& options, int64_t max_items, Source* source) {
+  const std::filesystem::path root(args.Get("folder"));
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root, ec)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    if (options.documents || IsImageFile(entry.path())) files.push_back(entry.path());
+  }
+  if (ec) {
+    std::fprintf(stderr, "bottleneck: cannot read folder: %s\n", ec.message().c_str());
+    return false;
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
+    if (max_items > 0 && static_cast<int64_t>(source->inputs.size()) >= max_items) break;
+    std::string bytes;
+    if (!ReadFile(path.string(), &bytes)) return false;
+    const std::string label =
+        path.parent_path() == root ? "" : path.parent_path().filename().string();
+    if (options.documents) {
+      if (!AddText(bytes, label, path.string(), options, source)) return false;
+      continue;
+    }
+    v1::Input input;
+    input.mutable_image()->set_encoded(std::move(bytes));
+    source->inputs.push_back(std::move(input));
+    source->labels.push_back(label);
+    source->origins.push_back(path.string());
+  }
+  return true;
+}
+
+bool LoadTextFile(const Args& args, const SourceOptions& options, int64_t max_items,
+                  Source* source) {
+  const std::string path = args.Get("text");
+  std::string bytes;
+  if (!ReadFile(path, &bytes)) return false;
+  size_t start = 0;
+  for (int64_t number = 1; start < bytes.size(); ++number) {
+    size_t end = bytes.find('\n', start);
+    if (end == std::string::npos) end = bytes.size();
+    std::string line = bytes.substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // Blank: no document.
+    const size_t tab = line.find('\t');
+    const std::string label = tab == std::string::npos ? "" : line.substr(0, tab);
+    const std::string text = tab == std::string::npos ? line : line.substr(tab + 1);
+    if (!AddText(text, label, path + " line " + std::to_string(number), options, source)) {
+      return false;
+    }
+    if (max_items > 0 && static_cast<int64_t>(source->inputs.size()) >= max_items) break;
+  }
+  return true;
+}
+
+bool LoadBow(const Args& args, const SourceOptions& options, int64_t max_items, Source* source) {
+  uint64_t base = 1;
+  if (!args.GetUint("bow-base", 1, &base)) return false;
+  auto documents = ReadBowFile(args.Get("bow"), static_cast<int>(base), max_items);
+  if (!documents.ok()) {
+    std::fprintf(stderr, "bottleneck: %s\n", std::string(documents.status().message()).c_str());
+    return false;
+  }
+  std::vector<std::string> labels;
+  if (args.Has("bow-labels")) {
+    auto read = ReadLabelFile(args.Get("bow-labels"), options.encoding);
+    if (!read.ok()) {
+      std::fprintf(stderr, "bottleneck: %s\n", std::string(read.status().message()).c_str());
+      return false;
+    }
+    labels = std::move(*read);
+  }
+  for (const BowDocument& d : *documents) {
+    if (!labels.empty() && d.index >= static_cast<int64_t>(labels.size())) {
+      std::fprintf(stderr, "bottleneck: %s has %zu lines; document %lld has no label\n",
+                   args.Get("bow-labels").c_str(), labels.size(),
+                   static_cast<long long>(d.index + static_cast<int64_t>(base)));
+      return false;
+    }
+    v1::Input input;
+    v1::SparseCounts* ids = input.mutable_document()->mutable_word_ids();
+    *ids->mutable_ids() = {d.ids.begin(), d.ids.end()};
+    *ids->mutable_counts() = {d.counts.begin(), d.counts.end()};
+    source->inputs.push_back(std::move(input));
+    source->labels.push_back(labels.empty() ? "" : labels[d.index]);
+    source->origins.push_back(args.Get("bow") + " document " +
+                              std::to_string(d.index + static_cast<int64_t>(base)));
+  }
+  return true;
+}
+
+bool LoadSource(const Args& args, const SourceOptions& options, Source* source) {
   uint64_t limit = 0;
   if (!args.GetUint("limit", 0, &limit)) return false;
   const int64_t max_items = limit == 0 ? -1 : static_cast<int64_t>(limit);
@@ -45,54 +197,40 @@ bool LoadSource(const Args& args, Source* source) {
       source->inputs.push_back(GreyRowToInput(images->images, i, images->height, images->width));
       source->labels.push_back(i < static_cast<int64_t>(labels.size()) ? std::to_string(labels[i])
                                                                        : "");
+      source->origins.push_back(args.Get("images") + " image " + std::to_string(i));
     }
     return true;
   }
-  if (args.Has("folder")) {
-    std::error_code ec;
-    for (const auto& entry :
-         std::filesystem::recursive_directory_iterator(args.Get("folder"), ec)) {
-      if (!entry.is_regular_file()) continue;
-      const std::string ext = entry.path().extension().string();
-      if (ext != ".png" && ext != ".jpg" && ext != ".jpeg" && ext != ".PNG" && ext != ".JPG") {
-        continue;
-      }
-      std::string bytes;
-      if (!ReadFile(entry.path().string(), &bytes)) return false;
-      v1::Input input;
-      input.mutable_image()->set_encoded(std::move(bytes));
-      source->inputs.push_back(std::move(input));
-      const auto parent = entry.path().parent_path();
-      source->labels.push_back(
-          parent == std::filesystem::path(args.Get("folder")) ? "" : parent.filename().string());
-      if (max_items > 0 && static_cast<int64_t>(source->inputs.size()) >= max_items) break;
-    }
-    if (ec) {
-      std::fprintf(stderr, "bottleneck: cannot read folder: %s\n", ec.message().c_str());
-      return false;
-    }
-    return true;
-  }
-  if (args.Has("text")) {
-    std::ifstream in(args.Get("text"));
-    if (!in) {
-      std::fprintf(stderr, "bottleneck: cannot read %s\n", args.Get("text").c_str());
-      return false;
-    }
-    std::string line;
-    while (std::getline(in, line)) {
-      const size_t tab = line.find('\t');
-      v1::Input input;
-      input.mutable_document()->set_text(tab == std::string::npos ? line : line.substr(tab + 1));
-      source->inputs.push_back(std::move(input));
-      source->labels.push_back(tab == std::string::npos ? "" : line.substr(0, tab));
-      if (max_items > 0 && static_cast<int64_t>(source->inputs.size()) >= max_items) break;
-    }
-    return true;
-  }
+  if (args.Has("folder")) return LoadFolder(args, options, max_items, source);
+  if (args.Has("text")) return LoadTextFile(args, options, max_items, source);
+  if (args.Has("bow")) return LoadBow(args, options, max_items, source);
   std::fprintf(stderr,
-               "bottleneck: give --images FILE [--labels FILE], --folder DIR or --text FILE\n");
+               "bottleneck: give --images FILE [--labels FILE], --folder DIR, --text FILE or "
+               "--bow FILE [--bow-labels FILE]\n");
   return false;
+}
+
+// Whether `collection` holds documents (a --folder then holds text files).
+bool IsDocumentCollection(Client& client, const std::string& collection, bool* documents) {
+  v1::GetCollectionRequest request;
+  request.set_name(collection);
+  v1::Collection response;
+  grpc::Status s = client.collections().GetCollection(client.Context().get(), request, &response);
+  if (!s.ok()) {
+    Fail("get collection", s);
+    return false;
+  }
+  *documents = response.spec().has_document();
+  return true;
+}
+
+// A server error about "examples[i]: ..." with where input i came from appended.
+grpc::Status WithOrigin(const grpc::Status& status, const Source& source) {
+  const std::string& message = status.error_message();
+  if (message.rfind("examples[", 0) != 0) return status;
+  const size_t index = std::strtoull(message.c_str() + 9, nullptr, 10);
+  if (index >= source.origins.size()) return status;
+  return grpc::Status(status.error_code(), message + " (" + source.origins[index] + ")");
 }
 
 void Progress(const char* what, size_t done, size_t total) {
@@ -138,14 +276,32 @@ std::string CodeString(const v1::Code& code) {
 }  // namespace
 
 int Datasets(Client& client, const std::vector<std::string>& words) {
-  Args args(words, {});
+  Args args(words, {"skip-invalid"});
   const auto& pos = args.positional();
   if (!args.error().empty() || pos.size() < 2) {
     std::fprintf(
         stderr,
         "usage: bottleneck datasets upload COLLECTION NAME (--images IDX [--labels IDX] |\n"
-        "         --folder DIR | --text FILE) [--limit N] [--batch N]\n"
-        "       bottleneck datasets list COLLECTION | delete COLLECTION NAME\n");
+        "         --folder DIR | --text FILE | --bow FILE [--bow-labels FILE] [--bow-base 1|0])\n"
+        "         [--vocab FILE] [--encoding utf-8|latin-1|cp1252] [--skip-invalid] [--limit N]\n"
+        "         [--batch N]\n"
+        "       bottleneck datasets list COLLECTION | delete COLLECTION NAME\n"
+        "\n"
+        "  --folder DIR      label subfolders of images, or of text files (one document each) for\n"
+        "                    a document collection\n"
+        "  --text FILE       one document per line: LABEL<TAB>TEXT (or just TEXT); blank lines\n"
+        "                    are skipped\n"
+        "  --bow FILE        word-id documents as \"doc word count\" lines (UCI bag-of-words,\n"
+        "                    20 Newsgroups train.data); ids are 1-based unless --bow-base 0;\n"
+        "                    a leading header of shorter lines is skipped\n"
+        "  --bow-labels FILE line i is the label of document i (e.g. train.label)\n"
+        "  --vocab FILE      the word of each id, one per line (line i = id i-1 for 1-based ids):\n"
+        "                    the vocabulary of the models trained on this dataset\n"
+        "  --encoding E      of --text, --folder, --vocab and --bow-labels files (default utf-8);\n"
+        "                    transcoded to UTF-8 here\n"
+        "  --skip-invalid    leave out examples that fail validation (undecodable text, empty\n"
+        "                    documents, ids outside the vocabulary) and report them, instead of\n"
+        "                    failing the whole upload\n");
     return kExitUsage;
   }
   if (pos[0] == "list") {
@@ -157,11 +313,15 @@ int Datasets(Client& client, const std::vector<std::string>& words) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& d : response.datasets()) {
       if (client.options().json) PrintJson(d);
-      rows.push_back({d.name(), std::to_string(d.example_count()),
-                      std::to_string(d.labelled_count()),
-                      std::to_string(d.bytes() >> 10) + " KiB"});
+      rows.push_back(
+          {d.name(), std::to_string(d.example_count()), std::to_string(d.labelled_count()),
+           std::to_string(d.skipped_count()),
+           d.vocabulary_word_count() > 0 ? std::to_string(d.vocabulary_word_count()) : "-",
+           std::to_string(d.bytes() >> 10) + " KiB"});
     }
-    if (!client.options().json) PrintTable({"NAME", "EXAMPLES", "LABELLED", "SIZE"}, rows);
+    if (!client.options().json) {
+      PrintTable({"NAME", "EXAMPLES", "LABELLED", "SKIPPED", "VOCABULARY", "SIZE"}, rows);
+    }
     return kExitOk;
   }
   if (pos.size() < 3) {
@@ -182,35 +342,73 @@ int Datasets(Client& client, const std::vector<std::string>& words) {
     std::fprintf(stderr, "bottleneck: unknown verb 'datasets %s'\n", pos[0].c_str());
     return kExitUsage;
   }
+  SourceOptions options;
+  options.skip_invalid = args.Has("skip-invalid");
+  if (!EncodingFlag(args, &options.encoding)) return kExitUsage;
+  if (args.Has("folder") && !IsDocumentCollection(client, pos[1], &options.documents)) {
+    return kExitFailure;
+  }
   Source source;
   uint64_t batch = 0;
-  if (!args.GetUint("batch", 500, &batch) || batch == 0 || !LoadSource(args, &source)) {
+  if (!args.GetUint("batch", 500, &batch) || batch == 0 || !LoadSource(args, options, &source)) {
     return kExitUsage;
+  }
+  std::vector<std::string> vocabulary;
+  if (args.Has("vocab")) {
+    auto read = ReadVocabularyFile(args.Get("vocab"), options.encoding);
+    if (!read.ok()) {
+      std::fprintf(stderr, "bottleneck: %s\n", std::string(read.status().message()).c_str());
+      return kExitUsage;
+    }
+    vocabulary = std::move(*read);
   }
   auto context = client.Context(0);
   v1::Dataset result;
   auto writer = client.training().UploadDataset(context.get(), &result);
-  for (size_t start = 0; start < source.inputs.size(); start += batch) {
+  size_t start = 0;
+  do {
     v1::UploadDatasetRequest message;
     message.set_collection(pos[1]);
     message.set_dataset(pos[2]);
-    for (size_t i = start; i < std::min(source.inputs.size(), start + batch); ++i) {
+    message.set_skip_invalid(options.skip_invalid);
+    if (start == 0) *message.mutable_vocabulary_words() = {vocabulary.begin(), vocabulary.end()};
+    const size_t end = std::min(source.inputs.size(), start + batch);
+    for (size_t i = start; i < end; ++i) {
       v1::Example* example = message.add_examples();
       *example->mutable_input() = std::move(source.inputs[i]);
       example->set_label(source.labels[i]);
     }
     if (!writer->Write(message)) break;
-    Progress("uploading", std::min(source.inputs.size(), start + batch), source.inputs.size());
-  }
+    Progress("uploading", end, source.inputs.size());
+    start = end;
+  } while (start < source.inputs.size());
   writer->WritesDone();
   grpc::Status s = writer->Finish();
-  if (!s.ok()) return Fail("upload dataset", s);
+  if (!s.ok()) return Fail("upload dataset", WithOrigin(s, source));
+  for (const std::string& why : source.left_out)
+    std::fprintf(stderr, "left out: %s\n", why.c_str());
+  for (const v1::SkippedExample& skipped : result.skipped()) {
+    const std::string origin =
+        skipped.index() < source.origins.size() ? source.origins[skipped.index()] + ": " : "";
+    std::fprintf(stderr, "skipped: %s%s\n", origin.c_str(), skipped.reason().c_str());
+  }
   if (client.options().json) {
     PrintJson(result);
   } else {
-    std::printf("dataset %s/%s: %llu examples (%llu labelled)\n", pos[1].c_str(), pos[2].c_str(),
+    std::printf("dataset %s/%s: %llu examples (%llu labelled)", pos[1].c_str(), pos[2].c_str(),
                 static_cast<unsigned long long>(result.example_count()),
                 static_cast<unsigned long long>(result.labelled_count()));
+    const uint64_t skipped = result.skipped_count() + source.left_out.size();
+    if (skipped > 0) {
+      std::printf(", %llu skipped", static_cast<unsigned long long>(skipped));
+      if (result.skipped_count() > static_cast<uint64_t>(result.skipped_size())) {
+        std::printf(" (the first %d shown)", result.skipped_size());
+      }
+    }
+    if (result.vocabulary_word_count() > 0) {
+      std::printf(", vocabulary of %u words", result.vocabulary_word_count());
+    }
+    std::printf("\n");
   }
   return kExitOk;
 }
@@ -221,8 +419,11 @@ int Items(Client& client, const std::vector<std::string>& words) {
   if (!args.error().empty() || pos.size() < 2) {
     std::fprintf(stderr,
                  "usage: bottleneck items upsert COLLECTION (--images IDX [--labels IDX] |\n"
-                 "         --folder DIR | --text FILE) [--limit N] [--id-prefix P] [--batch N]\n"
-                 "       bottleneck items get COLLECTION ID [--code] | delete COLLECTION ID...\n");
+                 "         --folder DIR | --text FILE | --bow FILE [--bow-labels FILE]\n"
+                 "         [--bow-base 1|0]) [--encoding utf-8|latin-1|cp1252] [--limit N]\n"
+                 "         [--id-prefix P] [--batch N]\n"
+                 "       bottleneck items get COLLECTION ID [--code] | delete COLLECTION ID...\n"
+                 "  (the sources as for 'bottleneck datasets upload')\n");
     return kExitUsage;
   }
   if (pos[0] == "get" && pos.size() >= 3) {
@@ -259,9 +460,14 @@ int Items(Client& client, const std::vector<std::string>& words) {
     std::fprintf(stderr, "bottleneck: see 'bottleneck items' for usage\n");
     return kExitUsage;
   }
+  SourceOptions options;
+  if (!EncodingFlag(args, &options.encoding)) return kExitUsage;
+  if (args.Has("folder") && !IsDocumentCollection(client, pos[1], &options.documents)) {
+    return kExitFailure;
+  }
   Source source;
   uint64_t batch = 0;
-  if (!args.GetUint("batch", 256, &batch) || batch == 0 || !LoadSource(args, &source)) {
+  if (!args.GetUint("batch", 256, &batch) || batch == 0 || !LoadSource(args, options, &source)) {
     return kExitUsage;
   }
   const std::string prefix = args.Get("id-prefix", "item-");
@@ -282,7 +488,7 @@ int Items(Client& client, const std::vector<std::string>& words) {
   }
   writer->WritesDone();
   grpc::Status s = writer->Finish();
-  if (!s.ok()) return Fail("upsert", s);
+  if (!s.ok()) return Fail("upsert", s);  // items[i] is input i of the source.
   if (client.options().json) {
     PrintJson(summary);
   } else {

@@ -3,6 +3,7 @@
 
 #include <unordered_set>
 
+#include "engine/input/text_clean.h"
 #include "engine/util/utf8.h"
 
 namespace bn {
@@ -112,13 +113,16 @@ absl::Status ValidateUtf8(absl::string_view text) {
 
 bool IsEnglishStopWord(absl::string_view word) { return StopWords().count(std::string(word)) > 0; }
 
-absl::StatusOr<std::vector<std::string>> Tokenize(absl::string_view text,
-                                                  const TokenizerOptions& options) {
+namespace {
+
+// Splits valid UTF-8 into tokens (the rules of Tokenize).
+std::vector<std::string> Split(absl::string_view text, const TokenizerOptions& options) {
   std::vector<std::string> tokens;
   std::string current;
   int length = 0;
   auto flush = [&] {
     if (length >= options.min_length && length > 0 &&
+        (options.max_length <= 0 || length <= options.max_length) &&
         !(options.remove_stop_words && IsEnglishStopWord(current))) {
       tokens.push_back(current);
     }
@@ -128,10 +132,7 @@ absl::StatusOr<std::vector<std::string>> Tokenize(absl::string_view text,
   size_t pos = 0;
   char32_t cp = 0;
   while (pos < text.size()) {
-    const size_t start = pos;
-    if (!NextCodePoint(text, &pos, &cp)) {
-      return absl::InvalidArgumentError("invalid UTF-8 at byte offset " + std::to_string(start));
-    }
+    if (!NextCodePoint(text, &pos, &cp)) break;  // Validated by the caller.
     if (IsLetter(cp)) {
       AppendUtf8(ToLower(cp), &current);
       ++length;
@@ -141,6 +142,48 @@ absl::StatusOr<std::vector<std::string>> Tokenize(absl::string_view text,
   }
   if (length > 0) flush();
   return tokens;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> Tokenize(absl::string_view text,
+                                                  const TokenizerOptions& options) {
+  if (absl::Status s = ValidateUtf8(text); !s.ok()) return s;
+  if (options.cleans()) return Split(CleanText(text, options), options);
+  return Split(text, options);
+}
+
+TokenizerOptions CountingOptions(const TokenizerOptions& options) {
+  TokenizerOptions counting = options;
+  counting.min_length = 1;
+  counting.remove_stop_words = false;
+  counting.max_length = 0;
+  return counting;
+}
+
+absl::StatusOr<std::string> NormalizeVocabularyWord(absl::string_view word) {
+  if (word.empty()) return absl::InvalidArgumentError("is empty");
+  if (word.size() > 256) return absl::InvalidArgumentError("is longer than 256 bytes");
+  if (word.front() == ' ' || word.back() == ' ') {
+    return absl::InvalidArgumentError("starts or ends with a space");
+  }
+  std::string out;
+  out.reserve(word.size());
+  size_t pos = 0;
+  char32_t cp = 0;
+  while (pos < word.size()) {
+    const size_t start = pos;
+    if (!NextCodePoint(word, &pos, &cp)) {
+      return absl::InvalidArgumentError("is not valid UTF-8 (byte offset " + std::to_string(start) +
+                                        ")");
+    }
+    if (cp < 0x20 || cp == 0x7F) {
+      return absl::InvalidArgumentError("contains a control character (byte offset " +
+                                        std::to_string(start) + ")");
+    }
+    AppendUtf8(ToLower(cp), &out);
+  }
+  return out;
 }
 
 }  // namespace bn

@@ -9,6 +9,11 @@
 //   std::vector<float> row = *TextToInput(same, "Oil prices rose ...",
 //                                          DocumentRepresentation::kNormalizedCounts);
 //
+// A vocabulary is learned from a corpus (Build, VocabularyBuilder: texts and client-tokenised
+// words, ranked by document frequency), supplied by the client (FromWords: the word of each id,
+// e.g. a vocab.txt), or id-only (IdOnly: ids without known words, for corpora that come as word
+// ids alone).
+//
 // Errors (all InvalidArgument, with a message naming the problem): invalid UTF-8 (with its byte
 // offset), a document with no counted word ("empty document"), an unknown word id, a count < 1.
 //
@@ -31,14 +36,37 @@ namespace bn {
 struct TokenizerOptions {
   int min_length = 2;             // Tokens shorter than this (in code points) are dropped.
   bool remove_stop_words = true;  // The built-in English stop-word list (IsEnglishStopWord).
+  int max_length = 0;             // Longer tokens (in code points) are dropped; 0: no limit.
+  // Clean-up of real-world text before it is split (CleanText, engine/input/text_clean.h): a
+  // mail/news header block but its Subject, quoted-reply lines, base64/uuencoded blocks, HTML/XML
+  // tags and entities. Off here (the engine's texts are clean corpora); the service's TextOptions
+  // turn them on by default.
+  bool strip_headers = false;
+  bool strip_quoted = false;
+  bool strip_encoded = false;
+  bool strip_markup = false;
+
+  bool cleans() const { return strip_headers || strip_quoted || strip_encoded || strip_markup; }
 };
 
 // Validates `text` as strict UTF-8 (no overlong forms, surrogates, code points > U+10FFFF or
-// truncated sequences), lower-cases it, splits it on every character that is not a letter
-// (letters: Latin incl. Latin-1 and Extended-A/B, Greek, Cyrillic; digits and everything else
-// separate tokens), then drops short tokens and stop words.
+// truncated sequences), cleans it (the strip_* options), lower-cases it, splits it on every
+// character that is not a letter (letters: Latin incl. Latin-1 and Extended-A/B, Greek,
+// Cyrillic; digits and everything else separate tokens), then drops short and long tokens and
+// stop words.
 [[nodiscard]] absl::StatusOr<std::vector<std::string>> Tokenize(absl::string_view text,
                                                                 const TokenizerOptions& options);
+
+// The options that count a text against an existing vocabulary: `options`' clean-up, but every
+// token kept (no length or stop-word filter). A learned vocabulary holds only tokens that passed
+// its filters, so counting with or without them is the same; a supplied vocabulary may hold any
+// word, and every token found in it counts.
+TokenizerOptions CountingOptions(const TokenizerOptions& options);
+
+// A client-supplied vocabulary word, normalised as the tokenizer normalises (lower case).
+// InvalidArgument if it is empty, longer than 256 bytes, not valid UTF-8, contains a control
+// character (tab, CR, LF, ...) or starts or ends with a space.
+[[nodiscard]] absl::StatusOr<std::string> NormalizeVocabularyWord(absl::string_view word);
 
 // OK if `text` is valid UTF-8, else InvalidArgument naming the offending byte offset.
 [[nodiscard]] absl::Status ValidateUtf8(absl::string_view text);
@@ -51,9 +79,17 @@ struct VocabularyOptions {
   TokenizerOptions tokenizer;
 };
 
-// The V words of highest document frequency in a training corpus; ties are broken by the word's
-// bytes (ascending), so a corpus always gives the same vocabulary. Word id i is the i-th word in
-// that order. Keeps each word's document frequency and the corpus size for tf-idf.
+enum class VocabularyKind : uint8_t {
+  kLearned = 0,   // The corpus' most frequent tokens (Build, VocabularyBuilder).
+  kSupplied = 1,  // The client's words, in the client's order (FromWords).
+  kIdOnly = 2,    // Ids 0..V-1 without words (IdOnly): word(id) is "" and IdOf never matches.
+};
+
+// Word id i <-> the i-th word. A learned vocabulary holds the V words of highest document
+// frequency in a training corpus; ties are broken by the word's bytes (ascending), so a corpus
+// always gives the same vocabulary. Keeps each word's document frequency and the corpus size for
+// tf-idf (for a supplied or id-only vocabulary, as counted by WithDocumentFrequencies; 0 until
+// then).
 class Vocabulary {
  public:
   Vocabulary() = default;
@@ -62,13 +98,30 @@ class Vocabulary {
   // document has any counted word.
   [[nodiscard]] static absl::StatusOr<Vocabulary> Build(const std::vector<std::string>& texts,
                                                         const VocabularyOptions& options);
+  // The client's words (word i has id i), each normalised by NormalizeVocabularyWord.
+  // InvalidArgument naming the first bad word ("word 17: ...") or the first duplicate after
+  // normalisation, or for an empty list. `tokenizer` is how texts are split to be counted.
+  [[nodiscard]] static absl::StatusOr<Vocabulary> FromWords(const std::vector<std::string>& words,
+                                                            const TokenizerOptions& tokenizer);
+  // `size` ids (1..2^22) without words. InvalidArgument otherwise.
+  [[nodiscard]] static absl::StatusOr<Vocabulary> IdOnly(int size,
+                                                         const TokenizerOptions& tokenizer);
+  // A copy with these document frequencies (one per word, each in [0, documents]) and corpus
+  // size; InvalidArgument otherwise. For supplied and id-only vocabularies (a learned one has
+  // its own).
+  [[nodiscard]] absl::StatusOr<Vocabulary> WithDocumentFrequencies(
+      std::vector<int64_t> document_frequency, int64_t documents) const;
 
-  // A self-describing byte string (magic, version, tokenizer options, corpus size, words with
-  // document frequencies, CRC-32). Deserialize validates everything (InvalidArgument otherwise).
+  // A self-describing byte string (magic, version, tokenizer options, kind, corpus size, words
+  // with document frequencies, CRC-32). Deserialize validates everything (InvalidArgument
+  // otherwise) and still reads version 1 (learned vocabularies written before the kinds and the
+  // clean-up options existed: no clean-up, no maximum token length).
   std::string Serialize() const;
   [[nodiscard]] static absl::StatusOr<Vocabulary> Deserialize(absl::string_view bytes);
 
   int size() const { return static_cast<int>(words_.size()); }
+  VocabularyKind kind() const { return kind_; }
+  bool has_words() const { return kind_ != VocabularyKind::kIdOnly; }
   const std::string& word(int id) const { return words_[id]; }
   // The id of `word` (already normalised: lower case), or -1.
   int IdOf(absl::string_view word) const;
@@ -79,13 +132,39 @@ class Vocabulary {
   const TokenizerOptions& tokenizer() const { return tokenizer_; }
 
  private:
+  friend class VocabularyBuilder;
   absl::Status Index();  // Fills ids_; InvalidArgument on duplicate words.
 
   TokenizerOptions tokenizer_;
+  VocabularyKind kind_ = VocabularyKind::kLearned;
   int64_t document_count_ = 0;
   std::vector<std::string> words_;
   std::vector<int64_t> document_frequency_;
   std::unordered_map<std::string, int> ids_;
+};
+
+// Learns a vocabulary one document at a time (Vocabulary::Build is this over texts). Documents
+// may be raw texts (tokenised with options.tokenizer) or client-tokenised words (each normalised
+// as CountWordStrings does, then filtered like a token: length and stop words). Not thread-safe.
+class VocabularyBuilder {
+ public:
+  explicit VocabularyBuilder(const VocabularyOptions& options);
+  // InvalidArgument for invalid UTF-8.
+  [[nodiscard]] absl::Status AddText(absl::string_view text);
+  // Words that are not one token (empty, several tokens) are ignored; InvalidArgument for
+  // invalid UTF-8.
+  [[nodiscard]] absl::Status AddWords(const std::vector<std::string>& words);
+  int64_t documents() const { return documents_; }
+  // InvalidArgument if max_words < 1 or no document had a counted word; ResourceExhausted if out
+  // of memory.
+  [[nodiscard]] absl::StatusOr<Vocabulary> Finish() const;
+
+ private:
+  void AddUnique(std::vector<std::string>* tokens);
+
+  VocabularyOptions options_;
+  int64_t documents_ = 0;
+  std::unordered_map<std::string, int64_t> df_;
 };
 
 // Sparse word counts or weights: ids strictly increasing, values > 0.
@@ -94,7 +173,8 @@ struct SparseVector {
   std::vector<float> values;
 };
 
-// Counts the vocabulary words of a raw text (words outside the vocabulary are ignored).
+// Counts the vocabulary words of a raw text, tokenised with CountingOptions(vocab.tokenizer())
+// (words outside the vocabulary are ignored).
 // InvalidArgument for invalid UTF-8 or when no vocabulary word occurs (empty document).
 [[nodiscard]] absl::StatusOr<SparseVector> CountWords(const Vocabulary& vocab,
                                                       absl::string_view text);
@@ -104,9 +184,10 @@ struct SparseVector {
 [[nodiscard]] absl::StatusOr<SparseVector> CountWordIds(const Vocabulary& vocab,
                                                         const std::vector<int64_t>& ids,
                                                         const std::vector<int64_t>& counts);
-// Client-tokenised input: words with counts. Words are validated as UTF-8 and lower-cased;
-// words outside the vocabulary are ignored; InvalidArgument if none is in it, for a count < 1
-// or mismatched lengths.
+// Client-tokenised input: words with counts. Words are validated as UTF-8 and lower-cased (a
+// word matches a vocabulary word equal to it in lower case, or else the one token it splits
+// into); words outside the vocabulary are ignored; InvalidArgument if none is in it, for a count
+// < 1 or mismatched lengths.
 [[nodiscard]] absl::StatusOr<SparseVector> CountWordStrings(const Vocabulary& vocab,
                                                             const std::vector<std::string>& words,
                                                             const std::vector<int64_t>& counts);

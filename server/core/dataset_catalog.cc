@@ -70,34 +70,50 @@ class DatasetCatalog::UploadImpl final : public DatasetCatalog::Upload {
     } else if ((!message.collection().empty() && message.collection() != collection_) ||
                (!message.dataset().empty() && message.dataset() != dataset_)) {
       return absl::InvalidArgumentError("collection and dataset must not change within a stream");
-    }
-    if (message.examples().empty()) return absl::OkStatus();
-    if (absl::Status s = CheckLimits(message.examples_size()); !s.ok()) return s;
-    for (int i = 0; i < message.examples_size(); ++i) {
-      const v1::Example& example = message.examples(i);
-      const std::string at = "examples[" + std::to_string(count_ + i) + "]: ";
-      if (absl::Status s = ValidateInput(runtime_->spec(), example.input(), true); !s.ok()) {
-        return absl::InvalidArgumentError(at + std::string(s.message()));
-      }
-      if (example.label().size() > kMaxLabelBytes) {
-        return absl::InvalidArgumentError(at + "label must be at most 256 bytes");
-      }
-      if (!example.label().empty()) ++labelled_;
+    } else if (!message.vocabulary_words().empty()) {
+      return absl::InvalidArgumentError("vocabulary_words must be sent in the first message only");
+    } else if (message.skip_invalid() && !skip_invalid_) {
+      return absl::InvalidArgumentError("skip_invalid must be set in the first message");
     }
     v1::UploadDatasetRequest batch;
-    *batch.mutable_examples() = message.examples();
+    for (int i = 0; i < message.examples_size(); ++i) {
+      const v1::Example& example = message.examples(i);
+      const uint64_t index = received_ + i;
+      if (absl::Status s = Check(example); !s.ok()) {
+        const std::string reason =
+            "examples[" + std::to_string(index) + "]: " + std::string(s.message());
+        if (!skip_invalid_) return absl::InvalidArgumentError(reason);
+        if (skipped_.size() < kSkippedReasons) {
+          v1::SkippedExample* skipped = skipped_.Add();
+          skipped->set_index(index);
+          skipped->set_reason(reason);
+        }
+        ++skipped_count_;
+        continue;
+      }
+      Accept(example);
+      *batch.add_examples() = example;
+    }
+    received_ += message.examples_size();
+    if (batch.examples().empty()) return absl::OkStatus();
+    if (absl::Status s = CheckLimits(batch.examples_size()); !s.ok()) return s;
     const std::string blob = batch.SerializeAsString();
     if (absl::Status s = blobs_.PutDatasetBatch(collection_, dataset_, ++batches_, blob); !s.ok()) {
       return s;
     }
-    count_ += message.examples_size();
+    count_ += batch.examples_size();
     bytes_ += blob.size();
     return absl::OkStatus();
   }
 
   absl::StatusOr<v1::Dataset> Commit() override {
     if (!started_) return absl::InvalidArgumentError("the stream named no collection or dataset");
-    if (count_ == 0) return absl::InvalidArgumentError("the dataset has no examples");
+    if (count_ == 0) {
+      if (skipped_count_ == 0) return absl::InvalidArgumentError("the dataset has no examples");
+      return absl::InvalidArgumentError("every example was invalid (" +
+                                        std::to_string(skipped_count_) +
+                                        " skipped); the first: " + skipped_[0].reason());
+    }
     v1::Dataset meta;
     meta.set_collection(collection_);
     meta.set_name(dataset_);
@@ -105,13 +121,17 @@ class DatasetCatalog::UploadImpl final : public DatasetCatalog::Upload {
     meta.set_labelled_count(labelled_);
     meta.set_bytes(bytes_);
     *meta.mutable_create_time() = TimeUtil::GetCurrentTime();
+    meta.set_skipped_count(skipped_count_);
+    *meta.mutable_skipped() = skipped_;
+    meta.set_vocabulary_word_count(vocabulary_words_);
     if (absl::Status s = blobs_.PutDatasetBatch(collection_, dataset_, 0, meta.SerializeAsString());
         !s.ok()) {
       return s;
     }
     committed_ = true;
     BN_LOG(INFO) << "dataset " << collection_ << "/" << dataset_ << ": " << count_
-                 << " examples uploaded";
+                 << " examples uploaded" << (skipped_count_ > 0 ? ", " : "")
+                 << (skipped_count_ > 0 ? std::to_string(skipped_count_) + " skipped" : "");
     return meta;
   }
 
@@ -120,9 +140,25 @@ class DatasetCatalog::UploadImpl final : public DatasetCatalog::Upload {
     if (absl::Status s = ValidateName("dataset", message.dataset()); !s.ok()) return s;
     auto runtime = catalog_->registry_->Find(message.collection());
     if (!runtime.ok()) return runtime.status();
+    const v1::CollectionSpec& spec = (*runtime)->spec();
+    // The vocabulary is checked before anything is registered or written.
+    google::protobuf::RepeatedPtrField<std::string> vocabulary = message.vocabulary_words();
+    if (!vocabulary.empty()) {
+      if (!spec.has_document()) {
+        return absl::InvalidArgumentError("vocabulary_words apply to document collections");
+      }
+      if (absl::Status s = NormalizeVocabularyList("vocabulary_words",
+                                                   spec.document().vocabulary_size(), &vocabulary);
+          !s.ok()) {
+        return s;
+      }
+    }
     runtime_ = *runtime;
     collection_ = message.collection();
     dataset_ = message.dataset();
+    skip_invalid_ = message.skip_invalid();
+    supplied_vocabulary_ =
+        !vocabulary.empty() || (spec.has_document() && !spec.document().vocabulary_words().empty());
     {
       std::lock_guard<std::mutex> lock(catalog_->mutex_);
       if (!catalog_->uploading_.insert(collection_ + "/" + dataset_).second) {
@@ -136,7 +172,46 @@ class DatasetCatalog::UploadImpl final : public DatasetCatalog::Upload {
       return absl::AlreadyExistsError("dataset '" + dataset_ + "' already exists");
     }
     if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
-    return blobs_.DeleteDataset(collection_, dataset_);  // Leftovers of a crashed upload.
+    // Leftovers of a crashed upload.
+    if (absl::Status s = blobs_.DeleteDataset(collection_, dataset_); !s.ok()) return s;
+    if (vocabulary.empty()) return absl::OkStatus();
+    v1::UploadDatasetRequest batch;
+    *batch.mutable_vocabulary_words() = std::move(vocabulary);
+    const std::string blob = batch.SerializeAsString();
+    if (absl::Status s = blobs_.PutDatasetBatch(collection_, dataset_, ++batches_, blob); !s.ok()) {
+      return s;
+    }
+    vocabulary_words_ = static_cast<uint32_t>(batch.vocabulary_words_size());
+    bytes_ += blob.size();
+    return absl::OkStatus();
+  }
+
+  // Whether the example may join the dataset: it fits the collection, its label is short, and
+  // (without a supplied vocabulary) it does not mix word ids with texts or words.
+  absl::Status Check(const v1::Example& example) const {
+    if (absl::Status s = ValidateInput(runtime_->spec(), example.input(), true); !s.ok()) return s;
+    if (example.label().size() > kMaxLabelBytes) {
+      return absl::InvalidArgumentError("label must be at most 256 bytes");
+    }
+    if (!supplied_vocabulary_ && example.input().has_document()) {
+      const bool ids = example.input().document().has_word_ids();
+      if ((ids && has_words_) || (!ids && has_ids_)) {
+        return absl::InvalidArgumentError(
+            std::string(ids ? "word_ids after text or words documents"
+                            : "a text or words document after word_ids") +
+            ": a dataset mixing them needs a vocabulary to map the ids onto; send "
+            "UploadDatasetRequest.vocabulary_words in the first message, or create the collection "
+            "with DocumentGeometry.vocabulary_words");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void Accept(const v1::Example& example) {
+    if (!example.label().empty()) ++labelled_;
+    if (example.input().has_document()) {
+      (example.input().document().has_word_ids() ? has_ids_ : has_words_) = true;
+    }
   }
 
   // What a training job will hold in memory: examples x input size x 4 bytes.
@@ -161,7 +236,12 @@ class DatasetCatalog::UploadImpl final : public DatasetCatalog::Upload {
   std::shared_ptr<CollectionRuntime> runtime_;
   std::string collection_, dataset_;
   bool started_ = false, committed_ = false;
+  bool skip_invalid_ = false, supplied_vocabulary_ = false;
+  bool has_ids_ = false, has_words_ = false;  // Kinds of the accepted documents.
   uint64_t count_ = 0, labelled_ = 0, bytes_ = 0, batches_ = 0;
+  uint64_t received_ = 0, skipped_count_ = 0;
+  uint32_t vocabulary_words_ = 0;
+  google::protobuf::RepeatedPtrField<v1::SkippedExample> skipped_;
 };
 
 DatasetCatalog::DatasetCatalog(Store* store, const CollectionRegistry* registry, Limits limits)
@@ -206,6 +286,7 @@ absl::Status DatasetCatalog::Load(const v1::Job& job, const v1::CollectionSpec& 
                                   const CancellationFlag& cancel, LabelledMatrix* all,
                                   std::unique_ptr<TextPipeline>* text) const {
   std::vector<v1::Example> examples;
+  std::vector<std::string> vocabulary;  // Uploaded with the dataset, if it was.
   absl::Status parse = absl::OkStatus();
   absl::Status s = BlobStore(store_).ScanDataset(
       job.collection(), job.dataset(), [&](uint64_t index, absl::string_view blob) {
@@ -214,6 +295,9 @@ absl::Status DatasetCatalog::Load(const v1::Job& job, const v1::CollectionSpec& 
         if (!batch.ParseFromString(std::string(blob))) {
           parse = absl::DataLossError("malformed dataset batch");
           return false;
+        }
+        if (!batch.vocabulary_words().empty()) {
+          vocabulary.assign(batch.vocabulary_words().begin(), batch.vocabulary_words().end());
         }
         for (v1::Example& example : *batch.mutable_examples()) {
           examples.push_back(std::move(example));
@@ -225,8 +309,7 @@ absl::Status DatasetCatalog::Load(const v1::Job& job, const v1::CollectionSpec& 
   if (spec.has_document()) {
     std::vector<const v1::Document*> corpus;
     for (const v1::Example& example : examples) corpus.push_back(&example.input().document());
-    auto learned =
-        TextPipeline::Learn(corpus, spec.document().vocabulary_size(), job.spec().text());
+    auto learned = TextPipeline::Learn(corpus, spec.document(), job.spec().text(), vocabulary);
     if (!learned.ok()) return learned.status();
     *text = std::move(*learned);
     all->x.cols = (*text)->vocabulary_size();
@@ -238,9 +321,15 @@ absl::Status DatasetCatalog::Load(const v1::Job& job, const v1::CollectionSpec& 
   int64_t skipped = 0;
   for (const v1::Example& example : examples) {
     const size_t before = all->x.data.size();
-    s = InputToVector(spec, text->get(), example.input(), &all->x.data);
+    float length = 0;
+    if (spec.has_document()) {
+      // Validated at upload; the pipeline converts (and measures the document's length).
+      s = (*text)->ToVector(example.input().document(), &all->x.data, &length);
+    } else {
+      s = InputToVector(spec, nullptr, example.input(), &all->x.data);
+    }
     if (!s.ok()) {
-      // Documents with no word of the learned vocabulary carry nothing to learn from.
+      // Documents with no word of the vocabulary carry nothing to learn from.
       if (spec.has_document() && s.code() == absl::StatusCode::kInvalidArgument) {
         all->x.data.resize(before);
         ++skipped;
@@ -248,6 +337,7 @@ absl::Status DatasetCatalog::Load(const v1::Job& job, const v1::CollectionSpec& 
       }
       return s;
     }
+    if (spec.has_document()) all->lengths.push_back(length);
     if (example.label().empty()) {
       any_unlabelled = true;
       all->labels.push_back(-1);

@@ -63,6 +63,9 @@ absl::Status ValidateDocument(const v1::CollectionSpec& spec, const v1::Document
       if (document.text().size() > kMaxTextBytes) {
         return absl::InvalidArgumentError("document.text is larger than 1 MiB");
       }
+      if (document.text().find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+        return absl::InvalidArgumentError("empty document: document.text has no characters");
+      }
       if (absl::Status s = ValidateUtf8(document.text()); !s.ok()) {
         return absl::InvalidArgumentError("document.text: " + std::string(s.message()));
       }
@@ -72,11 +75,15 @@ absl::Status ValidateDocument(const v1::CollectionSpec& spec, const v1::Document
       if (counts.ids_size() != counts.counts_size()) {
         return absl::InvalidArgumentError("word_ids.ids and word_ids.counts differ in length");
       }
-      if (counts.ids().empty()) return absl::InvalidArgumentError("document has no words");
+      if (counts.ids().empty()) {
+        return absl::InvalidArgumentError("empty document: word_ids has no ids");
+      }
       for (int i = 0; i < counts.ids_size(); ++i) {
         if (counts.ids(i) >= spec.document().vocabulary_size()) {
-          return absl::InvalidArgumentError("word id " + std::to_string(counts.ids(i)) +
-                                            " is outside the vocabulary");
+          return absl::InvalidArgumentError(
+              "word_ids.ids[" + std::to_string(i) + "] = " + std::to_string(counts.ids(i)) +
+              " is outside the vocabulary (ids 0.." +
+              std::to_string(spec.document().vocabulary_size() - 1) + ")");
         }
         if (!std::isfinite(counts.counts(i)) || counts.counts(i) <= 0) {
           return absl::InvalidArgumentError("word counts must be finite and > 0");
@@ -86,14 +93,16 @@ absl::Status ValidateDocument(const v1::CollectionSpec& spec, const v1::Document
     }
     case v1::Document::kWords:
       if (document.words().counts().empty()) {
-        return absl::InvalidArgumentError("document has no words");
+        return absl::InvalidArgumentError("empty document: words has no words");
       }
-      for (const v1::WordCount& w : document.words().counts()) {
+      for (int i = 0; i < document.words().counts_size(); ++i) {
+        const v1::WordCount& w = document.words().counts(i);
+        const std::string at = "words.counts[" + std::to_string(i) + "]";
         if (w.word().empty() || !ValidateUtf8(w.word()).ok()) {
-          return absl::InvalidArgumentError("words must be non-empty valid UTF-8");
+          return absl::InvalidArgumentError(at + ".word must be non-empty valid UTF-8");
         }
         if (!std::isfinite(w.count()) || w.count() <= 0) {
-          return absl::InvalidArgumentError("word counts must be finite and > 0");
+          return absl::InvalidArgumentError(at + ".count must be finite and > 0");
         }
       }
       return absl::OkStatus();
@@ -138,7 +147,7 @@ absl::Status InputToVector(const v1::CollectionSpec& spec, const TextPipeline* t
   if (text == nullptr) {
     return absl::FailedPreconditionError("documents need a model version's vocabulary");
   }
-  return text->ToVector(input.document(), out);
+  return text->ToVector(input.document(), out, nullptr);
 }
 
 std::string CodeToBytes(const float* code, int64_t code_size, CodeType type) {

@@ -149,6 +149,10 @@ absl::StatusOr<uint64_t> JobManager::TrainAndStore(
   meta.set_parameter_count(trained->model->parameter_count());
   *meta.mutable_report() = trained->report;
   *meta.mutable_create_time() = TimeUtil::GetCurrentTime();
+  if (text != nullptr) {
+    meta.set_vocabulary_source(text->source());
+    meta.set_vocabulary_word_count(text->vocabulary_size());
+  }
   auto version = registry_->AddModel(runtime, &record);
   if (!version.ok()) {
     if (version.status().code() == absl::StatusCode::kCancelled) return version.status();

@@ -230,8 +230,8 @@ absl::StatusOr<v1::EncodeResponse> QueryEngine::Encode(const v1::EncodeRequest& 
   for (int i = 0; i < request.inputs_size(); ++i) {
     if (absl::Status s = InputToVector(runtime.spec(), sm.text.get(), request.inputs(i), &x);
         !s.ok()) {
-      return absl::InvalidArgumentError("inputs[" + std::to_string(i) +
-                                        "]: " + std::string(s.message()));
+      return absl::Status(s.code(),
+                          "inputs[" + std::to_string(i) + "]: " + std::string(s.message()));
     }
   }
   const int64_t n = request.inputs_size();

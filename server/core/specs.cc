@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "engine/input/augment.h"
+#include "engine/input/text.h"
 
 namespace bn {
 namespace {
@@ -254,9 +257,21 @@ absl::Status NormalizeCollectionSpec(v1::CollectionSpec* spec) {
     }
     case v1::CollectionSpec::kDocument: {
       v1::DocumentGeometry* g = spec->mutable_document();
-      if (g->vocabulary_size() == 0) g->set_vocabulary_size(kDefaultVocabularySize);
+      if (g->vocabulary_size() == 0) {
+        g->set_vocabulary_size(g->vocabulary_words().empty()
+                                   ? kDefaultVocabularySize
+                                   : static_cast<uint32_t>(g->vocabulary_words().size()));
+      }
       if (g->vocabulary_size() > kMaxVocabularySize) {
         return Invalid("spec.document.vocabulary_size must be at most 100000");
+      }
+      if (!g->vocabulary_words().empty()) {
+        if (absl::Status s =
+                NormalizeVocabularyList("spec.document.vocabulary_words", g->vocabulary_size(),
+                                        g->mutable_vocabulary_words());
+            !s.ok()) {
+          return s;
+        }
       }
       break;
     }
@@ -282,6 +297,33 @@ absl::Status NormalizeCollectionSpec(v1::CollectionSpec* spec) {
     return Invalid("spec.index.ef_construction must be in m..4096");
   }
   if (index->ef_search() > kMaxEf) return Invalid("spec.index.ef_search must be in 1..4096");
+  return absl::OkStatus();
+}
+
+absl::Status NormalizeVocabularyList(const std::string& field, uint32_t size,
+                                     google::protobuf::RepeatedPtrField<std::string>* words) {
+  if (static_cast<uint32_t>(words->size()) != size) {
+    return Invalid(field + " has " + std::to_string(words->size()) +
+                   " words; the collection's vocabulary_size is " + std::to_string(size) +
+                   " (one word per id)");
+  }
+  std::vector<std::string> normalized;
+  normalized.reserve(words->size());
+  std::unordered_map<std::string, int> seen;
+  seen.reserve(words->size());
+  for (int i = 0; i < words->size(); ++i) {
+    const std::string at =
+        field + "[" + std::to_string(i) + "] (line " + std::to_string(i + 1) + ")";
+    absl::StatusOr<std::string> word = NormalizeVocabularyWord(words->Get(i));
+    if (!word.ok()) return Invalid(at + " " + std::string(word.status().message()));
+    auto [it, inserted] = seen.emplace(*word, i);
+    if (!inserted) {
+      return Invalid(at + " \"" + *word + "\" repeats [" + std::to_string(it->second) + "] (line " +
+                     std::to_string(it->second + 1) + ") after lower-casing");
+    }
+    normalized.push_back(std::move(*word));
+  }
+  for (int i = 0; i < words->size(); ++i) *words->Mutable(i) = std::move(normalized[i]);
   return absl::OkStatus();
 }
 
@@ -337,6 +379,10 @@ absl::Status NormalizeModelSpec(const v1::CollectionSpec& collection, v1::ModelS
     }
     if (t->min_word_length() == 0) t->set_min_word_length(2);
     if (t->min_word_length() > 64) return Invalid("text.min_word_length must be at most 64");
+    if (t->max_word_length() == 0) t->set_max_word_length(kDefaultMaxWordLength);
+    if (t->max_word_length() > kMaxWordLength || t->max_word_length() < t->min_word_length()) {
+      return Invalid("text.max_word_length must be in min_word_length..1000");
+    }
   }
   return absl::OkStatus();
 }

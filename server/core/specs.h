@@ -4,6 +4,8 @@
 #ifndef BOTTLENECK_SERVER_CORE_SPECS_H_
 #define BOTTLENECK_SERVER_CORE_SPECS_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "bottleneck/v1/collection.pb.h"
 #include "bottleneck/v1/model.pb.h"
@@ -23,8 +25,21 @@ inline constexpr uint32_t kMaxCodeSize = 4096;
 inline constexpr uint32_t kMaxLayerSize = 16384;
 inline constexpr uint32_t kMaxEpochs = 10000;
 inline constexpr uint32_t kDefaultPatience = 5;  // Early stopping (TrainingOptions).
+inline constexpr uint32_t kDefaultMaxWordLength = 30;
+inline constexpr uint32_t kMaxWordLength = 1000;
 
+// Also checks and lower-cases a document collection's vocabulary (NormalizeVocabularyList),
+// and sets vocabulary_size to its length when it is 0.
 [[nodiscard]] absl::Status NormalizeCollectionSpec(bottleneck::v1::CollectionSpec* spec);
+
+// A client-supplied vocabulary (DocumentGeometry.vocabulary_words,
+// UploadDatasetRequest.vocabulary_words): exactly `size` distinct words, each valid as
+// engine/input/text.h's NormalizeVocabularyWord says, replaced by its lower-case form.
+// InvalidArgument naming `field`, the first bad index and its line in a one-word-per-line file
+// ("vocabulary_words[17] (line 18): ..."); the list is left unchanged then.
+[[nodiscard]] absl::Status NormalizeVocabularyList(
+    const std::string& field, uint32_t size,
+    google::protobuf::RepeatedPtrField<std::string>* words);
 
 // The input dimension of a collection: height * width * channels, or the vocabulary size.
 int64_t InputSize(const bottleneck::v1::CollectionSpec& spec);

@@ -28,6 +28,7 @@ LabelledMatrix Rows(const LabelledMatrix& all, const std::vector<int64_t>& rows)
   for (size_t i = 0; i < rows.size(); ++i) {
     std::copy(all.x.row(rows[i]), all.x.row(rows[i]) + all.x.cols, out.x.row(i));
     if (!all.labels.empty()) out.labels.push_back(all.labels[rows[i]]);
+    if (!all.lengths.empty()) out.lengths.push_back(all.lengths[rows[i]]);
   }
   return out;
 }
@@ -276,6 +277,9 @@ absl::StatusOr<TrainResult> TrainAutoencoder(const v1::CollectionSpec& collectio
   }
   if (spec.has_dense()) {
     DenseAutoencoderSpec dense = ToEngineSpec(collection, spec, train.x.cols);
+    if (dense.output == OutputKind::kSoftmaxCrossEntropy && !train.lengths.empty()) {
+      options.document_lengths = &train.lengths;
+    }
     return TrainDenseAutoencoder(train.x, &watched, dense, options, progress, &cancel);
   }
   ConvAutoencoderSpec conv = ToEngineConvSpec(collection, spec.conv());
@@ -370,7 +374,9 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
   report.set_validation_items(validation.validation.x.rows);
   auto model_scores = Score(*result.model, train, validation.validation, distance);
   if (!model_scores.ok()) return model_scores.status();
-  auto pca_scores = Score(baseline, train, validation.validation, distance);
+  // PCA codes are real-valued: by L2 when the model's codes are bits (Hamming).
+  auto pca_scores = Score(baseline, train, validation.validation,
+                          distance == CodeDistance::kHamming ? CodeDistance::kL2 : distance);
   if (!pca_scores.ok()) return pca_scores.status();
   report.set_reconstruction_error(model_scores->error);
   report.set_precision_at_10(model_scores->precision_at_10);

@@ -21,6 +21,9 @@ struct LabelledMatrix {
   FloatMatrix x;
   std::vector<int> labels;  // Per row; -1 for unlabelled. Empty when no row has a label.
   std::vector<std::string> label_names;  // The label of each label number (all rows' labels).
+  // Document collections: per row, the document's length N (its counted in-vocabulary words;
+  // with normalised counts the row is counts / N). Empty for images.
+  std::vector<float> lengths;
 };
 
 // The validation data of a job: random examples of the training labels (`validation`) and, with
@@ -36,8 +39,9 @@ struct TrainedModel {
   bottleneck::v1::EvaluationReport report;
 };
 
-// Splits rows into training and validation sets with a seeded shuffle (validation_fraction of
-// the rows, at least 1 and at most n-1). InvalidArgument with fewer than 2 rows.
+// Splits rows (with their labels and lengths) into training and validation sets with a seeded
+// shuffle (validation_fraction of the rows, at least 1 and at most n-1). InvalidArgument with
+// fewer than 2 rows.
 [[nodiscard]] absl::Status SplitForValidation(const LabelledMatrix& all, double fraction,
                                               uint64_t seed, LabelledMatrix* train,
                                               LabelledMatrix* validation);
@@ -62,7 +66,9 @@ struct TrainingHooks {
 };
 
 // Trains `spec` (normalized) on `train` and evaluates it and a PCA baseline on the validation
-// data; early stopping watches the held-out labels when there are any. Cancelled when `cancel`
+// data; early stopping watches the held-out labels when there are any. A dense auto-encoder with
+// a softmax output (documents, normalised counts) gets train.lengths as its document lengths
+// (the replicated-softmax RBM's N). Cancelled when `cancel`
 // is set; Unimplemented for architectures this build cannot train.
 [[nodiscard]] absl::StatusOr<TrainedModel> TrainAndEvaluate(
     const bottleneck::v1::CollectionSpec& collection, const bottleneck::v1::ModelSpec& spec,

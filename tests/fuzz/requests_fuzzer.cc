@@ -52,11 +52,14 @@ int64_t ModelCodeSize(const v1::ModelSpec& spec) {
   }
 }
 
+// (A stored pipeline of an older format is written back in the current one: its bytes may
+// change once, then must round-trip.)
 std::unique_ptr<bn::TextPipeline> RoundTrip(const bn::TextPipeline& text) {
   const std::string bytes = text.Serialize();
   auto again = bn::TextPipeline::Deserialize(bytes);
   if (!again.ok()) Fail("a text pipeline's serialization does not load");
-  if ((*again)->vocabulary_size() != text.vocabulary_size() || (*again)->Serialize() != bytes) {
+  if ((*again)->vocabulary_size() != text.vocabulary_size() || (*again)->Serialize() != bytes ||
+      (*again)->source() != text.source()) {
     Fail("a text pipeline does not round-trip");
   }
   return std::move(*again);
@@ -150,9 +153,16 @@ void Run(const bn::fuzz::RequestsFuzzCase& c) {
     for (const v1::Example& e : c.upload().examples()) {
       if (bn::ValidateInput(spec, e.input(), true).ok()) corpus.push_back(&e.input().document());
     }
+    // The upload's vocabulary, as DatasetCatalog checks it.
+    google::protobuf::RepeatedPtrField<std::string> words = c.upload().vocabulary_words();
+    std::vector<std::string> vocabulary;
+    if (!words.empty() &&
+        bn::NormalizeVocabularyList("vocabulary_words", spec.document().vocabulary_size(), &words)
+            .ok()) {
+      vocabulary.assign(words.begin(), words.end());
+    }
     if (!corpus.empty()) {
-      auto learned =
-          bn::TextPipeline::Learn(corpus, spec.document().vocabulary_size(), model.text());
+      auto learned = bn::TextPipeline::Learn(corpus, spec.document(), model.text(), vocabulary);
       if (learned.ok()) {
         if ((*learned)->vocabulary_size() > spec.document().vocabulary_size()) {
           Fail("a learned vocabulary is larger than asked");
@@ -290,13 +300,38 @@ void WriteSeeds(const std::string& dir) {
     // The same with the pipeline learned from the corpus stored in the case.
     std::vector<const v1::Document*> corpus;
     for (const auto& e : c.upload().examples()) corpus.push_back(&e.input().document());
-    auto text = bn::TextPipeline::Learn(corpus, 20, ms->text());
+    auto text = bn::TextPipeline::Learn(corpus, c.create().spec().document(), ms->text(), {});
     if (!text.ok()) Fail("seed text pipeline");
     c.set_text_pipeline((*text)->Serialize());
     c.mutable_upload()->clear_examples();
     ms->clear_dense();
     ms->mutable_pca()->set_code_size(2);
     Write(dir, "documents_stored_pipeline", c);
+  }
+  {  // Word-id documents with a vocabulary uploaded with them, then without one (id-only); a
+     // mail as a query.
+    bn::fuzz::RequestsFuzzCase c;
+    c.mutable_create()->mutable_spec()->mutable_document()->set_vocabulary_size(4);
+    c.mutable_create()->mutable_spec()->mutable_document()->set_allow_raw_text(true);
+    c.mutable_train()->mutable_spec()->mutable_pca()->set_code_size(2);
+    for (const char* w : {"Oil", "wheat", "c++", "prices"})
+      c.mutable_upload()->add_vocabulary_words(w);
+    for (int d = 0; d < 3; ++d) {
+      auto* ids = c.mutable_upload()
+                      ->add_examples()
+                      ->mutable_input()
+                      ->mutable_document()
+                      ->mutable_word_ids();
+      ids->add_ids(d);
+      ids->add_counts(1 + d);
+      ids->add_ids(3);
+      ids->add_counts(2);
+    }
+    c.mutable_search()->mutable_input()->mutable_document()->set_text(
+        "From: a@b.c\nSubject: oil prices\nDate: today\n\n> wheat\n<p>C++ &amp; oil</p>\n");
+    Write(dir, "documents_word_ids_vocabulary", c);
+    c.mutable_upload()->clear_vocabulary_words();
+    Write(dir, "documents_word_ids_only", c);
   }
 }
 

@@ -7,11 +7,13 @@
 #
 # Targets:
 #   image     PNG/JPEG decoding and pixel conversion (engine/input/image*)
-#   text      tokenizer, vocabulary, Reuters JSON (engine/input/text*, engine/data/json)
+#   text      tokenizer and clean-up, vocabulary, Reuters JSON (engine/input/text*,
+#             engine/input/vocabulary.cc, engine/data/json)
 #   model     model files: the envelope and every kind's payload loader (engine/model/*)
 #   snapshot  index snapshots through OpenServingIndex, and hnswlib bodies (engine/index/*)
 #   requests  v1 request messages into engine inputs and options (server/core/{specs,inputs,
-#             text_pipeline}); the protobuf sources are generated with protoc in WORKDIR
+#             text_pipeline}, which need engine/input/augment.cc for the augmentation checks); the
+#             protobuf sources are generated with protoc in WORKDIR
 # model, snapshot and requests write their seeds themselves (BN_FUZZ_WRITE_SEEDS: real model
 # files, snapshots and requests made with the engine API). Objects are compiled through ccache
 # when it is installed. Crashes are saved in WORKDIR/TARGET-artifacts/; inputs of fixed bugs are
@@ -38,8 +40,8 @@ max_len=65536
 case "$target" in
   image) srcs=(engine/input/image_codec.cc engine/input/image_ops.cc)
          libs=(-lpng -ljpeg -lz) ;;
-  text) srcs=(engine/input/text.cc engine/input/vocabulary.cc engine/data/json.cc engine/util/utf8.cc
-              engine/util/bytes.cc)
+  text) srcs=(engine/input/text.cc engine/input/text_clean.cc engine/input/vocabulary.cc
+              engine/data/json.cc engine/util/utf8.cc engine/util/bytes.cc)
         libs=(-lz) ;;
   model) # Every model kind, the nets and trainers (the seeds are trained), minus LSA.
          mapfile -t srcs < <(cd "$root" && ls engine/model/*.cc engine/nn/*.cc engine/train/*.cc |
@@ -58,8 +60,8 @@ case "$target" in
             absl_libs+=(absl_synchronization) ;;
   requests) srcs=(server/core/specs.cc server/core/inputs.cc server/core/text_pipeline.cc
                   server/core/validation.cc engine/input/image_codec.cc engine/input/image_ops.cc
-                  engine/input/text.cc engine/input/vocabulary.cc engine/util/utf8.cc
-                  engine/util/bytes.cc)
+                  engine/input/text.cc engine/input/text_clean.cc engine/input/vocabulary.cc
+                  engine/input/augment.cc engine/util/utf8.cc engine/util/bytes.cc)
             libs=(-lpng -ljpeg -lz)
             max_len=262144 ;;
   *) echo "unknown fuzz target $target" >&2; exit 2 ;;
@@ -131,6 +133,9 @@ case "$target" in
     printf '\xc3\xa9t\xc3\xa9 caf\xc3\xa9 \xd0\x9c\xd0\x9e\xd0\xa1' >"$seeds/utf8.txt"
     printf '[{"id": "1", "topics": ["oil"], "body": "a\\u00e9"}]' >"$seeds/doc.json"
     printf '\x01\x00\x02\x00\x03\x00\x01\x00' >"$seeds/ids.bin"
+    printf 'From: a@b.c\nSubject: Oil\nDate: today\n\n> quoted\n<p>Caf&eacute; &amp; <b>tea</b></p>\nbegin 644 x\nM!"#$\nend\n' \
+      >"$seeds/mail.txt"
+    printf 'oil\nWheat\nc++\nnew york\n' >"$seeds/vocab.txt"
     ;;
   *) BN_FUZZ_WRITE_SEEDS="$seeds" BN_FUZZ_IMAGES="$root/tests/data/images" \
        ASAN_OPTIONS=detect_leaks=0 "$bin" ;;

@@ -1,5 +1,6 @@
-// libFuzzer target: the tokenizer, bag-of-words parsing from raw text and from (id, count)
-// pairs, vocabulary deserialisation and the JSON reader. Built by run_fuzzers.sh.
+// libFuzzer target: the tokenizer (with and without the mail/HTML clean-up), bag-of-words parsing
+// from raw text and from (id, count) pairs, supplied vocabularies (the input's lines as words),
+// vocabulary deserialisation and the JSON reader. Built by run_fuzzers.sh.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +9,7 @@
 
 #include "engine/data/json.h"
 #include "engine/input/text.h"
+#include "engine/input/text_clean.h"
 
 namespace {
 const bn::Vocabulary& Vocab() {
@@ -32,6 +34,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (tokens.ok()) {
     for (const std::string& t : *tokens) {
       if (t.empty() || !bn::ValidateUtf8(t).ok()) std::abort();
+    }
+  }
+  bn::TokenizerOptions mail;
+  mail.max_length = 30;
+  mail.strip_headers = mail.strip_quoted = mail.strip_encoded = mail.strip_markup = true;
+  absl::StatusOr<std::vector<std::string>> cleaned = bn::Tokenize(text, mail);
+  if (cleaned.ok() != valid) std::abort();
+  if (valid) {
+    if (!bn::ValidateUtf8(bn::CleanText(text, mail)).ok()) std::abort();
+    for (const std::string& t : *cleaned) {
+      if (t.empty() || t.size() > 30 * 4 || !bn::ValidateUtf8(t).ok()) std::abort();
+    }
+  }
+  // The input's lines as a supplied vocabulary: valid ones load back after serialisation.
+  std::vector<std::string> lines;
+  for (size_t start = 0; start <= size && lines.size() < 256;) {
+    size_t end = text.find('\n', start);
+    if (end == absl::string_view::npos) end = size;
+    lines.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  absl::StatusOr<bn::Vocabulary> supplied = bn::Vocabulary::FromWords(lines, mail);
+  if (supplied.ok()) {
+    absl::StatusOr<bn::Vocabulary> back = bn::Vocabulary::Deserialize(supplied->Serialize());
+    if (!back.ok() || back->size() != supplied->size()) std::abort();
+    for (int i = 0; i < supplied->size(); ++i) {
+      if (supplied->IdOf(supplied->word(i)) != i) std::abort();
     }
   }
   for (auto rep : {bn::DocumentRepresentation::kNormalizedCounts,

@@ -186,6 +186,47 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
       return training_->StartTraining(Ctx().get(), r, &job);
     };
   };
+  // A document dataset upload to "docs" (50 words) of the given messages' edits.
+  auto upload_docs = [&](std::vector<std::function<void(v1::UploadDatasetRequest*)>> edits) {
+    return [this, edits] {
+      auto ctx = Ctx();
+      v1::Dataset d;
+      auto w = training_->UploadDataset(ctx.get(), &d);
+      for (size_t i = 0; i < edits.size(); ++i) {
+        v1::UploadDatasetRequest m;
+        if (i == 0) {
+          m.set_collection("docs");
+          m.set_dataset("bad-docs");
+        }
+        auto* ids = m.add_examples()->mutable_input()->mutable_document()->mutable_word_ids();
+        ids->add_ids(static_cast<uint32_t>(i));
+        ids->add_counts(2);
+        edits[i](&m);
+        if (!w->Write(m)) break;
+      }
+      w->WritesDone();
+      return w->Finish();
+    };
+  };
+  auto words = [](int n) {
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i)
+      out.push_back("w" + std::string(1, static_cast<char>('a' + i % 26)) +
+                    std::string(i / 26, 'z'));
+    return out;
+  };
+  auto set_words = [](google::protobuf::RepeatedPtrField<std::string>* field,
+                      const std::vector<std::string>& list) {
+    *field = {list.begin(), list.end()};
+  };
+  auto document_spec = [=](int size, std::vector<std::string> list) {
+    return [=](v1::CollectionSpec* s) {
+      s->mutable_document()->set_vocabulary_size(static_cast<uint32_t>(size));
+      set_words(s->mutable_document()->mutable_vocabulary_words(), list);
+    };
+  };
+  std::vector<std::string> duplicated = words(50);
+  duplicated[9] = "WA";  // words(50)[0] is "wa".
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<Case> cases = {
@@ -469,6 +510,69 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
          auto w = training_->UploadDataset(ctx.get(), &d);
          w->WritesDone();
          return w->Finish();
+       }},
+      {"collection vocabulary with a duplicate after lower-casing", Code::INVALID_ARGUMENT,
+       create("v1", document_spec(50, duplicated))},
+      {"collection vocabulary of the wrong length", Code::INVALID_ARGUMENT,
+       create("v2", document_spec(50, words(49)))},
+      {"collection vocabulary with an empty word", Code::INVALID_ARGUMENT,
+       create("v3", document_spec(0, {"oil", "", "gas"}))},
+      {"dataset vocabulary with a duplicate", Code::INVALID_ARGUMENT,
+       upload_docs({[&](auto* m) { set_words(m->mutable_vocabulary_words(), duplicated); }})},
+      {"dataset vocabulary of the wrong length", Code::INVALID_ARGUMENT,
+       upload_docs({[&](auto* m) { set_words(m->mutable_vocabulary_words(), words(51)); }})},
+      {"dataset vocabulary in a later message", Code::INVALID_ARGUMENT,
+       upload_docs({[](auto*) {},
+                    [&](auto* m) { set_words(m->mutable_vocabulary_words(), words(50)); }})},
+      {"dataset vocabulary for images", Code::INVALID_ARGUMENT,
+       [&] {
+         auto ctx = Ctx();
+         v1::Dataset d;
+         auto w = training_->UploadDataset(ctx.get(), &d);
+         v1::UploadDatasetRequest m;
+         m.set_collection("img");
+         m.set_dataset("with-words");
+         m.add_vocabulary_words("oil");
+         *m.add_examples()->mutable_input() = Grey(8, 8, 0);
+         w->Write(m);
+         w->WritesDone();
+         return w->Finish();
+       }},
+      {"upload word id outside the vocabulary", Code::INVALID_ARGUMENT,
+       upload_docs({[](auto*) {},
+                    [](auto* m) {
+                      m->mutable_examples(0)->mutable_input()->mutable_document()
+                          ->mutable_word_ids()->set_ids(0, 50);
+                    }})},
+      {"upload empty text document", Code::INVALID_ARGUMENT,
+       upload_docs({[](auto* m) {
+         m->mutable_examples(0)->mutable_input()->mutable_document()->set_text("  \n ");
+       }})},
+      {"upload document with no word ids", Code::INVALID_ARGUMENT,
+       upload_docs({[](auto* m) {
+         m->mutable_examples(0)->mutable_input()->mutable_document()->mutable_word_ids()->Clear();
+       }})},
+      {"upload text in Latin-1", Code::INVALID_ARGUMENT,
+       upload_docs({[](auto* m) {
+         m->mutable_examples(0)->mutable_input()->mutable_document()->set_text("caf\xE9");
+       }})},
+      {"upload mixing word ids and texts without a vocabulary", Code::INVALID_ARGUMENT,
+       upload_docs({[](auto*) {},
+                    [](auto* m) {
+                      m->mutable_examples(0)->mutable_input()->mutable_document()->set_text(
+                          "crude oil");
+                    }})},
+      {"upload changing skip_invalid", Code::INVALID_ARGUMENT,
+       upload_docs({[](auto*) {}, [](auto* m) { m->set_skip_invalid(true); }})},
+      {"upsert empty words document", Code::INVALID_ARGUMENT,
+       [&] {
+         v1::UpsertRequest r;
+         r.set_collection("docs");
+         v1::Item* item = r.add_items();
+         item->set_id("d");
+         item->mutable_input()->mutable_document()->mutable_words();
+         v1::UpsertResponse response;
+         return items_->Upsert(Ctx().get(), r, &response);
        }},
       {"oversized message", Code::RESOURCE_EXHAUSTED,
        [&] {

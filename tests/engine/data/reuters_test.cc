@@ -83,6 +83,23 @@ TEST(ReutersTest, VocabularyMapsStablyAfterSaveLoad) {
   EXPECT_GT(kept_a.size(), test.size() * 99 / 100);
 }
 
+// The service cleans texts by default (mail headers, quotes, encoded blocks, markup, tokens of
+// more than 30 letters): a clean news corpus like Reuters, with its "<IBM>" tickers and
+// upper-case tables, must tokenise exactly as without clean-up.
+TEST(ReutersTest, MailCleanUpLeavesEveryDocumentsTokensUnchanged) {
+  const auto& docs = ModApte();
+  ASSERT_FALSE(docs.empty());
+  TokenizerOptions mail;
+  mail.max_length = 30;
+  mail.strip_headers = mail.strip_quoted = mail.strip_encoded = mail.strip_markup = true;
+  for (const ReutersDocument& d : docs) {
+    absl::StatusOr<std::vector<std::string>> plain = Tokenize(d.text(), TokenizerOptions());
+    absl::StatusOr<std::vector<std::string>> cleaned = Tokenize(d.text(), mail);
+    ASSERT_TRUE(plain.ok() && cleaned.ok());
+    ASSERT_EQ(*cleaned, *plain) << "document " << d.id;
+  }
+}
+
 TEST(ReutersTest, MissingFilesAreErrors) {
   EXPECT_EQ(LoadReutersModApte("/nonexistent", kSplit).status().code(),
             absl::StatusCode::kNotFound);

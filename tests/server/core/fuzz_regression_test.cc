@@ -37,13 +37,15 @@ TEST(FuzzRegressionTest, LearnRefusesAnUnknownRepresentation) {
   v1::Document doc;
   doc.set_text("oil prices rose as crude output fell");
   const std::vector<const v1::Document*> corpus = {&doc};
+  v1::DocumentGeometry geometry;
+  geometry.set_vocabulary_size(10);
   v1::TextOptions options;
   options.set_representation(static_cast<v1::DocumentRepresentation>(4));
-  auto bad = TextPipeline::Learn(corpus, 10, options);
+  auto bad = TextPipeline::Learn(corpus, geometry, options, {});
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
   options.set_representation(v1::DOCUMENT_REPRESENTATION_TF_IDF);
-  auto good = TextPipeline::Learn(corpus, 10, options);
+  auto good = TextPipeline::Learn(corpus, geometry, options, {});
   ASSERT_TRUE(good.ok()) << good.status();
   auto loaded = TextPipeline::Deserialize((*good)->Serialize());
   ASSERT_TRUE(loaded.ok()) << loaded.status();

@@ -282,7 +282,7 @@ int Train(Client& client, const std::vector<std::string>& words) {
         "         --dense 1000,500,250 --code 30]\n"
         "         (no architecture: the service's default recipe for the collection)\n"
         "         [--activation logistic|relu|tanh] [--code-activation linear|logistic]\n"
-        "         [--decoder SIZES] [--tied] [--pretrain] [--pretrain-epochs N]\n"
+        "         [--decoder SIZES] [--tied] [--pretrain] [--pretrain-epochs N] [--gaussian]\n"
         "         [--denoise masking|gaussian|salt-and-pepper:LEVEL] [--contractive L]\n"
         "         [--epochs N] [--batch N] [--lr X] [--sgd] [--seed N] [--weight-decay X]\n"
         "         [--validation F] [--validation-split random|by-label] [--patience N]\n"
@@ -322,6 +322,7 @@ int Train(Client& client, const std::vector<std::string>& words) {
     if (code_act == "linear") d->set_code_activation(v1::ACTIVATION_LINEAR);
     if (code_act == "logistic") d->set_code_activation(v1::ACTIVATION_LOGISTIC);
     d->set_tied_weights(args.Has("tied"));
+    d->set_gaussian_visible(args.Has("gaussian"));
     if (args.Has("pretrain")) {
       d->mutable_pretraining()->set_enabled(true);
       if (!args.GetUint("pretrain-epochs", 0, &value)) return kExitUsage;

@@ -26,6 +26,9 @@ BUILD_PACKAGES=(
   dataset-fashion-mnist python3-sklearn
   libcpp-httplib-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-pil python3-yaml
+  # The Python client package (client/python): built with setuptools + wheel in a venv, tested
+  # with pytest; scipy for its sparse document inputs.
+  python3-setuptools python3-wheel python3-venv python3-pytest python3-scipy
   # The fuzz tests build with clang: its sanitizer runtimes and its OpenMP (omp.h, libomp).
   clang libclang-rt-14-dev libomp-14-dev openssl
 )

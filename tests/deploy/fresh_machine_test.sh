@@ -134,6 +134,9 @@ for path in files:
             names.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.split(".")[0])
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "importorskip"
+              and node.args and isinstance(node.args[0], ast.Constant)):
+            names.add(node.args[0].value.split(".")[0])  # pytest.importorskip("scipy.sparse")
 for path in (src / "tests").rglob("*.cc"):
     for snippet in re.findall(r'python3 -c[^;]*?import ([\w., ]+)', path.read_text()):
         names.update(n.strip().split(".")[0] for n in snippet.split(",") if n.strip())
@@ -141,7 +144,9 @@ print("\n".join(sorted(names)))
 EOF
 )"
     [ -n "$modules" ] || fail "found no imports in the Python tests (the scan is broken)"
-    origins="$(PYTHONPATH="$build/python" /usr/bin/python3 - "$src" "$build" $modules <<'EOF'
+    # The client package and the tests' conftest resolve to the project's own sources.
+    origins="$(PYTHONPATH="$build/python:$src/client/python:$src/client/python/tests" \
+      /usr/bin/python3 - "$src" "$build" $modules <<'EOF'
 import importlib.util, sys
 src, build = sys.argv[1], sys.argv[2]
 for name in sys.argv[3:]:

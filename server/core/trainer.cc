@@ -347,6 +347,11 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
       q.phase_count = phases;
       q.epoch = 0;
       q.epochs = 0;
+      if (p.phase_index != 1) {  // The eigen-decomposition is one step, not blocks of rows.
+        q.step = 0;
+        q.steps_per_epoch = 0;
+        q.samples_per_second = 0;
+      }
       q.eta_seconds = is_model ? p.eta_seconds : -1;
       q.elapsed_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -6,6 +6,7 @@
 # Used by the README quick start, .ci/run (through scripts/quickstart.sh) and the Dockerfile.
 #   scripts/install-deps.sh            build + test + data dependencies
 #   scripts/install-deps.sh --runtime  only the shared libraries bottleneckd needs at run time
+#   scripts/install-deps.sh --compile  only what compiling needs (the Dockerfile's build stage)
 #   scripts/install-deps.sh --print-build|--print-runtime|--print-datasets|--print-node-dir
 #                                      print a list, install nothing (tests/deploy checks them)
 #   scripts/install-deps.sh --bench    also the PyTorch comparison (bench/ae_speed_torch.py)
@@ -15,7 +16,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 
 # Keep these lists in sync with the Dockerfile's runtime stage (tests/deploy checks it).
-BUILD_PACKAGES=(
+# COMPILE_PACKAGES configure and compile everything (the Dockerfile's build stage installs only
+# these: --compile); TEST_PACKAGES add what the tests, fuzzers and clients use.
+COMPILE_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libdnnl-dev libhnswlib-dev librocksdb-dev libgtest-dev libgmock-dev
@@ -23,8 +26,10 @@ BUILD_PACKAGES=(
   # as Recommends, which --no-install-recommends skips (issue 17).
   ocl-icd-opencl-dev opencl-c-headers
   libeigen3-dev libpng-dev libjpeg-dev libstb-dev zlib1g-dev libcairo2-dev
-  dataset-fashion-mnist python3-sklearn
   libcpp-httplib-dev
+)
+TEST_PACKAGES=(
+  dataset-fashion-mnist python3-sklearn
   python3 python3-grpcio python3-protobuf python3-numpy python3-pil python3-yaml
   # The Python client package (client/python): built with setuptools + wheel in a venv, tested
   # with pytest; scipy for its sparse document inputs.
@@ -32,6 +37,7 @@ BUILD_PACKAGES=(
   # The fuzz tests build with clang: its sanitizer runtimes and its OpenMP (omp.h, libomp).
   clang libclang-rt-14-dev libomp-14-dev openssl
 )
+BUILD_PACKAGES=("${COMPILE_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
 RUNTIME_PACKAGES=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libdnnl2 librocksdb7.8 libpng16-16 libjpeg62-turbo
   libabsl20220623 zlib1g libstdc++6 ca-certificates libcpp-httplib0.11 libcairo2
@@ -79,6 +85,10 @@ case "${1:-}" in  # the lists, for tests/deploy (no installing)
 esac
 if [ "${1:-}" = "--runtime" ]; then
   install_packages "${RUNTIME_PACKAGES[@]}"
+  exit 0
+fi
+if [ "${1:-}" = "--compile" ]; then
+  install_packages "${COMPILE_PACKAGES[@]}"
   exit 0
 fi
 

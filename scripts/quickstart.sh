@@ -9,7 +9,7 @@
 #   scripts/quickstart.sh image                     build the container image with buildah
 #                                                   (scripts/build-image.sh) and test it: the
 #                                                   server from the image, the Python client
-#                                                   against it (15-30 minutes; as root)
+#                                                   against it (as root; 15 min the first time)
 # Environment: BUILD_DIR (default ./build), JOBS (default nproc); for tsan, TSAN_TESTS (a ctest
 # -R regex, default scripts/sanitizers/tsan_tests.txt) and TSAN_OPTIONS (appended).
 set -euo pipefail

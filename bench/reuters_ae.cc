@@ -11,6 +11,7 @@
 //       [--fixed-length N (instead of each document's own length)] [--no-lsa]
 //       [--weight-decay 0] [--mask FRACTION] [--code-noise STDDEV]
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -92,6 +93,9 @@ int main(int argc, char** argv) {
   // only the single-topic ones; queries stay the single-topic test documents.
   bn::ReutersCorpusOptions corpus_options;
   corpus_options.single_topic_only = !HasFlag(argc, argv, "--train-all-topics");
+  // --unlabelled-text: also train on the Reuters documents outside ModApte's test set that have
+  // no topic (unlabelled text; label -1).
+  corpus_options.unlabelled_training_text = HasFlag(argc, argv, "--unlabelled-text");
   auto corpus = bn::LoadReutersCorpus(package, split, corpus_options);
   if (!corpus.ok()) {
     std::fprintf(stderr, "%s\n", corpus.status().ToString().c_str());
@@ -134,12 +138,33 @@ int main(int argc, char** argv) {
   }
 
   const auto paper = bn::DocumentRepresentation::kNormalizedCounts;
-  auto train = bn::RepresentAll(corpus->vocab, corpus->train_counts, paper);
-  auto test = bn::RepresentAll(corpus->vocab, corpus->test_counts, paper);
+  // --idf-weighted: rows are counts x idf, normalised to sum to 1 (a distribution that weights
+  // informative words up), instead of counts / N.
+  const bool idf_weighted = HasFlag(argc, argv, "--idf-weighted");
+  auto train = bn::RepresentAll(corpus->vocab, corpus->train_counts, idf_weighted ? tfidf : paper);
+  auto test = bn::RepresentAll(corpus->vocab, corpus->test_counts, idf_weighted ? tfidf : paper);
   if (!train.ok() || !test.ok()) return 1;
+  if (idf_weighted) {
+    for (bn::FloatMatrix* m : {&*train, &*test}) {
+      for (int64_t r = 0; r < m->rows; ++r) {
+        double sum = 0;
+        for (int64_t c = 0; c < m->cols; ++c) sum += m->at(r, c);
+        for (int64_t c = 0; c < m->cols; ++c) m->at(r, c) = static_cast<float>(m->at(r, c) / sum);
+      }
+    }
+  }
   bn::DenseAutoencoderSpec spec;
   spec.input_size = corpus->vocab.size();
   spec.encoder_sizes = {500, 250, 125};
+  for (int i = 1; i + 1 < argc; ++i) {  // --sizes 1000,500,250: other hidden layers
+    if (std::strcmp(argv[i], "--sizes") != 0) continue;
+    spec.encoder_sizes.clear();
+    for (const char* p = argv[i + 1]; *p != '\0';) {
+      char* end = nullptr;
+      spec.encoder_sizes.push_back(std::strtol(p, &end, 10));
+      p = *end == ',' ? end + 1 : end;
+    }
+  }
   spec.code_size = 10;
   spec.hidden_activation = bn::Activation::kLogistic;
   spec.code_activation = bn::Activation::kLinear;
@@ -201,6 +226,27 @@ int main(int argc, char** argv) {
                            std::to_string(options.learning_rate) + ", batch " +
                            std::to_string(options.batch_size) + ")";
   Report(name.c_str(), fit, *a, *b, *corpus);
+  if (HasFlag(argc, argv, "--whiten")) {  // diagnostic: each code unit standardised (train stats)
+    const int64_t k = a->cols;
+    std::vector<double> mean(k, 0.0), var(k, 0.0);
+    for (int64_t r = 0; r < a->rows; ++r) {
+      for (int64_t c = 0; c < k; ++c) mean[c] += a->at(r, c) / double(a->rows);
+    }
+    for (int64_t r = 0; r < a->rows; ++r) {
+      for (int64_t c = 0; c < k; ++c) {
+        var[c] += (a->at(r, c) - mean[c]) * (a->at(r, c) - mean[c]) / double(a->rows);
+      }
+    }
+    bn::FloatMatrix wa = *a, wb = *b;
+    for (bn::FloatMatrix* m : {&wa, &wb}) {
+      for (int64_t r = 0; r < m->rows; ++r) {
+        for (int64_t c = 0; c < k; ++c) {
+          m->at(r, c) = static_cast<float>((m->at(r, c) - mean[c]) / std::sqrt(var[c] + 1e-12));
+        }
+      }
+    }
+    Report((name + ", standardised codes").c_str(), fit, wa, wb, *corpus);
+  }
   if (HasFlag(argc, argv, "--centred")) {  // diagnostic: codes minus the training codes' mean
     std::vector<double> mean(static_cast<size_t>(a->cols), 0.0);
     for (int64_t r = 0; r < a->rows; ++r) {

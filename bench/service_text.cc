@@ -8,6 +8,12 @@
 //
 //   bench_service_text --server 127.0.0.1:50051 [--corpus reuters|brown]
 //       [--models ae10,ae2,lsa10,lsa50,tfidf,hash32] [--seeds 1,2,3] [--out DIR]
+//       [--input text|word-ids]
+// --input word-ids sends the paper's format instead of text: the benchmark learns the same
+// 2000-word vocabulary the service would (the service's default tokenizer and clean-up, from the
+// training texts), counts every document against it and sends `word_ids` only (the collection
+// gets an id-only vocabulary); documents without a vocabulary word are left out of both sets (in
+// text mode the service skips or cannot encode the same documents).
 // Prints a markdown table (mean and range over seeds) and RESULT lines; with --out, writes
 // curves.csv and precision.png (the curves of the first seed) there.
 #include <google/protobuf/text_format.h>
@@ -32,6 +38,7 @@
 #include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
 #include "client/plot/plot.h"
+#include "engine/input/text.h"
 
 namespace v1 = ::bottleneck::v1;
 using Clock = std::chrono::steady_clock;
@@ -120,12 +127,74 @@ absl::StatusOr<ModelRun> RunFor(const std::string& name) {
   return absl::InvalidArgumentError("unknown model " + name);
 }
 
-// Creates a document collection, uploads the training documents and stores the test documents.
-void Prepare(Stubs& s, const std::string& collection, bool binary, const bn::TextCorpus& corpus) {
+// Word counts of a corpus against the vocabulary the service learns from its training texts
+// (word-ids mode); empty when not in that mode.
+struct CorpusCounts {
+  std::vector<bn::SparseVector> train, test;
+};
+
+void SetDocument(const bn::LabelledText& doc, const std::vector<bn::SparseVector>& counts, size_t i,
+                 v1::Document* out) {
+  if (counts.empty()) {
+    out->set_text(doc.text);
+    return;
+  }
+  for (size_t w = 0; w < counts[i].ids.size(); ++w) {
+    out->mutable_word_ids()->add_ids(static_cast<uint32_t>(counts[i].ids[w]));
+    out->mutable_word_ids()->add_counts(counts[i].values[w]);
+  }
+}
+
+// The service's default tokenizer (server/core/text_pipeline.cc TokenizerFor of default
+// TextOptions): tokens of 2-30 code points, no stop words, mail/news clean-up on.
+bn::TokenizerOptions ServiceTokenizer() {
+  bn::TokenizerOptions t;
+  t.min_length = 2;
+  t.max_length = 30;
+  t.remove_stop_words = true;
+  t.strip_headers = t.strip_quoted = t.strip_encoded = t.strip_markup = true;
+  return t;
+}
+
+// Learns the vocabulary from the training texts, counts every document and drops the documents
+// without a vocabulary word from `corpus`.
+CorpusCounts CountCorpus(bn::TextCorpus* corpus) {
+  bn::VocabularyOptions options;
+  options.max_words = 2000;
+  options.tokenizer = ServiceTokenizer();
+  bn::VocabularyBuilder builder(options);
+  for (const bn::LabelledText& doc : corpus->train) (void)builder.AddText(doc.text);
+  auto vocab = builder.Finish();
+  if (!vocab.ok()) {
+    std::fprintf(stderr, "vocabulary: %s\n", vocab.status().ToString().c_str());
+    std::exit(1);
+  }
+  CorpusCounts counts;
+  auto count = [&](std::vector<bn::LabelledText>* docs, std::vector<bn::SparseVector>* out) {
+    std::vector<bn::LabelledText> kept;
+    for (bn::LabelledText& doc : *docs) {
+      auto c = bn::CountWords(*vocab, doc.text);
+      if (!c.ok()) continue;
+      out->push_back(*std::move(c));
+      kept.push_back(std::move(doc));
+    }
+    std::printf("word ids: %zu of %zu documents have a vocabulary word\n", kept.size(),
+                docs->size());
+    *docs = std::move(kept);
+  };
+  count(&corpus->train, &counts.train);
+  count(&corpus->test, &counts.test);
+  return counts;
+}
+
+// Creates a document collection, uploads the training documents and stores the test documents
+// (as text, or as word ids when `counts` has them).
+void Prepare(Stubs& s, const std::string& collection, bool binary, const bn::TextCorpus& corpus,
+             const CorpusCounts& counts) {
   v1::CreateCollectionRequest create;
   create.set_name(collection);
   create.mutable_spec()->mutable_document()->set_vocabulary_size(2000);
-  create.mutable_spec()->mutable_document()->set_allow_raw_text(true);
+  create.mutable_spec()->mutable_document()->set_allow_raw_text(counts.train.empty());
   if (binary) {
     create.mutable_spec()->set_code_kind(v1::CODE_KIND_BINARY);
   } else {
@@ -141,9 +210,10 @@ void Prepare(Stubs& s, const std::string& collection, bool binary, const bn::Tex
       v1::UploadDatasetRequest m;
       m.set_collection(collection);
       m.set_dataset("train");
+      m.set_skip_invalid(true);  // A document may be empty after the mail clean-up.
       for (size_t i = b; i < std::min(corpus.train.size(), b + 500); ++i) {
         v1::Example* e = m.add_examples();
-        e->mutable_input()->mutable_document()->set_text(corpus.train[i].text);
+        SetDocument(corpus.train[i], counts.train, i, e->mutable_input()->mutable_document());
         e->set_label(corpus.train[i].label);
       }
       writer->Write(m);
@@ -157,7 +227,7 @@ void Prepare(Stubs& s, const std::string& collection, bool binary, const bn::Tex
     for (size_t i = b; i < std::min(corpus.test.size(), b + 500); ++i) {
       v1::Item* item = request.add_items();
       item->set_id("test-" + std::to_string(i));
-      item->mutable_input()->mutable_document()->set_text(corpus.test[i].text);
+      SetDocument(corpus.test[i], counts.test, i, item->mutable_input()->mutable_document());
       item->set_label(corpus.test[i].label);
     }
     v1::UpsertResponse response;
@@ -205,11 +275,13 @@ v1::Model TrainAndServe(Stubs& s, const std::string& collection, v1::ModelSpec s
   return model;
 }
 
-// Mean precision at each cut-off: each test document searches the others (exact).
+// Mean precision at each cut-off: each test document searches the others (exact). A document
+// the model cannot encode (no word of its vocabulary) is neither a query nor a result.
 std::vector<double> Precision(Stubs& s, const std::string& collection, const bn::TextCorpus& corpus,
-                              const std::vector<int>& cutoffs) {
+                              const std::vector<int>& cutoffs, int* skipped) {
   const int k = std::min<int>(cutoffs.back(), static_cast<int>(corpus.test.size()) - 1);
   std::vector<double> sums(cutoffs.size(), 0.0);
+  *skipped = 0;
   for (size_t q = 0; q < corpus.test.size(); ++q) {
     v1::SearchRequest request;
     request.set_collection(collection);
@@ -217,7 +289,12 @@ std::vector<double> Precision(Stubs& s, const std::string& collection, const bn:
     request.set_k(static_cast<uint32_t>(k));
     request.set_exact(true);
     v1::SearchResponse response;
-    Check(s.query->Search(Ctx().get(), request, &response), "search");
+    grpc::Status status = s.query->Search(Ctx().get(), request, &response);
+    if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      ++*skipped;  // "has no code for the serving model"
+      continue;
+    }
+    Check(status, "search");
     int hits = 0;
     size_t c = 0;
     for (int i = 0; i < response.neighbors_size() && c < cutoffs.size(); ++i) {
@@ -225,7 +302,7 @@ std::vector<double> Precision(Stubs& s, const std::string& collection, const bn:
       while (c < cutoffs.size() && cutoffs[c] == i + 1) sums[c++] += double(hits) / (i + 1);
     }
   }
-  for (double& v : sums) v /= static_cast<double>(corpus.test.size());
+  for (double& v : sums) v /= static_cast<double>(corpus.test.size() - *skipped);
   return sums;
 }
 
@@ -245,8 +322,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", corpus.status().ToString().c_str());
     return 1;
   }
-  std::printf("%s: %zu training, %zu test documents, %zu labels\n\n", corpus_name.c_str(),
-              corpus->train.size(), corpus->test.size(), corpus->label_count);
+  const std::string input = Flag(argc, argv, "input", "text");
+  if (input != "text" && input != "word-ids") {
+    std::fprintf(stderr, "--input is text or word-ids\n");
+    return 2;
+  }
+  const CorpusCounts counts = input == "word-ids" ? CountCorpus(&*corpus) : CorpusCounts{};
+  std::printf("%s (%s): %zu training, %zu test documents, %zu labels\n\n", corpus_name.c_str(),
+              input.c_str(), corpus->train.size(), corpus->test.size(), corpus->label_count);
   // The paper's axis (1, 3, 7, ... retrieved) and the usual 10 and 100, up to Search's k limit.
   std::vector<int> cutoffs;
   for (int k : {1, 3, 7, 10, 15, 31, 63, 100, 127, 255, 511, 1000}) {
@@ -276,7 +359,7 @@ int main(int argc, char** argv) {
     }
     if (prepared.count(run->binary) == 0) {
       const std::string collection = corpus_name + (run->binary ? "-binary" : "-float");
-      Prepare(s, collection, run->binary, *corpus);
+      Prepare(s, collection, run->binary, *corpus, counts);
       prepared[run->binary] = collection;
     }
     const std::string& collection = prepared[run->binary];
@@ -287,11 +370,13 @@ int main(int argc, char** argv) {
       const auto t0 = Clock::now();
       const v1::Model model = TrainAndServe(s, collection, run->spec, seed);
       seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-      per_seed.push_back(Precision(s, collection, *corpus, cutoffs));
+      int skipped = 0;
+      per_seed.push_back(Precision(s, collection, *corpus, cutoffs, &skipped));
       const std::vector<double>& p = per_seed.back();
-      std::printf("RESULT text corpus=%s model=%s seed=%llu version=%llu", corpus_name.c_str(),
-                  name.c_str(), static_cast<unsigned long long>(seed),
-                  static_cast<unsigned long long>(model.version()));
+      std::printf("RESULT text corpus=%s input=%s model=%s seed=%llu version=%llu unencodable=%d",
+                  corpus_name.c_str(), input.c_str(), name.c_str(),
+                  static_cast<unsigned long long>(seed),
+                  static_cast<unsigned long long>(model.version()), skipped);
       for (size_t c = 0; c < cutoffs.size(); ++c) std::printf(" p%d=%.4f", cutoffs[c], p[c]);
       std::printf("\n");
       if (csv.is_open()) {

@@ -376,6 +376,7 @@ const char kTrainUsage[] =
     "  --pca K | --lsa K (documents)\n"
     "  --dense 1000,500,250 --code 30 [--decoder SIZES] [--tied] [--pretrain]\n"
     "      [--pretrain-epochs N] [--code-activation linear|logistic] [--contractive L]\n"
+    "      [--gaussian] (images: standardised pixels, linear output, Gaussian visible RBM)\n"
     "  --conv 32,64 [--kernel 3|5,3] [--stride 1|2,1] [--pool 2|2,0] [--dense 256]\n"
     "      [--unpool repeat|switches] --code 30   (convolutional; images only; --dense then\n"
     "      gives the dense layers between the feature maps and the code; kernel 3, stride 1\n"
@@ -516,6 +517,7 @@ bool ParseArchitecture(const Args& args, v1::ModelSpec* spec) {
     d->set_hidden_activation(activation);
     d->set_code_activation(code_activation);
     d->set_tied_weights(args.Has("tied"));
+    d->set_gaussian_visible(args.Has("gaussian"));
     if (args.Has("pretrain")) {
       d->mutable_pretraining()->set_enabled(true);
       if (!args.GetUint("pretrain-epochs", 0, &value)) return false;
@@ -580,8 +582,8 @@ bool ParseTrainingOptions(const Args& args, v1::TrainingOptions* t) {
 }
 
 int Train(Client& client, const std::vector<std::string>& words) {
-  Args args(words, {"pretrain", "promote", "no-watch", "no-wait", "tied", "sgd", "keep-headers",
-                    "keep-quoted", "keep-encoded", "keep-markup"});
+  Args args(words, {"pretrain", "promote", "no-watch", "no-wait", "tied", "gaussian", "sgd",
+                    "keep-headers", "keep-quoted", "keep-encoded", "keep-markup"});
   v1::StartTrainingRequest request;
   uint64_t max_word_length = 0;
   if (!args.error().empty() || args.positional().size() != 2 ||

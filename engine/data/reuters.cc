@@ -28,7 +28,8 @@ std::vector<std::string> SplitOn(const std::string& line, char sep) {
 }
 
 // The ModApte rows of the split file, by id.
-absl::StatusOr<std::map<int64_t, SplitRow>> ReadSplit(const std::string& path) {
+absl::StatusOr<std::map<int64_t, SplitRow>> ReadSplit(const std::string& path,
+                                                      bool unlabelled_training_text) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return text.status();
   std::map<int64_t, SplitRow> rows;
@@ -51,14 +52,20 @@ absl::StatusOr<std::map<int64_t, SplitRow>> ReadSplit(const std::string& path) {
     if (end == f[0].c_str() || *end != '\0' || id < 1) {
       return absl::DataLossError(path + ":" + std::to_string(line_no) + ": bad id");
     }
-    if (f[2] != "YES" || (f[1] != "TRAIN" && f[1] != "TEST")) continue;
     SplitRow row;
-    row.split = f[1] == "TRAIN" ? ReutersSplit::kTrain : ReutersSplit::kTest;
-    std::istringstream topics(f[4]);
-    std::string t;
-    while (topics >> t) row.topics.push_back(t);
-    if (row.topics.empty()) continue;
-    rows[id] = std::move(row);
+    const bool mod_apte = f[2] == "YES" && (f[1] == "TRAIN" || f[1] == "TEST");
+    if (mod_apte) {
+      row.split = f[1] == "TRAIN" ? ReutersSplit::kTrain : ReutersSplit::kTest;
+      std::istringstream topics(f[4]);
+      std::string t;
+      while (topics >> t) row.topics.push_back(t);
+    }
+    if (!row.topics.empty()) {
+      rows[id] = std::move(row);
+    } else if (unlabelled_training_text && f[1] != "TEST") {
+      row.split = ReutersSplit::kTrain;
+      rows[id] = std::move(row);  // Unlabelled training text.
+    }
   }
   return rows;
 }
@@ -74,7 +81,8 @@ absl::StatusOr<std::vector<ReutersDocument>> LoadReutersModApte(const std::strin
                                                                 const std::string& split_tsv,
                                                                 const ReutersOptions& options) {
   try {
-    absl::StatusOr<std::map<int64_t, SplitRow>> split = ReadSplit(split_tsv);
+    absl::StatusOr<std::map<int64_t, SplitRow>> split =
+        ReadSplit(split_tsv, options.unlabelled_training_text);
     if (!split.ok()) return split.status();
     const std::string dir = package_dir + "/data/full";
     std::vector<std::string> files;
@@ -111,7 +119,7 @@ absl::StatusOr<std::vector<ReutersDocument>> LoadReutersModApte(const std::strin
         }
         auto row = split->find(id);
         if (row == split->end()) continue;
-        if (options.single_topic_only && row->second.topics.size() != 1) continue;
+        if (options.single_topic_only && row->second.topics.size() > 1) continue;
         ReutersDocument d;
         d.id = id;
         d.title = StringMember(doc, "title");
@@ -124,7 +132,7 @@ absl::StatusOr<std::vector<ReutersDocument>> LoadReutersModApte(const std::strin
     std::vector<ReutersDocument> out;
     out.reserve(found.size());
     for (const auto& [id, row] : *split) {
-      if (options.single_topic_only && row.topics.size() != 1) continue;
+      if (options.single_topic_only && row.topics.size() > 1) continue;
       auto it = found.find(id);
       if (it == found.end()) {
         return absl::DataLossError("Reuters document " + std::to_string(id) +

@@ -33,6 +33,10 @@ struct ReutersDocument {
 
 struct ReutersOptions {
   bool single_topic_only = false;  // Keep only documents with exactly one topic.
+  // Also every document outside the ModApte test set that ModApte leaves out (training-split
+  // documents without topics or not marked for topic use, and the NOT-USED ones), as training
+  // documents with no topic: unlabelled text for unsupervised training.
+  bool unlabelled_training_text = false;
 };
 
 // Loads the ModApte documents, ordered by id. `package_dir` is the unpacked npm package (e.g.

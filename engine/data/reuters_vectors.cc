@@ -9,6 +9,7 @@ absl::StatusOr<ReutersCorpus> LoadReutersCorpus(const std::string& package_dir,
                                                 const ReutersCorpusOptions& options) {
   ReutersOptions load;
   load.single_topic_only = options.single_topic_only;
+  load.unlabelled_training_text = options.unlabelled_training_text;
   absl::StatusOr<std::vector<ReutersDocument>> docs =
       LoadReutersModApte(package_dir, split_tsv, load);
   if (!docs.ok()) return docs.status();

@@ -17,7 +17,8 @@ namespace bn {
 
 struct ReutersCorpusOptions {
   bool single_topic_only = true;  // The paper's retrieval figure uses single-topic documents.
-  VocabularyOptions vocabulary;   // V = 2000 by default.
+  bool unlabelled_training_text = false;  // ReutersOptions::unlabelled_training_text (label -1).
+  VocabularyOptions vocabulary;           // V = 2000 by default.
 };
 
 struct ReutersCorpus {

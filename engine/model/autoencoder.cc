@@ -1,6 +1,7 @@
 #include "engine/model/autoencoder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <utility>
 
@@ -11,9 +12,13 @@
 namespace bn {
 namespace {
 
+// The payload's optional block after the net: the input standardisation (format 1).
+constexpr uint32_t kStandardizationTag = 0x31445453;  // "STD1"
+
 class DenseAutoencoderModel : public Model {
  public:
-  explicit DenseAutoencoderModel(std::unique_ptr<AutoencoderNet> net) : net_(std::move(net)) {}
+  DenseAutoencoderModel(std::unique_ptr<AutoencoderNet> net, InputStandardization standardization)
+      : net_(std::move(net)), standardization_(std::move(standardization)) {}
 
   ModelKind kind() const override { return ModelKind::kDenseAutoencoder; }
   int64_t input_size() const override { return net_->spec().input_size; }
@@ -26,14 +31,23 @@ class DenseAutoencoderModel : public Model {
   absl::Status Encode(const float* x, int64_t n, float* codes) const override {
     if (n < 0) return absl::InvalidArgumentError("negative row count");
     std::lock_guard<std::mutex> lock(mutex_);
-    if (bf16_encoder_ == nullptr) return net_->Encode(x, n, codes);
-    // In chunks, so that primitives are cached for a few batch sizes only.
     const int64_t in = input_size(), out = code_size();
+    if (bf16_encoder_ == nullptr && standardization_.empty()) return net_->Encode(x, n, codes);
+    // In chunks, so that primitives are cached for a few batch sizes only.
     for (int64_t start = 0; start < n; start += AutoencoderNet::kChunk) {
       const int64_t m = std::min(AutoencoderNet::kChunk, n - start);
-      if (absl::Status s = bf16_encoder_->Run(x + start * in, m, codes + start * out); !s.ok()) {
-        return s;
+      const float* rows = x + start * in;
+      if (!standardization_.empty()) {
+        standardized_.resize(static_cast<size_t>(m * in));
+        for (int64_t i = 0; i < m * in; ++i) {
+          const int64_t j = i % in;
+          standardized_[i] = (rows[i] - standardization_.mean[j]) / standardization_.scale[j];
+        }
+        rows = standardized_.data();
       }
+      absl::Status s = bf16_encoder_ != nullptr ? bf16_encoder_->Run(rows, m, codes + start * out)
+                                                : net_->Encode(rows, m, codes + start * out);
+      if (!s.ok()) return s;
     }
     return absl::OkStatus();
   }
@@ -55,11 +69,25 @@ class DenseAutoencoderModel : public Model {
   absl::Status Decode(const float* codes, int64_t n, float* x) const override {
     if (n < 0) return absl::InvalidArgumentError("negative row count");
     std::lock_guard<std::mutex> lock(mutex_);
-    return net_->Decode(codes, n, x);
+    if (absl::Status s = net_->Decode(codes, n, x); !s.ok()) return s;
+    if (!standardization_.empty()) {
+      const int64_t in = input_size();
+      for (int64_t i = 0; i < n * in; ++i) {
+        const int64_t j = i % in;
+        x[i] = x[i] * standardization_.scale[j] + standardization_.mean[j];
+      }
+    }
+    return absl::OkStatus();
   }
   absl::Status SavePayload(std::string* out) const override {
     std::lock_guard<std::mutex> lock(mutex_);
     net_->SavePayload(out);
+    if (!standardization_.empty()) {
+      ByteWriter w(out);
+      w.U32(kStandardizationTag);
+      w.Floats(standardization_.mean);
+      w.Floats(standardization_.scale);
+    }
     return absl::OkStatus();
   }
 
@@ -67,22 +95,69 @@ class DenseAutoencoderModel : public Model {
     ByteReader r(payload);
     auto net = AutoencoderNet::LoadPayload(&r);
     if (!net.ok()) return net.status();
-    if (!r.at_end()) return absl::InvalidArgumentError("dense auto-encoder payload: extra bytes");
-    return std::unique_ptr<Model>(new DenseAutoencoderModel(std::move(*net)));
+    InputStandardization standardization;
+    if (!r.at_end()) {  // Models without standardisation end here (every model before it).
+      const uint64_t in = static_cast<uint64_t>((*net)->spec().input_size);
+      uint32_t tag = 0;
+      if (!r.U32(&tag) || tag != kStandardizationTag || !r.Floats(&standardization.mean, in) ||
+          !r.Floats(&standardization.scale, in) || standardization.mean.size() != in ||
+          standardization.scale.size() != in || !r.at_end()) {
+        return absl::InvalidArgumentError("dense auto-encoder payload: bad standardisation");
+      }
+      for (size_t j = 0; j < in; ++j) {
+        if (!std::isfinite(standardization.mean[j]) || !(standardization.scale[j] > 0) ||
+            !std::isfinite(standardization.scale[j])) {
+          return absl::InvalidArgumentError("dense auto-encoder payload: bad standardisation");
+        }
+      }
+    }
+    return std::unique_ptr<Model>(
+        new DenseAutoencoderModel(std::move(*net), std::move(standardization)));
   }
 
  private:
   mutable std::mutex mutex_;  // Guards net_'s cached primitives and scratch buffers.
   std::unique_ptr<AutoencoderNet> net_;
   std::unique_ptr<Bf16Mlp> bf16_encoder_;  // Set: Encode runs in bf16 (guarded by mutex_).
+  const InputStandardization standardization_;
+  mutable std::vector<float> standardized_;  // Encode's scratch (guarded by mutex_).
 };
 
 BN_REGISTER_MODEL_LOADER(kDenseAutoencoder, &DenseAutoencoderModel::Load);
 
 }  // namespace
 
-std::unique_ptr<Model> NewDenseAutoencoderModel(std::unique_ptr<AutoencoderNet> net) {
-  return std::make_unique<DenseAutoencoderModel>(std::move(net));
+std::unique_ptr<Model> NewDenseAutoencoderModel(std::unique_ptr<AutoencoderNet> net,
+                                                InputStandardization standardization) {
+  return std::make_unique<DenseAutoencoderModel>(std::move(net), std::move(standardization));
+}
+
+InputStandardization InputStandardization::Of(const FloatMatrix& x) {
+  InputStandardization out;
+  std::vector<double> sum(static_cast<size_t>(x.cols), 0.0), sq(sum.size(), 0.0);
+  for (int64_t r = 0; r < x.rows; ++r) {
+    const float* row = x.row(r);
+    for (int64_t j = 0; j < x.cols; ++j) {
+      sum[j] += row[j];
+      sq[j] += double(row[j]) * row[j];
+    }
+  }
+  const double n = static_cast<double>(std::max<int64_t>(x.rows, 1));
+  for (int64_t j = 0; j < x.cols; ++j) {
+    const double mean = sum[j] / n;
+    const double var = std::max(0.0, sq[j] / n - mean * mean);
+    out.mean.push_back(static_cast<float>(mean));
+    out.scale.push_back(std::max(kMinInputScale, static_cast<float>(std::sqrt(var))));
+  }
+  return out;
+}
+
+FloatMatrix InputStandardization::Apply(const FloatMatrix& x) const {
+  FloatMatrix out(x.rows, x.cols);
+  for (int64_t r = 0; r < x.rows; ++r) {
+    for (int64_t j = 0; j < x.cols; ++j) out.at(r, j) = (x.at(r, j) - mean[j]) / scale[j];
+  }
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<Model>> WithBf16Encode(std::unique_ptr<Model> model) {

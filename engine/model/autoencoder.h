@@ -45,6 +45,24 @@ struct DenseAutoencoderSpec {
   // Greedy RBM pre-training before fine-tuning (engine/train/rbm_pretraining.h): logistic hidden
   // units and a mirrored decoder.
   bool pretraining = false;
+  // Real-valued inputs as the paper models faces: each input is standardised with the training
+  // rows' mean and standard deviation (floored at kMinInputScale), the output is linear with
+  // squared error, and a pre-training's first RBM has Gaussian (linear, unit-variance) visible
+  // units. Needs output kLinearSquaredError. The Model standardises and restores by itself.
+  bool gaussian_visible = false;
+};
+
+inline constexpr float kMinInputScale = 0.05f;
+
+// Per-input affine preprocessing of a dense auto-encoder: the net sees (x - mean) / scale and its
+// output is restored as y * scale + mean. Both empty: none.
+struct InputStandardization {
+  std::vector<float> mean, scale;
+  bool empty() const { return mean.empty(); }
+  // The mean and the floored standard deviation of every column of x (x.rows >= 1).
+  static InputStandardization Of(const FloatMatrix& x);
+  // A standardised copy of x.
+  FloatMatrix Apply(const FloatMatrix& x) const;
 };
 
 // Checks a spec (sizes positive and bounded, compatible options). InvalidArgument otherwise.
@@ -52,8 +70,9 @@ struct DenseAutoencoderSpec {
 
 class AutoencoderNet;
 
-// The Model serving a trained net (not null).
-std::unique_ptr<Model> NewDenseAutoencoderModel(std::unique_ptr<AutoencoderNet> net);
+// The Model serving a trained net (not null), with the net's input standardisation if any.
+std::unique_ptr<Model> NewDenseAutoencoderModel(std::unique_ptr<AutoencoderNet> net,
+                                                InputStandardization standardization = {});
 
 // The same dense auto-encoder with Encode in bfloat16 (engine/nn/bf16_mlp.h: bf16 weights and
 // activations, f32 accumulation, f32 codes), about 2x faster at batch 1 here; Decode, the

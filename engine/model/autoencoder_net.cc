@@ -62,6 +62,9 @@ absl::Status ValidateSpec(const DenseAutoencoderSpec& spec) {
     return absl::InvalidArgumentError("unknown activation");
   }
   if (static_cast<uint32_t>(spec.output) > 2) return absl::InvalidArgumentError("unknown output");
+  if (spec.gaussian_visible && spec.output != OutputKind::kLinearSquaredError) {
+    return absl::InvalidArgumentError("Gaussian visible units need a linear output");
+  }
   if (static_cast<uint32_t>(spec.corruption) > 3) {
     return absl::InvalidArgumentError("unknown corruption");
   }

@@ -21,7 +21,9 @@
 
 namespace bn {
 
-enum class RbmVisible : uint32_t { kBinary = 0, kReplicatedSoftmax = 1 };
+// kGaussian: linear visible units with unit variance on standardised data (reconstructions are
+// the means, as in the paper's code).
+enum class RbmVisible : uint32_t { kBinary = 0, kReplicatedSoftmax = 1, kGaussian = 2 };
 enum class RbmHidden : uint32_t { kBinary = 0, kLinear = 1 };
 
 struct RbmOptions {

@@ -19,17 +19,64 @@ bool HasShape(const FloatMatrix& m, int64_t cols) {
   return m.cols == cols && static_cast<int64_t>(m.data.size()) == m.rows * m.cols;
 }
 
-absl::StatusOr<TrainResult> TrainDense(const FloatMatrix& train, const FloatMatrix* validation,
-                                       const DenseAutoencoderSpec& spec,
-                                       const TrainOptions& options,
-                                       const ProgressCallback& progress,
-                                       const CancellationFlag* cancel) {
+// A net trained on standardised rows, validated in the inputs' own units: the reconstruction
+// error per row is that of the restored output (the squared differences times scale^2).
+class StandardizedNet : public Trainable {
+ public:
+  StandardizedNet(AutoencoderNet* net, const InputStandardization* standardization)
+      : net_(net), standardization_(standardization) {}
+  int64_t parameter_count() const override { return net_->parameter_count(); }
+  void RegisterParameters(Optimizer* optimizer) override { net_->RegisterParameters(optimizer); }
+  absl::Status TrainStep(const TrainBatch& batch, Optimizer* optimizer, double* loss) override {
+    return net_->TrainStep(batch, optimizer, loss);
+  }
+  absl::StatusOr<double> Evaluate(const FloatMatrix& x, const std::vector<int>*) override {
+    FloatMatrix codes(x.rows, net_->spec().code_size), out(x.rows, x.cols);
+    if (absl::Status s = net_->Encode(x.data.data(), x.rows, codes.data.data()); !s.ok()) return s;
+    if (absl::Status s = net_->Decode(codes.data.data(), x.rows, out.data.data()); !s.ok()) {
+      return s;
+    }
+    double sum = 0;
+    for (int64_t r = 0; r < x.rows; ++r) {
+      for (int64_t j = 0; j < x.cols; ++j) {
+        const double d = (double(out.at(r, j)) - x.at(r, j)) * standardization_->scale[j];
+        sum += d * d;
+      }
+    }
+    return x.rows > 0 ? sum / static_cast<double>(x.rows) : 0.0;
+  }
+  std::vector<float> FlatParameters() const override { return net_->FlatParameters(); }
+  void SetFlatParameters(const std::vector<float>& flat) override { net_->SetFlatParameters(flat); }
+  std::string SpecBytes() const override { return net_->SpecBytes(); }
+
+ private:
+  AutoencoderNet* net_;
+  const InputStandardization* standardization_;
+};
+
+absl::StatusOr<TrainResult> TrainDense(
+    const FloatMatrix& train_in, const FloatMatrix* validation_in, const DenseAutoencoderSpec& spec,
+    const TrainOptions& options, const ProgressCallback& progress, const CancellationFlag* cancel) {
   if (absl::Status s = ValidateSpec(spec); !s.ok()) return s;
-  if (!HasShape(train, spec.input_size) || train.rows < 1) {
+  if (!HasShape(train_in, spec.input_size) || train_in.rows < 1) {
     return absl::InvalidArgumentError("training matrix does not match input_size");
   }
-  if (validation != nullptr && !HasShape(*validation, spec.input_size)) {
+  if (validation_in != nullptr && !HasShape(*validation_in, spec.input_size)) {
     return absl::InvalidArgumentError("validation matrix does not match input_size");
+  }
+  // Gaussian visible units: the net trains on standardised copies (training statistics).
+  InputStandardization standardization;
+  FloatMatrix train_std, validation_std;
+  const FloatMatrix* train = &train_in;
+  const FloatMatrix* validation = validation_in;
+  if (spec.gaussian_visible) {
+    standardization = InputStandardization::Of(train_in);
+    train_std = standardization.Apply(train_in);
+    train = &train_std;
+    if (validation_in != nullptr) {
+      validation_std = standardization.Apply(*validation_in);
+      validation = &validation_std;
+    }
   }
   if (absl::Status s = ValidateTrainOptions(options); !s.ok()) return s;
   if (!(options.code_noise_stddev >= 0) || options.code_noise_stddev > 1e3f) {
@@ -37,7 +84,7 @@ absl::StatusOr<TrainResult> TrainDense(const FloatMatrix& train, const FloatMatr
   }
   SetNnThreads(options.threads);
   if (const std::vector<float>* lengths = options.document_lengths; lengths != nullptr) {
-    if (static_cast<int64_t>(lengths->size()) != train.rows) {
+    if (static_cast<int64_t>(lengths->size()) != train->rows) {
       return absl::InvalidArgumentError("one document length per training row expected");
     }
     for (float l : *lengths) {
@@ -64,12 +111,14 @@ absl::StatusOr<TrainResult> TrainDense(const FloatMatrix& train, const FloatMatr
                               cancel, net.get());
     };
   }
-  const Examples train_rows{&train, nullptr, options.document_lengths};
+  const Examples train_rows{train, nullptr, options.document_lengths};
   const Examples validation_rows{validation};
+  StandardizedNet standardized(net.get(), &standardization);
+  Trainable* trained = spec.gaussian_visible ? static_cast<Trainable*>(&standardized) : net.get();
   auto result = RunTrainingLoop(train_rows, validation != nullptr ? &validation_rows : nullptr,
-                                options, settings, progress, cancel, net.get());
+                                options, settings, progress, cancel, trained);
   if (!result.ok()) return result.status();
-  result->model = NewDenseAutoencoderModel(std::move(net));
+  result->model = NewDenseAutoencoderModel(std::move(net), std::move(standardization));
   return result;
 }
 

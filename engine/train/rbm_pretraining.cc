@@ -133,13 +133,17 @@ absl::Status PretrainWithRbms(const FloatMatrix& train, const std::vector<float>
     s.visible = net->layer(l).in_size();
     s.hidden = net->layer(l).out_size();
     const bool softmax = l == 0 && spec.output == OutputKind::kSoftmaxCrossEntropy;
-    s.vtype = softmax ? RbmVisible::kReplicatedSoftmax : RbmVisible::kBinary;
+    const bool gaussian = l == 0 && spec.gaussian_visible;
+    s.vtype = softmax    ? RbmVisible::kReplicatedSoftmax
+              : gaussian ? RbmVisible::kGaussian
+                         : RbmVisible::kBinary;
     s.htype = l == rbms - 1 && spec.code_activation == Activation::kLinear ? RbmHidden::kLinear
                                                                            : RbmHidden::kBinary;
     s.options.epochs = options.pretrain_epochs;
     s.options.batch_size = options.pretrain_batch_size;
+    // Linear units on either side (Gaussian visible, linear code) take the small linear rate.
     s.options.learning_rate = softmax ? options.pretrain_softmax_learning_rate
-                              : s.htype == RbmHidden::kLinear
+                              : s.htype == RbmHidden::kLinear || gaussian
                                   ? options.pretrain_linear_learning_rate
                                   : options.pretrain_learning_rate;
     s.options.document_length = options.pretrain_document_length;

@@ -190,6 +190,9 @@ absl::Status NormalizeDense(const v1::CollectionSpec& collection, v1::DenseAutoe
   if (!Finite(d->contractive().lambda()) || d->contractive().lambda() < 0) {
     return Invalid("dense.contractive.lambda must be finite and >= 0");
   }
+  if (d->gaussian_visible() && !collection.has_image()) {
+    return Invalid("dense.gaussian_visible applies to image collections");
+  }
   if (!Finite(d->binary().noise_stddev()) || d->binary().noise_stddev() < 0) {
     return Invalid("dense.binary.noise_stddev must be finite and >= 0");
   }

@@ -99,7 +99,10 @@ DenseAutoencoderSpec ToEngineSpec(const v1::CollectionSpec& collection, const v1
   out.code_activation = ToActivation(d.code_activation());
   out.tied_weights = d.tied_weights();
   if (collection.has_image()) {
-    out.output = OutputKind::kLogisticCrossEntropy;  // Pixels in [0, 1].
+    // Pixels in [0, 1]; standardised pixels with Gaussian visible units.
+    out.output =
+        d.gaussian_visible() ? OutputKind::kLinearSquaredError : OutputKind::kLogisticCrossEntropy;
+    out.gaussian_visible = d.gaussian_visible();
   } else if (spec.text().representation() == v1::DOCUMENT_REPRESENTATION_LOG_TF ||
              spec.text().representation() == v1::DOCUMENT_REPRESENTATION_TF_IDF) {
     out.output = OutputKind::kLinearSquaredError;

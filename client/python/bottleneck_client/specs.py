@@ -3,7 +3,8 @@
 Architecture, exactly one of (none: the server's default recipe for the collection):
   pca=K, lsa=K (documents)
   dense=[1000, 500, 250] with code_size, decoder, activation, code_activation, tied, pretrain
-  (True or epochs per layer), denoise, contractive, code_noise
+  (True or epochs per layer), denoise, contractive, code_noise, gaussian (images: standardised
+  pixels, linear output, Gaussian visible units for the first RBM)
   conv=[32, 64] (filters per layer) with kernel (3), stride (1), pool (2; 0 = none), each an int
   for every layer or a list per layer, conv_dense=[256], unpooling ("repeat" or "switches"),
   code_size, activation, denoise, code_noise
@@ -34,8 +35,8 @@ _TRAINING = {
     "lr_min_factor": "lr_min_factor",
 }
 _ARCHITECTURE = ("code_size", "decoder", "activation", "code_activation", "tied", "pretrain",
-                 "denoise", "contractive", "code_noise", "kernel", "stride", "pool", "conv_dense",
-                 "unpooling")
+                 "denoise", "contractive", "code_noise", "gaussian", "kernel", "stride", "pool",
+                 "conv_dense", "unpooling")
 
 
 def _enum(enum_type: Any, prefix: str, value: str, what: str) -> int:
@@ -72,6 +73,7 @@ def _dense(spec: model_pb2.ModelSpec, sizes: Sequence[int], a: Dict[str, Any]) -
         d.code_activation = _enum(model_pb2.Activation, "ACTIVATION_", a["code_activation"],
                                   "code_activation")
     d.tied_weights = bool(a.get("tied"))
+    d.gaussian_visible = bool(a.get("gaussian"))
     pretrain = a.get("pretrain")
     if pretrain:
         d.pretraining.enabled = True

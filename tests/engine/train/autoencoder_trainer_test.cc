@@ -335,3 +335,70 @@ TEST(DenseAutoencoderTrainer, DenoisingRecoversMaskedPixelsBetter) {
 }
 }  // namespace
 }  // namespace bn
+
+namespace bn {
+namespace {
+
+// Real-valued rows far outside [0, 1] (mean 5, std 2 per column), made of 3 latent factors.
+FloatMatrix RealValuedRows(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<std::vector<float>> basis(3, std::vector<float>(16));
+  std::mt19937_64 basis_rng(99);
+  for (auto& b : basis) {
+    for (float& v : b) v = g(basis_rng);
+  }
+  FloatMatrix x(n, 16);
+  for (int64_t r = 0; r < n; ++r) {
+    const float a = g(rng), b = g(rng), c = g(rng);
+    for (int j = 0; j < 16; ++j) {
+      x.at(r, j) =
+          5 + 2 * (a * basis[0][j] + b * basis[1][j] + c * basis[2][j]) / 3 + 0.05f * g(rng);
+    }
+  }
+  return x;
+}
+
+TEST(DenseAutoencoderTrainer, GaussianVisibleUnitsModelRealValuedInputs) {
+  const FloatMatrix train = RealValuedRows(1500, 1), test = RealValuedRows(300, 2);
+  DenseAutoencoderSpec spec;
+  spec.input_size = 16;
+  spec.encoder_sizes = {32};
+  spec.code_size = 3;
+  spec.hidden_activation = Activation::kLogistic;
+  spec.output = OutputKind::kLinearSquaredError;
+  spec.gaussian_visible = true;
+  spec.pretraining = true;
+  TrainOptions options;
+  options.epochs = 40;
+  options.pretrain_epochs = 5;
+  options.batch_size = 50;
+  options.threads = 1;
+  auto trained = TrainDenseAutoencoder(train, &test, spec, options, {}, nullptr);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  // The error per row, in the inputs' own units, is a small part of their variance per row
+  // (16 columns of variance ~1.8): the standardisation is undone on Decode.
+  auto error = ReconstructionErrorPerItem(*trained->model, test);
+  ASSERT_TRUE(error.ok());
+  EXPECT_LT(*error, 0.1 * 16 * 1.8) << *error;
+  EXPECT_NEAR(trained->validation_error, *error, 1e-3 * (1 + *error));  // Same units.
+  // The standardisation travels with the model file.
+  auto bytes = SerializeModel(*trained->model);
+  ASSERT_TRUE(bytes.ok());
+  auto loaded = DeserializeModel(*bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(Codes(**loaded, test), Codes(*trained->model, test));
+  auto reloaded_error = ReconstructionErrorPerItem(**loaded, test);
+  ASSERT_TRUE(reloaded_error.ok());
+  EXPECT_DOUBLE_EQ(*reloaded_error, *error);
+  // A logistic output cannot reach values near 5: Gaussian units are what make this work.
+  spec.gaussian_visible = false;
+  spec.output = OutputKind::kLinearSquaredError;
+  EXPECT_TRUE(ValidateSpec(spec).ok());
+  spec.gaussian_visible = true;
+  spec.output = OutputKind::kLogisticCrossEntropy;
+  EXPECT_EQ(ValidateSpec(spec).code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace bn

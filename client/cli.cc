@@ -1,5 +1,6 @@
 #include "client/cli.h"
 
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <cstdio>
@@ -97,12 +98,27 @@ std::unique_ptr<grpc::ClientContext> Client::Context(double seconds) const {
   return context;
 }
 
+namespace {
+bool json_output = false;
+}  // namespace
+
+void SetJsonOutput(bool json) { json_output = json; }
+bool JsonOutput() { return json_output; }
+
 int Fail(const std::string& what, const grpc::Status& status) {
   // gRPC's codes are absl's, number for number.
   const std::string code =
       absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
   std::fprintf(stderr, "bottleneck: %s: %s: %s\n", what.c_str(), code.c_str(),
                status.error_message().c_str());
+  if (json_output) {
+    google::protobuf::Struct error, body;
+    (*body.mutable_fields())["what"].set_string_value(what);
+    (*body.mutable_fields())["code"].set_string_value(code);
+    (*body.mutable_fields())["message"].set_string_value(status.error_message());
+    *(*error.mutable_fields())["error"].mutable_struct_value() = body;
+    PrintJson(error);
+  }
   return kExitFailure;
 }
 
@@ -110,8 +126,10 @@ void PrintJson(const google::protobuf::Message& message) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
   (void)google::protobuf::util::MessageToJsonString(message, &json, options);
   std::printf("%s\n", json.c_str());
+  std::fflush(stdout);
 }
 
 void PrintTable(const std::vector<std::string>& header,

@@ -74,9 +74,18 @@ class Client {
   std::unique_ptr<v1::QueryService::Stub> query_;
 };
 
-// Prints a failed call ("bottleneck: <what>: <CODE>: <message>") and returns kExitFailure.
+// --json (README "Scripting with --json", a stable contract): stdout carries only JSON, one
+// object per line, and the last line is the command's result (a v1 message in the proto3 JSON
+// mapping: the .proto's field names, every field even when zero, 64-bit integers as strings,
+// enums by name, bytes in base64); progress and messages go to stderr. SetJsonOutput is called
+// once by main.
+void SetJsonOutput(bool json);
+bool JsonOutput();
+
+// Prints a failed call ("bottleneck: <what>: <CODE>: <message>" on stderr; with --json also
+// {"error": {"what", "code", "message"}} on stdout) and returns kExitFailure.
 int Fail(const std::string& what, const grpc::Status& status);
-// Prints a message as JSON (one object per line).
+// Prints a message as one line of JSON on stdout (the --json mapping above).
 void PrintJson(const google::protobuf::Message& message);
 // Prints rows as an aligned table with a header.
 void PrintTable(const std::vector<std::string>& header,
@@ -96,8 +105,19 @@ int Encode(Client& client, const std::vector<std::string>& args);
 int Decode(Client& client, const std::vector<std::string>& args);
 // The whole story on Fashion-MNIST with plots (client/commands_demo.cc).
 int Demo(Client& client, const std::vector<std::string>& args);
-// Watches a job with a live progress line until it ends; returns kExitOk when it succeeded.
-int WatchJob(Client& client, const std::string& job_id);
+// Watches a job until it ends: a live progress line on stderr (with --json, each JobProgress
+// as a JSON line on stdout). Fills `job` with its final state; kExitOk when it succeeded.
+int WatchJob(Client& client, const std::string& job_id, v1::Job* job);
+// One human-readable line for a job's progress: a bar, the phase, the epoch or block, loss,
+// validation error, rate, elapsed time and ETA.
+std::string ProgressLine(const v1::JobProgress& p);
+// Makes `version` serve `collection` (PromoteModel, idempotent: it joins a running promotion of
+// that version) and, with `wait`, polls until the switch with a re-encoding progress bar on
+// stderr; waits for another version's promotion to finish first. Fills `collection_out` with
+// the collection afterwards (and `promotion` with PromoteModel's reply). kExitFailure when the
+// promotion ends without switching.
+int Promote(Client& client, const std::string& collection, uint64_t version, bool wait,
+            v1::Promotion* promotion, v1::Collection* collection_out);
 
 }  // namespace bn::cli
 

@@ -1,7 +1,10 @@
 // CLI: collections, train, jobs, models.
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <sstream>
 
@@ -26,15 +29,23 @@ std::string Duration(double seconds) {
   return buffer;
 }
 
-std::vector<uint32_t> ParseSizes(const std::string& text) {
-  std::vector<uint32_t> sizes;
+// "1000,500,250" -> {1000, 500, 250}; false (with a message naming --flag) unless every part is
+// a non-negative integer.
+bool ParseSizes(const std::string& flag, const std::string& text, std::vector<uint32_t>* sizes) {
+  sizes->clear();
   std::stringstream in(text);
   std::string part;
   while (std::getline(in, part, ',')) {
-    if (!part.empty())
-      sizes.push_back(static_cast<uint32_t>(std::strtoul(part.c_str(), nullptr, 10)));
+    char* end = nullptr;
+    const unsigned long value = std::strtoul(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || part[0] == '-' || value > UINT32_MAX) {
+      std::fprintf(stderr, "bottleneck: --%s needs comma-separated sizes, e.g. 32,64\n",
+                   flag.c_str());
+      return false;
+    }
+    sizes->push_back(static_cast<uint32_t>(value));
   }
-  return sizes;
+  return true;
 }
 
 std::string Geometry(const v1::CollectionSpec& spec) {
@@ -47,11 +58,7 @@ std::string Geometry(const v1::CollectionSpec& spec) {
          (spec.document().allow_raw_text() ? " text" : "");
 }
 
-void PrintCollections(const std::vector<v1::Collection>& collections, bool json) {
-  if (json) {
-    for (const auto& c : collections) PrintJson(c);
-    return;
-  }
+void PrintCollections(const std::vector<v1::Collection>& collections) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : collections) {
     const auto& st = c.stats();
@@ -74,7 +81,7 @@ void PrintCollections(const std::vector<v1::Collection>& collections, bool json)
 }  // namespace
 
 int Collections(Client& client, const std::vector<std::string>& words) {
-  Args args(words, {"text"});
+  Args args(words, {"text", "binary"});
   if (!args.error().empty() || args.positional().empty()) {
     std::fprintf(stderr,
                  "usage: bottleneck collections list | get NAME | delete NAME |\n"
@@ -95,8 +102,11 @@ int Collections(Client& client, const std::vector<std::string>& words) {
     v1::ListCollectionsResponse response;
     grpc::Status s = client.collections().ListCollections(client.Context().get(), {}, &response);
     if (!s.ok()) return Fail("list collections", s);
-    PrintCollections({response.collections().begin(), response.collections().end()},
-                     client.options().json);
+    if (client.options().json) {
+      PrintJson(response);
+    } else {
+      PrintCollections({response.collections().begin(), response.collections().end()});
+    }
     return kExitOk;
   }
   if (name.empty()) {
@@ -109,7 +119,11 @@ int Collections(Client& client, const std::vector<std::string>& words) {
     v1::Collection response;
     grpc::Status s = client.collections().GetCollection(client.Context().get(), request, &response);
     if (!s.ok()) return Fail("get collection", s);
-    PrintCollections({response}, client.options().json);
+    if (client.options().json) {
+      PrintJson(response);
+    } else {
+      PrintCollections({response});
+    }
     return kExitOk;
   }
   if (verb == "delete") {
@@ -119,7 +133,11 @@ int Collections(Client& client, const std::vector<std::string>& words) {
     grpc::Status s =
         client.collections().DeleteCollection(client.Context().get(), request, &response);
     if (!s.ok()) return Fail("delete collection", s);
-    std::printf("deleted %s\n", name.c_str());
+    if (client.options().json) {
+      PrintJson(response);
+    } else {
+      std::printf("deleted %s\n", name.c_str());
+    }
     return kExitOk;
   }
   if (verb == "create") {
@@ -157,7 +175,7 @@ int Collections(Client& client, const std::vector<std::string>& words) {
       std::fprintf(stderr, "bottleneck: collections create needs --image or --document\n");
       return kExitUsage;
     }
-    if (args.Get("binary") == "true" || args.Has("binary")) {
+    if (args.Has("binary")) {
       spec->set_code_kind(v1::CODE_KIND_BINARY);
     }
     const std::string distance = args.Get("distance");
@@ -177,64 +195,146 @@ int Collections(Client& client, const std::vector<std::string>& words) {
     grpc::Status s =
         client.collections().CreateCollection(client.Context().get(), request, &response);
     if (!s.ok()) return Fail("create collection", s);
-    PrintCollections({response}, client.options().json);
+    if (client.options().json) {
+      PrintJson(response);
+    } else {
+      PrintCollections({response});
+    }
     return kExitOk;
   }
   std::fprintf(stderr, "bottleneck: unknown verb 'collections %s'\n", verb.c_str());
   return kExitUsage;
 }
 
-int WatchJob(Client& client, const std::string& job_id) {
+std::string ProgressLine(const v1::JobProgress& p) {
+  if (p.state() == v1::JOB_STATE_QUEUED || p.phase().empty()) {
+    return v1::JobState_Name(p.state()).substr(10);
+  }
+  // The share of the phase done: epochs (RBM layers, fine-tuning) or blocks of rows (PCA, LSA).
+  const double within =
+      p.steps_per_epoch() > 0 ? static_cast<double>(p.step()) / p.steps_per_epoch() : 0;
+  const double fraction = p.epochs() > 0 ? (p.epoch() - 1 + within) / p.epochs() : within;
+  const int filled = static_cast<int>(std::clamp(fraction, 0.0, 1.0) * 20);
+  std::string line = "[" + std::string(filled, '#') + std::string(20 - filled, '.') + "] " +
+                     p.phase() + " (phase " + std::to_string(p.phase_index()) + "/" +
+                     std::to_string(p.phase_count()) + ")";
+  if (p.epochs() > 0) {
+    line += "  epoch " + std::to_string(p.epoch()) + "/" + std::to_string(p.epochs()) + "  loss " +
+            Fmt(p.loss()) + "  val " +
+            (p.validation_error() >= 0 ? Fmt(p.validation_error(), 2) : "-") + "  " +
+            Fmt(p.samples_per_second(), 0) + "/s";
+  } else if (p.steps_per_epoch() > 0) {
+    line += "  block " + std::to_string(p.step()) + "/" + std::to_string(p.steps_per_epoch());
+    if (p.samples_per_second() > 0) line += "  " + Fmt(p.samples_per_second(), 0) + " rows/s";
+  }
+  return line + "  elapsed " + Duration(p.elapsed_seconds()) + "  ETA " + Duration(p.eta_seconds());
+}
+
+int WatchJob(Client& client, const std::string& job_id, v1::Job* job) {
   v1::WatchJobRequest request;
   request.set_job_id(job_id);
   auto context = client.Context(0);
   auto reader = client.training().WatchJob(context.get(), request);
   v1::JobProgress p;
-  v1::JobState last = v1::JOB_STATE_UNSPECIFIED;
   const bool tty = isatty(STDERR_FILENO);
+  size_t last_width = 0;
+  std::string last_phase;
   while (reader->Read(&p)) {
-    last = p.state();
-    if (client.options().json) {
-      PrintJson(p);
-      continue;
+    if (client.options().json) PrintJson(p);
+    const std::string line = ProgressLine(p);
+    if (tty) {  // One line, redrawn; padded over a longer previous one.
+      std::fprintf(
+          stderr, "\r%s%s", line.c_str(),
+          std::string(last_width > line.size() ? last_width - line.size() : 0, ' ').c_str());
+      last_width = line.size();
+    } else if (!client.options().json || p.phase() != last_phase) {
+      std::fprintf(stderr, "%s\n", line.c_str());  // A log: each update (each phase with --json).
     }
-    const double fraction =
-        p.epochs() > 0
-            ? (p.epoch() - 1 +
-               (p.steps_per_epoch() > 0 ? static_cast<double>(p.step()) / p.steps_per_epoch()
-                                        : 0)) /
-                  p.epochs()
-            : 0;
-    const int filled = static_cast<int>(std::clamp(fraction, 0.0, 1.0) * 20);
-    std::fprintf(stderr, "%s[%s%s] %s %u/%u  epoch %u/%u  loss %s  val %s  %s/s  ETA %s   %s",
-                 tty ? "\r" : "", std::string(filled, '#').c_str(),
-                 std::string(20 - filled, '.').c_str(), p.phase().c_str(), p.phase_index(),
-                 p.phase_count(), p.epoch(), p.epochs(), Fmt(p.loss()).c_str(),
-                 p.validation_error() >= 0 ? Fmt(p.validation_error(), 2).c_str() : "-",
-                 Fmt(p.samples_per_second(), 0).c_str(), Duration(p.eta_seconds()).c_str(),
-                 tty ? "" : "\n");
+    last_phase = p.phase();
   }
-  if (tty && !client.options().json) std::fprintf(stderr, "\n");
+  if (tty) std::fprintf(stderr, "\n");
   grpc::Status s = reader->Finish();
   if (!s.ok()) return Fail("watch job", s);
   v1::GetJobRequest get;
   get.set_job_id(job_id);
-  v1::Job job;
-  s = client.training().GetJob(client.Context().get(), get, &job);
+  s = client.training().GetJob(client.Context().get(), get, job);
   if (!s.ok()) return Fail("get job", s);
-  if (client.options().json) {
+  return job->state() == v1::JOB_STATE_SUCCEEDED ? kExitOk : kExitFailure;
+}
+
+// The job's final state: JSON, or "job ID STATE: model vN[ serving][: error]".
+void PrintJobResult(const v1::Job& job, bool json, bool serving) {
+  if (json) {
     PrintJson(job);
-  } else {
-    std::printf("job %s %s", job.id().c_str(), v1::JobState_Name(job.state()).substr(10).c_str());
-    if (job.model_version() != 0) {
-      const auto& r = job.progress();
-      (void)r;
-      std::printf(": model v%llu", static_cast<unsigned long long>(job.model_version()));
-    }
-    if (!job.error().empty()) std::printf(": %s", job.error().c_str());
-    std::printf("\n");
+    return;
   }
-  return last == v1::JOB_STATE_SUCCEEDED ? kExitOk : kExitFailure;
+  std::printf("job %s %s", job.id().c_str(), v1::JobState_Name(job.state()).substr(10).c_str());
+  if (job.model_version() != 0) {
+    std::printf(": model v%llu%s", static_cast<unsigned long long>(job.model_version()),
+                serving ? " serving" : "");
+  }
+  if (!job.error().empty()) std::printf(": %s", job.error().c_str());
+  std::printf("\n");
+}
+
+int Promote(Client& client, const std::string& collection, uint64_t version, bool wait,
+            v1::Promotion* promotion, v1::Collection* out) {
+  v1::PromoteModelRequest request;
+  request.set_collection(collection);
+  request.set_version(version);
+  v1::GetCollectionRequest get;
+  get.set_name(collection);
+  const bool tty = isatty(STDERR_FILENO);
+  while (true) {
+    grpc::Status s = client.models().PromoteModel(client.Context().get(), request, promotion);
+    if (s.ok()) break;
+    // Another version's promotion runs: wait for it, then promote ours.
+    if (s.error_code() != grpc::StatusCode::FAILED_PRECONDITION || !wait ||
+        !client.collections().GetCollection(client.Context().get(), get, out).ok() ||
+        !out->stats().has_promotion() ||
+        out->stats().promotion().target_model_version() == version) {
+      return Fail("promote model", s);
+    }
+    std::fprintf(stderr, "%swaiting for the promotion of v%llu to finish%s", tty ? "\r" : "",
+                 static_cast<unsigned long long>(out->stats().promotion().target_model_version()),
+                 tty ? "" : "\n");
+    usleep(500000);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t last_done = UINT64_MAX;
+  while (true) {
+    grpc::Status s = client.collections().GetCollection(client.Context().get(), get, out);
+    if (!s.ok()) return Fail("get collection", s);
+    if (!wait) return kExitOk;
+    if (!out->stats().has_promotion()) {
+      if (tty && last_done != UINT64_MAX) std::fprintf(stderr, "\n");
+      if (out->stats().serving_model_version() == version) return kExitOk;
+      return Fail("promote model",
+                  grpc::Status(grpc::StatusCode::ABORTED,
+                               "the promotion of v" + std::to_string(version) +
+                                   " ended without switching (see the server log)"));
+    }
+    const v1::Promotion& p = out->stats().promotion();
+    if (p.items_done() != last_done && p.items_total() > 0) {
+      last_done = p.items_done();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double rate = seconds > 0 ? static_cast<double>(p.items_done()) / seconds : 0;
+      const double fraction =
+          p.items_total() > 0 ? static_cast<double>(p.items_done()) / p.items_total() : 0;
+      const int filled = static_cast<int>(std::clamp(fraction, 0.0, 1.0) * 20);
+      const double eta =
+          rate > 0 ? static_cast<double>(p.items_total() - p.items_done()) / rate : -1;
+      std::fprintf(stderr, "%s[%s%s] re-encoding for v%llu: %llu/%llu items  %s/s  ETA %s   %s",
+                   tty ? "\r" : "", std::string(filled, '#').c_str(),
+                   std::string(20 - filled, '.').c_str(),
+                   static_cast<unsigned long long>(p.target_model_version()),
+                   static_cast<unsigned long long>(p.items_done()),
+                   static_cast<unsigned long long>(p.items_total()), Fmt(rate, 0).c_str(),
+                   Duration(eta).c_str(), tty ? "" : "\n");
+    }
+    usleep(200000);
+  }
 }
 
 // --augment shift=2,rotate=10,scale=0.9-1.1,crop=0.2,hflip,vflip (any subset). False when
@@ -270,90 +370,186 @@ bool ParseAugmentation(const std::string& text, v1::ImageAugmentation* out) {
   return true;
 }
 
-int Train(Client& client, const std::vector<std::string>& words) {
-  Args args(words, {"pretrain", "promote", "no-watch", "tied", "sgd", "keep-headers", "keep-quoted",
-                    "keep-encoded", "keep-markup"});
-  v1::ImageAugmentation augmentation;
-  if (!args.error().empty() || args.positional().size() != 2 ||
-      !ParseAugmentation(args.Get("augment"), &augmentation)) {
-    std::fprintf(
-        stderr,
-        "usage: bottleneck train COLLECTION DATASET [--pca K | --lsa K (documents) |\n"
-        "         --dense 1000,500,250 --code 30]\n"
-        "         (no architecture: the service's default recipe for the collection)\n"
-        "         [--activation logistic|relu|tanh] [--code-activation linear|logistic]\n"
-        "         [--decoder SIZES] [--tied] [--pretrain] [--pretrain-epochs N] [--gaussian]\n"
-        "         [--denoise masking|gaussian|salt-and-pepper:LEVEL] [--contractive L]\n"
-        "         [--epochs N] [--batch N] [--lr X] [--sgd] [--seed N] [--weight-decay X]\n"
-        "         [--validation F] [--validation-split random|by-label] [--patience N]\n"
-        "         [--lr-schedule constant|step|cosine] [--lr-step-epochs N]\n"
-        "         [--lr-gamma X] [--lr-min X]\n"
-        "         [--augment shift=PX,rotate=DEG,scale=MIN-MAX,crop=F,hflip,vflip]\n"
-        "         [--promote] [--no-watch]\n"
-        "         documents: [--keep-headers] [--keep-quoted] [--keep-encoded]\n"
-        "         [--keep-markup] [--max-word-length N] (texts are cleaned of mail\n"
-        "         headers but the Subject, '>' quotes, base64/uuencoded blocks and\n"
-        "         HTML tags, and tokens over 30 letters dropped, unless kept)\n");
-    return kExitUsage;
+const char kTrainUsage[] =
+    "usage: bottleneck train COLLECTION DATASET [architecture] [options]\n"
+    "architecture (none: the service's default recipe for the collection):\n"
+    "  --pca K | --lsa K (documents)\n"
+    "  --dense 1000,500,250 --code 30 [--decoder SIZES] [--tied] [--pretrain]\n"
+    "      [--pretrain-epochs N] [--code-activation linear|logistic] [--contractive L]\n"
+    "      [--gaussian] (images: standardised pixels, linear output, Gaussian visible RBM)\n"
+    "  --conv 32,64 [--kernel 3|5,3] [--stride 1|2,1] [--pool 2|2,0] [--dense 256]\n"
+    "      [--unpool repeat|switches] --code 30   (convolutional; images only; --dense then\n"
+    "      gives the dense layers between the feature maps and the code; kernel 3, stride 1\n"
+    "      and pool 2 for every layer unless given, per layer or once)\n"
+    "  both: [--activation logistic|relu|tanh]\n"
+    "      [--denoise masking|gaussian|salt-and-pepper[:LEVEL]] [--code-noise S] (the\n"
+    "      std-dev of the code units' noise for binary codes; the server's default is 4)\n"
+    "training: [--epochs N] [--batch N] [--lr X] [--sgd] [--seed N] [--weight-decay X]\n"
+    "  [--validation F] [--validation-split random|by-label] [--patience N]\n"
+    "  [--lr-schedule constant|step|cosine] [--lr-step-epochs N] [--lr-gamma X] [--lr-min X]\n"
+    "  [--augment shift=PX,rotate=DEG,scale=MIN-MAX,crop=F,hflip,vflip]\n"
+    "documents: [--keep-headers] [--keep-quoted] [--keep-encoded] [--keep-markup]\n"
+    "  [--max-word-length N] (texts are cleaned of mail headers but the Subject, '>' quotes,\n"
+    "  base64/uuencoded blocks and HTML tags, and tokens over 30 letters dropped, unless kept)\n"
+    "after training: [--promote] makes the model serve the collection and waits until it does\n"
+    "  (re-encoding every item, with a progress bar); [--no-wait] returns once the job is\n"
+    "  queued (the server still trains and, with --promote, promotes; --no-watch is the same)\n";
+
+// Activation flag values; false for an unknown one.
+bool ParseActivation(const std::string& flag, const std::string& value, v1::Activation* out) {
+  static const std::map<std::string, v1::Activation> kNames = {
+      {"logistic", v1::ACTIVATION_LOGISTIC},
+      {"relu", v1::ACTIVATION_RELU},
+      {"tanh", v1::ACTIVATION_TANH},
+      {"linear", v1::ACTIVATION_LINEAR}};
+  if (value.empty()) return true;
+  auto it = kNames.find(value);
+  if (it == kNames.end()) {
+    std::fprintf(stderr, "bottleneck: --%s is logistic, relu, tanh or linear\n", flag.c_str());
+    return false;
   }
-  v1::StartTrainingRequest request;
-  request.set_collection(args.positional()[0]);
-  request.set_dataset(args.positional()[1]);
-  request.set_promote_when_done(args.Has("promote"));
-  v1::ModelSpec* spec = request.mutable_spec();
+  *out = it->second;
+  return true;
+}
+
+// --denoise KIND[:LEVEL] (level 0.3 by default).
+bool ParseDenoise(const std::string& text, v1::Denoising* out) {
+  if (text.empty()) return true;
+  const size_t colon = text.find(':');
+  const std::string kind = text.substr(0, colon);
+  if (kind == "masking") {
+    out->set_corruption(v1::CORRUPTION_MASKING);
+  } else if (kind == "gaussian") {
+    out->set_corruption(v1::CORRUPTION_GAUSSIAN);
+  } else if (kind == "salt-and-pepper") {
+    out->set_corruption(v1::CORRUPTION_SALT_AND_PEPPER);
+  } else {
+    std::fprintf(stderr, "bottleneck: --denoise is masking, gaussian or salt-and-pepper[:LEVEL]\n");
+    return false;
+  }
+  out->set_level(colon == std::string::npos ? 0.3f
+                                            : std::strtof(text.c_str() + colon + 1, nullptr));
+  return true;
+}
+
+// The conv layers of --conv with --kernel, --stride and --pool (one value for every layer, or
+// one per layer).
+bool ParseConvLayers(const Args& args, v1::ConvAutoencoderSpec* conv) {
+  std::vector<uint32_t> filters;
+  if (!ParseSizes("conv", args.Get("conv"), &filters)) return false;
+  const std::pair<const char*, uint32_t> kOptions[] = {{"kernel", 3}, {"stride", 1}, {"pool", 2}};
+  std::vector<std::vector<uint32_t>> values;
+  for (const auto& [flag, fallback] : kOptions) {
+    std::vector<uint32_t> v;
+    if (!ParseSizes(flag, args.Get(flag, std::to_string(fallback)), &v)) return false;
+    if (v.size() == 1) v.assign(filters.size(), v[0]);
+    if (v.size() != filters.size()) {
+      std::fprintf(stderr, "bottleneck: --%s needs one value, or one per --conv layer (%zu)\n",
+                   flag, filters.size());
+      return false;
+    }
+    values.push_back(v);
+  }
+  for (size_t i = 0; i < filters.size(); ++i) {
+    v1::ConvLayerSpec* layer = conv->add_encoder();
+    layer->set_filters(filters[i]);
+    layer->set_kernel_size(values[0][i]);
+    layer->set_stride(values[1][i]);
+    layer->set_pool_size(values[2][i]);
+  }
+  return true;
+}
+
+// The architecture of the flags into `spec` (none: the default recipe); false on a bad flag.
+bool ParseArchitecture(const Args& args, v1::ModelSpec* spec) {
   uint64_t value = 0;
+  for (const char* conv_only : {"kernel", "stride", "pool", "unpool"}) {
+    if (args.Has(conv_only) && !args.Has("conv")) {
+      std::fprintf(stderr, "bottleneck: --%s is for --conv\n", conv_only);
+      return false;
+    }
+  }
+  double noise = 0;
+  if (!args.GetDouble("code-noise", 0, &noise)) return false;
+  v1::Activation activation = v1::ACTIVATION_UNSPECIFIED;
+  if (!ParseActivation("activation", args.Get("activation"), &activation)) return false;
   if (args.Has("pca")) {
-    if (!args.GetUint("pca", 0, &value)) return kExitUsage;
+    if (!args.GetUint("pca", 0, &value)) return false;
     spec->mutable_pca()->set_code_size(static_cast<uint32_t>(value));
   } else if (args.Has("lsa")) {
-    if (!args.GetUint("lsa", 0, &value)) return kExitUsage;
+    if (!args.GetUint("lsa", 0, &value)) return false;
     spec->mutable_lsa()->set_code_size(static_cast<uint32_t>(value));
+  } else if (args.Has("conv")) {
+    v1::ConvAutoencoderSpec* c = spec->mutable_conv();
+    std::vector<uint32_t> dense;
+    if (!ParseConvLayers(args, c) || !ParseSizes("dense", args.Get("dense"), &dense) ||
+        !args.GetUint("code", 30, &value) ||
+        !ParseDenoise(args.Get("denoise"), c->mutable_denoising())) {
+      return false;
+    }
+    *c->mutable_dense_sizes() = {dense.begin(), dense.end()};
+    c->set_code_size(static_cast<uint32_t>(value));
+    c->set_hidden_activation(activation);
+    const std::string unpool = args.Get("unpool");
+    if (unpool == "switches") c->set_unpooling(v1::UNPOOLING_SWITCHES);
+    if (unpool == "repeat") c->set_unpooling(v1::UNPOOLING_REPEAT);
+    if (!unpool.empty() && c->unpooling() == v1::UNPOOLING_UNSPECIFIED) {
+      std::fprintf(stderr, "bottleneck: --unpool is repeat or switches\n");
+      return false;
+    }
+    if (args.Has("code-noise")) c->mutable_binary()->set_noise_stddev(static_cast<float>(noise));
   } else if (args.Has("dense")) {
     v1::DenseAutoencoderSpec* d = spec->mutable_dense();
-    for (uint32_t size : ParseSizes(args.Get("dense"))) d->add_encoder_sizes(size);
-    for (uint32_t size : ParseSizes(args.Get("decoder"))) d->add_decoder_sizes(size);
-    if (!args.GetUint("code", 30, &value)) return kExitUsage;
+    std::vector<uint32_t> encoder, decoder;
+    v1::Activation code_activation = v1::ACTIVATION_UNSPECIFIED;
+    double lambda = 0;
+    if (!ParseSizes("dense", args.Get("dense"), &encoder) ||
+        (args.Has("decoder") && !ParseSizes("decoder", args.Get("decoder"), &decoder)) ||
+        !args.GetUint("code", 30, &value) ||
+        !ParseActivation("code-activation", args.Get("code-activation"), &code_activation) ||
+        !ParseDenoise(args.Get("denoise"), d->mutable_denoising()) ||
+        !args.GetDouble("contractive", 0, &lambda)) {
+      return false;
+    }
+    *d->mutable_encoder_sizes() = {encoder.begin(), encoder.end()};
+    *d->mutable_decoder_sizes() = {decoder.begin(), decoder.end()};
     d->set_code_size(static_cast<uint32_t>(value));
-    const std::string act = args.Get("activation");
-    if (act == "relu") d->set_hidden_activation(v1::ACTIVATION_RELU);
-    if (act == "tanh") d->set_hidden_activation(v1::ACTIVATION_TANH);
-    if (act == "logistic") d->set_hidden_activation(v1::ACTIVATION_LOGISTIC);
-    const std::string code_act = args.Get("code-activation");
-    if (code_act == "linear") d->set_code_activation(v1::ACTIVATION_LINEAR);
-    if (code_act == "logistic") d->set_code_activation(v1::ACTIVATION_LOGISTIC);
+    d->set_hidden_activation(activation);
+    d->set_code_activation(code_activation);
     d->set_tied_weights(args.Has("tied"));
     d->set_gaussian_visible(args.Has("gaussian"));
     if (args.Has("pretrain")) {
       d->mutable_pretraining()->set_enabled(true);
-      if (!args.GetUint("pretrain-epochs", 0, &value)) return kExitUsage;
+      if (!args.GetUint("pretrain-epochs", 0, &value)) return false;
       d->mutable_pretraining()->set_epochs_per_layer(static_cast<uint32_t>(value));
     }
-    if (args.Has("denoise")) {
-      const std::string denoise = args.Get("denoise");
-      const size_t colon = denoise.find(':');
-      const std::string kind = denoise.substr(0, colon);
-      if (kind == "masking") d->mutable_denoising()->set_corruption(v1::CORRUPTION_MASKING);
-      if (kind == "gaussian") d->mutable_denoising()->set_corruption(v1::CORRUPTION_GAUSSIAN);
-      if (kind == "salt-and-pepper") {
-        d->mutable_denoising()->set_corruption(v1::CORRUPTION_SALT_AND_PEPPER);
-      }
-      d->mutable_denoising()->set_level(
-          colon == std::string::npos ? 0.3f : std::strtof(denoise.c_str() + colon + 1, nullptr));
-    }
-    double lambda = 0;
-    if (!args.GetDouble("contractive", 0, &lambda)) return kExitUsage;
     d->mutable_contractive()->set_lambda(static_cast<float>(lambda));
+    if (args.Has("code-noise")) d->mutable_binary()->set_noise_stddev(static_cast<float>(noise));
+  } else {
+    for (const char* architecture_only : {"code", "code-noise", "activation", "denoise"}) {
+      if (args.Has(architecture_only)) {
+        std::fprintf(stderr, "bottleneck: --%s needs an architecture (--dense or --conv)\n",
+                     architecture_only);
+        return false;
+      }
+    }
   }
-  v1::TrainingOptions* t = spec->mutable_training();
+  return true;
+}
+
+// The training options of the flags into `t`; false on a bad flag.
+bool ParseTrainingOptions(const Args& args, v1::TrainingOptions* t) {
+  v1::ImageAugmentation augmentation;
   double lr = 0, validation = 0, weight_decay = 0, gamma = 0, lr_min = 0;
   uint64_t epochs = 0, batch = 0, seed = 0, patience = 0, step_epochs = 0;
-  if (!args.GetUint("epochs", 0, &epochs) || !args.GetUint("batch", 0, &batch) ||
+  if (!ParseAugmentation(args.Get("augment"), &augmentation) ||
+      !args.GetUint("epochs", 0, &epochs) || !args.GetUint("batch", 0, &batch) ||
       !args.GetUint("seed", 0, &seed) || !args.GetDouble("lr", 0, &lr) ||
       !args.GetDouble("validation", 0, &validation) ||
       !args.GetDouble("weight-decay", 0, &weight_decay) ||
       !args.GetUint("patience", 0, &patience) || !args.GetUint("lr-step-epochs", 0, &step_epochs) ||
       !args.GetDouble("lr-gamma", 0, &gamma) || !args.GetDouble("lr-min", 0, &lr_min)) {
-    return kExitUsage;
+    return false;
   }
   t->set_epochs(static_cast<uint32_t>(epochs));
   t->set_batch_size(static_cast<uint32_t>(batch));
@@ -372,7 +568,7 @@ int Train(Client& client, const std::vector<std::string>& words) {
   if (split == "random") t->set_validation(v1::VALIDATION_SPLIT_RANDOM);
   if (!split.empty() && t->validation() == v1::VALIDATION_SPLIT_UNSPECIFIED) {
     std::fprintf(stderr, "bottleneck: --validation-split is random or by-label\n");
-    return kExitUsage;
+    return false;
   }
   const std::string schedule = args.Get("lr-schedule");
   if (schedule == "constant") t->set_lr_schedule(v1::LEARNING_RATE_SCHEDULE_CONSTANT);
@@ -380,10 +576,27 @@ int Train(Client& client, const std::vector<std::string>& words) {
   if (schedule == "cosine") t->set_lr_schedule(v1::LEARNING_RATE_SCHEDULE_COSINE);
   if (!schedule.empty() && t->lr_schedule() == v1::LEARNING_RATE_SCHEDULE_UNSPECIFIED) {
     std::fprintf(stderr, "bottleneck: --lr-schedule is constant, step or cosine\n");
+    return false;
+  }
+  return true;
+}
+
+int Train(Client& client, const std::vector<std::string>& words) {
+  Args args(words, {"pretrain", "promote", "no-watch", "no-wait", "tied", "gaussian", "sgd",
+                    "keep-headers", "keep-quoted", "keep-encoded", "keep-markup"});
+  v1::StartTrainingRequest request;
+  uint64_t max_word_length = 0;
+  if (!args.error().empty() || args.positional().size() != 2 ||
+      !ParseArchitecture(args, request.mutable_spec()) ||
+      !ParseTrainingOptions(args, request.mutable_spec()->mutable_training()) ||
+      !args.GetUint("max-word-length", 0, &max_word_length)) {
+    std::fprintf(stderr, "%s", kTrainUsage);
     return kExitUsage;
   }
-  uint64_t max_word_length = 0;
-  if (!args.GetUint("max-word-length", 0, &max_word_length)) return kExitUsage;
+  request.set_collection(args.positional()[0]);
+  request.set_dataset(args.positional()[1]);
+  request.set_promote_when_done(args.Has("promote"));
+  v1::ModelSpec* spec = request.mutable_spec();
   if (args.Has("keep-headers") || args.Has("keep-quoted") || args.Has("keep-encoded") ||
       args.Has("keep-markup") || max_word_length > 0) {
     v1::TextOptions* text = spec->mutable_text();
@@ -396,10 +609,27 @@ int Train(Client& client, const std::vector<std::string>& words) {
   v1::Job job;
   grpc::Status s = client.training().StartTraining(client.Context().get(), request, &job);
   if (!s.ok()) return Fail("start training", s);
-  if (client.options().json && args.Has("no-watch")) PrintJson(job);
-  if (!client.options().json) std::printf("job %s queued\n", job.id().c_str());
-  if (args.Has("no-watch")) return kExitOk;
-  return WatchJob(client, job.id());
+  if (args.Has("no-wait") || args.Has("no-watch")) {
+    if (client.options().json) {
+      PrintJson(job);
+    } else {
+      std::printf("job %s queued%s\n", job.id().c_str(),
+                  args.Has("promote") ? " (promoted when it succeeds)" : "");
+    }
+    return kExitOk;
+  }
+  std::fprintf(stderr, "job %s queued\n", job.id().c_str());
+  int rc = WatchJob(client, job.id(), &job);
+  if (rc == kExitOk && args.Has("promote")) {
+    // The server promotes the model when the job succeeds; Promote joins that promotion (or
+    // starts it, if the job's own has not begun yet) and waits for the switch, so that the next
+    // search uses the new model.
+    v1::Promotion promotion;
+    v1::Collection collection;
+    rc = Promote(client, job.collection(), job.model_version(), true, &promotion, &collection);
+  }
+  PrintJobResult(job, client.options().json, args.Has("promote") && rc == kExitOk);
+  return rc;
 }
 
 int Jobs(Client& client, const std::vector<std::string>& words) {
@@ -417,7 +647,7 @@ int Jobs(Client& client, const std::vector<std::string>& words) {
     grpc::Status s = client.training().ListJobs(client.Context().get(), request, &response);
     if (!s.ok()) return Fail("list jobs", s);
     if (client.options().json) {
-      for (const auto& job : response.jobs()) PrintJson(job);
+      PrintJson(response);
       return kExitOk;
     }
     std::vector<std::vector<std::string>> rows;
@@ -436,8 +666,12 @@ int Jobs(Client& client, const std::vector<std::string>& words) {
     return kExitUsage;
   }
   const std::string& id = pos[1];
-  if (pos[0] == "watch") return WatchJob(client, id);
   v1::Job job;
+  if (pos[0] == "watch") {
+    const int rc = WatchJob(client, id, &job);
+    if (!job.id().empty()) PrintJobResult(job, client.options().json, false);
+    return rc;
+  }
   grpc::Status s;
   if (pos[0] == "get") {
     v1::GetJobRequest r;
@@ -465,12 +699,15 @@ int Jobs(Client& client, const std::vector<std::string>& words) {
 }
 
 int Models(Client& client, const std::vector<std::string>& words) {
-  Args args(words, {"wait"});
+  Args args(words, {"wait", "no-wait"});
   const auto& pos = args.positional();
   if (!args.error().empty() || pos.size() < 2) {
     std::fprintf(stderr,
                  "usage: bottleneck models list COLLECTION | get COLLECTION VERSION |\n"
-                 "       promote COLLECTION VERSION [--wait]\n");
+                 "       promote COLLECTION VERSION [--no-wait]\n"
+                 "  promote waits until the version serves (every item re-encoded, with a\n"
+                 "  progress bar; if another version is being promoted, after it); --no-wait\n"
+                 "  returns at once (searches use the previous version until the switch)\n");
     return kExitUsage;
   }
   if (pos[0] == "list") {
@@ -480,7 +717,7 @@ int Models(Client& client, const std::vector<std::string>& words) {
     grpc::Status s = client.models().ListModels(client.Context().get(), request, &response);
     if (!s.ok()) return Fail("list models", s);
     if (client.options().json) {
-      for (const auto& m : response.models()) PrintJson(m);
+      PrintJson(response);
       return kExitOk;
     }
     std::vector<std::vector<std::string>> rows;
@@ -528,38 +765,25 @@ int Models(Client& client, const std::vector<std::string>& words) {
     return kExitOk;
   }
   if (pos[0] == "promote") {
-    v1::PromoteModelRequest request;
-    request.set_collection(pos[1]);
-    request.set_version(version);
+    const bool wait = !args.Has("no-wait");
     v1::Promotion promotion;
-    grpc::Status s = client.models().PromoteModel(client.Context().get(), request, &promotion);
-    if (!s.ok()) return Fail("promote model", s);
-    if (!args.Has("wait")) {
+    v1::Collection collection;
+    const int rc = Promote(client, pos[1], version, wait, &promotion, &collection);
+    if (rc != kExitOk) return rc;
+    if (client.options().json) {
+      if (wait) {
+        PrintJson(collection);
+      } else {
+        PrintJson(promotion);
+      }
+    } else if (wait) {
+      std::printf("%s: serving v%llu\n", pos[1].c_str(), static_cast<unsigned long long>(version));
+    } else {
       std::printf("promoting v%llu: re-encoding %llu items in the background\n",
                   static_cast<unsigned long long>(version),
                   static_cast<unsigned long long>(promotion.items_total()));
-      return kExitOk;
     }
-    while (true) {
-      v1::GetCollectionRequest get;
-      get.set_name(pos[1]);
-      v1::Collection c;
-      s = client.collections().GetCollection(client.Context().get(), get, &c);
-      if (!s.ok()) return Fail("get collection", s);
-      if (!c.stats().has_promotion()) {
-        if (c.stats().serving_model_version() == version) {
-          std::fprintf(stderr, "\rserving v%llu                          \n",
-                       static_cast<unsigned long long>(version));
-          return kExitOk;
-        }
-        std::fprintf(stderr, "\npromotion ended without switching (see the server log)\n");
-        return kExitFailure;
-      }
-      std::fprintf(stderr, "\rre-encoding %llu/%llu",
-                   static_cast<unsigned long long>(c.stats().promotion().items_done()),
-                   static_cast<unsigned long long>(c.stats().promotion().items_total()));
-      usleep(200000);
-    }
+    return kExitOk;
   }
   std::fprintf(stderr, "bottleneck: unknown verb 'models %s'\n", pos[0].c_str());
   return kExitUsage;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 
 #include "client/cli.h"
 #include "client/lib/raw_input.h"
@@ -310,18 +311,19 @@ int Datasets(Client& client, const std::vector<std::string>& words) {
     v1::ListDatasetsResponse response;
     grpc::Status s = client.training().ListDatasets(client.Context().get(), request, &response);
     if (!s.ok()) return Fail("list datasets", s);
+    if (client.options().json) {
+      PrintJson(response);
+      return kExitOk;
+    }
     std::vector<std::vector<std::string>> rows;
     for (const auto& d : response.datasets()) {
-      if (client.options().json) PrintJson(d);
       rows.push_back(
           {d.name(), std::to_string(d.example_count()), std::to_string(d.labelled_count()),
            std::to_string(d.skipped_count()),
            d.vocabulary_word_count() > 0 ? std::to_string(d.vocabulary_word_count()) : "-",
            std::to_string(d.bytes() >> 10) + " KiB"});
     }
-    if (!client.options().json) {
-      PrintTable({"NAME", "EXAMPLES", "LABELLED", "SKIPPED", "VOCABULARY", "SIZE"}, rows);
-    }
+    PrintTable({"NAME", "EXAMPLES", "LABELLED", "SKIPPED", "VOCABULARY", "SIZE"}, rows);
     return kExitOk;
   }
   if (pos.size() < 3) {
@@ -335,7 +337,11 @@ int Datasets(Client& client, const std::vector<std::string>& words) {
     v1::DeleteDatasetResponse response;
     grpc::Status s = client.training().DeleteDataset(client.Context().get(), request, &response);
     if (!s.ok()) return Fail("delete dataset", s);
-    std::printf("deleted %s/%s\n", pos[1].c_str(), pos[2].c_str());
+    if (client.options().json) {
+      PrintJson(response);
+    } else {
+      std::printf("deleted %s/%s\n", pos[1].c_str(), pos[2].c_str());
+    }
     return kExitOk;
   }
   if (pos[0] != "upload") {
@@ -453,7 +459,11 @@ int Items(Client& client, const std::vector<std::string>& words) {
     v1::DeleteItemsResponse response;
     grpc::Status s = client.items().DeleteItems(client.Context().get(), request, &response);
     if (!s.ok()) return Fail("delete items", s);
-    std::printf("deleted %llu items\n", static_cast<unsigned long long>(response.deleted()));
+    if (client.options().json) {
+      PrintJson(response);
+    } else {
+      std::printf("deleted %llu items\n", static_cast<unsigned long long>(response.deleted()));
+    }
     return kExitOk;
   }
   if (pos[0] != "upsert") {
@@ -562,21 +572,44 @@ int Encode(Client& client, const std::vector<std::string>& words) {
 int Decode(Client& client, const std::vector<std::string>& words) {
   Args args(words, {});
   const auto& pos = args.positional();
-  if (!args.error().empty() || pos.size() != 1 || !args.Has("code")) {
-    std::fprintf(stderr, "usage: bottleneck decode COLLECTION --code V1,V2,... [--out FILE.png]\n");
+  if (!args.error().empty() || pos.size() != 1 || args.Has("code") == args.Has("bits")) {
+    std::fprintf(stderr,
+                 "usage: bottleneck decode COLLECTION (--code V1,V2,... | --bits 0110...)\n"
+                 "         [--out FILE.png] [--top-words N]\n"
+                 "  --code a float code, --bits a binary code (as 'encode' prints them); an image\n"
+                 "  is written to --out (default decoded.png), a document's top words printed\n");
     return kExitUsage;
   }
   v1::DecodeRequest request;
   request.set_collection(pos[0]);
-  v1::FloatCode* code = request.add_codes()->mutable_float_code();
-  std::string text = args.Get("code");
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    if (comma > start)
-      code->add_values(std::strtof(text.substr(start, comma - start).c_str(), nullptr));
-    start = comma + 1;
+  uint64_t top_words = 0;
+  if (!args.GetUint("top-words", 0, &top_words)) return kExitUsage;
+  request.set_top_words(static_cast<uint32_t>(top_words));
+  if (args.Has("bits")) {
+    const std::string bits = args.Get("bits");
+    v1::BinaryCode* code = request.add_codes()->mutable_binary_code();
+    std::string packed((bits.size() + 7) / 8, '\0');
+    for (size_t i = 0; i < bits.size(); ++i) {
+      if (bits[i] != '0' && bits[i] != '1') {
+        std::fprintf(stderr, "bottleneck: --bits is a string of 0s and 1s\n");
+        return kExitUsage;
+      }
+      if (bits[i] == '1') packed[i / 8] = static_cast<char>(packed[i / 8] | (1 << (i % 8)));
+    }
+    code->set_bits(packed);
+    code->set_num_bits(static_cast<uint32_t>(bits.size()));
+  } else {
+    v1::FloatCode* code = request.add_codes()->mutable_float_code();
+    std::stringstream in(args.Get("code"));
+    for (std::string part; std::getline(in, part, ',');) {
+      char* end = nullptr;
+      const float v = std::strtof(part.c_str(), &end);
+      if (part.empty() || *end != '\0') {
+        std::fprintf(stderr, "bottleneck: --code is comma-separated numbers\n");
+        return kExitUsage;
+      }
+      code->add_values(v);
+    }
   }
   v1::DecodeResponse response;
   grpc::Status s = client.query().Decode(client.Context().get(), request, &response);
@@ -585,10 +618,11 @@ int Decode(Client& client, const std::vector<std::string>& words) {
   if (output.has_image()) {
     const std::string path = args.Get("out", "decoded.png");
     std::ofstream(path, std::ios::binary) << output.image().encoded();
-    std::printf("wrote %s\n", path.c_str());
-  } else if (client.options().json) {
+    std::fprintf(client.options().json ? stderr : stdout, "wrote %s\n", path.c_str());
+  }
+  if (client.options().json) {
     PrintJson(response);
-  } else {
+  } else if (!output.has_image()) {
     for (const auto& w : output.words().words())
       std::printf("%s %.4f\n", w.word().c_str(), w.weight());
   }

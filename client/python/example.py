@@ -1,101 +1,77 @@
 #!/usr/bin/python3
-"""A minimal Bottleneck client in Python: create a collection, upload a dataset, train a PCA
-model, promote it, upsert items and search.
+"""The bottleneck_client package end to end on synthetic images (no dataset needed): create a
+collection, upload a dataset, train a small dense auto-encoder with a progress line, promote it,
+upsert items with metadata, search, encode and decode, then delete the collection.
 
-Stubs are generated from proto/ with Debian's protoc and grpc_python_plugin (the build does this
-into build/python; see README "Clients in other languages"):
+    pip install --no-build-isolation --no-deps ./client/python   # once (see README.md)
+    python3 client/python/example.py --server 127.0.0.1:50051
 
-    protoc -Iproto --python_out=OUT --grpc_out=OUT \
-        --plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin proto/bottleneck/v1/*.proto
-
-Usage: PYTHONPATH=build/python /usr/bin/python3 client/python/example.py --server 127.0.0.1:50051
-The images are synthetic (made here): 8x8 grey squares of four brightness classes plus noise.
+The images are 8x8 grey: four classes of brightness patterns plus noise.
 """
 import argparse
-import random
 import sys
-import time
 
-import grpc
+import numpy as np
 
-from bottleneck.v1 import collection_pb2, collection_pb2_grpc
-from bottleneck.v1 import common_pb2
-from bottleneck.v1 import item_pb2, item_pb2_grpc
-from bottleneck.v1 import model_pb2, model_pb2_grpc
-from bottleneck.v1 import query_pb2, query_pb2_grpc
-from bottleneck.v1 import training_pb2, training_pb2_grpc
+from bottleneck_client import BottleneckError, Client
 
 
-def synthetic_image(label, rng):
-    """An 8x8 grey image whose brightness pattern depends on the label."""
-    pixels = bytearray()
-    for y in range(8):
-        for x in range(8):
-            base = 40 + 60 * label if (x < 4) == (label % 2 == 0) else 20
-            pixels.append(max(0, min(255, base + rng.randint(-15, 15))))
-    return common_pb2.Input(image=common_pb2.Image(raw=common_pb2.RawImage(
-        height=8, width=8, channels=1, pixel_type=common_pb2.PIXEL_TYPE_UINT8,
-        data=bytes(pixels))))
+def synthetic_images(labels, rng):
+    """Nx8x8 uint8 images whose left or right half is bright, by label."""
+    images = np.full((len(labels), 8, 8), 20, dtype=np.int32)
+    for i, label in enumerate(labels):
+        half = slice(0, 4) if label % 2 == 0 else slice(4, 8)
+        images[i, :, half] = 40 + 60 * label
+    images += rng.integers(-15, 16, size=images.shape)
+    return np.clip(images, 0, 255).astype(np.uint8)
 
 
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default="127.0.0.1:50051")
+    parser.add_argument("--token", default=None, help="an admin token, if the server has them")
+    parser.add_argument("--tls-ca", default=None, help="PEM CA file, if the server uses TLS")
     parser.add_argument("--collection", default="python-example")
     args = parser.parse_args()
-    rng = random.Random(7)
-    channel = grpc.insecure_channel(args.server)
-    collections = collection_pb2_grpc.CollectionServiceStub(channel)
-    training = training_pb2_grpc.TrainingServiceStub(channel)
-    models = model_pb2_grpc.ModelServiceStub(channel)
-    items = item_pb2_grpc.ItemServiceStub(channel)
-    query = query_pb2_grpc.QueryServiceStub(channel)
+    rng = np.random.default_rng(7)
 
-    collections.CreateCollection(collection_pb2.CreateCollectionRequest(
-        name=args.collection,
-        spec=collection_pb2.CollectionSpec(
-            image=common_pb2.ImageGeometry(height=8, width=8, channels=1))))
+    with Client(args.server, token=args.token, tls_ca=args.tls_ca) as client:
+        client.create_collection(args.collection, image=(8, 8, 1))
+        labels = np.arange(400) % 4
+        dataset = client.upload_dataset(args.collection, "train",
+                                        images=synthetic_images(labels, rng), labels=labels)
+        print(f"uploaded {dataset.example_count} examples ({dataset.labelled_count} labelled)")
 
-    def examples():
-        batch = [training_pb2.Example(input=synthetic_image(i % 4, rng), label=str(i % 4))
-                 for i in range(400)]
-        yield training_pb2.UploadDatasetRequest(
-            collection=args.collection, dataset="train", examples=batch)
-    dataset = training.UploadDataset(examples())
-    print(f"uploaded {dataset.example_count} examples")
+        def progress(p):
+            eta = "?" if p.eta_seconds is None else f"{p.eta_seconds:.0f} s"
+            print(f"  {p.state} {p.phase} {p.phase_index}/{p.phase_count} epoch "
+                  f"{p.epoch}/{p.epochs} loss {p.loss:.4f} ETA {eta}")
 
-    job = training.StartTraining(training_pb2.StartTrainingRequest(
-        collection=args.collection, dataset="train",
-        spec=model_pb2.ModelSpec(pca=model_pb2.PcaSpec(code_size=4)),
-        promote_when_done=True))
-    for progress in training.WatchJob(training_pb2.WatchJobRequest(job_id=job.id)):
-        print(f"  {training_pb2.JobState.Name(progress.state)} {progress.phase}")
-    job = training.GetJob(training_pb2.GetJobRequest(job_id=job.id))
-    if job.state != training_pb2.JOB_STATE_SUCCEEDED:
-        sys.exit(f"training failed: {job.error}")
-    while True:
-        c = collections.GetCollection(collection_pb2.GetCollectionRequest(name=args.collection))
-        if c.stats.serving_model_version == job.model_version:
-            break
-        time.sleep(0.05)
-    print(f"serving model v{job.model_version}")
+        model = client.train(args.collection, "train", dense=[32], code_size=4, epochs=30,
+                             learning_rate=0.01, seed=1, promote=True, on_progress=progress)
+        print(f"model v{model.version} ({model.kind}): validation error "
+              f"{model.report.reconstruction_error:.2f} vs PCA "
+              f"{model.report.pca_reconstruction_error:.2f}; serving")
 
-    upserted = items.Upsert(item_pb2.UpsertRequest(collection=args.collection, items=[
-        common_pb2.Item(id=f"img-{i}", input=synthetic_image(i % 4, rng), label=str(i % 4))
-        for i in range(100)]))
-    print(f"upserted {upserted.upserted} items")
+        test_labels = np.arange(100) % 4
+        result = client.upsert(args.collection, [f"img-{i}" for i in range(100)],
+                               images=synthetic_images(test_labels, rng), labels=test_labels,
+                               metadata=[{"n": str(i)} for i in range(100)])
+        print(f"upserted {result.upserted} items")
 
-    response = query.Search(query_pb2.SearchRequest(
-        collection=args.collection, input=synthetic_image(2, rng), k=5))
-    labels = [n.label for n in response.neighbors]
-    print("neighbours:", [(n.id, round(n.distance, 3), n.label) for n in response.neighbors])
-    if labels.count("2") < 4:
-        sys.exit(f"expected mostly label 2, got {labels}")
-    try:
-        query.Search(query_pb2.SearchRequest(collection="no-such-collection", item_id="x"))
-        sys.exit("expected NOT_FOUND")
-    except grpc.RpcError as error:
-        assert error.code() == grpc.StatusCode.NOT_FOUND, error
+        hits = client.search(args.collection, image=synthetic_images([2], rng)[0], k=5)
+        print("neighbours:", [(h.id, round(h.distance, 3), h.label) for h in hits])
+        if [h.label for h in hits].count("2") < 4:
+            sys.exit(f"expected mostly label 2, got {[h.label for h in hits]}")
+        codes = client.encode(args.collection, images=synthetic_images([0, 1], rng))
+        images = client.decode(args.collection, codes)
+        print(f"codes {codes.shape} {codes.dtype} -> images {images.shape} {images.dtype}")
+        try:
+            client.search("no-such-collection", item_id="x")
+            sys.exit("expected NOT_FOUND")
+        except BottleneckError as error:
+            print(f"as expected: {error.code.name}")
+        client.delete_collection(args.collection)
     print("ok")
 
 

@@ -29,8 +29,9 @@ absl::Status CheckSizes(int64_t n, int vocab_size, int k) {
   return absl::OkStatus();
 }
 
+// ETA: the Gram matrix's blocks left at the rate so far, then the eigen-decomposition's estimate.
 void Report(const LsaOptions& options, int phase_index, int64_t step, int64_t steps,
-            std::chrono::steady_clock::time_point start) {
+            int64_t vocab_size, std::chrono::steady_clock::time_point start) {
   if (!options.progress) return;
   TrainingProgress p;
   p.phase = phase_index == 1 ? "LSA Gram matrix" : "LSA eigen-decomposition";
@@ -42,6 +43,11 @@ void Report(const LsaOptions& options, int phase_index, int64_t step, int64_t st
   p.steps_per_epoch = steps;
   p.elapsed_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  p.eta_seconds = internal::EigenDecompositionSeconds(vocab_size);
+  if (phase_index == 1 && step > 0) {
+    p.eta_seconds +=
+        p.elapsed_seconds / static_cast<double>(step) * static_cast<double>(steps - step);
+  }
   options.progress(p);
 }
 
@@ -67,7 +73,7 @@ absl::StatusOr<std::unique_ptr<PcaModel>> FitLsa(const std::vector<SparseVector>
         if (options.cancel != nullptr && options.cancel->cancelled()) {
           return absl::CancelledError("LSA cancelled");
         }
-        Report(options, 1, d / kBlock, (n + kBlock - 1) / kBlock, start);
+        Report(options, 1, d / kBlock, (n + kBlock - 1) / kBlock, vocab_size, start);
       }
       const SparseVector& doc = documents[d];
       if (doc.ids.size() != doc.values.size()) {
@@ -91,9 +97,8 @@ absl::StatusOr<std::unique_ptr<PcaModel>> FitLsa(const std::vector<SparseVector>
     if (options.cancel != nullptr && options.cancel->cancelled()) {
       return absl::CancelledError("LSA cancelled");
     }
-    absl::StatusOr<std::unique_ptr<PcaModel>> model = Finish(&gram, n, k);
-    Report(options, 2, 1, 1, start);
-    return model;
+    Report(options, 2, 1, 1, vocab_size, start);  // Before: the slow part.
+    return Finish(&gram, n, k);
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("FitLsa: out of memory");
   }
@@ -121,11 +126,10 @@ absl::StatusOr<std::unique_ptr<PcaModel>> FitLsa(const FloatMatrix& x, int k,
       }
       block = xm.middleRows(b * kBlock, std::min(kBlock, x.rows - b * kBlock)).cast<double>();
       gram.noalias() += block.transpose() * block;
-      Report(options, 1, b + 1, blocks, start);
+      Report(options, 1, b + 1, blocks, x.cols, start);
     }
-    absl::StatusOr<std::unique_ptr<PcaModel>> model = Finish(&gram, x.rows, k);
-    Report(options, 2, 1, 1, start);
-    return model;
+    Report(options, 2, 1, 1, x.cols, start);  // Before: the slow part.
+    return Finish(&gram, x.rows, k);
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("FitLsa: out of memory");
   }

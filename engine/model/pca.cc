@@ -164,6 +164,11 @@ BN_REGISTER_MODEL_LOADER(kPca, &PcaModel::LoadPayload);
 
 namespace internal {
 
+double EigenDecompositionSeconds(int64_t d) {
+  const double n = static_cast<double>(d);
+  return 6e-10 * n * n * n;
+}
+
 absl::StatusOr<std::unique_ptr<PcaModel>> PcaFromMoments(const Eigen::MatrixXd& moments,
                                                          const Eigen::RowVectorXd& mean, int k) {
   const int64_t d = moments.rows();
@@ -211,6 +216,9 @@ absl::StatusOr<std::unique_ptr<PcaModel>> FitPca(const FloatMatrix& x, int k,
   if (!AllFinite(x.data)) return absl::InvalidArgumentError("FitPca: non-finite input");
   const auto start = std::chrono::steady_clock::now();
   const int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
+  // ETA: the covariance blocks left at the rate so far (the mean's pass over the rows included),
+  // then the eigen-decomposition's estimate.
+  const double eigen_seconds = internal::EigenDecompositionSeconds(d);
   auto report = [&](int64_t step, int phase_index, const char* phase) {
     if (!options.progress) return;
     TrainingProgress p;
@@ -225,6 +233,11 @@ absl::StatusOr<std::unique_ptr<PcaModel>> FitPca(const FloatMatrix& x, int k,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (p.elapsed_seconds > 0) {
       p.samples_per_second = std::min(n, step * kRowBlock) / p.elapsed_seconds;
+    }
+    p.eta_seconds = eigen_seconds;
+    if (phase_index == 1 && step > 0) {
+      p.eta_seconds +=
+          p.elapsed_seconds / static_cast<double>(step) * static_cast<double>(blocks - step);
     }
     options.progress(p);
   };
@@ -249,9 +262,8 @@ absl::StatusOr<std::unique_ptr<PcaModel>> FitPca(const FloatMatrix& x, int k,
     }
     cov /= static_cast<double>(n);
     if (cancelled()) return absl::CancelledError("PCA cancelled");
-    absl::StatusOr<std::unique_ptr<PcaModel>> model = internal::PcaFromMoments(cov, mean, k);
-    report(blocks, 2, "PCA eigen-decomposition");
-    return model;
+    report(blocks, 2, "PCA eigen-decomposition");  // Before: it is the slow part for wide inputs.
+    return internal::PcaFromMoments(cov, mean, k);
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("FitPca: out of memory");
   }

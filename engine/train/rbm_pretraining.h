@@ -2,7 +2,9 @@
 // per layer, each trained on the previous one's hidden probabilities, then unrolled into a net.
 //
 // Deterministic in options.seed. Reports phases "RBM layer i/L" (phase_index i of phase_count)
-// from the calling thread; Cancelled when `cancel` (nullable) is set, checked every mini-batch.
+// from the calling thread at each epoch's end, with an ETA that covers the rest of pre-training
+// and the options.epochs of fine-tuning that follow (estimated from the layer sizes at the rate
+// measured so far); Cancelled when `cancel` (nullable) is set, checked every mini-batch.
 #ifndef BOTTLENECK_ENGINE_TRAIN_RBM_PRETRAINING_H_
 #define BOTTLENECK_ENGINE_TRAIN_RBM_PRETRAINING_H_
 

@@ -331,10 +331,42 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
     if (progress) progress(p);
   };
 
+  // PCA's and LSA's own reports (blocks of rows, then the eigen-decomposition) as the job's
+  // phase `index`: "PCA baseline: covariance" with the blocks as steps and no epochs (they are
+  // not epochs of the job's history). Their ETA is the job's only when that computation is the
+  // model (a PCA or LSA spec); before an auto-encoder the rest of the job is unknown.
+  auto sub_phases = [&](const std::string& name, int index, bool is_model) -> ProgressCallback {
+    if (!progress) return nullptr;
+    const std::string rows = std::to_string(train.x.rows), cols = std::to_string(train.x.cols);
+    return [&progress, &phases, start, name, index, is_model, rows,
+            cols](const TrainingProgress& p) {
+      TrainingProgress q = p;
+      // "PCA covariance" -> "PCA baseline: covariance of 5000 rows" (of 784 values each).
+      const size_t space = p.phase.find(' ');
+      q.phase = name + ": " + (space == std::string::npos ? p.phase : p.phase.substr(space + 1)) +
+                (p.phase_index == 1 ? " of " + rows + " rows"
+                                    : " of a " + cols + " x " + cols + " matrix");
+      q.phase_index = index;
+      q.phase_count = phases;
+      q.epoch = 0;
+      q.epochs = 0;
+      if (p.phase_index != 1) {  // The eigen-decomposition is one step, not blocks of rows.
+        q.step = 0;
+        q.steps_per_epoch = 0;
+        q.samples_per_second = 0;
+      }
+      q.eta_seconds = is_model ? p.eta_seconds : -1;
+      q.elapsed_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      progress(q);
+    };
+  };
+
   // Phase 1: the PCA baseline of the same code size (or the model itself for a PCA spec).
   report_phase("PCA baseline", 1);
   PcaOptions pca_options;
   pca_options.cancel = &cancel;
+  pca_options.progress = sub_phases("PCA baseline", 1, spec.has_pca());
   auto pca =
       FitPca(train.x, static_cast<int>(std::min<int64_t>(code_size, train.x.cols)), pca_options);
   if (!pca.ok()) return pca.status();
@@ -349,6 +381,7 @@ absl::StatusOr<TrainedModel> TrainAndEvaluate(
     report_phase("LSA", 2);
     LsaOptions lsa_options;
     lsa_options.cancel = &cancel;
+    lsa_options.progress = sub_phases("LSA", 2, true);
     auto lsa = FitLsa(train.x, static_cast<int>(code_size), lsa_options);
     if (!lsa.ok()) return lsa.status();
     result.model = std::move(*lsa);

@@ -15,6 +15,11 @@
 #               owned by a package in the closure of BUILD_PACKAGES (or to the project itself)
 #     datasets  every npm dataset the tests and engine read is in NPM_DATASETS and its directory
 #               was unpacked by install-deps.sh (it records the npm spec it fetched)
+#     node      the Node.js client's node_modules (BN_NODE_CLIENT_DIR) are exactly what
+#               client/node/package-lock.json pins (each package's version and npm's integrity
+#               hash, nothing more or less), installed by install-deps.sh from the current
+#               lockfile; package.json pins exact versions; node and npm come from Debian
+#               packages (nodejs, npm) and node is at least 18 (Debian 12's)
 # Prints one line per problem, naming the file and the package; exit 1 if there is any.
 set -euo pipefail
 src="$(cd "$1" && pwd)"
@@ -87,7 +92,9 @@ check_owners() {
 
 case "$check" in
   build)
-    closure="$(closure_of --print-build)"
+    # BUILD_PACKAGES, and Debian's nodejs and npm, which install-deps.sh installs on a machine
+    # without Node.js (the configure finds node for the Node.js client's test).
+    closure="$({ closure_of --print-build; closure_of --print-node-packages; } | sort -u)"
     [ -n "$closure" ] || { echo "FAIL: cannot compute the closure of BUILD_PACKAGES"; exit 1; }
     # Values of the configure's cache entries that are paths under /usr (lists split at ';').
     check_owners "$closure" "configure" < <(grep -oE '=/usr/[^;]*(;/usr/[^;]*)*' \
@@ -134,6 +141,9 @@ for path in files:
             names.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.split(".")[0])
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "importorskip"
+              and node.args and isinstance(node.args[0], ast.Constant)):
+            names.add(node.args[0].value.split(".")[0])  # pytest.importorskip("scipy.sparse")
 for path in (src / "tests").rglob("*.cc"):
     for snippet in re.findall(r'python3 -c[^;]*?import ([\w., ]+)', path.read_text()):
         names.update(n.strip().split(".")[0] for n in snippet.split(",") if n.strip())
@@ -141,7 +151,9 @@ print("\n".join(sorted(names)))
 EOF
 )"
     [ -n "$modules" ] || fail "found no imports in the Python tests (the scan is broken)"
-    origins="$(PYTHONPATH="$build/python" /usr/bin/python3 - "$src" "$build" $modules <<'EOF'
+    # The client package and the tests' conftest resolve to the project's own sources.
+    origins="$(PYTHONPATH="$build/python:$src/client/python:$src/client/python/tests" \
+      /usr/bin/python3 - "$src" "$build" $modules <<'EOF'
 import importlib.util, sys
 src, build = sys.argv[1], sys.argv[2]
 for name in sys.argv[3:]:
@@ -180,8 +192,63 @@ EOF
       fi
     done
     ;;
+  node)
+    dir="$(sed -n 's/^BN_NODE_CLIENT_DIR:PATH=//p' "$build/CMakeCache.txt")"
+    lock="$src/client/node/package-lock.json"
+    [ -n "$dir" ] || fail "no BN_NODE_CLIENT_DIR in $build/CMakeCache.txt"
+    for tool in node npm; do
+      path="$(command -v "$tool" || true)"
+      if [ -z "$path" ]; then
+        fail "$tool is not installed (install-deps.sh installs Debian's nodejs and npm)"
+        continue
+      fi
+      owners="$(owners_of <<<"$path" | cut -f2)"
+      case ", $owners," in
+        *", nodejs,"* | *", npm,"*) echo "$tool: $path from $owners" ;;
+        *) fail "$tool ($path) comes from '${owners:-no package}', not Debian's nodejs/npm" ;;
+      esac
+    done
+    major="$(node --version 2>/dev/null | sed 's/^v\([0-9]*\).*/\1/')"
+    [ "${major:-0}" -ge 18 ] || fail "node $(node --version 2>/dev/null) is older than Debian 12's 18"
+    [ "$(cat "$dir/.bottleneck-lock-sha256" 2>/dev/null)" = "$(sha256sum "$lock" | cut -d' ' -f1)" ] ||
+      fail "$dir was not installed by install-deps.sh from the current $lock (run it again)"
+    # Compares the installed tree with the lockfile; prints one line per difference.
+    while IFS= read -r problem; do fail "$problem"; done < <(/usr/bin/python3 - "$src" "$dir" <<'PY'
+import json, pathlib, re, sys
+src, target = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+manifest = json.loads((src / "client/node/package.json").read_text())
+for name, spec in manifest.get("dependencies", {}).items():
+    if not re.fullmatch(r"\d+\.\d+\.\d+", spec):
+        print(f"client/node/package.json: {name} is '{spec}', not an exact version")
+lock = {k: v for k, v in json.loads((src / "client/node/package-lock.json").read_text())
+        ["packages"].items() if k}
+for path, entry in lock.items():
+    if not entry.get("integrity", "").startswith("sha512-"):
+        print(f"package-lock.json: {path} has no sha512 integrity hash")
+modules = target / "node_modules"
+installed = {}
+for package in modules.rglob("package.json"):
+    relative = package.parent.relative_to(target).as_posix()
+    # A package directory is node_modules/NAME or node_modules/@SCOPE/NAME (possibly nested).
+    if re.fullmatch(r"node_modules/(@[^/]+/)?[^/@]+(/node_modules/(@[^/]+/)?[^/@]+)*", relative):
+        installed[relative] = json.loads(package.read_text()).get("version")
+hidden_file = modules / ".package-lock.json"  # npm ci's record of what it installed
+hidden = json.loads(hidden_file.read_text())["packages"] if hidden_file.is_file() else {}
+for path, entry in lock.items():
+    if path not in installed:
+        print(f"{target}/{path} ({entry['version']}) is in the lockfile but not installed")
+    elif installed[path] != entry["version"]:
+        print(f"{target}/{path} is {installed[path]}, the lockfile pins {entry['version']}")
+    elif hidden.get(path, {}).get("integrity") != entry.get("integrity"):
+        print(f"{target}/{path}: npm's record of its integrity differs from the lockfile's")
+for path in sorted(set(installed) - set(lock)):
+    print(f"{target}/{path} ({installed[path]}) is installed but not in the lockfile")
+PY
+)
+    echo "node $(node --version); $(grep -c '"node_modules/' "$lock") locked packages in $dir"
+    ;;
   *)
-    echo "usage: $0 SOURCE_DIR BUILD_DIR build|runtime|python|datasets" >&2
+    echo "usage: $0 SOURCE_DIR BUILD_DIR build|runtime|python|datasets|node" >&2
     exit 2
     ;;
 esac

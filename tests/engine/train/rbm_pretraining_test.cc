@@ -109,6 +109,10 @@ TEST(RbmPretraining, PretrainingUnrollsIntoABetterStartingPoint) {
       [&](const TrainingProgress& p) {
         if (phases.empty() || phases.back() != p.phase) phases.push_back(p.phase);
         EXPECT_EQ(p.phase_count, 3);
+        // Each report is an epoch's end, a whole epoch of 10 batches of 100 rows.
+        EXPECT_EQ(p.steps_per_epoch, 10);
+        EXPECT_EQ(p.step, p.steps_per_epoch);
+        EXPECT_GE(p.eta_seconds, 0);
       },
       nullptr);
   ASSERT_TRUE(pre.ok()) << pre.status();
@@ -126,6 +130,41 @@ TEST(RbmPretraining, PretrainingUnrollsIntoABetterStartingPoint) {
   spec.hidden_activation = Activation::kRelu;
   EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The ETA during pre-training covers the layers left and the fine-tuning to come: with a
+// layer's cost proportional to visible x hidden, the first report of a 784-64-8 stack (3 epochs
+// per layer, then 6 of fine-tuning at about one RBM epoch each) predicts several times its
+// elapsed time, and it falls to the fine-tuning's share by pre-training's end.
+TEST(RbmPretraining, TheEtaCoversTheRestOfPretrainingAndFineTuning) {
+  FloatMatrix x = testing::ReadFashionImages("train-images-idx3-ubyte.gz", 1000);
+  DenseAutoencoderSpec spec;
+  spec.encoder_sizes = {64};
+  spec.code_size = 8;
+  spec.pretraining = true;
+  TrainOptions o;
+  o.epochs = 6;
+  o.pretrain_epochs = 3;
+  o.threads = 1;
+  std::vector<TrainingProgress> pretraining;
+  auto trained = TrainDenseAutoencoder(
+      x, nullptr, spec, o,
+      [&](const TrainingProgress& p) {
+        if (p.phase != "fine-tune") pretraining.push_back(p);
+      },
+      nullptr);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  ASSERT_EQ(pretraining.size(), 6u);  // 3 epochs of each of 2 RBMs.
+  // Costs in rows x visible x hidden: RBM epochs 784*64 and 64*8 each, fine-tuning epochs
+  // (784*64 + 64*8) each: after the first epoch, 2 RBM-1 epochs, 3 RBM-2 epochs and 6
+  // fine-tuning epochs remain, about 8 times what the first took.
+  const TrainingProgress& first = pretraining.front();
+  const double units = 784.0 * 64, small = 64.0 * 8;
+  const double expected = (2 * units + 3 * small + 6 * (units + small)) / units;
+  EXPECT_NEAR(first.eta_seconds / first.elapsed_seconds, expected, 1e-6 * expected);
+  const TrainingProgress& last = pretraining.back();
+  const double done = 3 * units + 3 * small;
+  EXPECT_NEAR(last.eta_seconds / last.elapsed_seconds, 6 * (units + small) / done, 1e-6);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include "server/core/trainer.h"
 
+#include <random>
 #include <set>
 
 #include "gtest/gtest.h"
+#include "server/core/specs.h"
 
 namespace bn {
 namespace {
@@ -79,6 +81,71 @@ TEST(SplitForTrainingTest, ByLabelNeedsLabelsAndAtLeastTwoOfThem) {
   ASSERT_TRUE(SplitForTraining(Data(10, 1), options, &train, &random).ok());
   EXPECT_EQ(random.heldout.x.rows, 0);
   EXPECT_EQ(random.validation.x.rows, 5);
+}
+
+// Random pixels in [0, 1] for a 4x5x1 image collection (20 values per row).
+LabelledMatrix Pixels(int n) {
+  LabelledMatrix m;
+  m.x = FloatMatrix(n, 20);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(0, 1);
+  for (float& v : m.x.data) v = uniform(rng);
+  return m;
+}
+
+// Trains `spec` on 5000 rows (three of PCA's 2048-row blocks), recording every progress report.
+std::vector<TrainingProgress> Reports(v1::ModelSpec spec) {
+  v1::CollectionSpec collection;
+  collection.mutable_image()->set_height(4);
+  collection.mutable_image()->set_width(5);
+  collection.mutable_image()->set_channels(1);
+  EXPECT_TRUE(NormalizeCollectionSpec(&collection).ok());
+  EXPECT_TRUE(NormalizeModelSpec(collection, &spec).ok());
+  std::vector<TrainingProgress> reports;
+  TrainingHooks hooks;
+  hooks.threads = 1;
+  hooks.progress = [&](const TrainingProgress& p) { reports.push_back(p); };
+  ValidationData validation;
+  validation.validation = Pixels(100);
+  CancellationFlag cancel;
+  EXPECT_TRUE(TrainAndEvaluate(collection, spec, Pixels(5000), validation, hooks, cancel).ok());
+  return reports;
+}
+
+// The PCA computation shows what it does: the covariance's blocks of rows, then the
+// eigen-decomposition, as steps of phase 1 without epochs (they are no epochs of the job's
+// history); its ETA is the job's for a PCA model and unknown before an auto-encoder.
+TEST(TrainAndEvaluateTest, PcaProgressShowsCovarianceBlocksAndTheEigenDecomposition) {
+  v1::ModelSpec pca;
+  pca.mutable_pca()->set_code_size(3);
+  std::vector<std::string> phases;
+  int64_t blocks_seen = 0;
+  for (const TrainingProgress& p : Reports(pca)) {
+    if (phases.empty() || phases.back() != p.phase) phases.push_back(p.phase);
+    EXPECT_EQ(p.epochs, 0) << p.phase;
+    if (p.phase == "PCA baseline: covariance of 5000 rows") {
+      EXPECT_EQ(p.phase_index, 1);
+      EXPECT_EQ(p.steps_per_epoch, 3);
+      EXPECT_EQ(p.step, ++blocks_seen);
+      EXPECT_GE(p.eta_seconds, 0);
+    }
+  }
+  EXPECT_EQ(blocks_seen, 3);
+  EXPECT_EQ(phases, (std::vector<std::string>{
+                        "PCA baseline", "PCA baseline: covariance of 5000 rows",
+                        "PCA baseline: eigen-decomposition of a 20 x 20 matrix", "evaluate"}));
+  v1::ModelSpec dense;
+  dense.mutable_dense()->add_encoder_sizes(8);
+  dense.mutable_dense()->set_code_size(2);
+  dense.mutable_training()->set_epochs(1);
+  bool saw_covariance = false;
+  for (const TrainingProgress& p : Reports(dense)) {
+    if (p.phase.rfind("PCA baseline: ", 0) == 0) {
+      saw_covariance = true;
+      EXPECT_LT(p.eta_seconds, 0);  // The auto-encoder's time is not known yet.
+    }
+  }
+  EXPECT_TRUE(saw_covariance);
 }
 
 }  // namespace

@@ -71,6 +71,12 @@ void PrintCollections(const std::vector<v1::Collection>& collections, bool json)
       rows);
 }
 
+// "classifier", or "classifier from v3" for one initialised from version 3's encoder.
+std::string ClassifierKind(const v1::ClassifierSpec& c) {
+  if (c.encoder_model_version() == 0) return "classifier";
+  return "classifier from v" + std::to_string(c.encoder_model_version());
+}
+
 }  // namespace
 
 int Collections(Client& client, const std::vector<std::string>& words) {
@@ -210,7 +216,9 @@ int WatchJob(Client& client, const std::string& job_id) {
                  tty ? "\r" : "", std::string(filled, '#').c_str(),
                  std::string(20 - filled, '.').c_str(), p.phase().c_str(), p.phase_index(),
                  p.phase_count(), p.epoch(), p.epochs(), Fmt(p.loss()).c_str(),
-                 p.validation_error() >= 0 ? Fmt(p.validation_error(), 2).c_str() : "-",
+                 p.validation_error() >= 0
+                     ? Fmt(p.validation_error(), p.validation_error() < 1 ? 4 : 2).c_str()
+                     : "-",
                  Fmt(p.samples_per_second(), 0).c_str(), Duration(p.eta_seconds()).c_str(),
                  tty ? "" : "\n");
   }
@@ -272,15 +280,22 @@ bool ParseAugmentation(const std::string& text, v1::ImageAugmentation* out) {
 
 int Train(Client& client, const std::vector<std::string>& words) {
   Args args(words, {"pretrain", "promote", "no-watch", "tied", "sgd", "keep-headers", "keep-quoted",
-                    "keep-encoded", "keep-markup"});
+                    "keep-encoded", "keep-markup", "classifier", "freeze-encoder"});
   v1::ImageAugmentation augmentation;
   if (!args.error().empty() || args.positional().size() != 2 ||
       !ParseAugmentation(args.Get("augment"), &augmentation)) {
     std::fprintf(
         stderr,
         "usage: bottleneck train COLLECTION DATASET [--pca K | --lsa K (documents) |\n"
-        "         --dense 1000,500,250 --code 30]\n"
+        "         --dense 1000,500,250 --code 30 |\n"
+        "         --classifier [--from-model V [--encoder-layers N] [--freeze-encoder]]\n"
+        "         [--hidden SIZES]]\n"
         "         (no architecture: the service's default recipe for the collection)\n"
+        "         --classifier: a softmax classifier on the dataset's labels, initialised from\n"
+        "         the encoder of dense auto-encoder version V (default: its hidden layers;\n"
+        "         --encoder-layers N+1 keeps the code layer too), with --hidden layers after\n"
+        "         them; without --from-model the same net from random weights (default\n"
+        "         layers: the default recipe's). Serve it with 'bottleneck classify'.\n"
         "         [--activation logistic|relu|tanh] [--code-activation linear|logistic]\n"
         "         [--decoder SIZES] [--tied] [--pretrain] [--pretrain-epochs N]\n"
         "         [--denoise masking|gaussian|salt-and-pepper:LEVEL] [--contractive L]\n"
@@ -308,6 +323,18 @@ int Train(Client& client, const std::vector<std::string>& words) {
   } else if (args.Has("lsa")) {
     if (!args.GetUint("lsa", 0, &value)) return kExitUsage;
     spec->mutable_lsa()->set_code_size(static_cast<uint32_t>(value));
+  } else if (args.Has("classifier")) {
+    v1::ClassifierSpec* c = spec->mutable_classifier();
+    if (!args.GetUint("from-model", 0, &value)) return kExitUsage;
+    c->set_encoder_model_version(value);
+    if (!args.GetUint("encoder-layers", 0, &value)) return kExitUsage;
+    c->set_encoder_layers(static_cast<uint32_t>(value));
+    for (uint32_t size : ParseSizes(args.Get("hidden"))) c->add_hidden_sizes(size);
+    const std::string act = args.Get("activation");
+    if (act == "relu") c->set_hidden_activation(v1::ACTIVATION_RELU);
+    if (act == "tanh") c->set_hidden_activation(v1::ACTIVATION_TANH);
+    if (act == "logistic") c->set_hidden_activation(v1::ACTIVATION_LOGISTIC);
+    c->set_freeze_encoder(args.Has("freeze-encoder"));
   } else if (args.Has("dense")) {
     v1::DenseAutoencoderSpec* d = spec->mutable_dense();
     for (uint32_t size : ParseSizes(args.Get("dense"))) d->add_encoder_sizes(size);
@@ -485,15 +512,20 @@ int Models(Client& client, const std::vector<std::string>& words) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& m : response.models()) {
       const auto& r = m.report();
+      const bool classifier = m.spec().has_classifier();
       const std::string kind = m.spec().has_pca()     ? "PCA"
                                : m.spec().has_lsa()   ? "LSA"
                                : m.spec().has_dense() ? "dense AE"
+                               : classifier           ? ClassifierKind(m.spec().classifier())
                                                       : "conv AE";
       // With a BY_LABEL split, the error on the held-out labels (classes never trained on).
       const bool heldout = r.heldout_items() > 0;
+      // A classifier's error is its misclassified fraction of the validation examples.
       rows.push_back({"v" + std::to_string(m.version()) + (m.serving() ? " *" : ""), kind,
                       std::to_string(m.code_size()), std::to_string(m.parameter_count()),
-                      Fmt(r.reconstruction_error(), 2), Fmt(r.pca_reconstruction_error(), 2),
+                      classifier ? Fmt(100 * r.classification_error(), 2) + " %"
+                                 : Fmt(r.reconstruction_error(), 2),
+                      classifier ? "-" : Fmt(r.pca_reconstruction_error(), 2),
                       heldout ? Fmt(r.heldout_reconstruction_error(), 2) : "-",
                       heldout ? Fmt(r.heldout_pca_reconstruction_error(), 2) : "-",
                       Fmt(r.precision_at_10(), 3), Fmt(r.pca_precision_at_10(), 3),

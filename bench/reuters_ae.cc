@@ -11,6 +11,7 @@
 //       [--fixed-length N (instead of each document's own length)] [--no-lsa]
 //       [--weight-decay 0] [--mask FRACTION] [--code-noise STDDEV]
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -201,6 +202,27 @@ int main(int argc, char** argv) {
                            std::to_string(options.learning_rate) + ", batch " +
                            std::to_string(options.batch_size) + ")";
   Report(name.c_str(), fit, *a, *b, *corpus);
+  if (HasFlag(argc, argv, "--whiten")) {  // diagnostic: each code unit standardised (train stats)
+    const int64_t k = a->cols;
+    std::vector<double> mean(k, 0.0), var(k, 0.0);
+    for (int64_t r = 0; r < a->rows; ++r) {
+      for (int64_t c = 0; c < k; ++c) mean[c] += a->at(r, c) / double(a->rows);
+    }
+    for (int64_t r = 0; r < a->rows; ++r) {
+      for (int64_t c = 0; c < k; ++c) {
+        var[c] += (a->at(r, c) - mean[c]) * (a->at(r, c) - mean[c]) / double(a->rows);
+      }
+    }
+    bn::FloatMatrix wa = *a, wb = *b;
+    for (bn::FloatMatrix* m : {&wa, &wb}) {
+      for (int64_t r = 0; r < m->rows; ++r) {
+        for (int64_t c = 0; c < k; ++c) {
+          m->at(r, c) = static_cast<float>((m->at(r, c) - mean[c]) / std::sqrt(var[c] + 1e-12));
+        }
+      }
+    }
+    Report((name + ", standardised codes").c_str(), fit, wa, wb, *corpus);
+  }
   if (HasFlag(argc, argv, "--centred")) {  // diagnostic: codes minus the training codes' mean
     std::vector<double> mean(static_cast<size_t>(a->cols), 0.0);
     for (int64_t r = 0; r < a->rows; ++r) {

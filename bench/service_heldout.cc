@@ -259,14 +259,22 @@ int main(int argc, char** argv) {
   const double ae_unseen = ServedError(query.get(), collection, unseen, job.model_version());
   const double ae_seen = ServedError(query.get(), collection, seen, job.model_version());
   const v1::EvaluationReport& r = model.report();
+  // With a BY_LABEL split the report also gives the error on the labels it held out.
+  std::string heldout_labels;
+  for (const std::string& label : r.heldout_labels()) {
+    heldout_labels += (heldout_labels.empty() ? "" : ",") + label;
+  }
   std::printf(
       "RESULT heldout dataset=%s holdout=%s train=%lld ae_unseen=%.3f pca_unseen=%.3f "
       "ratio_unseen=%.3f ae_seen=%.3f pca_seen=%.3f ratio_seen=%.3f report_error=%.3f "
-      "report_pca=%.3f report_p10=%.3f train_s=%.0f spec=\"%s\"\n",
+      "report_pca=%.3f report_p10=%.3f report_heldout=%.3f report_heldout_pca=%.3f "
+      "report_heldout_labels=%s best_epoch=%u/%u train_s=%.0f spec=\"%s\"\n",
       dataset.c_str(), holdout_flag.c_str(), static_cast<long long>(train.images.rows), ae_unseen,
       pca_unseen, ae_unseen / pca_unseen, ae_seen, pca_seen, ae_seen / pca_seen,
-      r.reconstruction_error(), r.pca_reconstruction_error(), r.precision_at_10(), train_seconds,
-      model.spec().ShortDebugString().c_str());
+      r.reconstruction_error(), r.pca_reconstruction_error(), r.precision_at_10(),
+      r.heldout_reconstruction_error(), r.heldout_pca_reconstruction_error(),
+      heldout_labels.empty() ? "-" : heldout_labels.c_str(), r.best_epoch(), r.epochs_run(),
+      train_seconds, model.spec().ShortDebugString().c_str());
   if (!Has(argc, argv, "keep")) {
     v1::DeleteCollectionRequest del;
     del.set_name(collection);

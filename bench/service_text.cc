@@ -141,6 +141,7 @@ void Prepare(Stubs& s, const std::string& collection, bool binary, const bn::Tex
       v1::UploadDatasetRequest m;
       m.set_collection(collection);
       m.set_dataset("train");
+      m.set_skip_invalid(true);  // A document may be empty after the mail clean-up.
       for (size_t i = b; i < std::min(corpus.train.size(), b + 500); ++i) {
         v1::Example* e = m.add_examples();
         e->mutable_input()->mutable_document()->set_text(corpus.train[i].text);
@@ -205,11 +206,13 @@ v1::Model TrainAndServe(Stubs& s, const std::string& collection, v1::ModelSpec s
   return model;
 }
 
-// Mean precision at each cut-off: each test document searches the others (exact).
+// Mean precision at each cut-off: each test document searches the others (exact). A document
+// the model cannot encode (no word of its vocabulary) is neither a query nor a result.
 std::vector<double> Precision(Stubs& s, const std::string& collection, const bn::TextCorpus& corpus,
-                              const std::vector<int>& cutoffs) {
+                              const std::vector<int>& cutoffs, int* skipped) {
   const int k = std::min<int>(cutoffs.back(), static_cast<int>(corpus.test.size()) - 1);
   std::vector<double> sums(cutoffs.size(), 0.0);
+  *skipped = 0;
   for (size_t q = 0; q < corpus.test.size(); ++q) {
     v1::SearchRequest request;
     request.set_collection(collection);
@@ -217,7 +220,12 @@ std::vector<double> Precision(Stubs& s, const std::string& collection, const bn:
     request.set_k(static_cast<uint32_t>(k));
     request.set_exact(true);
     v1::SearchResponse response;
-    Check(s.query->Search(Ctx().get(), request, &response), "search");
+    grpc::Status status = s.query->Search(Ctx().get(), request, &response);
+    if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      ++*skipped;  // "has no code for the serving model"
+      continue;
+    }
+    Check(status, "search");
     int hits = 0;
     size_t c = 0;
     for (int i = 0; i < response.neighbors_size() && c < cutoffs.size(); ++i) {
@@ -225,7 +233,7 @@ std::vector<double> Precision(Stubs& s, const std::string& collection, const bn:
       while (c < cutoffs.size() && cutoffs[c] == i + 1) sums[c++] += double(hits) / (i + 1);
     }
   }
-  for (double& v : sums) v /= static_cast<double>(corpus.test.size());
+  for (double& v : sums) v /= static_cast<double>(corpus.test.size() - *skipped);
   return sums;
 }
 
@@ -287,11 +295,12 @@ int main(int argc, char** argv) {
       const auto t0 = Clock::now();
       const v1::Model model = TrainAndServe(s, collection, run->spec, seed);
       seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-      per_seed.push_back(Precision(s, collection, *corpus, cutoffs));
+      int skipped = 0;
+      per_seed.push_back(Precision(s, collection, *corpus, cutoffs, &skipped));
       const std::vector<double>& p = per_seed.back();
-      std::printf("RESULT text corpus=%s model=%s seed=%llu version=%llu", corpus_name.c_str(),
-                  name.c_str(), static_cast<unsigned long long>(seed),
-                  static_cast<unsigned long long>(model.version()));
+      std::printf("RESULT text corpus=%s model=%s seed=%llu version=%llu unencodable=%d",
+                  corpus_name.c_str(), name.c_str(), static_cast<unsigned long long>(seed),
+                  static_cast<unsigned long long>(model.version()), skipped);
       for (size_t c = 0; c < cutoffs.size(); ++c) std::printf(" p%d=%.4f", cutoffs[c], p[c]);
       std::printf("\n");
       if (csv.is_open()) {

@@ -30,6 +30,7 @@ absl::StatusOr<TextCorpus> LoadReuters() {
   TextCorpus corpus;
   std::set<std::string> labels;
   for (const ReutersDocument& d : *docs) {
+    if (d.text().find_first_not_of(" \t\r\n") == std::string::npos) continue;  // Blank.
     (d.split == ReutersSplit::kTrain ? corpus.train : corpus.test)
         .push_back({d.text(), d.topics.front()});
     labels.insert(d.topics.front());

@@ -177,6 +177,8 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
       long_job.mutable_spec()->mutable_dense()->add_encoder_sizes(16);
       long_job.mutable_spec()->mutable_dense()->set_code_size(4);
       long_job.mutable_spec()->mutable_training()->set_epochs(5000);
+      // Every epoch runs (early stopping would end it before the kill).
+      long_job.mutable_spec()->mutable_training()->set_early_stopping_patience(5000);
       ASSERT_TRUE(stubs->training->StartTraining(Ctx(10).get(), long_job, &job).ok());
       running_job = job.id();
     }

@@ -504,6 +504,8 @@ v1::StartTrainingRequest DenseJob(const std::string& collection, uint32_t epochs
   dense->set_code_size(16);
   dense->set_hidden_activation(v1::ACTIVATION_RELU);
   start.mutable_spec()->mutable_training()->set_epochs(epochs);
+  // Every epoch runs: the long jobs below must still be running when cancelled or killed.
+  start.mutable_spec()->mutable_training()->set_early_stopping_patience(epochs);
   return start;
 }
 

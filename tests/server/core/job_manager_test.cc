@@ -24,6 +24,7 @@ class JobManagerTest : public CoreFixture {
     spec.mutable_dense()->add_encoder_sizes(32);
     spec.mutable_dense()->set_code_size(4);
     spec.mutable_training()->set_epochs(epochs);
+    spec.mutable_training()->set_early_stopping_patience(epochs);  // Every epoch runs.
     spec.mutable_training()->set_batch_size(8);
     return spec;
   }

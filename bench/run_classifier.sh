@@ -3,13 +3,14 @@
 # bench_service_classifier on MNIST (60k training images with labels, the service's default
 # auto-encoder recipe, classifiers fine-tuned from its encoder and from random weights, test
 # error through Classify, kNN votes through Search). RESULT lines to stdout; the server's log is
-# kept next to the data directory when the run fails.
+# kept next to the data directory (mktemp -d: under $TMPDIR) when the run fails.
 #
 #   bench/run_classifier.sh [--dataset mnist|fashion] [--training 'TEXT PROTO']
 #                           [--augmentation 'TEXT PROTO'] [--variants pretrained+aug,random,...]
 #                           [--ae-spec 'TEXT PROTO'] [--server-flags "..."]
 #                           [-- more bench_service_classifier flags]
-# Duration: 1-3 hours on 2 cores (the auto-encoder, then each classifier; more when loaded).
+# Duration (bench/RESULTS-classifier.md, one training thread, load average 10-15 on 2 cores):
+# about 12 min for the auto-encoder (10 epochs) and 6-11 min per classifier (10 epochs).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"

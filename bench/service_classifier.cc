@@ -11,7 +11,10 @@
 //       [--training 'TEXT'] (the classifiers' TrainingOptions, protobuf text format)
 //       [--augmentation 'TEXT'] (an ImageAugmentation, for the variants named NAME+aug)
 //       [--variants pretrained,random[,code,frozen][,pretrained+aug,...]] [--knn-k 10]
-//       [--no-knn] [--train-limit N] [--collection NAME] [--keep]
+//       [--no-knn] [--train-limit N] [--collection NAME] [--keep] [--reuse]
+// --reuse: the collection exists (a run with --keep, or one still running) and its serving
+// model is the auto-encoder: no upload, no training of it, never deleted (e.g. --variants ""
+// for the kNN figure alone). The kNN figure comes right after the auto-encoder.
 // Variants: pretrained = every hidden layer of the encoder (the default), code = every encoder
 // layer with the code layer, frozen = the hidden layers kept fixed, random = the default's layer
 // sizes from random weights; "+aug" adds --augmentation to --training. Prints
@@ -229,48 +232,78 @@ int main(int argc, char** argv) {
   Stubs stubs{v1::CollectionService::NewStub(channel), v1::TrainingService::NewStub(channel),
               v1::ModelService::NewStub(channel), v1::ItemService::NewStub(channel),
               v1::QueryService::NewStub(channel)};
-  v1::CreateCollectionRequest create;
-  create.set_name(collection);
-  create.mutable_spec()->mutable_image()->set_height(train->height);
-  create.mutable_spec()->mutable_image()->set_width(train->width);
-  create.mutable_spec()->mutable_image()->set_channels(1);
-  v1::Collection created;
-  Check(stubs.collections->CreateCollection(Ctx().get(), create, &created), "create collection");
-  {
-    const auto t0 = Clock::now();
-    auto ctx = Ctx(3600);
-    v1::Dataset uploaded;
-    auto writer = stubs.training->UploadDataset(ctx.get(), &uploaded);
-    for (int64_t b = 0; b < train->images.rows; b += 1000) {
-      v1::UploadDatasetRequest m;
-      m.set_collection(collection);
-      m.set_dataset("train");
-      for (int64_t i = b; i < std::min(train->images.rows, b + 1000); ++i) {
-        v1::Example* e = m.add_examples();
-        *e->mutable_input() = bn::GreyRowToInput(train->images, i, train->height, train->width);
-        e->set_label(std::to_string(train->labels[i]));
+  const bool reuse = Has(argc, argv, "reuse");
+  v1::Model ae;
+  if (reuse) {
+    // An existing collection (a kept run): its serving auto-encoder, no upload, no training.
+    v1::GetCollectionRequest get;
+    get.set_name(collection);
+    v1::Collection existing;
+    Check(stubs.collections->GetCollection(Ctx().get(), get, &existing), "get collection");
+    v1::GetModelRequest get_model;
+    get_model.set_collection(collection);
+    get_model.set_version(existing.stats().serving_model_version());
+    Check(stubs.models->GetModel(Ctx().get(), get_model, &ae), "get serving model");
+  } else {
+    v1::CreateCollectionRequest create;
+    create.set_name(collection);
+    create.mutable_spec()->mutable_image()->set_height(train->height);
+    create.mutable_spec()->mutable_image()->set_width(train->width);
+    create.mutable_spec()->mutable_image()->set_channels(1);
+    v1::Collection created;
+    Check(stubs.collections->CreateCollection(Ctx().get(), create, &created), "create collection");
+    {
+      const auto t0 = Clock::now();
+      auto ctx = Ctx(3600);
+      v1::Dataset uploaded;
+      auto writer = stubs.training->UploadDataset(ctx.get(), &uploaded);
+      for (int64_t b = 0; b < train->images.rows; b += 1000) {
+        v1::UploadDatasetRequest m;
+        m.set_collection(collection);
+        m.set_dataset("train");
+        for (int64_t i = b; i < std::min(train->images.rows, b + 1000); ++i) {
+          v1::Example* e = m.add_examples();
+          *e->mutable_input() = bn::GreyRowToInput(train->images, i, train->height, train->width);
+          e->set_label(std::to_string(train->labels[i]));
+        }
+        if (!writer->Write(m)) break;
       }
-      if (!writer->Write(m)) break;
+      writer->WritesDone();
+      Check(writer->Finish(), "upload");
+      std::fprintf(stderr, "uploaded %llu labelled images in %.1f s\n",
+                   static_cast<unsigned long long>(uploaded.labelled_count()), Since(t0));
     }
-    writer->WritesDone();
-    Check(writer->Finish(), "upload");
-    std::fprintf(stderr, "uploaded %llu labelled images in %.1f s\n",
-                 static_cast<unsigned long long>(uploaded.labelled_count()), Since(t0));
+
+    // The auto-encoder; it serves the collection (promoted while the collection has no items).
+    double ae_seconds = 0;
+    ae = TrainAndWait(stubs, collection, ae_spec, /*promote=*/true, &ae_seconds);
+    std::printf(
+        "RESULT autoencoder dataset=%s version=%llu train=%lld validation_error=%.3f "
+        "pca_error=%.3f p10=%.4f epochs=%u best_epoch=%u train_s=%.0f spec=\"%s\"\n",
+        dataset.c_str(), static_cast<unsigned long long>(ae.version()),
+        static_cast<long long>(train->images.rows), ae.report().reconstruction_error(),
+        ae.report().pca_reconstruction_error(), ae.report().precision_at_10(),
+        ae.report().epochs_run(), ae.report().best_epoch(), ae_seconds,
+        ae.spec().ShortDebugString().c_str());
+    std::fflush(stdout);
   }
 
-  // The auto-encoder; it serves the collection (promoted while the collection has no items).
-  double ae_seconds = 0;
-  const v1::Model ae = TrainAndWait(stubs, collection, ae_spec, /*promote=*/true, &ae_seconds);
-  std::printf(
-      "RESULT autoencoder dataset=%s version=%llu train=%lld validation_error=%.3f "
-      "pca_error=%.3f p10=%.4f epochs=%u best_epoch=%u train_s=%.0f spec=\"%s\"\n",
-      dataset.c_str(), static_cast<unsigned long long>(ae.version()),
-      static_cast<long long>(train->images.rows), ae.report().reconstruction_error(),
-      ae.report().pca_reconstruction_error(), ae.report().precision_at_10(),
-      ae.report().epochs_run(), ae.report().best_epoch(), ae_seconds,
-      ae.spec().ShortDebugString().c_str());
-  std::fflush(stdout);
-
+  // kNN label votes with the auto-encoder's codes, before the classifiers (which do not
+  // depend on the items).
+  if (!Has(argc, argv, "no-knn")) {
+    const auto t0 = Clock::now();
+    UpsertTraining(stubs, collection, *train);
+    const double upsert_seconds = Since(t0);
+    double search_seconds = 0;
+    const double error = KnnError(stubs, collection, *test, knn_k, &search_seconds);
+    std::printf(
+        "RESULT knn dataset=%s version=%llu k=%u items=%lld test_error=%.4f upsert_s=%.0f "
+        "searches_per_s=%.0f\n",
+        dataset.c_str(), static_cast<unsigned long long>(ae.version()), knn_k,
+        static_cast<long long>(train->images.rows), error, upsert_seconds,
+        static_cast<double>(test->images.rows) / search_seconds);
+    std::fflush(stdout);
+  }
   for (const std::string& name_and_options : variants) {
     v1::ModelSpec spec;
     *spec.mutable_training() = training;
@@ -305,20 +338,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
 
-  if (!Has(argc, argv, "no-knn")) {
-    const auto t0 = Clock::now();
-    UpsertTraining(stubs, collection, *train);
-    const double upsert_seconds = Since(t0);
-    double search_seconds = 0;
-    const double error = KnnError(stubs, collection, *test, knn_k, &search_seconds);
-    std::printf(
-        "RESULT knn dataset=%s version=%llu k=%u items=%lld test_error=%.4f upsert_s=%.0f "
-        "searches_per_s=%.0f\n",
-        dataset.c_str(), static_cast<unsigned long long>(ae.version()), knn_k,
-        static_cast<long long>(train->images.rows), error, upsert_seconds,
-        static_cast<double>(test->images.rows) / search_seconds);
-  }
-  if (!Has(argc, argv, "keep")) {
+  if (!reuse && !Has(argc, argv, "keep")) {
     v1::DeleteCollectionRequest del;
     del.set_name(collection);
     v1::DeleteCollectionResponse deleted;

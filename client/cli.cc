@@ -165,4 +165,18 @@ bool ReadFile(const std::string& path, std::string* out) {
   return true;
 }
 
+bool QueryInput(const Args& args, v1::Input* input) {
+  if (args.Has("image")) {
+    std::string bytes;
+    if (!ReadFile(args.Get("image"), &bytes)) return false;
+    input->mutable_image()->set_encoded(std::move(bytes));
+    return true;
+  }
+  if (args.Has("text")) {
+    input->mutable_document()->set_text(args.Get("text"));
+    return true;
+  }
+  return false;
+}
+
 }  // namespace bn::cli

@@ -92,6 +92,9 @@ void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
 // Reads a whole file; false (with a message) on error.
 bool ReadFile(const std::string& path, std::string* out);
+// The query input of --image FILE or --text "..." (search, encode, classify); false when neither
+// is given or the file cannot be read.
+bool QueryInput(const Args& args, v1::Input* input);
 
 // Commands (client/commands_*.cc). Each returns an exit status.
 int Collections(Client& client, const std::vector<std::string>& args);
@@ -103,6 +106,7 @@ int Items(Client& client, const std::vector<std::string>& args);
 int Search(Client& client, const std::vector<std::string>& args);
 int Encode(Client& client, const std::vector<std::string>& args);
 int Decode(Client& client, const std::vector<std::string>& args);
+int Classify(Client& client, const std::vector<std::string>& args);  // commands_classify.cc
 // The whole story on Fashion-MNIST with plots (client/commands_demo.cc).
 int Demo(Client& client, const std::vector<std::string>& args);
 // Watches a job until it ends: a live progress line on stderr (with --json, each JobProgress

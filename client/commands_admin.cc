@@ -78,6 +78,12 @@ void PrintCollections(const std::vector<v1::Collection>& collections) {
       rows);
 }
 
+// "classifier", or "classifier from v3" for one initialised from version 3's encoder.
+std::string ClassifierKind(const v1::ClassifierSpec& c) {
+  if (c.encoder_model_version() == 0) return "classifier";
+  return "classifier from v" + std::to_string(c.encoder_model_version());
+}
+
 }  // namespace
 
 int Collections(Client& client, const std::vector<std::string>& words) {
@@ -221,8 +227,9 @@ std::string ProgressLine(const v1::JobProgress& p) {
   if (p.epochs() > 0) {
     line += "  epoch " + std::to_string(p.epoch()) + "/" + std::to_string(p.epochs()) + "  loss " +
             Fmt(p.loss()) + "  val " +
-            (p.validation_error() >= 0 ? Fmt(p.validation_error(), 2) : "-") + "  " +
-            Fmt(p.samples_per_second(), 0) + "/s";
+            (p.validation_error() >= 0 ? Fmt(p.validation_error(), p.validation_error() < 1 ? 4 : 2)
+                                       : "-") +
+            "  " + Fmt(p.samples_per_second(), 0) + "/s";
   } else if (p.steps_per_epoch() > 0) {
     line += "  block " + std::to_string(p.step()) + "/" + std::to_string(p.steps_per_epoch());
     if (p.samples_per_second() > 0) line += "  " + Fmt(p.samples_per_second(), 0) + " rows/s";
@@ -374,6 +381,12 @@ const char kTrainUsage[] =
     "usage: bottleneck train COLLECTION DATASET [architecture] [options]\n"
     "architecture (none: the service's default recipe for the collection):\n"
     "  --pca K | --lsa K (documents)\n"
+    "  --classifier [--from-model V [--encoder-layers N] [--freeze-encoder]] [--hidden SIZES]\n"
+    "      a softmax classifier on the dataset's labels, initialised from the encoder of dense\n"
+    "      auto-encoder version V (default: its hidden layers; --encoder-layers N+1 keeps the\n"
+    "      code layer too), with --hidden layers after them; without --from-model the same net\n"
+    "      from random weights (default layers: the default recipe's). Serve it with\n"
+    "      'bottleneck classify'.\n"
     "  --dense 1000,500,250 --code 30 [--decoder SIZES] [--tied] [--pretrain]\n"
     "      [--pretrain-epochs N] [--code-activation linear|logistic] [--contractive L]\n"
     "      [--gaussian] (images: standardised pixels, linear output, Gaussian visible RBM)\n"
@@ -479,6 +492,17 @@ bool ParseArchitecture(const Args& args, v1::ModelSpec* spec) {
   } else if (args.Has("lsa")) {
     if (!args.GetUint("lsa", 0, &value)) return false;
     spec->mutable_lsa()->set_code_size(static_cast<uint32_t>(value));
+  } else if (args.Has("classifier")) {
+    v1::ClassifierSpec* c = spec->mutable_classifier();
+    std::vector<uint32_t> hidden;
+    if (!args.GetUint("from-model", 0, &value)) return false;
+    c->set_encoder_model_version(value);
+    if (!args.GetUint("encoder-layers", 0, &value)) return false;
+    c->set_encoder_layers(static_cast<uint32_t>(value));
+    if (!ParseSizes("hidden", args.Get("hidden"), &hidden)) return false;
+    *c->mutable_hidden_sizes() = {hidden.begin(), hidden.end()};
+    c->set_hidden_activation(activation);
+    c->set_freeze_encoder(args.Has("freeze-encoder"));
   } else if (args.Has("conv")) {
     v1::ConvAutoencoderSpec* c = spec->mutable_conv();
     std::vector<uint32_t> dense;
@@ -583,7 +607,8 @@ bool ParseTrainingOptions(const Args& args, v1::TrainingOptions* t) {
 
 int Train(Client& client, const std::vector<std::string>& words) {
   Args args(words, {"pretrain", "promote", "no-watch", "no-wait", "tied", "gaussian", "sgd",
-                    "keep-headers", "keep-quoted", "keep-encoded", "keep-markup"});
+                    "keep-headers", "keep-quoted", "keep-encoded", "keep-markup", "classifier",
+                    "freeze-encoder"});
   v1::StartTrainingRequest request;
   uint64_t max_word_length = 0;
   if (!args.error().empty() || args.positional().size() != 2 ||
@@ -723,15 +748,20 @@ int Models(Client& client, const std::vector<std::string>& words) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& m : response.models()) {
       const auto& r = m.report();
+      const bool classifier = m.spec().has_classifier();
       const std::string kind = m.spec().has_pca()     ? "PCA"
                                : m.spec().has_lsa()   ? "LSA"
                                : m.spec().has_dense() ? "dense AE"
+                               : classifier           ? ClassifierKind(m.spec().classifier())
                                                       : "conv AE";
       // With a BY_LABEL split, the error on the held-out labels (classes never trained on).
       const bool heldout = r.heldout_items() > 0;
       rows.push_back({"v" + std::to_string(m.version()) + (m.serving() ? " *" : ""), kind,
                       std::to_string(m.code_size()), std::to_string(m.parameter_count()),
-                      Fmt(r.reconstruction_error(), 2), Fmt(r.pca_reconstruction_error(), 2),
+                      // A classifier's error is its misclassified fraction of the validation set.
+                      classifier ? Fmt(100 * r.classification_error(), 2) + " %"
+                                 : Fmt(r.reconstruction_error(), 2),
+                      classifier ? "-" : Fmt(r.pca_reconstruction_error(), 2),
                       heldout ? Fmt(r.heldout_reconstruction_error(), 2) : "-",
                       heldout ? Fmt(r.heldout_pca_reconstruction_error(), 2) : "-",
                       Fmt(r.precision_at_10(), 3), Fmt(r.pca_precision_at_10(), 3),

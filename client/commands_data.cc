@@ -242,21 +242,6 @@ void Progress(const char* what, size_t done, size_t total) {
   if (done == total) std::fprintf(stderr, "\n");
 }
 
-// The query input from --image FILE or --text "..." (for search and encode).
-bool QueryInput(const Args& args, v1::Input* input) {
-  if (args.Has("image")) {
-    std::string bytes;
-    if (!ReadFile(args.Get("image"), &bytes)) return false;
-    input->mutable_image()->set_encoded(std::move(bytes));
-    return true;
-  }
-  if (args.Has("text")) {
-    input->mutable_document()->set_text(args.Get("text"));
-    return true;
-  }
-  return false;
-}
-
 std::string CodeString(const v1::Code& code) {
   std::string out;
   if (code.has_float_code()) {
@@ -510,7 +495,7 @@ int Items(Client& client, const std::vector<std::string>& words) {
 }
 
 int Search(Client& client, const std::vector<std::string>& words) {
-  Args args(words, {"exact"});
+  Args args(words, {"exact", "votes"});
   const auto& pos = args.positional();
   v1::SearchRequest request;
   uint64_t k = 0, ef = 0;
@@ -518,13 +503,15 @@ int Search(Client& client, const std::vector<std::string>& words) {
       !args.GetUint("ef", 0, &ef)) {
     std::fprintf(stderr,
                  "usage: bottleneck search COLLECTION (--item ID | --image FILE | --text TEXT)\n"
-                 "         [--k 10] [--ef N] [--exact]\n");
+                 "         [--k 10] [--ef N] [--exact] [--votes]\n"
+                 "  --votes  also count the neighbours' labels (a k-nearest-neighbour vote)\n");
     return kExitUsage;
   }
   request.set_collection(pos[0]);
   request.set_k(static_cast<uint32_t>(k));
   request.set_ef(static_cast<uint32_t>(ef));
   request.set_exact(args.Has("exact"));
+  request.set_label_votes(args.Has("votes"));
   if (args.Has("item")) {
     request.set_item_id(args.Get("item"));
   } else if (!QueryInput(args, request.mutable_input())) {
@@ -546,6 +533,16 @@ int Search(Client& client, const std::vector<std::string>& words) {
     rows.push_back({std::to_string(++rank), n.id(), distance, n.label()});
   }
   PrintTable({"RANK", "ID", "DISTANCE", "LABEL"}, rows);
+  if (request.label_votes()) {
+    std::vector<std::vector<std::string>> votes;
+    for (const auto& v : response.label_votes()) {
+      char fraction[32];
+      std::snprintf(fraction, sizeof(fraction), "%.3f", v.fraction());
+      votes.push_back({v.label(), std::to_string(v.count()), fraction});
+    }
+    std::printf("\n");
+    PrintTable({"LABEL", "VOTES", "FRACTION"}, votes);
+  }
   return kExitOk;
 }
 

@@ -35,12 +35,15 @@ const char kUsage[] =
     "  collections create|list|get|delete    manage collections\n"
     "  datasets upload|list|delete           upload IDX files, image folders, text corpora or\n"
     "                                        bag-of-words files (--bow, --vocab)\n"
-    "  train COLLECTION DATASET ...          start a training job and watch its progress\n"
+    "  train COLLECTION DATASET ...          start a training job (an auto-encoder, PCA, LSA or a\n"
+    "                                        classifier) and watch its progress\n"
     "  jobs list|get|watch|cancel|resume     training jobs\n"
     "  models list|get|promote               model versions and zero-downtime promotion\n"
     "  items upsert|get|delete               items, in bulk with progress\n"
-    "  search COLLECTION ...                 by image file, text or item id\n"
+    "  search COLLECTION ...                 by image file, text or item id (--votes: the\n"
+    "                                        neighbours' labels)\n"
     "  encode | decode                       inputs to codes, codes to images or words\n"
+    "  classify COLLECTION ...               top labels by a classifier version\n"
     "  demo                                  Fashion-MNIST end to end, with plots\n";
 
 using Options = bn::cli::GlobalOptions;
@@ -148,6 +151,7 @@ int main(int argc, char** argv) {
                                                            {"search", bn::cli::Search},
                                                            {"encode", bn::cli::Encode},
                                                            {"decode", bn::cli::Decode},
+                                                           {"classify", bn::cli::Classify},
                                                            {"demo", bn::cli::Demo}};
   if (auto it = kCommands.find(command); it != kCommands.end()) {
     bn::cli::Client client(options);

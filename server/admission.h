@@ -20,7 +20,7 @@ namespace bn {
 class Admission {
  public:
   enum class Kind : int {
-    kQuery = 0,   // Search, Encode, Decode.
+    kQuery = 0,   // Search, Encode, Decode, Classify.
     kWrite = 1,   // Upsert, StreamUpsert (once per stream), DeleteItems.
     kUpload = 2,  // UploadDataset streams.
   };

@@ -112,7 +112,7 @@ const std::map<std::string, Flag>& Flags() {
         "0 turns the cache off. Default 262144"}},
       {"max-inflight-queries",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->max_inflight_queries; },
-        "Search/Encode/Decode requests handled at once; more are refused with "
+        "Search/Encode/Decode/Classify requests handled at once; more are refused with "
         "RESOURCE_EXHAUSTED. Default 256"}},
       {"max-write-streams",
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->max_write_streams; },

@@ -50,7 +50,7 @@ struct ServerConfig {
   int neighbour_cache_items = 262144;  // Per collection; 0: no cache.
   // Admission control: requests beyond these are refused with RESOURCE_EXHAUSTED at once
   // instead of queueing without bound.
-  int max_inflight_queries = 256;  // Search, Encode, Decode handled at the same time.
+  int max_inflight_queries = 256;  // Search, Encode, Decode, Classify at the same time.
   int max_write_streams = 8;       // Upsert/Delete calls (streams count once) at the same time.
   int max_dataset_uploads = 2;     // UploadDataset streams at the same time.
   int max_queued_jobs = 16;        // Training jobs waiting for a slot.

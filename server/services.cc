@@ -251,4 +251,11 @@ grpc::Status QueryServiceImpl::Decode(grpc::ServerContext* context,
                   [&] { return queries_->Decode(*request); });
 }
 
+grpc::Status QueryServiceImpl::Classify(grpc::ServerContext* context,
+                                        const v1::ClassifyRequest* request,
+                                        v1::ClassifyResponse* response) {
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return queries_->Classify(*request); });
+}
+
 }  // namespace bn

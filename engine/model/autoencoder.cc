@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
+#include <new>
 #include <utility>
 
 #include "engine/model/autoencoder_net.h"
@@ -66,6 +67,18 @@ class DenseAutoencoderModel : public Model {
     bf16_encoder_ = std::move(*mlp);
     return absl::OkStatus();
   }
+  // Copies of the layers from the input to the code layer.
+  std::vector<DenseLayerWeights> EncoderLayers() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<DenseLayerWeights> out;
+    for (int l = 0; l <= net_->code_layer(); ++l) {
+      const DenseLayer& layer = net_->layer(l);
+      out.push_back(
+          {layer.in_size(), layer.out_size(), layer.activation(), layer.weights(), layer.bias()});
+    }
+    return out;
+  }
+
   absl::Status Decode(const float* codes, int64_t n, float* x) const override {
     if (n < 0) return absl::InvalidArgumentError("negative row count");
     std::lock_guard<std::mutex> lock(mutex_);
@@ -168,6 +181,18 @@ absl::StatusOr<std::unique_ptr<Model>> WithBf16Encode(std::unique_ptr<Model> mod
   auto* dense = static_cast<DenseAutoencoderModel*>(model.get());
   if (absl::Status s = dense->UseBf16Encoder(); !s.ok()) return s;
   return model;
+}
+
+absl::StatusOr<std::vector<DenseLayerWeights>> DenseEncoderLayers(const Model& model) {
+  if (model.kind() != ModelKind::kDenseAutoencoder) {
+    return absl::InvalidArgumentError("not a dense auto-encoder");
+  }
+  // Every kDenseAutoencoder Model is a DenseAutoencoderModel: only this file makes them.
+  try {
+    return static_cast<const DenseAutoencoderModel&>(model).EncoderLayers();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory copying the encoder");
+  }
 }
 
 absl::StatusOr<double> ReconstructionErrorPerItem(const Model& model, const FloatMatrix& x) {

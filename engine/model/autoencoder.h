@@ -81,6 +81,11 @@ std::unique_ptr<Model> NewDenseAutoencoderModel(std::unique_ptr<AutoencoderNet> 
 // CPU lacks AVX-512 BF16 (Bf16Mlp::Supported()). On error `model` is lost: check first.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<Model>> WithBf16Encode(std::unique_ptr<Model> model);
 
+// Copies of the encoder's layers of a dense auto-encoder made by this file (trained or loaded):
+// layer 0 (input -> first hidden layer) up to the code layer, each with its activation (the
+// hidden activation, then the code activation). InvalidArgument for another kind of model.
+[[nodiscard]] absl::StatusOr<std::vector<DenseLayerWeights>> DenseEncoderLayers(const Model& model);
+
 // Reconstruction of `x` by `model` (Encode then Decode) and the summed squared error per row.
 [[nodiscard]] absl::StatusOr<double> ReconstructionErrorPerItem(const Model& model,
                                                                 const FloatMatrix& x);

@@ -1,8 +1,9 @@
-// DenseClassifier: a trained dense softmax classifier (e.g. 784-500-500-2000-10), the model
-// TrainDenseClassifier (engine/train/classifier_trainer.h) produces. Not a bn::Model: it gives
-// labels, not codes.
+// The dense softmax classifier (e.g. 784-500-500-2000-10): its spec, the DenseClassifier that
+// TrainDenseClassifier (engine/train/classifier_trainer.h) returns, and the Model it is stored and
+// served as (ModelKind::kClassifier, e.g. fine-tuned from an auto-encoder's encoder).
 //
-// Thread safety: a DenseClassifier serialises its calls internally (safe from many threads).
+// Thread safety: a DenseClassifier and a classifier Model serialise their calls internally (safe
+// from many threads); a classifier Model is immutable after construction or Load.
 #ifndef BOTTLENECK_ENGINE_MODEL_CLASSIFIER_H_
 #define BOTTLENECK_ENGINE_MODEL_CLASSIFIER_H_
 
@@ -12,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/model/model.h"
 #include "engine/nn/dense.h"
 #include "engine/util/matrix.h"
 
@@ -22,10 +24,18 @@ struct ClassifierSpec {
   std::vector<int64_t> hidden_sizes = {500, 500, 2000};
   int num_classes = 10;
   Activation hidden_activation = Activation::kLogistic;
+  // One activation per hidden layer (e.g. an auto-encoder's ReLU hidden layers and its linear
+  // code layer); empty: hidden_activation for every hidden layer.
+  std::vector<Activation> hidden_activations;
   bool pretraining = false;  // CD-1 RBM per hidden layer (logistic hidden units only)
 };
 
-// Checks sizes and that pre-training has logistic hidden units. InvalidArgument otherwise.
+// The activation of hidden layer `l` (< hidden_sizes.size()) under `spec`.
+Activation HiddenActivation(const ClassifierSpec& spec, size_t l);
+
+// Checks sizes (at most 32 hidden layers of 1..2^20 units, 2..2^20 classes), the activations
+// (one per hidden layer when given, known values) and that pre-training has logistic hidden
+// units. InvalidArgument otherwise.
 [[nodiscard]] absl::Status ValidateClassifierSpec(const ClassifierSpec& spec);
 
 class DenseClassifier {
@@ -44,6 +54,12 @@ class ClassifierNet;
 
 // The classifier serving a trained net (not null).
 std::unique_ptr<DenseClassifier> NewDenseClassifier(std::unique_ptr<ClassifierNet> net);
+
+// The same net as a storable Model (ModelKind::kClassifier): Encode writes each row's class
+// probabilities (code_size() = num_classes, CodeType::kFloat); Decode is Unimplemented (a
+// classifier has no decoder). SavePayload / the registered loader keep the architecture (sizes,
+// per-layer activations) and every weight, so a loaded model gives bit-identical probabilities.
+std::unique_ptr<Model> NewClassifierModel(std::unique_ptr<ClassifierNet> net);
 
 // Fraction of the n rows of probs [n, classes] whose most probable class is not labels[r].
 double MisclassifiedFraction(const float* probs, const int* labels, int64_t n, int classes);

@@ -1,5 +1,6 @@
-// The interface every trained model serves through: PCA, the dense auto-encoder and the
-// convolutional auto-encoder. The service holds models only through this interface, so it serves
+// The interface every trained model serves through: PCA, LSA, the dense auto-encoder, the
+// convolutional auto-encoder and the classifier (whose "codes" are class probabilities and which
+// has no decoder). The service holds models only through this interface, so it stores and loads
 // any of them without special cases.
 //
 // Inputs and outputs are row-major float matrices: n rows of input_size() values (pixels in
@@ -22,7 +23,12 @@
 
 namespace bn {
 
-enum class ModelKind : uint32_t { kPca = 1, kDenseAutoencoder = 2, kConvAutoencoder = 3 };
+enum class ModelKind : uint32_t {
+  kPca = 1,
+  kDenseAutoencoder = 2,
+  kConvAutoencoder = 3,
+  kClassifier = 4,  // engine/model/classifier.h; LSA models are stored as kPca
+};
 
 enum class CodeType : uint32_t { kFloat = 1, kBinary = 2 };
 
@@ -40,6 +46,7 @@ class Model {
   // InvalidArgument for n < 0; Internal if the backend fails (no exception escapes).
   [[nodiscard]] virtual absl::Status Encode(const float* x, int64_t n, float* codes) const = 0;
   // codes: n * code_size(); x: n * input_size() (written): the reconstruction / generation.
+  // Unimplemented for a model without a decoder (a classifier).
   [[nodiscard]] virtual absl::Status Decode(const float* codes, int64_t n, float* x) const = 0;
 
   // Appends the model's payload (architecture, weights, preprocessing) to `out`. The envelope

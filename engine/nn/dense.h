@@ -29,6 +29,15 @@ enum class Activation : uint32_t { kLinear = 0, kLogistic = 1, kRelu = 2, kTanh 
 // The oneDNN eltwise algorithm of `act` (eltwise_linear with alpha 1, beta 0 for kLinear).
 dnnl::algorithm ForwardAlgorithm(Activation act);
 
+// A layer's parameters as plain values (a copy), to move trained layers between networks: e.g.
+// an auto-encoder's encoder into a classifier (engine/model/classifier_net.h).
+struct DenseLayerWeights {
+  int64_t in_size = 0, out_size = 0;
+  Activation activation = Activation::kLinear;
+  std::vector<float> weights;  // [out_size][in_size] row-major (DenseLayer's layout)
+  std::vector<float> bias;     // [out_size]
+};
+
 class DenseLayer {
  public:
   static constexpr size_t kMaxCachedBatchSizes = 16;

@@ -179,8 +179,10 @@ absl::Status PretrainWithRbms(const FloatMatrix& train, const std::vector<float>
 absl::Status PretrainClassifier(const FloatMatrix& train, const TrainOptions& options,
                                 int phase_count, const ProgressCallback& progress,
                                 const CancellationFlag* cancel, ClassifierNet* net) {
-  if (net->spec().hidden_activation != Activation::kLogistic) {
-    return absl::InvalidArgumentError("RBM pre-training needs logistic hidden units");
+  for (int l = 0; l + 1 < net->num_layers(); ++l) {
+    if (net->layer(l).activation() != Activation::kLogistic) {
+      return absl::InvalidArgumentError("RBM pre-training needs logistic hidden units");
+    }
   }
   // Binary CD-1 RBMs (pretrain_cd_steps and the softmax / linear rates do not apply).
   std::vector<StackLayer> layers(static_cast<size_t>(net->num_layers() - 1));

@@ -33,6 +33,7 @@ class ServingIndex;
 struct ServingModel;
 struct ServingState;
 struct ModelRecord;
+struct ClassifierCache;
 
 class CollectionRegistry {
  public:
@@ -94,6 +95,13 @@ class CollectionRegistry {
   // Loads a stored version (engine model, text pipeline, encode batcher).
   [[nodiscard]] absl::StatusOr<std::shared_ptr<const ServingModel>> LoadModel(
       const std::string& collection, uint64_t version) const;
+  // The classifier version `version` of the collection (0: its newest classifier version),
+  // loaded with LoadModel and kept for the next call. NotFound for an unknown version;
+  // FailedPrecondition when that version is not a classifier, or (version 0) the collection has
+  // no classifier version. Cheap when nothing changed: one point lookup past the versions seen
+  // (collection_registry_classify.cc).
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<const ServingModel>> Classifier(
+      const CollectionRuntime& runtime, uint64_t version) const;
   // Opens (recovers) the index of `model` for the collection.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<ServingIndex>> OpenIndex(
       const CollectionRuntime& runtime, const ServingModel& model) const;
@@ -114,7 +122,9 @@ class CollectionRegistry {
   absl::StatusOr<std::shared_ptr<const ServingState>> LoadServingState(
       const CollectionRuntime& runtime, uint64_t version) const;
   std::string SnapshotDir() const;
-  void FollowPrimary();  // collection_registry_follow.cc
+  void FollowPrimary();  // collection_registry_background.cc
+  // Looks at the versions past cache->scanned for classifiers (the caller holds cache->mutex).
+  absl::Status ScanForClassifiers(const std::string& collection, ClassifierCache* cache) const;
 
   Store* const store_;
   const Options options_;

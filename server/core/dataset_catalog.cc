@@ -307,11 +307,13 @@ absl::Status DatasetCatalog::Load(const v1::Job& job, const v1::CollectionSpec& 
   if (!s.ok()) return s;
   if (!parse.ok()) return parse;
   if (spec.has_document()) {
-    std::vector<const v1::Document*> corpus;
-    for (const v1::Example& example : examples) corpus.push_back(&example.input().document());
-    auto learned = TextPipeline::Learn(corpus, spec.document(), job.spec().text(), vocabulary);
-    if (!learned.ok()) return learned.status();
-    *text = std::move(*learned);
+    if (*text == nullptr) {
+      std::vector<const v1::Document*> corpus;
+      for (const v1::Example& example : examples) corpus.push_back(&example.input().document());
+      auto learned = TextPipeline::Learn(corpus, spec.document(), job.spec().text(), vocabulary);
+      if (!learned.ok()) return learned.status();
+      *text = std::move(*learned);
+    }
     all->x.cols = (*text)->vocabulary_size();
   } else {
     all->x.cols = InputSize(spec);

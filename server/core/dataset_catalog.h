@@ -67,8 +67,10 @@ class DatasetCatalog {
   // Reads the dataset of `job` into `all` (labels mapped to small integers, or all -1 when any
   // example is unlabelled). Document collections first make the model version's text pipeline
   // (`*text`, TextPipeline::Learn with the dataset's vocabulary if it has one) from the
-  // examples; documents with no word of it are skipped, and each kept row's document length
-  // (its counted words) goes to all->lengths. Cancelled on cancel.
+  // examples, unless `*text` is set on entry (a classifier keeps its encoder version's pipeline):
+  // then the documents go through that one. Documents with no word of the pipeline's vocabulary
+  // are skipped, and each kept row's document length (its counted words) goes to all->lengths.
+  // Cancelled on cancel.
   [[nodiscard]] absl::Status Load(const bottleneck::v1::Job& job,
                                   const bottleneck::v1::CollectionSpec& spec,
                                   const CancellationFlag& cancel, LabelledMatrix* all,

@@ -37,6 +37,48 @@ uint64_t JobNumber(const std::string& id) {
   return dot == std::string::npos ? 0 : std::strtoull(id.c_str() + dot + 1, nullptr, 10);
 }
 
+// A classifier spec against stored state: the dataset must be labelled, and a named encoder
+// version must be a dense auto-encoder of the collection with enough layers. Fills in how many
+// layers are reused and, for documents, the encoder's text options (its pipeline is kept).
+absl::Status ResolveClassifier(const CollectionRegistry& registry,
+                               const v1::StartTrainingRequest& request, const v1::Dataset& dataset,
+                               v1::ModelSpec* spec) {
+  if (dataset.labelled_count() < dataset.example_count()) {
+    return absl::FailedPreconditionError(
+        "a classifier trains on labels, but only " + std::to_string(dataset.labelled_count()) +
+        " of the " + std::to_string(dataset.example_count()) + " examples of dataset '" +
+        request.dataset() + "' are labelled");
+  }
+  v1::ClassifierSpec* c = spec->mutable_classifier();
+  if (c->encoder_model_version() == 0) return absl::OkStatus();
+  auto encoder = registry.GetModel(request.collection(), c->encoder_model_version());
+  if (!encoder.ok()) return encoder.status();
+  const std::string version = "classifier.encoder_model_version " +
+                              std::to_string(c->encoder_model_version()) + " of collection '" +
+                              request.collection() + "'";
+  if (!encoder->spec().has_dense()) {
+    const v1::ModelSpec& e = encoder->spec();
+    const std::string kind = e.has_pca()          ? "a PCA model"
+                             : e.has_lsa()        ? "an LSA model"
+                             : e.has_conv()       ? "a convolutional auto-encoder"
+                             : e.has_classifier() ? "a classifier"
+                                                  : "not an auto-encoder";
+    return absl::FailedPreconditionError(
+        version + " is " + kind +
+        "; a classifier reuses the encoder layers of a dense auto-encoder version");
+  }
+  const uint32_t hidden = static_cast<uint32_t>(encoder->spec().dense().encoder_sizes_size());
+  if (c->encoder_layers() == 0) c->set_encoder_layers(hidden > 0 ? hidden : 1);
+  if (c->encoder_layers() > hidden + 1) {
+    return absl::InvalidArgumentError("classifier.encoder_layers is " +
+                                      std::to_string(c->encoder_layers()) + ", but " + version +
+                                      " has " + std::to_string(hidden + 1) + " encoder layers (" +
+                                      std::to_string(hidden) + " hidden and the code layer)");
+  }
+  if (encoder->spec().has_text()) *spec->mutable_text() = encoder->spec().text();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool JobManager::Entry::finished() const { return Finished(job.state()); }
@@ -156,6 +198,11 @@ absl::StatusOr<v1::Job> JobManager::Start(const v1::StartTrainingRequest& reques
   v1::ModelSpec spec = request.spec();
   ApplyDefaultRecipe((*runtime)->spec(), dataset.ok() ? dataset->example_count() : 0, &spec);
   if (absl::Status s = NormalizeModelSpec((*runtime)->spec(), &spec); !s.ok()) return s;
+  if (spec.has_classifier() && request.promote_when_done()) {
+    return absl::InvalidArgumentError(
+        "promote_when_done: a classifier version cannot serve the collection's index "
+        "(QueryService.Classify serves it)");
+  }
   if (!dataset.ok()) return dataset.status();
   if (spec.training().validation() == v1::VALIDATION_SPLIT_BY_LABEL &&
       dataset->labelled_count() < dataset->example_count()) {
@@ -167,6 +214,11 @@ absl::StatusOr<v1::Job> JobManager::Start(const v1::StartTrainingRequest& reques
   }
   if (request.description().size() > kMaxDescriptionBytes) {
     return absl::InvalidArgumentError("description must be at most 1024 bytes");
+  }
+  if (spec.has_classifier()) {
+    if (absl::Status s = ResolveClassifier(*registry_, request, *dataset, &spec); !s.ok()) {
+      return s;
+    }
   }
   auto entry = std::make_shared<Entry>();
   entry->collection = request.collection();

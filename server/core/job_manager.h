@@ -1,12 +1,14 @@
 // Training jobs: queued on a bounded pool (JobRunner), run (dataset -> split -> train and
-// evaluate -> a new model version, optionally promoted), watched, cancelled and resumed. Every
+// evaluate, or fine-tune a classifier from an encoder version -> a new model version, optionally
+// promoted), watched, cancelled and resumed. Every
 // state change is persisted; jobs that were queued or running when the server stopped come back
 // INTERRUPTED and resume from their last checkpoint.
 //
 // Thread safety: any thread.
-// Errors: InvalidArgument (spec, description); NotFound (collection, dataset, job);
-// FailedPrecondition (training disabled; resuming a job that is not INTERRUPTED);
-// ResourceExhausted (queue full).
+// Errors: InvalidArgument (spec, description, a classifier promoted when done); NotFound
+// (collection, dataset, job, a classifier's encoder version); FailedPrecondition (training
+// disabled; resuming a job that is not INTERRUPTED; a classifier on a dataset with unlabelled
+// examples or from a version that is not a dense auto-encoder); ResourceExhausted (queue full).
 #ifndef BOTTLENECK_SERVER_CORE_JOB_MANAGER_H_
 #define BOTTLENECK_SERVER_CORE_JOB_MANAGER_H_
 

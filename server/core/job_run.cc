@@ -1,6 +1,7 @@
 // JobManager: the body of one training job, on a JobRunner thread.
 //   load the dataset -> split off validation -> TrainAndEvaluate (PCA baseline, the model,
-//   the report) -> store a new model version -> promote it when asked.
+//   the report), or TrainClassifierAndEvaluate for a classifier (from its encoder version) ->
+//   store a new model version -> promote it when asked.
 // Progress goes to the job record (persisted at epoch ends and every few seconds) and to
 // watchers; checkpoints go to the store at most every checkpoint_interval.
 #include <google/protobuf/util/time_util.h>
@@ -101,6 +102,22 @@ absl::StatusOr<uint64_t> JobManager::TrainAndStore(
   const v1::CollectionSpec& spec = runtime->spec();
   LabelledMatrix all;
   std::unique_ptr<TextPipeline> text;
+  // A classifier from an encoder: that version's model, and its text pipeline for documents.
+  std::shared_ptr<const ServingModel> encoder;
+  if (job.spec().has_classifier() && job.spec().classifier().encoder_model_version() != 0) {
+    auto loaded =
+        registry_->LoadModel(job.collection(), job.spec().classifier().encoder_model_version());
+    if (!loaded.ok()) {
+      return absl::Status(loaded.status().code(),
+                          "loading the encoder: " + std::string(loaded.status().message()));
+    }
+    encoder = std::move(*loaded);
+    if (encoder->text != nullptr) {
+      auto copy = TextPipeline::Deserialize(encoder->text->Serialize());
+      if (!copy.ok()) return copy.status();
+      text = std::move(*copy);
+    }
+  }
   if (absl::Status s = datasets_->Load(job, spec, cancel, &all, &text); !s.ok()) {
     if (cancel.cancelled()) return absl::CancelledError("cancelled");
     return absl::Status(s.code(), "loading the dataset: " + std::string(s.message()));
@@ -134,7 +151,11 @@ absl::StatusOr<uint64_t> JobManager::TrainAndStore(
     hooks.resume_from = &*checkpoint;
     BN_LOG(INFO) << "job " << job.id() << ": resuming from its checkpoint";
   }
-  auto trained = TrainAndEvaluate(spec, job.spec(), train, validation, hooks, cancel);
+  auto trained =
+      job.spec().has_classifier()
+          ? TrainClassifierAndEvaluate(spec, job.spec(), encoder ? encoder->model.get() : nullptr,
+                                       train, validation, hooks, cancel)
+          : TrainAndEvaluate(spec, job.spec(), train, validation, hooks, cancel);
   if (!trained.ok()) return trained.status();
 
   ModelRecord record;
@@ -153,15 +174,24 @@ absl::StatusOr<uint64_t> JobManager::TrainAndStore(
     meta.set_vocabulary_source(text->source());
     meta.set_vocabulary_word_count(text->vocabulary_size());
   }
+  if (job.spec().has_classifier()) {
+    *meta.mutable_class_labels() = {train.label_names.begin(), train.label_names.end()};
+  }
   auto version = registry_->AddModel(runtime, &record);
   if (!version.ok()) {
     if (version.status().code() == absl::StatusCode::kCancelled) return version.status();
     return absl::Status(version.status().code(),
                         "storing the model: " + std::string(version.status().message()));
   }
-  BN_LOG(INFO) << "job " << job.id() << ": model v" << *version << " stored; validation error "
-               << trained->report.reconstruction_error() << " (PCA "
-               << trained->report.pca_reconstruction_error() << ")";
+  if (job.spec().has_classifier()) {
+    BN_LOG(INFO) << "job " << job.id() << ": classifier v" << *version
+                 << " stored; validation classification error "
+                 << trained->report.classification_error();
+  } else {
+    BN_LOG(INFO) << "job " << job.id() << ": model v" << *version << " stored; validation error "
+                 << trained->report.reconstruction_error() << " (PCA "
+                 << trained->report.pca_reconstruction_error() << ")";
+  }
   return *version;
 }
 

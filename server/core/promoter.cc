@@ -67,6 +67,12 @@ absl::StatusOr<v1::Promotion> Promoter::Start(const std::shared_ptr<CollectionRu
   }
   auto model = registry_->LoadModel(runtime->name(), version);
   if (!model.ok()) return model.status();
+  if ((*model)->meta.spec().has_classifier()) {
+    return absl::FailedPreconditionError(
+        "model version " + std::to_string(version) +
+        " is a classifier: its outputs are label probabilities, not codes, so it cannot serve "
+        "the collection's index (QueryService.Classify serves it)");
+  }
   if (absl::Status s = Launch(runtime, *model); !s.ok()) return s;
   promotion.set_items_total(*count);
   return promotion;

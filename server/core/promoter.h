@@ -6,7 +6,7 @@
 //
 // Thread safety: any thread. One promotion per collection at a time.
 // Errors: InvalidArgument (version 0); NotFound (collection or version); FailedPrecondition
-// (another version is being promoted, or a follower).
+// (another version is being promoted, a classifier version, or a follower).
 #ifndef BOTTLENECK_SERVER_CORE_PROMOTER_H_
 #define BOTTLENECK_SERVER_CORE_PROMOTER_H_
 

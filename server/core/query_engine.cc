@@ -1,5 +1,11 @@
 #include "server/core/query_engine.h"
 
+#include <algorithm>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "engine/store/collection_store.h"
 #include "server/core/collection_registry.h"
 #include "server/core/inputs.h"
@@ -43,7 +49,32 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> ModelFor(const CollectionReg
   if (auto promotion = runtime.promotion(); promotion && promotion->model->version == version) {
     return promotion->model;
   }
-  return registry.LoadModel(runtime.name(), version);
+  auto model = registry.LoadModel(runtime.name(), version);
+  if (model.ok() && (*model)->meta.spec().has_classifier()) {
+    return absl::FailedPreconditionError(
+        "model version " + std::to_string(version) +
+        " is a classifier: it has no codes or decoder (use QueryService.Classify)");
+  }
+  return model;
+}
+
+// SearchResponse.label_votes: the labels of the returned neighbours, most votes first, ties by
+// label; unlabelled neighbours do not vote but count in the fractions' denominator.
+void AddLabelVotes(v1::SearchResponse* response) {
+  std::map<std::string, uint32_t> counts;
+  for (const v1::Neighbor& n : response->neighbors()) {
+    if (!n.label().empty()) ++counts[n.label()];
+  }
+  std::vector<std::pair<std::string, uint32_t>> votes(counts.begin(), counts.end());
+  std::stable_sort(votes.begin(), votes.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  const float total = static_cast<float>(response->neighbors_size());
+  for (const auto& [label, count] : votes) {
+    v1::LabelVote* vote = response->add_label_votes();
+    vote->set_label(label);
+    vote->set_count(count);
+    vote->set_fraction(static_cast<float>(count) / total);
+  }
 }
 
 // The query of a search as code bytes, and the item to leave out of the results (a search by a
@@ -213,6 +244,7 @@ absl::StatusOr<v1::SearchResponse> QueryEngine::Search(const v1::SearchRequest& 
     if (!head.metadata().empty()) *out->mutable_metadata() = head.metadata();
     out->set_distance(distances[i]);
   }
+  if (request.label_votes()) AddLabelVotes(&response);
   return response;
 }
 

@@ -1,12 +1,14 @@
-// Reads: nearest-neighbour search (by input, code or stored item), Encode, Decode and GetItem.
-// Searches by input encode through the model's micro-batcher; neighbours' heads (id, label,
-// metadata) come from the collection's cache, filled from the store on a miss. Nothing here
-// writes, so it serves on followers too.
+// Reads: nearest-neighbour search (by input, code or stored item; optionally with the
+// neighbours' label votes), Encode, Decode, Classify and GetItem. Searches by input encode
+// through the model's micro-batcher; neighbours' heads (id, label, metadata) come from the
+// collection's cache, filled from the store on a miss. Classify uses a classifier version
+// (CollectionRegistry::Classifier). Nothing here writes, so it serves on followers too.
 //
 // Thread safety: any thread, concurrently.
-// Errors: InvalidArgument (k, ef, empty query, malformed input or code); NotFound (collection,
-// item, model version); FailedPrecondition (no model serves the collection yet, or the item has
-// no code for it yet).
+// Errors: InvalidArgument (k, ef, empty query, malformed input or code, input count);
+// NotFound (collection, item, model version); FailedPrecondition (no model serves the collection
+// yet, the item has no code for it yet, Encode/Decode of a classifier version, Classify without
+// a classifier version or with a version of another kind).
 #ifndef BOTTLENECK_SERVER_CORE_QUERY_ENGINE_H_
 #define BOTTLENECK_SERVER_CORE_QUERY_ENGINE_H_
 
@@ -32,6 +34,9 @@ class QueryEngine {
   // Reconstructions (images, or top words) of up to 1024 codes.
   [[nodiscard]] absl::StatusOr<bottleneck::v1::DecodeResponse> Decode(
       const bottleneck::v1::DecodeRequest& request) const;
+  // Top-k labels with probabilities for up to 1024 inputs (query_classify.cc).
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::ClassifyResponse> Classify(
+      const bottleneck::v1::ClassifyRequest& request) const;
   [[nodiscard]] absl::StatusOr<bottleneck::v1::GetItemResponse> GetItem(
       const bottleneck::v1::GetItemRequest& request) const;
 

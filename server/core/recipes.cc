@@ -16,11 +16,7 @@ void ImageRecipe(const v1::CollectionSpec& collection, uint64_t examples, v1::Mo
   const bool binary = collection.code_kind() == v1::CODE_KIND_BINARY;
   const int64_t d = InputSize(collection);
   v1::DenseAutoencoderSpec* dense = spec->mutable_dense();
-  if (d >= 256) {
-    for (uint32_t size : {1000, 500, 250}) dense->add_encoder_sizes(size);
-  } else {
-    for (int64_t f : {4, 2, 1}) dense->add_encoder_sizes(static_cast<uint32_t>(f * d));
-  }
+  for (uint32_t size : DefaultEncoderSizes(collection)) dense->add_encoder_sizes(size);
   dense->set_code_size(binary ? 64 : static_cast<uint32_t>(std::min<int64_t>(30, d / 2 + 1)));
   dense->set_hidden_activation(v1::ACTIVATION_RELU);
   v1::TrainingOptions* t = spec->mutable_training();
@@ -37,14 +33,8 @@ void ImageRecipe(const v1::CollectionSpec& collection, uint64_t examples, v1::Mo
 // with SGD + momentum.
 void DocumentRecipe(const v1::CollectionSpec& collection, v1::ModelSpec* spec) {
   const bool binary = collection.code_kind() == v1::CODE_KIND_BINARY;
-  const int64_t v = InputSize(collection);
   v1::DenseAutoencoderSpec* dense = spec->mutable_dense();
-  if (v >= 1000) {
-    for (uint32_t size : {500, 250, 125}) dense->add_encoder_sizes(size);
-  } else {
-    for (int64_t f : {4, 8, 16})
-      dense->add_encoder_sizes(static_cast<uint32_t>(std::max<int64_t>(v / f, 8)));
-  }
+  for (uint32_t size : DefaultEncoderSizes(collection)) dense->add_encoder_sizes(size);
   dense->set_code_size(binary ? 32 : 10);
   dense->set_hidden_activation(v1::ACTIVATION_LOGISTIC);
   v1::RbmPretraining* p = dense->mutable_pretraining();
@@ -58,6 +48,20 @@ void DocumentRecipe(const v1::CollectionSpec& collection, v1::ModelSpec* spec) {
 }
 
 }  // namespace
+
+std::vector<uint32_t> DefaultEncoderSizes(const v1::CollectionSpec& collection) {
+  const int64_t d = InputSize(collection);
+  std::vector<uint32_t> sizes;
+  if (collection.has_document()) {
+    if (d >= 1000) return {500, 250, 125};
+    for (int64_t f : {4, 8, 16})
+      sizes.push_back(static_cast<uint32_t>(std::max<int64_t>(d / f, 8)));
+    return sizes;
+  }
+  if (d >= 256) return {1000, 500, 250};
+  for (int64_t f : {4, 2, 1}) sizes.push_back(static_cast<uint32_t>(f * d));
+  return sizes;
+}
 
 void ApplyDefaultRecipe(const v1::CollectionSpec& collection, uint64_t examples,
                         v1::ModelSpec* spec) {

@@ -48,6 +48,16 @@ struct PromotionState {
   int64_t start_unix_seconds = 0;
 };
 
+// What Classify keeps between calls (CollectionRegistry::Classifier): the newest classifier
+// version among versions 1..scanned (model versions are numbered 1, 2, ... and never removed, so
+// a later call only looks at versions past `scanned`), and the classifier version loaded last.
+struct ClassifierCache {
+  std::mutex mutex;  // Guards the fields below (held while a version loads).
+  uint64_t scanned = 0;
+  uint64_t newest = 0;  // 0: none among them.
+  std::shared_ptr<const ServingModel> loaded;
+};
+
 class CollectionRuntime {
  public:
   // `neighbour_cache_items` bounds neighbours() (0 disables it).
@@ -88,6 +98,9 @@ class CollectionRuntime {
   // who must invalidate it. A cache of what the store holds, hence usable through a const runtime.
   NeighbourCache& neighbours() const { return neighbours_; }
 
+  // Classify's classifier versions (a cache of what the store holds, like neighbours()).
+  ClassifierCache& classifiers() const { return classifiers_; }
+
  private:
   const std::string name_;
   const bottleneck::v1::CollectionSpec spec_;
@@ -97,6 +110,7 @@ class CollectionRuntime {
   std::shared_ptr<PromotionState> promotion_;
   std::mutex write_mutex_;
   mutable NeighbourCache neighbours_;
+  mutable ClassifierCache classifiers_;
 };
 
 }  // namespace bn

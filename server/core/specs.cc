@@ -8,6 +8,7 @@
 
 #include "engine/input/augment.h"
 #include "engine/input/text.h"
+#include "server/core/recipes.h"
 
 namespace bn {
 namespace {
@@ -231,6 +232,37 @@ absl::Status NormalizeConv(const v1::CollectionSpec& collection, v1::ConvAutoenc
   return NormalizeDenoising("conv.denoising", c->mutable_denoising());
 }
 
+// The checks a classifier spec needs of the collection alone; JobManager::Start resolves the
+// encoder version against the store (ResolveClassifierSpec).
+absl::Status NormalizeClassifier(const v1::CollectionSpec& collection, v1::ClassifierSpec* c) {
+  if (absl::Status s = CheckLayerSizes("classifier.hidden_sizes", c->hidden_sizes()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckActivation("classifier.hidden_activation", c->hidden_activation());
+      !s.ok()) {
+    return s;
+  }
+  if (c->hidden_activation() == v1::ACTIVATION_UNSPECIFIED) {
+    c->set_hidden_activation(v1::ACTIVATION_RELU);
+  }
+  if (c->encoder_model_version() == 0) {
+    if (c->encoder_layers() != 0) {
+      return Invalid("classifier.encoder_layers needs an encoder_model_version");
+    }
+    if (c->freeze_encoder()) {
+      return Invalid("classifier.freeze_encoder needs an encoder_model_version");
+    }
+    if (c->hidden_sizes().empty()) {
+      for (uint32_t size : DefaultEncoderSizes(collection)) c->add_hidden_sizes(size);
+    }
+  }
+  if (c->encoder_layers() > kMaxEncoderLayers) {
+    return Invalid("classifier.encoder_layers must be at most " +
+                   std::to_string(kMaxEncoderLayers));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 AugmentOptions AugmentOptionsFrom(const v1::ImageAugmentation& a) {
@@ -365,10 +397,20 @@ absl::Status NormalizeModelSpec(const v1::CollectionSpec& collection, v1::ModelS
     case v1::ModelSpec::kConv:
       if (absl::Status s = NormalizeConv(collection, spec->mutable_conv()); !s.ok()) return s;
       break;
+    case v1::ModelSpec::kClassifier:
+      if (absl::Status s = NormalizeClassifier(collection, spec->mutable_classifier()); !s.ok()) {
+        return s;
+      }
+      break;
     default:
-      return Invalid("spec needs an architecture: pca, lsa, dense or conv");
+      return Invalid("spec needs an architecture: pca, lsa, dense, conv or classifier");
   }
   if (absl::Status s = NormalizeTraining(collection, spec->mutable_training()); !s.ok()) return s;
+  if (spec->has_classifier() && spec->training().validation() == v1::VALIDATION_SPLIT_BY_LABEL) {
+    return Invalid(
+        "training.validation BY_LABEL holds out whole labels, which a classifier cannot predict; "
+        "use RANDOM");
+  }
   if (spec->has_text() && !collection.has_document()) {
     return Invalid("text options apply to document collections");
   }

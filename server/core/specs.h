@@ -27,6 +27,8 @@ inline constexpr uint32_t kMaxEpochs = 10000;
 inline constexpr uint32_t kDefaultPatience = 5;  // Early stopping (TrainingOptions).
 inline constexpr uint32_t kDefaultMaxWordLength = 30;
 inline constexpr uint32_t kMaxWordLength = 1000;
+// ClassifierSpec.encoder_layers: 16 hidden layers and the code layer of a dense auto-encoder.
+inline constexpr uint32_t kMaxEncoderLayers = 17;
 
 // Also checks and lower-cases a document collection's vocabulary (NormalizeVocabularyList),
 // and sets vocabulary_size to its length when it is 0.
@@ -46,7 +48,8 @@ int64_t InputSize(const bottleneck::v1::CollectionSpec& spec);
 
 // Checks the model spec against its (normalized) collection: architecture allowed for the input
 // kind (no conv net for documents, no text options for images), code kind agreement (binary
-// collections need logistic code units), sizes and hyper-parameter ranges.
+// collections need logistic code units), sizes and hyper-parameter ranges. A classifier's
+// encoder version is not looked up here (it needs the store: JobManager::Start does it).
 [[nodiscard]] absl::Status NormalizeModelSpec(const bottleneck::v1::CollectionSpec& collection,
                                               bottleneck::v1::ModelSpec* spec);
 

@@ -14,6 +14,7 @@
 #include "engine/model/pca.h"
 #include "engine/train/autoencoder_trainer.h"
 #include "server/core/specs.h"
+#include "server/core/trainer_options.h"
 
 namespace bn {
 
@@ -61,19 +62,6 @@ absl::StatusOr<double> PrecisionAt10(const Model& model, const LabelledMatrix& t
   return (*precision)[0];
 }
 
-Activation ToActivation(v1::Activation a) {
-  switch (a) {
-    case v1::ACTIVATION_RELU:
-      return Activation::kRelu;
-    case v1::ACTIVATION_TANH:
-      return Activation::kTanh;
-    case v1::ACTIVATION_LINEAR:
-      return Activation::kLinear;
-    default:
-      return Activation::kLogistic;
-  }
-}
-
 Corruption ToCorruption(v1::Corruption c) {
   switch (c) {
     case v1::CORRUPTION_MASKING:
@@ -95,8 +83,8 @@ DenseAutoencoderSpec ToEngineSpec(const v1::CollectionSpec& collection, const v1
   out.encoder_sizes.assign(d.encoder_sizes().begin(), d.encoder_sizes().end());
   out.decoder_sizes.assign(d.decoder_sizes().begin(), d.decoder_sizes().end());
   out.code_size = d.code_size();
-  out.hidden_activation = ToActivation(d.hidden_activation());
-  out.code_activation = ToActivation(d.code_activation());
+  out.hidden_activation = ToEngineActivation(d.hidden_activation());
+  out.code_activation = ToEngineActivation(d.code_activation());
   out.tied_weights = d.tied_weights();
   if (collection.has_image()) {
     // Pixels in [0, 1]; standardised pixels with Gaussian visible units.
@@ -135,54 +123,13 @@ ConvAutoencoderSpec ToEngineConvSpec(const v1::CollectionSpec& collection,
   }
   out.dense_sizes.assign(c.dense_sizes().begin(), c.dense_sizes().end());
   out.code_size = c.code_size();
-  out.hidden_activation = ToActivation(c.hidden_activation());
+  out.hidden_activation = ToEngineActivation(c.hidden_activation());
   out.unpool =
       c.unpooling() == v1::UNPOOLING_SWITCHES ? UnpoolMode::kSwitches : UnpoolMode::kRepeat;
   out.binary_codes = collection.code_kind() == v1::CODE_KIND_BINARY;
   if (out.binary_codes) out.code_noise_stddev = c.binary().noise_stddev();
   out.corruption = ToCorruption(c.denoising().corruption());
   out.corruption_level = c.denoising().level();
-  return out;
-}
-
-TrainOptions ToEngineOptions(const v1::ModelSpec& spec, const TrainingHooks& hooks) {
-  const v1::TrainingOptions& t = spec.training();
-  TrainOptions out;
-  out.optimizer =
-      t.optimizer() == v1::OPTIMIZER_KIND_SGD ? OptimizerKind::kSgd : OptimizerKind::kAdam;
-  out.learning_rate = t.learning_rate();
-  out.momentum = t.momentum();
-  out.weight_decay = t.weight_decay();
-  out.batch_size = static_cast<int>(t.batch_size());
-  out.epochs = static_cast<int>(t.epochs());
-  out.seed = t.seed();
-  out.early_stopping_patience = static_cast<int>(t.early_stopping_patience());
-  out.restore_best = true;
-  switch (t.lr_schedule()) {
-    case v1::LEARNING_RATE_SCHEDULE_STEP:
-      out.lr_schedule = LrSchedule::kStep;
-      out.lr_step_epochs = static_cast<int>(t.lr_step_epochs());
-      out.lr_step_gamma = t.lr_step_gamma();
-      break;
-    case v1::LEARNING_RATE_SCHEDULE_COSINE:
-      out.lr_schedule = LrSchedule::kCosine;
-      out.lr_min_factor = t.lr_min_factor();
-      break;
-    default:
-      out.lr_schedule = LrSchedule::kConstant;
-  }
-  out.threads = hooks.threads;
-  const v1::RbmPretraining& p = spec.dense().pretraining();
-  if (p.enabled()) {
-    out.pretrain_epochs = static_cast<int>(p.epochs_per_layer());
-    out.pretrain_batch_size = static_cast<int>(p.batch_size());
-    out.pretrain_learning_rate = p.learning_rate();
-    out.pretrain_linear_learning_rate = p.code_learning_rate();
-    if (p.cd_steps() > 0) out.pretrain_cd_steps = static_cast<int>(p.cd_steps());
-  }
-  out.on_checkpoint = hooks.on_checkpoint;
-  out.want_checkpoint = hooks.want_checkpoint;
-  out.resume_from = hooks.resume_from;
   return out;
 }
 
@@ -268,15 +215,8 @@ absl::StatusOr<TrainResult> TrainAutoencoder(const v1::CollectionSpec& collectio
                                              const CancellationFlag& cancel) {
   TrainOptions options = ToEngineOptions(spec, hooks);
   std::optional<ImageAugmenter> augmenter;  // Outlives the training run.
-  const AugmentOptions augment = AugmentOptionsFrom(spec.training().augmentation());
-  if (collection.has_image() && augment.enabled()) {
-    const v1::ImageGeometry& g = collection.image();
-    auto created = ImageAugmenter::Create(augment, g.height(), g.width(), g.channels());
-    if (!created.ok()) return created.status();
-    augmenter = *created;
-    options.augment = [&augmenter](float* rows, int64_t m, std::mt19937_64* rng) {
-      augmenter->Apply(rows, m, rng);
-    };
+  if (absl::Status s = SetUpAugmentation(collection, spec, &augmenter, &options); !s.ok()) {
+    return s;
   }
   if (spec.has_dense()) {
     DenseAutoencoderSpec dense = ToEngineSpec(collection, spec, train.x.cols);
@@ -314,6 +254,9 @@ absl::StatusOr<Scores> Score(const Model& model, const LabelledMatrix& train,
 absl::StatusOr<TrainedModel> TrainAndEvaluate(
     const v1::CollectionSpec& collection, const v1::ModelSpec& spec, const LabelledMatrix& train,
     const ValidationData& validation, const TrainingHooks& hooks, const CancellationFlag& cancel) {
+  if (spec.has_classifier()) {
+    return absl::InvalidArgumentError("classifiers train with TrainClassifierAndEvaluate");
+  }
   const ProgressCallback& progress = hooks.progress;
   const auto start = std::chrono::steady_clock::now();
   const int64_t code_size = CodeSizeOf(spec);

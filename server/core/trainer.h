@@ -75,6 +75,19 @@ struct TrainingHooks {
     const LabelledMatrix& train, const ValidationData& validation, const TrainingHooks& hooks,
     const CancellationFlag& cancel);
 
+// Trains the classifier of `spec` (normalized and resolved: spec.classifier().encoder_layers is
+// the number of layers to reuse) on train's labels (train.label_names are the classes), its first
+// layers initialised from `encoder` (the dense auto-encoder of encoder_model_version; null when
+// that is 0), early stopping on validation.validation, and reports the classification error
+// there (trainer_classifier.cc). The model is a ModelKind::kClassifier whose output i is
+// train.label_names[i]. FailedPrecondition when a row is unlabelled or there are fewer than two
+// labels, or `encoder` is not a dense auto-encoder with that many layers; Cancelled when
+// `cancel` is set; the engine's errors otherwise.
+[[nodiscard]] absl::StatusOr<TrainedModel> TrainClassifierAndEvaluate(
+    const bottleneck::v1::CollectionSpec& collection, const bottleneck::v1::ModelSpec& spec,
+    const Model* encoder, const LabelledMatrix& train, const ValidationData& validation,
+    const TrainingHooks& hooks, const CancellationFlag& cancel);
+
 }  // namespace bn
 
 #endif  // BOTTLENECK_SERVER_CORE_TRAINER_H_

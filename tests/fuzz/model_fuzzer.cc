@@ -1,11 +1,13 @@
 // libFuzzer target: model files (engine/model/model_file.h) and every registered payload loader
-// (PCA, dense auto-encoder, convolutional auto-encoder). Built by run_fuzzers.sh.
+// (PCA, dense auto-encoder, convolutional auto-encoder, classifier). Built by run_fuzzers.sh.
 //
 // Input: byte 0 selects how the rest is used.
 //   even: the rest is a whole model file (envelope checks: magic, version, length, CRC).
-//   odd:  byte 1 picks the kind (0..3, 0 unknown) and the rest is a payload that is wrapped in a
+//   odd:  byte 1 picks the kind (0..4, 0 unknown) and the rest is a payload that is wrapped in a
 //         valid envelope (right length, right CRC), so mutations reach the payload loaders.
-// A model that loads must work: Encode and Decode of two rows succeed, and its re-serialization
+// A model that loads must work: Encode and Decode of two rows succeed (a classifier's Encode
+// gives probabilities that sum to 1, unless its weights overflow float, and its Decode is
+// Unimplemented), and its re-serialization
 // loads again into the same model (same sizes, byte-identical second serialization).
 //
 // BN_FUZZ_WRITE_SEEDS=DIR writes seeds (real files of small trained models, both forms) and exits.
@@ -24,6 +26,7 @@
 #include "engine/model/model_file.h"
 #include "engine/model/pca.h"
 #include "engine/train/autoencoder_trainer.h"
+#include "engine/train/classifier_trainer.h"
 #include "engine/util/bytes.h"
 #include "engine/util/log.h"
 
@@ -73,7 +76,26 @@ void CheckModel(const bn::Model& model) {
   std::vector<float> codes(static_cast<size_t>(kRows * code));
   if (!model.Encode(x.data(), kRows, codes.data()).ok()) Fail("Encode of a loaded model failed");
   std::vector<float> out(x.size());
-  if (!model.Decode(codes.data(), kRows, out.data()).ok()) Fail("Decode of a loaded model failed");
+  if (model.kind() == bn::ModelKind::kClassifier) {
+    // Finite but huge weights may overflow float (NaN then, as codes of other kinds may be):
+    // rows of finite probabilities must be distributions.
+    for (int64_t r = 0; r < kRows; ++r) {
+      double sum = 0;
+      bool finite = true;
+      for (int64_t c = 0; c < code; ++c) {
+        const float p = codes[r * code + c];
+        finite = finite && std::isfinite(p);
+        if (finite && (p < 0 || p > 1)) Fail("a class probability outside [0, 1]");
+        sum += p;
+      }
+      if (finite && !(std::fabs(sum - 1.0) < 1e-3)) Fail("class probabilities do not sum to 1");
+    }
+    if (model.Decode(codes.data(), kRows, out.data()).code() != absl::StatusCode::kUnimplemented) {
+      Fail("a classifier decoded");
+    }
+  } else if (!model.Decode(codes.data(), kRows, out.data()).ok()) {
+    Fail("Decode of a loaded model failed");
+  }
   if (!model.Encode(x.data(), 0, codes.data()).ok()) Fail("Encode of zero rows failed");
 }
 
@@ -140,6 +162,33 @@ void WriteSeeds(const std::string& dir) {
   auto crep = bn::TrainConvAutoencoder(x, nullptr, conv, options, {}, nullptr);
   if (!crep.ok()) Fail("seed conv AE (repeat)");
   Save(dir, "conv_repeat_binary", *crep->model);
+
+  // Classifiers: random initialisation with mixed activations, and one whose first layers are
+  // the dense auto-encoder's encoder (ReLU hidden, linear code layer).
+  std::vector<int> labels(static_cast<size_t>(x.rows));
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>(i % 3);
+  bn::ClassifierSpec classifier;
+  classifier.input_size = 16;
+  classifier.hidden_sizes = {6, 5};
+  classifier.hidden_activations = {bn::Activation::kTanh, bn::Activation::kLogistic};
+  classifier.num_classes = 3;
+  auto random =
+      bn::TrainClassifier(x, labels, nullptr, nullptr, classifier, {}, options, {}, nullptr);
+  if (!random.ok()) Fail("seed classifier");
+  Save(dir, "classifier", *random->model);
+  dense.binary_codes = false;
+  dense.tied_weights = false;
+  dense.hidden_activation = bn::Activation::kRelu;
+  auto relu = bn::TrainDenseAutoencoder(x, nullptr, dense, options, {}, nullptr);
+  if (!relu.ok()) Fail("seed ReLU dense AE");
+  auto encoder = bn::DenseEncoderLayers(*relu->model);
+  if (!encoder.ok()) Fail("seed encoder layers");
+  classifier.hidden_sizes = {8, 4};
+  classifier.hidden_activations = {bn::Activation::kRelu, bn::Activation::kLinear};
+  auto pretrained = bn::TrainClassifier(x, labels, nullptr, nullptr, classifier, {*encoder, true},
+                                        options, {}, nullptr);
+  if (!pretrained.ok()) Fail("seed classifier from an encoder");
+  Save(dir, "classifier_from_encoder", *pretrained->model);
 }
 
 }  // namespace
@@ -161,7 +210,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     file = rest;
   } else {
     if (rest.empty()) return 0;
-    file = Wrap(static_cast<uint8_t>(rest[0]) % 4, rest.substr(1));
+    file = Wrap(static_cast<uint8_t>(rest[0]) % 5, rest.substr(1));
   }
   absl::StatusOr<std::unique_ptr<bn::Model>> model = bn::DeserializeModel(file);
   if (model.ok()) CheckModel(**model);

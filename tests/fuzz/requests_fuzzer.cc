@@ -39,10 +39,14 @@ namespace v1 = ::bottleneck::v1;
 
 constexpr int kMaxInputs = 16;  // Per fuzz case, to keep single inputs cheap.
 
+// The code size a normalized spec fixes; 0 for a classifier (its outputs are the dataset's
+// labels).
 int64_t ModelCodeSize(const v1::ModelSpec& spec) {
   switch (spec.architecture_case()) {
     case v1::ModelSpec::kPca:
       return spec.pca().code_size();
+    case v1::ModelSpec::kLsa:
+      return spec.lsa().code_size();
     case v1::ModelSpec::kDense:
       return spec.dense().code_size();
     case v1::ModelSpec::kConv:
@@ -143,9 +147,16 @@ void Run(const bn::fuzz::RequestsFuzzCase& c) {
       Fail("model normalization is not idempotent");
     }
     const int64_t code = ModelCodeSize(model);
-    if (code < 1 || code > bn::kMaxCodeSize) Fail("a normalized model spec has a bad code size");
+    if (model.has_classifier()) {
+      if (model.classifier().encoder_model_version() == 0 &&
+          model.classifier().hidden_sizes().empty()) {
+        Fail("a normalized classifier without an encoder has no hidden layers");
+      }
+    } else if (code < 1 || code > bn::kMaxCodeSize) {
+      Fail("a normalized model spec has a bad code size");
+    }
   }
-  const int64_t code_size = model_ok ? ModelCodeSize(model) : 8;
+  const int64_t code_size = model_ok && !model.has_classifier() ? ModelCodeSize(model) : 8;
   const bn::CodeType type =
       spec.code_kind() == v1::CODE_KIND_BINARY ? bn::CodeType::kBinary : bn::CodeType::kFloat;
 
@@ -250,6 +261,15 @@ void WriteSeeds(const std::string& dir) {
     auto* code = c.mutable_decode()->add_codes()->mutable_float_code();
     for (int i = 0; i < 4; ++i) code->add_values(0.5f * i);
     Write(dir, "image_dense", c);
+    // A classifier from random weights (default layers), then from an encoder version.
+    c.mutable_train()->mutable_spec()->mutable_classifier();
+    Write(dir, "image_classifier", c);
+    auto* classifier = c.mutable_train()->mutable_spec()->mutable_classifier();
+    classifier->set_encoder_model_version(3);
+    classifier->set_encoder_layers(2);
+    classifier->add_hidden_sizes(32);
+    classifier->set_freeze_encoder(true);
+    Write(dir, "image_classifier_from_encoder", c);
   }
   {  // RGB binary collection, conv AE, a JPEG, binary codes.
     bn::fuzz::RequestsFuzzCase c;

@@ -12,8 +12,9 @@
 #   model     model files: the envelope and every kind's payload loader (engine/model/*)
 #   snapshot  index snapshots through OpenServingIndex, and hnswlib bodies (engine/index/*)
 #   requests  v1 request messages into engine inputs and options (server/core/{specs,inputs,
-#             text_pipeline}, which need engine/input/augment.cc for the augmentation checks); the
-#             protobuf sources are generated with protoc in WORKDIR
+#             text_pipeline}, which need engine/input/augment.cc for the augmentation checks and
+#             server/core/recipes.cc for a classifier's default layers); the protobuf sources are
+#             generated with protoc in WORKDIR
 # model, snapshot and requests write their seeds themselves (BN_FUZZ_WRITE_SEEDS: real model
 # files, snapshots and requests made with the engine API). Objects are compiled through ccache
 # when it is installed. Crashes are saved in WORKDIR/TARGET-artifacts/; inputs of fixed bugs are
@@ -58,8 +59,9 @@ case "$target" in
                   engine/util/bytes.cc engine/util/log.cc)
             libs=(-lrocksdb -lz)
             absl_libs+=(absl_synchronization) ;;
-  requests) srcs=(server/core/specs.cc server/core/inputs.cc server/core/text_pipeline.cc
-                  server/core/validation.cc engine/input/image_codec.cc engine/input/image_ops.cc
+  requests) srcs=(server/core/specs.cc server/core/recipes.cc server/core/inputs.cc
+                  server/core/text_pipeline.cc server/core/validation.cc
+                  engine/input/image_codec.cc engine/input/image_ops.cc
                   engine/input/text.cc engine/input/text_clean.cc engine/input/vocabulary.cc
                   engine/input/augment.cc engine/util/utf8.cc engine/util/bytes.cc)
             libs=(-lpng -ljpeg -lz)

@@ -71,6 +71,22 @@ class BadInputTest : public ::testing::Test {
       w->WritesDone();
       ASSERT_TRUE(w->Finish().ok());
     }
+    {  // The same images with two labels, for classifier requests.
+      auto ctx = Ctx();
+      v1::Dataset d;
+      auto w = training_->UploadDataset(ctx.get(), &d);
+      v1::UploadDatasetRequest m;
+      m.set_collection("img");
+      m.set_dataset("labelled");
+      for (int i = 0; i < 40; ++i) {
+        v1::Example* example = m.add_examples();
+        *example->mutable_input() = Grey(8, 8, i * 6);
+        example->set_label(i < 20 ? "dark" : "bright");
+      }
+      ASSERT_TRUE(w->Write(m));
+      w->WritesDone();
+      ASSERT_TRUE(w->Finish().ok());
+    }
     v1::StartTrainingRequest start;
     start.set_collection("img");
     start.set_dataset("train");
@@ -184,6 +200,24 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
       edit(&r);
       v1::Job job;
       return training_->StartTraining(Ctx().get(), r, &job);
+    };
+  };
+  // A classifier job on the labelled dataset (from random weights unless edited).
+  auto train_classifier = [&](std::function<void(v1::StartTrainingRequest*)> edit) {
+    return train([edit](v1::StartTrainingRequest* r) {
+      r->set_dataset("labelled");
+      r->mutable_spec()->mutable_classifier();
+      edit(r);
+    });
+  };
+  auto classify = [&](std::function<void(v1::ClassifyRequest*)> edit) {
+    return [this, edit] {
+      v1::ClassifyRequest r;
+      r.set_collection("img");
+      *r.add_inputs() = Grey(8, 8, 7);
+      edit(&r);
+      v1::ClassifyResponse response;
+      return query_->Classify(Ctx().get(), r, &response);
     };
   };
   // A document dataset upload to "docs" (50 words) of the given messages' edits.
@@ -398,6 +432,48 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
        })},
       {"train unknown optimizer", Code::INVALID_ARGUMENT, train([](auto* r) {
          r->mutable_spec()->mutable_training()->set_optimizer(static_cast<v1::OptimizerKind>(9));
+       })},
+      {"train classifier on an unlabelled dataset", Code::FAILED_PRECONDITION,
+       train_classifier([](auto* r) { r->set_dataset("train"); })},
+      {"train classifier from a PCA version", Code::FAILED_PRECONDITION,
+       train_classifier([](auto* r) {
+         r->mutable_spec()->mutable_classifier()->set_encoder_model_version(1);
+       })},
+      {"train classifier from an unknown version", Code::NOT_FOUND, train_classifier([](auto* r) {
+         r->mutable_spec()->mutable_classifier()->set_encoder_model_version(77);
+       })},
+      {"train classifier encoder layers without an encoder", Code::INVALID_ARGUMENT,
+       train_classifier(
+           [](auto* r) { r->mutable_spec()->mutable_classifier()->set_encoder_layers(2); })},
+      {"train classifier freezing no encoder", Code::INVALID_ARGUMENT,
+       train_classifier(
+           [](auto* r) { r->mutable_spec()->mutable_classifier()->set_freeze_encoder(true); })},
+      {"train classifier with a 0-unit layer", Code::INVALID_ARGUMENT,
+       train_classifier(
+           [](auto* r) { r->mutable_spec()->mutable_classifier()->add_hidden_sizes(0); })},
+      {"train classifier unknown activation", Code::INVALID_ARGUMENT,
+       train_classifier([](auto* r) {
+         r->mutable_spec()->mutable_classifier()->set_hidden_activation(
+             static_cast<v1::Activation>(42));
+       })},
+      {"train classifier validated by label", Code::INVALID_ARGUMENT,
+       train_classifier([](auto* r) {
+         r->mutable_spec()->mutable_training()->set_validation(v1::VALIDATION_SPLIT_BY_LABEL);
+       })},
+      {"train classifier promoted when done", Code::INVALID_ARGUMENT,
+       train_classifier([](auto* r) { r->set_promote_when_done(true); })},
+      {"classify without a classifier version", Code::FAILED_PRECONDITION, classify([](auto*) {})},
+      {"classify with a PCA version", Code::FAILED_PRECONDITION,
+       classify([](auto* r) { r->set_model_version(1); })},
+      {"classify with an unknown version", Code::NOT_FOUND,
+       classify([](auto* r) { r->set_model_version(5); })},
+      {"classify k too large", Code::INVALID_ARGUMENT, classify([](auto* r) { r->set_k(1001); })},
+      {"classify no inputs", Code::INVALID_ARGUMENT, classify([](auto* r) { r->clear_inputs(); })},
+      {"classify unknown collection", Code::NOT_FOUND,
+       classify([](auto* r) { r->set_collection("nope"); })},
+      {"search with label votes, bad query", Code::INVALID_ARGUMENT, search([](auto* r) {
+         r->set_label_votes(true);
+         r->mutable_input()->mutable_image()->set_encoded("xx");
        })},
       {"get unknown job", Code::NOT_FOUND,
        [&] {

@@ -1,8 +1,13 @@
 #include "engine/train/classifier_trainer.h"
 
+#include <random>
 #include <string>
 #include <vector>
 
+#include "engine/model/autoencoder.h"
+#include "engine/model/classifier_net.h"
+#include "engine/model/model_file.h"
+#include "engine/train/autoencoder_trainer.h"
 #include "gtest/gtest.h"
 #include "tests/engine/model/autoencoder_test_util.h"
 
@@ -62,6 +67,131 @@ TEST(DenseClassifierTrainer, RejectsBadLabelsAndHonoursCancellation) {
   cancel.Cancel();
   EXPECT_EQ(TrainDenseClassifier(x, {0, 1, 2, 3}, spec, o, nullptr, &cancel).status().code(),
             absl::StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace bn
+
+namespace bn {
+namespace {
+
+// Two classes of 8-pixel rows: the first half bright, or the second.
+void HalfBright(int64_t rows, uint64_t seed, FloatMatrix* x, std::vector<int>* labels) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(0.0f, 0.3f);
+  *x = FloatMatrix(rows, 8);
+  labels->clear();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int c = static_cast<int>(r % 2);
+    labels->push_back(c);
+    for (int j = 0; j < 8; ++j) x->at(r, j) = ((j < 4) == (c == 0) ? 0.7f : 0.0f) + u(rng);
+  }
+}
+
+// The encoder layers (8-6 ReLU, 3 linear) of a briefly trained auto-encoder.
+std::vector<DenseLayerWeights> EncoderOf(const FloatMatrix& x) {
+  DenseAutoencoderSpec spec;
+  spec.input_size = 8;
+  spec.encoder_sizes = {6};
+  spec.code_size = 3;
+  spec.hidden_activation = Activation::kRelu;
+  TrainOptions o;
+  o.epochs = 2;
+  o.batch_size = 16;
+  o.threads = 1;
+  auto ae = TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr);
+  EXPECT_TRUE(ae.ok()) << ae.status();
+  auto layers = DenseEncoderLayers(*ae->model);
+  EXPECT_TRUE(layers.ok()) << layers.status();
+  return *layers;
+}
+
+ClassifierSpec OnEncoder(const std::vector<DenseLayerWeights>& layers, size_t reuse) {
+  ClassifierSpec spec;
+  spec.input_size = 8;
+  spec.num_classes = 2;
+  spec.hidden_sizes.clear();
+  for (size_t l = 0; l < reuse; ++l) {
+    spec.hidden_sizes.push_back(layers[l].out_size);
+    spec.hidden_activations.push_back(layers[l].activation);
+  }
+  spec.hidden_sizes.push_back(5);  // One more, randomly initialised.
+  spec.hidden_activations.push_back(Activation::kRelu);
+  return spec;
+}
+
+std::unique_ptr<ClassifierNet> NetOf(const Model& model) {
+  std::string payload;
+  EXPECT_TRUE(model.SavePayload(&payload).ok());
+  ByteReader r(payload);
+  auto net = ClassifierNet::LoadPayload(&r);
+  EXPECT_TRUE(net.ok()) << net.status();
+  return std::move(*net);
+}
+
+TEST(ClassifierTrainer, FrozenEncoderLayersKeepTheirWeightsUnfrozenOnesAreFineTuned) {
+  FloatMatrix x, xv;
+  std::vector<int> y, yv;
+  HalfBright(200, 1, &x, &y);
+  HalfBright(40, 2, &xv, &yv);
+  const std::vector<DenseLayerWeights> encoder = EncoderOf(x);
+  ASSERT_EQ(encoder.size(), 2u);
+  const ClassifierSpec spec = OnEncoder(encoder, 2);
+  TrainOptions o;
+  o.epochs = 6;
+  o.batch_size = 16;
+  o.threads = 1;
+  o.learning_rate = 1e-2f;
+  for (bool freeze : {true, false}) {
+    SCOPED_TRACE(freeze ? "frozen" : "fine-tuned");
+    auto trained = TrainClassifier(x, y, &xv, &yv, spec, {encoder, freeze}, o, nullptr, nullptr);
+    ASSERT_TRUE(trained.ok()) << trained.status();
+    EXPECT_GE(trained->validation_error, 0.0);
+    EXPECT_LT(trained->validation_error, 0.2);  // Two easy classes.
+    EXPECT_GE(trained->best_epoch, 1);
+    auto net = NetOf(*trained->model);
+    for (int l = 0; l < 2; ++l) {
+      EXPECT_EQ(net->layer(l).weights() == encoder[l].weights, freeze) << "layer " << l;
+      EXPECT_EQ(net->layer(l).bias() == encoder[l].bias, freeze) << "layer " << l;
+    }
+  }
+}
+
+TEST(ClassifierTrainer, TheSameSeedGivesTheSameWeightsAndAResumedRunEndsTheSame) {
+  FloatMatrix x;
+  std::vector<int> y;
+  HalfBright(120, 3, &x, &y);
+  const std::vector<DenseLayerWeights> encoder = EncoderOf(x);
+  const ClassifierSpec spec = OnEncoder(encoder, 1);
+  const ClassifierInit init{{encoder[0]}, true};
+  TrainOptions o;
+  o.epochs = 4;
+  o.batch_size = 16;
+  o.threads = 1;
+  o.validation_fraction = 0.2;
+  o.restore_best = false;
+  std::vector<std::string> checkpoints;
+  o.on_checkpoint = [&](const std::string& bytes) { checkpoints.push_back(bytes); };
+  auto bytes_of = [](const TrainResult& r) { return *SerializeModel(*r.model); };
+  auto a = TrainClassifier(x, y, nullptr, nullptr, spec, init, o, nullptr, nullptr);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(checkpoints.size(), 4u);
+  o.on_checkpoint = nullptr;
+  auto b = TrainClassifier(x, y, nullptr, nullptr, spec, init, o, nullptr, nullptr);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(bytes_of(*a), bytes_of(*b));
+  o.resume_from = &checkpoints[1];  // After epoch 2.
+  auto resumed = TrainClassifier(x, y, nullptr, nullptr, spec, init, o, nullptr, nullptr);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(bytes_of(*resumed), bytes_of(*a));
+  // A checkpoint of the net with its first layer fine-tuned does not resume a frozen one.
+  const ClassifierInit unfrozen{{encoder[0]}, false};
+  EXPECT_FALSE(TrainClassifier(x, y, nullptr, nullptr, spec, unfrozen, o, nullptr, nullptr).ok());
+  o.resume_from = nullptr;
+  o.seed = 2;
+  auto other = TrainClassifier(x, y, nullptr, nullptr, spec, init, o, nullptr, nullptr);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(bytes_of(*other), bytes_of(*a));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "engine/train/progress.h"
 #include "server/core/dataset_catalog.h"
+#include "server/core/runtime.h"
 #include "server/core/specs.h"
 #include "server/core/text_pipeline.h"
 #include "server/core/trainer.h"
@@ -655,6 +656,53 @@ TEST_F(DocumentsTest, BinaryCodesForDocuments) {
     EXPECT_EQ(n.distance(), std::floor(n.distance()));  // Hamming: whole bits.
     EXPECT_GE(n.distance(), 0);
     EXPECT_LE(n.distance(), 16);
+  }
+}
+
+// A classifier from a document auto-encoder keeps that version's text pipeline (vocabulary and
+// representation), even when trained on a dataset that would learn another vocabulary, and
+// classifies raw text with it.
+TEST_F(DocumentsTest, AClassifierKeepsItsEncoderVersionsTextPipeline) {
+  ASSERT_TRUE(CreateDocs("docs").ok());
+  const TopicCorpus corpus = MakeTopicCorpus(240, kTopics, kWordsPerTopic);
+  std::vector<v1::Example> texts;
+  for (const TopicDocument& d : corpus.documents) texts.push_back(TextExample(d.text, d.label()));
+  ASSERT_TRUE(UploadExamples("docs", "train", texts).ok());
+  const v1::Job ae = Train("docs", "train", DenseSpec(4));
+  ASSERT_EQ(ae.state(), v1::JOB_STATE_SUCCEEDED) << ae.error();
+  // Another corpus of the same topics (purer, another seed): a pipeline learned from it would
+  // have other document frequencies, and likely another word order.
+  const TopicCorpus other = MakeTopicCorpus(160, kTopics, kWordsPerTopic, 12, 0.9, 5);
+  texts.clear();
+  for (const TopicDocument& d : other.documents) texts.push_back(TextExample(d.text, d.label()));
+  ASSERT_TRUE(UploadExamples("docs", "labelled", texts).ok());
+
+  v1::ModelSpec spec;
+  spec.mutable_classifier()->set_encoder_model_version(ae.model_version());
+  spec.mutable_training()->set_epochs(30);
+  spec.mutable_training()->set_batch_size(16);
+  spec.mutable_training()->set_learning_rate(0.01f);
+  const v1::Job job = Train("docs", "labelled", spec);
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
+  EXPECT_EQ(job.spec().text().SerializeAsString(), ae.spec().text().SerializeAsString());
+  auto encoder = core().collections().LoadModel("docs", ae.model_version());
+  auto classifier = core().collections().LoadModel("docs", job.model_version());
+  ASSERT_TRUE(encoder.ok() && classifier.ok());
+  ASSERT_NE((*classifier)->text, nullptr);
+  EXPECT_EQ((*classifier)->text->Serialize(), (*encoder)->text->Serialize());
+  EXPECT_EQ((*classifier)->meta.vocabulary_source(), v1::VOCABULARY_SOURCE_LEARNED);
+  EXPECT_LT((*classifier)->meta.report().classification_error(), 0.25);
+
+  v1::ClassifyRequest request;
+  request.set_collection("docs");
+  request.set_k(2);
+  for (int topic = 0; topic < kTopics; ++topic) *request.add_inputs() = TopicQuery(corpus, topic);
+  auto classified = core().queries().Classify(request);
+  ASSERT_TRUE(classified.ok()) << classified.status();
+  ASSERT_EQ(classified->classifications_size(), kTopics);
+  for (int topic = 0; topic < kTopics; ++topic) {
+    EXPECT_EQ(classified->classifications(topic).labels(0).label(), corpus.documents[topic].label())
+        << classified->classifications(topic).ShortDebugString();
   }
 }
 

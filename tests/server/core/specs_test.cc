@@ -1,5 +1,7 @@
 #include "server/core/specs.h"
 
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "server/core/recipes.h"
 
@@ -204,6 +206,54 @@ TEST(SpecsTest, DefaultRecipesFollowTheInputKindAndDataSize) {
   v1::ModelSpec hashing;
   ApplyDefaultRecipe(binary_docs, 6000, &hashing);
   EXPECT_EQ(hashing.dense().code_size(), 32u);
+}
+
+}  // namespace
+}  // namespace bn
+
+namespace bn {
+namespace {
+
+TEST(SpecsTest, ClassifierDefaultsFollowTheDefaultEncoderAndStayPut) {
+  v1::CollectionSpec images = ImageSpec(28, 28, 1);
+  ASSERT_TRUE(NormalizeCollectionSpec(&images).ok());
+  v1::ModelSpec spec;
+  spec.mutable_classifier();
+  ASSERT_TRUE(NormalizeModelSpec(images, &spec).ok());
+  const v1::ClassifierSpec& c = spec.classifier();
+  EXPECT_EQ(std::vector<uint32_t>(c.hidden_sizes().begin(), c.hidden_sizes().end()),
+            (std::vector<uint32_t>{1000, 500, 250}));
+  EXPECT_EQ(c.hidden_activation(), v1::ACTIVATION_RELU);
+  EXPECT_EQ(spec.training().epochs(), 20u);
+  v1::ModelSpec again = spec;
+  ASSERT_TRUE(NormalizeModelSpec(images, &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), spec.SerializeAsString());
+  // From an encoder version: no layers of its own unless asked (resolved by JobManager::Start).
+  v1::ModelSpec from;
+  from.mutable_classifier()->set_encoder_model_version(3);
+  ASSERT_TRUE(NormalizeModelSpec(images, &from).ok());
+  EXPECT_TRUE(from.classifier().hidden_sizes().empty());
+  EXPECT_EQ(from.classifier().encoder_layers(), 0u);
+  // Documents: the document recipe's encoder sizes.
+  v1::CollectionSpec docs;
+  docs.mutable_document()->set_vocabulary_size(2000);
+  ASSERT_TRUE(NormalizeCollectionSpec(&docs).ok());
+  v1::ModelSpec text;
+  text.mutable_classifier();
+  ASSERT_TRUE(NormalizeModelSpec(docs, &text).ok());
+  EXPECT_EQ(std::vector<uint32_t>(text.classifier().hidden_sizes().begin(),
+                                  text.classifier().hidden_sizes().end()),
+            (std::vector<uint32_t>{500, 250, 125}));
+  EXPECT_EQ(std::vector<uint32_t>(text.classifier().hidden_sizes().begin(),
+                                  text.classifier().hidden_sizes().end()),
+            DefaultEncoderSizes(docs));
+  // The collection's own checks.
+  v1::ModelSpec bad = from;
+  bad.mutable_classifier()->set_encoder_layers(kMaxEncoderLayers + 1);
+  EXPECT_EQ(NormalizeModelSpec(images, &bad).code(), absl::StatusCode::kInvalidArgument);
+  bad = spec;
+  bad.mutable_text();
+  EXPECT_EQ(NormalizeModelSpec(images, &bad).code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

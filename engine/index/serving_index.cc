@@ -230,8 +230,7 @@ absl::StatusOr<std::unique_ptr<ServingIndex>> OpenServingIndex(Store* store,
   std::error_code ec;
   std::filesystem::create_directories(snapshot_dir, ec);
   if (ec) {
-    return absl::InternalError("cannot create snapshot directory '" + snapshot_dir +
-                               "': " + ec.message());
+    return ErrnoStatus(ec.value(), "cannot create snapshot directory '" + snapshot_dir + "'");
   }
   std::unique_ptr<ServingIndex> si(
       new ServingIndex(store, std::string(collection), model_version, config,

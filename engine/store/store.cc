@@ -11,8 +11,12 @@
 #include "engine/util/log.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
+#include "rocksdb/sst_file_manager.h"
 #include "rocksdb/table.h"
 #if defined(__SANITIZE_THREAD__)
 #include <mutex>
@@ -69,18 +73,111 @@ constexpr char kSchemaKey[] = "schema_version";
 
 }  // namespace
 
+// Tracks RocksDB's background error state: set when RocksDB stops writes after a failed flush,
+// compaction or WAL write, cleared when a recovery (RocksDB's own or DB::Resume) succeeds.
+class Store::ErrorListener : public rocksdb::EventListener {
+ public:
+  void OnBackgroundError(rocksdb::BackgroundErrorReason /*reason*/,
+                         rocksdb::Status* bg_error) override {
+    if (bg_error == nullptr || bg_error->ok()) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_.ok()) return;
+    error_ = *bg_error;
+    fatal_ = bg_error->severity() >= rocksdb::Status::Severity::kFatalError;
+    if (fatal_) {
+      BN_LOG(ERROR) << "store: writes stopped by a storage error RocksDB cannot resume from: "
+                    << error_.ToString()
+                    << "; reads and searches go on, writes need a restart of the server";
+    } else {
+      BN_LOG(WARNING) << "store: writes stopped by a storage error: " << error_.ToString()
+                      << "; recovering automatically once the cause clears";
+    }
+  }
+  void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (info.new_bg_error.ok()) Clear();
+  }
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (error_.ok()) return;
+    error_ = rocksdb::Status::OK();
+    BN_LOG(INFO) << "store: recovered from the storage error; writes accepted again";
+  }
+  rocksdb::Status error() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return error_;
+  }
+  // The error needs a reopen (RocksDB's fatal or unrecoverable severity).
+  bool fatal() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return !error_.ok() && fatal_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  rocksdb::Status error_;
+  bool fatal_ = false;
+};
+
 absl::Status FromRocks(const std::string& context, const rocksdb::Status& s) {
   if (s.ok()) return absl::OkStatus();
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-    return absl::UnavailableError(context + ": database is locked by another process (" +
-                                  s.ToString() + ")");
+  const std::string message = context + ": " + s.ToString();
+  switch (ClassifyRocks(s)) {
+    case StorageCondition::kNone:
+      break;
+    case StorageCondition::kLocked:
+      return absl::UnavailableError(context + ": database is locked by another process (" +
+                                    s.ToString() + ")");
+    case StorageCondition::kOutOfSpace:
+      return absl::ResourceExhaustedError(message);
+    case StorageCondition::kTransient:
+      return absl::UnavailableError(message);
+    case StorageCondition::kCorruption:
+      return absl::DataLossError(message);
+    case StorageCondition::kPermission:
+      return absl::PermissionDeniedError(message);
   }
-  if (s.IsIOError()) return absl::InternalError(context + ": " + s.ToString());
-  if (s.IsCorruption()) return absl::DataLossError(context + ": " + s.ToString());
-  if (s.IsNotFound()) return absl::NotFoundError(context + ": " + s.ToString());
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(context + ": " + s.ToString());
-  return absl::InternalError(context + ": " + s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  if (s.IsAborted()) return absl::AbortedError(message);
+  if (s.IsNotSupported()) return absl::FailedPreconditionError(message);
+  return absl::InternalError(message);
 }
+
+StorageCondition ClassifyRocks(const rocksdb::Status& s) {
+  if (s.ok()) return StorageCondition::kNone;
+  const std::string text = s.ToString();
+  // Statuses re-created from a background error or a wrapped message may lose their subcode:
+  // the errno text is checked as well.
+  if (s.IsNoSpace() || text.find("No space left on device") != std::string::npos ||
+      text.find("Disk quota exceeded") != std::string::npos) {
+    return StorageCondition::kOutOfSpace;
+  }
+  if (s.IsCorruption()) return StorageCondition::kCorruption;
+  if (s.IsIOError()) {
+    if (text.find("While lock file") != std::string::npos ||
+        text.find("lock hold by current process") != std::string::npos) {
+      return StorageCondition::kLocked;
+    }
+    if (text.find("Permission denied") != std::string::npos ||
+        text.find("Read-only file system") != std::string::npos) {
+      return StorageCondition::kPermission;
+    }
+    // A file of the database that is gone (an SST deleted under it) is lost data, not a
+    // condition that clears by retrying.
+    if (s.IsPathNotFound() || text.find("No such file or directory") != std::string::npos) {
+      return StorageCondition::kCorruption;
+    }
+    return StorageCondition::kTransient;
+  }
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsShutdownInProgress() ||
+      s.IsIncomplete() || s.IsIOFenced()) {
+    return StorageCondition::kTransient;
+  }
+  return StorageCondition::kNone;
+}
+
+Store::Store(std::string dir, StoreOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)) {}
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
                                                    const StoreOptions& options) {
@@ -101,7 +198,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
                                        "' is not writable: " + std::strerror(errno));
   }
 
+  std::unique_ptr<Store> store(new Store(dir, options));
   rocksdb::DBOptions db_options;
+  if (options.file_system != nullptr) {
+    store->env_ = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = store->env_.get();
+  }
+  store->errors_ = std::make_shared<ErrorListener>();
+  db_options.listeners.push_back(store->errors_);
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
@@ -119,7 +223,6 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
     descriptors.emplace_back(name, cf_options);
   }
 
-  std::unique_ptr<Store> store(new Store(dir, options));
   if (!options.follow_primary.empty()) {
     const std::string primary = (std::filesystem::path(options.follow_primary) / "db").string();
     db_options.create_if_missing = false;
@@ -141,8 +244,45 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
     return store;
   }
   const std::string db_path = (std::filesystem::path(dir) / "db").string();
+  store->guard_ = std::make_unique<DiskGuard>(dir, options.watermarks);
+  // RocksDB recovers by itself from out-of-space errors of flushes and compactions once space
+  // returns (the watcher's DB::Resume covers the rest).
+  rocksdb::Status sfm_status;
+  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(
+      db_options.env, db_options.env->GetFileSystem(), nullptr, "", 0, true, &sfm_status));
+  if (!sfm_status.ok()) return FromRocks("cannot create the SST file manager", sfm_status);
+  // The write-ahead log is replayed into memory on open instead of into new SST files: a
+  // restart on a nearly full disk needs no space for it.
+  db_options.avoid_flush_during_recovery = true;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, db_path, descriptors, &store->handles_, &store->db_);
+  if (!s.ok() && ClassifyRocks(s) == StorageCondition::kOutOfSpace) {
+    // Still too little space to open for writing: serve reads from a read-only open (which
+    // writes nothing) rather than not at all.
+    BN_LOG(ERROR) << "store: cannot open database '" << db_path << "' for writing (" << s.ToString()
+                  << "); opening it read-only: reads and searches are served, "
+                  << "writes are refused until space is freed and the server restarted";
+    for (auto* h : store->handles_) delete h;
+    store->handles_.clear();
+    store->db_ = nullptr;
+    s = rocksdb::DB::OpenForReadOnly(db_options, db_path, descriptors, &store->handles_,
+                                     &store->db_);
+    if (!s.ok()) return FromRocks("cannot open database '" + db_path + "' even read-only", s);
+    store->read_only_reason_ =
+        "the database was opened read-only because the disk was too full to open it for writing; "
+        "free space on " +
+        dir + " and restart the server";
+    std::string value;
+    s = store->db_->Get(rocksdb::ReadOptions(), store->handle(ColumnFamily::kMeta), kSchemaKey,
+                        &value);
+    if (!s.ok()) return FromRocks("cannot read schema version", s);
+    if (std::atoi(value.c_str()) > kSchemaVersion) {
+      return absl::FailedPreconditionError("database '" + db_path + "' has schema " + value +
+                                           ", newer than this build's " +
+                                           std::to_string(kSchemaVersion));
+    }
+    return store;
+  }
   if (!s.ok()) return FromRocks("cannot open database '" + db_path + "'", s);
 #if defined(__SANITIZE_THREAD__)
   store->db_ = new TsanSerializedWrites(store->db_);  // Owns the opened database.
@@ -173,14 +313,78 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   return store;
 }
 
+absl::Status Store::CheckWrite(uint64_t bytes) const {
+  if (!read_only_reason_.empty()) return absl::ResourceExhaustedError(read_only_reason_);
+  if (errors_ != nullptr) {
+    rocksdb::Status error = errors_->error();
+    if (!error.ok()) {
+      return FromRocks(errors_->fatal()
+                           ? "writes are stopped by a storage error until the server restarts"
+                           : "writes are stopped until the store recovers from a storage error",
+                       error);
+    }
+  }
+  if (guard_ != nullptr) return guard_->CheckWrite(bytes);
+  return absl::OkStatus();
+}
+
+StoreWriteState Store::write_state() const {
+  StoreWriteState state;
+  state.opened_read_only = !read_only_reason_.empty();
+  state.background_error = errors_ != nullptr && !errors_->error().ok();
+  if (guard_ != nullptr) {
+    state.below_flood = guard_->below_flood();
+    state.free_bytes = guard_->free_bytes();
+  }
+  state.blocked = state.opened_read_only || state.background_error || state.below_flood;
+  return state;
+}
+
+void Store::SetWriteStateListener(std::function<void(const StoreWriteState&)> listener) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  state_listener_ = std::move(listener);
+  reported_once_ = false;
+}
+
+void Store::StartWatcher() {
+  if (guard_ == nullptr) return;
+  OnPoll(guard_->below_flood());
+  guard_->Start([this](bool below_flood) { OnPoll(below_flood); });
+}
+
+void Store::OnPoll(bool below_flood) {
+  if (errors_ != nullptr && read_only_reason_.empty()) {
+    rocksdb::Status error = errors_->error();
+    // Out of space: wait for the space to come back. Other I/O errors: retry every poll.
+    if (!error.ok() && !errors_->fatal() &&
+        !(below_flood && ClassifyRocks(error) == StorageCondition::kOutOfSpace)) {
+      rocksdb::Status resumed = db_->Resume();
+      if (resumed.ok()) {
+        errors_->Clear();
+      } else if (!resumed.IsBusy() && resumed.ToString() != last_resume_error_) {
+        // Busy: RocksDB's own recovery is running.
+        last_resume_error_ = resumed.ToString();  // Logged once per distinct failure.
+        BN_LOG(WARNING) << "store: cannot resume writes yet: " << last_resume_error_;
+      }
+    }
+  }
+  const StoreWriteState state = write_state();
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  if (reported_once_ && state.blocked == reported_blocked_) return;
+  reported_once_ = true;
+  reported_blocked_ = state.blocked;
+  if (state_listener_) state_listener_(state);
+}
+
 absl::Status Store::CatchUpWithPrimary() {
-  if (!read_only()) return absl::FailedPreconditionError("not a follower");
+  if (options_.follow_primary.empty()) return absl::FailedPreconditionError("not a follower");
   rocksdb::Status s = db_->TryCatchUpWithPrimary();
   if (!s.ok()) return FromRocks("cannot catch up with the primary", s);
   return absl::OkStatus();
 }
 
 Store::~Store() {
+  if (guard_ != nullptr) guard_->Stop();
   if (db_ == nullptr) return;
   for (auto* h : handles_) {
     if (h != nullptr) db_->DestroyColumnFamilyHandle(h);

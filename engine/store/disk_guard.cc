@@ -56,7 +56,11 @@ bool DiskGuard::Measure(DiskSpace* space) {
   free_bytes_.store(space->free_bytes);
   total_bytes_.store(space->total_bytes);
   const uint64_t threshold = FloodThreshold(space->total_bytes);
-  const bool below = space->free_bytes < threshold;
+  // Blocked while the last refused write would still be refused (a write is refused when it
+  // would take the free space below the threshold).
+  const uint64_t pending = refused_bytes_.load();
+  const bool below = space->free_bytes < threshold + pending;
+  if (!below && pending > 0) refused_bytes_.store(0);
   below_flood_.store(below);
   std::lock_guard<std::mutex> lock(log_mutex_);
   if (below != logged_below_) {
@@ -85,6 +89,10 @@ absl::Status DiskGuard::CheckWrite(uint64_t bytes) {
   const uint64_t threshold = FloodThreshold(space.total_bytes);
   if (space.free_bytes >= threshold && space.free_bytes - threshold >= bytes) {
     return absl::OkStatus();
+  }
+  if (!below_flood_.load()) {
+    refused_bytes_.store(bytes);  // The state follows the refusal (see Measure).
+    Measure(&space);
   }
   std::string message = "disk full: the data directory " + dir_ + " has " +
                         HumanBytes(space.free_bytes) + " free of " + HumanBytes(space.total_bytes);

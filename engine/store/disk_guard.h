@@ -56,7 +56,8 @@ class DiskGuard {
 
   // The threshold for a filesystem of `total_bytes`.
   uint64_t FloodThreshold(uint64_t total_bytes) const;
-  // From the last measurement.
+  // From the last measurement. below_flood: free space is below the threshold, or too close to
+  // it for the last refused write.
   uint64_t free_bytes() const { return free_bytes_.load(); }
   uint64_t total_bytes() const { return total_bytes_.load(); }
   bool below_flood() const { return below_flood_.load(); }
@@ -77,7 +78,8 @@ class DiskGuard {
   std::atomic<uint64_t> free_bytes_{0};
   std::atomic<uint64_t> total_bytes_{0};
   std::atomic<bool> below_flood_{false};
-  std::mutex log_mutex_;  // Orders the state-change log lines.
+  std::atomic<uint64_t> refused_bytes_{0};  // Size of the last refused write, until it would pass.
+  std::mutex log_mutex_;                    // Orders the state-change log lines.
   bool logged_below_ = false;
 
   std::mutex mutex_;

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -16,7 +18,6 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/listener.h"
 #include "rocksdb/options.h"
-#include "rocksdb/sst_file_manager.h"
 #include "rocksdb/table.h"
 #if defined(__SANITIZE_THREAD__)
 #include <mutex>
@@ -73,6 +74,48 @@ constexpr char kSchemaKey[] = "schema_version";
 
 }  // namespace
 
+// RocksDB's info log, written to <db>/LOG with plain stdio whose errors are ignored; warnings
+// and errors also go to the server's log. RocksDB's own file logger asserts (aborting the server,
+// with Debian's librocksdb) when an append to LOG failed before: on a full disk, the first
+// background error it tried to log brought the server down.
+class RocksInfoLog : public rocksdb::Logger {
+ public:
+  explicit RocksInfoLog(const std::string& path)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
+    std::error_code ec;
+    // One previous log is kept, as RocksDB's LOG.old files (but not without bound).
+    if (std::filesystem::file_size(path, ec) > (uint64_t{16} << 20) && !ec) {
+      std::filesystem::rename(path, path + ".old", ec);
+    }
+    file_ = std::fopen(path.c_str(), "a");
+  }
+  ~RocksInfoLog() override {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buffer[2048];
+    std::vsnprintf(buffer, sizeof(buffer), format, ap);
+    if (level >= rocksdb::InfoLogLevel::WARN_LEVEL && level < rocksdb::InfoLogLevel::HEADER_LEVEL) {
+      BN_LOG(WARNING) << "rocksdb: " << buffer;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (file_ == nullptr) return;
+    std::fputs(buffer, file_);  // Errors (a full disk) are ignored: the log is best effort.
+    std::fputc('\n', file_);
+    std::fflush(file_);
+    std::clearerr(file_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::FILE* file_ = nullptr;
+};
+
 // Tracks RocksDB's background error state: set when RocksDB stops writes after a failed flush,
 // compaction or WAL write, cleared when a recovery (RocksDB's own or DB::Resume) succeeds.
 class Store::ErrorListener : public rocksdb::EventListener {
@@ -91,6 +134,15 @@ class Store::ErrorListener : public rocksdb::EventListener {
     } else {
       BN_LOG(WARNING) << "store: writes stopped by a storage error: " << error_.ToString()
                       << "; recovering automatically once the cause clears";
+    }
+  }
+  // RocksDB's own recovery from an out-of-space error (SstFileManager) waits until a write
+  // buffer's worth of space (64 MiB) is free, however small the disk, and answers DB::Resume
+  // with Busy meanwhile: on a 40 MiB disk it never resumed. The store's watcher resumes instead.
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    if (auto_recovery != nullptr && ClassifyRocks(bg_error) == StorageCondition::kOutOfSpace) {
+      *auto_recovery = false;
     }
   }
   void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
@@ -205,6 +257,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
     db_options.env = store->env_.get();
   }
   store->errors_ = std::make_shared<ErrorListener>();
+  if (options.follow_primary.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(dir) / "db", ec);
+    db_options.info_log =
+        std::make_shared<RocksInfoLog>((std::filesystem::path(dir) / "db" / "LOG").string());
+  }
   db_options.listeners.push_back(store->errors_);
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
@@ -245,12 +303,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   }
   const std::string db_path = (std::filesystem::path(dir) / "db").string();
   store->guard_ = std::make_unique<DiskGuard>(dir, options.watermarks);
-  // RocksDB recovers by itself from out-of-space errors of flushes and compactions once space
-  // returns (the watcher's DB::Resume covers the rest).
-  rocksdb::Status sfm_status;
-  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(
-      db_options.env, db_options.env->GetFileSystem(), nullptr, "", 0, true, &sfm_status));
-  if (!sfm_status.ok()) return FromRocks("cannot create the SST file manager", sfm_status);
+  // Out-of-space errors are resumed by the watcher (DB::Resume once the flood stage is clear),
+  // not by RocksDB's SstFileManager, which waits for a write buffer's worth of free space
+  // (64 MiB) and answers DB::Resume with Busy meanwhile: see ErrorListener.
   // The write-ahead log is replayed into memory on open instead of into new SST files: a
   // restart on a nearly full disk needs no space for it.
   db_options.avoid_flush_during_recovery = true;

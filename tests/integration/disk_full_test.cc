@@ -218,12 +218,22 @@ class DiskFullTest : public ::testing::Test {
     EXPECT_EQ(present, static_cast<int>(acked_.size()));
   }
 
-  // The whole sequence with --disk-flood-free-bytes `flood`.
+  std::string LogTail() const {
+    const std::string log = server_ != nullptr ? server_->Stderr() : "";
+    return log.size() > 12000 ? log.substr(log.size() - 12000) : log;
+  }
+
+  // The whole sequence with --disk-flood-free-bytes `flood`, and its steps.
   void Run(uint64_t flood);
+  void FillUntilRefused(int* batches);
+  void CheckRefusingWrites();
+  void RestartOnFullDisk(double* seconds);
+  void FreeAndResume(double* seconds);
 
   uint64_t flood_ = 0;
   TempDir dir_;
   std::string mount_;
+  std::string ballast_;
   std::string data_;
   std::string metrics_;
   std::unique_ptr<ServerProcess> server_;
@@ -239,14 +249,15 @@ void DiskFullTest::Run(uint64_t flood) {
   flood_ = flood;
   const char* env = std::getenv("BN_DISK_FULL_CYCLES");
   const int cycles = env != nullptr ? std::max(1, std::atoi(env)) : 2;
-  mount_ = dir_.Sub("fs");
+  // The data directory is the mount point: the server log (next to it) stays off the small disk.
+  mount_ = dir_.Sub("data");
   std::filesystem::create_directories(mount_);
   // Room for the database plus, per cycle, about 3 MiB of items that stay.
   const uint64_t size = 40 * kMiB + static_cast<uint64_t>(cycles) * 3 * kMiB;
   if (std::string why = MountSmallFilesystem(mount_, size); !why.empty()) {
     GTEST_SKIP() << "cannot mount a small filesystem here (" << why << ")";
   }
-  data_ = mount_ + "/data";
+  data_ = mount_;
   ASSERT_NO_FATAL_FAILURE(StartServer());
 
   // A served collection (PCA-4 on 8x8 images).
@@ -277,84 +288,34 @@ void DiskFullTest::Run(uint64_t flood) {
   }));
   ASSERT_TRUE(UpsertBatch().ok());
 
-  const std::string ballast = mount_ + "/ballast";
+  ballast_ = mount_ + "/ballast";
   for (int cycle = 0; cycle < cycles; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
-    // 1. Park a ballast file that leaves ~2 MiB above the flood stage, then fill the disk.
-    const uint64_t free_now = FreeBytes(mount_);
-    ASSERT_GT(free_now, flood_ + 3 * kMiB) << "the filesystem is too small for this cycle";
-    ASSERT_TRUE(Park(ballast, free_now - flood_ - 2 * kMiB));
-    grpc::Status refused;
     int batches = 0;
-    for (; batches < 2000; ++batches) {
-      refused = UpsertBatch();
-      if (!refused.ok()) break;
-      if (batches % 10 == 0) {
-        ASSERT_TRUE(Search(batches).ok()) << "search while filling";
-      }
-    }
-    ASSERT_FALSE(refused.ok()) << "the disk never reached the flood stage";
-    ASSERT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
-        << refused.error_message();
+    double restart_s = 0, resume_s = 0;
+    ASSERT_NO_FATAL_FAILURE(FillUntilRefused(&batches));
+    ASSERT_NO_FATAL_FAILURE(CheckRefusingWrites());
     if (flood_ > 0) {
-      EXPECT_NE(refused.error_message().find("--disk-flood-free-bytes"), std::string::npos)
-          << refused.error_message();
-      EXPECT_NE(refused.error_message().find("free of"), std::string::npos)
-          << refused.error_message();
+      // The reserve lets a writable restart happen on the full disk; then space returns.
+      ASSERT_NO_FATAL_FAILURE(RestartOnFullDisk(&restart_s));
+      ASSERT_NO_FATAL_FAILURE(FreeAndResume(&resume_s));
     } else {
-      EXPECT_NE(refused.error_message().find("No space left on device"), std::string::npos)
-          << refused.error_message();
+      // No reserve: RocksDB recovers from its ENOSPC without a restart once space returns...
+      ASSERT_NO_FATAL_FAILURE(FreeAndResume(&resume_s));
+      // ...and a restart on a disk with nothing left opens read-only and serves; writes come
+      // back with the next restart after space was freed.
+      ASSERT_NO_FATAL_FAILURE(FillUntilRefused(&batches));
+      ASSERT_NO_FATAL_FAILURE(RestartOnFullDisk(&restart_s));
+      ASSERT_TRUE(std::filesystem::remove(ballast_));
+      ASSERT_NE(server_->SignalAndWait(SIGTERM, 60), -1);
+      ASSERT_NO_FATAL_FAILURE(StartServer());
+      const grpc::Status accepted = UpsertBatch();
+      ASSERT_TRUE(accepted.ok()) << accepted.error_message();
+      ASSERT_NO_FATAL_FAILURE(CheckOracle("after freeing space and restarting"));
     }
-
-    // 2. Full: refused again, searches answer, health and metrics say so.
-    const grpc::Status again = UpsertBatch();
-    EXPECT_EQ(again.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << again.error_message();
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(Search(i).ok());
-    EXPECT_TRUE(Eventually([&] {
-      return Health(v1::ItemService::service_full_name()) == HealthCheckResponse::NOT_SERVING;
-    }));
-    EXPECT_EQ(Health(v1::TrainingService::service_full_name()), HealthCheckResponse::NOT_SERVING);
-    EXPECT_EQ(Health(v1::QueryService::service_full_name()), HealthCheckResponse::SERVING);
-    const std::string page = HttpGet(metrics_, "/metrics");
-    EXPECT_EQ(Gauge(page, "bottleneck_storage_write_blocked"), 1) << page.substr(0, 200);
-    const double free_metric = Gauge(page, "bottleneck_disk_free_bytes");
-    EXPECT_GE(free_metric, 0);
-    EXPECT_LT(free_metric, static_cast<double>(flood_ + 2 * kMiB));
-
-    // 3. Restart (kill -9) on the nearly full disk: it comes up and serves searches.
-    ASSERT_NE(server_->SignalAndWait(SIGKILL, 30), -1);
-    const auto restart = std::chrono::steady_clock::now();
-    ASSERT_NO_FATAL_FAILURE(StartServer());
-    const double restart_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - restart).count();
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(Search(1000 + i).ok()) << "search after restart";
-    ASSERT_NO_FATAL_FAILURE(CheckOracle("after the restart on a full disk"));
-    const grpc::Status still = UpsertBatch();
-    // Without a watermark the restart may have found a few KB free for one more batch.
-    if (flood_ > 0 || !still.ok()) {
-      EXPECT_EQ(still.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << still.error_message();
-    }
-
-    // 4. Free the ballast: writes resume by themselves within seconds.
-    ASSERT_TRUE(std::filesystem::remove(ballast));
-    const auto freed = std::chrono::steady_clock::now();
-    grpc::Status resumed;
-    while (std::chrono::steady_clock::now() - freed < std::chrono::seconds(10)) {
-      resumed = UpsertBatch();
-      if (resumed.ok()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    const double resume_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - freed).count();
-    ASSERT_TRUE(resumed.ok()) << "writes still refused 10 s after space was freed: "
-                              << resumed.error_message();
-    EXPECT_TRUE(Eventually([&] {
-      return Health(v1::ItemService::service_full_name()) == HealthCheckResponse::SERVING;
-    }));
-    ASSERT_NO_FATAL_FAILURE(CheckOracle("after space returned"));
-    std::cout << "disk-full cycle " << cycle << ": " << batches << " batches accepted before "
-              << "the flood stage, restart on the full disk " << restart_s << " s, writes resumed "
-              << resume_s << " s after freeing space, " << acked_.size()
+    std::cout << "disk-full cycle " << cycle << " (flood stage " << flood_ << " B): " << batches
+              << " batches accepted before refusal, restart on the full disk " << restart_s
+              << " s, writes resumed " << resume_s << " s after freeing space, " << acked_.size()
               << " acknowledged items all present, " << refused_.size()
               << " refused items all absent\n";
   }
@@ -362,6 +323,83 @@ void DiskFullTest::Run(uint64_t flood) {
   ASSERT_NE(server_->SignalAndWait(SIGTERM, 60), -1);
   ASSERT_NO_FATAL_FAILURE(StartServer());
   ASSERT_NO_FATAL_FAILURE(CheckOracle("after the final restart"));
+}
+
+// 1. Parks a ballast file that leaves ~2 MiB above the flood stage, then upserts until refused.
+void DiskFullTest::FillUntilRefused(int* batches) {
+  const uint64_t free_now = FreeBytes(mount_);
+  ASSERT_GT(free_now, flood_ + 3 * kMiB) << "the filesystem is too small for this cycle";
+  ASSERT_TRUE(Park(ballast_, free_now - flood_ - 2 * kMiB));
+  grpc::Status refused;
+  for (*batches = 0; *batches < 2000; ++*batches) {
+    refused = UpsertBatch();
+    if (!refused.ok()) break;
+    if (*batches % 10 == 0) {
+      ASSERT_TRUE(Search(*batches).ok()) << "search while filling";
+    }
+  }
+  ASSERT_FALSE(refused.ok()) << "the disk never filled";
+  ASSERT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << refused.error_message() << "\nserver log (end):\n"
+      << LogTail();
+  if (flood_ > 0) {
+    EXPECT_NE(refused.error_message().find("--disk-flood-free-bytes"), std::string::npos)
+        << refused.error_message();
+    EXPECT_NE(refused.error_message().find("free of"), std::string::npos)
+        << refused.error_message();
+  } else {
+    EXPECT_NE(refused.error_message().find("No space left on device"), std::string::npos)
+        << refused.error_message();
+  }
+}
+
+// 2. Full: refused again, searches answer, health and metrics say so.
+void DiskFullTest::CheckRefusingWrites() {
+  const grpc::Status again = UpsertBatch();
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << again.error_message();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Search(i).ok());
+  EXPECT_TRUE(Eventually([&] {
+    return Health(v1::ItemService::service_full_name()) == HealthCheckResponse::NOT_SERVING;
+  }));
+  EXPECT_EQ(Health(v1::TrainingService::service_full_name()), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(Health(v1::QueryService::service_full_name()), HealthCheckResponse::SERVING);
+  const std::string page = HttpGet(metrics_, "/metrics");
+  EXPECT_EQ(Gauge(page, "bottleneck_storage_write_blocked"), 1) << page.substr(0, 200);
+  const double free_metric = Gauge(page, "bottleneck_disk_free_bytes");
+  EXPECT_GE(free_metric, 0);
+  EXPECT_LT(free_metric, static_cast<double>(flood_ + 2 * kMiB));
+}
+
+// 3. Restart (kill -9) on the full disk: it comes up, serves searches, loses nothing and still
+// refuses writes.
+void DiskFullTest::RestartOnFullDisk(double* seconds) {
+  ASSERT_NE(server_->SignalAndWait(SIGKILL, 30), -1);
+  const auto restart = std::chrono::steady_clock::now();
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - restart).count();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Search(1000 + i).ok()) << "search after restart";
+  ASSERT_NO_FATAL_FAILURE(CheckOracle("after the restart on a full disk"));
+  const grpc::Status still = UpsertBatch();
+  EXPECT_EQ(still.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << still.error_message();
+}
+
+// 4. Deletes the ballast: writes resume by themselves within seconds, health says so.
+void DiskFullTest::FreeAndResume(double* seconds) {
+  ASSERT_TRUE(std::filesystem::remove(ballast_));
+  const auto freed = std::chrono::steady_clock::now();
+  grpc::Status resumed;
+  while (std::chrono::steady_clock::now() - freed < std::chrono::seconds(10)) {
+    resumed = UpsertBatch();
+    if (resumed.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - freed).count();
+  ASSERT_TRUE(resumed.ok()) << "writes still refused 10 s after space was freed: "
+                            << resumed.error_message() << "\nserver log (end):\n" << LogTail();
+  EXPECT_TRUE(Eventually([&] {
+    return Health(v1::ItemService::service_full_name()) == HealthCheckResponse::SERVING;
+  }));
+  ASSERT_NO_FATAL_FAILURE(CheckOracle("after space returned"));
 }
 
 // With the flood stage (6 MiB): the server refuses before the filesystem is full.

@@ -252,8 +252,9 @@ void DiskFullTest::Run(uint64_t flood) {
   // The data directory is the mount point: the server log (next to it) stays off the small disk.
   mount_ = dir_.Sub("data");
   std::filesystem::create_directories(mount_);
-  // Room for the database plus, per cycle, about 3 MiB of items that stay.
-  const uint64_t size = 40 * kMiB + static_cast<uint64_t>(cycles) * 3 * kMiB;
+  // Room for the database plus, per cycle, the items that stay (~2 MiB per fill; without a
+  // watermark a cycle fills twice).
+  const uint64_t size = 40 * kMiB + static_cast<uint64_t>(cycles) * (flood_ > 0 ? 3 : 6) * kMiB;
   if (std::string why = MountSmallFilesystem(mount_, size); !why.empty()) {
     GTEST_SKIP() << "cannot mount a small filesystem here (" << why << ")";
   }
@@ -380,7 +381,9 @@ void DiskFullTest::RestartOnFullDisk(double* seconds) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Search(1000 + i).ok()) << "search after restart";
   ASSERT_NO_FATAL_FAILURE(CheckOracle("after the restart on a full disk"));
   const grpc::Status still = UpsertBatch();
-  EXPECT_EQ(still.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << still.error_message();
+  EXPECT_EQ(still.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << still.error_message() << "\nserver log (end):\n"
+      << LogTail();
 }
 
 // 4. Deletes the ballast: writes resume by themselves within seconds, health says so.
@@ -395,7 +398,8 @@ void DiskFullTest::FreeAndResume(double* seconds) {
   }
   *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - freed).count();
   ASSERT_TRUE(resumed.ok()) << "writes still refused 10 s after space was freed: "
-                            << resumed.error_message() << "\nserver log (end):\n" << LogTail();
+                            << resumed.error_message() << "\nserver log (end):\n"
+                            << LogTail();
   EXPECT_TRUE(Eventually([&] {
     return Health(v1::ItemService::service_full_name()) == HealthCheckResponse::SERVING;
   }));

@@ -149,6 +149,12 @@ const std::map<std::string, Flag>& Flags() {
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->block_cache_mib; },
         "RocksDB block cache in MiB (searches read their neighbours' records from it). "
         "Default 256"}},
+      {"check",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->check_dir; },
+        "DIR: verify the data directory DIR offline and exit (the server must not be running on "
+        "it): every SST block checksum, every record of every column family, every index "
+        "snapshot's CRCs; prints what it found; exit status 0 when the store is intact, 1 when "
+        "it is damaged (a damaged snapshot is rebuilt from the store at the next start)"}},
       {"disk-flood-free-bytes",
        {Flag::kUint64, [](ServerConfig* c) -> void* { return &c->disk_flood_free_bytes; },
         "disk flood stage: while the data directory's filesystem has less free space than this "

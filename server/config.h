@@ -68,6 +68,8 @@ struct ServerConfig {
   int ingest_nice = 20;
   int training_nice = 20;
   int background_nice = 20;
+  // Non-empty: verify this data directory offline (bottleneckd --check DIR) and exit.
+  std::string check_dir;
   bool show_help = false;
   bool show_version = false;
 };

@@ -372,6 +372,55 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   return store;
 }
 
+absl::Status Store::Check(const std::string& dir, std::string* report) {
+  const std::string db_path = (std::filesystem::path(dir) / "db").string();
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(db_path) / "CURRENT", ec)) {
+    return absl::NotFoundError("no database under '" + db_path + "'");
+  }
+  rocksdb::DBOptions db_options;
+  db_options.info_log = std::make_shared<RocksInfoLog>("/dev/null");
+  db_options.paranoid_checks = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kColumnFamilyNames) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::OpenForReadOnly(db_options, db_path, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    *report += "open: " + s.ToString() + "\n";
+    return FromRocks("cannot open '" + db_path + "' (MANIFEST, WAL or options damaged?)", s);
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  absl::Status result;
+  s = db->VerifyChecksum();
+  *report += "sst checksums: " + (s.ok() ? std::string("ok") : s.ToString()) + "\n";
+  if (!s.ok()) result = FromRocks("SST checksum verification of '" + db_path + "'", s);
+  for (size_t i = 0; i < handles.size(); ++i) {
+    rocksdb::ReadOptions ro;
+    ro.verify_checksums = true;
+    ro.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, handles[i]));
+    uint64_t records = 0, bytes = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++records;
+      bytes += it->key().size() + it->value().size();
+    }
+    const rocksdb::Status scan = it->status();
+    *report += std::string("column family ") + kColumnFamilyNames[i] + ": " +
+               std::to_string(records) + " records, " + std::to_string(bytes) + " bytes" +
+               (scan.ok() ? "" : ", " + scan.ToString()) + "\n";
+    if (!scan.ok() && result.ok()) {
+      result = FromRocks(std::string("reading column family ") + kColumnFamilyNames[i], scan);
+    }
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  (void)db->Close();
+  return result;
+}
+
 absl::Status Store::CheckWrite(uint64_t bytes) const {
   if (!read_only_reason_.empty()) return absl::ResourceExhaustedError(read_only_reason_);
   if (errors_ != nullptr) {

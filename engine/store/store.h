@@ -109,6 +109,12 @@ class Store {
   // background error once space is above the threshold (DB::Resume) and reports state changes.
   void StartWatcher();
 
+  // Verifies the database under `dir` offline (like `ldb checkconsistency` plus a full scan): opens
+  // it read-only (writing nothing), checks every SST block checksum and reads every record of
+  // every column family. Appends one line per finding to `report`. OK when everything is
+  // intact; DataLoss naming the damaged file otherwise; NotFound without a database.
+  [[nodiscard]] static absl::Status Check(const std::string& dir, std::string* report);
+
   // Raw access for the store's own modules (keys.h, item/collection stores). Owned by the Store.
   rocksdb::DB* db() const { return db_; }
   rocksdb::ColumnFamilyHandle* handle(ColumnFamily cf) const {

@@ -229,11 +229,18 @@ class DiskFullTest : public ::testing::Test {
   void CheckRefusingWrites();
   void RestartOnFullDisk(double* seconds);
   void FreeAndResume(double* seconds);
+  void TopUp();
+  void RemoveBallast() {
+    ASSERT_TRUE(std::filesystem::remove(ballast_));
+    for (int i = 0; i < top_ups_; ++i) std::filesystem::remove(ballast_ + "." + std::to_string(i));
+    top_ups_ = 0;
+  }
 
   uint64_t flood_ = 0;
   TempDir dir_;
   std::string mount_;
-  std::string ballast_;
+  std::string ballast_;  // The parked file; TopUp adds ballast_.0, .1, ...
+  int top_ups_ = 0;
   std::string data_;
   std::string metrics_;
   std::unique_ptr<ServerProcess> server_;
@@ -307,7 +314,7 @@ void DiskFullTest::Run(uint64_t flood) {
       // back with the next restart after space was freed.
       ASSERT_NO_FATAL_FAILURE(FillUntilRefused(&batches));
       ASSERT_NO_FATAL_FAILURE(RestartOnFullDisk(&restart_s));
-      ASSERT_TRUE(std::filesystem::remove(ballast_));
+      RemoveBallast();
       ASSERT_NE(server_->SignalAndWait(SIGTERM, 60), -1);
       ASSERT_NO_FATAL_FAILURE(StartServer());
       const grpc::Status accepted = UpsertBatch();
@@ -354,8 +361,19 @@ void DiskFullTest::FillUntilRefused(int* batches) {
   }
 }
 
+// Keeps the disk full: RocksDB's flushes and compactions give space back (obsolete WAL files,
+// compressed SSTs), so more ballast brings free space under the flood stage again.
+void DiskFullTest::TopUp() {
+  const uint64_t free_now = FreeBytes(mount_);
+  const uint64_t target = flood_ > kMiB ? flood_ - kMiB / 2 : 0;
+  if (free_now <= target) return;
+  // Without a watermark this fills the disk to the last byte: the write may stop short.
+  (void)Park(ballast_ + "." + std::to_string(top_ups_++), free_now - target);
+}
+
 // 2. Full: refused again, searches answer, health and metrics say so.
 void DiskFullTest::CheckRefusingWrites() {
+  TopUp();
   const grpc::Status again = UpsertBatch();
   EXPECT_EQ(again.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << again.error_message();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Search(i).ok());
@@ -380,6 +398,7 @@ void DiskFullTest::RestartOnFullDisk(double* seconds) {
   *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - restart).count();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Search(1000 + i).ok()) << "search after restart";
   ASSERT_NO_FATAL_FAILURE(CheckOracle("after the restart on a full disk"));
+  TopUp();
   const grpc::Status still = UpsertBatch();
   EXPECT_EQ(still.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << still.error_message() << "\nserver log (end):\n"
@@ -388,7 +407,7 @@ void DiskFullTest::RestartOnFullDisk(double* seconds) {
 
 // 4. Deletes the ballast: writes resume by themselves within seconds, health says so.
 void DiskFullTest::FreeAndResume(double* seconds) {
-  ASSERT_TRUE(std::filesystem::remove(ballast_));
+  RemoveBallast();
   const auto freed = std::chrono::steady_clock::now();
   grpc::Status resumed;
   while (std::chrono::steady_clock::now() - freed < std::chrono::seconds(10)) {

@@ -313,6 +313,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   // reservation made free space jump by tens of MiB at every WAL switch, restart and kill, and
   // the flood stage measured space the store was holding without using.
   db_options.allow_fallocate = false;
+  // At most half a write buffer of unflushed data across the WALs (RocksDB flushes the oldest
+  // column families beyond it): the replay at open never fills a memtable, so it never writes an
+  // SST either -- a restart needs no space beyond a few small files.
+  db_options.max_total_wal_size = uint64_t{32} << 20;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, db_path, descriptors, &store->handles_, &store->db_);
   if (!s.ok() && ClassifyRocks(s) == StorageCondition::kOutOfSpace) {

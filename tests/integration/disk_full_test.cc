@@ -396,6 +396,13 @@ void DiskFullTest::RestartOnFullDisk(double* seconds) {
   const auto restart = std::chrono::steady_clock::now();
   ASSERT_NO_FATAL_FAILURE(StartServer());
   *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - restart).count();
+  if (flood_ > 0) {
+    // The reserve is there for this: the store opens for writing, not read-only.
+    const std::string log = server_->Stderr();
+    const size_t at = log.find("opening it read-only");
+    EXPECT_EQ(at, std::string::npos)
+        << log.substr(log.rfind('\n', at) == std::string::npos ? 0 : log.rfind('\n', at), 600);
+  }
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Search(1000 + i).ok()) << "search after restart";
   ASSERT_NO_FATAL_FAILURE(CheckOracle("after the restart on a full disk"));
   TopUp();

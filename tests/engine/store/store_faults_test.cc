@@ -288,9 +288,9 @@ TEST_F(StoreFaultsTest, RandomFaultsNeverLoseAcknowledgedWrites) {
   }
   fs_->ClearFaults();
   ASSERT_TRUE(WaitForWrites("final", std::chrono::seconds(10)));
-  std::cout << "random faults: " << ok << " acknowledged, " << failed << " refused, "
-            << recoveries << " recoveries, " << read_errors << " read errors, "
-            << fs_->injected() << " faults injected\n";
+  std::cout << "random faults: " << ok << " acknowledged, " << failed << " refused, " << recoveries
+            << " recoveries, " << read_errors << " read errors, " << fs_->injected()
+            << " faults injected\n";
   EXPECT_GT(fs_->injected(), 0u);
   // Every acknowledged item with its content, now and after a reopen.
   CheckOracle();

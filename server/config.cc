@@ -15,7 +15,7 @@ namespace bn {
 namespace {
 
 struct Flag {
-  enum Kind { kString, kInt, kBool } kind;
+  enum Kind { kString, kInt, kBool, kUint64 } kind;
   std::function<void*(ServerConfig*)> field;
   const char* help;
 };
@@ -149,6 +149,28 @@ const std::map<std::string, Flag>& Flags() {
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->block_cache_mib; },
         "RocksDB block cache in MiB (searches read their neighbours' records from it). "
         "Default 256"}},
+      {"check",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->check_dir; },
+        "DIR: verify the data directory DIR offline and exit (the server must not be running on "
+        "it): every SST block checksum, every record of every column family, every index "
+        "snapshot's CRCs; prints what it found; exit status 0 when the store is intact, 1 when "
+        "it is damaged (a damaged snapshot is rebuilt from the store at the next start)"}},
+      {"disk-flood-free-bytes",
+       {Flag::kUint64, [](ServerConfig* c) -> void* { return &c->disk_flood_free_bytes; },
+        "disk flood stage: while the data directory's filesystem has less free space than this "
+        "(or than --disk-flood-free-percent), writes that add data (upserts, dataset uploads, "
+        "training jobs, checkpoints, model saves) are refused with RESOURCE_EXHAUSTED; searches "
+        "and reads go on, and writes resume by themselves once space is freed. The space kept "
+        "free lets the store flush, compact, recover and restart. 0 with a 0 percent: off. "
+        "Default 268435456 (256 MiB)"}},
+      {"disk-flood-free-percent",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->disk_flood_free_percent; },
+        "the flood stage as a percentage of the filesystem's size; the larger of the two "
+        "thresholds applies. Default 2"}},
+      {"disk-check-interval-ms",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->disk_check_interval_ms; },
+        "how often free space is measured for health, metrics and recovery from storage errors "
+        "(writes measure it themselves). Default 1000"}},
       {"sync-writes",
        {Flag::kBool, [](ServerConfig* c) -> void* { return &c->sync_writes; },
         "sync the write-ahead log before acknowledging writes. Default true"}},
@@ -175,6 +197,15 @@ absl::Status SetFlag(ServerConfig* config, const std::string& name, const std::s
             absl::StrCat(where, "--", name, " needs a non-negative integer, got '", value, "'"));
       }
       *static_cast<int*>(field) = v;
+      return absl::OkStatus();
+    }
+    case Flag::kUint64: {
+      uint64_t v = 0;
+      if (!absl::SimpleAtoi(value, &v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "--", name, " needs a non-negative integer, got '", value, "'"));
+      }
+      *static_cast<uint64_t*>(field) = v;
       return absl::OkStatus();
     }
     case Flag::kBool: {
@@ -328,6 +359,12 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         "--training-nice, --ingest-nice and --background-nice must be between 0 and 20 (20: "
         "SCHED_IDLE)");
+  }
+  if (config.disk_flood_free_percent > 50) {
+    return absl::InvalidArgumentError("--disk-flood-free-percent must be between 0 and 50");
+  }
+  if (config.disk_check_interval_ms < 10) {
+    return absl::InvalidArgumentError("--disk-check-interval-ms must be at least 10");
   }
   if (config.ingest_threads < 1) {
     return absl::InvalidArgumentError("--ingest-threads must be at least 1");

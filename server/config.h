@@ -2,6 +2,7 @@
 #ifndef BOTTLENECK_SERVER_CONFIG_H_
 #define BOTTLENECK_SERVER_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ struct ServerConfig {
   std::string log_format = "text";  // "text" (logfmt) or "json" (one object per line).
   // HOST:PORT of the Prometheus metrics endpoint (GET /metrics, GET /healthz); empty: off.
   std::string metrics_listen;
+  // Disk flood stage (engine/store/disk_guard.h): writes that add data are refused while the
+  // data directory's filesystem has less free space than the larger of these.
+  uint64_t disk_flood_free_bytes = uint64_t{256} << 20;
+  int disk_flood_free_percent = 2;
+  int disk_check_interval_ms = 1000;     // Free-space polling (health, metrics, recovery).
   bool sync_writes = true;               // Sync the WAL per acknowledged write batch.
   int block_cache_mib = 256;             // RocksDB block cache (items' records, codes).
   int snapshot_interval_seconds = 60;    // Index snapshots of changed collections.
@@ -62,6 +68,8 @@ struct ServerConfig {
   int ingest_nice = 20;
   int training_nice = 20;
   int background_nice = 20;
+  // Non-empty: verify this data directory offline (bottleneckd --check DIR) and exit.
+  std::string check_dir;
   bool show_help = false;
   bool show_version = false;
 };

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 
+#include "engine/store/store.h"
 #include "engine/util/log.h"
 #include "server/core/core.h"
 
@@ -221,6 +222,26 @@ void AddCoreCollector(MetricsRegistry* registry, Core* core) {
   registry->AddCollector([core](std::vector<CollectedFamily>* out) {
     CollectCollections(core, out);
     CollectJobs(core, out);
+  });
+}
+
+void AddStorageCollector(MetricsRegistry* registry, const Store* store) {
+  registry->AddCollector([store](std::vector<CollectedFamily>* out) {
+    const StoreWriteState state = store->write_state();
+    out->push_back({"bottleneck_disk_free_bytes",
+                    "Free bytes of the data directory's filesystem (last measured).",
+                    MetricType::kGauge,
+                    {{{}, double(state.free_bytes)}}});
+    out->push_back({"bottleneck_disk_flood_stage",
+                    "1 while free space is below the flood threshold (--disk-flood-free-bytes, "
+                    "--disk-flood-free-percent).",
+                    MetricType::kGauge,
+                    {{{}, state.below_flood ? 1.0 : 0.0}}});
+    out->push_back({"bottleneck_storage_write_blocked",
+                    "1 while writes are refused: disk below the flood threshold, a storage error "
+                    "not yet recovered from, or a database opened read-only.",
+                    MetricType::kGauge,
+                    {{{}, state.blocked ? 1.0 : 0.0}}});
   });
 }
 

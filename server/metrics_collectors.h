@@ -14,6 +14,10 @@
 //   for running jobs only, labels {job_id, collection}: bottleneck_job_progress_ratio (0..1 over
 //   all phases), bottleneck_job_phase, bottleneck_job_epoch, bottleneck_job_loss,
 //   bottleneck_job_samples_per_second.
+// Storage (engine/store/disk_guard.h):
+//   bottleneck_disk_free_bytes (of the data directory's filesystem), bottleneck_disk_flood_stage
+//   (1 while free space is below the flood threshold), bottleneck_storage_write_blocked (1 while
+//   writes are refused: flood stage, a storage error not yet recovered from, or a read-only open).
 #ifndef BOTTLENECK_SERVER_METRICS_COLLECTORS_H_
 #define BOTTLENECK_SERVER_METRICS_COLLECTORS_H_
 
@@ -23,6 +27,7 @@
 namespace bn {
 
 class Core;
+class Store;
 
 // Adds the process collector. Uptime counts from this call.
 void AddProcessCollector(MetricsRegistry* registry);
@@ -31,6 +36,9 @@ void AddProcessCollector(MetricsRegistry* registry);
 // HTTP endpoint before closing the core). A failing core call is logged and its families left
 // empty.
 void AddCoreCollector(MetricsRegistry* registry, Core* core);
+
+// Adds the storage collector. `store` must stay valid while the registry may be rendered.
+void AddStorageCollector(MetricsRegistry* registry, const Store* store);
 
 // Fraction of the whole job done (phases count equally; within a phase, epochs and steps),
 // clamped to [0, 1]; 0 when the progress carries no phase count.

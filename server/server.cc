@@ -105,6 +105,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
   store_options.sync_writes = config.sync_writes;
   store_options.follow_primary = config.follow;
   store_options.block_cache_bytes = static_cast<size_t>(config.block_cache_mib) << 20;
+  store_options.watermarks.flood_free_bytes = config.disk_flood_free_bytes;
+  store_options.watermarks.flood_free_percent = config.disk_flood_free_percent;
+  store_options.watermarks.poll_interval = std::chrono::milliseconds(config.disk_check_interval_ms);
   auto store = Store::Open(config.data_dir, store_options);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
@@ -176,6 +179,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
   impl->rpc_observer = std::move(*observer);
   AddProcessCollector(impl->metrics.get());
   AddCoreCollector(impl->metrics.get(), c);
+  AddStorageCollector(impl->metrics.get(), impl->store.get());
   impl->metrics->AddCollector([admit](std::vector<CollectedFamily>* out) {
     static const char* const kKinds[Admission::kKinds] = {"query", "write", "upload"};
     CollectedFamily in_flight{"bottleneck_admission_in_flight",
@@ -241,6 +245,32 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
   if (!impl->auth->enabled()) {
     BN_LOG(WARNING) << "authentication is off (no --admin-token-file): every caller is admin";
   }
+  // Health per service: the write services are NOT_SERVING while the store refuses writes (a
+  // full disk, a storage error); queries stay SERVING. Last in Start: the watcher thread calls
+  // this until Shutdown.
+  if (impl->config.follow.empty()) {
+    std::vector<std::pair<grpc::HealthCheckServiceInterface*, bool>> healths;  // (, writes)
+    for (Endpoint& endpoint : impl->endpoints) {
+      const bool writes = std::find(endpoint.roles.begin(), endpoint.roles.end(), "training") !=
+                          endpoint.roles.end();
+      if (auto* health = endpoint.server->GetHealthCheckService()) {
+        healths.emplace_back(health, writes);
+        if (endpoint.roles[0] == "query") {
+          health->SetServingStatus(v1::QueryService::service_full_name(), true);
+        }
+        health->SetServingStatus(v1::CollectionService::service_full_name(), true);
+        health->SetServingStatus(v1::ModelService::service_full_name(), true);
+      }
+    }
+    impl->store->SetWriteStateListener([healths](const StoreWriteState& state) {
+      for (const auto& [health, writes] : healths) {
+        if (!writes) continue;
+        health->SetServingStatus(v1::ItemService::service_full_name(), !state.blocked);
+        health->SetServingStatus(v1::TrainingService::service_full_name(), !state.blocked);
+      }
+    });
+    impl->store->StartWatcher();
+  }
   impl->serving.store(true);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -284,6 +314,7 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   if (impl_->shut_down) return;
   impl_->shut_down = true;
+  if (impl_->store != nullptr) impl_->store->SetWriteStateListener(nullptr);
   const auto deadline = std::chrono::system_clock::now() + grace;
   impl_->serving.store(false);
   for (Endpoint& endpoint : impl_->endpoints) {

@@ -218,6 +218,16 @@ absl::StatusOr<uint64_t> ServingIndex::SaveSnapshot() {
   return applied_;
 }
 
+absl::Status CheckSnapshotFile(const std::string& path) {
+  absl::StatusOr<std::string> file = ReadFileToString(path);
+  if (!file.ok()) return file.status();
+  SnapshotHeader h;
+  absl::string_view body;
+  const std::string reason = DecodeSnapshot(*file, &h, &body);
+  if (!reason.empty()) return absl::DataLossError(path + ": " + reason);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<ServingIndex>> OpenServingIndex(Store* store,
                                                                absl::string_view collection,
                                                                uint64_t model_version,
@@ -230,8 +240,7 @@ absl::StatusOr<std::unique_ptr<ServingIndex>> OpenServingIndex(Store* store,
   std::error_code ec;
   std::filesystem::create_directories(snapshot_dir, ec);
   if (ec) {
-    return absl::InternalError("cannot create snapshot directory '" + snapshot_dir +
-                               "': " + ec.message());
+    return ErrnoStatus(ec.value(), "cannot create snapshot directory '" + snapshot_dir + "'");
   }
   std::unique_ptr<ServingIndex> si(
       new ServingIndex(store, std::string(collection), model_version, config,

@@ -121,10 +121,14 @@ class ServingIndex {
   uint64_t incarnation_ = 0;
 };
 
+// Checks a snapshot file's header and body CRCs (offline; `bottleneckd --check`). DataLoss naming
+// the file and the reason when damaged (OpenServingIndex rebuilds such a snapshot from the store).
+[[nodiscard]] absl::Status CheckSnapshotFile(const std::string& path);
+
 // Opens the serving index for (collection, model_version): loads and catches up the snapshot in
 // `snapshot_dir` (created if missing), or rebuilds from the store (see the recovery contract
 // above). Errors: NotFound (collection), InvalidArgument (config), DataLoss (a stored code of the
-// wrong size for `config`), ResourceExhausted, Internal (I/O).
+// wrong size for `config`), ResourceExhausted (disk full), Unavailable (I/O).
 [[nodiscard]] absl::StatusOr<std::unique_ptr<ServingIndex>> OpenServingIndex(
     Store* store, absl::string_view collection, uint64_t model_version, const IndexConfig& config,
     const std::string& snapshot_dir);

@@ -9,7 +9,13 @@
 namespace bn {
 namespace {
 
-absl::Status Put(Store* store, ColumnFamily cf, const std::string& key, absl::string_view v) {
+// `guarded`: a write that adds data (a model, a dataset batch, a checkpoint) is refused while the
+// disk is below its flood threshold; small state records (jobs) are not.
+absl::Status Put(Store* store, ColumnFamily cf, const std::string& key, absl::string_view v,
+                 bool guarded) {
+  if (guarded) {
+    if (absl::Status s = store->CheckWrite(key.size() + v.size()); !s.ok()) return s;
+  }
   rocksdb::WriteOptions wo;
   wo.sync = store->options().sync_writes;
   return FromRocks("writing blob", store->db()->Put(wo, store->handle(cf), key, ToSlice(v)));
@@ -54,7 +60,8 @@ absl::Status ScanPrefix(Store* store, ColumnFamily cf, const std::string& prefix
 
 absl::Status BlobStore::PutModel(absl::string_view collection, uint64_t version,
                                  absl::string_view blob) {
-  return Put(store_, ColumnFamily::kModels, keys::ModelKey(collection, version), blob);
+  return Put(store_, ColumnFamily::kModels, keys::ModelKey(collection, version), blob,
+             /*guarded=*/true);
 }
 
 absl::StatusOr<std::string> BlobStore::GetModel(absl::string_view collection, uint64_t version) {
@@ -88,7 +95,8 @@ absl::Status BlobStore::DeleteModel(absl::string_view collection, uint64_t versi
 
 absl::Status BlobStore::PutDatasetBatch(absl::string_view collection, absl::string_view dataset,
                                         uint64_t index, absl::string_view blob) {
-  return Put(store_, ColumnFamily::kDatasets, keys::DatasetKey(collection, dataset, index), blob);
+  return Put(store_, ColumnFamily::kDatasets, keys::DatasetKey(collection, dataset, index), blob,
+             /*guarded=*/true);
 }
 
 absl::Status BlobStore::ScanDataset(absl::string_view collection, absl::string_view dataset,
@@ -134,7 +142,8 @@ absl::StatusOr<std::vector<std::string>> BlobStore::ListDatasets(absl::string_vi
 
 absl::Status BlobStore::PutJob(absl::string_view collection, absl::string_view job_id,
                                absl::string_view blob) {
-  return Put(store_, ColumnFamily::kJobs, keys::JobKey(collection, job_id), blob);
+  return Put(store_, ColumnFamily::kJobs, keys::JobKey(collection, job_id), blob,
+             /*guarded=*/false);
 }
 
 absl::StatusOr<std::string> BlobStore::GetJob(absl::string_view collection,
@@ -163,7 +172,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> BlobStore::List
 
 absl::Status BlobStore::PutJobCheckpoint(absl::string_view collection, absl::string_view job_id,
                                          absl::string_view blob) {
-  return Put(store_, ColumnFamily::kJobs, keys::JobCheckpointKey(collection, job_id), blob);
+  return Put(store_, ColumnFamily::kJobs, keys::JobCheckpointKey(collection, job_id), blob,
+             /*guarded=*/true);
 }
 
 absl::StatusOr<std::string> BlobStore::GetJobCheckpoint(absl::string_view collection,

@@ -4,6 +4,8 @@
 // removes it too. These functions do not check that the collection exists.
 //
 // Durability: every write is one RocksDB write, WAL-synced when StoreOptions::sync_writes.
+// Disk full: PutModel, PutDatasetBatch and PutJobCheckpoint are refused with ResourceExhausted
+// below the store's flood threshold (Store::CheckWrite); job records and deletes are not.
 // Thread safety: stateless view of a Store (which must outlive it); safe from any threads.
 #ifndef BOTTLENECK_ENGINE_STORE_BLOB_STORE_H_
 #define BOTTLENECK_ENGINE_STORE_BLOB_STORE_H_

@@ -326,6 +326,14 @@ absl::StatusOr<ItemBatchResult> CollectionStore::Write(absl::string_view collect
            .ok()) {
     return check();
   }
+  // Upserts add data: refused below the disk's flood threshold. Deletes (which free space in
+  // the end) and promotion codes go through.
+  const bool adds = std::any_of(batch.ops().begin(), batch.ops().end(), [](const auto& op) {
+    return op.kind == ItemBatch::OpKind::kUpsert;
+  });
+  if (adds) {
+    if (absl::Status s = store_->CheckWrite(wb.GetDataSize()); !s.ok()) return s;
+  }
   rocksdb::WriteOptions wo;
   wo.sync = store_->options().sync_writes;
   if (absl::Status s = FromRocks("writing item batch", store_->db()->Write(wo, &wb)); !s.ok()) {

@@ -145,7 +145,9 @@ class CollectionStore {
   // --- Items and codes ---
   // Applies the batch atomically (one WriteBatch + change-log entry; WAL sync per
   // StoreOptions::sync_writes). Errors: NotFound (collection, or item of a PutCode),
-  // InvalidArgument (id empty or > kMaxItemIdBytes; empty batch). Nothing is written on error.
+  // InvalidArgument (id empty or > kMaxItemIdBytes; empty batch), ResourceExhausted for a batch
+  // with upserts while the disk is below its flood threshold (Store::CheckWrite), the storage
+  // statuses of FromRocks. Nothing is written on error.
   [[nodiscard]] absl::StatusOr<ItemBatchResult> Write(absl::string_view collection,
                                                       const ItemBatch& batch);
   // NotFound when the item (or collection) does not exist.

@@ -12,8 +12,23 @@
 
 namespace bn {
 
-// OK stays OK; otherwise the message is "<context>: <rocksdb message>" with a code chosen by kind
-// (lock held -> Unavailable, corruption -> DataLoss, not found -> NotFound, I/O -> Internal).
+// What a failed RocksDB status says about the storage under it.
+enum class StorageCondition {
+  kNone,        // Not a storage condition (not found, invalid argument, a bug).
+  kOutOfSpace,  // ENOSPC / EDQUOT, or RocksDB's NoSpace.
+  kTransient,   // Other I/O errors, busy, timed out, shutting down: retrying may succeed.
+  kCorruption,  // Checksum mismatch, torn or missing database file.
+  kLocked,      // Another process holds the database lock.
+  kPermission,  // The files or the filesystem are not writable.
+};
+StorageCondition ClassifyRocks(const rocksdb::Status& s);
+
+// The one conversion of RocksDB statuses. OK stays OK; otherwise the message is
+// "<context>: <rocksdb message>" and the code follows the storage condition: out of space ->
+// ResourceExhausted, transient I/O error or lock held -> Unavailable (retryable), corruption or a
+// missing database file -> DataLoss, permission -> PermissionDenied; otherwise not found ->
+// NotFound, invalid argument -> InvalidArgument, not supported -> FailedPrecondition. Never
+// Internal for a storage condition.
 [[nodiscard]] absl::Status FromRocks(const std::string& context, const rocksdb::Status& s);
 
 // The same bytes, not copied: valid while the viewed buffer is.

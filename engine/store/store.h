@@ -26,10 +26,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/store/disk_guard.h"
 
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Env;
+class FileSystem;
 }  // namespace rocksdb
 
 namespace bn {
@@ -53,14 +56,30 @@ struct StoreOptions {
   // its writes after CatchUpWithPrimary). `dir` is then the follower's own directory (RocksDB's
   // info log of the secondary goes there); the primary must have created its database already.
   std::string follow_primary;
+  // Disk watermark of `dir` (disk_guard.h): writes that add data are refused below it.
+  DiskWatermarks watermarks;
+  // The filesystem RocksDB uses; null: the default (POSIX). Tests inject faults with a
+  // rocksdb::FileSystemWrapper.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
+};
+
+// What the store says about its ability to take writes (Store::write_state()).
+struct StoreWriteState {
+  bool blocked = false;           // Writes that add data are refused.
+  bool below_flood = false;       // Free space is below the flood threshold.
+  bool background_error = false;  // RocksDB stopped writes after an I/O error, not yet resumed.
+  bool opened_read_only = false;  // The database could only be opened read-only (disk full).
+  uint64_t free_bytes = 0;        // Of the data directory's filesystem, last measured.
 };
 
 class Store {
  public:
   // Opens (or creates) the database under `dir`. Errors: InvalidArgument for an empty path,
-  // PermissionDenied / Internal when the directory cannot be created or written,
-  // FailedPrecondition for a database whose schema is newer than this build's, Unavailable when
-  // another process holds the database lock.
+  // PermissionDenied when the directory cannot be created or written, FailedPrecondition for a
+  // database whose schema is newer than this build's, Unavailable when another process holds the
+  // database lock, the storage statuses of FromRocks otherwise. When the disk is too full for
+  // the write-ahead log's replay, the database opens read-only instead (reads work, writes are
+  // refused with ResourceExhausted; a restart after space is freed makes it writable).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir,
                                                                    const StoreOptions& options);
   ~Store();  // Flushes and closes the database.
@@ -70,11 +89,31 @@ class Store {
   const std::string& dir() const { return dir_; }
   const StoreOptions& options() const { return options_; }
   int schema_version() const { return kSchemaVersion; }
-  // True for a follower (StoreOptions::follow_primary): every write fails.
-  bool read_only() const { return !options_.follow_primary.empty(); }
+  // True for a follower (StoreOptions::follow_primary) and for a database opened read-only for
+  // lack of space: every write fails.
+  bool read_only() const { return !options_.follow_primary.empty() || !read_only_reason_.empty(); }
   // A follower: applies the primary's writes made since the last call (MANIFEST and WAL tailing).
   // Reads see them afterwards. FailedPrecondition on a primary; Internal on I/O errors.
   [[nodiscard]] absl::Status CatchUpWithPrimary();
+
+  // Before a write that adds about `bytes`: OK, or ResourceExhausted when the disk is below its
+  // flood threshold or the database was opened read-only for lack of space, or the status of a
+  // RocksDB background error not yet recovered from (ResourceExhausted for out of space,
+  // Unavailable for other I/O errors). Deletes and small state records skip this check.
+  [[nodiscard]] absl::Status CheckWrite(uint64_t bytes = 0) const;
+  StoreWriteState write_state() const;
+  // Called from the disk watcher thread whenever write_state().blocked changes (and once at
+  // Start). Set before StartWatcher; the callback must not call back into the store's watcher.
+  void SetWriteStateListener(std::function<void(const StoreWriteState&)> listener);
+  // Starts the disk watcher: every poll interval it measures free space, resumes RocksDB after a
+  // background error once space is above the threshold (DB::Resume) and reports state changes.
+  void StartWatcher();
+
+  // Verifies the database under `dir` offline (like `ldb checkconsistency` plus a full scan): opens
+  // it read-only (writing nothing), checks every SST block checksum and reads every record of
+  // every column family. Appends one line per finding to `report`. OK when everything is
+  // intact; DataLoss naming the damaged file otherwise; NotFound without a database.
+  [[nodiscard]] static absl::Status Check(const std::string& dir, std::string* report);
 
   // Raw access for the store's own modules (keys.h, item/collection stores). Owned by the Store.
   rocksdb::DB* db() const { return db_; }
@@ -93,10 +132,22 @@ class Store {
   std::mutex& MetaMutex() const { return meta_mutex_; }
 
  private:
-  Store(std::string dir, StoreOptions options) : dir_(std::move(dir)), options_(options) {}
+  Store(std::string dir, StoreOptions options);
+
+  class ErrorListener;
+  void OnPoll(bool below_flood);
 
   std::string dir_;
   StoreOptions options_;
+  std::unique_ptr<rocksdb::Env> env_;  // Over options_.file_system; before db_.
+  std::shared_ptr<ErrorListener> errors_;
+  std::unique_ptr<DiskGuard> guard_;
+  std::string read_only_reason_;  // Non-empty: opened read-only for lack of space.
+  std::mutex state_mutex_;
+  std::function<void(const StoreWriteState&)> state_listener_;
+  bool reported_blocked_ = false;
+  bool reported_once_ = false;
+  std::string last_resume_error_;  // Watcher thread only.
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   mutable std::array<std::mutex, 64> collection_mutexes_;

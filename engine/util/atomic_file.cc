@@ -11,7 +11,7 @@ namespace bn {
 namespace {
 
 absl::Status Errno(const std::string& what, const std::string& path) {
-  return absl::InternalError(what + " '" + path + "': " + std::strerror(errno));
+  return ErrnoStatus(errno, what + " '" + path + "'");
 }
 
 std::string DirName(const std::string& path) {
@@ -22,6 +22,23 @@ std::string DirName(const std::string& path) {
 }
 
 }  // namespace
+
+absl::Status ErrnoStatus(int error, const std::string& context) {
+  const std::string message = context + ": " + std::strerror(error);
+  switch (error) {
+    case ENOSPC:
+    case EDQUOT:
+      return absl::ResourceExhaustedError(message);
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return absl::PermissionDeniedError(message);
+    case ENOENT:
+      return absl::NotFoundError(message);
+    default:
+      return absl::UnavailableError(message);  // EIO and the like: retrying may succeed.
+  }
+}
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data) {
   std::random_device rd;

@@ -11,9 +11,15 @@
 
 namespace bn {
 
+// A failed system call on a file as a status "<context>: <strerror>": ENOSPC/EDQUOT ->
+// ResourceExhausted, EACCES/EPERM/EROFS -> PermissionDenied, ENOENT -> NotFound, others (EIO...)
+// -> Unavailable. Storage conditions are never Internal.
+[[nodiscard]] absl::Status ErrnoStatus(int error, const std::string& context);
+
+// Errors: ErrnoStatus of the failing call (ResourceExhausted when the disk is full).
 [[nodiscard]] absl::Status WriteFileAtomically(const std::string& path, absl::string_view data);
 
-// Reads a whole file. NotFound when it does not exist; Internal on I/O errors.
+// Reads a whole file. NotFound when it does not exist; other I/O errors as ErrnoStatus.
 [[nodiscard]] absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 }  // namespace bn

@@ -48,6 +48,11 @@ void CollectionRegistry::Shutdown() {
   }
   background_cv_.notify_all();
   if (background_.joinable()) background_.join();
+  if (absl::Status s = store_->CheckWrite(); !s.ok()) {
+    BN_LOG(WARNING) << "index snapshots not saved at shutdown (the next start replays the change "
+                    << "log instead): " << s;
+    return;
+  }
   for (const auto& runtime : All()) {
     auto serving = runtime->serving();
     if (serving == nullptr) continue;
@@ -59,6 +64,12 @@ void CollectionRegistry::Shutdown() {
 }
 
 void CollectionRegistry::SaveSnapshots() {
+  // Snapshots are derived (a restart without one replays the change log or rebuilds): they must
+  // not take the space kept free below the disk's flood threshold.
+  if (absl::Status s = store_->CheckWrite(); !s.ok()) {
+    BN_LOG(DEBUG) << "snapshots skipped: " << s;
+    return;
+  }
   CollectionStore items(store_);
   for (const auto& runtime : All()) {
     auto serving = runtime->serving();

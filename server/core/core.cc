@@ -39,7 +39,7 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(Store* store, const CoreOptions
   if (!options.follower) {
     for (const auto& runtime : core->registry_->All()) {
       if (absl::Status s = core->jobs_->Recover(runtime->name()); !s.ok()) return s;
-      if (!options.training_enabled) continue;
+      if (!options.training_enabled || store->read_only()) continue;
       if (absl::Status s = core->promoter_->Resume(runtime); !s.ok()) return s;
     }
   }

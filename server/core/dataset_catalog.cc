@@ -140,6 +140,7 @@ class DatasetCatalog::UploadImpl final : public DatasetCatalog::Upload {
     if (absl::Status s = ValidateName("dataset", message.dataset()); !s.ok()) return s;
     auto runtime = catalog_->registry_->Find(message.collection());
     if (!runtime.ok()) return runtime.status();
+    if (absl::Status s = catalog_->store_->CheckWrite(); !s.ok()) return s;  // Disk full.
     const v1::CollectionSpec& spec = (*runtime)->spec();
     // The vocabulary is checked before anything is registered or written.
     google::protobuf::RepeatedPtrField<std::string> vocabulary = message.vocabulary_words();

@@ -62,8 +62,15 @@ absl::StatusOr<ItemBatchResult> Commit(Store* store, CollectionRuntime* runtime,
     if (absl::Status s = index->CatchUp(); !s.ok()) {
       BN_LOG(ERROR) << "collection " << index->collection() << ": index catch-up failed after a "
                     << "durable write: " << s;
-      return absl::InternalError("the write is stored but the index update failed: " +
-                                 std::string(s.message()));
+      // A storage condition keeps its code (the catch-up reads the store); anything else is a
+      // bug. Either way the write itself is durable.
+      const absl::StatusCode code = s.code() == absl::StatusCode::kResourceExhausted ||
+                                            s.code() == absl::StatusCode::kUnavailable ||
+                                            s.code() == absl::StatusCode::kDataLoss
+                                        ? s.code()
+                                        : absl::StatusCode::kInternal;
+      return absl::Status(
+          code, "the write is stored but the index update failed: " + std::string(s.message()));
     }
   }
   return result;
@@ -100,6 +107,8 @@ absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& r
   if (!runtime_or.ok()) return runtime_or.status();
   CollectionRuntime& runtime = **runtime_or;
   if (absl::Status s = ValidateUpsert(request, max_batch_items_); !s.ok()) return s;
+  // Before encoding: a full disk refuses the write anyway (CollectionStore::Write checks again).
+  if (absl::Status s = store_->CheckWrite(); !s.ok()) return s;
   const size_t n = request.items_size();
 
   std::lock_guard<std::mutex> write(runtime.write_mutex());

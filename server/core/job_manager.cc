@@ -204,6 +204,8 @@ absl::StatusOr<v1::Job> JobManager::Start(const v1::StartTrainingRequest& reques
         "(QueryService.Classify serves it)");
   }
   if (!dataset.ok()) return dataset.status();
+  // A job ends by saving a model (and checkpoints on the way): not while the disk is full.
+  if (absl::Status s = store_->CheckWrite(); !s.ok()) return s;
   if (spec.training().validation() == v1::VALIDATION_SPLIT_BY_LABEL &&
       dataset->labelled_count() < dataset->example_count()) {
     return absl::FailedPreconditionError("validation BY_LABEL holds out whole labels, but only " +
@@ -303,6 +305,7 @@ absl::StatusOr<v1::Job> JobManager::Resume(const std::string& job_id) {
     return absl::FailedPreconditionError("only INTERRUPTED jobs can be resumed; job '" + job_id +
                                          "' is " + v1::JobState_Name(state));
   }
+  if (absl::Status s = store_->CheckWrite(); !s.ok()) return s;
   Update(
       *entry,
       [](v1::Job* job) {

@@ -82,6 +82,24 @@ TEST(StartupTest, ServesHealthAndReflectionAndExitsCleanlyOnSigterm) {
   EXPECT_NE(server->Stderr().find("shut down"), std::string::npos) << server->Stderr();
 }
 
+// bottleneckd --check DIR verifies a stopped server's data directory offline; damage is covered
+// by tests/engine/store/store_check_test.cc.
+TEST(StartupTest, CheckVerifiesAStoppedServersDataDirectory) {
+  TempDir dir;
+  std::string output;
+  int status = RunProgram({BN_BOTTLENECKD, "--check", dir.Sub("none")}, &output);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << output;
+  EXPECT_NE(output.find("no database"), std::string::npos) << output;
+  std::string error;
+  auto server = ServerProcess::Start(dir.Sub("data"), {}, &error);
+  ASSERT_NE(server, nullptr) << error;
+  ASSERT_NE(server->SignalAndWait(SIGTERM, 30), -1);
+  status = RunProgram({BN_BOTTLENECKD, "--check", dir.Sub("data")}, &output);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  EXPECT_NE(output.find("sst checksums: ok"), std::string::npos) << output;
+  EXPECT_NE(output.find("store intact"), std::string::npos) << output;
+}
+
 TEST(StartupTest, SeparateTrainingEndpointServesOnlyItsServices) {
   TempDir dir;
   std::string error;

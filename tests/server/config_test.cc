@@ -114,6 +114,29 @@ TEST(ServerConfigTest, BackgroundWorkDefaultsBelowQueries) {
   EXPECT_TRUE(ValidateServerConfig(*set).ok());
 }
 
+TEST(ServerConfigTest, DiskFloodStageFlags) {
+  auto defaults = ParseServerFlags({"bottleneckd"});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->disk_flood_free_bytes, uint64_t{256} << 20);
+  EXPECT_EQ(defaults->disk_flood_free_percent, 2);
+  // Byte counts beyond 2^31 parse (a 64-bit flag).
+  auto config =
+      ParseServerFlags({"bottleneckd", "--disk-flood-free-bytes", "10737418240",
+                        "--disk-flood-free-percent=5", "--disk-check-interval-ms", "250"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->disk_flood_free_bytes, uint64_t{10} << 30);
+  EXPECT_EQ(config->disk_flood_free_percent, 5);
+  EXPECT_EQ(config->disk_check_interval_ms, 250);
+  EXPECT_TRUE(ValidateServerConfig(*config).ok());
+  auto negative = ParseServerFlags({"bottleneckd", "--disk-flood-free-bytes", "-1"});
+  EXPECT_TRUE(absl::IsInvalidArgument(negative.status()));
+  config->disk_flood_free_percent = 60;
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateServerConfig(*config)));
+  config->disk_flood_free_percent = 2;
+  config->disk_check_interval_ms = 1;
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateServerConfig(*config)));
+}
+
 TEST(ServerConfigTest, UsageListsEveryFlag) {
   const std::string usage = ServerUsage();
   for (const char* flag : {"--listen", "--training-listen", "--data-dir", "--tls-cert",

@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "client/cli.h"
+#include "client/lib/filter_expr.h"
 #include "client/lib/raw_input.h"
 #include "client/lib/text_files.h"
 #include "engine/data/idx.h"
@@ -508,8 +509,17 @@ int Search(Client& client, const std::vector<std::string>& words) {
       !args.GetUint("ef", 0, &ef)) {
     std::fprintf(stderr,
                  "usage: bottleneck search COLLECTION (--item ID | --image FILE | --text TEXT)\n"
-                 "         [--k 10] [--ef N] [--exact]\n");
+                 "         [--k 10] [--ef N] [--exact] [--filter EXPR]\n"
+                 "  EXPR: e.g. 'label=boot,sneaker & price<50 & !brand=acme' (client/lib/"
+                 "filter_expr.h)\n");
     return kExitUsage;
+  }
+  if (args.Has("filter")) {
+    std::string error;
+    if (!ParseFilterExpr(args.Get("filter"), request.mutable_filter(), &error)) {
+      std::fprintf(stderr, "bottleneck: --filter: %s\n", error.c_str());
+      return kExitUsage;
+    }
   }
   request.set_collection(pos[0]);
   request.set_k(static_cast<uint32_t>(k));

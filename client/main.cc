@@ -38,7 +38,7 @@ const char kUsage[] =
     "  jobs list|get|watch|cancel|resume     training jobs\n"
     "  models list|get|promote               model versions and zero-downtime promotion\n"
     "  items upsert|get|delete               items, in bulk with progress\n"
-    "  search COLLECTION ...                 by image file, text or item id\n"
+    "  search COLLECTION ...                 by image file, text or item id [--filter EXPR]\n"
     "  encode | decode                       inputs to codes, codes to images or words\n"
     "  demo                                  Fashion-MNIST end to end, with plots\n";
 

@@ -251,4 +251,11 @@ grpc::Status QueryServiceImpl::Decode(grpc::ServerContext* context,
                   [&] { return queries_->Decode(*request); });
 }
 
+grpc::Status QueryServiceImpl::SearchBatch(grpc::ServerContext* context,
+                                           const v1::SearchBatchRequest* request,
+                                           v1::SearchBatchResponse* response) {
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return queries_->SearchBatch(*request); });
+}
+
 }  // namespace bn

@@ -128,6 +128,8 @@ class QueryServiceImpl final : public v1::QueryService::Service {
                       v1::EncodeResponse* response) override;
   grpc::Status Decode(grpc::ServerContext* context, const v1::DecodeRequest* request,
                       v1::DecodeResponse* response) override;
+  grpc::Status SearchBatch(grpc::ServerContext* context, const v1::SearchBatchRequest* request,
+                           v1::SearchBatchResponse* response) override;
 
  private:
   const QueryEngine* queries_;

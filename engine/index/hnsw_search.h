@@ -105,9 +105,15 @@ class ClosestSet {
 //
 // Fills `out` with at most `ef` (distance, id) pairs in no particular order. False on a link
 // outside the graph.
-template <bool kHasDeletions>
-bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint entry, const void* q,
-                  size_t ef, std::vector<Scored>* out) {
+//
+// Generalised for filtered search: only nodes for which keep(id) holds are collected, every node
+// routes the walk (as hnswlib does with deleted nodes). kMayReject must be true when keep can
+// return false: the walk then goes on until `ef` kept nodes were found (or the reachable graph is
+// exhausted) instead of stopping at the first candidate beyond the bound.
+template <bool kMayReject, typename Keep>
+bool SearchLayer0Keep(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint entry,
+                      const void* q, size_t ef, const Keep& keep, std::vector<Scored>* out) {
+  constexpr bool kHasDeletions = kMayReject;
   VisitedBits& visited = VisitedBits::ForThisThread(h.cur_element_count);
   struct ClearOnExit {
     VisitedBits& bits;
@@ -131,7 +137,7 @@ bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint en
   std::priority_queue<Scored, std::vector<Scored>, CompareMore> candidates(
       CompareMore(), std::move(candidate_storage));
   float bound = std::numeric_limits<float>::max();
-  if (!kHasDeletions || !h.isMarkedDeleted(entry)) {
+  if (!kHasDeletions || keep(entry)) {
     bound = h.fstdistfunc_(q, data_of(entry), h.dist_func_param_);
     top.Add({bound, entry});
   }
@@ -164,13 +170,21 @@ bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint en
       if (!top.full() || d < bound) {
         candidates.emplace(d, id);
         prefetch(nodes + size_t{id} * stride, list_bytes);  // Likely expanded soon.
-        if (!kHasDeletions || !h.isMarkedDeleted(id)) top.Add({d, id});
+        if (!kHasDeletions || keep(id)) top.Add({d, id});
         if (top.size() > 0) bound = top.bound();
       }
     }
   }
   out->swap(top.pairs());
   return true;
+}
+
+// The unfiltered base-layer search: deleted nodes route but are not collected.
+template <bool kHasDeletions>
+bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint entry, const void* q,
+                  size_t ef, std::vector<Scored>* out) {
+  auto live = [&h](hnswlib::tableint id) { return !h.isMarkedDeleted(id); };
+  return SearchLayer0Keep<kHasDeletions>(h, entry, q, ef, live, out);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "engine/util/log.h"
 #include "server/core/collection_registry.h"
 #include "server/core/inputs.h"
+#include "server/core/item_filter.h"
 #include "server/core/runtime.h"
 #include "server/core/specs.h"
 #include "server/core/validation.h"
@@ -57,7 +58,10 @@ absl::StatusOr<ItemBatchResult> Commit(Store* store, CollectionRuntime* runtime,
                                        bool invalidate) {
   auto result = CollectionStore(store).Write(runtime->name(), batch);
   if (!result.ok()) return result.status();
-  if (invalidate) runtime->neighbours().Invalidate(result->labels);
+  if (invalidate) {
+    runtime->neighbours().Invalidate(result->labels);
+    runtime->attributes().Invalidate(result->labels);
+  }
   for (const auto& index : indexes) {
     if (absl::Status s = index->CatchUp(); !s.ok()) {
       BN_LOG(ERROR) << "collection " << index->collection() << ": index catch-up failed after a "
@@ -69,7 +73,8 @@ absl::StatusOr<ItemBatchResult> Commit(Store* store, CollectionRuntime* runtime,
   return result;
 }
 
-absl::Status ValidateUpsert(const v1::UpsertRequest& request, uint32_t max_items) {
+absl::Status ValidateUpsert(const v1::CollectionSpec& spec, const v1::UpsertRequest& request,
+                            uint32_t max_items) {
   const size_t n = request.items_size();
   if (n == 0) return absl::InvalidArgumentError("items must not be empty");
   if (n > max_items) {
@@ -85,6 +90,15 @@ absl::Status ValidateUpsert(const v1::UpsertRequest& request, uint32_t max_items
     if (item.metadata_size() > kMaxMetadataEntries) {
       return At("items", i, absl::InvalidArgumentError("at most 64 metadata entries"));
     }
+    for (const std::string& key : spec.numeric_metadata_keys()) {
+      auto it = item.metadata().find(key);
+      double value;
+      if (it != item.metadata().end() && !ParseFiniteNumber(it->second, &value)) {
+        return At("items", i,
+                  absl::InvalidArgumentError("metadata '" + key + "' is declared numeric but '" +
+                                             it->second + "' is not a finite decimal number"));
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -99,7 +113,7 @@ absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& r
   auto runtime_or = registry_->Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   CollectionRuntime& runtime = **runtime_or;
-  if (absl::Status s = ValidateUpsert(request, max_batch_items_); !s.ok()) return s;
+  if (absl::Status s = ValidateUpsert(runtime.spec(), request, max_batch_items_); !s.ok()) return s;
   const size_t n = request.items_size();
 
   std::lock_guard<std::mutex> write(runtime.write_mutex());

@@ -24,8 +24,14 @@ class QueryEngine {
   // `store` and `registry` must outlive this.
   QueryEngine(Store* store, const CollectionRegistry* registry);
 
+  // With a filter: only matching items, k of them whenever k match (item_filter.h).
   [[nodiscard]] absl::StatusOr<bottleneck::v1::SearchResponse> Search(
       const bottleneck::v1::SearchRequest& request) const;
+  // Up to 1024 searches of one collection, each with its own k, ef and filter; the input
+  // queries are encoded in one model call. Validated whole first: a bad search rejects the
+  // request with its status, prefixed by "searches[i]: ".
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::SearchBatchResponse> SearchBatch(
+      const bottleneck::v1::SearchBatchRequest& request) const;
   // Codes of up to 1024 inputs, with the serving model or a named version.
   [[nodiscard]] absl::StatusOr<bottleneck::v1::EncodeResponse> Encode(
       const bottleneck::v1::EncodeRequest& request) const;

@@ -15,6 +15,7 @@
 #include "bottleneck/v1/model.pb.h"
 #include "engine/index/serving_index.h"
 #include "engine/model/model.h"
+#include "server/core/attribute_table.h"
 #include "server/core/encode_batcher.h"
 #include "server/core/neighbour_cache.h"
 #include "server/core/text_pipeline.h"
@@ -56,7 +57,8 @@ class CollectionRuntime {
       : name_(std::move(name)),
         spec_(record.spec()),
         record_(std::move(record)),
-        neighbours_(neighbour_cache_items) {}
+        neighbours_(neighbour_cache_items),
+        attributes_(name_) {}
 
   const std::string& name() const { return name_; }
 
@@ -87,6 +89,9 @@ class CollectionRuntime {
   // The heads (id, label, metadata) of items that searches returned; see neighbour_cache.h for
   // who must invalidate it. A cache of what the store holds, hence usable through a const runtime.
   NeighbourCache& neighbours() const { return neighbours_; }
+  // Every item's label and metadata, for filters (attribute_table.h). Invalidated wherever
+  // neighbours() is.
+  AttributeTable& attributes() const { return attributes_; }
 
  private:
   const std::string name_;
@@ -97,6 +102,7 @@ class CollectionRuntime {
   std::shared_ptr<PromotionState> promotion_;
   std::mutex write_mutex_;
   mutable NeighbourCache neighbours_;
+  mutable AttributeTable attributes_;
 };
 
 }  // namespace bn

@@ -60,6 +60,24 @@ TEST_F(CliTest, WalkthroughFromCollectionToSearch) {
   ASSERT_EQ(Cli({"search", "fashion", "--item", "t0", "--k", "5"}, &out), 0) << out;
   EXPECT_NE(out.find("RANK"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 6) << out;
+  // Filtered (label 5 sandals or 7 sneakers, with a negated conjunction that holds for all).
+  ASSERT_EQ(Cli({"--json", "search", "fashion", "--item", "t0", "--k", "5", "--filter",
+                 "label=5,7 & !(label=5 & label=7)"},
+                &out),
+            0)
+      << out;
+  size_t matching = 0;
+  for (size_t at = 0; (at = out.find("\"label\":", at)) != std::string::npos; ++at) {
+    EXPECT_TRUE(out.compare(at, 11, "\"label\":\"5\"") == 0 ||
+                out.compare(at, 11, "\"label\":\"7\"") == 0)
+        << out.substr(at, 20);
+    ++matching;
+  }
+  EXPECT_EQ(matching, 5u) << out;
+  EXPECT_EQ(Cli({"search", "fashion", "--item", "t0", "--filter", "label=5 &"}, &out), 2) << out;
+  EXPECT_NE(out.find("--filter: expected a field or value at offset 9"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"search", "fashion", "--item", "t0", "--filter", "size<3"}, &out), 1) << out;
+  EXPECT_NE(out.find("not declared numeric"), std::string::npos) << out;
   ASSERT_EQ(Cli({"--json", "collections", "get", "fashion"}, &out), 0) << out;
   EXPECT_NE(out.find("\"item_count\":\"300\""), std::string::npos) << out;
   ASSERT_EQ(Cli({"items", "get", "fashion", "t1", "--code"}, &out), 0) << out;

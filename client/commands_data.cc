@@ -257,6 +257,8 @@ bool QueryInput(const Args& args, v1::Input* input) {
   return false;
 }
 
+}  // namespace
+
 std::string CodeString(const v1::Code& code) {
   std::string out;
   if (code.has_float_code()) {
@@ -273,8 +275,6 @@ std::string CodeString(const v1::Code& code) {
   }
   return out;
 }
-
-}  // namespace
 
 int Datasets(Client& client, const std::vector<std::string>& words) {
   Args args(words, {"skip-invalid"});
@@ -418,14 +418,21 @@ int Items(Client& client, const std::vector<std::string>& words) {
   Args args(words, {"code"});
   const auto& pos = args.positional();
   if (!args.error().empty() || pos.size() < 2) {
-    std::fprintf(stderr,
-                 "usage: bottleneck items upsert COLLECTION (--images IDX [--labels IDX] |\n"
-                 "         --folder DIR | --text FILE | --bow FILE [--bow-labels FILE]\n"
-                 "         [--bow-base 1|0]) [--encoding utf-8|latin-1|cp1252] [--limit N]\n"
-                 "         [--id-prefix P] [--batch N]\n"
-                 "       bottleneck items get COLLECTION ID [--code] | delete COLLECTION ID...\n"
-                 "  (the sources as for 'bottleneck datasets upload')\n");
+    std::fprintf(
+        stderr,
+        "usage: bottleneck items upsert COLLECTION (--images IDX [--labels IDX] |\n"
+        "         --folder DIR | --text FILE | --bow FILE [--bow-labels FILE]\n"
+        "         [--bow-base 1|0]) [--encoding utf-8|latin-1|cp1252] [--limit N]\n"
+        "         [--id-prefix P] [--batch N]\n"
+        "       bottleneck items get COLLECTION ID [--code] | delete COLLECTION ID...\n"
+        "       bottleneck items list COLLECTION [--filter EXPR] [--page-size N] [--code]\n"
+        "       bottleneck items count COLLECTION [--filter EXPR]\n"
+        "       bottleneck items delete COLLECTION --filter EXPR\n"
+        "  (the sources as for 'bottleneck datasets upload')\n");
     return kExitUsage;
+  }
+  if (pos[0] == "list" || pos[0] == "count" || (pos[0] == "delete" && args.Has("filter"))) {
+    return ItemsByFilter(client, args);
   }
   if (pos[0] == "get" && pos.size() >= 3) {
     v1::GetItemRequest request;

@@ -37,7 +37,7 @@ const char kUsage[] =
     "  train COLLECTION DATASET ...          start a training job and watch its progress\n"
     "  jobs list|get|watch|cancel|resume     training jobs\n"
     "  models list|get|promote               model versions and zero-downtime promotion\n"
-    "  items upsert|get|delete               items, in bulk with progress\n"
+    "  items upsert|get|delete|list|count    items, in bulk with progress; by --filter EXPR\n"
     "  search COLLECTION ...                 by image file, text or item id [--filter EXPR]\n"
     "  encode | decode                       inputs to codes, codes to images or words\n"
     "  demo                                  Fashion-MNIST end to end, with plots\n";

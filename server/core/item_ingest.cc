@@ -1,5 +1,6 @@
 #include "server/core/item_ingest.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "engine/store/collection_store.h"
@@ -170,7 +171,8 @@ absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItems
   auto runtime_or = registry_->Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   CollectionRuntime& runtime = **runtime_or;
-  if (request.ids().empty()) return absl::InvalidArgumentError("ids must not be empty");
+  if (request.has_filter()) return DeleteMatching(&runtime, request);
+  if (request.ids().empty()) return absl::InvalidArgumentError("set ids or a filter");
   if (static_cast<size_t>(request.ids_size()) > max_batch_items_) {
     return absl::InvalidArgumentError("too many ids in one request");
   }
@@ -185,6 +187,45 @@ absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItems
   v1::DeleteItemsResponse response;
   for (uint64_t label : written->labels) {
     if (label != 0) response.set_deleted(response.deleted() + 1);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::DeleteMatching(
+    CollectionRuntime* runtime, const v1::DeleteItemsRequest& request) {
+  if (!request.ids().empty()) return absl::InvalidArgumentError("set ids or a filter, not both");
+  auto filter = CompiledFilter::Compile(request.filter(), runtime->spec());
+  if (!filter.ok()) return filter.status();
+  // Under the write mutex no other write reaches the collection: the matching set is exact.
+  std::lock_guard<std::mutex> write(runtime->write_mutex());
+  std::vector<uint64_t> labels;
+  {
+    auto attrs = runtime->attributes().Acquire(store_);
+    if (!attrs.ok()) return attrs.status();
+    labels = attrs->Matching(*filter);
+  }
+  v1::DeleteItemsResponse response;
+  CollectionStore items(store_);
+  for (size_t from = 0; from < labels.size(); from += max_batch_items_) {
+    const std::vector<uint64_t> part(
+        labels.begin() + from, labels.begin() + std::min(labels.size(), from + max_batch_items_));
+    auto ids = items.LookupLabels(runtime->name(), part);
+    if (!ids.ok()) return ids.status();
+    ItemBatch batch;
+    for (const auto& id : *ids) {
+      if (id.has_value()) batch.Delete(*id);
+    }
+    if (batch.empty()) continue;
+    auto written = Commit(store_, runtime, batch, LiveIndexes(*runtime), /*invalidate=*/true);
+    if (!written.ok()) {
+      return absl::Status(written.status().code(),
+                          std::string(written.status().message()) + " (" +
+                              std::to_string(response.deleted()) +
+                              " matching items were deleted before the failure)");
+    }
+    for (uint64_t label : written->labels) {
+      if (label != 0) response.set_deleted(response.deleted() + 1);
+    }
   }
   return response;
 }

@@ -40,6 +40,12 @@ class QueryEngine {
       const bottleneck::v1::DecodeRequest& request) const;
   [[nodiscard]] absl::StatusOr<bottleneck::v1::GetItemResponse> GetItem(
       const bottleneck::v1::GetItemRequest& request) const;
+  // Paging through items in id order (item_listing.cc; the consistency guarantee is stated in
+  // item.proto); counting items, all or matching a filter.
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::ListItemsResponse> ListItems(
+      const bottleneck::v1::ListItemsRequest& request) const;
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::CountItemsResponse> CountItems(
+      const bottleneck::v1::CountItemsRequest& request) const;
 
  private:
   Store* const store_;

@@ -86,6 +86,17 @@ TEST_F(CliTest, WalkthroughFromCollectionToSearch) {
   EXPECT_NE(out.find("SUCCEEDED"), std::string::npos) << out;
   ASSERT_EQ(Cli({"items", "delete", "fashion", "t1", "t2", "missing"}, &out), 0) << out;
   EXPECT_NE(out.find("deleted 2 items"), std::string::npos) << out;
+  // Listing, counting and deleting by filter: as many sneakers (7) listed as counted, then gone.
+  ASSERT_EQ(Cli({"items", "count", "fashion", "--filter", "label=7"}, &out), 0) << out;
+  const int sneakers = std::stoi(out);
+  EXPECT_GT(sneakers, 10) << out;
+  ASSERT_EQ(Cli({"items", "list", "fashion", "--filter", "label=7", "--page-size", "4"}, &out), 0)
+      << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), sneakers + 1) << out;
+  ASSERT_EQ(Cli({"items", "delete", "fashion", "--filter", "label=7"}, &out), 0) << out;
+  EXPECT_NE(out.find("deleted " + std::to_string(sneakers) + " items"), std::string::npos) << out;
+  ASSERT_EQ(Cli({"items", "count", "fashion"}, &out), 0) << out;
+  EXPECT_EQ(std::stoi(out), 298 - sneakers) << out;
 }
 
 TEST_F(CliTest, ErrorsExitNonZeroWithTheStatus) {

@@ -320,6 +320,136 @@ TEST_P(FilteredSearchTest, SearchBatchAnswersLikeSingleSearches) {
   }
 }
 
+TEST_P(FilteredSearchTest, ListsEveryItemOnceAcrossPagesUnderWrites) {
+  v1::ListItemsRequest list;
+  list.set_collection("img");
+  list.set_page_size(7);
+  std::vector<std::string> ids;
+  bool wrote = false;
+  for (int pages = 0; pages < 100; ++pages) {
+    v1::ListItemsResponse page;
+    grpc::Status s = items_->ListItems(Ctx().get(), list, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LE(page.items_size(), 7);
+    for (const auto& listed : page.items()) {
+      ids.push_back(listed.item().id());
+      EXPECT_FALSE(listed.item().has_input());
+      EXPECT_FALSE(listed.has_code());
+      EXPECT_EQ(listed.item().label(), attrs_.at(listed.item().id()).label);
+    }
+    if (!wrote) {  // Writes between pages: items that exist throughout are still listed once.
+      std::mt19937 rng(3);
+      v1::UpsertRequest upsert;
+      upsert.set_collection("img");
+      Put(&upsert, "zz-new", RandomImage(&rng), {"c9", 1, "red"});
+      v1::UpsertResponse r;
+      ASSERT_TRUE(items_->Upsert(Ctx().get(), upsert, &r).ok());
+      wrote = true;
+    }
+    if (page.next_page_token().empty()) break;
+    list.set_page_token(page.next_page_token());
+  }
+  std::vector<std::string> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(ids, sorted);                                              // Id order...
+  EXPECT_EQ(std::unique(sorted.begin(), sorted.end()), sorted.end());  // ...each once...
+  std::set<std::string> all;
+  for (const auto& [id, a] : attrs_) all.insert(id);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), all);  // ...all of them.
+
+  // Filtered, with inputs and codes.
+  const v1::Filter red_cheap = AllOf({Match("colour", {"red"}), PriceBelow(100)});
+  list.clear_page_token();
+  list.set_page_size(1000);
+  list.set_include_codes(true);
+  list.set_include_inputs(true);
+  *list.mutable_filter() = red_cheap;
+  v1::ListItemsResponse page;
+  ASSERT_TRUE(items_->ListItems(Ctx().get(), list, &page).ok());
+  EXPECT_TRUE(page.next_page_token().empty());
+  EXPECT_EQ(page.model_version(), 1u);
+  std::set<std::string> want, got;
+  for (const auto& [id, a] : attrs_) {
+    if (Holds(red_cheap, a)) want.insert(id);
+  }
+  for (const auto& listed : page.items()) {
+    got.insert(listed.item().id());
+    EXPECT_TRUE(listed.item().has_input());
+    EXPECT_EQ(listed.code().float_code().values_size(), 6);
+  }
+  EXPECT_EQ(got, want);
+
+  // Counting.
+  v1::CountItemsRequest count;
+  count.set_collection("img");
+  v1::CountItemsResponse n;
+  ASSERT_TRUE(items_->CountItems(Ctx().get(), count, &n).ok());
+  EXPECT_EQ(n.count(), attrs_.size());
+  *count.mutable_filter() = red_cheap;
+  ASSERT_TRUE(items_->CountItems(Ctx().get(), count, &n).ok());
+  EXPECT_EQ(n.count(), want.size());
+
+  // Bad listing and counting requests.
+  list.clear_filter();
+  list.set_page_size(1001);
+  grpc::Status s = items_->ListItems(Ctx().get(), list, &page);
+  EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "page_size must be in 0..1000");
+  list.set_page_size(5);
+  list.set_page_token("garbage");
+  s = items_->ListItems(Ctx().get(), list, &page);
+  EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("page_token is malformed"), std::string::npos);
+  list.set_page_token("L1.zz");
+  EXPECT_EQ(items_->ListItems(Ctx().get(), list, &page).error_code(), Code::INVALID_ARGUMENT);
+  list.clear_page_token();
+  list.set_collection("nope");
+  EXPECT_EQ(items_->ListItems(Ctx().get(), list, &page).error_code(), Code::NOT_FOUND);
+  *count.mutable_filter() = v1::Filter();
+  EXPECT_EQ(items_->CountItems(Ctx().get(), count, &n).error_code(), Code::INVALID_ARGUMENT);
+}
+
+TEST_P(FilteredSearchTest, DeletesByFilterAndReportsTheCount) {
+  v1::DeleteItemsRequest del;
+  del.set_collection("img");
+  // Bad requests delete nothing.
+  del.add_ids("i1");
+  *del.mutable_filter() = PriceBelow(10);
+  v1::DeleteItemsResponse d;
+  grpc::Status s = items_->DeleteItems(Ctx().get(), del, &d);
+  EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "set ids or a filter, not both");
+  del.clear_ids();
+  del.mutable_filter()->mutable_range()->set_metadata_key("colour");
+  s = items_->DeleteItems(Ctx().get(), del, &d);
+  EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
+  v1::CountItemsRequest count;
+  count.set_collection("img");
+  v1::CountItemsResponse n;
+  ASSERT_TRUE(items_->CountItems(Ctx().get(), count, &n).ok());
+  EXPECT_EQ(n.count(), static_cast<uint64_t>(kItems));
+
+  // Items priced below 10 that are not red: i1 i2 i4 i5 i7 i8.
+  *del.mutable_filter() = AllOf({PriceBelow(10), Not(Match("colour", {"red"}))});
+  ASSERT_TRUE(items_->DeleteItems(Ctx().get(), del, &d).ok());
+  EXPECT_EQ(d.deleted(), 6u);
+  ASSERT_TRUE(items_->CountItems(Ctx().get(), count, &n).ok());
+  EXPECT_EQ(n.count(), static_cast<uint64_t>(kItems - 6));
+  v1::SearchRequest search;
+  search.set_collection("img");
+  search.set_item_id("i100");
+  search.set_k(10);
+  *search.mutable_filter() = PriceBelow(10);
+  v1::SearchResponse found;
+  ASSERT_TRUE(query_->Search(Ctx().get(), search, &found).ok());
+  std::set<std::string> ids;
+  for (const auto& nb : found.neighbors()) ids.insert(nb.id());
+  EXPECT_EQ(ids, (std::set<std::string>{"i0", "i3", "i6", "i9"}));
+  // Again: nothing left to delete.
+  ASSERT_TRUE(items_->DeleteItems(Ctx().get(), del, &d).ok());
+  EXPECT_EQ(d.deleted(), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Crossover, FilteredSearchTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "GraphWalk" : "DefaultCrossover";

@@ -91,6 +91,24 @@ def main():
     print("neighbours:", [(n.id, round(n.distance, 3), n.label) for n in response.neighbors])
     if labels.count("2") < 4:
         sys.exit(f"expected mostly label 2, got {labels}")
+    # Filtered search (issue 24): only label 3, even though the query looks like label 2.
+    label3 = common_pb2.Filter(match=common_pb2.FieldMatch(label=True, values=["3"]))
+    response = query.Search(query_pb2.SearchRequest(
+        collection=args.collection, input=synthetic_image(2, rng), k=5, filter=label3))
+    print("label-3 neighbours:", [n.id for n in response.neighbors])
+    if len(response.neighbors) != 5 or any(n.label != "3" for n in response.neighbors):
+        sys.exit(f"expected 5 items of label 3, got {response.neighbors}")
+    counted = items.CountItems(item_pb2.CountItemsRequest(
+        collection=args.collection, filter=label3)).count
+    if counted != 25:
+        sys.exit(f"expected 25 items of label 3, counted {counted}")
+    # Several searches in one round trip, each with its own k and filter.
+    batch = query.SearchBatch(query_pb2.SearchBatchRequest(collection=args.collection, searches=[
+        query_pb2.SearchRequest(input=synthetic_image(1, rng), k=3),
+        query_pb2.SearchRequest(item_id="img-0", k=2, filter=label3)]))
+    print("batch:", [[n.id for n in r.neighbors] for r in batch.results])
+    if [len(r.neighbors) for r in batch.results] != [3, 2]:
+        sys.exit(f"unexpected batch answer {batch}")
     try:
         query.Search(query_pb2.SearchRequest(collection="no-such-collection", item_id="x"))
         sys.exit("expected NOT_FOUND")

@@ -400,13 +400,20 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWithHnswlibForTesting(
 
 absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchFiltered(absl::string_view query, size_t k,
                                                                 size_t ef,
-                                                                const LabelFilter& filter) const {
-  return SearchWith(query, k, ef, /*hnswlib_base_layer=*/false, &filter);
+                                                                const LabelFilter& filter,
+                                                                size_t max_visits,
+                                                                bool* gave_up) const {
+  bool ignored = false;
+  if (gave_up == nullptr) gave_up = &ignored;
+  *gave_up = false;
+  return SearchWith(query, k, ef, /*hnswlib_base_layer=*/false, &filter, max_visits, gave_up);
 }
 
 absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWith(absl::string_view query, size_t k,
                                                             size_t ef, bool hnswlib_base_layer,
-                                                            const LabelFilter* filter) const {
+                                                            const LabelFilter* filter,
+                                                            size_t max_visits,
+                                                            bool* gave_up) const {
   if (k == 0) return absl::InvalidArgumentError("k must be > 0");
   if (query.size() != CodeBytes(config_)) {
     return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
@@ -430,7 +437,7 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWith(absl::string_view qu
       auto keep = [&h, filter](hnswlib::tableint id) {
         return !h.isMarkedDeleted(id) && filter->Accept(h.getExternalLabel(id));
       };
-      if (!SearchLayer0Keep<true>(h, cur, q, ef, keep, &found)) {
+      if (!SearchLayer0Keep<true>(h, cur, q, ef, keep, &found, max_visits, gave_up)) {
         return absl::InternalError("corrupt HNSW link");
       }
     } else if (hnswlib_base_layer) {

@@ -98,9 +98,13 @@ class HnswIndex {
   // but collects only accepted ones, and runs until it holds max(ef, k) accepted nodes or has
   // exhausted the graph reachable from the entry point. So k neighbours come back whenever k
   // accepted labels exist (barring a disconnected graph); a very selective filter makes the
-  // walk visit much of the graph (use SearchExactAmong then).
-  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchFiltered(
-      absl::string_view query, size_t k, size_t ef, const LabelFilter& filter) const;
+  // walk visit much of the graph (use SearchExactAmong then). With max_visits > 0 the walk
+  // stops after computing that many distances and sets *gave_up (then the result is partial).
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchFiltered(absl::string_view query,
+                                                                     size_t k, size_t ef,
+                                                                     const LabelFilter& filter,
+                                                                     size_t max_visits = 0,
+                                                                     bool* gave_up = nullptr) const;
   // Exact k nearest among `labels` (absent or deleted labels are skipped; duplicates count
   // once), closest first; ties broken by smaller label.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExactAmong(
@@ -131,7 +135,9 @@ class HnswIndex {
   HnswIndex(const IndexConfig& config, std::unique_ptr<Impl> impl);
   absl::StatusOr<std::vector<Neighbor>> SearchWith(absl::string_view query, size_t k, size_t ef,
                                                    bool hnswlib_base_layer,
-                                                   const LabelFilter* filter = nullptr) const;
+                                                   const LabelFilter* filter = nullptr,
+                                                   size_t max_visits = 0,
+                                                   bool* gave_up = nullptr) const;
   IndexConfig config_;
   std::unique_ptr<Impl> impl_;
 };

@@ -110,9 +110,15 @@ class ClosestSet {
 // routes the walk (as hnswlib does with deleted nodes). kMayReject must be true when keep can
 // return false: the walk then goes on until `ef` kept nodes were found (or the reachable graph is
 // exhausted) instead of stopping at the first candidate beyond the bound.
+//
+// `max_visits` (0: none) bounds the distances computed: past it the walk stops early and sets
+// *gave_up (a filter whose matches lie far from the query makes the walk visit most of the
+// graph before it holds `ef` of them; the caller then scans the matches instead).
 template <bool kMayReject, typename Keep>
 bool SearchLayer0Keep(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint entry,
-                      const void* q, size_t ef, const Keep& keep, std::vector<Scored>* out) {
+                      const void* q, size_t ef, const Keep& keep, std::vector<Scored>* out,
+                      size_t max_visits = 0, bool* gave_up = nullptr) {
+  size_t visits = 0;
   constexpr bool kHasDeletions = kMayReject;
   VisitedBits& visited = VisitedBits::ForThisThread(h.cur_element_count);
   struct ClearOnExit {
@@ -163,6 +169,11 @@ bool SearchLayer0Keep(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tablein
       if (visited.TestAndSet(id)) continue;
       fresh[n++] = id;
       prefetch(data_of(id), data_bytes);
+    }
+    visits += n;
+    if (max_visits != 0 && visits > max_visits) {
+      *gave_up = true;
+      break;
     }
     for (size_t j = 0; j < n; ++j) {
       const hnswlib::tableint id = fresh[j];

@@ -23,6 +23,7 @@ constexpr uint32_t kMaxK = 1000;
 constexpr int kMaxBatch = 1024;  // Inputs per Encode, codes per Decode.
 constexpr uint32_t kReconstructionTopWords = 20;
 constexpr size_t kDefaultExactScanBelow = 2000;
+constexpr size_t kWalkBudgetDivisor = 8;
 
 absl::StatusOr<std::shared_ptr<const ServingState>> Serving(const CollectionRuntime& runtime) {
   auto serving = runtime.serving();
@@ -200,7 +201,8 @@ class AttributeFilter : public LabelFilter {
 
 // Below this many estimated matching items a filtered search scans them exactly instead of
 // walking the graph (bench/RESULTS-vector-db.md has the measured crossover). The environment
-// variable BN_FILTER_EXACT_BELOW overrides it (0: always walk the graph), for benchmarks.
+// variable BN_FILTER_EXACT_BELOW overrides it (0: always walk the graph, without the walk's
+// budget below), for benchmarks.
 size_t ExactScanThreshold() {
   static const size_t threshold = [] {
     const char* env = std::getenv("BN_FILTER_EXACT_BELOW");
@@ -244,13 +246,19 @@ absl::Status SearchResolved(Store* store, const CollectionRuntime& runtime,
     const size_t ef = std::max<size_t>(
         k, request.ef() != 0 ? request.ef() : serving.index->index().config().default_ef);
     const bool exact = request.exact() || attrs->EstimateMatches(*filter) < ExactScanThreshold();
+    bool gave_up = false;
     if (!exact) {
-      found = serving.index->SearchFiltered(query.code, k, ef, accept);
+      // The walk may compute at most this many distances (a scan of the matches is cheaper
+      // beyond it: bench/RESULTS-vector-db.md).
+      const size_t max_visits = ExactScanThreshold() == 0
+                                    ? 0
+                                    : std::max<size_t>(attrs->size() / kWalkBudgetDivisor, 16 * ef);
+      found = serving.index->SearchFiltered(query.code, k, ef, accept, max_visits, &gave_up);
       if (!found.ok()) return found.status();
     }
-    // Fewer than k from the walk: either fewer match, or the walk could not reach them (a
-    // disconnected graph). The exact scan settles it.
-    if (exact || found->size() < k) {
+    // The walk gave up (the matches lie far from the query), or found fewer than k: either fewer
+    // match, or it could not reach them (a disconnected graph). The exact scan settles it.
+    if (exact || gave_up || found->size() < k) {
       std::vector<uint64_t> labels = attrs->Matching(*filter);
       labels.erase(std::remove(labels.begin(), labels.end(), query.exclude), labels.end());
       found = serving.index->SearchExactAmong(query.code, k, labels);

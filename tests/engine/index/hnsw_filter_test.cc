@@ -87,6 +87,26 @@ TEST(HnswFilterTest, ReturnsEveryMatchWhenFewerThanK) {
   EXPECT_EQ(labels, (std::set<uint64_t>{500, 1500, 2000}));  // 1000 is deleted.
 }
 
+TEST(HnswFilterTest, WalkGivesUpPastItsBudget) {
+  std::mt19937 rng(10);
+  auto index = Build(3000, 8, &rng);
+  EveryNth rare(1000);  // Three matches: the walk would visit the whole graph.
+  const std::string query = RandomCode(&rng, 8);
+  bool gave_up = true;
+  auto all = index->SearchFiltered(query, 10, 16, rare, 0, &gave_up);
+  ASSERT_TRUE(all.ok());
+  EXPECT_FALSE(gave_up);
+  EXPECT_EQ(all->size(), 3u);
+  auto bounded = index->SearchFiltered(query, 10, 16, rare, 200, &gave_up);
+  ASSERT_TRUE(bounded.ok());
+  EXPECT_TRUE(gave_up);
+  EveryNth common(2);
+  auto easy = index->SearchFiltered(query, 10, 16, common, 2000, &gave_up);
+  ASSERT_TRUE(easy.ok());
+  EXPECT_FALSE(gave_up);
+  EXPECT_EQ(easy->size(), 10u);
+}
+
 TEST(HnswFilterTest, ExactAmongSkipsUnknownAndDuplicateLabels) {
   std::mt19937 rng(9);
   auto index = Build(100, 4, &rng);

@@ -58,7 +58,9 @@ absl::StatusOr<AttributeTable::Reader> AttributeTable::Acquire(Store* store) {
       all_dirty_ = false;
       labels.assign(dirty_.begin(), dirty_.end());
       dirty_.clear();
-      stale_.store(false, std::memory_order_release);
+      // stale_ stays set until the reload is applied: a search that starts meanwhile (after
+      // a write it must see) waits for this refresh on refresh_mu_ instead of reading the table
+      // as it was.
     }
     absl::Status s = load_all ? LoadAll(store) : Reload(store, labels);
     if (!s.ok()) {
@@ -71,6 +73,8 @@ absl::StatusOr<AttributeTable::Reader> AttributeTable::Acquire(Store* store) {
       stale_.store(true, std::memory_order_release);
       return s;
     }
+    std::lock_guard<std::mutex> lock(dirty_mu_);
+    stale_.store(all_dirty_ || !dirty_.empty(), std::memory_order_release);
   }
   return Reader(this);
 }

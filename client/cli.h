@@ -102,7 +102,12 @@ int Datasets(Client& client, const std::vector<std::string>& args);
 int Train(Client& client, const std::vector<std::string>& args);
 int Jobs(Client& client, const std::vector<std::string>& args);
 int Models(Client& client, const std::vector<std::string>& args);
+// A code as comma-separated floats or a bit string.
+std::string CodeString(const v1::Code& code);
 int Items(Client& client, const std::vector<std::string>& args);
+// `items list|count COLLECTION [--filter EXPR]` and `items delete COLLECTION --filter EXPR`
+// (commands_items.cc); called by Items for those forms.
+int ItemsByFilter(Client& client, const Args& args);
 int Search(Client& client, const std::vector<std::string>& args);
 int Encode(Client& client, const std::vector<std::string>& args);
 int Decode(Client& client, const std::vector<std::string>& args);

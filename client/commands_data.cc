@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "client/cli.h"
+#include "client/lib/filter_expr.h"
 #include "client/lib/raw_input.h"
 #include "client/lib/text_files.h"
 #include "engine/data/idx.h"
@@ -242,6 +243,8 @@ void Progress(const char* what, size_t done, size_t total) {
   if (done == total) std::fprintf(stderr, "\n");
 }
 
+}  // namespace
+
 std::string CodeString(const v1::Code& code) {
   std::string out;
   if (code.has_float_code()) {
@@ -258,8 +261,6 @@ std::string CodeString(const v1::Code& code) {
   }
   return out;
 }
-
-}  // namespace
 
 int Datasets(Client& client, const std::vector<std::string>& words) {
   Args args(words, {"skip-invalid"});
@@ -408,14 +409,21 @@ int Items(Client& client, const std::vector<std::string>& words) {
   Args args(words, {"code"});
   const auto& pos = args.positional();
   if (!args.error().empty() || pos.size() < 2) {
-    std::fprintf(stderr,
-                 "usage: bottleneck items upsert COLLECTION (--images IDX [--labels IDX] |\n"
-                 "         --folder DIR | --text FILE | --bow FILE [--bow-labels FILE]\n"
-                 "         [--bow-base 1|0]) [--encoding utf-8|latin-1|cp1252] [--limit N]\n"
-                 "         [--id-prefix P] [--batch N]\n"
-                 "       bottleneck items get COLLECTION ID [--code] | delete COLLECTION ID...\n"
-                 "  (the sources as for 'bottleneck datasets upload')\n");
+    std::fprintf(
+        stderr,
+        "usage: bottleneck items upsert COLLECTION (--images IDX [--labels IDX] |\n"
+        "         --folder DIR | --text FILE | --bow FILE [--bow-labels FILE]\n"
+        "         [--bow-base 1|0]) [--encoding utf-8|latin-1|cp1252] [--limit N]\n"
+        "         [--id-prefix P] [--batch N]\n"
+        "       bottleneck items get COLLECTION ID [--code] | delete COLLECTION ID...\n"
+        "       bottleneck items list COLLECTION [--filter EXPR] [--page-size N] [--code]\n"
+        "       bottleneck items count COLLECTION [--filter EXPR]\n"
+        "       bottleneck items delete COLLECTION --filter EXPR\n"
+        "  (the sources as for 'bottleneck datasets upload')\n");
     return kExitUsage;
+  }
+  if (pos[0] == "list" || pos[0] == "count" || (pos[0] == "delete" && args.Has("filter"))) {
+    return ItemsByFilter(client, args);
   }
   if (pos[0] == "get" && pos.size() >= 3) {
     v1::GetItemRequest request;
@@ -503,9 +511,18 @@ int Search(Client& client, const std::vector<std::string>& words) {
       !args.GetUint("ef", 0, &ef)) {
     std::fprintf(stderr,
                  "usage: bottleneck search COLLECTION (--item ID | --image FILE | --text TEXT)\n"
-                 "         [--k 10] [--ef N] [--exact] [--votes]\n"
+                 "         [--k 10] [--ef N] [--exact] [--filter EXPR] [--votes]\n"
+                 "  EXPR: e.g. 'label=boot,sneaker & price<50 & !brand=acme' (client/lib/"
+                 "filter_expr.h)\n"
                  "  --votes  also count the neighbours' labels (a k-nearest-neighbour vote)\n");
     return kExitUsage;
+  }
+  if (args.Has("filter")) {
+    std::string error;
+    if (!ParseFilterExpr(args.Get("filter"), request.mutable_filter(), &error)) {
+      std::fprintf(stderr, "bottleneck: --filter: %s\n", error.c_str());
+      return kExitUsage;
+    }
   }
   request.set_collection(pos[0]);
   request.set_k(static_cast<uint32_t>(k));

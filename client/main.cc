@@ -39,9 +39,9 @@ const char kUsage[] =
     "                                        classifier) and watch its progress\n"
     "  jobs list|get|watch|cancel|resume     training jobs\n"
     "  models list|get|promote               model versions and zero-downtime promotion\n"
-    "  items upsert|get|delete               items, in bulk with progress\n"
-    "  search COLLECTION ...                 by image file, text or item id (--votes: the\n"
-    "                                        neighbours' labels)\n"
+    "  items upsert|get|delete|list|count    items, in bulk with progress; by --filter EXPR\n"
+    "  search COLLECTION ...                 by image file, text or item id [--filter EXPR]\n"
+    "                                        (--votes: the neighbours' labels)\n"
     "  encode | decode                       inputs to codes, codes to images or words\n"
     "  classify COLLECTION ...               top labels by a classifier version\n"
     "  demo                                  Fashion-MNIST end to end, with plots\n";

@@ -228,6 +228,20 @@ grpc::Status ItemServiceImpl::DeleteItems(grpc::ServerContext* context,
                   [&] { return ingest_->Run([&] { return items_->Delete(*request); }); });
 }
 
+grpc::Status ItemServiceImpl::ListItems(grpc::ServerContext* context,
+                                        const v1::ListItemsRequest* request,
+                                        v1::ListItemsResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return queries_->ListItems(*request); });
+}
+
+grpc::Status ItemServiceImpl::CountItems(grpc::ServerContext* context,
+                                         const v1::CountItemsRequest* request,
+                                         v1::CountItemsResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return queries_->CountItems(*request); });
+}
+
 // --- QueryService ---
 
 grpc::Status QueryServiceImpl::Search(grpc::ServerContext* context,
@@ -256,6 +270,13 @@ grpc::Status QueryServiceImpl::Classify(grpc::ServerContext* context,
                                         v1::ClassifyResponse* response) {
   return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
                   [&] { return queries_->Classify(*request); });
+}
+
+grpc::Status QueryServiceImpl::SearchBatch(grpc::ServerContext* context,
+                                           const v1::SearchBatchRequest* request,
+                                           v1::SearchBatchResponse* response) {
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return queries_->SearchBatch(*request); });
 }
 
 }  // namespace bn

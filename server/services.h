@@ -109,6 +109,10 @@ class ItemServiceImpl final : public v1::ItemService::Service {
                        v1::GetItemResponse* response) override;
   grpc::Status DeleteItems(grpc::ServerContext* context, const v1::DeleteItemsRequest* request,
                            v1::DeleteItemsResponse* response) override;
+  grpc::Status ListItems(grpc::ServerContext* context, const v1::ListItemsRequest* request,
+                         v1::ListItemsResponse* response) override;
+  grpc::Status CountItems(grpc::ServerContext* context, const v1::CountItemsRequest* request,
+                          v1::CountItemsResponse* response) override;
 
  private:
   ItemIngest* items_;
@@ -130,6 +134,8 @@ class QueryServiceImpl final : public v1::QueryService::Service {
                       v1::DecodeResponse* response) override;
   grpc::Status Classify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
                         v1::ClassifyResponse* response) override;
+  grpc::Status SearchBatch(grpc::ServerContext* context, const v1::SearchBatchRequest* request,
+                           v1::SearchBatchResponse* response) override;
 
  private:
   const QueryEngine* queries_;

@@ -56,6 +56,7 @@ using hnsw_internal::Descend;
 using hnsw_internal::MakeSpace;
 using hnsw_internal::Scored;
 using hnsw_internal::SearchLayer0;
+using hnsw_internal::SearchLayer0Keep;
 
 absl::Status FromException(const char* what, const std::exception& e) {
   if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
@@ -397,9 +398,22 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWithHnswlibForTesting(
   return SearchWith(query, k, ef, /*hnswlib_base_layer=*/true);
 }
 
+absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchFiltered(absl::string_view query, size_t k,
+                                                                size_t ef,
+                                                                const LabelFilter& filter,
+                                                                size_t max_visits,
+                                                                bool* gave_up) const {
+  bool ignored = false;
+  if (gave_up == nullptr) gave_up = &ignored;
+  *gave_up = false;
+  return SearchWith(query, k, ef, /*hnswlib_base_layer=*/false, &filter, max_visits, gave_up);
+}
+
 absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWith(absl::string_view query, size_t k,
-                                                            size_t ef,
-                                                            bool hnswlib_base_layer) const {
+                                                            size_t ef, bool hnswlib_base_layer,
+                                                            const LabelFilter* filter,
+                                                            size_t max_visits,
+                                                            bool* gave_up) const {
   if (k == 0) return absl::InvalidArgumentError("k must be > 0");
   if (query.size() != CodeBytes(config_)) {
     return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
@@ -419,7 +433,14 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWith(absl::string_view qu
     hnswlib::tableint cur = h.enterpoint_node_;
     if (!Descend(h, q, h.maxlevel_, 0, &cur)) return absl::InternalError("corrupt HNSW link");
     std::vector<Scored> found;
-    if (hnswlib_base_layer) {
+    if (filter != nullptr) {
+      auto keep = [&h, filter](hnswlib::tableint id) {
+        return !h.isMarkedDeleted(id) && filter->Accept(h.getExternalLabel(id));
+      };
+      if (!SearchLayer0Keep<true>(h, cur, q, ef, keep, &found, max_visits, gave_up)) {
+        return absl::InternalError("corrupt HNSW link");
+      }
+    } else if (hnswlib_base_layer) {
       auto top = h.num_deleted_ ? h.searchBaseLayerST<true, false>(cur, q, ef)
                                 : h.searchBaseLayerST<false, false>(cur, q, ef);
       for (; !top.empty(); top.pop()) found.push_back(top.top());
@@ -472,6 +493,38 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExact(absl::string_view q
     heap.pop();
   }
   return out;
+}
+
+absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExactAmong(
+    absl::string_view query, size_t k, const std::vector<uint64_t>& labels) const {
+  if (k == 0) return absl::InvalidArgumentError("k must be > 0");
+  if (query.size() != CodeBytes(config_)) {
+    return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
+                                      " bytes, expected " + std::to_string(CodeBytes(config_)));
+  }
+  std::vector<uint64_t> buf;
+  impl_->Prepare(config_, query, &buf);
+  std::vector<Neighbor> all;
+  all.reserve(labels.size());
+  {
+    std::shared_lock<std::shared_mutex> lock(impl_->mu);
+    const auto& h = *impl_->hnsw;
+    for (uint64_t label : labels) {
+      auto it = h.label_lookup_.find(label);
+      if (it == h.label_lookup_.end() || h.isMarkedDeleted(it->second)) continue;
+      all.push_back(Neighbor{label, h.fstdistfunc_(buf.data(), h.getDataByInternalId(it->second),
+                                                   h.dist_func_param_)});
+    }
+  }
+  auto closer = [](const Neighbor& a, const Neighbor& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.label < b.label);
+  };
+  std::sort(all.begin(), all.end(), closer);
+  all.erase(std::unique(all.begin(), all.end(),
+                        [](const Neighbor& a, const Neighbor& b) { return a.label == b.label; }),
+            all.end());
+  if (all.size() > k) all.resize(k);
+  return all;
 }
 
 bool HnswIndex::Contains(uint64_t label) const {

@@ -49,6 +49,15 @@ struct Neighbor {
   float distance = 0;
 };
 
+// A predicate on labels for filtered searches. Accept is called from the searching thread while
+// the index's reader lock is held, at most once per node the search visits; it must not call
+// back into the index.
+class LabelFilter {
+ public:
+  virtual ~LabelFilter() = default;
+  virtual bool Accept(uint64_t label) const = 0;
+};
+
 class HnswIndex {
  public:
   // InvalidArgument for a bad config; ResourceExhausted when the capacity cannot be allocated.
@@ -85,6 +94,21 @@ class HnswIndex {
   // ef is max(ef, k). InvalidArgument for k == 0 or a query of the wrong size.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> Search(absl::string_view query, size_t k,
                                                              size_t ef = 0) const;
+  // Search restricted to labels `filter` accepts: the base-layer walk goes through every node
+  // but collects only accepted ones, and runs until it holds max(ef, k) accepted nodes or has
+  // exhausted the graph reachable from the entry point. So k neighbours come back whenever k
+  // accepted labels exist (barring a disconnected graph); a very selective filter makes the
+  // walk visit much of the graph (use SearchExactAmong then). With max_visits > 0 the walk
+  // stops after computing that many distances and sets *gave_up (then the result is partial).
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchFiltered(absl::string_view query,
+                                                                     size_t k, size_t ef,
+                                                                     const LabelFilter& filter,
+                                                                     size_t max_visits = 0,
+                                                                     bool* gave_up = nullptr) const;
+  // Exact k nearest among `labels` (absent or deleted labels are skipped; duplicates count
+  // once), closest first; ties broken by smaller label.
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExactAmong(
+      absl::string_view query, size_t k, const std::vector<uint64_t>& labels) const;
   // Search with hnswlib's own base-layer search (searchBaseLayerST) in place of ours, for tests
   // that check that ours returns the same neighbours from the same graph.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchWithHnswlibForTesting(
@@ -110,7 +134,10 @@ class HnswIndex {
  private:
   HnswIndex(const IndexConfig& config, std::unique_ptr<Impl> impl);
   absl::StatusOr<std::vector<Neighbor>> SearchWith(absl::string_view query, size_t k, size_t ef,
-                                                   bool hnswlib_base_layer) const;
+                                                   bool hnswlib_base_layer,
+                                                   const LabelFilter* filter = nullptr,
+                                                   size_t max_visits = 0,
+                                                   bool* gave_up = nullptr) const;
   IndexConfig config_;
   std::unique_ptr<Impl> impl_;
 };

@@ -105,9 +105,21 @@ class ClosestSet {
 //
 // Fills `out` with at most `ef` (distance, id) pairs in no particular order. False on a link
 // outside the graph.
-template <bool kHasDeletions>
-bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint entry, const void* q,
-                  size_t ef, std::vector<Scored>* out) {
+//
+// Generalised for filtered search: only nodes for which keep(id) holds are collected, every node
+// routes the walk (as hnswlib does with deleted nodes). kMayReject must be true when keep can
+// return false: the walk then goes on until `ef` kept nodes were found (or the reachable graph is
+// exhausted) instead of stopping at the first candidate beyond the bound.
+//
+// `max_visits` (0: none) bounds the distances computed: past it the walk stops early and sets
+// *gave_up (a filter whose matches lie far from the query makes the walk visit most of the
+// graph before it holds `ef` of them; the caller then scans the matches instead).
+template <bool kMayReject, typename Keep>
+bool SearchLayer0Keep(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint entry,
+                      const void* q, size_t ef, const Keep& keep, std::vector<Scored>* out,
+                      size_t max_visits = 0, bool* gave_up = nullptr) {
+  size_t visits = 0;
+  constexpr bool kHasDeletions = kMayReject;
   VisitedBits& visited = VisitedBits::ForThisThread(h.cur_element_count);
   struct ClearOnExit {
     VisitedBits& bits;
@@ -131,7 +143,7 @@ bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint en
   std::priority_queue<Scored, std::vector<Scored>, CompareMore> candidates(
       CompareMore(), std::move(candidate_storage));
   float bound = std::numeric_limits<float>::max();
-  if (!kHasDeletions || !h.isMarkedDeleted(entry)) {
+  if (!kHasDeletions || keep(entry)) {
     bound = h.fstdistfunc_(q, data_of(entry), h.dist_func_param_);
     top.Add({bound, entry});
   }
@@ -158,19 +170,32 @@ bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint en
       fresh[n++] = id;
       prefetch(data_of(id), data_bytes);
     }
+    visits += n;
+    if (max_visits != 0 && visits > max_visits) {
+      *gave_up = true;
+      break;
+    }
     for (size_t j = 0; j < n; ++j) {
       const hnswlib::tableint id = fresh[j];
       const float d = h.fstdistfunc_(q, data_of(id), h.dist_func_param_);
       if (!top.full() || d < bound) {
         candidates.emplace(d, id);
         prefetch(nodes + size_t{id} * stride, list_bytes);  // Likely expanded soon.
-        if (!kHasDeletions || !h.isMarkedDeleted(id)) top.Add({d, id});
+        if (!kHasDeletions || keep(id)) top.Add({d, id});
         if (top.size() > 0) bound = top.bound();
       }
     }
   }
   out->swap(top.pairs());
   return true;
+}
+
+// The unfiltered base-layer search: deleted nodes route but are not collected.
+template <bool kHasDeletions>
+bool SearchLayer0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint entry, const void* q,
+                  size_t ef, std::vector<Scored>* out) {
+  auto live = [&h](hnswlib::tableint id) { return !h.isMarkedDeleted(id); };
+  return SearchLayer0Keep<kHasDeletions>(h, entry, q, ef, live, out);
 }
 
 }  // namespace

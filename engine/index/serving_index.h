@@ -85,6 +85,15 @@ class ServingIndex {
                                                                   size_t k) const {
     return index_->SearchExact(query, k);
   }
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchFiltered(
+      absl::string_view query, size_t k, size_t ef, const LabelFilter& filter,
+      size_t max_visits = 0, bool* gave_up = nullptr) const {
+    return index_->SearchFiltered(query, k, ef, filter, max_visits, gave_up);
+  }
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExactAmong(
+      absl::string_view query, size_t k, const std::vector<uint64_t>& labels) const {
+    return index_->SearchExactAmong(query, k, labels);
+  }
 
   // The underlying index. The reference stays valid for the ServingIndex's lifetime: rebuilds
   // and compactions replace its contents, not the object.

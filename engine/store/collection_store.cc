@@ -424,6 +424,27 @@ absl::Status CollectionStore::ScanItems(absl::string_view collection,
   return FromRocks("scanning items", it->status());
 }
 
+absl::Status CollectionStore::ScanItemsAfter(absl::string_view collection, absl::string_view after,
+                                             const std::function<bool(const Item&)>& fn) {
+  DbSnapshot snap(store_);
+  CollectionState st;
+  if (absl::Status s = ReadState(store_, snap.options(), collection, &st); !s.ok()) return s;
+  const std::string prefix = keys::ItemKeyPrefix(collection);
+  const std::string start = prefix + std::string(after);
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(snap.options(), store_->handle(ColumnFamily::kItems)));
+  Item item;
+  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    item.id.assign(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    if (!after.empty() && item.id == after) continue;
+    if (absl::Status d = DecodeItemValue(ToView(it->value()), &item.label, &item.record); !d.ok()) {
+      return d;
+    }
+    if (!fn(item)) break;
+  }
+  return FromRocks("scanning items", it->status());
+}
+
 absl::StatusOr<std::string> CollectionStore::GetCode(absl::string_view collection,
                                                      uint64_t model_version, uint64_t label) {
   std::string value;

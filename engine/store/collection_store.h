@@ -162,6 +162,9 @@ class CollectionStore {
   // Calls fn for every item in id order, from a consistent snapshot; fn returning false stops.
   [[nodiscard]] absl::Status ScanItems(absl::string_view collection,
                                        const std::function<bool(const Item&)>& fn);
+  // Same, starting after item id `after` (from the first item when empty).
+  [[nodiscard]] absl::Status ScanItemsAfter(absl::string_view collection, absl::string_view after,
+                                            const std::function<bool(const Item&)>& fn);
   // NotFound when absent.
   [[nodiscard]] absl::StatusOr<std::string> GetCode(absl::string_view collection,
                                                     uint64_t model_version, uint64_t label);

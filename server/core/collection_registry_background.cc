@@ -154,10 +154,14 @@ void CollectionRegistry::FollowPrimary() {
       runtime.set_serving(*state);
       runtime.set_record(record);
       runtime.neighbours().InvalidateAll();  // Items may have changed as well.
+      runtime.attributes().InvalidateAll();
       continue;
     }
     runtime.set_record(record);
-    if (serving == nullptr) continue;
+    if (serving == nullptr) {
+      runtime.attributes().InvalidateAll();  // No change log read: items may have changed.
+      continue;
+    }
     CatchUpReport applied;
     absl::Status s = serving->index->CatchUp(&applied);
     if (!s.ok()) BN_LOG(WARNING) << "follower: collection " << name << ": catch-up failed: " << s;
@@ -165,8 +169,10 @@ void CollectionRegistry::FollowPrimary() {
     // index cannot tell).
     if (!s.ok() || applied.rebuilt) {
       runtime.neighbours().InvalidateAll();
+      runtime.attributes().InvalidateAll();
     } else {
       runtime.neighbours().Invalidate(applied.labels);
+      runtime.attributes().Invalidate(applied.labels);
     }
   }
 }

@@ -1,11 +1,13 @@
 #include "server/core/item_ingest.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "engine/store/collection_store.h"
 #include "engine/util/log.h"
 #include "server/core/collection_registry.h"
 #include "server/core/inputs.h"
+#include "server/core/item_filter.h"
 #include "server/core/runtime.h"
 #include "server/core/specs.h"
 #include "server/core/validation.h"
@@ -57,7 +59,10 @@ absl::StatusOr<ItemBatchResult> Commit(Store* store, CollectionRuntime* runtime,
                                        bool invalidate) {
   auto result = CollectionStore(store).Write(runtime->name(), batch);
   if (!result.ok()) return result.status();
-  if (invalidate) runtime->neighbours().Invalidate(result->labels);
+  if (invalidate) {
+    runtime->neighbours().Invalidate(result->labels);
+    runtime->attributes().Invalidate(result->labels);
+  }
   for (const auto& index : indexes) {
     if (absl::Status s = index->CatchUp(); !s.ok()) {
       BN_LOG(ERROR) << "collection " << index->collection() << ": index catch-up failed after a "
@@ -76,7 +81,8 @@ absl::StatusOr<ItemBatchResult> Commit(Store* store, CollectionRuntime* runtime,
   return result;
 }
 
-absl::Status ValidateUpsert(const v1::UpsertRequest& request, uint32_t max_items) {
+absl::Status ValidateUpsert(const v1::CollectionSpec& spec, const v1::UpsertRequest& request,
+                            uint32_t max_items) {
   const size_t n = request.items_size();
   if (n == 0) return absl::InvalidArgumentError("items must not be empty");
   if (n > max_items) {
@@ -92,6 +98,15 @@ absl::Status ValidateUpsert(const v1::UpsertRequest& request, uint32_t max_items
     if (item.metadata_size() > kMaxMetadataEntries) {
       return At("items", i, absl::InvalidArgumentError("at most 64 metadata entries"));
     }
+    for (const std::string& key : spec.numeric_metadata_keys()) {
+      auto it = item.metadata().find(key);
+      double value;
+      if (it != item.metadata().end() && !ParseFiniteNumber(it->second, &value)) {
+        return At("items", i,
+                  absl::InvalidArgumentError("metadata '" + key + "' is declared numeric but '" +
+                                             it->second + "' is not a finite decimal number"));
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -106,7 +121,7 @@ absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& r
   auto runtime_or = registry_->Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   CollectionRuntime& runtime = **runtime_or;
-  if (absl::Status s = ValidateUpsert(request, max_batch_items_); !s.ok()) return s;
+  if (absl::Status s = ValidateUpsert(runtime.spec(), request, max_batch_items_); !s.ok()) return s;
   // Before encoding: a full disk refuses the write anyway (CollectionStore::Write checks again).
   if (absl::Status s = store_->CheckWrite(); !s.ok()) return s;
   const size_t n = request.items_size();
@@ -165,7 +180,8 @@ absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItems
   auto runtime_or = registry_->Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   CollectionRuntime& runtime = **runtime_or;
-  if (request.ids().empty()) return absl::InvalidArgumentError("ids must not be empty");
+  if (request.has_filter()) return DeleteMatching(&runtime, request);
+  if (request.ids().empty()) return absl::InvalidArgumentError("set ids or a filter");
   if (static_cast<size_t>(request.ids_size()) > max_batch_items_) {
     return absl::InvalidArgumentError("too many ids in one request");
   }
@@ -180,6 +196,45 @@ absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItems
   v1::DeleteItemsResponse response;
   for (uint64_t label : written->labels) {
     if (label != 0) response.set_deleted(response.deleted() + 1);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::DeleteMatching(
+    CollectionRuntime* runtime, const v1::DeleteItemsRequest& request) {
+  if (!request.ids().empty()) return absl::InvalidArgumentError("set ids or a filter, not both");
+  auto filter = CompiledFilter::Compile(request.filter(), runtime->spec());
+  if (!filter.ok()) return filter.status();
+  // Under the write mutex no other write reaches the collection: the matching set is exact.
+  std::lock_guard<std::mutex> write(runtime->write_mutex());
+  std::vector<uint64_t> labels;
+  {
+    auto attrs = runtime->attributes().Acquire(store_);
+    if (!attrs.ok()) return attrs.status();
+    labels = attrs->Matching(*filter);
+  }
+  v1::DeleteItemsResponse response;
+  CollectionStore items(store_);
+  for (size_t from = 0; from < labels.size(); from += max_batch_items_) {
+    const std::vector<uint64_t> part(
+        labels.begin() + from, labels.begin() + std::min(labels.size(), from + max_batch_items_));
+    auto ids = items.LookupLabels(runtime->name(), part);
+    if (!ids.ok()) return ids.status();
+    ItemBatch batch;
+    for (const auto& id : *ids) {
+      if (id.has_value()) batch.Delete(*id);
+    }
+    if (batch.empty()) continue;
+    auto written = Commit(store_, runtime, batch, LiveIndexes(*runtime), /*invalidate=*/true);
+    if (!written.ok()) {
+      return absl::Status(written.status().code(),
+                          std::string(written.status().message()) + " (" +
+                              std::to_string(response.deleted()) +
+                              " matching items were deleted before the failure)");
+    }
+    for (uint64_t label : written->labels) {
+      if (label != 0) response.set_deleted(response.deleted() + 1);
+    }
   }
   return response;
 }

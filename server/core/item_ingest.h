@@ -32,6 +32,8 @@ class ItemIngest {
 
   [[nodiscard]] absl::StatusOr<bottleneck::v1::UpsertResponse> Upsert(
       const bottleneck::v1::UpsertRequest& request);
+  // By ids, or by a filter (every matching item, in batches of max_batch_items under the
+  // collection's write mutex; on a failure part-way the message says how many were deleted).
   [[nodiscard]] absl::StatusOr<bottleneck::v1::DeleteItemsResponse> Delete(
       const bottleneck::v1::DeleteItemsRequest& request);
 
@@ -42,6 +44,8 @@ class ItemIngest {
                                       const std::vector<std::string>& ids);
 
  private:
+  absl::StatusOr<bottleneck::v1::DeleteItemsResponse> DeleteMatching(
+      CollectionRuntime* runtime, const bottleneck::v1::DeleteItemsRequest& request);
   Store* const store_;
   const CollectionRegistry* const registry_;
   const uint32_t max_batch_items_;

@@ -1,7 +1,9 @@
 #include "server/core/query_engine.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,6 +11,7 @@
 #include "engine/store/collection_store.h"
 #include "server/core/collection_registry.h"
 #include "server/core/inputs.h"
+#include "server/core/item_filter.h"
 #include "server/core/runtime.h"
 #include "server/core/specs.h"
 #include "server/core/validation.h"
@@ -23,6 +26,8 @@ constexpr uint32_t kDefaultK = 10;
 constexpr uint32_t kMaxK = 1000;
 constexpr int kMaxBatch = 1024;  // Inputs per Encode, codes per Decode.
 constexpr uint32_t kReconstructionTopWords = 20;
+constexpr size_t kDefaultExactScanBelow = 2000;
+constexpr size_t kWalkBudgetDivisor = 8;
 
 absl::StatusOr<std::shared_ptr<const ServingState>> Serving(const CollectionRuntime& runtime) {
   auto serving = runtime.serving();
@@ -84,6 +89,24 @@ struct Query {
   uint64_t exclude = 0;
 };
 
+// The query of an input search whose code the model computed: the code bytes, and the
+// decoder's reconstruction when asked for.
+absl::StatusOr<Query> QueryFromInputCode(const CollectionRuntime& runtime,
+                                         const ServingModel& serving,
+                                         const v1::SearchRequest& request, const float* code,
+                                         v1::SearchResponse* response) {
+  const Model& model = *serving.model;
+  if (request.include_reconstruction()) {
+    std::vector<float> recon(model.input_size());
+    if (absl::Status s = model.Decode(code, 1, recon.data()); !s.ok()) return s;
+    auto output =
+        VectorToOutput(runtime.spec(), serving.text.get(), recon.data(), kReconstructionTopWords);
+    if (!output.ok()) return output.status();
+    *response->mutable_reconstruction() = *output;
+  }
+  return Query{CodeToBytes(code, model.code_size(), model.code_type())};
+}
+
 absl::StatusOr<Query> QueryFromInput(const CollectionRuntime& runtime, const ServingModel& serving,
                                      const v1::SearchRequest& request,
                                      v1::SearchResponse* response) {
@@ -95,15 +118,7 @@ absl::StatusOr<Query> QueryFromInput(const CollectionRuntime& runtime, const Ser
   }
   std::vector<float> code(model.code_size());
   if (absl::Status s = serving.batcher->Encode(x.data(), code.data()); !s.ok()) return s;
-  if (request.include_reconstruction()) {
-    std::vector<float> recon(model.input_size());
-    if (absl::Status s = model.Decode(code.data(), 1, recon.data()); !s.ok()) return s;
-    auto output =
-        VectorToOutput(runtime.spec(), serving.text.get(), recon.data(), kReconstructionTopWords);
-    if (!output.ok()) return output.status();
-    *response->mutable_reconstruction() = *output;
-  }
-  return Query{CodeToBytes(code.data(), model.code_size(), model.code_type())};
+  return QueryFromInputCode(runtime, serving, request, code.data(), response);
 }
 
 absl::StatusOr<Query> QueryFromItem(Store* store, const CollectionRuntime& runtime,
@@ -195,6 +210,116 @@ absl::StatusOr<std::vector<NeighbourCache::Head>> NeighbourHeads(
   return heads;
 }
 
+// Accepts the labels of items matching a filter (and not the query item).
+class AttributeFilter : public LabelFilter {
+ public:
+  AttributeFilter(const AttributeTable::Reader& attrs, const CompiledFilter& filter,
+                  uint64_t exclude)
+      : attrs_(attrs), filter_(filter), exclude_(exclude) {}
+  bool Accept(uint64_t label) const override {
+    if (label == exclude_) return false;
+    const ItemAttrs* item = attrs_.Find(label);
+    return item != nullptr && filter_.Matches(*item);
+  }
+
+ private:
+  const AttributeTable::Reader& attrs_;
+  const CompiledFilter& filter_;
+  const uint64_t exclude_;
+};
+
+// Below this many estimated matching items a filtered search scans them exactly instead of
+// walking the graph (bench/RESULTS-vector-db.md has the measured crossover). The environment
+// variable BN_FILTER_EXACT_BELOW overrides it (0: always walk the graph, without the walk's
+// budget below), for benchmarks.
+size_t ExactScanThreshold() {
+  static const size_t threshold = [] {
+    const char* env = std::getenv("BN_FILTER_EXACT_BELOW");
+    double v;
+    if (env != nullptr && ParseFiniteNumber(env, &v) && v >= 0) return static_cast<size_t>(v);
+    return kDefaultExactScanBelow;
+  }();
+  return threshold;
+}
+
+// Validates the parts of a search request that need no model: k, ef, the query's presence and
+// the filter. Fills *k and *filter (when the request has one).
+absl::Status ValidateSearch(const CollectionRuntime& runtime, const v1::SearchRequest& request,
+                            uint32_t* k, std::optional<CompiledFilter>* filter) {
+  *k = request.k() == 0 ? kDefaultK : request.k();
+  if (*k > kMaxK) return absl::InvalidArgumentError("k must be in 1..1000");
+  if (request.ef() > kMaxEf) return absl::InvalidArgumentError("ef must be in 0..4096");
+  if (request.query_case() == v1::SearchRequest::QUERY_NOT_SET) {
+    return absl::InvalidArgumentError("query must be an input, a code or an item_id");
+  }
+  if (request.has_filter()) {
+    auto compiled = CompiledFilter::Compile(request.filter(), runtime.spec());
+    if (!compiled.ok()) return compiled.status();
+    filter->emplace(std::move(*compiled));
+  }
+  return absl::OkStatus();
+}
+
+// The index part of a search whose query is resolved: neighbours into `response`.
+absl::Status SearchResolved(Store* store, const CollectionRuntime& runtime,
+                            const ServingState& serving, const v1::SearchRequest& request,
+                            uint32_t k, const CompiledFilter* filter, const Query& query,
+                            v1::SearchResponse* response) {
+  const Model& model = *serving.model->model;
+  *response->mutable_query_code() = BytesToCode(query.code, model.code_size(), model.code_type());
+  absl::StatusOr<std::vector<Neighbor>> found;
+  if (filter != nullptr) {
+    auto attrs = runtime.attributes().Acquire(store);
+    if (!attrs.ok()) return attrs.status();
+    const AttributeFilter accept(*attrs, *filter, query.exclude);
+    const size_t ef = std::max<size_t>(
+        k, request.ef() != 0 ? request.ef() : serving.index->index().config().default_ef);
+    const bool exact = request.exact() || attrs->EstimateMatches(*filter) < ExactScanThreshold();
+    bool gave_up = false;
+    if (!exact) {
+      // The walk may compute at most this many distances (a scan of the matches is cheaper
+      // beyond it: bench/RESULTS-vector-db.md).
+      const size_t max_visits = ExactScanThreshold() == 0
+                                    ? 0
+                                    : std::max<size_t>(attrs->size() / kWalkBudgetDivisor, 16 * ef);
+      found = serving.index->SearchFiltered(query.code, k, ef, accept, max_visits, &gave_up);
+      if (!found.ok()) return found.status();
+    }
+    // The walk gave up (the matches lie far from the query), or found fewer than k: either fewer
+    // match, or it could not reach them (a disconnected graph). The exact scan settles it.
+    if (exact || gave_up || found->size() < k) {
+      std::vector<uint64_t> labels = attrs->Matching(*filter);
+      labels.erase(std::remove(labels.begin(), labels.end(), query.exclude), labels.end());
+      found = serving.index->SearchExactAmong(query.code, k, labels);
+    }
+  } else {
+    const size_t want = k + (query.exclude != 0 ? 1 : 0);
+    found = request.exact() ? serving.index->SearchExact(query.code, want)
+                            : serving.index->Search(query.code, want, request.ef());
+  }
+  if (!found.ok()) return found.status();
+  std::vector<uint64_t> labels;
+  std::vector<float> distances;
+  for (const Neighbor& n : *found) {
+    if (n.label == query.exclude || labels.size() == k) continue;
+    labels.push_back(n.label);
+    distances.push_back(n.distance);
+  }
+  auto heads = NeighbourHeads(store, runtime, labels);
+  if (!heads.ok()) return heads.status();
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.
+    const v1::Neighbor& head = *(*heads)[i];
+    v1::Neighbor* out = response->add_neighbors();
+    out->set_id(head.id());
+    out->set_label(head.label());
+    // Merging even an empty map field costs more than the rest of the copy.
+    if (!head.metadata().empty()) *out->mutable_metadata() = head.metadata();
+    out->set_distance(distances[i]);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 QueryEngine::QueryEngine(Store* store, const CollectionRegistry* registry)
@@ -204,47 +329,100 @@ absl::StatusOr<v1::SearchResponse> QueryEngine::Search(const v1::SearchRequest& 
   auto runtime_or = registry_->Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   const CollectionRuntime& runtime = **runtime_or;
-  const uint32_t k = request.k() == 0 ? kDefaultK : request.k();
-  if (k > kMaxK) return absl::InvalidArgumentError("k must be in 1..1000");
-  if (request.ef() > kMaxEf) return absl::InvalidArgumentError("ef must be in 0..4096");
-  if (request.query_case() == v1::SearchRequest::QUERY_NOT_SET) {
-    return absl::InvalidArgumentError("query must be an input, a code or an item_id");
-  }
+  uint32_t k = 0;
+  std::optional<CompiledFilter> filter;
+  if (absl::Status s = ValidateSearch(runtime, request, &k, &filter); !s.ok()) return s;
   auto serving_or = Serving(runtime);
   if (!serving_or.ok()) return serving_or.status();
   const ServingState& serving = **serving_or;
-  const Model& model = *serving.model->model;
 
   v1::SearchResponse response;
   response.set_model_version(serving.model->version);
   auto query = ResolveQuery(store_, runtime, *serving.model, request, &response);
   if (!query.ok()) return query.status();
-  *response.mutable_query_code() = BytesToCode(query->code, model.code_size(), model.code_type());
-
-  const size_t want = k + (query->exclude != 0 ? 1 : 0);
-  auto found = request.exact() ? serving.index->SearchExact(query->code, want)
-                               : serving.index->Search(query->code, want, request.ef());
-  if (!found.ok()) return found.status();
-  std::vector<uint64_t> labels;
-  std::vector<float> distances;
-  for (const Neighbor& n : *found) {
-    if (n.label == query->exclude || labels.size() == k) continue;
-    labels.push_back(n.label);
-    distances.push_back(n.distance);
-  }
-  auto heads = NeighbourHeads(store_, runtime, labels);
-  if (!heads.ok()) return heads.status();
-  for (size_t i = 0; i < labels.size(); ++i) {
-    if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.
-    const v1::Neighbor& head = *(*heads)[i];
-    v1::Neighbor* out = response.add_neighbors();
-    out->set_id(head.id());
-    out->set_label(head.label());
-    // Merging even an empty map field costs more than the rest of the copy.
-    if (!head.metadata().empty()) *out->mutable_metadata() = head.metadata();
-    out->set_distance(distances[i]);
+  if (absl::Status s = SearchResolved(store_, runtime, serving, request, k,
+                                      filter ? &*filter : nullptr, *query, &response);
+      !s.ok()) {
+    return s;
   }
   if (request.label_votes()) AddLabelVotes(&response);
+  return response;
+}
+
+absl::StatusOr<v1::SearchBatchResponse> QueryEngine::SearchBatch(
+    const v1::SearchBatchRequest& request) const {
+  auto runtime_or = registry_->Find(request.collection());
+  if (!runtime_or.ok()) return runtime_or.status();
+  const CollectionRuntime& runtime = **runtime_or;
+  const int n = request.searches_size();
+  if (n == 0 || n > kMaxBatch) {
+    return absl::InvalidArgumentError("searches must hold 1..1024 searches");
+  }
+  auto at = [](int i, const absl::Status& s) {
+    return absl::Status(s.code(),
+                        "searches[" + std::to_string(i) + "]: " + std::string(s.message()));
+  };
+  std::vector<uint32_t> ks(n);
+  std::vector<std::optional<CompiledFilter>> filters(n);
+  for (int i = 0; i < n; ++i) {
+    const v1::SearchRequest& search = request.searches(i);
+    if (!search.collection().empty() && search.collection() != request.collection()) {
+      return at(i, absl::InvalidArgumentError("collection must be empty or '" +
+                                              request.collection() + "'"));
+    }
+    if (absl::Status s = ValidateSearch(runtime, search, &ks[i], &filters[i]); !s.ok()) {
+      return at(i, s);
+    }
+  }
+  auto serving_or = Serving(runtime);
+  if (!serving_or.ok()) return serving_or.status();
+  const ServingState& serving = **serving_or;
+  const ServingModel& sm = *serving.model;
+
+  // One encoder call for every input query.
+  std::vector<int> input_at;
+  std::vector<float> x;
+  for (int i = 0; i < n; ++i) {
+    if (request.searches(i).query_case() != v1::SearchRequest::kInput) continue;
+    if (absl::Status s =
+            InputToVector(runtime.spec(), sm.text.get(), request.searches(i).input(), &x);
+        !s.ok()) {
+      return at(i, s);
+    }
+    input_at.push_back(i);
+  }
+  const int64_t code_size = sm.model->code_size();
+  std::vector<float> codes(input_at.size() * code_size);
+  if (input_at.size() == 1) {
+    if (absl::Status s = sm.batcher->Encode(x.data(), codes.data()); !s.ok()) return s;
+  } else if (!input_at.empty()) {
+    if (absl::Status s =
+            sm.model->Encode(x.data(), static_cast<int64_t>(input_at.size()), codes.data());
+        !s.ok()) {
+      return s;
+    }
+  }
+
+  v1::SearchBatchResponse response;
+  response.set_model_version(sm.version);
+  size_t next_input = 0;
+  for (int i = 0; i < n; ++i) {
+    const v1::SearchRequest& search = request.searches(i);
+    v1::SearchResponse* result = response.add_results();
+    absl::StatusOr<Query> query =
+        search.query_case() == v1::SearchRequest::kInput
+            ? QueryFromInputCode(runtime, sm, search, codes.data() + next_input++ * code_size,
+                                 result)
+            : ResolveQuery(store_, runtime, sm, search, result);
+    if (!query.ok()) return at(i, query.status());
+    result->set_model_version(sm.version);
+    if (absl::Status s = SearchResolved(store_, runtime, serving, search, ks[i],
+                                        filters[i] ? &*filters[i] : nullptr, *query, result);
+        !s.ok()) {
+      return at(i, s);
+    }
+    if (search.label_votes()) AddLabelVotes(result);
+  }
   return response;
 }
 

@@ -26,8 +26,14 @@ class QueryEngine {
   // `store` and `registry` must outlive this.
   QueryEngine(Store* store, const CollectionRegistry* registry);
 
+  // With a filter: only matching items, k of them whenever k match (item_filter.h).
   [[nodiscard]] absl::StatusOr<bottleneck::v1::SearchResponse> Search(
       const bottleneck::v1::SearchRequest& request) const;
+  // Up to 1024 searches of one collection, each with its own k, ef and filter; the input
+  // queries are encoded in one model call. Validated whole first: a bad search rejects the
+  // request with its status, prefixed by "searches[i]: ".
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::SearchBatchResponse> SearchBatch(
+      const bottleneck::v1::SearchBatchRequest& request) const;
   // Codes of up to 1024 inputs, with the serving model or a named version.
   [[nodiscard]] absl::StatusOr<bottleneck::v1::EncodeResponse> Encode(
       const bottleneck::v1::EncodeRequest& request) const;
@@ -39,6 +45,12 @@ class QueryEngine {
       const bottleneck::v1::ClassifyRequest& request) const;
   [[nodiscard]] absl::StatusOr<bottleneck::v1::GetItemResponse> GetItem(
       const bottleneck::v1::GetItemRequest& request) const;
+  // Paging through items in id order (item_listing.cc; the consistency guarantee is stated in
+  // item.proto); counting items, all or matching a filter.
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::ListItemsResponse> ListItems(
+      const bottleneck::v1::ListItemsRequest& request) const;
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::CountItemsResponse> CountItems(
+      const bottleneck::v1::CountItemsRequest& request) const;
 
  private:
   Store* const store_;

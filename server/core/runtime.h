@@ -15,6 +15,7 @@
 #include "bottleneck/v1/model.pb.h"
 #include "engine/index/serving_index.h"
 #include "engine/model/model.h"
+#include "server/core/attribute_table.h"
 #include "server/core/encode_batcher.h"
 #include "server/core/neighbour_cache.h"
 #include "server/core/text_pipeline.h"
@@ -66,7 +67,8 @@ class CollectionRuntime {
       : name_(std::move(name)),
         spec_(record.spec()),
         record_(std::move(record)),
-        neighbours_(neighbour_cache_items) {}
+        neighbours_(neighbour_cache_items),
+        attributes_(name_) {}
 
   const std::string& name() const { return name_; }
 
@@ -97,6 +99,9 @@ class CollectionRuntime {
   // The heads (id, label, metadata) of items that searches returned; see neighbour_cache.h for
   // who must invalidate it. A cache of what the store holds, hence usable through a const runtime.
   NeighbourCache& neighbours() const { return neighbours_; }
+  // Every item's label and metadata, for filters (attribute_table.h). Invalidated wherever
+  // neighbours() is.
+  AttributeTable& attributes() const { return attributes_; }
 
   // Classify's classifier versions (a cache of what the store holds, like neighbours()).
   ClassifierCache& classifiers() const { return classifiers_; }
@@ -111,6 +116,7 @@ class CollectionRuntime {
   std::mutex write_mutex_;
   mutable NeighbourCache neighbours_;
   mutable ClassifierCache classifiers_;
+  mutable AttributeTable attributes_;
 };
 
 }  // namespace bn

@@ -332,6 +332,19 @@ absl::Status NormalizeCollectionSpec(v1::CollectionSpec* spec) {
     return Invalid("spec.index.ef_construction must be in m..4096");
   }
   if (index->ef_search() > kMaxEf) return Invalid("spec.index.ef_search must be in 1..4096");
+  const auto& numeric = spec->numeric_metadata_keys();
+  if (numeric.size() > 64) return Invalid("spec.numeric_metadata_keys holds at most 64 keys");
+  for (int i = 0; i < numeric.size(); ++i) {
+    if (numeric[i].empty() || numeric[i].size() > 256) {
+      return Invalid("spec.numeric_metadata_keys[" + std::to_string(i) + "] must be 1..256 bytes");
+    }
+    for (int j = 0; j < i; ++j) {
+      if (numeric[j] == numeric[i]) {
+        return Invalid("spec.numeric_metadata_keys[" + std::to_string(i) + "] repeats '" +
+                       numeric[i] + "'");
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

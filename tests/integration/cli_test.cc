@@ -60,6 +60,24 @@ TEST_F(CliTest, WalkthroughFromCollectionToSearch) {
   ASSERT_EQ(Cli({"search", "fashion", "--item", "t0", "--k", "5"}, &out), 0) << out;
   EXPECT_NE(out.find("RANK"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 6) << out;
+  // Filtered (label 5 sandals or 7 sneakers, with a negated conjunction that holds for all).
+  ASSERT_EQ(Cli({"--json", "search", "fashion", "--item", "t0", "--k", "5", "--filter",
+                 "label=5,7 & !(label=5 & label=7)"},
+                &out),
+            0)
+      << out;
+  size_t matching = 0;
+  for (size_t at = 0; (at = out.find("\"label\":", at)) != std::string::npos; ++at) {
+    EXPECT_TRUE(out.compare(at, 11, "\"label\":\"5\"") == 0 ||
+                out.compare(at, 11, "\"label\":\"7\"") == 0)
+        << out.substr(at, 20);
+    ++matching;
+  }
+  EXPECT_EQ(matching, 5u) << out;
+  EXPECT_EQ(Cli({"search", "fashion", "--item", "t0", "--filter", "label=5 &"}, &out), 2) << out;
+  EXPECT_NE(out.find("--filter: expected a field or value at offset 9"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"search", "fashion", "--item", "t0", "--filter", "size<3"}, &out), 1) << out;
+  EXPECT_NE(out.find("not declared numeric"), std::string::npos) << out;
   ASSERT_EQ(Cli({"--json", "collections", "get", "fashion"}, &out), 0) << out;
   EXPECT_NE(out.find("\"item_count\":\"300\""), std::string::npos) << out;
   ASSERT_EQ(Cli({"items", "get", "fashion", "t1", "--code"}, &out), 0) << out;
@@ -68,6 +86,17 @@ TEST_F(CliTest, WalkthroughFromCollectionToSearch) {
   EXPECT_NE(out.find("SUCCEEDED"), std::string::npos) << out;
   ASSERT_EQ(Cli({"items", "delete", "fashion", "t1", "t2", "missing"}, &out), 0) << out;
   EXPECT_NE(out.find("deleted 2 items"), std::string::npos) << out;
+  // Listing, counting and deleting by filter: as many sneakers (7) listed as counted, then gone.
+  ASSERT_EQ(Cli({"items", "count", "fashion", "--filter", "label=7"}, &out), 0) << out;
+  const int sneakers = std::stoi(out);
+  EXPECT_GT(sneakers, 10) << out;
+  ASSERT_EQ(Cli({"items", "list", "fashion", "--filter", "label=7", "--page-size", "4"}, &out), 0)
+      << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), sneakers + 1) << out;
+  ASSERT_EQ(Cli({"items", "delete", "fashion", "--filter", "label=7"}, &out), 0) << out;
+  EXPECT_NE(out.find("deleted " + std::to_string(sneakers) + " items"), std::string::npos) << out;
+  ASSERT_EQ(Cli({"items", "count", "fashion"}, &out), 0) << out;
+  EXPECT_EQ(std::stoi(out), 298 - sneakers) << out;
 }
 
 TEST_F(CliTest, ErrorsExitNonZeroWithTheStatus) {

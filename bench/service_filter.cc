@@ -1,0 +1,276 @@
+// Filtered search and SearchBatch through the API (issue 24), on the 70,000 Fashion-MNIST
+// images (train + test) indexed with a PCA-30 model trained on 10,000 training images.
+//
+// Every item gets label = its class and metadata "rank" = a random permutation rank 0..N-1
+// (declared numeric), so `rank < s*N` matches a random fraction s of the items. For s in
+// 50/10/1/0.1 % (and label = class, 10 %): recall@10 of the default filtered search against the
+// exact filtered search (the same request with exact = true: a scan of the matching items), and
+// single-client QPS of both, next to unfiltered search (HNSW and exact). Queries are codes of
+// test images (Encode first), so the timings are the index's and the filter's, not the encoder's.
+// Then SearchBatch of 64 image queries vs 64 single Search calls on the same channel.
+//
+//   bench_service_filter --server ADDRESS [--queries 200] [--ef 64]
+// Start the server with BN_FILTER_EXACT_BELOW=0 to time the filtered graph walk at every
+// selectivity (the default switches to the exact scan below 2000 estimated matches);
+// bench/run_service_filter.sh runs both.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/service_load_util.h"
+#include "bottleneck/v1/collection.grpc.pb.h"
+#include "bottleneck/v1/item.grpc.pb.h"
+#include "bottleneck/v1/query.grpc.pb.h"
+#include "bottleneck/v1/training.grpc.pb.h"
+#include "client/lib/raw_input.h"
+#include "engine/data/idx.h"
+
+namespace v1 = ::bottleneck::v1;
+using bn::bench::Clock;
+using bn::bench::SecondsSince;
+
+namespace {
+
+std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 600) {
+  auto c = std::make_unique<grpc::ClientContext>();
+  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return c;
+}
+
+void Check(const grpc::Status& s, const char* what) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s failed: %s\n", what, s.error_message().c_str());
+    std::exit(1);
+  }
+}
+
+struct Run {
+  double qps = 0;
+  std::vector<std::vector<std::string>> ids;  // Per query.
+};
+
+Run Searches(v1::QueryService::Stub* query, const std::vector<v1::Code>& codes,
+             const v1::Filter* filter, bool exact, uint32_t ef) {
+  Run run;
+  const auto start = Clock::now();
+  for (const v1::Code& code : codes) {
+    v1::SearchRequest request;
+    request.set_collection("fashion");
+    *request.mutable_code() = code;
+    request.set_k(10);
+    request.set_ef(ef);
+    request.set_exact(exact);
+    if (filter != nullptr) *request.mutable_filter() = *filter;
+    v1::SearchResponse response;
+    Check(query->Search(Ctx().get(), request, &response), "search");
+    run.ids.emplace_back();
+    for (const auto& n : response.neighbors()) run.ids.back().push_back(n.id());
+  }
+  run.qps = codes.size() / SecondsSince(start);
+  return run;
+}
+
+double Recall(const Run& got, const Run& truth, size_t* short_answers) {
+  double hits = 0, total = 0;
+  for (size_t q = 0; q < truth.ids.size(); ++q) {
+    std::set<std::string> want(truth.ids[q].begin(), truth.ids[q].end());
+    for (const auto& id : got.ids[q]) hits += want.count(id);
+    total += want.size();
+    if (got.ids[q].size() < truth.ids[q].size()) ++*short_answers;
+  }
+  return total == 0 ? 1 : hits / total;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bn::bench::Flags flags(argc, argv, 1);
+  const std::string server = flags.Str("server", "127.0.0.1:50051");
+  const int queries = static_cast<int>(flags.Int("queries", 200));
+  const uint32_t ef = static_cast<uint32_t>(flags.Int("ef", 64));
+  auto train = bn::LoadFashionMnist(BN_FASHION_MNIST_DIR, bn::DatasetSplit::kTrain);
+  auto test = bn::LoadFashionMnist(BN_FASHION_MNIST_DIR, bn::DatasetSplit::kTest);
+  if (!train.ok() || !test.ok()) {
+    std::fprintf(stderr, "cannot load Fashion-MNIST\n");
+    return 1;
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  auto collections = v1::CollectionService::NewStub(channel);
+  auto training = v1::TrainingService::NewStub(channel);
+  auto items = v1::ItemService::NewStub(channel);
+  auto query = v1::QueryService::NewStub(channel);
+
+  v1::CreateCollectionRequest create;
+  create.set_name("fashion");
+  create.mutable_spec()->mutable_image()->set_height(28);
+  create.mutable_spec()->mutable_image()->set_width(28);
+  create.mutable_spec()->mutable_image()->set_channels(1);
+  create.mutable_spec()->add_numeric_metadata_keys("rank");
+  v1::Collection collection;
+  Check(collections->CreateCollection(Ctx().get(), create, &collection), "create");
+  {
+    auto ctx = Ctx();
+    v1::Dataset dataset;
+    auto writer = training->UploadDataset(ctx.get(), &dataset);
+    v1::UploadDatasetRequest m;
+    m.set_collection("fashion");
+    m.set_dataset("train");
+    for (int64_t i = 0; i < 10000; ++i) {
+      *m.add_examples()->mutable_input() =
+          bn::GreyRowToInput(train->images, i, train->height, train->width);
+    }
+    writer->Write(m);
+    writer->WritesDone();
+    Check(writer->Finish(), "upload");
+  }
+  v1::StartTrainingRequest start;
+  start.set_collection("fashion");
+  start.set_dataset("train");
+  start.mutable_spec()->mutable_pca()->set_code_size(30);
+  start.set_promote_when_done(true);
+  v1::Job job;
+  Check(training->StartTraining(Ctx().get(), start, &job), "train");
+  for (;;) {
+    v1::GetCollectionRequest get;
+    get.set_name("fashion");
+    Check(collections->GetCollection(Ctx().get(), get, &collection), "get");
+    if (collection.stats().serving_model_version() != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+
+  // Index all 70k images with their class and a random rank.
+  const int64_t n_train = train->images.rows, n = n_train + test->images.rows;
+  std::vector<int64_t> rank(n);
+  std::iota(rank.begin(), rank.end(), 0);
+  std::shuffle(rank.begin(), rank.end(), std::mt19937_64(24));
+  auto t0 = Clock::now();
+  for (int64_t s = 0; s < n; s += 500) {
+    v1::UpsertRequest upsert;
+    upsert.set_collection("fashion");
+    for (int64_t i = s; i < std::min(n, s + 500); ++i) {
+      const bool from_train = i < n_train;
+      const auto& d = from_train ? *train : *test;
+      const int64_t row = from_train ? i : i - n_train;
+      v1::Item* item = upsert.add_items();
+      item->set_id((from_train ? "train" : "test") + std::to_string(row));
+      *item->mutable_input() = bn::GreyRowToInput(d.images, row, d.height, d.width);
+      item->set_label(std::to_string(d.labels[row]));
+      (*item->mutable_metadata())["rank"] = std::to_string(rank[i]);
+    }
+    v1::UpsertResponse r;
+    Check(items->Upsert(Ctx().get(), upsert, &r), "upsert");
+  }
+  std::printf("indexed %lld items in %.1f s\n", static_cast<long long>(n), SecondsSince(t0));
+
+  // Query codes: test images 0, 50, 100, ...
+  std::vector<v1::Code> codes;
+  std::vector<v1::Input> inputs;
+  for (int q = 0; q < queries; ++q) {
+    v1::EncodeRequest encode;
+    encode.set_collection("fashion");
+    *encode.add_inputs() =
+        bn::GreyRowToInput(test->images, (q * 50) % test->images.rows, test->height, test->width);
+    inputs.push_back(encode.inputs(0));
+    v1::EncodeResponse codes_out;
+    Check(query->Encode(Ctx().get(), encode, &codes_out), "encode");
+    codes.push_back(codes_out.codes(0));
+  }
+  // Warm-up: the first filtered search loads the attribute table.
+  {
+    v1::Filter warm;
+    warm.mutable_range()->set_metadata_key("rank");
+    warm.mutable_range()->set_lt(1);
+    t0 = Clock::now();
+    Searches(query.get(), {codes[0]}, &warm, false, ef);
+    std::printf("first filtered search (loads the attribute table of %lld items): %.0f ms\n",
+                static_cast<long long>(n), 1000 * SecondsSince(t0));
+    Searches(query.get(), codes, nullptr, false, ef);
+  }
+
+  std::printf("\n%d queries, k = 10, ef = %u, one client thread\n", queries, ef);
+  std::printf(
+      "| filter | matching | recall@10 vs exact filtered | QPS default | QPS exact "
+      "filtered | short answers |\n|---|---|---|---|---|---|\n");
+  Run plain = Searches(query.get(), codes, nullptr, false, ef);
+  Run plain_exact = Searches(query.get(), codes, nullptr, true, ef);
+  size_t short_answers = 0;
+  std::printf("| none (HNSW) | 100 %% | %.4f | %.0f | %.0f | %zu |\n",
+              Recall(plain, plain_exact, &short_answers), plain.qps, plain_exact.qps,
+              short_answers);
+  struct Case {
+    std::string name;
+    v1::Filter filter;
+  };
+  std::vector<Case> cases;
+  for (double s : {0.5, 0.1, 0.01, 0.001}) {
+    v1::Filter f;
+    f.mutable_range()->set_metadata_key("rank");
+    f.mutable_range()->set_lt(s * n);
+    char name[64];
+    std::snprintf(name, sizeof(name), "rank < %.0f (%g %%)", s * n, 100 * s);
+    cases.push_back({name, f});
+  }
+  {
+    v1::Filter f;
+    f.mutable_match()->set_label(true);
+    f.mutable_match()->add_values("7");
+    cases.push_back({"label = 7 (10 %)", f});
+  }
+  for (const Case& c : cases) {
+    v1::CountItemsRequest count;
+    count.set_collection("fashion");
+    *count.mutable_filter() = c.filter;
+    v1::CountItemsResponse matching;
+    Check(items->CountItems(Ctx().get(), count, &matching), "count");
+    Run got = Searches(query.get(), codes, &c.filter, false, ef);
+    Run truth = Searches(query.get(), codes, &c.filter, true, ef);
+    short_answers = 0;
+    const double recall = Recall(got, truth, &short_answers);
+    std::printf("| %s | %llu | %.4f | %.0f | %.0f | %zu |\n", c.name.c_str(),
+                static_cast<unsigned long long>(matching.count()), recall, got.qps, truth.qps,
+                short_answers);
+    std::fflush(stdout);
+  }
+
+  // SearchBatch of 64 image queries vs 64 single searches, same channel.
+  const int batch = 64, rounds = std::max(1, queries / batch) * 3;
+  double single_s = 0, batch_s = 0;
+  for (int r = 0; r < rounds; ++r) {
+    v1::SearchBatchRequest request;
+    request.set_collection("fashion");
+    for (int i = 0; i < batch; ++i) {
+      v1::SearchRequest* s = request.add_searches();
+      *s->mutable_input() = inputs[(r * batch + i) % inputs.size()];
+      s->set_k(10);
+    }
+    t0 = Clock::now();
+    for (const auto& s : request.searches()) {
+      v1::SearchRequest single = s;
+      single.set_collection("fashion");
+      v1::SearchResponse response;
+      Check(query->Search(Ctx().get(), single, &response), "search");
+    }
+    single_s += SecondsSince(t0);
+    t0 = Clock::now();
+    v1::SearchBatchResponse response;
+    Check(query->SearchBatch(Ctx().get(), request, &response), "search batch");
+    batch_s += SecondsSince(t0);
+  }
+  std::printf("\nimage queries (encoded by the server), %d rounds of %d:\n", rounds, batch);
+  std::printf("| call | queries/s | ms per 64 |\n|---|---|---|\n");
+  std::printf("| 64 x Search | %.0f | %.1f |\n", rounds * batch / single_s,
+              1000 * single_s / rounds);
+  std::printf("| SearchBatch(64) | %.0f | %.1f |\n", rounds * batch / batch_s,
+              1000 * batch_s / rounds);
+  return 0;
+}

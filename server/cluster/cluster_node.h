@@ -24,6 +24,10 @@
 namespace bn::cluster {
 
 class ClusterCollections;
+class LocalState;
+class ClusterItems;
+class ModelCache;
+class ShardServer;
 
 class ClusterNode {
  public:
@@ -42,6 +46,9 @@ class ClusterNode {
 
   const ClusterContext& context() const { return context_; }
   ClusterCollections& collections() { return *collections_; }
+  ClusterItems& items() { return *items_; }
+  ShardServer& shard_server() { return *shard_server_; }
+  ModelCache& models() { return *models_; }
 
   // ClusterService.
   [[nodiscard]] absl::StatusOr<bottleneck::v1::Cluster> Describe() const;
@@ -59,7 +66,13 @@ class ClusterNode {
   std::unique_ptr<Metadata> metadata_;
   std::unique_ptr<BlobChannel> blobs_;
   ClusterContext context_;
+  std::unique_ptr<LocalState> local_;
+  std::unique_ptr<ShardServer> shard_server_;
+  std::unique_ptr<Peers> peers_;
+  std::unique_ptr<ReplicaManager> replicas_;
+  std::unique_ptr<ModelCache> models_;
   std::unique_ptr<ClusterCollections> collections_;
+  std::unique_ptr<ClusterItems> items_;
 
   std::string address_;
   int64_t start_ns_ = 0;

@@ -27,6 +27,8 @@ struct ClusterOptions {
   // A shard's snapshot is refreshed this often when its log moved (by one of its replicas).
   std::chrono::seconds snapshot_interval{300};
   uint32_t max_batch_items = 4096;  // Items per Upsert request.
+  // Priority of replica maintenance (re-encoding, snapshots): LowerThisThreadPriority levels.
+  int background_nice = 20;
   // Node-to-node calls: a bearer token when the nodes require one, and TLS root certificates
   // (PEM) when they serve TLS.
   std::string peer_token;

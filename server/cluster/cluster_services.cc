@@ -1,6 +1,11 @@
 #include "server/cluster/cluster_services.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "server/cluster/cluster_collections.h"
+#include "server/cluster/cluster_items.h"
+#include "server/cluster/shard_server.h"
 #include "server/status_util.h"
 
 namespace bn::cluster {
@@ -21,6 +26,25 @@ grpc::Status UnaryStatus(const Authenticator* auth, grpc::ServerContext* context
                          Call call) {
   if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
   return ToGrpc(call());
+}
+
+// The caller's deadline, at most `cap` from now (a request without one gets `cap`).
+std::chrono::system_clock::time_point Deadline(
+    const grpc::ServerContext& context, std::chrono::seconds cap = std::chrono::seconds(30)) {
+  const auto limit = std::chrono::system_clock::now() + cap;
+  return std::min(limit, context.deadline());
+}
+
+template <typename T, typename Call>
+grpc::Status Admitted(const Authenticator* auth, Admission* admission, Admission::Kind kind,
+                      grpc::ServerContext* context, Role role, T* response, Call call) {
+  if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
+  auto ticket = admission->Admit(kind);
+  if (!ticket.ok()) return ToGrpc(ticket.status());
+  auto result = call();
+  if (!result.ok()) return ToGrpc(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
 }
 
 grpc::Status SingleNode() {
@@ -58,6 +82,84 @@ grpc::Status ClusterCollectionService::DeleteCollection(grpc::ServerContext* con
                      [&] { return node_->collections().Delete(request->name()); });
 }
 
+// --- ItemService ---
+
+grpc::Status ClusterItemService::Upsert(grpc::ServerContext* context,
+                                        const v1::UpsertRequest* request,
+                                        v1::UpsertResponse* response) {
+  return Admitted(auth_, admission_, Admission::Kind::kWrite, context, Role::kAdmin, response,
+                  [&] { return node_->items().Upsert(*request); });
+}
+
+grpc::Status ClusterItemService::StreamUpsert(grpc::ServerContext* context,
+                                              grpc::ServerReader<v1::UpsertRequest>* reader,
+                                              v1::UpsertResponse* response) {
+  if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
+  auto ticket = admission_->Admit(Admission::Kind::kWrite);
+  if (!ticket.ok()) return ToGrpc(ticket.status());
+  v1::UpsertRequest message;
+  std::string collection;
+  while (reader->Read(&message)) {
+    if (collection.empty()) collection = message.collection();
+    if (!message.collection().empty() && message.collection() != collection) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "collection must not change within a stream; " +
+                              std::to_string(response->upserted()) + " items were written");
+    }
+    message.set_collection(collection);
+    auto result = node_->items().Upsert(message);
+    if (!result.ok()) {
+      return ToGrpc(
+          absl::Status(result.status().code(), std::string(result.status().message()) + " (" +
+                                                   std::to_string(response->upserted()) +
+                                                   " items of earlier messages were written)"));
+    }
+    response->set_upserted(response->upserted() + result->upserted());
+    response->set_pending(response->pending() + result->pending());
+    response->set_serving_model_version(result->serving_model_version());
+    response->set_sequence(std::max(response->sequence(), result->sequence()));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterItemService::GetItem(grpc::ServerContext* context,
+                                         const v1::GetItemRequest* request,
+                                         v1::GetItemResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return node_->items().GetItem(*request, Deadline(*context)); });
+}
+
+grpc::Status ClusterItemService::DeleteItems(grpc::ServerContext* context,
+                                             const v1::DeleteItemsRequest* request,
+                                             v1::DeleteItemsResponse* response) {
+  return Admitted(auth_, admission_, Admission::Kind::kWrite, context, Role::kAdmin, response,
+                  [&] { return node_->items().Delete(*request, Deadline(*context)); });
+}
+
+// --- ShardService (node to node) ---
+
+grpc::Status ShardServiceImpl::SearchShard(grpc::ServerContext* context,
+                                           const bottleneck::cluster::SearchShardRequest* request,
+                                           bottleneck::cluster::SearchShardResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->shard_server().Search(*request, Deadline(*context)); });
+}
+
+grpc::Status ShardServiceImpl::GetShardItems(
+    grpc::ServerContext* context, const bottleneck::cluster::GetShardItemsRequest* request,
+    bottleneck::cluster::GetShardItemsResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->shard_server().GetItems(*request, Deadline(*context)); });
+}
+
+grpc::Status ShardServiceImpl::ForwardJob(grpc::ServerContext* context,
+                                          const bottleneck::cluster::ForwardJobRequest*, v1::Job*) {
+  if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "ForwardJob: not available yet");
+}
+
+// --- ClusterService ---
+
 grpc::Status ClusterServiceImpl::GetCluster(grpc::ServerContext* context,
                                             const v1::GetClusterRequest*, v1::Cluster* response) {
   if (node_ == nullptr) return SingleNode();
@@ -72,11 +174,13 @@ grpc::Status ClusterServiceImpl::RemoveNode(grpc::ServerContext* context,
                      [&] { return node_->RemoveNode(request->node()); });
 }
 
-void AddClusterServices(ClusterNode* node, const Authenticator* auth, Admission*, bool separate,
-                        std::vector<std::unique_ptr<grpc::Service>>* query,
+void AddClusterServices(ClusterNode* node, const Authenticator* auth, Admission* admission,
+                        bool separate, std::vector<std::unique_ptr<grpc::Service>>* query,
                         std::vector<std::unique_ptr<grpc::Service>>* training) {
   query->push_back(std::make_unique<ClusterCollectionService>(node, auth));
   query->push_back(std::make_unique<ClusterServiceImpl>(node, auth));
+  query->push_back(std::make_unique<ShardServiceImpl>(node, auth));
+  training->push_back(std::make_unique<ClusterItemService>(node, auth, admission));
   if (separate) {
     training->push_back(std::make_unique<ClusterCollectionService>(node, auth));
     training->push_back(std::make_unique<ClusterServiceImpl>(node, auth));

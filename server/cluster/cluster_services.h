@@ -7,8 +7,10 @@
 #include <memory>
 #include <vector>
 
+#include "bottleneck/cluster/internal.grpc.pb.h"
 #include "bottleneck/v1/cluster.grpc.pb.h"
 #include "bottleneck/v1/collection.grpc.pb.h"
+#include "bottleneck/v1/item.grpc.pb.h"
 #include "server/admission.h"
 #include "server/auth.h"
 #include "server/cluster/cluster_node.h"
@@ -32,6 +34,45 @@ class ClusterCollectionService final : public v1::CollectionService::Service {
   grpc::Status DeleteCollection(grpc::ServerContext* context,
                                 const v1::DeleteCollectionRequest* request,
                                 v1::DeleteCollectionResponse* response) override;
+
+ private:
+  ClusterNode* node_;
+  const Authenticator* auth_;
+};
+
+class ClusterItemService final : public v1::ItemService::Service {
+ public:
+  ClusterItemService(ClusterNode* node, const Authenticator* auth, Admission* admission)
+      : node_(node), auth_(auth), admission_(admission) {}
+  grpc::Status Upsert(grpc::ServerContext* context, const v1::UpsertRequest* request,
+                      v1::UpsertResponse* response) override;
+  grpc::Status StreamUpsert(grpc::ServerContext* context,
+                            grpc::ServerReader<v1::UpsertRequest>* reader,
+                            v1::UpsertResponse* response) override;
+  grpc::Status GetItem(grpc::ServerContext* context, const v1::GetItemRequest* request,
+                       v1::GetItemResponse* response) override;
+  grpc::Status DeleteItems(grpc::ServerContext* context, const v1::DeleteItemsRequest* request,
+                           v1::DeleteItemsResponse* response) override;
+
+ private:
+  ClusterNode* node_;
+  const Authenticator* auth_;
+  Admission* admission_;
+};
+
+// Node to node (admin role: nodes send the first admin token when tokens are configured).
+class ShardServiceImpl final : public bottleneck::cluster::ShardService::Service {
+ public:
+  ShardServiceImpl(ClusterNode* node, const Authenticator* auth) : node_(node), auth_(auth) {}
+  grpc::Status SearchShard(grpc::ServerContext* context,
+                           const bottleneck::cluster::SearchShardRequest* request,
+                           bottleneck::cluster::SearchShardResponse* response) override;
+  grpc::Status GetShardItems(grpc::ServerContext* context,
+                             const bottleneck::cluster::GetShardItemsRequest* request,
+                             bottleneck::cluster::GetShardItemsResponse* response) override;
+  grpc::Status ForwardJob(grpc::ServerContext* context,
+                          const bottleneck::cluster::ForwardJobRequest* request,
+                          v1::Job* response) override;
 
  private:
   ClusterNode* node_;

@@ -1,7 +1,10 @@
 #include "server/cluster/topology.h"
 
 #include <algorithm>
+#include <random>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/cluster/names.h"
 
 namespace bn::cluster {
@@ -38,6 +41,46 @@ std::vector<ShardTopology> Topology(const Metadata& metadata,
     }
   }
   return shards;
+}
+
+std::vector<ReplicaInfo> Candidates(const ShardTopology& shard, uint64_t version,
+                                    const std::string& self) {
+  static thread_local std::mt19937 random(std::random_device{}());
+  std::vector<ReplicaInfo> out;
+  for (const ReplicaInfo& replica : shard.replicas) {
+    if (replica.protocol_version != kProtocolVersion || !replica.ReadyAt(version)) continue;
+    out.push_back(replica);
+  }
+  std::shuffle(out.begin(), out.end(), random);
+  std::stable_partition(out.begin(), out.end(),
+                        [&](const ReplicaInfo& r) { return r.node == self; });
+  return out;
+}
+
+absl::Status NoReplica(const std::string& collection, const ShardTopology& shard,
+                       uint64_t version) {
+  std::vector<std::string> others;
+  for (const ReplicaInfo& replica : shard.replicas) {
+    if (replica.live && replica.protocol_version != kProtocolVersion) {
+      others.push_back(absl::StrCat(replica.node, " (protocol ", replica.protocol_version, ")"));
+    }
+  }
+  if (!others.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "shard ", shard.shard, " of collection '", collection, "' is served only by nodes of ",
+        "another cluster protocol version: ", absl::StrJoin(others, ", "), "; this node speaks ",
+        kProtocolVersion));
+  }
+  std::vector<std::string> states;
+  for (const ReplicaInfo& replica : shard.replicas) {
+    states.push_back(
+        absl::StrCat(replica.node, " ", replica.live ? replica.report.state() : "down"));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "shard ", shard.shard, " of collection '", collection, "' has no live ready replica",
+      version != 0 ? absl::StrCat(" with model v", version) : "", " (placed on ",
+      shard.placement.empty() ? "no node" : absl::StrJoin(shard.placement, ", "),
+      states.empty() ? "" : "; replicas: " + absl::StrJoin(states, ", "), ")"));
 }
 
 bottleneck::v1::ShardStatus ToShardStatus(const ShardTopology& shard) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "bottleneck/cluster/internal.pb.h"
 #include "bottleneck/v1/cluster.pb.h"
 #include "server/cluster/metadata.h"
@@ -38,6 +39,14 @@ struct ShardTopology {
 
 std::vector<ShardTopology> Topology(const Metadata& metadata,
                                     const bottleneck::cluster::CollectionEntry& entry);
+
+// Where to send a request for `shard` at model `version` (0: any): its live replicas that are
+// ready at it and speak this node's protocol, `self` first, the others in random order.
+std::vector<ReplicaInfo> Candidates(const ShardTopology& shard, uint64_t version,
+                                    const std::string& self);
+// UNAVAILABLE naming the collection, the shard and where it is placed (and FAILED_PRECONDITION
+// when its only live replicas run another protocol version).
+absl::Status NoReplica(const std::string& collection, const ShardTopology& shard, uint64_t version);
 
 // The API's view of one shard (GetCollection's cluster field).
 bottleneck::v1::ShardStatus ToShardStatus(const ShardTopology& shard);

@@ -8,6 +8,9 @@
 #include "server/cluster/blob_channel.h"
 #include "server/cluster/cluster_collections.h"
 #include "server/cluster/cluster_items.h"
+#include "server/cluster/cluster_models.h"
+#include "server/cluster/cluster_queries.h"
+#include "server/cluster/cluster_training.h"
 #include "server/cluster/local_state.h"
 #include "server/cluster/metadata.h"
 #include "server/cluster/model_cache.h"
@@ -87,6 +90,11 @@ absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Open(const ClusterOpti
   node->models_ = std::make_unique<ModelCache>(context, node->local_.get());
   node->items_ =
       std::make_unique<ClusterItems>(context, node->collections_.get(), node->models_.get());
+  node->model_versions_ = std::make_unique<ClusterModels>(context, node->collections_.get());
+  node->queries_ =
+      std::make_unique<ClusterQueries>(context, node->collections_.get(), node->models_.get());
+  node->training_ = std::make_unique<ClusterTraining>(
+      context, node->local_.get(), node->collections_.get(), node->model_versions_.get());
   return node;
 }
 
@@ -136,6 +144,7 @@ absl::Status ClusterNode::Start(const std::string& address) {
   if (absl::Status s = Retrying([&] { return PutHeartbeat(); }); !s.ok()) return s;
   heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
   if (absl::Status s = replicas_->Start(); !s.ok()) return s;
+  training_->Start();
   BN_LOG(INFO) << "cluster " << options_.cluster_name << ": node " << options_.node_id << " at "
                << address_ << " (NATS " << nats_->connected_url() << ")";
   return absl::OkStatus();
@@ -165,6 +174,7 @@ void ClusterNode::HeartbeatLoop() {
     if (absl::Status s = PutHeartbeat(); !s.ok()) {
       BN_LOG(WARNING) << "heartbeat not sent: " << s;
     }
+    model_versions_->Flip();  // Promotions whose every shard is ready.
     lock.lock();
   }
 }
@@ -177,6 +187,7 @@ void ClusterNode::Shutdown() {
   }
   stop_cv_.notify_all();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  if (training_ != nullptr) training_->Stop();
   if (replicas_ != nullptr) replicas_->Stop();
   if (metadata_ != nullptr) metadata_->Stop();
 }

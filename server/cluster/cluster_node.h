@@ -26,6 +26,9 @@ namespace bn::cluster {
 class ClusterCollections;
 class LocalState;
 class ClusterItems;
+class ClusterModels;
+class ClusterQueries;
+class ClusterTraining;
 class ModelCache;
 class ShardServer;
 
@@ -47,6 +50,9 @@ class ClusterNode {
   const ClusterContext& context() const { return context_; }
   ClusterCollections& collections() { return *collections_; }
   ClusterItems& items() { return *items_; }
+  ClusterModels& model_versions() { return *model_versions_; }
+  ClusterQueries& queries() { return *queries_; }
+  ClusterTraining& training() { return *training_; }
   ShardServer& shard_server() { return *shard_server_; }
   ModelCache& models() { return *models_; }
 
@@ -73,6 +79,9 @@ class ClusterNode {
   std::unique_ptr<ModelCache> models_;
   std::unique_ptr<ClusterCollections> collections_;
   std::unique_ptr<ClusterItems> items_;
+  std::unique_ptr<ClusterModels> model_versions_;
+  std::unique_ptr<ClusterQueries> queries_;
+  std::unique_ptr<ClusterTraining> training_;
 
   std::string address_;
   int64_t start_ns_ = 0;

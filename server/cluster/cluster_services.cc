@@ -5,6 +5,9 @@
 
 #include "server/cluster/cluster_collections.h"
 #include "server/cluster/cluster_items.h"
+#include "server/cluster/cluster_models.h"
+#include "server/cluster/cluster_queries.h"
+#include "server/cluster/cluster_training.h"
 #include "server/cluster/shard_server.h"
 #include "server/status_util.h"
 
@@ -153,9 +156,148 @@ grpc::Status ShardServiceImpl::GetShardItems(
 }
 
 grpc::Status ShardServiceImpl::ForwardJob(grpc::ServerContext* context,
-                                          const bottleneck::cluster::ForwardJobRequest*, v1::Job*) {
+                                          const bottleneck::cluster::ForwardJobRequest* request,
+                                          v1::Job* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->training().HandleForward(*request); });
+}
+
+// --- ModelService ---
+
+grpc::Status ClusterModelService::ListModels(grpc::ServerContext* context,
+                                             const v1::ListModelsRequest* request,
+                                             v1::ListModelsResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return node_->model_versions().List(request->collection()); });
+}
+
+grpc::Status ClusterModelService::GetModel(grpc::ServerContext* context,
+                                           const v1::GetModelRequest* request,
+                                           v1::Model* response) {
+  return Unary(auth_, context, Role::kQuery, response, [&] {
+    return node_->model_versions().Get(request->collection(), request->version());
+  });
+}
+
+grpc::Status ClusterModelService::PromoteModel(grpc::ServerContext* context,
+                                               const v1::PromoteModelRequest* request,
+                                               v1::Promotion* response) {
+  return Unary(auth_, context, Role::kAdmin, response, [&] {
+    return node_->model_versions().Promote(request->collection(), request->version());
+  });
+}
+
+// --- QueryService ---
+
+grpc::Status ClusterQueryService::Search(grpc::ServerContext* context,
+                                         const v1::SearchRequest* request,
+                                         v1::SearchResponse* response) {
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return node_->queries().Search(*request, Deadline(*context)); });
+}
+
+grpc::Status ClusterQueryService::Encode(grpc::ServerContext* context,
+                                         const v1::EncodeRequest* request,
+                                         v1::EncodeResponse* response) {
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return node_->queries().Encode(*request); });
+}
+
+grpc::Status ClusterQueryService::Decode(grpc::ServerContext* context,
+                                         const v1::DecodeRequest* request,
+                                         v1::DecodeResponse* response) {
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return node_->queries().Decode(*request); });
+}
+
+// --- TrainingService ---
+
+grpc::Status ClusterTrainingService::UploadDataset(
+    grpc::ServerContext* context, grpc::ServerReader<v1::UploadDatasetRequest>* reader,
+    v1::Dataset* response) {
   if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "ForwardJob: not available yet");
+  auto ticket = admission_->Admit(Admission::Kind::kUpload);
+  if (!ticket.ok()) return ToGrpc(ticket.status());
+  auto upload = node_->training().BeginUpload();
+  v1::UploadDatasetRequest message;
+  while (reader->Read(&message)) {
+    if (absl::Status s = upload->Append(message); !s.ok()) return ToGrpc(s);
+  }
+  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "client cancelled");
+  auto dataset = upload->Commit();
+  if (!dataset.ok()) return ToGrpc(dataset.status());
+  *response = std::move(*dataset);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterTrainingService::GetDataset(grpc::ServerContext* context,
+                                                const v1::GetDatasetRequest* request,
+                                                v1::Dataset* response) {
+  return Unary(auth_, context, Role::kAdmin, response, [&] {
+    return node_->training().GetDataset(request->collection(), request->dataset());
+  });
+}
+
+grpc::Status ClusterTrainingService::ListDatasets(grpc::ServerContext* context,
+                                                  const v1::ListDatasetsRequest* request,
+                                                  v1::ListDatasetsResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->training().ListDatasets(request->collection()); });
+}
+
+grpc::Status ClusterTrainingService::DeleteDataset(grpc::ServerContext* context,
+                                                   const v1::DeleteDatasetRequest* request,
+                                                   v1::DeleteDatasetResponse*) {
+  return UnaryStatus(auth_, context, Role::kAdmin, [&] {
+    return node_->training().DeleteDataset(request->collection(), request->dataset());
+  });
+}
+
+grpc::Status ClusterTrainingService::StartTraining(grpc::ServerContext* context,
+                                                   const v1::StartTrainingRequest* request,
+                                                   v1::Job* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->training().StartTraining(*request); });
+}
+
+grpc::Status ClusterTrainingService::GetJob(grpc::ServerContext* context,
+                                            const v1::GetJobRequest* request, v1::Job* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->training().GetJob(request->job_id()); });
+}
+
+grpc::Status ClusterTrainingService::ListJobs(grpc::ServerContext* context,
+                                              const v1::ListJobsRequest* request,
+                                              v1::ListJobsResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->training().ListJobs(request->collection()); });
+}
+
+grpc::Status ClusterTrainingService::CancelJob(grpc::ServerContext* context,
+                                               const v1::CancelJobRequest* request,
+                                               v1::Job* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->training().CancelJob(request->job_id(), Deadline(*context)); });
+}
+
+grpc::Status ClusterTrainingService::ResumeJob(grpc::ServerContext* context,
+                                               const v1::ResumeJobRequest* request,
+                                               v1::Job* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->training().ResumeJob(request->job_id(), Deadline(*context)); });
+}
+
+grpc::Status ClusterTrainingService::WatchJob(grpc::ServerContext* context,
+                                              const v1::WatchJobRequest* request,
+                                              grpc::ServerWriter<v1::JobProgress>* writer) {
+  if (grpc::Status s = auth_->Authorize(*context, Role::kAdmin); !s.ok()) return s;
+  absl::Status s = node_->training().WatchJob(request->job_id(), [&](const v1::JobProgress& p) {
+    return !context->IsCancelled() && writer->Write(p);
+  });
+  if (s.code() == absl::StatusCode::kCancelled) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+  }
+  return ToGrpc(s);
 }
 
 // --- ClusterService ---
@@ -177,12 +319,16 @@ grpc::Status ClusterServiceImpl::RemoveNode(grpc::ServerContext* context,
 void AddClusterServices(ClusterNode* node, const Authenticator* auth, Admission* admission,
                         bool separate, std::vector<std::unique_ptr<grpc::Service>>* query,
                         std::vector<std::unique_ptr<grpc::Service>>* training) {
+  query->push_back(std::make_unique<ClusterQueryService>(node, auth, admission));
   query->push_back(std::make_unique<ClusterCollectionService>(node, auth));
+  query->push_back(std::make_unique<ClusterModelService>(node, auth));
   query->push_back(std::make_unique<ClusterServiceImpl>(node, auth));
   query->push_back(std::make_unique<ShardServiceImpl>(node, auth));
   training->push_back(std::make_unique<ClusterItemService>(node, auth, admission));
+  training->push_back(std::make_unique<ClusterTrainingService>(node, auth, admission));
   if (separate) {
     training->push_back(std::make_unique<ClusterCollectionService>(node, auth));
+    training->push_back(std::make_unique<ClusterModelService>(node, auth));
     training->push_back(std::make_unique<ClusterServiceImpl>(node, auth));
   }
 }

@@ -11,6 +11,9 @@
 #include "bottleneck/v1/cluster.grpc.pb.h"
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/item.grpc.pb.h"
+#include "bottleneck/v1/model.grpc.pb.h"
+#include "bottleneck/v1/query.grpc.pb.h"
+#include "bottleneck/v1/training.grpc.pb.h"
 #include "server/admission.h"
 #include "server/auth.h"
 #include "server/cluster/cluster_node.h"
@@ -53,6 +56,70 @@ class ClusterItemService final : public v1::ItemService::Service {
                        v1::GetItemResponse* response) override;
   grpc::Status DeleteItems(grpc::ServerContext* context, const v1::DeleteItemsRequest* request,
                            v1::DeleteItemsResponse* response) override;
+
+ private:
+  ClusterNode* node_;
+  const Authenticator* auth_;
+  Admission* admission_;
+};
+
+class ClusterModelService final : public v1::ModelService::Service {
+ public:
+  ClusterModelService(ClusterNode* node, const Authenticator* auth) : node_(node), auth_(auth) {}
+  grpc::Status ListModels(grpc::ServerContext* context, const v1::ListModelsRequest* request,
+                          v1::ListModelsResponse* response) override;
+  grpc::Status GetModel(grpc::ServerContext* context, const v1::GetModelRequest* request,
+                        v1::Model* response) override;
+  grpc::Status PromoteModel(grpc::ServerContext* context, const v1::PromoteModelRequest* request,
+                            v1::Promotion* response) override;
+
+ private:
+  ClusterNode* node_;
+  const Authenticator* auth_;
+};
+
+class ClusterQueryService final : public v1::QueryService::Service {
+ public:
+  ClusterQueryService(ClusterNode* node, const Authenticator* auth, Admission* admission)
+      : node_(node), auth_(auth), admission_(admission) {}
+  grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
+                      v1::SearchResponse* response) override;
+  grpc::Status Encode(grpc::ServerContext* context, const v1::EncodeRequest* request,
+                      v1::EncodeResponse* response) override;
+  grpc::Status Decode(grpc::ServerContext* context, const v1::DecodeRequest* request,
+                      v1::DecodeResponse* response) override;
+
+ private:
+  ClusterNode* node_;
+  const Authenticator* auth_;
+  Admission* admission_;
+};
+
+class ClusterTrainingService final : public v1::TrainingService::Service {
+ public:
+  ClusterTrainingService(ClusterNode* node, const Authenticator* auth, Admission* admission)
+      : node_(node), auth_(auth), admission_(admission) {}
+  grpc::Status UploadDataset(grpc::ServerContext* context,
+                             grpc::ServerReader<v1::UploadDatasetRequest>* reader,
+                             v1::Dataset* response) override;
+  grpc::Status GetDataset(grpc::ServerContext* context, const v1::GetDatasetRequest* request,
+                          v1::Dataset* response) override;
+  grpc::Status ListDatasets(grpc::ServerContext* context, const v1::ListDatasetsRequest* request,
+                            v1::ListDatasetsResponse* response) override;
+  grpc::Status DeleteDataset(grpc::ServerContext* context, const v1::DeleteDatasetRequest* request,
+                             v1::DeleteDatasetResponse* response) override;
+  grpc::Status StartTraining(grpc::ServerContext* context, const v1::StartTrainingRequest* request,
+                             v1::Job* response) override;
+  grpc::Status GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
+                      v1::Job* response) override;
+  grpc::Status ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
+                        v1::ListJobsResponse* response) override;
+  grpc::Status CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
+                         v1::Job* response) override;
+  grpc::Status ResumeJob(grpc::ServerContext* context, const v1::ResumeJobRequest* request,
+                         v1::Job* response) override;
+  grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
+                        grpc::ServerWriter<v1::JobProgress>* writer) override;
 
  private:
   ClusterNode* node_;

@@ -90,7 +90,9 @@ bool ClusterHarness::WaitForReady(const std::string& via, const std::string& col
         v1::GetCollectionRequest request;
         request.set_name(collection);
         v1::Collection response;
-        if (!stub->GetCollection(Ctx(5).get(), request, &response).ok()) return false;
+        grpc::Status status = stub->GetCollection(Ctx(5).get(), request, &response);
+        last_seen_ = status.ok() ? response.cluster().DebugString() : status.error_message();
+        if (!status.ok()) return false;
         if (response.cluster().shard_status_size() == 0) return false;
         for (const auto& shard : response.cluster().shard_status()) {
           int ready = 0;

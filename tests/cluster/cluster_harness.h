@@ -45,12 +45,15 @@ class ClusterHarness {
   // `replicas` live replicas that are ready (at `version` when non-zero).
   bool WaitForReady(const std::string& via, const std::string& collection, int replicas,
                     uint64_t version = 0, int seconds = 60);
+  // What the last WaitForReady saw (for failure messages).
+  const std::string& last_seen() const { return last_seen_; }
 
  private:
   TempDir dir_;
   NatsCluster nats_;
   std::map<std::string, std::unique_ptr<ServerProcess>> nodes_;
   std::map<std::string, std::vector<std::string>> extra_;
+  std::string last_seen_;
 };
 
 // Polls `done` every 100 ms for up to `seconds`.

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -17,6 +18,29 @@
 
 namespace bn::testing {
 namespace {
+
+// The value of the first `"key":"..."` in a JSON text (enough for JetStream API replies).
+std::string JsonString(const std::string& json, const std::string& key, size_t from = 0) {
+  const std::string needle = "\"" + key + "\":\"";
+  const size_t at = json.find(needle, from);
+  if (at == std::string::npos) return "";
+  const size_t start = at + needle.size();
+  const size_t end = json.find('"', start);
+  return end == std::string::npos ? "" : json.substr(start, end - start);
+}
+
+// A request on an open connection; "" on failure.
+std::string Request(natsConnection* connection, const std::string& subject,
+                    const std::string& body) {
+  natsMsg* reply = nullptr;
+  if (natsConnection_RequestString(&reply, connection, subject.c_str(), body.c_str(), 2000) !=
+      NATS_OK) {
+    return "";
+  }
+  std::string out(natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
+  natsMsg_Destroy(reply);
+  return out;
+}
 
 bool PortAccepts(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -162,6 +186,33 @@ void NatsCluster::Kill(int i) {
 bool NatsCluster::Restart(int i, std::string* error) {
   Kill(i);
   return Launch(i, error);
+}
+
+int NatsCluster::StreamLeader(const std::string& prefix) const {
+  for (int i = 0; i < size(); ++i) {
+    if (!running(i)) continue;
+    natsConnection* connection = nullptr;
+    if (natsConnection_ConnectTo(&connection, url(i).c_str()) != NATS_OK) continue;
+    // Stream names (the first page, enough for tests), then the matching stream's leader.
+    const std::string names = Request(connection, "$JS.API.STREAM.NAMES", "{}");
+    std::string stream;
+    for (size_t at = names.find('"'); at != std::string::npos && stream.empty();) {
+      const size_t end = names.find('"', at + 1);
+      if (end == std::string::npos) break;
+      const std::string word = names.substr(at + 1, end - at - 1);
+      if (word.rfind(prefix, 0) == 0) stream = word;
+      at = names.find('"', end + 1);
+    }
+    std::string leader;
+    if (!stream.empty()) {
+      const std::string info = Request(connection, "$JS.API.STREAM.INFO." + stream, "");
+      leader = JsonString(info, "leader", info.find("\"cluster\""));
+    }
+    natsConnection_Destroy(connection);
+    if (stream.empty() || leader.size() < 2 || leader[0] != 'n') return -1;
+    return std::atoi(leader.c_str() + 1);
+  }
+  return -1;
 }
 
 std::string NatsCluster::Log(int i) const {

@@ -33,6 +33,9 @@ class NatsCluster {
   bool Restart(int i, std::string* error);
   bool running(int i) const { return servers_[i].pid > 0; }
   std::string Log(int i) const;
+  // The index of the server leading the first stream whose name starts with `prefix`, asked
+  // through any running server; -1 when none answers or no such stream exists.
+  int StreamLeader(const std::string& prefix) const;
 
  private:
   struct Server {

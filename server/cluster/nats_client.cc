@@ -9,6 +9,8 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -96,6 +98,25 @@ struct Shared {
     }
   }
 };
+
+// The raw value after `"key":` in a JetStream API reply (a string without its quotes, or a
+// number), searching from `from`; nullopt when absent. The replies' strings (subjects, base64,
+// times, descriptions) hold no escaped quotes.
+std::optional<std::string> JsonField(absl::string_view json, absl::string_view key,
+                                     size_t from = 0) {
+  const std::string needle = absl::StrCat("\"", key, "\":");
+  const size_t at = json.find(needle, from);
+  if (at == absl::string_view::npos) return std::nullopt;
+  size_t start = at + needle.size();
+  if (start < json.size() && json[start] == '"') {
+    const size_t end = json.find('"', start + 1);
+    if (end == absl::string_view::npos) return std::nullopt;
+    return std::string(json.substr(start + 1, end - start - 1));
+  }
+  size_t end = start;
+  while (end < json.size() && json[end] != ',' && json[end] != '}') ++end;
+  return std::string(json.substr(start, end - start));
+}
 
 Message FromNatsMsg(natsMsg* msg) {
   Message out;
@@ -653,17 +674,35 @@ class ConnectionImpl final : public Connection {
   absl::StatusOr<std::optional<Message>> NextMessage(absl::string_view stream,
                                                      absl::string_view subject,
                                                      uint64_t sequence) override {
-    jsDirectGetMsgOptions options;
-    jsDirectGetMsgOptions_Init(&options);
-    const std::string n(stream), subj(subject);
-    options.Sequence = sequence;
-    options.NextBySubject = subj.c_str();
-    natsMsg* msg = nullptr;
-    natsStatus s = js_DirectGetMsg(&msg, shared_->js, n.c_str(), nullptr, &options);
-    if (s == NATS_NOT_FOUND) return std::nullopt;
-    if (s != NATS_OK) return FromNats(s, absl::StrCat("reading ", subj, " from ", sequence));
-    Message out = FromNatsMsg(msg);
-    natsMsg_Destroy(msg);
+    const std::string subj(subject);
+    const std::string what = absl::StrCat("reading ", subj, " from ", sequence);
+    const std::string api = absl::StrCat("$JS.API.STREAM.MSG.GET.", stream);
+    const std::string body = absl::StrCat("{\"seq\":", std::max<uint64_t>(sequence, 1),
+                                          ",\"next_by_subj\":\"", subj, "\"}");
+    natsMsg* reply = nullptr;
+    natsStatus s =
+        natsConnection_Request(&reply, shared_->nc, api.c_str(), body.data(),
+                               static_cast<int>(body.size()), shared_->request_timeout_ms);
+    if (s != NATS_OK) return FromNats(s, what);
+    const std::string json(natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
+    natsMsg_Destroy(reply);
+    if (const size_t error = json.find("\"error\":"); error != std::string::npos) {
+      if (JsonField(json, "code", error) == "404") return std::nullopt;
+      return absl::UnavailableError(
+          absl::StrCat(what, ": ", JsonField(json, "description", error).value_or(json)));
+    }
+    const size_t message = json.find("\"message\":");
+    Message out;
+    auto seq = JsonField(json, "seq", message);
+    if (message == std::string::npos || !seq.has_value() ||
+        !absl::SimpleAtoi(*seq, &out.stream_sequence)) {
+      return absl::UnavailableError(absl::StrCat(what, ": unexpected reply ", json));
+    }
+    out.subject = JsonField(json, "subject", message).value_or("");
+    if (auto data = JsonField(json, "data", message);
+        data.has_value() && !absl::Base64Unescape(*data, &out.data)) {
+      return absl::DataLossError(absl::StrCat(what, ": message data is not base64"));
+    }
     return out;
   }
 
@@ -711,6 +750,31 @@ class ConnectionImpl final : public Connection {
       if (s != NATS_OK) s = js_KeyValue(&kv, shared_->js, config.bucket.c_str());
     }
     if (s != NATS_OK) return FromNats(s, "opening bucket " + config.bucket);
+    // libnats creates buckets that allow direct gets, and then reads entries through them: any
+    // replica answers, including one that has not yet applied an acknowledged put (a model
+    // published a moment ago read as missing) or is still catching up after a restart. Reads
+    // must see every acknowledged write, so the bucket's stream is switched to leader reads and
+    // the bucket reopened (libnats decides at opening).
+    const std::string stream = "KV_" + config.bucket;
+    jsStreamInfo* info = nullptr;
+    jsErrCode js_error = static_cast<jsErrCode>(0);
+    s = js_GetStreamInfo(&info, shared_->js, stream.c_str(), nullptr, &js_error);
+    if (s == NATS_OK && info->Config != nullptr && info->Config->AllowDirect) {
+      info->Config->AllowDirect = false;
+      jsStreamInfo* updated = nullptr;
+      s = js_UpdateStream(&updated, shared_->js, info->Config, nullptr, &js_error);
+      if (updated != nullptr) jsStreamInfo_Destroy(updated);
+      if (s == NATS_OK) {
+        kvStore_Destroy(kv);
+        kv = nullptr;
+        s = js_KeyValue(&kv, shared_->js, config.bucket.c_str());
+      }
+    }
+    if (info != nullptr) jsStreamInfo_Destroy(info);
+    if (s != NATS_OK) {
+      if (kv != nullptr) kvStore_Destroy(kv);
+      return FromNats(s, js_error, "switching bucket " + config.bucket + " to leader reads");
+    }
     return std::unique_ptr<KeyValue>(new KeyValueImpl(shared_, kv, config.bucket));
   }
 

@@ -212,8 +212,10 @@ class Connection {
   // The message stored at `sequence` (NOT_FOUND when deleted or out of range).
   [[nodiscard]] virtual absl::StatusOr<Message> GetMessage(absl::string_view stream,
                                                            uint64_t sequence) = 0;
-  // The first message of `subject` at or after `sequence`; nullopt when there is none. Needs a
-  // stream created by EnsureStream (which allows direct gets).
+  // The first message of `subject` at or after `sequence`; nullopt when there is none. Answered
+  // by the stream's leader (not a direct get, which any replica may answer, including one that
+  // is still catching up after a restart and would report a stored message as missing).
+  // Headers are not returned.
   [[nodiscard]] virtual absl::StatusOr<std::optional<Message>> NextMessage(
       absl::string_view stream, absl::string_view subject, uint64_t sequence) = 0;
 

@@ -191,8 +191,9 @@ class ClusterFaultTest : public ::testing::Test {
   void CheckOracle(const std::string& when) {
     const std::vector<std::string> live = Live();
     ASSERT_FALSE(live.empty());
-    ASSERT_TRUE(cluster_.WaitForReady(live[0], "fashion", 2, 1, 120)) << when << "\n"
-                                                                      << cluster_.last_seen();
+    ASSERT_TRUE(cluster_.WaitForReady(live[0], "fashion", 2, 1, 120))
+        << when << "\n"
+        << cluster_.last_seen() << NodeLogs();
     const uint64_t last = oracle_.last();
     int checked = 0;
     for (const auto& [id, image] : oracle_.Settled()) {
@@ -233,6 +234,17 @@ class ClusterFaultTest : public ::testing::Test {
         },
         30))
         << when << ": replicas disagree";
+  }
+
+  // The end of every running node's log (for failure messages).
+  std::string NodeLogs() {
+    std::string out;
+    for (const std::string& id : Live()) {
+      const std::string log = cluster_.NodeStderr(id);
+      out +=
+          "\n--- log of " + id + ":\n" + (log.size() > 6000 ? log.substr(log.size() - 6000) : log);
+    }
+    return out;
   }
 
   // Every acknowledged item through `node`, as of the last acknowledged write.
@@ -350,7 +362,10 @@ TEST_F(ClusterFaultTest, WipedReplicaRebuildsFromSnapshotAndLog) {
 }
 
 TEST_F(ClusterFaultTest, RandomKillCyclesLoseNoAcknowledgedWrite) {
-  std::mt19937 random(std::random_device{}());
+  const char* seed_env = std::getenv("BN_CLUSTER_SEED");
+  const unsigned seed = seed_env != nullptr ? std::atoi(seed_env) : std::random_device{}();
+  std::cout << "seed " << seed << " (BN_CLUSTER_SEED replays the choice of faults)\n";
+  std::mt19937 random(seed);
   const int cycles = Cycles();
   for (int cycle = 0; cycle < cycles; ++cycle) {
     std::atomic<bool> stop{false};

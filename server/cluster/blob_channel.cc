@@ -30,14 +30,15 @@ std::string RandomId() {
 
 class WriterImpl final : public BlobChannel::Writer {
  public:
-  WriterImpl(nats::Connection* connection, const Names& names, size_t chunk_bytes)
-      : connection_(connection), names_(names), chunk_bytes_(chunk_bytes) {
+  WriterImpl(nats::Connection* connection, std::string stream,
+             std::function<std::string(absl::string_view)> subject, size_t chunk_bytes)
+      : connection_(connection), stream_(std::move(stream)), chunk_bytes_(chunk_bytes) {
     ref_.set_id(RandomId());
-    subject_ = names_.BlobSubject(ref_.id());
+    subject_ = subject(ref_.id());
   }
   ~WriterImpl() override {
     if (!finished_ && ref_.chunks() > 0) {
-      if (absl::Status s = connection_->PurgeSubject(names_.BlobStream(), subject_); !s.ok()) {
+      if (absl::Status s = connection_->PurgeSubject(stream_, subject_); !s.ok()) {
         BN_LOG(WARNING) << "blob " << ref_.id() << " abandoned but not deleted: " << s;
       }
     }
@@ -84,7 +85,7 @@ class WriterImpl final : public BlobChannel::Writer {
   }
 
   nats::Connection* const connection_;
-  const Names& names_;
+  const std::string stream_;
   const size_t chunk_bytes_;
   pb::BlobRef ref_;
   std::string subject_;
@@ -95,23 +96,33 @@ class WriterImpl final : public BlobChannel::Writer {
 
 }  // namespace
 
-BlobChannel::BlobChannel(nats::Connection* connection, Names names, size_t chunk_bytes)
+BlobChannel::BlobChannel(nats::Connection* connection, Names names, size_t chunk_bytes, Kind kind)
     : connection_(connection),
       names_(std::move(names)),
       chunk_bytes_(std::max<size_t>(
           1024,
-          std::min<size_t>(chunk_bytes, static_cast<size_t>(connection->max_payload()) - 4096))) {}
+          std::min<size_t>(chunk_bytes, static_cast<size_t>(connection->max_payload()) - 4096))),
+      kind_(kind) {}
+
+std::string BlobChannel::Stream() const {
+  return kind_ == Kind::kSnapshots ? names_.SnapshotStream() : names_.BlobStream();
+}
+
+std::string BlobChannel::Subject(absl::string_view id) const {
+  return kind_ == Kind::kSnapshots ? names_.SnapshotSubject(id) : names_.BlobSubject(id);
+}
 
 absl::Status BlobChannel::EnsureStream(int replicas) {
   nats::StreamConfig config;
-  config.name = names_.BlobStream();
-  config.subjects = {names_.BlobSubjects()};
+  config.name = Stream();
+  config.subjects = {kind_ == Kind::kSnapshots ? names_.SnapshotSubjects() : names_.BlobSubjects()};
   config.replicas = replicas;
   return connection_->EnsureStream(config).status();
 }
 
 std::unique_ptr<BlobChannel::Writer> BlobChannel::NewWriter() {
-  return std::make_unique<WriterImpl>(connection_, names_, chunk_bytes_);
+  return std::make_unique<WriterImpl>(
+      connection_, Stream(), [this](absl::string_view id) { return Subject(id); }, chunk_bytes_);
 }
 
 absl::StatusOr<pb::BlobRef> BlobChannel::Put(absl::string_view bytes) {
@@ -122,12 +133,12 @@ absl::StatusOr<pb::BlobRef> BlobChannel::Put(absl::string_view bytes) {
 
 absl::Status BlobChannel::Read(const pb::BlobRef& ref,
                                const std::function<absl::Status(absl::string_view)>& sink) {
-  const std::string subject = names_.BlobSubject(ref.id());
+  const std::string subject = Subject(ref.id());
   uint64_t sequence = ref.first_sequence();
   uint64_t size = 0;
   uint32_t crc = 0;
   for (uint32_t chunk = 0; chunk < ref.chunks(); ++chunk) {
-    auto message = connection_->NextMessage(names_.BlobStream(), subject, sequence);
+    auto message = connection_->NextMessage(Stream(), subject, sequence);
     if (!message.ok()) return message.status();
     if (!message->has_value()) {
       return absl::NotFoundError(absl::StrCat("blob ", ref.id(), " has ", chunk, " of its ",
@@ -158,7 +169,7 @@ absl::StatusOr<std::string> BlobChannel::Get(const pb::BlobRef& ref) {
 }
 
 absl::Status BlobChannel::Delete(const pb::BlobRef& ref) {
-  absl::Status s = connection_->PurgeSubject(names_.BlobStream(), names_.BlobSubject(ref.id()));
+  absl::Status s = connection_->PurgeSubject(Stream(), Subject(ref.id()));
   return s.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : s;
 }
 

@@ -25,7 +25,10 @@ class BlobChannel {
  public:
   // `connection` must outlive the channel. Chunks are at most `chunk_bytes` (and below the
   // servers' max_payload).
-  BlobChannel(nats::Connection* connection, Names names, size_t chunk_bytes = size_t{1} << 20);
+  // kBlobs: models and datasets (names.h's BlobStream); kSnapshots: shard snapshots.
+  enum class Kind { kBlobs, kSnapshots };
+  BlobChannel(nats::Connection* connection, Names names, size_t chunk_bytes = size_t{1} << 20,
+              Kind kind = Kind::kBlobs);
 
   // Creates the blob stream (or updates its replica count).
   [[nodiscard]] absl::Status EnsureStream(int replicas);
@@ -50,9 +53,13 @@ class BlobChannel {
   [[nodiscard]] absl::Status Delete(const bottleneck::cluster::BlobRef& ref);
 
  private:
+  std::string Stream() const;
+  std::string Subject(absl::string_view id) const;
+
   nats::Connection* const connection_;
   const Names names_;
   const size_t chunk_bytes_;
+  const Kind kind_;
 };
 
 // Record framing inside a blob (snapshots, datasets): u32 little-endian length + bytes.

@@ -194,36 +194,39 @@ absl::Status ClusterCollections::Delete(const std::string& name) {
     BN_LOG(WARNING) << "collection " << name << ": log " << entry.stream() << " not deleted: " << s;
   }
   const std::string prefix = Names::ModelKeyPrefix(name, entry.incarnation());
-  auto drop = [&](nats::KeyValue& bucket, auto parse_blob) {
+  auto drop = [&](nats::KeyValue& bucket, BlobChannel* blobs, auto parse_blob) {
     auto keys = bucket.Keys();
     if (!keys.ok()) return;
     for (const std::string& key : *keys) {
       if (!absl::StartsWith(key, prefix)) continue;
       if (auto value = bucket.Get(key); value.ok() && value->has_value()) {
         pb::BlobRef blob;
-        if (parse_blob((*value)->value, &blob)) (void)context_.blobs->Delete(blob);
+        if (parse_blob((*value)->value, &blob)) (void)blobs->Delete(blob);
       }
       (void)bucket.Purge(key);
     }
   };
-  drop(context_.metadata->models(), [](const std::string& value, pb::BlobRef* blob) {
-    pb::ModelEntry model;
-    if (!model.ParseFromString(value)) return false;
-    *blob = model.blob();
-    return true;
-  });
-  drop(context_.metadata->snapshots(), [](const std::string& value, pb::BlobRef* blob) {
-    pb::SnapshotEntry snapshot;
-    if (!snapshot.ParseFromString(value)) return false;
-    *blob = snapshot.blob();
-    return true;
-  });
-  drop(context_.metadata->datasets(), [](const std::string& value, pb::BlobRef* blob) {
-    pb::DatasetEntry dataset;
-    if (!dataset.ParseFromString(value)) return false;
-    *blob = dataset.blob();
-    return true;
-  });
+  drop(context_.metadata->models(), context_.blobs,
+       [](const std::string& value, pb::BlobRef* blob) {
+         pb::ModelEntry model;
+         if (!model.ParseFromString(value)) return false;
+         *blob = model.blob();
+         return true;
+       });
+  drop(context_.metadata->snapshots(), context_.snapshot_blobs,
+       [](const std::string& value, pb::BlobRef* blob) {
+         pb::SnapshotEntry snapshot;
+         if (!snapshot.ParseFromString(value)) return false;
+         *blob = snapshot.blob();
+         return true;
+       });
+  drop(context_.metadata->datasets(), context_.blobs,
+       [](const std::string& value, pb::BlobRef* blob) {
+         pb::DatasetEntry dataset;
+         if (!dataset.ParseFromString(value)) return false;
+         *blob = dataset.blob();
+         return true;
+       });
   if (auto keys = context_.metadata->jobs().Keys(); keys.ok()) {
     for (const std::string& key : *keys) {
       if (absl::StartsWith(key, name + ".")) (void)context_.metadata->jobs().Purge(key);

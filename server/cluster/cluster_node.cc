@@ -63,10 +63,13 @@ absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Open(const ClusterOpti
   if (!opened.ok()) return opened.status();
   node->metadata_ = std::move(*opened);
   node->blobs_ = std::make_unique<BlobChannel>(node->nats_.get(), node->names_);
-  if (absl::Status s =
-          Retrying([&] { return node->blobs_->EnsureStream(options.stream_replicas); });
-      !s.ok()) {
-    return s;
+  node->snapshot_blobs_ = std::make_unique<BlobChannel>(
+      node->nats_.get(), node->names_, size_t{1} << 20, BlobChannel::Kind::kSnapshots);
+  for (BlobChannel* channel : {node->blobs_.get(), node->snapshot_blobs_.get()}) {
+    if (absl::Status s = Retrying([&] { return channel->EnsureStream(options.stream_replicas); });
+        !s.ok()) {
+      return s;
+    }
   }
 
   ClusterContext& context = node->context_;
@@ -75,6 +78,7 @@ absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Open(const ClusterOpti
   context.nats = node->nats_.get();
   context.metadata = node->metadata_.get();
   context.blobs = node->blobs_.get();
+  context.snapshot_blobs = node->snapshot_blobs_.get();
   context.core = core;
   context.store = store;
   auto local = LocalState::Load(options.data_dir);

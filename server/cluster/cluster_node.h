@@ -71,6 +71,7 @@ class ClusterNode {
   std::unique_ptr<nats::Connection> nats_;
   std::unique_ptr<Metadata> metadata_;
   std::unique_ptr<BlobChannel> blobs_;
+  std::unique_ptr<BlobChannel> snapshot_blobs_;
   ClusterContext context_;
   std::unique_ptr<LocalState> local_;
   std::unique_ptr<ShardServer> shard_server_;

@@ -26,7 +26,8 @@ struct ClusterContext {
   const Names* names = nullptr;
   nats::Connection* nats = nullptr;
   Metadata* metadata = nullptr;
-  BlobChannel* blobs = nullptr;
+  BlobChannel* blobs = nullptr;           // Models and datasets.
+  BlobChannel* snapshot_blobs = nullptr;  // Shard snapshots.
   Peers* peers = nullptr;
   ReplicaManager* replicas = nullptr;  // The shards this node serves.
   Core* core = nullptr;                // The node's local core (its shards' collections).

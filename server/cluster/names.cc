@@ -83,6 +83,10 @@ std::string Names::BlobSubject(absl::string_view id) const {
   return absl::StrCat(cluster_, ".blob.", id);
 }
 
+std::string Names::SnapshotSubject(absl::string_view id) const {
+  return absl::StrCat(cluster_, ".snap.", id);
+}
+
 std::string Names::LogStream(absl::string_view collection, uint64_t incarnation) const {
   return absl::StrCat(cluster_, "_LOG_", collection, "_", Hex(incarnation));
 }

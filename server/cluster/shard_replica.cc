@@ -161,7 +161,19 @@ absl::Status ShardReplica::Prepare() {
         return absl::DataLossError("the shard's snapshot record does not parse");
       }
       if (parsed.log_position() > 0) {
-        if (absl::Status s = Restore(parsed); !s.ok()) return s;
+        // The log is kept whole: a snapshot that cannot be read (its blob lost or damaged) is
+        // only a shortcut lost. Replaying every write from the start gives the same items.
+        if (absl::Status s = Restore(parsed); !s.ok()) {
+          if (s.code() != absl::StatusCode::kNotFound && s.code() != absl::StatusCode::kDataLoss) {
+            return s;
+          }
+          BN_LOG(WARNING) << "shard " << local_ << ": snapshot not restored (" << s
+                          << "); replaying the log from its start";
+          if (absl::Status dropped = context_.core->DeleteCollection(local_); !dropped.ok()) {
+            return dropped;
+          }
+          if (auto created = registry.Create(create); !created.ok()) return created.status();
+        }
       }
     }
     runtime = registry.Find(local_);
@@ -225,7 +237,7 @@ absl::Status ShardReplica::Restore(const pb::SnapshotEntry& snapshot) {
     ++restored;
     return absl::OkStatus();
   };
-  absl::Status s = context_.blobs->Read(
+  absl::Status s = context_.snapshot_blobs->Read(
       snapshot.blob(), [&](absl::string_view chunk) { return reader.Feed(chunk, on_record); });
   if (s.ok()) s = reader.Finish();
   if (s.ok() && restored != snapshot.items()) {
@@ -394,7 +406,7 @@ absl::Status ShardReplica::WriteSnapshot() {
   if (position == 0 || position <= snapshot_position_.load()) return absl::OkStatus();
   auto serving = runtime->serving();
   const uint64_t code_version = serving == nullptr ? 0 : serving->model->version;
-  auto writer = context_.blobs->NewWriter();
+  auto writer = context_.snapshot_blobs->NewWriter();
   pb::SnapshotHeader header;
   header.set_collection(collection_);
   header.set_incarnation(incarnation_);
@@ -447,7 +459,7 @@ absl::Status ShardReplica::WriteSnapshot() {
   if (current->has_value()) {
     if (!previous.ParseFromString((*current)->value)) previous.Clear();
     if (previous.log_position() >= position) {  // Another replica wrote a newer one.
-      (void)context_.blobs->Delete(*ref);
+      (void)context_.snapshot_blobs->Delete(*ref);
       snapshot_position_ = previous.log_position();
       return absl::OkStatus();
     }
@@ -456,10 +468,10 @@ absl::Status ShardReplica::WriteSnapshot() {
     put = bucket.Create(key, entry.SerializeAsString());
   }
   if (!put.ok()) {
-    (void)context_.blobs->Delete(*ref);
+    (void)context_.snapshot_blobs->Delete(*ref);
     return put.status();
   }
-  if (previous.has_blob()) (void)context_.blobs->Delete(previous.blob());
+  if (previous.has_blob()) (void)context_.snapshot_blobs->Delete(previous.blob());
   snapshot_position_ = position;
   BN_LOG(INFO) << "shard " << local_ << ": snapshot of " << items << " items at log position "
                << position << " (" << ref->size() << " bytes)";

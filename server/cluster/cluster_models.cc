@@ -12,6 +12,7 @@
 #include "server/cluster/cluster_collections.h"
 #include "server/cluster/metadata.h"
 #include "server/cluster/nats_client.h"
+#include "server/cluster/retry.h"
 #include "server/cluster/topology.h"
 
 namespace bn::cluster {
@@ -155,9 +156,20 @@ absl::StatusOr<uint64_t> ClusterModels::Publish(const pb::CollectionEntry& entry
   *model.mutable_model() = record->meta;
   *model.mutable_blob() = *blob;
   if (auto put = bucket.Put(key, model.SerializeAsString()); !put.ok()) {
-    (void)context_.blobs->Delete(*blob);
-    (void)bucket.Purge(key);
-    return put.status();
+    // A put that timed out during a NATS fail-over may still have been applied: the blob is
+    // deleted only when the entry does not name it.
+    auto stored = Retrying([&] { return bucket.Get(key); }, std::chrono::seconds(10));
+    pb::ModelEntry existing;
+    const bool applied = stored.ok() && stored->has_value() &&
+                         existing.ParseFromString((*stored)->value) &&
+                         existing.blob().id() == blob->id();
+    if (!applied) {
+      if (stored.ok()) {
+        (void)context_.blobs->Delete(*blob);
+        (void)bucket.Purge(key);
+      }
+      return put.status();
+    }
   }
   BN_LOG(INFO) << "collection " << name << ": model v" << version << " published (" << blob->size()
                << " bytes)";

@@ -746,8 +746,14 @@ class ConnectionImpl final : public Connection {
       cfg.MaxValueSize = config.max_value_bytes;
       cfg.StorageType = config.memory_storage ? js_MemoryStorage : js_FileStorage;
       s = js_CreateKeyValue(&kv, shared_->js, &cfg);
-      // Another client created it meanwhile (with another configuration): open theirs.
-      if (s != NATS_OK) s = js_KeyValue(&kv, shared_->js, config.bucket.c_str());
+      if (s != NATS_OK) {
+        const absl::Status created = FromNats(s, "creating bucket " + config.bucket);
+        // Another client created it meanwhile (with another configuration): open theirs.
+        s = js_KeyValue(&kv, shared_->js, config.bucket.c_str());
+        // Neither: creation failed, typically while a new JetStream cluster is still forming.
+        // Transient, so that callers retry; the message says why it failed.
+        if (s == NATS_NOT_FOUND) return absl::UnavailableError(created.message());
+      }
     }
     if (s != NATS_OK) return FromNats(s, "opening bucket " + config.bucket);
     // libnats creates buckets that allow direct gets, and then reads entries through them: any
@@ -773,7 +779,11 @@ class ConnectionImpl final : public Connection {
     if (info != nullptr) jsStreamInfo_Destroy(info);
     if (s != NATS_OK) {
       if (kv != nullptr) kvStore_Destroy(kv);
-      return FromNats(s, js_error, "switching bucket " + config.bucket + " to leader reads");
+      // A bucket created a moment ago (here or by another node) may not take an update yet:
+      // transient, so that callers retry.
+      return absl::UnavailableError(
+          FromNats(s, js_error, "switching bucket " + config.bucket + " to leader reads")
+              .message());
     }
     return std::unique_ptr<KeyValue>(new KeyValueImpl(shared_, kv, config.bucket));
   }

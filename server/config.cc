@@ -7,7 +7,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "engine/util/log.h"
 
@@ -174,6 +176,56 @@ const std::map<std::string, Flag>& Flags() {
       {"sync-writes",
        {Flag::kBool, [](ServerConfig* c) -> void* { return &c->sync_writes; },
         "sync the write-ahead log before acknowledging writes. Default true"}},
+      {"cluster",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->cluster; },
+        "NATS_URLS: run as a node of a cluster on NATS JetStream (nats://HOST:PORT of any of "
+        "its servers, comma-separated; docs/cluster.md): collections are sharded and "
+        "replicated, any node answers any request, --data-dir holds this node's shard caches. "
+        "Default: a single node"}},
+      {"cluster-name",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->cluster_name; },
+        "the cluster's name, prefix of its NATS streams and buckets (several clusters can share "
+        "one NATS). Default bottleneck"}},
+      {"node-id",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->node_id; },
+        "this node's id in the cluster, 1-64 characters of [A-Za-z0-9_-], stable across "
+        "restarts (shards are placed by it). Default: the host name"}},
+      {"advertise",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->advertise; },
+        "HOST:PORT at which other nodes reach this node's query endpoint. Default: the --listen "
+        "address (with the host name for 0.0.0.0)"}},
+      {"default-shards",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->default_shards; },
+        "shards of a collection created without CreateCollectionRequest.shards (1..256). "
+        "Default 1"}},
+      {"replicas-per-shard",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->replicas_per_shard; },
+        "replicas of each shard of a collection created without "
+        "CreateCollectionRequest.replicas (1..16). Default 2"}},
+      {"stream-replicas",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->stream_replicas; },
+        "JetStream replicas of the cluster's logs, buckets and blobs (1..5; 3 survives the "
+        "loss of any one NATS server). Default 3"}},
+      {"heartbeat-ms",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->heartbeat_ms; },
+        "how often the node announces itself and its shards. Default 1000"}},
+      {"node-lease-ms",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->node_lease_ms; },
+        "a node without a new heartbeat for this long is down: requests go to other replicas. "
+        "Default 5000"}},
+      {"shard-snapshot-interval-seconds",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->shard_snapshot_interval_seconds; },
+        "how often a shard's snapshot (from which new or wiped replicas restore) is refreshed "
+        "when its log moved. Default 300"}},
+      {"nats-user",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->nats_user; },
+        "user name for NATS (with --nats-password-file)"}},
+      {"nats-password-file",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->nats_password_file; },
+        "file holding the NATS password (first line)"}},
+      {"nats-token-file",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->nats_token_file; },
+        "file holding a NATS authentication token (first line)"}},
   };
   return *flags;
 }
@@ -372,6 +424,38 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (!config.metrics_listen.empty() && !ValidHostPort(config.metrics_listen)) {
     return absl::InvalidArgumentError("--metrics-listen needs HOST:PORT, got '" +
                                       config.metrics_listen + "'");
+  }
+  if (!config.cluster.empty()) {
+    if (!config.follow.empty()) {
+      return absl::InvalidArgumentError(
+          "--follow and --cluster cannot be combined: cluster replicas replace followers");
+    }
+    for (absl::string_view url : absl::StrSplit(config.cluster, ',')) {
+      if (!absl::StartsWith(url, "nats://") && !absl::StartsWith(url, "tls://")) {
+        return absl::InvalidArgumentError("--cluster needs nats://HOST:PORT URLs, got '" +
+                                          std::string(url) + "'");
+      }
+    }
+    if (!config.advertise.empty() && !ValidHostPort(config.advertise)) {
+      return absl::InvalidArgumentError("--advertise needs HOST:PORT, got '" + config.advertise +
+                                        "'");
+    }
+    if (config.default_shards < 1 || config.default_shards > 256) {
+      return absl::InvalidArgumentError("--default-shards must be in 1..256");
+    }
+    if (config.replicas_per_shard < 1 || config.replicas_per_shard > 16) {
+      return absl::InvalidArgumentError("--replicas-per-shard must be in 1..16");
+    }
+    if (config.stream_replicas < 1 || config.stream_replicas > 5) {
+      return absl::InvalidArgumentError("--stream-replicas must be in 1..5");
+    }
+    if (config.heartbeat_ms < 50 || config.node_lease_ms < 2 * config.heartbeat_ms) {
+      return absl::InvalidArgumentError(
+          "--heartbeat-ms must be at least 50 and --node-lease-ms at least twice it");
+    }
+    if (config.shard_snapshot_interval_seconds < 1) {
+      return absl::InvalidArgumentError("--shard-snapshot-interval-seconds must be at least 1");
+    }
   }
   LogFormat format;
   if (!ParseLogFormat(config.log_format, &format)) {

@@ -70,6 +70,21 @@ struct ServerConfig {
   int background_nice = 20;
   // Non-empty: verify this data directory offline (bottleneckd --check DIR) and exit.
   std::string check_dir;
+  // Cluster mode (docs/cluster.md): NATS server URLs, comma-separated ("nats://h1:4222,...").
+  // Empty: a single node with its embedded store (the default).
+  std::string cluster;
+  std::string cluster_name = "bottleneck";  // Prefix of the cluster's streams and buckets.
+  std::string node_id;                      // Empty: the host name.
+  std::string advertise;  // HOST:PORT other nodes reach this one at; empty: the --listen address.
+  int default_shards = 1;
+  int replicas_per_shard = 2;
+  int stream_replicas = 3;  // JetStream replicas of the logs, buckets and blobs.
+  int heartbeat_ms = 1000;
+  int node_lease_ms = 5000;
+  int shard_snapshot_interval_seconds = 300;
+  std::string nats_user;
+  std::string nats_password_file;
+  std::string nats_token_file;
   bool show_help = false;
   bool show_version = false;
 };

@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <fstream>
@@ -17,10 +19,14 @@
 #include "bottleneck/v1/model.grpc.pb.h"
 #include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "engine/store/store.h"
 #include "engine/util/log.h"
 #include "server/admission.h"
 #include "server/auth.h"
+#include "server/cluster/cluster_node.h"
+#include "server/cluster/cluster_services.h"
 #include "server/core/core.h"
 #include "server/metrics.h"
 #include "server/metrics_collectors.h"
@@ -56,6 +62,69 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   return grpc::SslServerCredentials(options);
 }
 
+// The first line of a file (a secret), without surrounding whitespace.
+absl::StatusOr<std::string> ReadSecret(const std::string& path, const char* flag) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return absl::InvalidArgumentError(std::string(flag) + ": cannot read '" + path + "'");
+  std::string line = text->substr(0, text->find('\n'));
+  line.erase(0, line.find_first_not_of(" \t\r"));
+  line.erase(line.find_last_not_of(" \t\r") + 1);
+  if (line.empty()) return absl::InvalidArgumentError(std::string(flag) + ": '" + path + "' is empty");
+  return line;
+}
+
+absl::StatusOr<cluster::ClusterOptions> MakeClusterOptions(const ServerConfig& config) {
+  cluster::ClusterOptions options;
+  for (absl::string_view url : absl::StrSplit(config.cluster, ',', absl::SkipEmpty())) {
+    options.nats_servers.emplace_back(url);
+  }
+  options.cluster_name = config.cluster_name;
+  options.node_id = config.node_id;
+  if (options.node_id.empty()) {
+    char name[256] = {0};
+    gethostname(name, sizeof(name) - 1);
+    options.node_id = cluster::NodeIdFromHostname(name);
+  }
+  options.data_dir = config.data_dir;
+  options.training = config.training_enabled;
+  options.default_shards = static_cast<uint32_t>(config.default_shards);
+  options.default_replicas = static_cast<uint32_t>(config.replicas_per_shard);
+  options.stream_replicas = config.stream_replicas;
+  options.heartbeat = std::chrono::milliseconds(config.heartbeat_ms);
+  options.lease = std::chrono::milliseconds(config.node_lease_ms);
+  options.snapshot_interval = std::chrono::seconds(config.shard_snapshot_interval_seconds);
+  options.background_nice = config.background_nice;
+  options.nats_user = config.nats_user;
+  if (!config.nats_password_file.empty()) {
+    auto password = ReadSecret(config.nats_password_file, "--nats-password-file");
+    if (!password.ok()) return password.status();
+    options.nats_password = *password;
+  }
+  if (!config.nats_token_file.empty()) {
+    auto token = ReadSecret(config.nats_token_file, "--nats-token-file");
+    if (!token.ok()) return token.status();
+    options.nats_token = *token;
+  }
+  // Node-to-node calls carry the first admin token when the nodes require tokens.
+  if (!config.admin_token_file.empty()) {
+    auto text = ReadFile(config.admin_token_file);
+    if (!text.ok()) return text.status();
+    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+      line = absl::StripAsciiWhitespace(line);
+      if (line.empty() || line[0] == '#') continue;
+      options.peer_token = std::string(line);
+      break;
+    }
+  }
+  if (!config.tls_cert_file.empty()) {
+    auto roots = ReadFile(config.tls_cert_file);
+    if (!roots.ok()) return roots.status();
+    options.peer_tls = true;
+    options.peer_tls_roots = *roots;
+  }
+  return options;
+}
+
 std::string WithPort(const std::string& address, int port) {
   return address.substr(0, address.rfind(':') + 1) + std::to_string(port);
 }
@@ -75,6 +144,7 @@ struct Server::Impl {
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<Store> store;
   std::unique_ptr<Core> core;
+  std::unique_ptr<cluster::ClusterNode> cluster;  // Cluster mode only; over the local core.
   // Before the endpoints: the gRPC servers' interceptors point at these.
   std::unique_ptr<MetricsRegistry> metrics;
   std::unique_ptr<RpcObserver> rpc_observer;
@@ -101,8 +171,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
   if (!auth.ok()) return auth.status();
   impl->auth = std::move(*auth);
 
+  const bool cluster_mode = !config.cluster.empty();
   StoreOptions store_options;
-  store_options.sync_writes = config.sync_writes;
+  // In cluster mode the store is a cache of the logs (a replica replays what it lost).
+  store_options.sync_writes = config.sync_writes && !cluster_mode;
   store_options.follow_primary = config.follow;
   store_options.block_cache_bytes = static_cast<size_t>(config.block_cache_mib) << 20;
   store_options.watermarks.flood_free_bytes = config.disk_flood_free_bytes;
@@ -134,6 +206,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
   if (!core.ok()) return core.status();
   impl->core = std::move(*core);
   Core* c = impl->core.get();
+  if (cluster_mode) {
+    auto options = MakeClusterOptions(config);
+    if (!options.ok()) return options.status();
+    auto node = cluster::ClusterNode::Open(*options, c, impl->store.get());
+    if (!node.ok()) return node.status();
+    impl->cluster = std::move(*node);
+  }
   const Authenticator* a = impl->auth.get();
   Admission::Limits limits;
   limits.queries = config.max_inflight_queries;
@@ -154,13 +233,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
   Endpoint query;
   query.address = config.listen;
   query.roles = {"query"};
-  query.services.push_back(std::make_unique<QueryServiceImpl>(c, a, admit));
-  query.services.push_back(std::make_unique<CollectionServiceImpl>(c, a));
-  query.services.push_back(std::make_unique<ModelServiceImpl>(c, a));
   Endpoint training;
   training.address = config.training_listen;
   training.roles = {"training"};
-  if (config.training_enabled) {
+  if (cluster_mode) {
+    if (!separate) query.roles.push_back("training");
+    cluster::AddClusterServices(impl->cluster.get(), a, admit, separate, &query.services,
+                                separate ? &training.services : &query.services);
+  } else {
+    query.services.push_back(std::make_unique<QueryServiceImpl>(c, a, admit));
+    query.services.push_back(std::make_unique<CollectionServiceImpl>(c, a));
+    query.services.push_back(std::make_unique<ModelServiceImpl>(c, a));
+    query.services.push_back(std::make_unique<cluster::ClusterServiceImpl>(nullptr, a));
+  }
+  if (config.training_enabled && !cluster_mode) {
     Endpoint& target = separate ? training : query;
     if (!separate) query.roles.push_back("training");
     target.services.push_back(std::make_unique<TrainingServiceImpl>(c, a, admit));
@@ -168,6 +254,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
     if (separate) {
       target.services.push_back(std::make_unique<CollectionServiceImpl>(c, a));
       target.services.push_back(std::make_unique<ModelServiceImpl>(c, a));
+      target.services.push_back(std::make_unique<cluster::ClusterServiceImpl>(nullptr, a));
     }
   }
   impl->endpoints.push_back(std::move(query));
@@ -244,6 +331,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
   }
   if (!impl->auth->enabled()) {
     BN_LOG(WARNING) << "authentication is off (no --admin-token-file): every caller is admin";
+  }
+  if (impl->cluster != nullptr) {
+    // Other nodes reach this one at its query endpoint (port 0 resolved by now).
+    std::string advertise = config.advertise;
+    if (advertise.empty()) {
+      advertise = impl->endpoints[0].address;
+      const std::string host = advertise.substr(0, advertise.rfind(':'));
+      if (host == "0.0.0.0" || host == "[::]" || host == "::") {
+        char name[256] = {0};
+        gethostname(name, sizeof(name) - 1);
+        advertise = std::string(name) + advertise.substr(advertise.rfind(':'));
+      }
+    }
+    if (absl::Status s = impl->cluster->Start(advertise); !s.ok()) return s;
   }
   // Health per service: the write services are NOT_SERVING while the store refuses writes (a
   // full disk, a storage error); queries stay SERVING. Last in Start: the watcher thread calls
@@ -324,6 +425,8 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   }
   // Scrapes read the core: stop them first.
   if (impl_->metrics_http != nullptr) impl_->metrics_http->Stop();
+  if (impl_->cluster != nullptr) impl_->cluster->Shutdown();  // Before the core it replicates into.
+  impl_->cluster.reset();
   if (impl_->core != nullptr) impl_->core->Shutdown();
   impl_->core.reset();
   impl_->store.reset();

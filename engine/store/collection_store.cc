@@ -13,19 +13,23 @@
 namespace bn {
 namespace {
 
+// Format 2 appends log_position; it is written only when a log position was ever set, so a
+// single-node store keeps format 1 (readable by earlier builds).
 constexpr uint32_t kStateFormat = 1;
+constexpr uint32_t kStateFormatWithLog = 2;
 constexpr char kNextIncarnationKey[] = "next_incarnation";
 
 std::string EncodeState(const CollectionState& st) {
   std::string out;
   ByteWriter w(&out);
-  w.U32(kStateFormat);
+  w.U32(st.log_position != 0 ? kStateFormatWithLog : kStateFormat);
   w.U64(st.incarnation);
   w.U64(st.next_label);
   w.U64(st.change_counter);
   w.U64(st.item_count);
   w.U64(st.code_versions.size());
   for (uint64_t v : st.code_versions) w.U64(v);
+  if (st.log_position != 0) w.U64(st.log_position);
   return out;
 }
 
@@ -33,7 +37,8 @@ absl::Status DecodeState(absl::string_view in, CollectionState* st) {
   ByteReader r(in);
   uint32_t format = 0;
   uint64_t n = 0;
-  if (!r.U32(&format) || format != kStateFormat || !r.U64(&st->incarnation) ||
+  if (!r.U32(&format) || (format != kStateFormat && format != kStateFormatWithLog) ||
+      !r.U64(&st->incarnation) ||
       !r.U64(&st->next_label) || !r.U64(&st->change_counter) || !r.U64(&st->item_count) ||
       !r.U64(&n) || n > r.remaining() / 8) {
     return absl::DataLossError("corrupt collection state record");
@@ -41,6 +46,10 @@ absl::Status DecodeState(absl::string_view in, CollectionState* st) {
   st->code_versions.resize(n);
   for (auto& v : st->code_versions) {
     if (!r.U64(&v)) return absl::DataLossError("corrupt collection state record");
+  }
+  st->log_position = 0;
+  if (format == kStateFormatWithLog && !r.U64(&st->log_position)) {
+    return absl::DataLossError("corrupt collection state record");
   }
   return absl::OkStatus();
 }
@@ -317,6 +326,7 @@ absl::StatusOr<ItemBatchResult> CollectionStore::Write(absl::string_view collect
     overlay[op.id] = op.kind == ItemBatch::OpKind::kDelete ? 0 : label;
   }
   ++st.change_counter;
+  if (batch.log_position() != 0) st.log_position = batch.log_position();
   result.change_counter = st.change_counter;
   if (!(rs = wb.Put(items, keys::ChangeKey(collection, st.change_counter), log)).ok()) {
     return check();

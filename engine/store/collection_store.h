@@ -51,6 +51,9 @@ struct CollectionState {
   uint64_t change_counter = 0;  // Number of committed ItemBatches.
   uint64_t item_count = 0;
   std::vector<uint64_t> code_versions;  // Model versions that ever had codes written (sorted).
+  // Position in an external log (cluster mode: the stream sequence) that the last batch carrying
+  // one (ItemBatch::SetLogPosition) reached, written in the same write batch; 0: none.
+  uint64_t log_position = 0;
 };
 
 // A batch of item mutations applied atomically, in order (later operations on the same id see
@@ -67,6 +70,11 @@ class ItemBatch {
   // Deletes an item and all its codes. Deleting a missing id is a no-op (not an error).
   void Delete(std::string id);
 
+  // Records, atomically with the batch, that it applies an external log up to `position`
+  // (CollectionState::log_position). 0 leaves the stored position unchanged.
+  void SetLogPosition(uint64_t position) { log_position_ = position; }
+  uint64_t log_position() const { return log_position_; }
+
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
 
@@ -81,6 +89,7 @@ class ItemBatch {
 
  private:
   std::vector<Op> ops_;
+  uint64_t log_position_ = 0;
 };
 
 struct ItemBatchResult {

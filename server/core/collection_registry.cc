@@ -207,6 +207,10 @@ absl::StatusOr<v1::Collection> CollectionRegistry::Create(
     const v1::CreateCollectionRequest& request) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  if (request.shards() > 1 || request.replicas() > 1) {
+    return absl::InvalidArgumentError(
+        "shards and replicas above 1 need cluster mode (bottleneckd --cluster)");
+  }
   v1::CollectionSpec spec = request.spec();
   if (absl::Status s = NormalizeCollectionSpec(&spec); !s.ok()) return s;
   std::lock_guard<std::mutex> admin(admin_mutex_);

@@ -116,7 +116,8 @@ absl::Status ValidateUpsert(const v1::CollectionSpec& spec, const v1::UpsertRequ
 ItemIngest::ItemIngest(Store* store, const CollectionRegistry* registry, uint32_t max_batch_items)
     : store_(store), registry_(registry), max_batch_items_(max_batch_items) {}
 
-absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& request) {
+absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& request,
+                                                      uint64_t log_position) {
   if (absl::Status s = registry_->CheckWritable(); !s.ok()) return s;
   auto runtime_or = registry_->Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
@@ -166,6 +167,7 @@ absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& r
     batch.Upsert(request.items(i).id(), request.items(i).SerializeAsString(),
                  std::move(item_codes));
   }
+  batch.SetLogPosition(log_position);
   auto written = Commit(store_, &runtime, batch, LiveIndexes(runtime), /*invalidate=*/true);
   if (!written.ok()) return written.status();
   v1::UpsertResponse response;
@@ -175,7 +177,8 @@ absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& r
   return response;
 }
 
-absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItemsRequest& request) {
+absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItemsRequest& request,
+                                                           uint64_t log_position) {
   if (absl::Status s = registry_->CheckWritable(); !s.ok()) return s;
   auto runtime_or = registry_->Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
@@ -190,6 +193,7 @@ absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItems
   }
   ItemBatch batch;
   for (const std::string& id : request.ids()) batch.Delete(id);
+  batch.SetLogPosition(log_position);
   std::lock_guard<std::mutex> write(runtime.write_mutex());
   auto written = Commit(store_, &runtime, batch, LiveIndexes(runtime), /*invalidate=*/true);
   if (!written.ok()) return written.status();

@@ -30,12 +30,14 @@ class ItemIngest {
   // `store` and `registry` must outlive this. At most `max_batch_items` items per request.
   ItemIngest(Store* store, const CollectionRegistry* registry, uint32_t max_batch_items);
 
+  // `log_position` (cluster mode: a shard replica applying its log) is stored with the write
+  // (CollectionState::log_position); 0 stores none.
   [[nodiscard]] absl::StatusOr<bottleneck::v1::UpsertResponse> Upsert(
-      const bottleneck::v1::UpsertRequest& request);
+      const bottleneck::v1::UpsertRequest& request, uint64_t log_position = 0);
   // By ids, or by a filter (every matching item, in batches of max_batch_items under the
   // collection's write mutex; on a failure part-way the message says how many were deleted).
   [[nodiscard]] absl::StatusOr<bottleneck::v1::DeleteItemsResponse> Delete(
-      const bottleneck::v1::DeleteItemsRequest& request);
+      const bottleneck::v1::DeleteItemsRequest& request, uint64_t log_position = 0);
 
   // Encodes with the promotion's model each stored item of `ids` that has no code for it yet,
   // and writes those codes. Items deleted meanwhile, or replaced (the upsert path encoded them

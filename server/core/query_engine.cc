@@ -162,10 +162,9 @@ absl::StatusOr<Query> ResolveQuery(Store* store, const CollectionRuntime& runtim
   }
 }
 
-// The heads (id, label, metadata) of the items with index `labels`, in order; nullptr for an item
-// that no longer exists. From the collection's cache where it has them, otherwise from the store
-// (label -> id in one MultiGet, then the items' records in another), filling the cache.
-absl::StatusOr<std::vector<NeighbourCache::Head>> NeighbourHeads(
+}  // namespace
+
+absl::StatusOr<std::vector<NeighbourCache::Head>> LookupNeighbourHeads(
     Store* store, const CollectionRuntime& runtime, const std::vector<uint64_t>& labels) {
   NeighbourCache& cache = runtime.neighbours();
   std::vector<NeighbourCache::Head> heads(labels.size());
@@ -209,6 +208,8 @@ absl::StatusOr<std::vector<NeighbourCache::Head>> NeighbourHeads(
   }
   return heads;
 }
+
+namespace {
 
 // Accepts the labels of items matching a filter (and not the query item).
 class AttributeFilter : public LabelFilter {
@@ -305,7 +306,7 @@ absl::Status SearchResolved(Store* store, const CollectionRuntime& runtime,
     labels.push_back(n.label);
     distances.push_back(n.distance);
   }
-  auto heads = NeighbourHeads(store, runtime, labels);
+  auto heads = LookupNeighbourHeads(store, runtime, labels);
   if (!heads.ok()) return heads.status();
   for (size_t i = 0; i < labels.size(); ++i) {
     if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.

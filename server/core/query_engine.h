@@ -12,14 +12,25 @@
 #ifndef BOTTLENECK_SERVER_CORE_QUERY_ENGINE_H_
 #define BOTTLENECK_SERVER_CORE_QUERY_ENGINE_H_
 
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "bottleneck/v1/item.pb.h"
 #include "bottleneck/v1/query.pb.h"
+#include "server/core/neighbour_cache.h"
 
 namespace bn {
 
 class Store;
 class CollectionRegistry;
+class CollectionRuntime;
+
+// The heads (id, label, metadata) of the items with index `labels`, in order; nullptr for an item
+// that no longer exists. From the collection's cache where it has them, otherwise from the store
+// (label -> id in one MultiGet, then the items' records in another), filling the cache. Used by
+// Search, and by cluster mode's shard searches (server/cluster).
+[[nodiscard]] absl::StatusOr<std::vector<NeighbourCache::Head>> LookupNeighbourHeads(
+    Store* store, const CollectionRuntime& runtime, const std::vector<uint64_t>& labels);
 
 class QueryEngine {
  public:

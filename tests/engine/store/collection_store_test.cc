@@ -109,6 +109,42 @@ TEST_F(CollectionStoreTest, UpsertKeepsLabelDeleteNeverReusesIt) {
   EXPECT_GT(r3->labels[0], lz);
 }
 
+// Cluster mode's replicas store the log position they applied in the same write batch; it
+// survives reopening, other batches leave it alone, and a store that never set one keeps the
+// original state format.
+TEST_F(CollectionStoreTest, LogPositionIsStoredWithTheBatchThatCarriesIt) {
+  ASSERT_TRUE(cs_->PutCollection("c", "spec").ok());
+  EXPECT_EQ(cs_->GetCollectionState("c")->log_position, 0u);
+  ItemBatch first;
+  first.Upsert("a", "ra", {{1, "code"}});
+  first.SetLogPosition(17);
+  ASSERT_TRUE(cs_->Write("c", first).ok());
+  EXPECT_EQ(cs_->GetCollectionState("c")->log_position, 17u);
+  ItemBatch plain;  // No position: the stored one stays.
+  plain.Upsert("b", "rb");
+  ASSERT_TRUE(cs_->Write("c", plain).ok());
+  EXPECT_EQ(cs_->GetCollectionState("c")->log_position, 17u);
+  ItemBatch later;
+  later.Delete("a");
+  later.SetLogPosition(40);
+  ASSERT_TRUE(cs_->Write("c", later).ok());
+  ASSERT_TRUE(cs_->PutCollection("c", "spec2").ok());  // Replacing the spec keeps the state.
+  auto state = cs_->GetCollectionState("c");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->log_position, 40u);
+  EXPECT_EQ(state->item_count, 1u);
+  EXPECT_EQ(state->code_versions, std::vector<uint64_t>{1});
+  ItemBatch failing;  // A batch that fails writes no position either.
+  failing.PutCode("missing", 1, "x");
+  failing.SetLogPosition(99);
+  EXPECT_FALSE(cs_->Write("c", failing).ok());
+  cs_.reset();
+  store_.reset();
+  auto reopened = Store::Open(dir_.Sub("data"), StoreOptions());
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(CollectionStore(reopened->get()).GetCollectionState("c")->log_position, 40u);
+}
+
 TEST_F(CollectionStoreTest, InvalidBatchesWriteNothing) {
   ASSERT_TRUE(cs_->PutCollection("c", "").ok());
   ItemBatch empty;

@@ -1,0 +1,239 @@
+#include "server/cluster/cluster_collections.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/util/log.h"
+#include "server/cluster/blob_channel.h"
+#include "server/cluster/nats_client.h"
+#include "server/cluster/topology.h"
+#include "server/core/specs.h"
+#include "server/core/validation.h"
+
+namespace bn::cluster {
+namespace {
+
+namespace v1 = ::bottleneck::v1;
+namespace pb = ::bottleneck::cluster;
+using google::protobuf::util::TimeUtil;
+
+uint64_t NewIncarnation() {
+  static thread_local std::mt19937_64 random(std::random_device{}());
+  uint64_t value = 0;
+  while (value == 0) value = random();
+  return value;
+}
+
+absl::Status ShardCountChanged(const std::string& name, uint32_t have, uint32_t want) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("collection '", name, "' exists with ", have, " shard", have == 1 ? "" : "s",
+                   "; the shard count of a live collection cannot change (asked for ", want,
+                   "): create a new collection with the new count and upsert its items there"));
+}
+
+}  // namespace
+
+absl::StatusOr<Metadata::CollectionView> ClusterCollections::Find(const std::string& name) const {
+  if (absl::Status s = ValidateName("collection", name); !s.ok()) return s;
+  auto view = context_.metadata->Collection(name);
+  if (!view.has_value()) return absl::NotFoundError("collection '" + name + "' not found");
+  return *view;
+}
+
+absl::StatusOr<v1::Collection> ClusterCollections::Create(
+    const v1::CreateCollectionRequest& request) {
+  const ClusterOptions& options = *context_.options;
+  if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  if (request.name().size() > kMaxClusterCollectionName) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "name must be at most ", kMaxClusterCollectionName, " characters in cluster mode"));
+  }
+  v1::CollectionSpec spec = request.spec();
+  if (absl::Status s = NormalizeCollectionSpec(&spec); !s.ok()) return s;
+  const uint32_t shards = request.shards() == 0 ? options.default_shards : request.shards();
+  const uint32_t replicas = request.replicas() == 0 ? options.default_replicas : request.replicas();
+  if (shards < 1 || shards > kMaxShards) {
+    return absl::InvalidArgumentError(absl::StrCat("shards must be in 1..", kMaxShards));
+  }
+  if (replicas < 1 || replicas > kMaxReplicas) {
+    return absl::InvalidArgumentError(absl::StrCat("replicas must be in 1..", kMaxReplicas));
+  }
+  auto existing = context_.metadata->ReadCollection(request.name());
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) {
+    if ((*existing)->entry.shards() != shards) {
+      return ShardCountChanged(request.name(), (*existing)->entry.shards(), shards);
+    }
+    return absl::AlreadyExistsError("collection '" + request.name() + "' already exists");
+  }
+
+  pb::CollectionEntry entry;
+  v1::Collection* collection = entry.mutable_collection();
+  collection->set_name(request.name());
+  *collection->mutable_spec() = spec;
+  *collection->mutable_create_time() = TimeUtil::GetCurrentTime();
+  entry.set_shards(shards);
+  entry.set_replicas(replicas);
+  entry.set_incarnation(NewIncarnation());
+  entry.set_stream(context_.names->LogStream(request.name(), entry.incarnation()));
+  // The log first: a record is never visible without it.
+  nats::StreamConfig stream;
+  stream.name = entry.stream();
+  stream.subjects = {context_.names->LogSubjects(request.name(), entry.incarnation())};
+  stream.replicas = options.stream_replicas;
+  if (auto created = context_.nats->EnsureStream(stream); !created.ok()) return created.status();
+  auto revision =
+      context_.metadata->collections().Create(request.name(), entry.SerializeAsString());
+  if (!revision.ok()) {
+    (void)context_.nats->DeleteStream(entry.stream());
+    if (revision.status().code() != absl::StatusCode::kAlreadyExists) return revision.status();
+    // Created meanwhile by another request.
+    auto other = context_.metadata->ReadCollection(request.name());
+    if (other.ok() && other->has_value() && (*other)->entry.shards() != shards) {
+      return ShardCountChanged(request.name(), (*other)->entry.shards(), shards);
+    }
+    return absl::AlreadyExistsError("collection '" + request.name() + "' already exists");
+  }
+  Metadata::CollectionView view;
+  view.entry = entry;
+  view.revision = *revision;
+  context_.metadata->Remember(view);
+  BN_LOG(INFO) << "created collection " << request.name() << " (" << shards << " shards x "
+               << replicas << " replicas, log " << entry.stream() << ")";
+  return DescribeView(view);
+}
+
+absl::StatusOr<v1::Collection> ClusterCollections::Describe(const std::string& name) {
+  auto view = Find(name);
+  if (!view.ok()) return view.status();
+  return DescribeView(*view);
+}
+
+v1::Collection ClusterCollections::DescribeView(const Metadata::CollectionView& view) {
+  const pb::CollectionEntry& entry = view.entry;
+  v1::Collection out = entry.collection();
+  v1::CollectionStats* stats = out.mutable_stats();
+  stats->Clear();
+  stats->set_serving_model_version(entry.serving_version());
+  v1::CollectionPlacement* placement = out.mutable_cluster();
+  placement->set_shards(entry.shards());
+  placement->set_replicas(entry.replicas());
+  placement->set_stream(entry.stream());
+  if (auto state = context_.nats->GetStream(entry.stream()); state.ok()) {
+    placement->set_last_sequence(state->last_sequence);
+  }
+  uint64_t promotion_done = 0;
+  for (const ShardTopology& shard : Topology(*context_.metadata, entry)) {
+    *placement->add_shard_status() = ToShardStatus(shard);
+    // The shard's figures from its most advanced live replica (any replica if none is live).
+    const ReplicaInfo* best = nullptr;
+    uint64_t done = 0;
+    for (const ReplicaInfo& replica : shard.replicas) {
+      if (best == nullptr || (replica.live && !best->live) ||
+          (replica.live == best->live &&
+           replica.report.applied_sequence() > best->report.applied_sequence())) {
+        best = &replica;
+      }
+      if (entry.promotion_target() != 0) {
+        if (replica.report.promotion_version() == entry.promotion_target()) {
+          done = std::max(done, replica.report.promotion_done());
+        } else if (replica.ReadyAt(entry.promotion_target())) {
+          done = std::max(done, replica.report.item_count());
+        }
+      }
+    }
+    promotion_done += done;
+    if (best == nullptr) continue;
+    const auto& r = best->report;
+    stats->set_item_count(stats->item_count() + r.item_count());
+    stats->set_pending_item_count(stats->pending_item_count() + r.pending_item_count());
+    stats->set_index_bytes(stats->index_bytes() + r.index_bytes());
+    stats->set_store_bytes(stats->store_bytes() + r.store_bytes());
+  }
+  if (auto keys = context_.metadata->models().Keys(); keys.ok()) {
+    const std::string prefix =
+        Names::ModelKeyPrefix(entry.collection().name(), entry.incarnation());
+    stats->set_model_count(std::count_if(keys->begin(), keys->end(), [&](const std::string& key) {
+      return absl::StartsWith(key, prefix);
+    }));
+  }
+  if (entry.promotion_target() != 0) {
+    v1::Promotion* promotion = stats->mutable_promotion();
+    promotion->set_target_model_version(entry.promotion_target());
+    promotion->set_items_done(promotion_done);
+    promotion->set_items_total(stats->item_count());
+    *promotion->mutable_start_time() = TimeUtil::SecondsToTimestamp(entry.promotion_start_unix());
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ListCollectionsResponse> ClusterCollections::List() {
+  v1::ListCollectionsResponse response;
+  for (const Metadata::CollectionView& view : context_.metadata->Collections()) {
+    *response.add_collections() = DescribeView(view);
+  }
+  return response;
+}
+
+absl::Status ClusterCollections::Delete(const std::string& name) {
+  if (absl::Status s = ValidateName("collection", name); !s.ok()) return s;
+  auto view = context_.metadata->ReadCollection(name);
+  if (!view.ok()) return view.status();
+  if (!view->has_value()) return absl::NotFoundError("collection '" + name + "' not found");
+  const pb::CollectionEntry entry = (*view)->entry;
+  // The record first: from then on every node drops its replicas and every request fails with
+  // NOT_FOUND; what remains below is garbage tied to this incarnation.
+  if (absl::Status s = context_.metadata->collections().Delete(name); !s.ok()) return s;
+  context_.metadata->Forget(name, (*view)->revision);
+  if (absl::Status s = context_.nats->DeleteStream(entry.stream());
+      !s.ok() && s.code() != absl::StatusCode::kNotFound) {
+    BN_LOG(WARNING) << "collection " << name << ": log " << entry.stream() << " not deleted: " << s;
+  }
+  const std::string prefix = Names::ModelKeyPrefix(name, entry.incarnation());
+  auto drop = [&](nats::KeyValue& bucket, BlobChannel* blobs, auto parse_blob) {
+    auto keys = bucket.Keys();
+    if (!keys.ok()) return;
+    for (const std::string& key : *keys) {
+      if (!absl::StartsWith(key, prefix)) continue;
+      if (auto value = bucket.Get(key); value.ok() && value->has_value()) {
+        pb::BlobRef blob;
+        if (parse_blob((*value)->value, &blob)) (void)blobs->Delete(blob);
+      }
+      (void)bucket.Purge(key);
+    }
+  };
+  drop(context_.metadata->models(), context_.blobs,
+       [](const std::string& value, pb::BlobRef* blob) {
+         pb::ModelEntry model;
+         if (!model.ParseFromString(value)) return false;
+         *blob = model.blob();
+         return true;
+       });
+  drop(context_.metadata->snapshots(), context_.snapshot_blobs,
+       [](const std::string& value, pb::BlobRef* blob) {
+         pb::SnapshotEntry snapshot;
+         if (!snapshot.ParseFromString(value)) return false;
+         *blob = snapshot.blob();
+         return true;
+       });
+  drop(context_.metadata->datasets(), context_.blobs,
+       [](const std::string& value, pb::BlobRef* blob) {
+         pb::DatasetEntry dataset;
+         if (!dataset.ParseFromString(value)) return false;
+         *blob = dataset.blob();
+         return true;
+       });
+  if (auto keys = context_.metadata->jobs().Keys(); keys.ok()) {
+    for (const std::string& key : *keys) {
+      if (absl::StartsWith(key, name + ".")) (void)context_.metadata->jobs().Purge(key);
+    }
+  }
+  BN_LOG(INFO) << "deleted collection " << name;
+  return absl::OkStatus();
+}
+
+}  // namespace bn::cluster

@@ -1,0 +1,41 @@
+// Options of a bottleneckd in cluster mode (bottleneckd --cluster; server/config.h maps the flags).
+#ifndef BOTTLENECK_SERVER_CLUSTER_CLUSTER_OPTIONS_H_
+#define BOTTLENECK_SERVER_CLUSTER_CLUSTER_OPTIONS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bn::cluster {
+
+struct ClusterOptions {
+  std::vector<std::string> nats_servers;  // nats://HOST:PORT, any of the NATS cluster's servers.
+  std::string nats_user;
+  std::string nats_password;
+  std::string nats_token;
+  std::chrono::milliseconds nats_connect_timeout{5000};
+  std::string cluster_name = "bottleneck";  // Prefix of every stream and bucket.
+  std::string node_id;                      // Unique in the cluster.
+  std::string data_dir;                     // The node's own directory (local store, snapshots).
+  bool training = true;                     // Runs training jobs.
+  uint32_t default_shards = 1;
+  uint32_t default_replicas = 2;  // Replicas per shard.
+  int stream_replicas = 3;        // JetStream replicas of logs, buckets and blobs.
+  std::chrono::milliseconds heartbeat{1000};
+  std::chrono::milliseconds lease{5000};  // A node without a new heartbeat for this long is down.
+  // A shard's snapshot is refreshed this often when its log moved (by one of its replicas).
+  std::chrono::seconds snapshot_interval{300};
+  uint32_t max_batch_items = 4096;  // Items per Upsert request.
+  // Priority of replica maintenance (re-encoding, snapshots): LowerThisThreadPriority levels.
+  int background_nice = 20;
+  // Node-to-node calls: a bearer token when the nodes require one, and TLS root certificates
+  // (PEM) when they serve TLS.
+  std::string peer_token;
+  bool peer_tls = false;
+  std::string peer_tls_roots;
+};
+
+}  // namespace bn::cluster
+
+#endif  // BOTTLENECK_SERVER_CLUSTER_CLUSTER_OPTIONS_H_

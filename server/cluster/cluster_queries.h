@@ -1,0 +1,50 @@
+// Queries in cluster mode, from any node. Search turns the query into a code with the
+// collection's serving version (encoding an input here, with the model's micro-batcher; taking a
+// stored item's code from a replica of its shard), fans it out to one ready replica of every
+// shard, naming the version (this node's own replicas are searched in process, the others over
+// ShardService, in parallel; a failed replica is replaced by the next one of its shard), merges
+// the shards' top k by distance and answers the v1 SearchResponse. A shard without a live ready
+// replica fails the search with UNAVAILABLE naming it, unless allow_partial (then the response
+// lists it in missing_shards). Encode and Decode run here with the cached model.
+//
+// Thread safety: any thread.
+// Errors: as the single-node QueryService, plus UNAVAILABLE as above.
+#ifndef BOTTLENECK_SERVER_CLUSTER_CLUSTER_QUERIES_H_
+#define BOTTLENECK_SERVER_CLUSTER_CLUSTER_QUERIES_H_
+
+#include <chrono>
+
+#include "absl/status/statusor.h"
+#include "bottleneck/v1/query.pb.h"
+#include "server/cluster/context.h"
+
+namespace bn::cluster {
+
+class ClusterCollections;
+class ModelCache;
+
+class ClusterQueries {
+ public:
+  using Deadline = std::chrono::system_clock::time_point;
+  ClusterQueries(const ClusterContext& context, ClusterCollections* collections, ModelCache* models)
+      : context_(context), collections_(collections), models_(models) {}
+
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::SearchResponse> Search(
+      const bottleneck::v1::SearchRequest& request, Deadline deadline);
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::EncodeResponse> Encode(
+      const bottleneck::v1::EncodeRequest& request);
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::DecodeResponse> Decode(
+      const bottleneck::v1::DecodeRequest& request);
+
+ private:
+  absl::StatusOr<bottleneck::v1::SearchResponse> SearchOnce(
+      const bottleneck::v1::SearchRequest& request, Deadline deadline, bool* version_moved);
+
+  const ClusterContext context_;
+  ClusterCollections* const collections_;
+  ModelCache* const models_;
+};
+
+}  // namespace bn::cluster
+
+#endif  // BOTTLENECK_SERVER_CLUSTER_CLUSTER_QUERIES_H_

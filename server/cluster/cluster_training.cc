@@ -1,0 +1,545 @@
+#include "server/cluster/cluster_training.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/store/blob_store.h"
+#include "engine/util/log.h"
+#include "server/cluster/blob_channel.h"
+#include "server/cluster/cluster_collections.h"
+#include "server/cluster/cluster_models.h"
+#include "server/cluster/local_state.h"
+#include "server/cluster/metadata.h"
+#include "server/cluster/model_cache.h"
+#include "server/cluster/nats_client.h"
+#include "server/cluster/peers.h"
+#include "server/core/core.h"
+#include "server/core/model_record.h"
+#include "server/core/validation.h"
+
+namespace bn::cluster {
+namespace {
+
+namespace pb = ::bottleneck::cluster;
+namespace v1 = ::bottleneck::v1;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kBlobBuffer = size_t{1} << 20;
+
+bool Finished(v1::JobState state) {
+  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
+         state == v1::JOB_STATE_CANCELLED || state == v1::JOB_STATE_INTERRUPTED;
+}
+
+// "<collection>__t.<n>" (the workspace's job) -> "<collection>.<node>.<n>".
+std::string ClusterJobId(const std::string& collection, const std::string& node,
+                         const std::string& local_id) {
+  return absl::StrCat(collection, ".", node, ".", local_id.substr(local_id.rfind('.') + 1));
+}
+
+// The local job as the cluster shows it.
+v1::Job Translate(v1::Job job, const pb::JobEntry& entry) {
+  job.set_id(entry.job().id());
+  job.set_collection(entry.job().collection());
+  job.set_promote_when_done(entry.job().promote_when_done());
+  job.mutable_progress()->set_job_id(entry.job().id());
+  job.set_model_version(entry.job().model_version());  // The published version (0 until then).
+  return job;
+}
+
+absl::Status DatasetNotFound(const std::string& collection, const std::string& dataset) {
+  return absl::NotFoundError("dataset '" + dataset + "' of collection '" + collection +
+                             "' not found");
+}
+
+}  // namespace
+
+ClusterTraining::ClusterTraining(const ClusterContext& context, LocalState* local,
+                                 ClusterCollections* collections, ClusterModels* models)
+    : context_(context), local_(local), collections_(collections), models_(models) {}
+
+ClusterTraining::~ClusterTraining() { Stop(); }
+
+// --- Datasets ---
+
+class ClusterTraining::UploadImpl final : public ClusterTraining::Upload {
+ public:
+  explicit UploadImpl(ClusterTraining* training) : training_(training) {}
+  ~UploadImpl() override = default;  // An uncommitted local upload and blob delete themselves.
+
+  absl::Status Append(const v1::UploadDatasetRequest& message) override {
+    if (local_ == nullptr) {
+      if (absl::Status s = Begin(message); !s.ok()) return s;
+    } else if (!message.collection().empty() && message.collection() != collection_) {
+      return absl::InvalidArgumentError("collection must not change within the upload stream");
+    }
+    v1::UploadDatasetRequest local = message;
+    local.set_collection(workspace_);
+    if (absl::Status s = local_->Append(local); !s.ok()) return s;
+    v1::UploadDatasetRequest stored = message;
+    stored.set_collection(collection_);
+    AppendRecord(stored.SerializeAsString(), &buffer_);
+    if (buffer_.size() >= kBlobBuffer) {
+      if (absl::Status s = writer_->Append(buffer_); !s.ok()) return s;
+      buffer_.clear();
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<v1::Dataset> Commit() override {
+    if (local_ == nullptr) {
+      return absl::InvalidArgumentError("the stream named no collection or dataset");
+    }
+    auto dataset = local_->Commit();
+    if (!dataset.ok()) return dataset.status();
+    const ClusterContext& context = training_->context_;
+    absl::Status s = writer_->Append(buffer_);
+    auto ref = s.ok() ? writer_->Finish() : absl::StatusOr<pb::BlobRef>(s);
+    if (!ref.ok()) {
+      (void)context.core->datasets().Delete(workspace_, dataset->name());
+      return ref.status();
+    }
+    dataset->set_collection(collection_);
+    pb::DatasetEntry entry;
+    *entry.mutable_dataset() = *dataset;
+    *entry.mutable_blob() = *ref;
+    auto created = context.metadata->datasets().Create(
+        Names::DatasetKey(collection_, incarnation_, dataset->name()), entry.SerializeAsString());
+    if (!created.ok()) {
+      (void)context.core->datasets().Delete(workspace_, dataset->name());
+      (void)context.blobs->Delete(*ref);
+      if (created.status().code() == absl::StatusCode::kAlreadyExists) {
+        return absl::AlreadyExistsError("dataset '" + dataset->name() + "' of collection '" +
+                                        collection_ + "' already exists");
+      }
+      return created.status();
+    }
+    if (auto local = training_->local_->Get(workspace_)) {
+      (*local->mutable_dataset_blobs())[dataset->name()] = ref->id();
+      (void)training_->local_->Put(workspace_, *local);
+    }
+    return *dataset;
+  }
+
+ private:
+  absl::Status Begin(const v1::UploadDatasetRequest& first) {
+    const ClusterContext& context = training_->context_;
+    auto view = training_->collections_->Find(first.collection());
+    if (!view.ok()) return view.status();
+    if (absl::Status s = ValidateName("dataset", first.dataset()); !s.ok()) return s;
+    collection_ = first.collection();
+    incarnation_ = view->entry.incarnation();
+    auto existing = context.metadata->datasets().Get(
+        Names::DatasetKey(collection_, incarnation_, first.dataset()));
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value()) {
+      return absl::AlreadyExistsError("dataset '" + first.dataset() + "' of collection '" +
+                                      collection_ + "' already exists");
+    }
+    auto workspace = EnsureWorkspace(context, training_->local_, view->entry);
+    if (!workspace.ok()) return workspace.status();
+    workspace_ = *workspace;
+    local_ = context.core->datasets().BeginUpload();
+    writer_ = context.blobs->NewWriter();
+    return absl::OkStatus();
+  }
+
+  ClusterTraining* const training_;
+  std::string collection_;
+  uint64_t incarnation_ = 0;
+  std::string workspace_;
+  std::unique_ptr<DatasetCatalog::Upload> local_;
+  std::unique_ptr<BlobChannel::Writer> writer_;
+  std::string buffer_;
+};
+
+std::unique_ptr<ClusterTraining::Upload> ClusterTraining::BeginUpload() {
+  return std::make_unique<UploadImpl>(this);
+}
+
+absl::StatusOr<v1::Dataset> ClusterTraining::GetDataset(const std::string& collection,
+                                                        const std::string& dataset) {
+  auto view = collections_->Find(collection);
+  if (!view.ok()) return view.status();
+  if (absl::Status s = ValidateName("dataset", dataset); !s.ok()) return s;
+  auto value = context_.metadata->datasets().Get(
+      Names::DatasetKey(collection, view->entry.incarnation(), dataset));
+  if (!value.ok()) return value.status();
+  pb::DatasetEntry entry;
+  if (!value->has_value() || !entry.ParseFromString((*value)->value)) {
+    return DatasetNotFound(collection, dataset);
+  }
+  return entry.dataset();
+}
+
+absl::StatusOr<v1::ListDatasetsResponse> ClusterTraining::ListDatasets(
+    const std::string& collection) {
+  auto view = collections_->Find(collection);
+  if (!view.ok()) return view.status();
+  auto keys = context_.metadata->datasets().Keys();
+  if (!keys.ok()) return keys.status();
+  std::sort(keys->begin(), keys->end());
+  const std::string prefix = Names::DatasetKeyPrefix(collection, view->entry.incarnation());
+  v1::ListDatasetsResponse response;
+  for (const std::string& key : *keys) {
+    if (!absl::StartsWith(key, prefix)) continue;
+    auto value = context_.metadata->datasets().Get(key);
+    pb::DatasetEntry entry;
+    if (value.ok() && value->has_value() && entry.ParseFromString((*value)->value)) {
+      *response.add_datasets() = entry.dataset();
+    }
+  }
+  return response;
+}
+
+absl::Status ClusterTraining::DeleteDataset(const std::string& collection,
+                                            const std::string& dataset) {
+  auto view = collections_->Find(collection);
+  if (!view.ok()) return view.status();
+  if (absl::Status s = ValidateName("dataset", dataset); !s.ok()) return s;
+  const std::string key = Names::DatasetKey(collection, view->entry.incarnation(), dataset);
+  auto value = context_.metadata->datasets().Get(key);
+  if (!value.ok()) return value.status();
+  pb::DatasetEntry entry;
+  if (!value->has_value() || !entry.ParseFromString((*value)->value)) {
+    return DatasetNotFound(collection, dataset);
+  }
+  if (absl::Status s = context_.metadata->datasets().Purge(key); !s.ok()) return s;
+  (void)context_.blobs->Delete(entry.blob());
+  (void)context_.core->datasets().Delete(Names::LocalTraining(collection), dataset);
+  return absl::OkStatus();
+}
+
+absl::Status ClusterTraining::ImportDataset(const pb::CollectionEntry& entry,
+                                            const std::string& workspace,
+                                            const std::string& dataset) {
+  auto value = context_.metadata->datasets().Get(
+      Names::DatasetKey(entry.collection().name(), entry.incarnation(), dataset));
+  if (!value.ok()) return value.status();
+  pb::DatasetEntry stored;
+  if (!value->has_value() || !stored.ParseFromString((*value)->value)) {
+    return DatasetNotFound(entry.collection().name(), dataset);
+  }
+  auto local = local_->Get(workspace);
+  if (local.has_value()) {
+    auto it = local->dataset_blobs().find(dataset);
+    if (it != local->dataset_blobs().end() && it->second == stored.blob().id() &&
+        context_.core->datasets().Get(workspace, dataset).ok()) {
+      return absl::OkStatus();  // This node has it.
+    }
+  }
+  (void)context_.core->datasets().Delete(workspace, dataset);
+  BN_LOG(INFO) << "importing dataset " << entry.collection().name() << "/" << dataset << " ("
+               << stored.blob().size() << " bytes) for training on this node";
+  auto upload = context_.core->datasets().BeginUpload();
+  RecordReader reader;
+  absl::Status s = context_.blobs->Read(stored.blob(), [&](absl::string_view chunk) {
+    return reader.Feed(chunk, [&](absl::string_view record) {
+      v1::UploadDatasetRequest message;
+      if (!message.ParseFromString(std::string(record))) {
+        return absl::DataLossError("a stored upload message does not parse");
+      }
+      message.set_collection(workspace);
+      return upload->Append(message);
+    });
+  });
+  if (s.ok()) s = reader.Finish();
+  if (!s.ok()) return s;
+  if (auto committed = upload->Commit(); !committed.ok()) return committed.status();
+  if (local.has_value()) {
+    (*local->mutable_dataset_blobs())[dataset] = stored.blob().id();
+    (void)local_->Put(workspace, *local);
+  }
+  return absl::OkStatus();
+}
+
+// --- Jobs ---
+
+absl::StatusOr<ClusterTraining::JobRecord> ClusterTraining::ReadJob(const std::string& job_id) {
+  if (job_id.empty() || job_id.size() > 256) {
+    return absl::InvalidArgumentError("job_id must be 1-256 characters");
+  }
+  auto value = context_.metadata->jobs().Get(job_id);
+  if (!value.ok()) {
+    // A malformed id is not a valid key: it names no job.
+    if (value.status().code() == absl::StatusCode::kInvalidArgument) {
+      return absl::NotFoundError("job '" + job_id + "' not found");
+    }
+    return value.status();
+  }
+  JobRecord record;
+  if (!value->has_value() || !record.entry.ParseFromString((*value)->value)) {
+    return absl::NotFoundError("job '" + job_id + "' not found");
+  }
+  record.revision = (*value)->revision;
+  return record;
+}
+
+v1::Job ClusterTraining::Visible(const pb::JobEntry& entry) const {
+  v1::Job job = entry.job();
+  if (!Finished(job.state()) && entry.node() != context_.options->node_id) {
+    auto node = context_.metadata->Node(entry.node());
+    if (!node.has_value() || !node->live) {
+      job.set_state(v1::JOB_STATE_INTERRUPTED);
+      job.mutable_progress()->set_state(v1::JOB_STATE_INTERRUPTED);
+      job.set_error("its node " + entry.node() + " is down; ResumeJob continues it there");
+    }
+  }
+  return job;
+}
+
+absl::Status ClusterTraining::Mirror(const pb::JobEntry& entry) {
+  return context_.metadata->jobs().Put(entry.job().id(), entry.SerializeAsString()).status();
+}
+
+absl::StatusOr<v1::Job> ClusterTraining::StartTraining(const v1::StartTrainingRequest& request) {
+  auto view = collections_->Find(request.collection());
+  if (!view.ok()) return view.status();
+  if (!context_.options->training) {
+    return absl::FailedPreconditionError(
+        "node " + context_.options->node_id +
+        " does not train (--no-training): send StartTraining to a node that does");
+  }
+  if (absl::Status s = ValidateName("dataset", request.dataset()); !s.ok()) return s;
+  auto workspace = EnsureWorkspace(context_, local_, view->entry);
+  if (!workspace.ok()) return workspace.status();
+  if (absl::Status s = ImportDataset(view->entry, *workspace, request.dataset()); !s.ok()) {
+    return s;
+  }
+  v1::StartTrainingRequest local = request;
+  local.set_collection(*workspace);
+  local.set_promote_when_done(false);  // The cluster promotes the published version.
+  auto job = context_.core->jobs().Start(local);
+  if (!job.ok()) return job.status();
+  pb::JobEntry entry;
+  entry.set_node(context_.options->node_id);
+  entry.set_incarnation(view->entry.incarnation());
+  entry.set_local_id(job->id());
+  entry.mutable_job()->set_id(
+      ClusterJobId(request.collection(), context_.options->node_id, job->id()));
+  entry.mutable_job()->set_collection(request.collection());
+  entry.mutable_job()->set_promote_when_done(request.promote_when_done());
+  *entry.mutable_job() = Translate(*job, entry);
+  if (absl::Status s = Mirror(entry); !s.ok()) {
+    (void)context_.core->jobs().Cancel(job->id());
+    return s;
+  }
+  Track(entry);
+  return entry.job();
+}
+
+void ClusterTraining::Track(pb::JobEntry entry) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopped_) return;
+  const std::string id = entry.job().id();
+  auto it = trackers_.find(id);
+  if (it != trackers_.end()) {
+    if (it->second.joinable()) it->second.join();  // Its job had ended (it is being resumed).
+    trackers_.erase(it);
+  }
+  trackers_[id] = std::thread([this, entry]() mutable {
+    auto last = Clock::now() - std::chrono::seconds(1);
+    v1::JobState last_state = entry.job().state();
+    absl::Status watched =
+        context_.core->jobs().Watch(entry.local_id(), [&](const v1::JobProgress& progress) {
+          {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (stopped_) return false;
+          }
+          const bool changed = progress.state() != last_state;
+          if (!changed && Clock::now() - last < std::chrono::milliseconds(500)) return true;
+          auto local = context_.core->jobs().Get(entry.local_id());
+          if (!local.ok()) return false;
+          if (Finished(local->state())) return true;  // Finish() mirrors the end.
+          *entry.mutable_job() = Translate(*local, entry);
+          if (absl::Status s = Mirror(entry); !s.ok()) {
+            BN_LOG(WARNING) << "job " << entry.job().id() << ": state not mirrored: " << s;
+          }
+          last = Clock::now();
+          last_state = progress.state();
+          return true;
+        });
+    auto local = context_.core->jobs().Get(entry.local_id());
+    if (watched.ok() && local.ok() && Finished(local->state())) Finish(entry, *local);
+  });
+}
+
+void ClusterTraining::Finish(pb::JobEntry entry, const v1::Job& local) {
+  v1::Job job = Translate(local, entry);
+  if (local.state() == v1::JOB_STATE_SUCCEEDED && entry.job().model_version() == 0) {
+    // Publish the workspace's version as the collection's next one.
+    absl::Status s = absl::OkStatus();
+    auto view = collections_->Find(entry.job().collection());
+    const std::string workspace = Names::LocalTraining(entry.job().collection());
+    BlobStore blobs(context_.store);
+    auto blob = view.ok() ? blobs.GetModel(workspace, local.model_version())
+                          : absl::StatusOr<std::string>(view.status());
+    auto record = blob.ok() ? DecodeModelRecord(*blob) : absl::StatusOr<ModelRecord>(blob.status());
+    if (record.ok() && view->entry.incarnation() == entry.incarnation()) {
+      record->meta.set_job_id(job.id());
+      auto version = models_->Publish(view->entry, &*record);
+      if (version.ok()) {
+        (void)blobs.DeleteModel(workspace, local.model_version());
+        (void)blobs.PutModel(workspace, *version, EncodeModelRecord(*record));
+        job.set_model_version(*version);
+        entry.mutable_job()->set_model_version(*version);
+        if (entry.job().promote_when_done()) {
+          if (auto promoted = models_->Promote(entry.job().collection(), *version);
+              !promoted.ok()) {
+            BN_LOG(WARNING) << "job " << job.id() << ": model v" << *version
+                            << " not promoted: " << promoted.status();
+          }
+        }
+      } else {
+        s = version.status();
+      }
+    } else {
+      s = record.ok() ? absl::NotFoundError("the collection was deleted") : record.status();
+    }
+    if (!s.ok()) {
+      BN_LOG(ERROR) << "job " << job.id() << ": the model was not published: " << s;
+      job.set_state(v1::JOB_STATE_FAILED);
+      job.mutable_progress()->set_state(v1::JOB_STATE_FAILED);
+      job.set_error("the trained model could not be published: " + std::string(s.message()));
+    }
+  }
+  *entry.mutable_job() = job;
+  if (absl::Status s = Mirror(entry); !s.ok()) {
+    BN_LOG(WARNING) << "job " << job.id() << ": final state not mirrored: " << s;
+  }
+}
+
+void ClusterTraining::Start() {
+  // Jobs this node ran before it stopped came back INTERRUPTED (or succeeded unpublished).
+  for (const auto& [workspace, local] : local_->All()) {
+    if (!local.training()) continue;
+    auto view = context_.metadata->Collection(local.collection());
+    if (!view.has_value() || view->entry.incarnation() != local.incarnation()) continue;
+    auto jobs = context_.core->jobs().List(workspace);
+    if (!jobs.ok()) continue;
+    for (const v1::Job& job : jobs->jobs()) {
+      const std::string id = ClusterJobId(local.collection(), context_.options->node_id, job.id());
+      auto record = ReadJob(id);
+      if (!record.ok()) continue;  // Never mirrored, or its collection was deleted.
+      if (record->entry.job().state() == job.state() &&
+          (job.state() != v1::JOB_STATE_SUCCEEDED || record->entry.job().model_version() != 0)) {
+        continue;
+      }
+      if (Finished(job.state())) {
+        Finish(record->entry, job);
+      } else {
+        Track(record->entry);
+      }
+    }
+  }
+}
+
+void ClusterTraining::Stop() {
+  std::map<std::string, std::thread> trackers;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+    trackers.swap(trackers_);
+  }
+  for (auto& [id, thread] : trackers) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+absl::StatusOr<v1::Job> ClusterTraining::GetJob(const std::string& job_id) {
+  auto record = ReadJob(job_id);
+  if (!record.ok()) return record.status();
+  return Visible(record->entry);
+}
+
+absl::StatusOr<v1::ListJobsResponse> ClusterTraining::ListJobs(const std::string& collection) {
+  if (!collection.empty()) {
+    if (auto view = collections_->Find(collection); !view.ok()) return view.status();
+  }
+  auto keys = context_.metadata->jobs().Keys();
+  if (!keys.ok()) return keys.status();
+  std::sort(keys->begin(), keys->end());
+  v1::ListJobsResponse response;
+  for (const std::string& key : *keys) {
+    if (!collection.empty() && !absl::StartsWith(key, collection + ".")) continue;
+    auto record = ReadJob(key);
+    if (record.ok()) *response.add_jobs() = Visible(record->entry);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::Job> ClusterTraining::Forward(const std::string& job_id, bool resume,
+                                                 Deadline deadline) {
+  auto record = ReadJob(job_id);
+  if (!record.ok()) return record.status();
+  const pb::JobEntry& entry = record->entry;
+  pb::ForwardJobRequest request;
+  request.set_protocol_version(kProtocolVersion);
+  request.set_job_id(job_id);
+  request.set_resume(resume);
+  if (entry.node() == context_.options->node_id) return HandleForward(request);
+  if (!resume && Finished(entry.job().state())) return entry.job();
+  auto node = context_.metadata->Node(entry.node());
+  if (!node.has_value() || !node->live) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job_id, " runs on node ", entry.node(), ", which is down; ",
+                     resume ? "resume" : "cancel", " it when the node is back"));
+  }
+  return context_.peers->ForwardJob(node->entry.address(), request, deadline);
+}
+
+absl::StatusOr<v1::Job> ClusterTraining::CancelJob(const std::string& job_id, Deadline deadline) {
+  return Forward(job_id, /*resume=*/false, deadline);
+}
+
+absl::StatusOr<v1::Job> ClusterTraining::ResumeJob(const std::string& job_id, Deadline deadline) {
+  return Forward(job_id, /*resume=*/true, deadline);
+}
+
+absl::StatusOr<v1::Job> ClusterTraining::HandleForward(const pb::ForwardJobRequest& request) {
+  if (request.protocol_version() != kProtocolVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node ", context_.options->node_id, " speaks cluster protocol version ",
+                     kProtocolVersion, ", the caller version ", request.protocol_version()));
+  }
+  auto record = ReadJob(request.job_id());
+  if (!record.ok()) return record.status();
+  pb::JobEntry entry = record->entry;
+  if (entry.node() != context_.options->node_id) {
+    return absl::FailedPreconditionError("job " + request.job_id() + " runs on node " +
+                                         entry.node() + ", not here");
+  }
+  auto local = request.resume() ? context_.core->jobs().Resume(entry.local_id())
+                                : context_.core->jobs().Cancel(entry.local_id());
+  if (!local.ok()) return local.status();
+  *entry.mutable_job() = Translate(*local, entry);
+  if (absl::Status s = Mirror(entry); !s.ok()) return s;
+  if (request.resume()) Track(entry);
+  return entry.job();
+}
+
+absl::Status ClusterTraining::WatchJob(const std::string& job_id,
+                                       const std::function<bool(const v1::JobProgress&)>& emit) {
+  std::string last;
+  auto emitted = Clock::now();
+  while (true) {
+    auto record = ReadJob(job_id);
+    if (!record.ok()) return record.status();
+    const v1::Job job = Visible(record->entry);
+    const std::string progress = job.progress().SerializeAsString();
+    // On every change, and at least once a second (so that a vanished watcher is noticed).
+    if (progress != last || Clock::now() - emitted > std::chrono::seconds(1)) {
+      last = progress;
+      emitted = Clock::now();
+      if (!emit(job.progress())) return absl::CancelledError("watcher went away");
+    }
+    if (Finished(job.state())) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+}  // namespace bn::cluster

@@ -1,0 +1,120 @@
+#include "server/cluster/shard_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/store/collection_store.h"
+#include "server/cluster/replica_manager.h"
+#include "server/cluster/shard_replica.h"
+#include "server/cluster/shard_versions.h"
+#include "server/core/query_engine.h"
+#include "server/core/runtime.h"
+
+namespace bn::cluster {
+namespace {
+
+namespace pb = ::bottleneck::cluster;
+namespace v1 = ::bottleneck::v1;
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<ShardReplica>> ShardServer::Replica(uint32_t protocol_version,
+                                                                   const std::string& collection,
+                                                                   uint64_t incarnation,
+                                                                   uint32_t shard) const {
+  if (protocol_version != kProtocolVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "node ", context_.options->node_id, " speaks cluster protocol version ", kProtocolVersion,
+        ", the caller version ", protocol_version, ": run the same bottleneckd on every node"));
+  }
+  auto replica = context_.replicas->Find(collection, incarnation, shard);
+  if (replica == nullptr || replica->runtime() == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("node ", context_.options->node_id,
+                                                      " does not serve shard ", shard,
+                                                      " of collection '", collection, "'"));
+  }
+  return replica;
+}
+
+absl::StatusOr<pb::SearchShardResponse> ShardServer::Search(
+    const pb::SearchShardRequest& request, std::chrono::system_clock::time_point deadline) const {
+  auto replica = Replica(request.protocol_version(), request.collection(), request.incarnation(),
+                         request.shard());
+  if (!replica.ok()) return replica.status();
+  if (absl::Status s = (*replica)->WaitForSequence(request.min_sequence(), deadline); !s.ok()) {
+    return s;
+  }
+  auto searchable = (*replica)->versions()->For(request.model_version());
+  if (!searchable.ok()) return searchable.status();
+  auto runtime = (*replica)->runtime();
+  uint64_t exclude = 0;
+  if (!request.exclude_id().empty()) {
+    if (auto item =
+            CollectionStore(context_.store).GetItem((*replica)->local_name(), request.exclude_id());
+        item.ok()) {
+      exclude = item->label;
+    }
+  }
+  const uint32_t k = request.k();
+  const size_t want = k + (exclude != 0 ? 1 : 0);
+  auto found = request.exact() ? searchable->index->SearchExact(request.code(), want)
+                               : searchable->index->Search(request.code(), want, request.ef());
+  if (!found.ok()) return found.status();
+  std::vector<uint64_t> labels;
+  std::vector<float> distances;
+  for (const Neighbor& n : *found) {
+    if (n.label == exclude || labels.size() == k) continue;
+    labels.push_back(n.label);
+    distances.push_back(n.distance);
+  }
+  auto heads = LookupNeighbourHeads(context_.store, *runtime, labels);
+  if (!heads.ok()) return heads.status();
+  pb::SearchShardResponse response;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.
+    const v1::Neighbor& head = *(*heads)[i];
+    v1::Neighbor* out = response.add_neighbors();
+    out->set_id(head.id());
+    out->set_label(head.label());
+    if (!head.metadata().empty()) *out->mutable_metadata() = head.metadata();
+    out->set_distance(distances[i]);
+  }
+  response.set_applied_sequence((*replica)->applied());
+  return response;
+}
+
+absl::StatusOr<pb::GetShardItemsResponse> ShardServer::GetItems(
+    const pb::GetShardItemsRequest& request, std::chrono::system_clock::time_point deadline) const {
+  auto replica = Replica(request.protocol_version(), request.collection(), request.incarnation(),
+                         request.shard());
+  if (!replica.ok()) return replica.status();
+  if (absl::Status s = (*replica)->WaitForSequence(request.min_sequence(), deadline); !s.ok()) {
+    return s;
+  }
+  CollectionStore store(context_.store);
+  const std::string& local = (*replica)->local_name();
+  auto items = store.GetItems(local, {request.ids().begin(), request.ids().end()});
+  if (!items.ok()) return items.status();
+  pb::GetShardItemsResponse response;
+  for (int i = 0; i < request.ids_size(); ++i) {
+    pb::ShardItem* out = response.add_items();
+    out->set_id(request.ids(i));
+    const auto& item = (*items)[i];
+    if (!item.has_value()) continue;
+    out->set_found(true);
+    if (request.exists_only()) continue;
+    if (!out->mutable_item()->ParseFromString(item->record)) {
+      return absl::DataLossError("stored item record is malformed");
+    }
+    if (request.code_version() != 0) {
+      auto code = store.GetCode(local, request.code_version(), item->label);
+      if (code.ok()) {
+        out->set_code(*code);
+      } else if (code.status().code() != absl::StatusCode::kNotFound) {
+        return code.status();
+      }
+    }
+  }
+  response.set_applied_sequence((*replica)->applied());
+  return response;
+}
+
+}  // namespace bn::cluster

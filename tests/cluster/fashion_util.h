@@ -1,0 +1,56 @@
+// Fashion-MNIST through the v1 API, for the cluster tests: the same calls against a single node
+// or any node of a cluster.
+#ifndef BOTTLENECK_TESTS_CLUSTER_FASHION_UTIL_H_
+#define BOTTLENECK_TESTS_CLUSTER_FASHION_UTIL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bottleneck/v1/collection.grpc.pb.h"
+#include "bottleneck/v1/item.grpc.pb.h"
+#include "bottleneck/v1/model.grpc.pb.h"
+#include "bottleneck/v1/query.grpc.pb.h"
+#include "bottleneck/v1/training.grpc.pb.h"
+#include "engine/data/idx.h"
+
+namespace bn::testing {
+
+// Stubs of every v1 service over one channel.
+struct Api {
+  explicit Api(const std::shared_ptr<grpc::Channel>& channel);
+  std::unique_ptr<bottleneck::v1::CollectionService::Stub> collections;
+  std::unique_ptr<bottleneck::v1::TrainingService::Stub> training;
+  std::unique_ptr<bottleneck::v1::ModelService::Stub> models;
+  std::unique_ptr<bottleneck::v1::ItemService::Stub> items;
+  std::unique_ptr<bottleneck::v1::QueryService::Stub> query;
+};
+
+// The first `n` images of a split (loaded once per process).
+const LabeledImages& Fashion(DatasetSplit split, int n);
+bottleneck::v1::Input FashionInput(const LabeledImages& images, int i);
+
+// A 28x28x1 collection (shards/replicas 0: the server's defaults).
+grpc::Status CreateFashionCollection(Api& api, const std::string& name, uint32_t shards = 0,
+                                     uint32_t replicas = 0);
+// Uploads the first `n` training images as dataset `dataset`.
+grpc::Status UploadFashion(Api& api, const std::string& collection, const std::string& dataset,
+                           int n);
+// Starts a PCA job (code size `code`), waits for it (up to `seconds`) and returns the job.
+bottleneck::v1::Job TrainPca(Api& api, const std::string& collection, const std::string& dataset,
+                             uint32_t code, bool promote, int seconds = 120);
+// Upserts test images [begin, end) as items "<prefix><i>" in batches of `batch`; returns the
+// largest write sequence (0 from a single node).
+uint64_t UpsertFashion(Api& api, const std::string& collection, const LabeledImages& images,
+                       int begin, int end, const std::string& prefix, int batch = 250);
+// Waits until the collection serves `version` (GetCollection), up to `seconds`.
+bool WaitForServing(Api& api, const std::string& collection, uint64_t version, int seconds = 60);
+
+// Squared L2 distance of two float codes.
+double L2(const bottleneck::v1::Code& a, const bottleneck::v1::Code& b);
+
+}  // namespace bn::testing
+
+#endif  // BOTTLENECK_TESTS_CLUSTER_FASHION_UTIL_H_

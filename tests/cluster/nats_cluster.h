@@ -1,0 +1,56 @@
+// Runs real nats-server processes (Debian's nats-server, JetStream on) for tests: one server, or
+// a cluster of three on loopback ports with their stores in a temporary directory.
+#ifndef BOTTLENECK_TESTS_CLUSTER_NATS_CLUSTER_H_
+#define BOTTLENECK_TESTS_CLUSTER_NATS_CLUSTER_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace bn::testing {
+
+// A free TCP port on 127.0.0.1 (bound and released; another process could take it meanwhile).
+int FreePort();
+
+class NatsCluster {
+ public:
+  // Starts `size` servers (1: standalone with JetStream; more: a JetStream cluster) under `dir`
+  // and waits until JetStream answers on every one (up to 30 s). On failure returns false and
+  // fills `error` with the servers' logs. `jetstream` false: plain NATS (no JetStream), size 1.
+  bool Start(const std::string& dir, int size, std::string* error, bool jetstream = true);
+  ~NatsCluster();  // SIGKILLs every server still running.
+
+  int size() const { return static_cast<int>(servers_.size()); }
+  // "nats://127.0.0.1:PORT" of server i, and of all of them joined by commas.
+  std::string url(int i) const;
+  std::vector<std::string> urls() const;
+  std::string urls_joined() const;
+
+  // SIGKILLs server i (its store stays); Restart starts it again with the same configuration
+  // and waits until it accepts connections.
+  void Kill(int i);
+  bool Restart(int i, std::string* error);
+  bool running(int i) const { return servers_[i].pid > 0; }
+  std::string Log(int i) const;
+  // The index of the server leading the first stream whose name starts with `prefix`, asked
+  // through any running server; -1 when none answers or no such stream exists.
+  int StreamLeader(const std::string& prefix) const;
+
+ private:
+  struct Server {
+    int port = 0;
+    int route_port = 0;
+    std::string config;
+    std::string log;
+    pid_t pid = -1;
+  };
+  bool Launch(int i, std::string* error);
+  bool WaitForJetStream(std::string* error);
+
+  std::vector<Server> servers_;
+};
+
+}  // namespace bn::testing
+
+#endif  // BOTTLENECK_TESTS_CLUSTER_NATS_CLUSTER_H_

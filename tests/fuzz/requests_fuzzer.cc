@@ -51,8 +51,6 @@ int64_t ModelCodeSize(const v1::ModelSpec& spec) {
       return spec.dense().code_size();
     case v1::ModelSpec::kConv:
       return spec.conv().code_size();
-    case v1::ModelSpec::kLsa:
-      return spec.lsa().code_size();
     default:
       return 0;
   }

@@ -55,7 +55,8 @@ case "$target" in
                   engine/index/mem_file.cc
                   engine/index/serving_index.cc
                   engine/store/store.cc engine/store/collection_store.cc engine/store/keys.cc
-                  engine/store/blob_store.cc engine/util/atomic_file.cc engine/util/background.cc
+                  engine/store/blob_store.cc engine/store/disk_guard.cc engine/util/atomic_file.cc
+                  engine/util/background.cc
                   engine/util/bytes.cc engine/util/log.cc)
             libs=(-lrocksdb -lz)
             absl_libs+=(absl_synchronization) ;;

@@ -17,9 +17,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 
 # Keep these lists in sync with the Dockerfile's runtime stage (tests/deploy checks it).
-# COMPILE_PACKAGES configure and compile everything (the Dockerfile's build stage installs only
-# these: --compile); TEST_PACKAGES add what the tests, fuzzers and clients use.
-COMPILE_PACKAGES=(
+# BUILD_PACKAGES: everything the configure, the build, the tests, the fuzzers and the clients
+# need (a literal list: ../shared/tools/check-fresh-deps.sh reads it). The Dockerfile's build
+# stage installs only COMPILE_PACKAGES (--compile): BUILD_PACKAGES without TEST_ONLY_PACKAGES.
+BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libdnnl-dev libhnswlib-dev librocksdb-dev libgtest-dev libgmock-dev
@@ -28,8 +29,9 @@ COMPILE_PACKAGES=(
   ocl-icd-opencl-dev opencl-c-headers
   libeigen3-dev libpng-dev libjpeg-dev libstb-dev zlib1g-dev libcairo2-dev
   libcpp-httplib-dev
-)
-TEST_PACKAGES=(
+  # Cluster mode (issue 19): the NATS C client (bottleneckd links it), and nats-server
+  # (JetStream) for the cluster tests.
+  libnats-dev nats-server
   dataset-fashion-mnist python3-sklearn
   python3 python3-grpcio python3-protobuf python3-numpy python3-pil python3-yaml
   # The Python client package (client/python): built with setuptools + wheel in a venv, tested
@@ -37,10 +39,19 @@ TEST_PACKAGES=(
   python3-setuptools python3-wheel python3-venv python3-pytest python3-scipy
   # The fuzz tests build with clang: its sanitizer runtimes and its OpenMP (omp.h, libomp).
   clang libclang-rt-14-dev libomp-14-dev openssl
-  # Cluster mode (issue 19): the NATS C client, and nats-server (JetStream) for its tests.
-  libnats-dev nats-server
 )
-BUILD_PACKAGES=("${COMPILE_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+TEST_ONLY_PACKAGES=(
+  nats-server dataset-fashion-mnist python3-sklearn python3 python3-grpcio python3-protobuf
+  python3-numpy python3-pil python3-yaml python3-setuptools python3-wheel python3-venv
+  python3-pytest python3-scipy clang libclang-rt-14-dev libomp-14-dev openssl
+)
+COMPILE_PACKAGES=()
+for package in "${BUILD_PACKAGES[@]}"; do
+  case " ${TEST_ONLY_PACKAGES[*]} " in
+    *" $package "*) ;;
+    *) COMPILE_PACKAGES+=("$package") ;;
+  esac
+done
 RUNTIME_PACKAGES=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libdnnl2 librocksdb7.8 libpng16-16 libjpeg62-turbo
   libabsl20220623 zlib1g libstdc++6 ca-certificates libcpp-httplib0.11 libcairo2

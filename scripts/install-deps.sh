@@ -39,11 +39,14 @@ BUILD_PACKAGES=(
   python3-setuptools python3-wheel python3-venv python3-pytest python3-scipy
   # The fuzz tests build with clang: its sanitizer runtimes and its OpenMP (omp.h, libomp).
   clang libclang-rt-14-dev libomp-14-dev openssl
+  # Node.js for the Node.js client example (the configure finds node); npm is installed below
+  # only when missing (Debian's npm cannot sit next to a newer Node.js's own package).
+  nodejs
 )
 TEST_ONLY_PACKAGES=(
   nats-server dataset-fashion-mnist python3-sklearn python3 python3-grpcio python3-protobuf
   python3-numpy python3-pil python3-yaml python3-setuptools python3-wheel python3-venv
-  python3-pytest python3-scipy clang libclang-rt-14-dev libomp-14-dev openssl
+  python3-pytest python3-scipy clang libclang-rt-14-dev libomp-14-dev openssl nodejs
 )
 COMPILE_PACKAGES=()
 for package in "${BUILD_PACKAGES[@]}"; do

@@ -55,6 +55,8 @@ class Client {
  public:
   explicit Client(const GlobalOptions& options);
   const GlobalOptions& options() const { return options_; }
+  // The channel every stub uses (TLS and message limits set up once, here).
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   // A context with the deadline (0 seconds = none) and the bearer token.
   std::unique_ptr<grpc::ClientContext> Context(double seconds = -1) const;
 

@@ -13,9 +13,9 @@
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+using bn::cli::kExitFailure;
+using bn::cli::kExitOk;
+using bn::cli::kExitUsage;
 
 const char kUsage[] =
     "bottleneck: command-line client for the Bottleneck retrieval service.\n"
@@ -48,23 +48,14 @@ const char kUsage[] =
 
 using Options = bn::cli::GlobalOptions;
 
-int Health(const Options& options, const std::vector<std::string>& args) {
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-  if (!options.tls_ca.empty()) {
-    grpc::SslCredentialsOptions ssl;
-    if (!bn::cli::ReadFile(options.tls_ca, &ssl.pem_root_certs)) return kExitUsage;
-    credentials = grpc::SslCredentials(ssl);
-  }
-  auto channel = grpc::CreateChannel(options.server, credentials);
-  auto stub = grpc::health::v1::Health::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(
-      std::chrono::system_clock::now() +
-      std::chrono::milliseconds(static_cast<int64_t>(options.timeout_seconds * 1000)));
+int Health(bn::cli::Client& client, const std::vector<std::string>& args) {
+  const Options& options = client.options();
+  auto stub = grpc::health::v1::Health::NewStub(client.channel());
+  auto context = client.Context();
   grpc::health::v1::HealthCheckRequest request;
   if (!args.empty()) request.set_service(args[0]);
   grpc::health::v1::HealthCheckResponse response;
-  grpc::Status status = stub->Check(&context, request, &response);
+  grpc::Status status = stub->Check(context.get(), request, &response);
   if (!status.ok()) return bn::cli::Fail("health check of " + options.server, status);
   const std::string name =
       grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
@@ -109,6 +100,8 @@ int main(int argc, char** argv) {
         options.server = value;
       } else if (arg == "--tls-ca") {
         options.tls_ca = value;
+        std::string pem;  // Read once here so that an unreadable file is a usage error.
+        if (!bn::cli::ReadFile(value, &pem)) return kExitUsage;
       } else if (arg == "--token-file") {
         std::string token;
         if (!bn::cli::ReadFile(value, &token)) return kExitUsage;
@@ -140,7 +133,10 @@ int main(int argc, char** argv) {
   bn::cli::SetJsonOutput(options.json);
   const std::string command = rest[0];
   const std::vector<std::string> args(rest.begin() + 1, rest.end());
-  if (command == "health") return Health(options, args);
+  if (command == "health") {
+    bn::cli::Client client(options);
+    return Health(client, args);
+  }
   using Command = int (*)(bn::cli::Client&, const std::vector<std::string>&);
   static const std::map<std::string, Command> kCommands = {{"collections", bn::cli::Collections},
                                                            {"datasets", bn::cli::Datasets},

@@ -1,43 +1,9 @@
 #include "server/services.h"
 
+#include "server/rpc_call.h"
 #include "server/status_util.h"
 
 namespace bn {
-
-namespace {
-
-// Runs `call` (returning absl::StatusOr<T>) after authorisation and stores its value.
-template <typename T, typename Call>
-grpc::Status Unary(const Authenticator* auth, grpc::ServerContext* context, Role role, T* response,
-                   Call call) {
-  if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
-  auto result = call();
-  if (!result.ok()) return ToGrpc(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
-}
-
-// Unary() after taking an admission slot of `kind` (held until the call returns).
-template <typename T, typename Call>
-grpc::Status Admitted(const Authenticator* auth, Admission* admission, Admission::Kind kind,
-                      grpc::ServerContext* context, Role role, T* response, Call call) {
-  if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
-  auto ticket = admission->Admit(kind);
-  if (!ticket.ok()) return ToGrpc(ticket.status());
-  auto result = call();
-  if (!result.ok()) return ToGrpc(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
-}
-
-template <typename Call>
-grpc::Status UnaryStatus(const Authenticator* auth, grpc::ServerContext* context, Role role,
-                         Call call) {
-  if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
-  return ToGrpc(call());
-}
-
-}  // namespace
 
 // --- CollectionService ---
 

@@ -9,45 +9,17 @@
 #include "server/cluster/cluster_queries.h"
 #include "server/cluster/cluster_training.h"
 #include "server/cluster/shard_server.h"
+#include "server/rpc_call.h"
 #include "server/status_util.h"
 
 namespace bn::cluster {
 namespace {
-
-template <typename T, typename Call>
-grpc::Status Unary(const Authenticator* auth, grpc::ServerContext* context, Role role, T* response,
-                   Call call) {
-  if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
-  auto result = call();
-  if (!result.ok()) return ToGrpc(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
-}
-
-template <typename Call>
-grpc::Status UnaryStatus(const Authenticator* auth, grpc::ServerContext* context, Role role,
-                         Call call) {
-  if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
-  return ToGrpc(call());
-}
 
 // The caller's deadline, at most `cap` from now (a request without one gets `cap`).
 std::chrono::system_clock::time_point Deadline(
     const grpc::ServerContext& context, std::chrono::seconds cap = std::chrono::seconds(30)) {
   const auto limit = std::chrono::system_clock::now() + cap;
   return std::min(limit, context.deadline());
-}
-
-template <typename T, typename Call>
-grpc::Status Admitted(const Authenticator* auth, Admission* admission, Admission::Kind kind,
-                      grpc::ServerContext* context, Role role, T* response, Call call) {
-  if (grpc::Status s = auth->Authorize(*context, role); !s.ok()) return s;
-  auto ticket = admission->Admit(kind);
-  if (!ticket.ok()) return ToGrpc(ticket.status());
-  auto result = call();
-  if (!result.ok()) return ToGrpc(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
 }
 
 grpc::Status SingleNode() {

@@ -299,7 +299,12 @@ TEST(ClusterSearchTest, BadSearchesUnavailableShardsAndOtherProtocolVersions) {
   ASSERT_TRUE(a.query->Search(Ctx().get(), request, &response).ok());
   EXPECT_EQ(std::set<uint32_t>(response.missing_shards().begin(), response.missing_shards().end()),
             on_c);
-  EXPECT_GT(response.neighbors_size(), 0);
+  // The shards left (if placement put any elsewhere) answer.
+  if (static_cast<int>(on_c.size()) < described.cluster().shard_status_size()) {
+    EXPECT_GT(response.neighbors_size(), 0) << on_c.size() << " shards were on " << victim;
+  } else {
+    EXPECT_EQ(response.neighbors_size(), 0);
+  }
 }
 
 TEST(ClusterTrainingTest, JobsAreSeenEverywhereAndCancelledThroughAnyNode) {

@@ -11,6 +11,7 @@
 #include "server/cluster/retry.h"
 #include "server/cluster/topology.h"
 #include "server/core/inputs.h"
+#include "server/core/query_engine.h"
 #include "server/core/runtime.h"
 #include "server/core/specs.h"
 #include "server/core/validation.h"
@@ -265,28 +266,7 @@ absl::StatusOr<v1::EncodeResponse> ClusterQueries::Encode(const v1::EncodeReques
   }
   auto model_or = ModelFor(models_, view->entry, request.model_version());
   if (!model_or.ok()) return model_or.status();
-  const ServingModel& sm = **model_or;
-  const v1::CollectionSpec& spec = view->entry.collection().spec();
-  std::vector<float> x;
-  for (int i = 0; i < request.inputs_size(); ++i) {
-    if (absl::Status s = InputToVector(spec, sm.text.get(), request.inputs(i), &x); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("inputs[", i, "]: ", s.message()));
-    }
-  }
-  const int64_t n = request.inputs_size();
-  const int64_t code_size = sm.model->code_size();
-  std::vector<float> codes(n * code_size);
-  absl::Status encoded = n == 1 ? sm.batcher->Encode(x.data(), codes.data())
-                                : sm.model->Encode(x.data(), n, codes.data());
-  if (!encoded.ok()) return encoded;
-  v1::EncodeResponse response;
-  response.set_model_version(sm.version);
-  for (int64_t i = 0; i < n; ++i) {
-    *response.add_codes() =
-        BytesToCode(CodeToBytes(codes.data() + i * code_size, code_size, sm.model->code_type()),
-                    code_size, sm.model->code_type());
-  }
-  return response;
+  return EncodeInputs(view->entry.collection().spec(), **model_or, request);
 }
 
 absl::StatusOr<v1::DecodeResponse> ClusterQueries::Decode(const v1::DecodeRequest& request) {

@@ -323,6 +323,32 @@ absl::Status SearchResolved(Store* store, const CollectionRuntime& runtime,
 
 }  // namespace
 
+absl::StatusOr<v1::EncodeResponse> EncodeInputs(const v1::CollectionSpec& spec,
+                                                const ServingModel& sm,
+                                                const v1::EncodeRequest& request) {
+  std::vector<float> x;
+  for (int i = 0; i < request.inputs_size(); ++i) {
+    if (absl::Status s = InputToVector(spec, sm.text.get(), request.inputs(i), &x); !s.ok()) {
+      return absl::Status(s.code(),
+                          "inputs[" + std::to_string(i) + "]: " + std::string(s.message()));
+    }
+  }
+  const int64_t n = request.inputs_size();
+  const int64_t code_size = sm.model->code_size();
+  std::vector<float> codes(n * code_size);
+  absl::Status encoded = n == 1 ? sm.batcher->Encode(x.data(), codes.data())
+                                : sm.model->Encode(x.data(), n, codes.data());
+  if (!encoded.ok()) return encoded;
+  v1::EncodeResponse response;
+  response.set_model_version(sm.version);
+  for (int64_t i = 0; i < n; ++i) {
+    *response.add_codes() =
+        BytesToCode(CodeToBytes(codes.data() + i * code_size, code_size, sm.model->code_type()),
+                    code_size, sm.model->code_type());
+  }
+  return response;
+}
+
 QueryEngine::QueryEngine(Store* store, const CollectionRegistry* registry)
     : store_(store), registry_(registry) {}
 
@@ -436,29 +462,7 @@ absl::StatusOr<v1::EncodeResponse> QueryEngine::Encode(const v1::EncodeRequest& 
   }
   auto model_or = ModelFor(*registry_, runtime, request.model_version());
   if (!model_or.ok()) return model_or.status();
-  const ServingModel& sm = **model_or;
-  std::vector<float> x;
-  for (int i = 0; i < request.inputs_size(); ++i) {
-    if (absl::Status s = InputToVector(runtime.spec(), sm.text.get(), request.inputs(i), &x);
-        !s.ok()) {
-      return absl::Status(s.code(),
-                          "inputs[" + std::to_string(i) + "]: " + std::string(s.message()));
-    }
-  }
-  const int64_t n = request.inputs_size();
-  const int64_t code_size = sm.model->code_size();
-  std::vector<float> codes(n * code_size);
-  absl::Status encoded = n == 1 ? sm.batcher->Encode(x.data(), codes.data())
-                                : sm.model->Encode(x.data(), n, codes.data());
-  if (!encoded.ok()) return encoded;
-  v1::EncodeResponse response;
-  response.set_model_version(sm.version);
-  for (int64_t i = 0; i < n; ++i) {
-    *response.add_codes() =
-        BytesToCode(CodeToBytes(codes.data() + i * code_size, code_size, sm.model->code_type()),
-                    code_size, sm.model->code_type());
-  }
-  return response;
+  return EncodeInputs(runtime.spec(), **model_or, request);
 }
 
 absl::StatusOr<v1::DecodeResponse> QueryEngine::Decode(const v1::DecodeRequest& request) const {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bottleneck/v1/collection.pb.h"
 #include "bottleneck/v1/item.pb.h"
 #include "bottleneck/v1/query.pb.h"
 #include "server/core/neighbour_cache.h"
@@ -31,6 +32,15 @@ class CollectionRuntime;
 // Search, and by cluster mode's shard searches (server/cluster).
 [[nodiscard]] absl::StatusOr<std::vector<NeighbourCache::Head>> LookupNeighbourHeads(
     Store* store, const CollectionRuntime& runtime, const std::vector<uint64_t>& labels);
+
+struct ServingModel;
+
+// The codes of request.inputs (already checked to be 1..1024) with `sm`, in the collection's
+// code kind: one micro-batched call for a single input, one batch for more. InvalidArgument
+// naming inputs[i] for a malformed input. Used by Encode, and by cluster mode's Encode.
+[[nodiscard]] absl::StatusOr<bottleneck::v1::EncodeResponse> EncodeInputs(
+    const bottleneck::v1::CollectionSpec& spec, const ServingModel& sm,
+    const bottleneck::v1::EncodeRequest& request);
 
 class QueryEngine {
  public:

@@ -168,7 +168,7 @@ void CompareWithRaw(const char* name, const Data& d, const IndexConfig& config, 
       for (size_t q = 0; q < d.queries.size(); ++q) {
         auto r = (*ours)->Search(d.queries[q], k, ef);
         got[q].clear();
-        for (auto& nb : *r) got[q].push_back({nb.distance, nb.label});
+        for (auto& nb : *r) got[q].push_back({nb.distance, nb.item_no});
       }
       best_ours = std::min(best_ours, Seconds(t));
     }

@@ -23,13 +23,13 @@
 // Codes: Hamming codes are padded internally to 64-bit words (popcount over words); cosine
 // vectors are normalised on insert and on query.
 //
-// Upsert / delete / space reuse: Upsert of a new label adds a node. Upsert of an existing label
-// (live or deleted) marks its old node deleted and adds a new node that the label then maps to
-// (cheaper than hnswlib's in-place updatePoint, which re-links the whole neighbourhood under the
-// writer lock). Delete marks the node deleted: it stays in the graph as a routing node and is
-// never returned. Slots of deleted nodes are reclaimed by Compact() (a rebuild of the graph from
-// the live vectors held in the index), which ServingIndex runs when deleted nodes exceed half the
-// nodes. Growth: when full, the capacity doubles with hnswlib's resizeIndex (no rebuild).
+// Upsert / delete / space reuse: Upsert of a new item number adds a node. Upsert of an existing
+// item number (live or deleted) marks its old node deleted and adds a new node that the item number
+// then maps to (cheaper than hnswlib's in-place updatePoint, which re-links the whole neighbourhood
+// under the writer lock). Delete marks the node deleted: it stays in the graph as a routing node
+// and is never returned. Slots of deleted nodes are reclaimed by Compact() (a rebuild of the graph
+// from the live vectors held in the index), which ServingIndex runs when deleted nodes exceed half
+// the nodes. Growth: when full, the capacity doubles with hnswlib's resizeIndex (no rebuild).
 //
 // Locking: searches (Search, SearchExact, Serialize, size/MemoryBytes) share a reader lock;
 // mutations (Upsert, UpsertBatch, Delete, SwapContents) are serialized by a writer mutex and take
@@ -178,15 +178,15 @@ struct HnswIndex::Impl {
     }
   }
 
-  // Adds `label`'s node as planned. An existing node of the label is marked deleted and its label
-  // mapped to the new node (hnswlib's loadIndex maps a label to its last node, so snapshots keep
-  // this); capacity must have been ensured.
-  void Link(const void* q, uint64_t label, InsertPlan* plan) {
+  // Adds `item number`'s node as planned. An existing node of the item number is marked deleted and
+  // its item number mapped to the new node (hnswlib's loadIndex maps an item number to its last
+  // node, so snapshots keep this); capacity must have been ensured.
+  void Link(const void* q, uint64_t item_no, InsertPlan* plan) {
     auto& h = *hnsw;
     if (h.cur_element_count >= h.max_elements_) {
       throw std::runtime_error("The number of elements exceeds the specified limit");
     }
-    if (auto it = h.label_lookup_.find(label); it != h.label_lookup_.end()) {
+    if (auto it = h.label_lookup_.find(item_no); it != h.label_lookup_.end()) {
       if (!h.isMarkedDeleted(it->second)) h.markDeletedInternal(it->second);
       h.label_lookup_.erase(it);
     }
@@ -198,13 +198,13 @@ struct HnswIndex::Impl {
     }
     std::memset(h.data_level0_memory_ + id * h.size_data_per_element_ + h.offsetLevel0_, 0,
                 h.size_data_per_element_);
-    hnswlib::labeltype external = label;
+    hnswlib::labeltype external = item_no;
     std::memcpy(h.getExternalLabeLp(id), &external, sizeof(external));
     std::memcpy(h.getDataByInternalId(id), q, h.data_size_);
     h.linkLists_[id] = links;
     h.element_levels_[id] = plan->level;
     h.cur_element_count++;
-    h.label_lookup_[label] = id;
+    h.label_lookup_[item_no] = id;
     for (int level = static_cast<int>(plan->neighbours.size()) - 1; level >= 0; --level) {
       if (plan->neighbours[level].empty()) continue;
       h.mutuallyConnectNewElement(q, id, plan->neighbours[level], level, false);
@@ -216,13 +216,13 @@ struct HnswIndex::Impl {
   }
 
   // Plan under a shared lock, link under an exclusive one (write_mu held by the caller).
-  void Insert(const void* q, uint64_t label, InsertPlan* plan) {
+  void Insert(const void* q, uint64_t item_no, InsertPlan* plan) {
     {
       std::shared_lock<std::shared_mutex> read(mu);
       Plan(q, plan);
     }
     std::unique_lock<std::shared_mutex> lock(mu);
-    Link(q, label, plan);
+    Link(q, item_no, plan);
   }
 };
 
@@ -273,13 +273,14 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(const IndexCon
     return absl::DataLossError(std::string("loading HNSW index: ") + e.what());
   }
   auto& h = *impl->hnsw;
-  // A label may have older nodes, all deleted (an upsert of an existing label adds a node); its
-  // live node, if any, must be the one the label maps to, so no two live nodes share a label.
+  // A item number may have older nodes, all deleted (an upsert of an existing item number adds a
+  // node); its live node, if any, must be the one the item number maps to, so no two live nodes
+  // share an item number.
   for (hnswlib::tableint i = 0; i < h.cur_element_count; ++i) {
     if (h.isMarkedDeleted(i)) continue;
     auto it = h.label_lookup_.find(h.getExternalLabel(i));
     if (it == h.label_lookup_.end() || it->second != i) {
-      return absl::DataLossError("malformed HNSW index body: duplicate labels");
+      return absl::DataLossError("malformed HNSW index body: duplicate item numbers");
     }
   }
   // hnswlib 0.6.2's loading constructor leaves num_deleted_ uninitialised before loadIndex adds
@@ -297,14 +298,14 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(const IndexCon
   return std::unique_ptr<HnswIndex>(new HnswIndex(loaded, std::move(impl)));
 }
 
-absl::Status HnswIndex::Upsert(uint64_t label, absl::string_view code) {
-  return UpsertBatch({label}, {code});
+absl::Status HnswIndex::Upsert(uint64_t item_no, absl::string_view code) {
+  return UpsertBatch({item_no}, {code});
 }
 
-absl::Status HnswIndex::UpsertBatch(const std::vector<uint64_t>& labels,
+absl::Status HnswIndex::UpsertBatch(const std::vector<uint64_t>& item_nos,
                                     const std::vector<absl::string_view>& codes) {
-  if (labels.size() != codes.size()) {
-    return absl::InvalidArgumentError("labels and codes differ in length");
+  if (item_nos.size() != codes.size()) {
+    return absl::InvalidArgumentError("item numbers and codes differ in length");
   }
   for (absl::string_view code : codes) {
     if (code.size() != CodeBytes(config_)) {
@@ -316,17 +317,17 @@ absl::Status HnswIndex::UpsertBatch(const std::vector<uint64_t>& labels,
   {
     std::unique_lock<std::shared_mutex> lock(impl_->mu);
     try {
-      impl_->EnsureCapacity(labels.size());
+      impl_->EnsureCapacity(item_nos.size());
     } catch (const std::exception& e) {
       return FromException("HNSW resize", e);
     }
   }
   std::vector<uint64_t> buf;
   Impl::InsertPlan plan;
-  for (size_t i = 0; i < labels.size(); ++i) {
+  for (size_t i = 0; i < item_nos.size(); ++i) {
     impl_->Prepare(config_, codes[i], &buf);
     try {
-      impl_->Insert(buf.data(), labels[i], &plan);
+      impl_->Insert(buf.data(), item_nos[i], &plan);
     } catch (const std::exception& e) {
       return FromException("HNSW insert", e);
     }
@@ -335,14 +336,14 @@ absl::Status HnswIndex::UpsertBatch(const std::vector<uint64_t>& labels,
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> HnswIndex::Delete(uint64_t label) {
+absl::StatusOr<bool> HnswIndex::Delete(uint64_t item_no) {
   std::lock_guard<std::mutex> write_lock(impl_->write_mu);
   std::unique_lock<std::shared_mutex> lock(impl_->mu);
   auto& h = *impl_->hnsw;
-  auto it = h.label_lookup_.find(label);
+  auto it = h.label_lookup_.find(item_no);
   if (it == h.label_lookup_.end() || h.isMarkedDeleted(it->second)) return false;
   try {
-    h.markDelete(label);
+    h.markDelete(item_no);
   } catch (const std::exception& e) {
     return FromException("HNSW delete", e);
   }
@@ -470,9 +471,9 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExact(absl::string_view q
   std::vector<uint64_t> buf;
   impl_->Prepare(config_, query, &buf);
   auto worse = [](const Neighbor& a, const Neighbor& b) {
-    return a.distance < b.distance || (a.distance == b.distance && a.label < b.label);
+    return a.distance < b.distance || (a.distance == b.distance && a.item_no < b.item_no);
   };
-  // Max-heap on (distance, label): top is the worst kept neighbour.
+  // Max-heap on (distance, item number): top is the worst kept neighbour.
   std::priority_queue<Neighbor, std::vector<Neighbor>, decltype(worse)> heap(worse);
   std::shared_lock<std::shared_mutex> lock(impl_->mu);
   const auto& h = *impl_->hnsw;
@@ -496,7 +497,7 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExact(absl::string_view q
 }
 
 absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExactAmong(
-    absl::string_view query, size_t k, const std::vector<uint64_t>& labels) const {
+    absl::string_view query, size_t k, const std::vector<uint64_t>& item_nos) const {
   if (k == 0) return absl::InvalidArgumentError("k must be > 0");
   if (query.size() != CodeBytes(config_)) {
     return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
@@ -505,32 +506,33 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExactAmong(
   std::vector<uint64_t> buf;
   impl_->Prepare(config_, query, &buf);
   std::vector<Neighbor> all;
-  all.reserve(labels.size());
+  all.reserve(item_nos.size());
   {
     std::shared_lock<std::shared_mutex> lock(impl_->mu);
     const auto& h = *impl_->hnsw;
-    for (uint64_t label : labels) {
-      auto it = h.label_lookup_.find(label);
+    for (uint64_t item_no : item_nos) {
+      auto it = h.label_lookup_.find(item_no);
       if (it == h.label_lookup_.end() || h.isMarkedDeleted(it->second)) continue;
-      all.push_back(Neighbor{label, h.fstdistfunc_(buf.data(), h.getDataByInternalId(it->second),
-                                                   h.dist_func_param_)});
+      all.push_back(Neighbor{item_no, h.fstdistfunc_(buf.data(), h.getDataByInternalId(it->second),
+                                                     h.dist_func_param_)});
     }
   }
   auto closer = [](const Neighbor& a, const Neighbor& b) {
-    return a.distance < b.distance || (a.distance == b.distance && a.label < b.label);
+    return a.distance < b.distance || (a.distance == b.distance && a.item_no < b.item_no);
   };
   std::sort(all.begin(), all.end(), closer);
-  all.erase(std::unique(all.begin(), all.end(),
-                        [](const Neighbor& a, const Neighbor& b) { return a.label == b.label; }),
-            all.end());
+  all.erase(
+      std::unique(all.begin(), all.end(),
+                  [](const Neighbor& a, const Neighbor& b) { return a.item_no == b.item_no; }),
+      all.end());
   if (all.size() > k) all.resize(k);
   return all;
 }
 
-bool HnswIndex::Contains(uint64_t label) const {
+bool HnswIndex::Contains(uint64_t item_no) const {
   std::shared_lock<std::shared_mutex> lock(impl_->mu);
   const auto& h = *impl_->hnsw;
-  auto it = h.label_lookup_.find(label);
+  auto it = h.label_lookup_.find(item_no);
   return it != h.label_lookup_.end() && !h.isMarkedDeleted(it->second);
 }
 

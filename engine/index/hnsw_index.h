@@ -1,5 +1,5 @@
 // HnswIndex: an approximate nearest-neighbour index (an HNSW graph, hnswlib 0.6.2) over the codes
-// of one (collection, model version), keyed by the store's stable item labels.
+// of one (collection, model version), keyed by the store's stable item item numbers.
 //
 // Codes (the `code` / `query` bytes of every call) use the store's encoding:
 //   kL2, kInnerProduct, kCosine   dim float32 values, little-endian (4 * dim bytes)
@@ -8,7 +8,7 @@
 // Distances (smaller is closer): kL2 squared Euclidean; kInnerProduct 1 - <a, b>; kCosine
 // 1 - <a/|a|, b/|b|> (a zero vector stays zero); kHamming the number of differing bits.
 //
-// Upserting a label replaces its vector; deleted nodes keep routing searches until Compact()
+// Upserting an item number replaces its vector; deleted nodes keep routing searches until Compact()
 // rebuilds the graph; capacity grows by doubling. Thread safety: every method may be called
 // concurrently (searches share a reader lock, mutations are serialised and block searches only
 // briefly; hnsw_index.cc has the details). No exception escapes: hnswlib's errors become
@@ -45,17 +45,17 @@ size_t CodeBytes(const IndexConfig& config);
 [[nodiscard]] absl::Status ValidateIndexConfig(const IndexConfig& config);
 
 struct Neighbor {
-  uint64_t label = 0;
+  uint64_t item_no = 0;
   float distance = 0;
 };
 
-// A predicate on labels for filtered searches. Accept is called from the searching thread while
-// the index's reader lock is held, at most once per node the search visits; it must not call
+// A predicate on item numbers for filtered searches. Accept is called from the searching thread
+// while the index's reader lock is held, at most once per node the search visits; it must not call
 // back into the index.
 class LabelFilter {
  public:
   virtual ~LabelFilter() = default;
-  virtual bool Accept(uint64_t label) const = 0;
+  virtual bool Accept(uint64_t item_no) const = 0;
 };
 
 class HnswIndex {
@@ -64,25 +64,25 @@ class HnswIndex {
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<HnswIndex>> Create(const IndexConfig& config);
   // Loads an index body written by Serialize() with the same metric and dim (M and
   // ef_construction come from the body). DataLoss when the body is malformed: its layout, node
-  // count, levels, entry point, every link and the labels' uniqueness are checked before hnswlib
-  // (which trusts its input) reads it. The saved capacity is capped at
-  // max(node count, min(saved, max(2 * node count, config.initial_capacity))).
+  // count, levels, entry point, every link and the item numbers' uniqueness are checked before
+  // hnswlib (which trusts its input) reads it. The saved capacity is capped at max(node count,
+  // min(saved, max(2 * node count, config.initial_capacity))).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<HnswIndex>> Deserialize(
       const IndexConfig& config, absl::string_view body);
   ~HnswIndex();
   HnswIndex(const HnswIndex&) = delete;
   HnswIndex& operator=(const HnswIndex&) = delete;
 
-  // Inserts or replaces the vector of `label`. InvalidArgument when code.size() !=
+  // Inserts or replaces the vector of `item number`. InvalidArgument when code.size() !=
   // CodeBytes(config()); ResourceExhausted when growing fails.
-  [[nodiscard]] absl::Status Upsert(uint64_t label, absl::string_view code);
-  // Same for many codes (codes[i] for labels[i]): one growth step for the whole batch, then one
-  // exclusive section per item (searches run between items). Inserted by one thread.
-  // On error, the codes before the failing one are in the index.
-  [[nodiscard]] absl::Status UpsertBatch(const std::vector<uint64_t>& labels,
+  [[nodiscard]] absl::Status Upsert(uint64_t item_no, absl::string_view code);
+  // Same for many codes (codes[i] for item numbers[i]): one growth step for the whole batch, then
+  // one exclusive section per item (searches run between items). Inserted by one thread. On error,
+  // the codes before the failing one are in the index.
+  [[nodiscard]] absl::Status UpsertBatch(const std::vector<uint64_t>& item_nos,
                                          const std::vector<absl::string_view>& codes);
-  // Marks `label` deleted. Returns false (OK) when it is absent or already deleted.
-  [[nodiscard]] absl::StatusOr<bool> Delete(uint64_t label);
+  // Marks `item number` deleted. Returns false (OK) when it is absent or already deleted.
+  [[nodiscard]] absl::StatusOr<bool> Delete(uint64_t item_no);
   // Rebuilds the graph from the live vectors, dropping deleted nodes and their slots.
   [[nodiscard]] absl::Status Compact();
   // Replaces this index's contents with `other`'s (same metric and dim required, else
@@ -90,14 +90,14 @@ class HnswIndex {
   // shared index be rebuilt without invalidating references to it.
   [[nodiscard]] absl::Status SwapContents(HnswIndex* other);
 
-  // Up to k nearest live labels, closest first. ef = 0 uses config().default_ef; the effective
-  // ef is max(ef, k). InvalidArgument for k == 0 or a query of the wrong size.
+  // Up to k nearest live item numbers, closest first. ef = 0 uses config().default_ef; the
+  // effective ef is max(ef, k). InvalidArgument for k == 0 or a query of the wrong size.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> Search(absl::string_view query, size_t k,
                                                              size_t ef = 0) const;
-  // Search restricted to labels `filter` accepts: the base-layer walk goes through every node
+  // Search restricted to item numbers `filter` accepts: the base-layer walk goes through every node
   // but collects only accepted ones, and runs until it holds max(ef, k) accepted nodes or has
   // exhausted the graph reachable from the entry point. So k neighbours come back whenever k
-  // accepted labels exist (barring a disconnected graph); a very selective filter makes the
+  // accepted item numbers exist (barring a disconnected graph); a very selective filter makes the
   // walk visit much of the graph (use SearchExactAmong then). With max_visits > 0 the walk
   // stops after computing that many distances and sets *gave_up (then the result is partial).
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchFiltered(absl::string_view query,
@@ -105,25 +105,25 @@ class HnswIndex {
                                                                      const LabelFilter& filter,
                                                                      size_t max_visits = 0,
                                                                      bool* gave_up = nullptr) const;
-  // Exact k nearest among `labels` (absent or deleted labels are skipped; duplicates count
-  // once), closest first; ties broken by smaller label.
+  // Exact k nearest among `item numbers` (absent or deleted item numbers are skipped; duplicates
+  // count once), closest first; ties broken by smaller item number.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExactAmong(
-      absl::string_view query, size_t k, const std::vector<uint64_t>& labels) const;
+      absl::string_view query, size_t k, const std::vector<uint64_t>& item_nos) const;
   // Search with hnswlib's own base-layer search (searchBaseLayerST) in place of ours, for tests
   // that check that ours returns the same neighbours from the same graph.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchWithHnswlibForTesting(
       absl::string_view query, size_t k, size_t ef) const;
-  // Exact k nearest live labels by scanning every node (same distances), closest first; ties
-  // broken by smaller label.
+  // Exact k nearest live item numbers by scanning every node (same distances), closest first; ties
+  // broken by smaller item number.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExact(absl::string_view query,
                                                                   size_t k) const;
 
-  bool Contains(uint64_t label) const;
-  size_t size() const;           // Live (not deleted) labels.
+  bool Contains(uint64_t item_no) const;
+  size_t size() const;           // Live (not deleted) item numbers.
   size_t deleted_count() const;  // Nodes marked deleted.
   size_t capacity() const;       // Allocated nodes.
-  // Approximate bytes held: node storage (vectors + layer-0 links + labels), upper-layer links,
-  // per-node locks and levels, the label hash map and one visited list.
+  // Approximate bytes held: node storage (vectors + layer-0 links + item numbers), upper-layer
+  // links, per-node locks and levels, the item number hash map and one visited list.
   size_t MemoryBytes() const;
   // The hnswlib saveIndex body (not our snapshot header: see serving_index.h).
   [[nodiscard]] absl::Status Serialize(std::string* out) const;

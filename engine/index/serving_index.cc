@@ -111,34 +111,34 @@ absl::Status ServingIndex::Rebuild(const std::string& reason) {
   absl::StatusOr<std::unique_ptr<HnswIndex>> fresh = HnswIndex::Create(config);
   if (!fresh.ok()) return fresh.status();
   const size_t code_bytes = CodeBytes(config_);
-  std::vector<uint64_t> labels;
+  std::vector<uint64_t> item_nos;
   std::vector<std::string> codes;
   std::vector<absl::string_view> views;
   absl::Status failure;
   auto flush = [&]() {
     views.assign(codes.begin(), codes.end());
-    if (failure.ok()) failure = (*fresh)->UpsertBatch(labels, views);
-    labels.clear();
+    if (failure.ok()) failure = (*fresh)->UpsertBatch(item_nos, views);
+    item_nos.clear();
     codes.clear();
   };
   CollectionState state;
   absl::Status scan = cs.ScanCodes(
       collection_, model_version_,
-      [&](uint64_t label, absl::string_view code) {
+      [&](uint64_t item_no, absl::string_view code) {
         if (code.size() != code_bytes) {
-          failure = absl::DataLossError("stored code of label " + std::to_string(label) + " has " +
-                                        std::to_string(code.size()) + " bytes, index expects " +
-                                        std::to_string(code_bytes));
+          failure = absl::DataLossError("stored code of item number " + std::to_string(item_no) +
+                                        " has " + std::to_string(code.size()) +
+                                        " bytes, index expects " + std::to_string(code_bytes));
           return false;
         }
-        labels.push_back(label);
+        item_nos.push_back(item_no);
         codes.emplace_back(code);
-        if (labels.size() == 8192) flush();
+        if (item_nos.size() == 8192) flush();
         return failure.ok();
       },
       &state);
   if (!scan.ok()) return scan;
-  if (failure.ok() && !labels.empty()) flush();
+  if (failure.ok() && !item_nos.empty()) flush();
   if (!failure.ok()) return failure;
   if (index_ == nullptr) {
     index_ = std::move(*fresh);
@@ -169,15 +169,15 @@ absl::Status ServingIndex::ApplyChanges(uint64_t* replayed, CatchUpReport* repor
   }
   const size_t code_bytes = CodeBytes(config_);
   for (const auto& e : changes->entries) {
-    if (report != nullptr) report->labels.push_back(e.label);
+    if (report != nullptr) report->item_nos.push_back(e.item_no);
     if (e.code.has_value()) {
       if (e.code->size() != code_bytes) {
-        return absl::DataLossError("stored code of label " + std::to_string(e.label) +
+        return absl::DataLossError("stored code of item number " + std::to_string(e.item_no) +
                                    " has the wrong size");
       }
-      if (absl::Status s = index_->Upsert(e.label, *e.code); !s.ok()) return s;
+      if (absl::Status s = index_->Upsert(e.item_no, *e.code); !s.ok()) return s;
     } else {
-      absl::StatusOr<bool> removed = index_->Delete(e.label);
+      absl::StatusOr<bool> removed = index_->Delete(e.item_no);
       if (!removed.ok()) return removed.status();
     }
   }
@@ -296,7 +296,7 @@ absl::StatusOr<std::unique_ptr<ServingIndex>> OpenServingIndex(Store* store,
     if (si->report_.from_snapshot) {
       BN_LOG(INFO) << "loaded index of collection '" << si->collection_ << "' model version "
                    << model_version << " from snapshot at change " << h.counter << ", replayed "
-                   << replayed << " label changes";
+                   << replayed << " item number changes";
     }
     return si;
   }

@@ -13,8 +13,8 @@
 //
 // Staying in step: after every acknowledged CollectionStore::Write on the collection, call
 // CatchUp() (from any thread). It applies the change-log entries after applied_counter() in
-// commit order, reading each touched label's CURRENT code (absent => removed from the index), so
-// concurrent writers cannot reorder updates. Searches are never blocked for long: each index
+// commit order, reading each touched item number's CURRENT code (absent => removed from the index),
+// so concurrent writers cannot reorder updates. Searches are never blocked for long: each index
 // mutation takes the HnswIndex writer lock for one item only.
 //
 // Snapshot file: <snapshot_dir>/<hex(collection)>.v<version>.hnsw, written with
@@ -49,13 +49,13 @@ struct OpenReport {
   bool from_snapshot = false;     // false: rebuilt from the store's codes.
   std::string rebuild_reason;     // Why it was rebuilt ("" when loaded from the snapshot).
   uint64_t snapshot_counter = 0;  // Counter the loaded snapshot covered.
-  uint64_t replayed_changes = 0;  // Label changes applied after the snapshot (or scan).
+  uint64_t replayed_changes = 0;  // Item number changes applied after the snapshot (or scan).
 };
 
-// What a CatchUp applied, for callers that keep per-label state derived from the store.
+// What a CatchUp applied, for callers that keep per-item number state derived from the store.
 struct CatchUpReport {
-  bool rebuilt = false;  // The index was rebuilt from the store: any label may have changed.
-  std::vector<uint64_t> labels;  // Otherwise the labels of the change-log entries applied.
+  bool rebuilt = false;  // The index was rebuilt from the store: any item number may have changed.
+  std::vector<uint64_t> item_nos;  // Otherwise the item numbers of the change-log entries applied.
 };
 
 class ServingIndex {
@@ -91,8 +91,8 @@ class ServingIndex {
     return index_->SearchFiltered(query, k, ef, filter, max_visits, gave_up);
   }
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExactAmong(
-      absl::string_view query, size_t k, const std::vector<uint64_t>& labels) const {
-    return index_->SearchExactAmong(query, k, labels);
+      absl::string_view query, size_t k, const std::vector<uint64_t>& item_nos) const {
+    return index_->SearchExactAmong(query, k, item_nos);
   }
 
   // The underlying index. The reference stays valid for the ServingIndex's lifetime: rebuilds

@@ -24,7 +24,7 @@ std::string EncodeState(const CollectionState& st) {
   ByteWriter w(&out);
   w.U32(st.log_position != 0 ? kStateFormatWithLog : kStateFormat);
   w.U64(st.incarnation);
-  w.U64(st.next_label);
+  w.U64(st.next_item_no);
   w.U64(st.change_counter);
   w.U64(st.item_count);
   w.U64(st.code_versions.size());
@@ -38,9 +38,8 @@ absl::Status DecodeState(absl::string_view in, CollectionState* st) {
   uint32_t format = 0;
   uint64_t n = 0;
   if (!r.U32(&format) || (format != kStateFormat && format != kStateFormatWithLog) ||
-      !r.U64(&st->incarnation) ||
-      !r.U64(&st->next_label) || !r.U64(&st->change_counter) || !r.U64(&st->item_count) ||
-      !r.U64(&n) || n > r.remaining() / 8) {
+      !r.U64(&st->incarnation) || !r.U64(&st->next_item_no) || !r.U64(&st->change_counter) ||
+      !r.U64(&st->item_count) || !r.U64(&n) || n > r.remaining() / 8) {
     return absl::DataLossError("corrupt collection state record");
   }
   st->code_versions.resize(n);
@@ -54,17 +53,17 @@ absl::Status DecodeState(absl::string_view in, CollectionState* st) {
   return absl::OkStatus();
 }
 
-std::string EncodeItemValue(uint64_t label, absl::string_view record) {
+std::string EncodeItemValue(uint64_t item_no, absl::string_view record) {
   std::string out;
   ByteWriter w(&out);
-  w.U64(label);
+  w.U64(item_no);
   w.Raw(record.data(), record.size());
   return out;
 }
 
-absl::Status DecodeItemValue(absl::string_view in, uint64_t* label, std::string* record) {
+absl::Status DecodeItemValue(absl::string_view in, uint64_t* item_no, std::string* record) {
   ByteReader r(in);
-  if (!r.U64(label)) return absl::DataLossError("corrupt item record");
+  if (!r.U64(item_no)) return absl::DataLossError("corrupt item record");
   if (record != nullptr) record->assign(in.data() + 8, in.size() - 8);
   return absl::OkStatus();
 }
@@ -236,7 +235,7 @@ absl::StatusOr<ItemBatchResult> CollectionStore::Write(absl::string_view collect
   }
   auto* items = store_->handle(ColumnFamily::kItems);
   auto* codes = store_->handle(ColumnFamily::kCodes);
-  // Labels of ids as of the batch so far (0 = absent).
+  // Item numbers of ids as of the batch so far (0 = absent).
   std::map<std::string, uint64_t> overlay;
   auto current_label = [&](const std::string& id) -> absl::StatusOr<uint64_t> {
     auto it = overlay.find(id);
@@ -246,9 +245,9 @@ absl::StatusOr<ItemBatchResult> CollectionStore::Write(absl::string_view collect
         store_->db()->Get(rocksdb::ReadOptions(), items, keys::ItemKey(collection, id), &value);
     if (s.IsNotFound()) return uint64_t{0};
     if (!s.ok()) return FromRocks("reading item", s);
-    uint64_t label = 0;
-    if (absl::Status d = DecodeItemValue(value, &label, nullptr); !d.ok()) return d;
-    return label;
+    uint64_t item_no = 0;
+    if (absl::Status d = DecodeItemValue(value, &item_no, nullptr); !d.ok()) return d;
+    return item_no;
   };
   auto note_version = [&](uint64_t v) {
     auto pos = std::lower_bound(st.code_versions.begin(), st.code_versions.end(), v);
@@ -265,29 +264,30 @@ absl::StatusOr<ItemBatchResult> CollectionStore::Write(absl::string_view collect
   for (const auto& op : batch.ops()) {
     absl::StatusOr<uint64_t> existing = current_label(op.id);
     if (!existing.ok()) return existing.status();
-    uint64_t label = *existing;
+    uint64_t item_no = *existing;
     switch (op.kind) {
       case ItemBatch::OpKind::kUpsert: {
-        if (label == 0) {
-          label = st.next_label++;
+        if (item_no == 0) {
+          item_no = st.next_item_no++;
           ++st.item_count;
-          if (!(rs = wb.Put(items, keys::LabelKey(collection, label), op.id)).ok()) return check();
+          if (!(rs = wb.Put(items, keys::ItemNoKey(collection, item_no), op.id)).ok())
+            return check();
         }
         for (const auto& [version, code] : op.codes) note_version(version);
         for (uint64_t v : st.code_versions) {
           bool given = std::any_of(op.codes.begin(), op.codes.end(),
                                    [v](const auto& c) { return c.first == v; });
-          if (!given && !(rs = wb.Delete(codes, keys::CodeKey(collection, v, label))).ok()) {
+          if (!given && !(rs = wb.Delete(codes, keys::CodeKey(collection, v, item_no))).ok()) {
             return check();
           }
         }
         for (const auto& [version, code] : op.codes) {
-          if (!(rs = wb.Put(codes, keys::CodeKey(collection, version, label), code)).ok()) {
+          if (!(rs = wb.Put(codes, keys::CodeKey(collection, version, item_no), code)).ok()) {
             return check();
           }
         }
         if (!(rs = wb.Put(items, keys::ItemKey(collection, op.id),
-                          EncodeItemValue(label, op.record)))
+                          EncodeItemValue(item_no, op.record)))
                  .ok()) {
           return check();
         }
@@ -295,12 +295,12 @@ absl::StatusOr<ItemBatchResult> CollectionStore::Write(absl::string_view collect
         break;
       }
       case ItemBatch::OpKind::kPutCode: {
-        if (label == 0) {
+        if (item_no == 0) {
           return absl::NotFoundError("item '" + op.id + "' not found in collection '" +
                                      std::string(collection) + "'");
         }
         note_version(op.codes[0].first);
-        if (!(rs = wb.Put(codes, keys::CodeKey(collection, op.codes[0].first, label),
+        if (!(rs = wb.Put(codes, keys::CodeKey(collection, op.codes[0].first, item_no),
                           op.codes[0].second))
                  .ok()) {
           return check();
@@ -309,21 +309,22 @@ absl::StatusOr<ItemBatchResult> CollectionStore::Write(absl::string_view collect
         break;
       }
       case ItemBatch::OpKind::kDelete: {
-        if (label != 0) {
+        if (item_no != 0) {
           --st.item_count;
           for (uint64_t v : st.code_versions) {
-            if (!(rs = wb.Delete(codes, keys::CodeKey(collection, v, label))).ok()) return check();
+            if (!(rs = wb.Delete(codes, keys::CodeKey(collection, v, item_no))).ok())
+              return check();
           }
           if (!(rs = wb.Delete(items, keys::ItemKey(collection, op.id))).ok()) return check();
-          if (!(rs = wb.Delete(items, keys::LabelKey(collection, label))).ok()) return check();
+          if (!(rs = wb.Delete(items, keys::ItemNoKey(collection, item_no))).ok()) return check();
         }
         log_writer.U8(static_cast<uint8_t>(ChangeKind::kDelete));
         break;
       }
     }
-    log_writer.U64(label);
-    result.labels.push_back(label);
-    overlay[op.id] = op.kind == ItemBatch::OpKind::kDelete ? 0 : label;
+    log_writer.U64(item_no);
+    result.item_nos.push_back(item_no);
+    overlay[op.id] = op.kind == ItemBatch::OpKind::kDelete ? 0 : item_no;
   }
   ++st.change_counter;
   if (batch.log_position() != 0) st.log_position = batch.log_position();
@@ -361,7 +362,7 @@ absl::StatusOr<Item> CollectionStore::GetItem(absl::string_view collection, absl
   if (!s.ok()) return FromRocks("reading item", s);
   Item item;
   item.id = std::string(id);
-  if (absl::Status d = DecodeItemValue(value, &item.label, &item.record); !d.ok()) return d;
+  if (absl::Status d = DecodeItemValue(value, &item.item_no, &item.record); !d.ok()) return d;
   return item;
 }
 
@@ -381,29 +382,29 @@ absl::StatusOr<std::vector<std::optional<Item>>> CollectionStore::GetItems(
     if (!statuses[i].ok()) return FromRocks("reading items", statuses[i]);
     Item item;
     item.id = ids[i];
-    if (absl::Status d = DecodeItemValue(values[i], &item.label, &item.record); !d.ok()) return d;
+    if (absl::Status d = DecodeItemValue(values[i], &item.item_no, &item.record); !d.ok()) return d;
     out[i] = std::move(item);
   }
   return out;
 }
 
-absl::StatusOr<std::vector<std::optional<std::string>>> CollectionStore::LookupLabels(
-    absl::string_view collection, const std::vector<uint64_t>& labels) {
+absl::StatusOr<std::vector<std::optional<std::string>>> CollectionStore::LookupIds(
+    absl::string_view collection, const std::vector<uint64_t>& item_nos) {
   std::vector<std::string> key_storage;
-  key_storage.reserve(labels.size());
-  for (uint64_t l : labels) key_storage.push_back(keys::LabelKey(collection, l));
+  key_storage.reserve(item_nos.size());
+  for (uint64_t l : item_nos) key_storage.push_back(keys::ItemNoKey(collection, l));
   std::vector<rocksdb::Slice> key_slices(key_storage.begin(), key_storage.end());
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs(labels.size(),
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs(item_nos.size(),
                                                 store_->handle(ColumnFamily::kItems));
   std::vector<std::string> values;
   std::vector<rocksdb::Status> statuses =
       store_->db()->MultiGet(rocksdb::ReadOptions(), cfs, key_slices, &values);
-  std::vector<std::optional<std::string>> out(labels.size());
-  for (size_t i = 0; i < labels.size(); ++i) {
+  std::vector<std::optional<std::string>> out(item_nos.size());
+  for (size_t i = 0; i < item_nos.size(); ++i) {
     if (statuses[i].ok()) {
       out[i] = std::move(values[i]);
     } else if (!statuses[i].IsNotFound()) {
-      return FromRocks("looking up labels", statuses[i]);
+      return FromRocks("looking up item numbers", statuses[i]);
     }
   }
   return out;
@@ -426,7 +427,8 @@ absl::Status CollectionStore::ScanItems(absl::string_view collection,
   Item item;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     item.id.assign(it->key().data() + prefix.size(), it->key().size() - prefix.size());
-    if (absl::Status d = DecodeItemValue(ToView(it->value()), &item.label, &item.record); !d.ok()) {
+    if (absl::Status d = DecodeItemValue(ToView(it->value()), &item.item_no, &item.record);
+        !d.ok()) {
       return d;
     }
     if (!fn(item)) break;
@@ -447,7 +449,8 @@ absl::Status CollectionStore::ScanItemsAfter(absl::string_view collection, absl:
   for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     item.id.assign(it->key().data() + prefix.size(), it->key().size() - prefix.size());
     if (!after.empty() && item.id == after) continue;
-    if (absl::Status d = DecodeItemValue(ToView(it->value()), &item.label, &item.record); !d.ok()) {
+    if (absl::Status d = DecodeItemValue(ToView(it->value()), &item.item_no, &item.record);
+        !d.ok()) {
       return d;
     }
     if (!fn(item)) break;
@@ -456,11 +459,11 @@ absl::Status CollectionStore::ScanItemsAfter(absl::string_view collection, absl:
 }
 
 absl::StatusOr<std::string> CollectionStore::GetCode(absl::string_view collection,
-                                                     uint64_t model_version, uint64_t label) {
+                                                     uint64_t model_version, uint64_t item_no) {
   std::string value;
   rocksdb::Status s =
       store_->db()->Get(rocksdb::ReadOptions(), store_->handle(ColumnFamily::kCodes),
-                        keys::CodeKey(collection, model_version, label), &value);
+                        keys::CodeKey(collection, model_version, item_no), &value);
   if (s.IsNotFound()) return absl::NotFoundError("code not found");
   if (!s.ok()) return FromRocks("reading code", s);
   return value;
@@ -479,11 +482,11 @@ absl::Status CollectionStore::ScanCodes(absl::string_view collection, uint64_t m
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     absl::string_view rest = ToView(it->key());
     rest.remove_prefix(prefix.size());
-    uint64_t label = 0;
-    if (!keys::ConsumeU64(&rest, &label) || !rest.empty()) {
+    uint64_t item_no = 0;
+    if (!keys::ConsumeU64(&rest, &item_no) || !rest.empty()) {
       return absl::DataLossError("malformed code key");
     }
-    if (!fn(label, ToView(it->value()))) break;
+    if (!fn(item_no, ToView(it->value()))) break;
   }
   return FromRocks("scanning codes", it->status());
 }
@@ -514,7 +517,7 @@ absl::StatusOr<VersionChanges> CollectionStore::ReadChangesForVersion(absl::stri
   std::unique_ptr<rocksdb::Iterator> it(
       store_->db()->NewIterator(snap.options(), store_->handle(ColumnFamily::kItems)));
   uint64_t expected = after_counter + 1;
-  std::vector<uint64_t> labels;
+  std::vector<uint64_t> item_nos;
   for (it->Seek(keys::ChangeKey(collection, expected));
        it->Valid() && it->key().starts_with(prefix); it->Next()) {
     absl::string_view rest = ToView(it->key());
@@ -528,9 +531,9 @@ absl::StatusOr<VersionChanges> CollectionStore::ReadChangesForVersion(absl::stri
     if (!r.U64(&n) || n > r.remaining() / 9) return absl::DataLossError("corrupt change entry");
     for (uint64_t i = 0; i < n; ++i) {
       uint8_t kind = 0;
-      uint64_t label = 0;
-      if (!r.U8(&kind) || !r.U64(&label)) return absl::DataLossError("corrupt change entry");
-      if (label != 0) labels.push_back(label);
+      uint64_t item_no = 0;
+      if (!r.U8(&kind) || !r.U64(&item_no)) return absl::DataLossError("corrupt change entry");
+      if (item_no != 0) item_nos.push_back(item_no);
     }
   }
   if (!it->status().ok()) return FromRocks("reading change log", it->status());
@@ -539,17 +542,17 @@ absl::StatusOr<VersionChanges> CollectionStore::ReadChangesForVersion(absl::stri
     return out;
   }
   std::vector<std::string> key_storage;
-  key_storage.reserve(labels.size());
-  for (uint64_t l : labels) key_storage.push_back(keys::CodeKey(collection, model_version, l));
+  key_storage.reserve(item_nos.size());
+  for (uint64_t l : item_nos) key_storage.push_back(keys::CodeKey(collection, model_version, l));
   std::vector<rocksdb::Slice> key_slices(key_storage.begin(), key_storage.end());
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs(labels.size(),
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs(item_nos.size(),
                                                 store_->handle(ColumnFamily::kCodes));
   std::vector<std::string> values;
   std::vector<rocksdb::Status> statuses =
       store_->db()->MultiGet(snap.options(), cfs, key_slices, &values);
-  out.entries.reserve(labels.size());
-  for (size_t i = 0; i < labels.size(); ++i) {
-    VersionChanges::Entry e{labels[i], std::nullopt};
+  out.entries.reserve(item_nos.size());
+  for (size_t i = 0; i < item_nos.size(); ++i) {
+    VersionChanges::Entry e{item_nos[i], std::nullopt};
     if (statuses[i].ok()) {
       e.code = std::move(values[i]);
     } else if (!statuses[i].IsNotFound()) {

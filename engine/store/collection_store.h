@@ -3,20 +3,20 @@
 // the engine never parses them.
 //
 // Items. An item has a string id (1..256 bytes), an opaque record (original input, label,
-// metadata, serialized by the service) and a stable numeric label (uint64) allocated per
-// collection from a counter that only grows: a label is never reused, not even after the item is
-// deleted, so a stale index entry can never name a different item. An upsert of an existing id
-// keeps its label. Codes are stored per (collection, model version, label) as raw bytes (float32
-// little-endian vectors or packed bits; the engine does not check their size here).
+// metadata, serialized by the service) and a stable numeric item number (uint64) allocated per
+// collection from a counter that only grows: an item number is never reused, not even after the
+// item is deleted, so a stale index entry can never name a different item. An upsert of an existing
+// id keeps its item number. Codes are stored per (collection, model version, item number) as raw
+// bytes (float32 little-endian vectors or packed bits; the engine does not check their size here).
 //
 // Change counter and change log (recovery of derived indexes). Every committed ItemBatch advances
 // the collection's change counter by exactly 1 and writes, in the same RocksDB WriteBatch, one
-// change-log entry keyed (collection, counter) listing the labels it touched: kUpsert for a label
-// whose record or codes changed, kDelete for a deleted item. An index snapshot records the
-// counter it covers; recovery replays entries counter+1..current, reading each touched label's
-// current code (absent code => not in the index). Entries are contiguous, so a gap (entries
-// trimmed by TrimChangeLog) is detected exactly and forces a rebuild from the codes. Replay is
-// idempotent and always converges to the store's state.
+// change-log entry keyed (collection, counter) listing the item numbers it touched: kUpsert for an
+// item number whose record or codes changed, kDelete for a deleted item. An index snapshot records
+// the counter it covers; recovery replays entries counter+1..current, reading each touched item
+// number's current code (absent code => not in the index). Entries are contiguous, so a gap
+// (entries trimmed by TrimChangeLog) is detected exactly and forces a rebuild from the codes.
+// Replay is idempotent and always converges to the store's state.
 //
 // Durability: each Write/Put/Delete is one RocksDB WriteBatch, WAL-synced when
 // StoreOptions::sync_writes (the default); an OK return means the batch is durable.
@@ -47,7 +47,7 @@ inline constexpr size_t kMaxCollectionNameBytes = 256;
 // The engine-owned part of a collection record.
 struct CollectionState {
   uint64_t incarnation = 0;     // Unique per creation; a re-created collection gets a new one.
-  uint64_t next_label = 1;      // Next label to allocate (labels start at 1).
+  uint64_t next_item_no = 1;    // Next item number to allocate (item numbers start at 1).
   uint64_t change_counter = 0;  // Number of committed ItemBatches.
   uint64_t item_count = 0;
   std::vector<uint64_t> code_versions;  // Model versions that ever had codes written (sorted).
@@ -94,19 +94,19 @@ class ItemBatch {
 
 struct ItemBatchResult {
   uint64_t change_counter = 0;  // The collection's counter after this batch.
-  // Per operation of the batch, in order: the item's label (0 for a Delete of a missing id).
-  std::vector<uint64_t> labels;
+  // Per operation of the batch, in order: the item number (0 for a Delete of a missing id).
+  std::vector<uint64_t> item_nos;
 };
 
 struct Item {
   std::string id;
-  uint64_t label = 0;
+  uint64_t item_no = 0;
   std::string record;
 };
 
 enum class ChangeKind : uint8_t { kUpsert = 1, kDelete = 2 };
 struct LabelChange {
-  uint64_t label = 0;
+  uint64_t item_no = 0;
   ChangeKind kind = ChangeKind::kUpsert;
 };
 
@@ -116,10 +116,10 @@ struct VersionChanges {
   CollectionState state;  // As of the snapshot.
   // False when entries after `after_counter` were trimmed: catching up is impossible.
   bool complete = true;
-  // Touched labels in commit order (a label may repeat); `code` is its current code for the
-  // version, or nullopt when the item is deleted or has no code for that version.
+  // Touched item numbers in commit order (an item number may repeat); `code` is its current code
+  // for the version, or nullopt when the item is deleted or has no code for that version.
   struct Entry {
-    uint64_t label;
+    uint64_t item_no;
     std::optional<std::string> code;
   };
   std::vector<Entry> entries;
@@ -127,7 +127,7 @@ struct VersionChanges {
 
 // Approximate on-disk (SST) and memtable bytes of one collection, per column family kind.
 struct CollectionStorageSize {
-  uint64_t items_bytes = 0;  // items CF (records, label map, change log)
+  uint64_t items_bytes = 0;  // items CF (records, item number map, change log)
   uint64_t codes_bytes = 0;
   uint64_t other_bytes = 0;  // collections, models, datasets, jobs
   uint64_t total() const { return items_bytes + codes_bytes + other_bytes; }
@@ -164,9 +164,10 @@ class CollectionStore {
   // Several items in one MultiGet, in the order of `ids`; nullopt for ids not stored.
   [[nodiscard]] absl::StatusOr<std::vector<std::optional<Item>>> GetItems(
       absl::string_view collection, const std::vector<std::string>& ids);
-  // Ids of the given labels (nullopt for labels of deleted items), e.g. to map search results.
-  [[nodiscard]] absl::StatusOr<std::vector<std::optional<std::string>>> LookupLabels(
-      absl::string_view collection, const std::vector<uint64_t>& labels);
+  // Ids of the given item numbers (nullopt for item numbers of deleted items), e.g. to map search
+  // results.
+  [[nodiscard]] absl::StatusOr<std::vector<std::optional<std::string>>> LookupIds(
+      absl::string_view collection, const std::vector<uint64_t>& item_nos);
   [[nodiscard]] absl::StatusOr<uint64_t> CountItems(absl::string_view collection);
   // Calls fn for every item in id order, from a consistent snapshot; fn returning false stops.
   [[nodiscard]] absl::Status ScanItems(absl::string_view collection,
@@ -176,19 +177,20 @@ class CollectionStore {
                                             const std::function<bool(const Item&)>& fn);
   // NotFound when absent.
   [[nodiscard]] absl::StatusOr<std::string> GetCode(absl::string_view collection,
-                                                    uint64_t model_version, uint64_t label);
-  // Calls fn(label, code) for every code of the version in label order, from a consistent
-  // snapshot; if state is non-null it receives the collection state of that same snapshot.
+                                                    uint64_t model_version, uint64_t item_no);
+  // Calls fn(item number, code) for every code of the version in item number order, from a
+  // consistent snapshot; if state is non-null it receives the collection state of that same
+  // snapshot.
   [[nodiscard]] absl::Status ScanCodes(
       absl::string_view collection, uint64_t model_version,
-      const std::function<bool(uint64_t label, absl::string_view code)>& fn,
+      const std::function<bool(uint64_t item_no, absl::string_view code)>& fn,
       CollectionState* state = nullptr);
   // Removes all codes of one model version (e.g. a retired model). Not logged in the change log:
   // indexes for that version must be dropped by the caller.
   [[nodiscard]] absl::Status DeleteCodes(absl::string_view collection, uint64_t model_version);
 
   // --- Change log ---
-  // Labels touched by the batches after `after_counter`, with their current codes for
+  // Item numbers touched by the batches after `after_counter`, with their current codes for
   // `model_version`, all read from one consistent snapshot.
   [[nodiscard]] absl::StatusOr<VersionChanges> ReadChangesForVersion(absl::string_view collection,
                                                                      uint64_t model_version,

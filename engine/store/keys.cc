@@ -93,9 +93,9 @@ std::string ItemKey(absl::string_view collection, absl::string_view id) {
   k.append(id.data(), id.size());
   return k;
 }
-std::string LabelKey(absl::string_view collection, uint64_t label) {
+std::string ItemNoKey(absl::string_view collection, uint64_t item_no) {
   std::string k = CollectionPrefix(collection) + "l";
-  AppendU64(label, &k);
+  AppendU64(item_no, &k);
   return k;
 }
 std::string ChangeKeyPrefix(absl::string_view collection) {
@@ -112,9 +112,9 @@ std::string CodeKeyPrefix(absl::string_view collection, uint64_t version) {
   AppendU64(version, &k);
   return k;
 }
-std::string CodeKey(absl::string_view collection, uint64_t version, uint64_t label) {
+std::string CodeKey(absl::string_view collection, uint64_t version, uint64_t item_no) {
   std::string k = CodeKeyPrefix(collection, version);
-  AppendU64(label, &k);
+  AppendU64(item_no, &k);
   return k;
 }
 

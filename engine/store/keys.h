@@ -13,10 +13,11 @@
 //                 "next_incarnation"                               U64 (collection incarnations)
 //   collections   P(c) 's'                                         spec bytes (service-owned)
 //                 P(c) 't'                                         CollectionState (engine-owned)
-//   items         P(c) 'i' <id bytes>                              U64 label (LE) + record bytes
-//                 P(c) 'l' U64(label)                              id bytes
+//   items         P(c) 'i' <id bytes>                              U64 item number (LE) + record
+//   bytes
+//                 P(c) 'l' U64(item number)                              id bytes
 //                 P(c) 'c' U64(change counter)                     change-log entry
-//   codes         P(c) U64(model version) U64(label)               code bytes
+//   codes         P(c) U64(model version) U64(item number)               code bytes
 //   models        P(c) U64(model version)                          model blob (service-owned)
 //   datasets      P(c) Escaped(dataset) U64(batch index)           example batch blob
 //   jobs          P(c) Escaped(job id) 'j'                         job blob
@@ -55,12 +56,12 @@ std::string CollectionStateKey(absl::string_view collection);
 // items CF.
 std::string ItemKey(absl::string_view collection, absl::string_view id);
 std::string ItemKeyPrefix(absl::string_view collection);
-std::string LabelKey(absl::string_view collection, uint64_t label);
+std::string ItemNoKey(absl::string_view collection, uint64_t item_no);
 std::string ChangeKey(absl::string_view collection, uint64_t counter);
 std::string ChangeKeyPrefix(absl::string_view collection);
 
 // codes CF.
-std::string CodeKey(absl::string_view collection, uint64_t version, uint64_t label);
+std::string CodeKey(absl::string_view collection, uint64_t version, uint64_t item_no);
 std::string CodeKeyPrefix(absl::string_view collection, uint64_t version);
 
 // models CF.

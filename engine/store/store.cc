@@ -270,7 +270,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   db_options.manual_wal_flush = false;
   // One block cache for every column family (searches read their neighbours' records: RocksDB's
   // 8 MiB default would send most of those reads to the kernel), and Bloom filters for the point
-  // lookups that dominate (items by id and by label, codes).
+  // lookups that dominate (items by id and by item number, codes).
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

@@ -422,7 +422,7 @@ absl::Status ShardReplica::WriteSnapshot() {
     out.set_id(item.id);
     out.set_record(item.record);
     if (code_version != 0) {
-      if (auto code = store.GetCode(local_, code_version, item.label); code.ok()) {
+      if (auto code = store.GetCode(local_, code_version, item.item_no); code.ok()) {
         out.set_code(*code);
       }
     }

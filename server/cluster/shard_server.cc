@@ -50,7 +50,7 @@ absl::StatusOr<pb::SearchShardResponse> ShardServer::Search(
     if (auto item =
             CollectionStore(context_.store).GetItem((*replica)->local_name(), request.exclude_id());
         item.ok()) {
-      exclude = item->label;
+      exclude = item->item_no;
     }
   }
   const uint32_t k = request.k();
@@ -58,17 +58,17 @@ absl::StatusOr<pb::SearchShardResponse> ShardServer::Search(
   auto found = request.exact() ? searchable->index->SearchExact(request.code(), want)
                                : searchable->index->Search(request.code(), want, request.ef());
   if (!found.ok()) return found.status();
-  std::vector<uint64_t> labels;
+  std::vector<uint64_t> item_nos;
   std::vector<float> distances;
   for (const Neighbor& n : *found) {
-    if (n.label == exclude || labels.size() == k) continue;
-    labels.push_back(n.label);
+    if (n.item_no == exclude || item_nos.size() == k) continue;
+    item_nos.push_back(n.item_no);
     distances.push_back(n.distance);
   }
-  auto heads = LookupNeighbourHeads(context_.store, *runtime, labels);
+  auto heads = LookupNeighbourHeads(context_.store, *runtime, item_nos);
   if (!heads.ok()) return heads.status();
   pb::SearchShardResponse response;
-  for (size_t i = 0; i < labels.size(); ++i) {
+  for (size_t i = 0; i < item_nos.size(); ++i) {
     if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.
     const v1::Neighbor& head = *(*heads)[i];
     v1::Neighbor* out = response.add_neighbors();
@@ -105,7 +105,7 @@ absl::StatusOr<pb::GetShardItemsResponse> ShardServer::GetItems(
       return absl::DataLossError("stored item record is malformed");
     }
     if (request.code_version() != 0) {
-      auto code = store.GetCode(local, request.code_version(), item->label);
+      auto code = store.GetCode(local, request.code_version(), item->item_no);
       if (code.ok()) {
         out->set_code(*code);
       } else if (code.status().code() != absl::StatusCode::kNotFound) {

@@ -1,10 +1,10 @@
-// The labels and metadata of every item of one collection, in memory, keyed by index label: what
+// The labels and metadata of every item of one collection, in memory, keyed by item number: what
 // filtered searches evaluate their filter on for each node the HNSW walk visits (a RocksDB read
 // per node would cost more than the walk). Loaded from the store on first use (a scan of the
 // items), then kept in step by invalidation, like the neighbour cache:
-//   - every path that changes items calls Invalidate(labels) (or InvalidateAll()) after its
+//   - every path that changes items calls Invalidate(item_nos) (or InvalidateAll()) after its
 //     store write and before it acknowledges (the same places as NeighbourCache::Invalidate);
-//   - Acquire() re-reads the invalidated labels from the store before it hands out a reader.
+//   - Acquire() re-reads the invalidated item numbers from the store before it hands out a reader.
 // Hence a filtered search that starts after a write was acknowledged sees that write.
 // Until the first Acquire() nothing is held and invalidations are not recorded.
 //
@@ -38,8 +38,8 @@ class AttributeTable {
   // A read view; holds the table's shared lock while alive.
   class Reader {
    public:
-    const ItemAttrs* Find(uint64_t label) const {
-      auto it = table_->pos_.find(label);
+    const ItemAttrs* Find(uint64_t item_no) const {
+      auto it = table_->pos_.find(item_no);
       return it == table_->pos_.end() ? nullptr : &table_->entries_[it->second].attrs;
     }
     size_t size() const { return table_->entries_.size(); }
@@ -59,18 +59,18 @@ class AttributeTable {
   // Brings the table up to the store (loads it on first use) and returns a reader.
   [[nodiscard]] absl::StatusOr<Reader> Acquire(Store* store);
 
-  void Invalidate(const std::vector<uint64_t>& labels);
+  void Invalidate(const std::vector<uint64_t>& item_nos);
   void InvalidateAll();
 
  private:
   struct Entry {
-    uint64_t label;
+    uint64_t item_no;
     ItemAttrs attrs;
   };
   absl::Status LoadAll(Store* store);                                  // refresh_mu_ held
   absl::Status Reload(Store* store, const std::vector<uint64_t>& ls);  // refresh_mu_ held
-  void Put(uint64_t label, ItemAttrs attrs);                           // mu_ held exclusively
-  void Erase(uint64_t label);                                          // mu_ held exclusively
+  void Put(uint64_t item_no, ItemAttrs attrs);                         // mu_ held exclusively
+  void Erase(uint64_t item_no);                                        // mu_ held exclusively
 
   const std::string collection_;
   std::mutex refresh_mu_;  // Serialises refreshes.
@@ -81,7 +81,7 @@ class AttributeTable {
   std::atomic<bool> stale_{true};  // Something to refresh (or never loaded).
   mutable std::shared_mutex mu_;   // Guards entries_ and pos_.
   std::vector<Entry> entries_;
-  std::unordered_map<uint64_t, uint32_t> pos_;  // label -> index in entries_.
+  std::unordered_map<uint64_t, uint32_t> pos_;  // item number -> index in entries_.
 };
 
 }  // namespace bn

@@ -171,8 +171,8 @@ void CollectionRegistry::FollowPrimary() {
       runtime.neighbours().InvalidateAll();
       runtime.attributes().InvalidateAll();
     } else {
-      runtime.neighbours().Invalidate(applied.labels);
-      runtime.attributes().Invalidate(applied.labels);
+      runtime.neighbours().Invalidate(applied.item_nos);
+      runtime.attributes().Invalidate(applied.item_nos);
     }
   }
 }

@@ -60,8 +60,8 @@ absl::StatusOr<ItemBatchResult> Commit(Store* store, CollectionRuntime* runtime,
   auto result = CollectionStore(store).Write(runtime->name(), batch);
   if (!result.ok()) return result.status();
   if (invalidate) {
-    runtime->neighbours().Invalidate(result->labels);
-    runtime->attributes().Invalidate(result->labels);
+    runtime->neighbours().Invalidate(result->item_nos);
+    runtime->attributes().Invalidate(result->item_nos);
   }
   for (const auto& index : indexes) {
     if (absl::Status s = index->CatchUp(); !s.ok()) {
@@ -198,8 +198,8 @@ absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItems
   auto written = Commit(store_, &runtime, batch, LiveIndexes(runtime), /*invalidate=*/true);
   if (!written.ok()) return written.status();
   v1::DeleteItemsResponse response;
-  for (uint64_t label : written->labels) {
-    if (label != 0) response.set_deleted(response.deleted() + 1);
+  for (uint64_t item_no : written->item_nos) {
+    if (item_no != 0) response.set_deleted(response.deleted() + 1);
   }
   return response;
 }
@@ -211,18 +211,19 @@ absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::DeleteMatching(
   if (!filter.ok()) return filter.status();
   // Under the write mutex no other write reaches the collection: the matching set is exact.
   std::lock_guard<std::mutex> write(runtime->write_mutex());
-  std::vector<uint64_t> labels;
+  std::vector<uint64_t> item_nos;
   {
     auto attrs = runtime->attributes().Acquire(store_);
     if (!attrs.ok()) return attrs.status();
-    labels = attrs->Matching(*filter);
+    item_nos = attrs->Matching(*filter);
   }
   v1::DeleteItemsResponse response;
   CollectionStore items(store_);
-  for (size_t from = 0; from < labels.size(); from += max_batch_items_) {
+  for (size_t from = 0; from < item_nos.size(); from += max_batch_items_) {
     const std::vector<uint64_t> part(
-        labels.begin() + from, labels.begin() + std::min(labels.size(), from + max_batch_items_));
-    auto ids = items.LookupLabels(runtime->name(), part);
+        item_nos.begin() + from,
+        item_nos.begin() + std::min(item_nos.size(), from + max_batch_items_));
+    auto ids = items.LookupIds(runtime->name(), part);
     if (!ids.ok()) return ids.status();
     ItemBatch batch;
     for (const auto& id : *ids) {
@@ -236,8 +237,8 @@ absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::DeleteMatching(
                               std::to_string(response.deleted()) +
                               " matching items were deleted before the failure)");
     }
-    for (uint64_t label : written->labels) {
-      if (label != 0) response.set_deleted(response.deleted() + 1);
+    for (uint64_t item_no : written->item_nos) {
+      if (item_no != 0) response.set_deleted(response.deleted() + 1);
     }
   }
   return response;
@@ -255,7 +256,7 @@ absl::Status ItemIngest::Reencode(CollectionRuntime* runtime, const PromotionSta
     // listed it, and then the upsert path has already written its code for this version.
     auto item = items.GetItem(runtime->name(), id);
     if (!item.ok()) continue;
-    if (items.GetCode(runtime->name(), model.version, item->label).ok()) continue;
+    if (items.GetCode(runtime->name(), model.version, item->item_no).ok()) continue;
     v1::Item record;
     if (!record.ParseFromString(item->record)) continue;
     if (absl::Status s = InputToVector(runtime->spec(), model.text.get(), record.input(), &vectors);

@@ -91,7 +91,7 @@ absl::StatusOr<v1::ListItemsResponse> QueryEngine::ListItems(
     if (!request.include_inputs()) record.clear_input();
     *out->mutable_item() = std::move(record);
     if (request.include_codes() && serving != nullptr) {
-      auto code = items.GetCode(runtime.name(), serving->model->version, item.label);
+      auto code = items.GetCode(runtime.name(), serving->model->version, item.item_no);
       if (code.ok()) {
         *out->mutable_code() = BytesToCode(*code, serving->model->model->code_size(),
                                            serving->model->model->code_type());

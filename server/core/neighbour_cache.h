@@ -1,16 +1,17 @@
 // What a search returns about each neighbour besides its distance (item id, label, metadata),
-// cached by index label, so that a search does not read its neighbours' records from RocksDB
+// cached by item number, so that a search does not read its neighbours' records from RocksDB
 // (two MultiGets and a record parse per search were a quarter of the server's CPU at 16
 // concurrent searches by code).
 //
 // The store stays the source of truth; the cache only holds what was read from it.
 // Consistency contract:
-//   - Every path that changes items calls Invalidate(labels) (or InvalidateAll()) after its
+//   - Every path that changes items calls Invalidate(item_nos) (or InvalidateAll()) after its
 //     store write and before it acknowledges: ItemIngest (upserts, deletes) on a primary,
 //     the catch-up of a follower.
-//   - A search looks its labels up; for each miss it gets a stamp, reads the store, and offers
-//     what it read with Fill(label, stamp, value). Fill refuses the value when the label was
-//     invalidated after the stamp was taken, so a read that raced a write never caches what the
+//   - A search looks its item numbers up; for each miss it gets a stamp, reads the store, and
+//   offers
+//     what it read with Fill(item_no, stamp, value). Fill refuses the value when the item number
+//     was invalidated after the stamp was taken, so a read that raced a write never caches what the
 //     write replaced. Hence, once a write is acknowledged, no search returns the old head.
 //
 // Bounded: at most `capacity` entries (0 disables the cache: every Lookup misses and Fill keeps
@@ -42,13 +43,13 @@ class NeighbourCache {
   NeighbourCache(const NeighbourCache&) = delete;
   NeighbourCache& operator=(const NeighbourCache&) = delete;
 
-  // The cached head of `label`, or nullptr with *stamp set for a later Fill.
-  [[nodiscard]] Head Lookup(uint64_t label, uint64_t* stamp) const;
+  // The cached head of `item_no`, or nullptr with *stamp set for a later Fill.
+  [[nodiscard]] Head Lookup(uint64_t item_no, uint64_t* stamp) const;
 
-  // Caches `head` for `label` unless the label was invalidated since Lookup gave `stamp`.
-  void Fill(uint64_t label, uint64_t stamp, Head head);
+  // Caches `head` for `item_no` unless it was invalidated since Lookup gave `stamp`.
+  void Fill(uint64_t item_no, uint64_t stamp, Head head);
 
-  void Invalidate(const std::vector<uint64_t>& labels);
+  void Invalidate(const std::vector<uint64_t>& item_nos);
   void InvalidateAll();
 
   struct Stats {
@@ -68,7 +69,7 @@ class NeighbourCache {
     std::unordered_map<uint64_t, Head> heads;
     mutable uint64_t hits = 0, misses = 0;  // Counted under mu, which Lookup holds anyway.
   };
-  static size_t ShardOf(uint64_t label) { return (label * 0x9E3779B97F4A7C15ull) >> 58; }
+  static size_t ShardOf(uint64_t item_no) { return (item_no * 0x9E3779B97F4A7C15ull) >> 58; }
 
   const size_t capacity_;
   const size_t per_shard_;

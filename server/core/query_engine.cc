@@ -132,7 +132,7 @@ absl::StatusOr<Query> QueryFromItem(Store* store, const CollectionRuntime& runti
     }
     return item.status();
   }
-  auto code = items.GetCode(runtime.name(), version, item->label);
+  auto code = items.GetCode(runtime.name(), version, item->item_no);
   if (!code.ok()) {
     if (code.status().code() == absl::StatusCode::kNotFound) {
       return absl::FailedPreconditionError("item '" + id +
@@ -140,7 +140,7 @@ absl::StatusOr<Query> QueryFromItem(Store* store, const CollectionRuntime& runti
     }
     return code.status();
   }
-  return Query{std::move(*code), item->label};
+  return Query{std::move(*code), item->item_no};
 }
 
 absl::StatusOr<Query> ResolveQuery(Store* store, const CollectionRuntime& runtime,
@@ -165,22 +165,22 @@ absl::StatusOr<Query> ResolveQuery(Store* store, const CollectionRuntime& runtim
 }  // namespace
 
 absl::StatusOr<std::vector<NeighbourCache::Head>> LookupNeighbourHeads(
-    Store* store, const CollectionRuntime& runtime, const std::vector<uint64_t>& labels) {
+    Store* store, const CollectionRuntime& runtime, const std::vector<uint64_t>& item_nos) {
   NeighbourCache& cache = runtime.neighbours();
-  std::vector<NeighbourCache::Head> heads(labels.size());
-  std::vector<uint64_t> stamps(labels.size());
+  std::vector<NeighbourCache::Head> heads(item_nos.size());
+  std::vector<uint64_t> stamps(item_nos.size());
   std::vector<uint64_t> missing;  // Labels to read.
   std::vector<size_t> missing_at;
-  for (size_t i = 0; i < labels.size(); ++i) {
-    heads[i] = cache.Lookup(labels[i], &stamps[i]);
+  for (size_t i = 0; i < item_nos.size(); ++i) {
+    heads[i] = cache.Lookup(item_nos[i], &stamps[i]);
     if (heads[i] == nullptr) {
-      missing.push_back(labels[i]);
+      missing.push_back(item_nos[i]);
       missing_at.push_back(i);
     }
   }
   if (missing.empty()) return heads;
   CollectionStore items(store);
-  auto ids = items.LookupLabels(runtime.name(), missing);
+  auto ids = items.LookupIds(runtime.name(), missing);
   if (!ids.ok()) return ids.status();
   std::vector<std::string> found_ids;
   std::vector<size_t> found_at;  // Index into `missing`.
@@ -195,7 +195,7 @@ absl::StatusOr<std::vector<NeighbourCache::Head>> LookupNeighbourHeads(
     const size_t m = found_at[f];
     const auto& item = (*records)[f];
     // Deleted, or deleted and upserted again as a new item, between the two reads.
-    if (!item.has_value() || item->label != missing[m]) continue;
+    if (!item.has_value() || item->item_no != missing[m]) continue;
     v1::Item record;
     if (!record.ParseFromString(item->record)) continue;
     auto head = std::make_shared<v1::Neighbor>();
@@ -217,9 +217,9 @@ class AttributeFilter : public LabelFilter {
   AttributeFilter(const AttributeTable::Reader& attrs, const CompiledFilter& filter,
                   uint64_t exclude)
       : attrs_(attrs), filter_(filter), exclude_(exclude) {}
-  bool Accept(uint64_t label) const override {
-    if (label == exclude_) return false;
-    const ItemAttrs* item = attrs_.Find(label);
+  bool Accept(uint64_t item_no) const override {
+    if (item_no == exclude_) return false;
+    const ItemAttrs* item = attrs_.Find(item_no);
     return item != nullptr && filter_.Matches(*item);
   }
 
@@ -289,9 +289,9 @@ absl::Status SearchResolved(Store* store, const CollectionRuntime& runtime,
     // The walk gave up (the matches lie far from the query), or found fewer than k: either fewer
     // match, or it could not reach them (a disconnected graph). The exact scan settles it.
     if (exact || gave_up || found->size() < k) {
-      std::vector<uint64_t> labels = attrs->Matching(*filter);
-      labels.erase(std::remove(labels.begin(), labels.end(), query.exclude), labels.end());
-      found = serving.index->SearchExactAmong(query.code, k, labels);
+      std::vector<uint64_t> item_nos = attrs->Matching(*filter);
+      item_nos.erase(std::remove(item_nos.begin(), item_nos.end(), query.exclude), item_nos.end());
+      found = serving.index->SearchExactAmong(query.code, k, item_nos);
     }
   } else {
     const size_t want = k + (query.exclude != 0 ? 1 : 0);
@@ -299,16 +299,16 @@ absl::Status SearchResolved(Store* store, const CollectionRuntime& runtime,
                             : serving.index->Search(query.code, want, request.ef());
   }
   if (!found.ok()) return found.status();
-  std::vector<uint64_t> labels;
+  std::vector<uint64_t> item_nos;
   std::vector<float> distances;
   for (const Neighbor& n : *found) {
-    if (n.label == query.exclude || labels.size() == k) continue;
-    labels.push_back(n.label);
+    if (n.item_no == query.exclude || item_nos.size() == k) continue;
+    item_nos.push_back(n.item_no);
     distances.push_back(n.distance);
   }
-  auto heads = LookupNeighbourHeads(store, runtime, labels);
+  auto heads = LookupNeighbourHeads(store, runtime, item_nos);
   if (!heads.ok()) return heads.status();
-  for (size_t i = 0; i < labels.size(); ++i) {
+  for (size_t i = 0; i < item_nos.size(); ++i) {
     if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.
     const v1::Neighbor& head = *(*heads)[i];
     v1::Neighbor* out = response->add_neighbors();
@@ -520,7 +520,7 @@ absl::StatusOr<v1::GetItemResponse> QueryEngine::GetItem(const v1::GetItemReques
   }
   auto serving = (*runtime)->serving();
   if (request.include_code() && serving != nullptr) {
-    auto code = items.GetCode(request.collection(), serving->model->version, item->label);
+    auto code = items.GetCode(request.collection(), serving->model->version, item->item_no);
     if (code.ok()) {
       *response.mutable_code() = BytesToCode(*code, serving->model->model->code_size(),
                                              serving->model->model->code_type());

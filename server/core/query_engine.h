@@ -31,7 +31,7 @@ class CollectionRuntime;
 // (label -> id in one MultiGet, then the items' records in another), filling the cache. Used by
 // Search, and by cluster mode's shard searches (server/cluster).
 [[nodiscard]] absl::StatusOr<std::vector<NeighbourCache::Head>> LookupNeighbourHeads(
-    Store* store, const CollectionRuntime& runtime, const std::vector<uint64_t>& labels);
+    Store* store, const CollectionRuntime& runtime, const std::vector<uint64_t>& item_nos);
 
 struct ServingModel;
 

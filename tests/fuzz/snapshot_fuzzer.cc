@@ -128,8 +128,8 @@ void Exercise(bn::HnswIndex* index) {
   if (exact->size() != std::min<size_t>(3, index->size())) Fail("SearchExact count");
   if (!index->Upsert(1000, q).ok()) Fail("Upsert");
   if (exact->size() > 0) {
-    if (!index->Upsert((*exact)[0].label, RandomCode(c, &rng)).ok()) Fail("Upsert existing");
-    if (!index->Delete((*exact)[0].label).ok()) Fail("Delete");
+    if (!index->Upsert((*exact)[0].item_no, RandomCode(c, &rng)).ok()) Fail("Upsert existing");
+    if (!index->Delete((*exact)[0].item_no).ok()) Fail("Delete");
   }
   if (!index->Compact().ok()) Fail("Compact");
   std::string body;

@@ -150,10 +150,11 @@ TEST(HnswBodyValidationTest, SizesAndLayoutMustMatch) {
   ExpectDataLoss(
       With<size_t>(body, kSizeDataPerElement, Get<size_t>(body, kSizeDataPerElement) + 8),
       "node size");
-  // Duplicate labels: node 1 gets node 0's label.
+  // Duplicate item numbers: node 1 gets node 0's item number.
   const size_t label_at = Get<size_t>(body, kSizeDataPerElement) - 8;
   const uint64_t label0 = Get<uint64_t>(body, NodeOffset(body, 0) + label_at);
-  ExpectDataLoss(With<uint64_t>(body, NodeOffset(body, 1) + label_at, label0), "duplicate label");
+  ExpectDataLoss(With<uint64_t>(body, NodeOffset(body, 1) + label_at, label0),
+                 "duplicate item number");
 }
 
 TEST(HnswBodyValidationTest, AHugeSavedCapacityIsNotAllocated) {

@@ -1,5 +1,6 @@
-// Filtered HNSW search (issue 24): only accepted labels come back, k of them whenever k exist,
-// with recall against the exact filtered search; and the exact search among given labels.
+// Filtered HNSW search (issue 24): only accepted item numbers come back, k of them whenever k
+// exist, with recall against the exact filtered search; and the exact search among given item
+// numbers.
 #include <algorithm>
 #include <random>
 #include <set>
@@ -23,11 +24,11 @@ std::string RandomCode(std::mt19937* rng, int dim) {
   return FloatCode(v);
 }
 
-// Accepts labels divisible by `every`.
+// Accepts item numbers divisible by `every`.
 class EveryNth : public LabelFilter {
  public:
   explicit EveryNth(uint64_t every) : every_(every) {}
-  bool Accept(uint64_t label) const override { return label % every_ == 0; }
+  bool Accept(uint64_t item_no) const override { return item_no % every_ == 0; }
 
  private:
   uint64_t every_;
@@ -61,13 +62,13 @@ TEST(HnswFilterTest, ReturnsOnlyAcceptedLabelsWithHighRecall) {
       ASSERT_TRUE(want.ok());
       ASSERT_EQ(got->size(), 10u) << "every " << every;
       std::set<uint64_t> truth;
-      for (const Neighbor& nb : *want) truth.insert(nb.label);
+      for (const Neighbor& nb : *want) truth.insert(nb.item_no);
       for (size_t i = 0; i < got->size(); ++i) {
-        EXPECT_EQ((*got)[i].label % every, 0u);
+        EXPECT_EQ((*got)[i].item_no % every, 0u);
         if (i > 0) {
           EXPECT_LE((*got)[i - 1].distance, (*got)[i].distance);
         }
-        hits += truth.count((*got)[i].label);
+        hits += truth.count((*got)[i].item_no);
       }
       total += truth.size();
     }
@@ -78,13 +79,13 @@ TEST(HnswFilterTest, ReturnsOnlyAcceptedLabelsWithHighRecall) {
 TEST(HnswFilterTest, ReturnsEveryMatchWhenFewerThanK) {
   std::mt19937 rng(8);
   auto index = Build(2000, 8, &rng);
-  EveryNth filter(500);  // Labels 500, 1000, 1500, 2000.
+  EveryNth filter(500);  // Item numbers 500, 1000, 1500, 2000.
   ASSERT_TRUE(index->Delete(1000).ok());
   auto got = index->SearchFiltered(RandomCode(&rng, 8), 10, 16, filter);
   ASSERT_TRUE(got.ok());
-  std::set<uint64_t> labels;
-  for (const Neighbor& nb : *got) labels.insert(nb.label);
-  EXPECT_EQ(labels, (std::set<uint64_t>{500, 1500, 2000}));  // 1000 is deleted.
+  std::set<uint64_t> item_nos;
+  for (const Neighbor& nb : *got) item_nos.insert(nb.item_no);
+  EXPECT_EQ(item_nos, (std::set<uint64_t>{500, 1500, 2000}));  // 1000 is deleted.
 }
 
 TEST(HnswFilterTest, WalkGivesUpPastItsBudget) {
@@ -118,9 +119,9 @@ TEST(HnswFilterTest, ExactAmongSkipsUnknownAndDuplicateLabels) {
   ASSERT_TRUE(all.ok());
   std::vector<uint64_t> order;
   for (const Neighbor& nb : *all) {
-    if (nb.label == 3 || nb.label == 7 || nb.label == 50) order.push_back(nb.label);
+    if (nb.item_no == 3 || nb.item_no == 7 || nb.item_no == 50) order.push_back(nb.item_no);
   }
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*got)[i].label, order[i]);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*got)[i].item_no, order[i]);
   EXPECT_FALSE(index->SearchExactAmong("x", 5, {3}).ok());
   EXPECT_FALSE(index->SearchExactAmong(query, 0, {3}).ok());
 }

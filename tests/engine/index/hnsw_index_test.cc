@@ -97,11 +97,11 @@ TEST_P(FloatSpaceTest, DistancesMatchNaiveAndExactSearchIsExact) {
     for (size_t i = 0; i < exact->size(); ++i) {
       EXPECT_NEAR((*exact)[i].distance, naive[i].first, 1e-3 * (1 + std::fabs(naive[i].first)));
     }
-    for (int i = 0; i < 5; ++i) EXPECT_EQ((*exact)[i].label, naive[i].second);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ((*exact)[i].item_no, naive[i].second);
     auto approx = index->Search(FloatCode(query), 10, 200);
     ASSERT_TRUE(approx.ok());
     ASSERT_EQ(approx->size(), 10u);
-    EXPECT_EQ((*approx)[0].label, naive[0].second);  // ef=200 over 300 points: exact top-1.
+    EXPECT_EQ((*approx)[0].item_no, naive[0].second);  // ef=200 over 300 points: exact top-1.
     for (size_t i = 0; i + 1 < approx->size(); ++i) {
       EXPECT_LE((*approx)[i].distance, (*approx)[i + 1].distance);
     }
@@ -125,7 +125,7 @@ TEST(HammingSpaceTest, DistancesMatchNaivePopcount) {
     ASSERT_TRUE(exact.ok());
     ASSERT_EQ(exact->size(), 200u);
     for (const Neighbor& n : *exact) {
-      EXPECT_EQ(n.distance, NaiveHamming(query, codes[n.label - 1])) << bits;
+      EXPECT_EQ(n.distance, NaiveHamming(query, codes[n.item_no - 1])) << bits;
     }
     auto approx = index->Search(query, 5, 200);
     ASSERT_TRUE(approx.ok());
@@ -151,7 +151,7 @@ TEST(HnswIndexTest, UpsertReplacesAndDeleteHidesAndUndeletes) {
   ASSERT_TRUE(index->Upsert(1, FloatCode({0, 0})).ok());
   ASSERT_TRUE(index->Upsert(2, FloatCode({10, 10})).ok());
   ASSERT_TRUE(index->Upsert(3, FloatCode({20, 20})).ok());
-  auto near = [&](std::vector<float> q) { return (*index->Search(FloatCode(q), 1))[0].label; };
+  auto near = [&](std::vector<float> q) { return (*index->Search(FloatCode(q), 1))[0].item_no; };
   EXPECT_EQ(near({9, 9}), 2u);
   // Replacing adds a node for the new vector and marks the old one deleted.
   ASSERT_TRUE(index->Upsert(2, FloatCode({100, 100})).ok());
@@ -168,21 +168,21 @@ TEST(HnswIndexTest, UpsertReplacesAndDeleteHidesAndUndeletes) {
   EXPECT_EQ(near({99, 99}), 3u);
   auto all = index->SearchExact(FloatCode({0, 0}), 10);
   EXPECT_EQ(all->size(), 2u);
-  // Upserting a deleted label brings it back with the new vector.
+  // Upserting a deleted item number brings it back with the new vector.
   ASSERT_TRUE(index->Upsert(2, FloatCode({50, 50})).ok());
   EXPECT_TRUE(index->Contains(2));
   EXPECT_EQ(index->deleted_count(), 2u);
   EXPECT_EQ(index->size(), 3u);
   EXPECT_EQ(near({49, 49}), 2u);
-  // A snapshot keeps the label on its live node; compaction drops the old ones.
+  // A snapshot keeps the item number on its live node; compaction drops the old ones.
   std::string body;
   ASSERT_TRUE(index->Serialize(&body).ok());
   auto loaded = HnswIndex::Deserialize(index->config(), body);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ((*loaded)->size(), 3u);
   EXPECT_EQ((*loaded)->deleted_count(), 2u);
-  EXPECT_EQ((*(*loaded)->Search(FloatCode({49, 49}), 1))[0].label, 2u);
-  EXPECT_EQ((*(*loaded)->Search(FloatCode({19, 19}), 1))[0].label, 3u);
+  EXPECT_EQ((*(*loaded)->Search(FloatCode({49, 49}), 1))[0].item_no, 2u);
+  EXPECT_EQ((*(*loaded)->Search(FloatCode({19, 19}), 1))[0].item_no, 3u);
   ASSERT_TRUE(index->Compact().ok());
   EXPECT_EQ(index->deleted_count(), 0u);
   EXPECT_EQ(index->size(), 3u);
@@ -208,7 +208,7 @@ TEST(HnswIndexTest, GrowsBeyondInitialCapacityAndCompacts) {
   for (int i = 400; i < 500; i += 7) {
     auto r = index->Search(FloatCode(data[i]), 1, 100);
     ASSERT_TRUE(r.ok());
-    EXPECT_EQ((*r)[0].label, static_cast<uint64_t>(i));
+    EXPECT_EQ((*r)[0].item_no, static_cast<uint64_t>(i));
   }
 }
 
@@ -216,13 +216,13 @@ TEST(HnswIndexTest, UpsertBatchGrowsOnceAndMatchesExact) {
   std::mt19937 rng(9);
   auto index = MakeIndex(Metric::kL2, 16, 8);
   std::vector<std::string> codes;
-  std::vector<uint64_t> labels;
+  std::vector<uint64_t> item_nos;
   for (int i = 0; i < 2000; ++i) {
     codes.push_back(FloatCode(RandomVector(&rng, 16)));
-    labels.push_back(i * 3 + 1);
+    item_nos.push_back(i * 3 + 1);
   }
   std::vector<absl::string_view> views(codes.begin(), codes.end());
-  ASSERT_TRUE(index->UpsertBatch(labels, views).ok());
+  ASSERT_TRUE(index->UpsertBatch(item_nos, views).ok());
   EXPECT_EQ(index->size(), 2000u);
   int hits = 0;
   for (int q = 0; q < 50; ++q) {
@@ -230,8 +230,8 @@ TEST(HnswIndexTest, UpsertBatchGrowsOnceAndMatchesExact) {
     auto exact = index->SearchExact(query, 10);
     auto approx = index->Search(query, 10, 100);
     std::set<uint64_t> truth;
-    for (auto& n : *exact) truth.insert(n.label);
-    for (auto& n : *approx) hits += truth.count(n.label);
+    for (auto& n : *exact) truth.insert(n.item_no);
+    for (auto& n : *approx) hits += truth.count(n.item_no);
   }
   EXPECT_GT(hits, 50 * 10 * 8 / 10);  // Recall@10 well above 0.8 at ef=100 on 2000 points.
 }
@@ -244,18 +244,18 @@ TEST(HnswIndexTest, InsertBuildsTheGraphHnswlibAddPointBuilds) {
   constexpr int kDim = 16, kPoints = 3000;
   std::mt19937 rng(21);
   auto index = MakeIndex(Metric::kL2, kDim, kPoints);
-  std::vector<uint64_t> labels;
+  std::vector<uint64_t> item_nos;
   std::vector<std::string> codes;
   for (int i = 0; i < kPoints; ++i) {
     const std::string code = FloatCode(RandomVector(&rng, kDim));
     if (i < kPoints / 2) {  // Half one at a time, half in one batch: both paths.
       ASSERT_TRUE(index->Upsert(i + 1, code).ok());
     } else {
-      labels.push_back(i + 1);
+      item_nos.push_back(i + 1);
       codes.push_back(code);
     }
   }
-  ASSERT_TRUE(index->UpsertBatch(labels, {codes.begin(), codes.end()}).ok());
+  ASSERT_TRUE(index->UpsertBatch(item_nos, {codes.begin(), codes.end()}).ok());
   std::string ours;
   ASSERT_TRUE(index->Serialize(&ours).ok());
   ASSERT_TRUE(index->Compact().ok());
@@ -273,17 +273,17 @@ TEST(HnswIndexTest, SearchFindsWhatHnswlibsBaseLayerSearchFinds) {
     constexpr int kDim = 30, kPoints = 4000;
     std::mt19937 rng(5);
     auto index = MakeIndex(m, kDim, kPoints);
-    std::vector<uint64_t> labels;
+    std::vector<uint64_t> item_nos;
     std::vector<std::string> codes;
     for (int i = 0; i < kPoints; ++i) {
-      labels.push_back(i + 1);
+      item_nos.push_back(i + 1);
       codes.push_back(FloatCode(RandomVector(&rng, kDim)));
     }
-    ASSERT_TRUE(index->UpsertBatch(labels, {codes.begin(), codes.end()}).ok());
+    ASSERT_TRUE(index->UpsertBatch(item_nos, {codes.begin(), codes.end()}).ok());
     for (const bool with_deletions : {false, true}) {
       if (with_deletions) {
-        for (uint64_t label = 1; label <= kPoints; label += 7) {
-          ASSERT_TRUE(index->Delete(label).ok());
+        for (uint64_t item_no = 1; item_no <= kPoints; item_no += 7) {
+          ASSERT_TRUE(index->Delete(item_no).ok());
         }
       }
       for (size_t ef : {10, 40, 200}) {
@@ -295,11 +295,11 @@ TEST(HnswIndexTest, SearchFindsWhatHnswlibsBaseLayerSearchFinds) {
           ASSERT_EQ(ours->size(), 10u);
           ASSERT_EQ(ours->size(), theirs->size());
           for (size_t i = 0; i < ours->size(); ++i) {
-            EXPECT_EQ((*ours)[i].label, (*theirs)[i].label)
+            EXPECT_EQ((*ours)[i].item_no, (*theirs)[i].item_no)
                 << "metric " << MetricName(m) << " ef " << ef << " rank " << i;
             EXPECT_EQ((*ours)[i].distance, (*theirs)[i].distance);
             if (with_deletions) {
-              EXPECT_NE((*ours)[i].label % 7, 1u);
+              EXPECT_NE((*ours)[i].item_no % 7, 1u);
             }
           }
         }
@@ -323,7 +323,7 @@ TEST(HnswIndexTest, SerializeRoundTrip) {
   std::string q = FloatCode(RandomVector(&rng, 12));
   auto a = index->SearchExact(q, 7);
   auto b = (*loaded)->SearchExact(q, 7);
-  for (int i = 0; i < 7; ++i) EXPECT_EQ((*a)[i].label, (*b)[i].label);
+  for (int i = 0; i < 7; ++i) EXPECT_EQ((*a)[i].item_no, (*b)[i].item_no);
   EXPECT_FALSE(HnswIndex::Deserialize(index->config(), body.substr(0, body.size() / 2)).ok());
   IndexConfig other = index->config();
   other.dim = 13;
@@ -340,16 +340,16 @@ TEST(HnswIndexTest, ConcurrentInsertAndSearch) {
     threads.emplace_back([&, w] {
       std::mt19937 rng(100 + w);
       for (int i = 0; i < 400; ++i) {
-        const uint64_t label = w * 100000 + i;
-        ASSERT_TRUE(index->Upsert(label, FloatCode(RandomVector(&rng, 8))).ok());
+        const uint64_t item_no = w * 100000 + i;
+        ASSERT_TRUE(index->Upsert(item_no, FloatCode(RandomVector(&rng, 8))).ok());
         if (i % 10 == 9) {
-          ASSERT_TRUE(index->Delete(label - 5).ok());
+          ASSERT_TRUE(index->Delete(item_no - 5).ok());
         }
         if (w == 0 && i == 200) {
           ASSERT_TRUE(index->Compact().ok());  // Concurrent with searches and the other writer.
         }
         if (i % 7 == 0) {
-          ASSERT_TRUE(index->Upsert(label, FloatCode(RandomVector(&rng, 8))).ok());
+          ASSERT_TRUE(index->Upsert(item_no, FloatCode(RandomVector(&rng, 8))).ok());
         }
       }
       if (--writers_left == 0) done = true;

@@ -56,9 +56,9 @@ void WriteItems(CollectionStore* cs, const std::string& prefix, int n, std::mt19
 void ExpectIndexMatchesStore(Store* store, const ServingIndex& si) {
   CollectionStore cs(store);
   size_t codes = 0;
-  ASSERT_TRUE(cs.ScanCodes("c", kVersion, [&](uint64_t label, absl::string_view code) {
+  ASSERT_TRUE(cs.ScanCodes("c", kVersion, [&](uint64_t item_no, absl::string_view code) {
                   ++codes;
-                  EXPECT_TRUE(si.index().Contains(label)) << label;
+                  EXPECT_TRUE(si.index().Contains(item_no)) << item_no;
                   auto nn = si.SearchExact(code, 1);
                   EXPECT_TRUE(nn.ok());
                   if (nn.ok() && !nn->empty()) {
@@ -189,8 +189,8 @@ TEST_F(ServingIndexTest, TrimmedChangeLogMakesSnapshotStale) {
   ExpectIndexMatchesStore(store_.get(), **si);
 }
 
-// Callers that cache per-label state (the service's neighbour heads on a replica) learn what a
-// CatchUp applied: the labels of the applied changes, or that the index was rebuilt.
+// Callers that cache per-item number state (the service's neighbour heads on a replica) learn what
+// a CatchUp applied: the item numbers of the applied changes, or that the index was rebuilt.
 TEST_F(ServingIndexTest, CatchUpReportsTheLabelsItAppliedOrARebuild) {
   WriteItems(cs_.get(), "a", 20, &rng_);
   auto si = Open();
@@ -204,8 +204,8 @@ TEST_F(ServingIndexTest, CatchUpReportsTheLabelsItAppliedOrARebuild) {
   CatchUpReport report;
   ASSERT_TRUE((*si)->CatchUp(&report).ok());
   EXPECT_FALSE(report.rebuilt);
-  std::vector<uint64_t> applied = report.labels;
-  std::vector<uint64_t> expected = written->labels;
+  std::vector<uint64_t> applied = report.item_nos;
+  std::vector<uint64_t> expected = written->item_nos;
   std::sort(applied.begin(), applied.end());
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(applied, expected);
@@ -213,7 +213,7 @@ TEST_F(ServingIndexTest, CatchUpReportsTheLabelsItAppliedOrARebuild) {
   CatchUpReport nothing;
   ASSERT_TRUE((*si)->CatchUp(&nothing).ok());
   EXPECT_FALSE(nothing.rebuilt);
-  EXPECT_TRUE(nothing.labels.empty());
+  EXPECT_TRUE(nothing.item_nos.empty());
 
   // The change log trimmed past what the index applied: it rebuilds, and says so.
   WriteItems(cs_.get(), "b", 20, &rng_);

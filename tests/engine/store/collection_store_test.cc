@@ -56,8 +56,8 @@ TEST_F(CollectionStoreTest, UpsertKeepsLabelDeleteNeverReusesIt) {
   auto r1 = cs_->Write("c", b1);
   ASSERT_TRUE(r1.ok()) << r1.status();
   EXPECT_EQ(r1->change_counter, 1u);
-  ASSERT_EQ(r1->labels.size(), 2u);
-  const uint64_t lx = r1->labels[0], ly = r1->labels[1];
+  ASSERT_EQ(r1->item_nos.size(), 2u);
+  const uint64_t lx = r1->item_nos[0], ly = r1->item_nos[1];
   EXPECT_NE(lx, ly);
 
   ItemBatch b2;
@@ -68,16 +68,16 @@ TEST_F(CollectionStoreTest, UpsertKeepsLabelDeleteNeverReusesIt) {
   auto r2 = cs_->Write("c", b2);
   ASSERT_TRUE(r2.ok()) << r2.status();
   EXPECT_EQ(r2->change_counter, 2u);
-  EXPECT_EQ(r2->labels[0], lx);
-  EXPECT_EQ(r2->labels[2], 0u);
-  const uint64_t lz = r2->labels[3];
+  EXPECT_EQ(r2->item_nos[0], lx);
+  EXPECT_EQ(r2->item_nos[2], 0u);
+  const uint64_t lz = r2->item_nos[3];
   EXPECT_NE(lz, lx);
   EXPECT_NE(lz, ly);
 
   auto x = cs_->GetItem("c", "x");
   ASSERT_TRUE(x.ok());
   EXPECT_EQ(x->record, "rec-x2");
-  EXPECT_EQ(x->label, lx);
+  EXPECT_EQ(x->item_no, lx);
   EXPECT_EQ(*cs_->GetCode("c", 1, lx), "new-x1");
   EXPECT_TRUE(absl::IsNotFound(cs_->GetCode("c", 2, lx).status()));
   EXPECT_TRUE(absl::IsNotFound(cs_->GetItem("c", "y").status()));
@@ -87,7 +87,7 @@ TEST_F(CollectionStoreTest, UpsertKeepsLabelDeleteNeverReusesIt) {
   ASSERT_EQ(several->size(), 3u);
   ASSERT_TRUE((*several)[0].has_value());
   EXPECT_EQ((*several)[0]->record, "rec-z");
-  EXPECT_EQ((*several)[0]->label, lz);
+  EXPECT_EQ((*several)[0]->item_no, lz);
   EXPECT_FALSE((*several)[1].has_value());
   ASSERT_TRUE((*several)[2].has_value());
   EXPECT_EQ((*several)[2]->id, "x");
@@ -95,18 +95,18 @@ TEST_F(CollectionStoreTest, UpsertKeepsLabelDeleteNeverReusesIt) {
   EXPECT_TRUE(absl::IsNotFound(cs_->GetCode("c", 1, ly).status()));
   EXPECT_EQ(*cs_->CountItems("c"), 2u);
 
-  auto ids = cs_->LookupLabels("c", {lx, ly, lz});
+  auto ids = cs_->LookupIds("c", {lx, ly, lz});
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ((*ids)[0], std::optional<std::string>("x"));
   EXPECT_FALSE((*ids)[1].has_value());
   EXPECT_EQ((*ids)[2], std::optional<std::string>("z"));
 
-  // Re-adding a deleted id gets a fresh label.
+  // Re-adding a deleted id gets a fresh item number.
   ItemBatch b3;
   b3.Upsert("y", "rec-y2");
   auto r3 = cs_->Write("c", b3);
   ASSERT_TRUE(r3.ok());
-  EXPECT_GT(r3->labels[0], lz);
+  EXPECT_GT(r3->item_nos[0], lz);
 }
 
 // Cluster mode's replicas store the log position they applied in the same write batch; it
@@ -165,7 +165,7 @@ TEST_F(CollectionStoreTest, InvalidBatchesWriteNothing) {
 
 TEST_F(CollectionStoreTest, ScansAndChangeLog) {
   ASSERT_TRUE(cs_->PutCollection("c", "").ok());
-  std::map<std::string, uint64_t> labels;
+  std::map<std::string, uint64_t> item_nos;
   for (int batch = 0; batch < 5; ++batch) {
     ItemBatch b;
     for (int i = 0; i < 10; ++i) {
@@ -174,7 +174,7 @@ TEST_F(CollectionStoreTest, ScansAndChangeLog) {
     }
     auto r = cs_->Write("c", b);
     ASSERT_TRUE(r.ok());
-    for (int i = 0; i < 10; ++i) labels["id" + std::to_string(batch * 10 + i)] = r->labels[i];
+    for (int i = 0; i < 10; ++i) item_nos["id" + std::to_string(batch * 10 + i)] = r->item_nos[i];
   }
   ItemBatch del;
   del.Delete("id3");
@@ -186,7 +186,7 @@ TEST_F(CollectionStoreTest, ScansAndChangeLog) {
   std::vector<std::string> scanned;
   ASSERT_TRUE(cs_->ScanItems("c",
                              [&](const Item& it) {
-                               EXPECT_EQ(it.label, labels[it.id]);
+                               EXPECT_EQ(it.item_no, item_nos[it.id]);
                                EXPECT_EQ(it.record, "r" + it.id);
                                scanned.push_back(it.id);
                                return true;
@@ -206,7 +206,7 @@ TEST_F(CollectionStoreTest, ScansAndChangeLog) {
                      &st)
                   .ok());
   EXPECT_EQ(codes.size(), 49u);
-  EXPECT_EQ(codes[labels["id4"]], "recoded");
+  EXPECT_EQ(codes[item_nos["id4"]], "recoded");
   EXPECT_EQ(st.change_counter, 7u);
   EXPECT_EQ(st.item_count, 49u);
 
@@ -214,9 +214,9 @@ TEST_F(CollectionStoreTest, ScansAndChangeLog) {
   ASSERT_TRUE(changes.ok());
   EXPECT_TRUE(changes->complete);
   ASSERT_EQ(changes->entries.size(), 2u);
-  EXPECT_EQ(changes->entries[0].label, labels["id3"]);
+  EXPECT_EQ(changes->entries[0].item_no, item_nos["id3"]);
   EXPECT_FALSE(changes->entries[0].code.has_value());
-  EXPECT_EQ(changes->entries[1].label, labels["id4"]);
+  EXPECT_EQ(changes->entries[1].item_no, item_nos["id4"]);
   EXPECT_EQ(changes->entries[1].code, std::optional<std::string>("recoded"));
 
   ASSERT_TRUE(cs_->TrimChangeLog("c", 5).ok());

@@ -86,9 +86,9 @@ TEST(KeysTest, CollectionRangeContainsExactlyItsKeys) {
     const std::string end = keys::CollectionPrefixEnd(c);
     for (const std::string& other : names) {
       std::vector<std::string> ks = {
-          keys::CollectionSpecKey(other),      keys::ItemKey(other, "\xff\xff"),
-          keys::LabelKey(other, ~uint64_t{0}), keys::CodeKey(other, 0, 0),
-          keys::DatasetKey(other, "\xff", 5),  keys::JobCheckpointKey(other, "")};
+          keys::CollectionSpecKey(other),       keys::ItemKey(other, "\xff\xff"),
+          keys::ItemNoKey(other, ~uint64_t{0}), keys::CodeKey(other, 0, 0),
+          keys::DatasetKey(other, "\xff", 5),   keys::JobCheckpointKey(other, "")};
       for (const std::string& k : ks) {
         const bool inside = k >= begin && k < end;
         EXPECT_EQ(inside, c == other) << "collection " << c.size() << " other " << other.size();

@@ -64,7 +64,7 @@ TEST(StoreCheckTest, AnIntactStoreChecksCleanWithCounts) {
   const absl::Status s = Store::Check(dir.Sub("data"), &report);
   EXPECT_TRUE(s.ok()) << s << "\n" << report;
   EXPECT_NE(report.find("sst checksums: ok"), std::string::npos) << report;
-  // 500 item records + 500 label entries + 5 change-log entries.
+  // 500 item records + 500 item number entries + 5 change-log entries.
   EXPECT_NE(report.find("column family items: 1005 records"), std::string::npos) << report;
   EXPECT_NE(report.find("column family codes: 500 records"), std::string::npos) << report;
   EXPECT_TRUE(absl::IsNotFound(Store::Check(dir.Sub("nothing"), &report)));

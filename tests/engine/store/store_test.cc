@@ -24,18 +24,17 @@ TEST(StoreTest, CreatesDatabaseWithSchemaVersionAndReopens) {
     EXPECT_EQ(value, std::to_string(kSchemaVersion));
     ASSERT_TRUE((*store)
                     ->db()
-                    ->Put(rocksdb::WriteOptions(), (*store)->handle(ColumnFamily::kItems), "k",
-                          "v")
+                    ->Put(rocksdb::WriteOptions(), (*store)->handle(ColumnFamily::kItems), "k", "v")
                     .ok());
   }
   auto reopened = Store::Open(dir.Sub("data"), StoreOptions());
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   std::string value;
-  ASSERT_TRUE((*reopened)
-                  ->db()
-                  ->Get(rocksdb::ReadOptions(), (*reopened)->handle(ColumnFamily::kItems), "k",
-                        &value)
-                  .ok());
+  ASSERT_TRUE(
+      (*reopened)
+          ->db()
+          ->Get(rocksdb::ReadOptions(), (*reopened)->handle(ColumnFamily::kItems), "k", &value)
+          .ok());
   EXPECT_EQ(value, "v");
 }
 
@@ -58,8 +57,7 @@ TEST(StoreTest, AFollowerSeesThePrimarysWritesAfterCatchingUpAndCannotWrite) {
   EXPECT_EQ(value, "1");
   // A write after the follower opened is invisible until it catches up (WAL tailing).
   ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), items, "b", "2").ok());
-  EXPECT_TRUE(
-      (*follower)->db()->Get(rocksdb::ReadOptions(), f_items, "b", &value).IsNotFound());
+  EXPECT_TRUE((*follower)->db()->Get(rocksdb::ReadOptions(), f_items, "b", &value).IsNotFound());
   ASSERT_TRUE((*follower)->CatchUpWithPrimary().ok());
   ASSERT_TRUE((*follower)->db()->Get(rocksdb::ReadOptions(), f_items, "b", &value).ok());
   EXPECT_EQ(value, "2");

@@ -79,10 +79,10 @@ TEST(BackgroundTest, ABackgroundThreadYieldsAfterEachIndexInsert) {
   config.dim = 4;
   auto index = HnswIndex::Create(config);
   ASSERT_TRUE(index.ok());
-  std::vector<uint64_t> labels;
+  std::vector<uint64_t> item_nos;
   std::vector<std::string> codes;
   for (uint64_t i = 1; i <= 50; ++i) {
-    labels.push_back(i);
+    item_nos.push_back(i);
     const float v[4] = {static_cast<float>(i), 1.0f, 2.0f, static_cast<float>(i % 7)};
     codes.emplace_back(reinterpret_cast<const char*>(v), sizeof(v));
   }
@@ -91,7 +91,7 @@ TEST(BackgroundTest, ABackgroundThreadYieldsAfterEachIndexInsert) {
   OnNewThread([&] {
     SetBackgroundThread(true);
     const uint64_t start = BackgroundYieldCount();
-    ASSERT_TRUE((*index)->UpsertBatch(labels, views).ok());
+    ASSERT_TRUE((*index)->UpsertBatch(item_nos, views).ok());
     yields = BackgroundYieldCount() - start;
   });
   EXPECT_EQ(yields, 50u);

@@ -56,13 +56,13 @@ TEST(NeighbourCacheTest, AFillThatRacedAnInvalidationIsRefused) {
 
 TEST(NeighbourCacheTest, InvalidateDropsOnlyTheNamedLabelsAndInvalidateAllDropsEverything) {
   NeighbourCache cache(1000);
-  for (uint64_t label = 1; label <= 200; ++label) {
+  for (uint64_t item_no = 1; item_no <= 200; ++item_no) {
     uint64_t stamp = 0;
-    ASSERT_EQ(cache.Lookup(label, &stamp), nullptr);
-    cache.Fill(label, stamp, MakeHead("i" + std::to_string(label), "x"));
+    ASSERT_EQ(cache.Lookup(item_no, &stamp), nullptr);
+    cache.Fill(item_no, stamp, MakeHead("i" + std::to_string(item_no), "x"));
   }
   ASSERT_EQ(cache.size(), 200u);
-  cache.Invalidate({3, 150, 0, 999});  // 0 (a missing id's delete) and unknown labels are fine.
+  cache.Invalidate({3, 150, 0, 999});  // 0 (a missing id's delete) and unknown item numbers are fine.
   EXPECT_EQ(cache.size(), 198u);
   uint64_t stamp = 0;
   EXPECT_EQ(cache.Lookup(3, &stamp), nullptr);
@@ -79,9 +79,9 @@ TEST(NeighbourCacheTest, InvalidateDropsOnlyTheNamedLabelsAndInvalidateAllDropsE
 
 TEST(NeighbourCacheTest, StaysWithinItsCapacityAndZeroDisablesIt) {
   NeighbourCache cache(128);  // Two entries per shard.
-  for (uint64_t label = 1; label <= 5000; ++label) {
+  for (uint64_t item_no = 1; item_no <= 5000; ++item_no) {
     uint64_t stamp = 0;
-    if (cache.Lookup(label, &stamp) == nullptr) cache.Fill(label, stamp, MakeHead("i", "x"));
+    if (cache.Lookup(item_no, &stamp) == nullptr) cache.Fill(item_no, stamp, MakeHead("i", "x"));
   }
   EXPECT_LE(cache.size(), 128u);
   EXPECT_GE(cache.size(), 64u);  // Every shard was filled.

@@ -43,6 +43,9 @@ bottleneck::v1::Code BytesToCode(const std::string& bytes, int64_t code_size, Co
 // Float values of a code (bits as 0/1) for the decoder.
 std::vector<float> CodeBytesToFloats(const std::string& bytes, int64_t code_size, CodeType type);
 
+// How many words a document reconstruction shows when the request does not say.
+constexpr uint32_t kDefaultTopWords = 20;
+
 // A decoder output as an API Output: a PNG image for image collections, the top words for
 // documents.
 [[nodiscard]] absl::StatusOr<bottleneck::v1::Output> VectorToOutput(

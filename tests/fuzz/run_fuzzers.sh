@@ -51,13 +51,9 @@ case "$target" in
          libs=(-ldnnl -fopenmp -lz)
          omp=-fopenmp
          max_len=16384 ;;
-  snapshot) srcs=(engine/index/hnsw_index.cc engine/index/distance.cc engine/index/hnsw_body.cc
-                  engine/index/mem_file.cc
-                  engine/index/serving_index.cc
-                  engine/store/store.cc engine/store/collection_store.cc engine/store/keys.cc
-                  engine/store/blob_store.cc engine/store/disk_guard.cc engine/util/atomic_file.cc
-                  engine/util/background.cc
-                  engine/util/bytes.cc engine/util/log.cc)
+  snapshot) mapfile -t srcs < <(cd "$root" && ls engine/index/*.cc engine/store/*.cc)
+            srcs+=(engine/util/atomic_file.cc engine/util/background.cc engine/util/bytes.cc
+                   engine/util/log.cc)
             libs=(-lrocksdb -lz)
             absl_libs+=(absl_synchronization) ;;
   requests) srcs=(server/core/specs.cc server/core/recipes.cc server/core/inputs.cc
@@ -114,7 +110,7 @@ for s in "${srcs[@]}"; do
   # hnswlib's updatePoint also memcpy()s an empty neighbour list into an empty vector's null
   # data() (getConnectionsWithLock; a 0-byte copy, reachable with any valid graph): not ours to
   # fix, so UBSan's nonnull-attribute check is off for that file only.
-  [ "$s" = engine/index/hnsw_index.cc ] &&
+  case "$s" in engine/index/hnsw_*.cc) ;; *) false ;; esac &&
     extra+=" -DNO_MANUAL_VECTORIZATION -fno-sanitize=nonnull-attribute"
   compile "$root/$s" "$extra"
 done

@@ -11,6 +11,7 @@
 #include "server/cluster/retry.h"
 #include "server/cluster/topology.h"
 #include "server/core/inputs.h"
+#include "server/core/item_filter.h"
 #include "server/core/query_engine.h"
 #include "server/core/runtime.h"
 #include "server/core/specs.h"
@@ -25,7 +26,6 @@ namespace v1 = ::bottleneck::v1;
 constexpr uint32_t kDefaultK = 10;
 constexpr uint32_t kMaxK = 1000;
 constexpr int kMaxBatch = 1024;
-constexpr uint32_t kReconstructionTopWords = 20;
 
 bool Retryable(const absl::Status& s) {
   return s.code() == absl::StatusCode::kUnavailable ||
@@ -85,13 +85,6 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> ModelFor(ModelCache* models,
 
 absl::StatusOr<v1::SearchResponse> ClusterQueries::Search(const v1::SearchRequest& request,
                                                           Deadline deadline) {
-  // Not yet across shards (issue 24 built them for the single node): refused, not ignored.
-  if (request.has_filter()) {
-    return absl::UnimplementedError("filtered search is not available in cluster mode yet");
-  }
-  if (request.label_votes()) {
-    return absl::UnimplementedError("label_votes is not available in cluster mode yet");
-  }
   bool moved = false;
   auto response = SearchOnce(request, deadline, &moved);
   // The serving version flipped while shards were asked for the previous one: ask again.
@@ -112,6 +105,11 @@ absl::StatusOr<v1::SearchResponse> ClusterQueries::SearchOnce(const v1::SearchRe
   if (request.ef() > kMaxEf) return absl::InvalidArgumentError("ef must be in 0..4096");
   if (request.query_case() == v1::SearchRequest::QUERY_NOT_SET) {
     return absl::InvalidArgumentError("query must be an input, a code or an item_id");
+  }
+  // Checked here, so that a bad filter is refused once and by the router, not by every shard.
+  if (request.has_filter()) {
+    auto compiled = CompiledFilter::Compile(request.filter(), entry.collection().spec());
+    if (!compiled.ok()) return compiled.status();
   }
   const uint64_t version = entry.serving_version();
   if (version == 0) {
@@ -143,7 +141,7 @@ absl::StatusOr<v1::SearchResponse> ClusterQueries::SearchOnce(const v1::SearchRe
         std::vector<float> recon(model.input_size());
         if (absl::Status s = model.Decode(values.data(), 1, recon.data()); !s.ok()) return s;
         auto output = VectorToOutput(entry.collection().spec(), serving.text.get(), recon.data(),
-                                     kReconstructionTopWords);
+                                     kDefaultTopWords);
         if (!output.ok()) return output.status();
         *response.mutable_reconstruction() = *output;
       }
@@ -215,6 +213,7 @@ absl::StatusOr<v1::SearchResponse> ClusterQueries::SearchOnce(const v1::SearchRe
     shard_request.set_exact(request.exact());
     shard_request.set_exclude_id(exclude);
     shard_request.set_min_sequence(request.min_sequence());
+    if (request.has_filter()) *shard_request.mutable_filter() = request.filter();
     const bool local = !call->candidates.empty() && call->candidates[0].node == self;
     if (local) {
       order.push_back(s);
@@ -247,6 +246,11 @@ absl::StatusOr<v1::SearchResponse> ClusterQueries::SearchOnce(const v1::SearchRe
       }
       return failed;
     }
+    if (request.has_filter() && !results[s]->filter_applied()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("shard ", s, " of collection '", name,
+                       "' answered from a node that cannot filter (an older build): upgrade it"));
+    }
     for (auto& neighbor : *results[s]->mutable_neighbors()) merged.push_back(std::move(neighbor));
   }
   std::sort(merged.begin(), merged.end(), [](const v1::Neighbor& a, const v1::Neighbor& b) {
@@ -255,6 +259,7 @@ absl::StatusOr<v1::SearchResponse> ClusterQueries::SearchOnce(const v1::SearchRe
   for (size_t i = 0; i < merged.size() && i < k; ++i) {
     *response.add_neighbors() = std::move(merged[i]);
   }
+  if (request.label_votes()) AddLabelVotes(&response);
   return response;
 }
 
@@ -278,30 +283,7 @@ absl::StatusOr<v1::DecodeResponse> ClusterQueries::Decode(const v1::DecodeReques
   if (request.top_words() > 1000) return absl::InvalidArgumentError("top_words must be <= 1000");
   auto model_or = ModelFor(models_, view->entry, request.model_version());
   if (!model_or.ok()) return model_or.status();
-  const ServingModel& sm = **model_or;
-  const int64_t code_size = sm.model->code_size();
-  std::vector<float> codes;
-  for (int i = 0; i < request.codes_size(); ++i) {
-    auto bytes = CodeFromApi(request.codes(i), code_size, sm.model->code_type());
-    if (!bytes.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("codes[", i, "]: ", bytes.status().message()));
-    }
-    std::vector<float> values = CodeBytesToFloats(*bytes, code_size, sm.model->code_type());
-    codes.insert(codes.end(), values.begin(), values.end());
-  }
-  const int64_t n = request.codes_size();
-  std::vector<float> x(n * sm.model->input_size());
-  if (absl::Status s = sm.model->Decode(codes.data(), n, x.data()); !s.ok()) return s;
-  v1::DecodeResponse response;
-  response.set_model_version(sm.version);
-  const uint32_t top = request.top_words() == 0 ? kReconstructionTopWords : request.top_words();
-  for (int64_t i = 0; i < n; ++i) {
-    auto output = VectorToOutput(view->entry.collection().spec(), sm.text.get(),
-                                 x.data() + i * sm.model->input_size(), top);
-    if (!output.ok()) return output.status();
-    *response.add_outputs() = *output;
-  }
-  return response;
+  return DecodeCodes(view->entry.collection().spec(), **model_or, request);
 }
 
 }  // namespace bn::cluster

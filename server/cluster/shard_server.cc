@@ -1,10 +1,13 @@
 #include "server/cluster/shard_server.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "engine/store/collection_store.h"
 #include "server/cluster/replica_manager.h"
 #include "server/cluster/shard_replica.h"
 #include "server/cluster/shard_versions.h"
+#include "server/core/item_filter.h"
 #include "server/core/query_engine.h"
 #include "server/core/runtime.h"
 
@@ -53,30 +56,21 @@ absl::StatusOr<pb::SearchShardResponse> ShardServer::Search(
       exclude = item->item_no;
     }
   }
-  const uint32_t k = request.k();
-  const size_t want = k + (exclude != 0 ? 1 : 0);
-  auto found = request.exact() ? searchable->index->SearchExact(request.code(), want)
-                               : searchable->index->Search(request.code(), want, request.ef());
-  if (!found.ok()) return found.status();
-  std::vector<uint64_t> item_nos;
-  std::vector<float> distances;
-  for (const Neighbor& n : *found) {
-    if (n.item_no == exclude || item_nos.size() == k) continue;
-    item_nos.push_back(n.item_no);
-    distances.push_back(n.distance);
+  std::optional<CompiledFilter> filter;
+  if (request.has_filter()) {
+    auto compiled = CompiledFilter::Compile(request.filter(), runtime->spec());
+    if (!compiled.ok()) return compiled.status();
+    filter.emplace(std::move(*compiled));
   }
-  auto heads = LookupNeighbourHeads(context_.store, *runtime, item_nos);
-  if (!heads.ok()) return heads.status();
   pb::SearchShardResponse response;
-  for (size_t i = 0; i < item_nos.size(); ++i) {
-    if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.
-    const v1::Neighbor& head = *(*heads)[i];
-    v1::Neighbor* out = response.add_neighbors();
-    out->set_id(head.id());
-    out->set_label(head.label());
-    if (!head.metadata().empty()) *out->mutable_metadata() = head.metadata();
-    out->set_distance(distances[i]);
+  if (absl::Status s =
+          SearchIndex(context_.store, *runtime, *searchable->index, request.code(), exclude,
+                      request.k(), request.ef(), request.exact(),
+                      filter.has_value() ? &*filter : nullptr, response.mutable_neighbors());
+      !s.ok()) {
+    return s;
   }
+  response.set_filter_applied(filter.has_value());
   response.set_applied_sequence((*replica)->applied());
   return response;
 }

@@ -70,6 +70,34 @@ absl::StatusOr<v1::EncodeResponse> EncodeInputs(const v1::CollectionSpec& spec,
   return response;
 }
 
+absl::StatusOr<v1::DecodeResponse> DecodeCodes(const v1::CollectionSpec& spec,
+                                               const ServingModel& sm,
+                                               const v1::DecodeRequest& request) {
+  const int64_t code_size = sm.model->code_size();
+  std::vector<float> codes;
+  for (int i = 0; i < request.codes_size(); ++i) {
+    auto bytes = CodeFromApi(request.codes(i), code_size, sm.model->code_type());
+    if (!bytes.ok()) {
+      return absl::InvalidArgumentError("codes[" + std::to_string(i) +
+                                        "]: " + std::string(bytes.status().message()));
+    }
+    std::vector<float> values = CodeBytesToFloats(*bytes, code_size, sm.model->code_type());
+    codes.insert(codes.end(), values.begin(), values.end());
+  }
+  const int64_t n = request.codes_size();
+  std::vector<float> x(n * sm.model->input_size());
+  if (absl::Status s = sm.model->Decode(codes.data(), n, x.data()); !s.ok()) return s;
+  v1::DecodeResponse response;
+  response.set_model_version(sm.version);
+  const uint32_t top = request.top_words() == 0 ? kDefaultTopWords : request.top_words();
+  for (int64_t i = 0; i < n; ++i) {
+    auto output = VectorToOutput(spec, sm.text.get(), x.data() + i * sm.model->input_size(), top);
+    if (!output.ok()) return output.status();
+    *response.add_outputs() = *output;
+  }
+  return response;
+}
+
 absl::StatusOr<v1::EncodeResponse> QueryEngine::Encode(const v1::EncodeRequest& request) const {
   auto runtime_or = registry_->Find(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
@@ -92,31 +120,7 @@ absl::StatusOr<v1::DecodeResponse> QueryEngine::Decode(const v1::DecodeRequest& 
   if (request.top_words() > 1000) return absl::InvalidArgumentError("top_words must be <= 1000");
   auto model_or = ModelFor(*registry_, runtime, request.model_version());
   if (!model_or.ok()) return model_or.status();
-  const ServingModel& sm = **model_or;
-  const int64_t code_size = sm.model->code_size();
-  std::vector<float> codes;
-  for (int i = 0; i < request.codes_size(); ++i) {
-    auto bytes = CodeFromApi(request.codes(i), code_size, sm.model->code_type());
-    if (!bytes.ok()) {
-      return absl::InvalidArgumentError("codes[" + std::to_string(i) +
-                                        "]: " + std::string(bytes.status().message()));
-    }
-    std::vector<float> values = CodeBytesToFloats(*bytes, code_size, sm.model->code_type());
-    codes.insert(codes.end(), values.begin(), values.end());
-  }
-  const int64_t n = request.codes_size();
-  std::vector<float> x(n * sm.model->input_size());
-  if (absl::Status s = sm.model->Decode(codes.data(), n, x.data()); !s.ok()) return s;
-  v1::DecodeResponse response;
-  response.set_model_version(sm.version);
-  const uint32_t top = request.top_words() == 0 ? kDefaultTopWords : request.top_words();
-  for (int64_t i = 0; i < n; ++i) {
-    auto output =
-        VectorToOutput(runtime.spec(), sm.text.get(), x.data() + i * sm.model->input_size(), top);
-    if (!output.ok()) return output.status();
-    *response.add_outputs() = *output;
-  }
-  return response;
+  return DecodeCodes(runtime.spec(), **model_or, request);
 }
 
 absl::StatusOr<v1::GetItemResponse> QueryEngine::GetItem(const v1::GetItemRequest& request) const {

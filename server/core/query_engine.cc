@@ -37,25 +37,6 @@ absl::StatusOr<std::shared_ptr<const ServingState>> Serving(const CollectionRunt
   return serving;
 }
 
-// SearchResponse.label_votes: the labels of the returned neighbours, most votes first, ties by
-// label; unlabelled neighbours do not vote but count in the fractions' denominator.
-void AddLabelVotes(v1::SearchResponse* response) {
-  std::map<std::string, uint32_t> counts;
-  for (const v1::Neighbor& n : response->neighbors()) {
-    if (!n.label().empty()) ++counts[n.label()];
-  }
-  std::vector<std::pair<std::string, uint32_t>> votes(counts.begin(), counts.end());
-  std::stable_sort(votes.begin(), votes.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
-  const float total = static_cast<float>(response->neighbors_size());
-  for (const auto& [label, count] : votes) {
-    v1::LabelVote* vote = response->add_label_votes();
-    vote->set_label(label);
-    vote->set_count(count);
-    vote->set_fraction(static_cast<float>(count) / total);
-  }
-}
-
 // The query of a search as code bytes, and the item to leave out of the results (a search by a
 // stored item does not return that item; 0: none).
 struct Query {
@@ -183,6 +164,23 @@ absl::StatusOr<std::vector<NeighbourCache::Head>> LookupNeighbourHeads(
   return heads;
 }
 
+void AddLabelVotes(v1::SearchResponse* response) {
+  std::map<std::string, uint32_t> counts;
+  for (const v1::Neighbor& n : response->neighbors()) {
+    if (!n.label().empty()) ++counts[n.label()];
+  }
+  std::vector<std::pair<std::string, uint32_t>> votes(counts.begin(), counts.end());
+  std::stable_sort(votes.begin(), votes.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  const float total = static_cast<float>(response->neighbors_size());
+  for (const auto& [label, count] : votes) {
+    v1::LabelVote* vote = response->add_label_votes();
+    vote->set_label(label);
+    vote->set_count(count);
+    vote->set_fraction(static_cast<float>(count) / total);
+  }
+}
+
 namespace {
 
 // Accepts the labels of items matching a filter (and not the query item).
@@ -235,48 +233,46 @@ absl::Status ValidateSearch(const CollectionRuntime& runtime, const v1::SearchRe
   return absl::OkStatus();
 }
 
-// The index part of a search whose query is resolved: neighbours into `response`.
-absl::Status SearchResolved(Store* store, const CollectionRuntime& runtime,
-                            const ServingState& serving, const v1::SearchRequest& request,
-                            uint32_t k, const CompiledFilter* filter, const Query& query,
-                            v1::SearchResponse* response) {
-  const Model& model = *serving.model->model;
-  *response->mutable_query_code() = BytesToCode(query.code, model.code_size(), model.code_type());
+}  // namespace
+
+absl::Status SearchIndex(Store* store, const CollectionRuntime& runtime, const ServingIndex& index,
+                         const std::string& code, uint64_t exclude, uint32_t k, uint32_t ef,
+                         bool exact, const CompiledFilter* filter,
+                         google::protobuf::RepeatedPtrField<v1::Neighbor>* out) {
   absl::StatusOr<std::vector<Neighbor>> found;
   if (filter != nullptr) {
     auto attrs = runtime.attributes().Acquire(store);
     if (!attrs.ok()) return attrs.status();
-    const AttributeFilter accept(*attrs, *filter, query.exclude);
-    const size_t ef = std::max<size_t>(
-        k, request.ef() != 0 ? request.ef() : serving.index->index().config().default_ef);
-    const bool exact = request.exact() || attrs->EstimateMatches(*filter) < ExactScanThreshold();
+    const AttributeFilter accept(*attrs, *filter, exclude);
+    const size_t walk_ef = std::max<size_t>(k, ef != 0 ? ef : index.index().config().default_ef);
+    const bool scan = exact || attrs->EstimateMatches(*filter) < ExactScanThreshold();
     bool gave_up = false;
-    if (!exact) {
+    if (!scan) {
       // The walk may compute at most this many distances (a scan of the matches is cheaper
       // beyond it: bench/RESULTS-vector-db.md).
-      const size_t max_visits = ExactScanThreshold() == 0
-                                    ? 0
-                                    : std::max<size_t>(attrs->size() / kWalkBudgetDivisor, 16 * ef);
-      found = serving.index->SearchFiltered(query.code, k, ef, accept, max_visits, &gave_up);
+      const size_t max_visits =
+          ExactScanThreshold() == 0
+              ? 0
+              : std::max<size_t>(attrs->size() / kWalkBudgetDivisor, 16 * walk_ef);
+      found = index.SearchFiltered(code, k, walk_ef, accept, max_visits, &gave_up);
       if (!found.ok()) return found.status();
     }
     // The walk gave up (the matches lie far from the query), or found fewer than k: either fewer
     // match, or it could not reach them (a disconnected graph). The exact scan settles it.
-    if (exact || gave_up || found->size() < k) {
+    if (scan || gave_up || found->size() < k) {
       std::vector<uint64_t> item_nos = attrs->Matching(*filter);
-      item_nos.erase(std::remove(item_nos.begin(), item_nos.end(), query.exclude), item_nos.end());
-      found = serving.index->SearchExactAmong(query.code, k, item_nos);
+      item_nos.erase(std::remove(item_nos.begin(), item_nos.end(), exclude), item_nos.end());
+      found = index.SearchExactAmong(code, k, item_nos);
     }
   } else {
-    const size_t want = k + (query.exclude != 0 ? 1 : 0);
-    found = request.exact() ? serving.index->SearchExact(query.code, want)
-                            : serving.index->Search(query.code, want, request.ef());
+    const size_t want = k + (exclude != 0 ? 1 : 0);
+    found = exact ? index.SearchExact(code, want) : index.Search(code, want, ef);
   }
   if (!found.ok()) return found.status();
   std::vector<uint64_t> item_nos;
   std::vector<float> distances;
   for (const Neighbor& n : *found) {
-    if (n.item_no == query.exclude || item_nos.size() == k) continue;
+    if (n.item_no == exclude || item_nos.size() == k) continue;
     item_nos.push_back(n.item_no);
     distances.push_back(n.distance);
   }
@@ -285,14 +281,27 @@ absl::Status SearchResolved(Store* store, const CollectionRuntime& runtime,
   for (size_t i = 0; i < item_nos.size(); ++i) {
     if ((*heads)[i] == nullptr) continue;  // Deleted since the index search.
     const v1::Neighbor& head = *(*heads)[i];
-    v1::Neighbor* out = response->add_neighbors();
-    out->set_id(head.id());
-    out->set_label(head.label());
+    v1::Neighbor* neighbor = out->Add();
+    neighbor->set_id(head.id());
+    neighbor->set_label(head.label());
     // Merging even an empty map field costs more than the rest of the copy.
-    if (!head.metadata().empty()) *out->mutable_metadata() = head.metadata();
-    out->set_distance(distances[i]);
+    if (!head.metadata().empty()) *neighbor->mutable_metadata() = head.metadata();
+    neighbor->set_distance(distances[i]);
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// The index part of a search whose query is resolved: neighbours into `response`.
+absl::Status SearchResolved(Store* store, const CollectionRuntime& runtime,
+                            const ServingState& serving, const v1::SearchRequest& request,
+                            uint32_t k, const CompiledFilter* filter, const Query& query,
+                            v1::SearchResponse* response) {
+  const Model& model = *serving.model->model;
+  *response->mutable_query_code() = BytesToCode(query.code, model.code_size(), model.code_type());
+  return SearchIndex(store, runtime, *serving.index, query.code, query.exclude, k, request.ef(),
+                     request.exact(), filter, response->mutable_neighbors());
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #ifndef BOTTLENECK_SERVER_CORE_QUERY_ENGINE_H_
 #define BOTTLENECK_SERVER_CORE_QUERY_ENGINE_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,7 +27,7 @@ class Store;
 class CollectionRegistry;
 class CollectionRuntime;
 
-// The heads (id, label, metadata) of the items with index `labels`, in order; nullptr for an item
+// The heads (id, label, metadata) of the items numbered `item_nos`, in order; nullptr for an item
 // that no longer exists. From the collection's cache where it has them, otherwise from the store
 // (label -> id in one MultiGet, then the items' records in another), filling the cache. Used by
 // Search, and by cluster mode's shard searches (server/cluster).
@@ -34,6 +35,23 @@ class CollectionRuntime;
     Store* store, const CollectionRuntime& runtime, const std::vector<uint64_t>& item_nos);
 
 struct ServingModel;
+class ServingIndex;
+class CompiledFilter;
+
+// The index part of a search whose query code is known: appends to `out` up to k neighbours of
+// `code` in `index` (distances, heads from the neighbour cache), never item `exclude` (0: none),
+// only items `filter` accepts when it is not null (a graph walk, or an exact scan of the matches
+// when few match: bench/RESULTS-vector-db.md). ef 0 = the index's default. Used by Search and by
+// cluster mode's shard searches.
+[[nodiscard]] absl::Status SearchIndex(
+    Store* store, const CollectionRuntime& runtime, const ServingIndex& index,
+    const std::string& code, uint64_t exclude, uint32_t k, uint32_t ef, bool exact,
+    const CompiledFilter* filter,
+    google::protobuf::RepeatedPtrField<bottleneck::v1::Neighbor>* out);
+
+// Sets response->label_votes from its neighbours: most votes first, ties by label; unlabelled
+// neighbours do not vote but count in the fractions' denominator.
+void AddLabelVotes(bottleneck::v1::SearchResponse* response);
 
 // The codes of request.inputs (already checked to be 1..1024) with `sm`, in the collection's
 // code kind: one micro-batched call for a single input, one batch for more. InvalidArgument
@@ -41,6 +59,12 @@ struct ServingModel;
 [[nodiscard]] absl::StatusOr<bottleneck::v1::EncodeResponse> EncodeInputs(
     const bottleneck::v1::CollectionSpec& spec, const ServingModel& sm,
     const bottleneck::v1::EncodeRequest& request);
+// The outputs of request.codes (already checked to be 1..1024, top_words <= 1000) decoded
+// with `sm`. InvalidArgument naming codes[i] for a malformed code. Used by Decode, and by
+// cluster mode's Decode.
+[[nodiscard]] absl::StatusOr<bottleneck::v1::DecodeResponse> DecodeCodes(
+    const bottleneck::v1::CollectionSpec& spec, const ServingModel& sm,
+    const bottleneck::v1::DecodeRequest& request);
 
 class QueryEngine {
  public:

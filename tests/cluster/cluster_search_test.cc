@@ -1,6 +1,7 @@
 // Cluster mode, search: with 3 shards x 2 replicas on 3 nodes, items upserted through any node
 // give the same exact top-10 as a single node with the same model (PCA, deterministic), and the
-// HNSW recall@10 at the same ef is within 0.01 of the single node's. Also the statuses of bad
+// HNSW recall@10 at the same ef is within 0.01 of the single node's; filtered searches and label
+// votes match the single node's too. Also the statuses of bad
 // searches, a shard without a live replica (UNAVAILABLE, or partial results), a node of another
 // protocol version, and training jobs seen and cancelled through any node.
 //
@@ -154,6 +155,43 @@ TEST(ClusterSearchTest, SameExactTopTenAsASingleNodeAndRecallWithinOnePercent) {
   }
   recall_single /= kQueries;
   recall_cluster /= kQueries;
+
+  // Filtered search and label votes give what the single node gives: the exact filtered top-10
+  // (labels 3 or 7), and the same votes over it.
+  for (int q = 0; q < 20; ++q) {
+    v1::SearchRequest request;
+    request.set_collection("fashion");
+    *request.mutable_input() = FashionInput(queries, query_base + q);
+    request.set_k(10);
+    request.set_exact(q % 2 == 0);
+    request.set_label_votes(true);
+    request.set_min_sequence(last);
+    v1::FieldMatch* in = request.mutable_filter()->mutable_match();
+    in->set_label(true);
+    in->add_values("3");
+    in->add_values("7");
+    v1::SearchResponse single_filtered, cluster_filtered;
+    ASSERT_TRUE(one.query->Search(Ctx(60).get(), request, &single_filtered).ok());
+    grpc::Status status = nodes[q % 3]->query->Search(Ctx(60).get(), request, &cluster_filtered);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(cluster_filtered.neighbors_size(), 10);
+    for (const auto& n : cluster_filtered.neighbors()) {
+      EXPECT_TRUE(n.label() == "3" || n.label() == "7") << n.id() << " has label " << n.label();
+    }
+    if (request.exact()) {
+      ExpectSameTopTen(single_filtered, cluster_filtered, q);
+      ASSERT_EQ(single_filtered.label_votes_size(), cluster_filtered.label_votes_size());
+      for (int v = 0; v < single_filtered.label_votes_size(); ++v) {
+        EXPECT_EQ(single_filtered.label_votes(v).label(), cluster_filtered.label_votes(v).label());
+        EXPECT_EQ(single_filtered.label_votes(v).count(), cluster_filtered.label_votes(v).count());
+      }
+    } else {
+      EXPECT_GE(Recall(cluster_filtered, single_filtered), 0.8) << "query " << q;
+    }
+    int votes = 0;
+    for (const auto& vote : cluster_filtered.label_votes()) votes += vote.count();
+    EXPECT_EQ(votes, 10);
+  }
   std::cout << "items " << items << ": HNSW recall@10 single node " << recall_single
             << ", 3-shard cluster " << recall_cluster << "\n";
   RecordProperty("recall_single", std::to_string(recall_single));
@@ -227,16 +265,20 @@ TEST(ClusterSearchTest, BadSearchesUnavailableShardsAndOtherProtocolVersions) {
   bad = request;
   bad.set_item_id("missing");
   EXPECT_EQ(a.query->Search(Ctx().get(), bad, &response).error_code(), grpc::StatusCode::NOT_FOUND);
-  // Single-node features not yet across shards are refused, not ignored.
+  // A malformed filter is refused by the router with the single node's message.
   bad = request;
   bad.mutable_filter()->mutable_match()->set_label(true);
-  bad.mutable_filter()->mutable_match()->add_values("7");
-  EXPECT_EQ(a.query->Search(Ctx().get(), bad, &response).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+  {
+    grpc::Status status = a.query->Search(Ctx().get(), bad, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  }
+  // A numeric range on a key the collection does not declare numeric.
   bad = request;
-  bad.set_label_votes(true);
+  bad.mutable_filter()->mutable_range()->set_metadata_key("price");
+  bad.mutable_filter()->mutable_range()->set_lt(5);
   EXPECT_EQ(a.query->Search(Ctx().get(), bad, &response).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Single-node features not yet across shards are refused, not ignored.
   {
     v1::SearchBatchRequest batch;
     batch.set_collection("fashion");

@@ -243,6 +243,16 @@ def test_bad_filters_change_nothing(client, shop):
     assert client.count_items(shop) == N
 
 
+def test_numeric_values_too_small_for_a_normal_double(client, shop):
+    # A finite decimal below the smallest normal double is a number (the filter fuzzer found it
+    # refused: tests/fuzz/regressions/filter/parse-finite-number-subnormal).
+    client.upsert(shop, ["tiny", "minus-tiny"], images=synthetic_images([0, 1]),
+                  metadata=[{"price": "2.2250738585072014e-309"}, {"price": "-1e-310"}])
+    tiny = (F.meta("price") > 0) & (F.meta("price") < 1e-300)
+    assert [it.id for it in client.list_items(shop, filter=tiny)] == ["tiny"]
+    assert client.count_items(shop, F.meta("price") < 0) == 1
+
+
 def _message(call):
     with pytest.raises(BottleneckError) as error:
         call()

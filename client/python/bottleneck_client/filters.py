@@ -472,7 +472,7 @@ class _Parser:
                 return (match if op == "=" else ~match).proto
             text = self.word()
             try:
-                number = float(text)
+                number = float(text) if "_" not in text else math.nan  # as C's strtod
             except ValueError:
                 number = math.nan
             if not math.isfinite(number) or text.strip().lower() in ("inf", "nan"):

@@ -103,7 +103,9 @@ def test_strings_use_the_cli_grammar():
         combine("all_of", negate(match(["1"], "b")), rng("c", gte=2.5)))
     assert parse_expression("meta:label=x") == match(["x"], "label")
     assert parse_expression(r'q="a\"b"') == match(['a"b'], "q")
+    assert parse_expression("p>1e-310") == rng("p", gt=1e-310)  # as the CLI: a number
     for bad, what in (("label=", "expected a field or value"), ("a<x", "not a number"),
+                      ("a<1e309", "not a number"), ("a<1_0", "not a number"),
                       ("(a=1", "expected ')'"), ("a=1 b=2", "unexpected input"),
                       ('a="x', "unterminated string"), ("a", "expected = != < <= > or >=")):
         with pytest.raises(BottleneckError, match=re.escape(what)) as error:

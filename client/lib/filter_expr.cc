@@ -1,6 +1,5 @@
 #include "client/lib/filter_expr.h"
 
-#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -122,10 +121,10 @@ class Parser {
       }
       std::string number;
       if (!Word(&number)) return false;
-      errno = 0;
+      // As the server's ParseFiniteNumber: an underflow (ERANGE) is a number, an overflow is not.
       char* end = nullptr;
       const double v = std::strtod(number.c_str(), &end);
-      if (*end != '\0' || errno == ERANGE || !std::isfinite(v)) {
+      if (*end != '\0' || !std::isfinite(v)) {
         return Fail("'" + number + "' is not a number");
       }
       v1::NumericRange* r = out->mutable_range();

@@ -2,7 +2,9 @@
 // A Node.js client of Bottleneck: @grpc/grpc-js with proto/bottleneck/v1/*.proto loaded at run
 // time by @grpc/proto-loader (no generated code). Creates a collection of synthetic 8x8 grey
 // images (four classes), uploads a dataset (client streaming), trains a small dense auto-encoder
-// while printing WatchJob's progress, waits until it serves, upserts items and searches.
+// while printing WatchJob's progress, waits until it serves, upserts items with metadata and
+// searches: plainly, with a filter on label and a numeric metadata range (Filter messages of
+// common.proto), and lists the matching items page by page (ListItems with a page token).
 //
 //   cd client/node && npm ci && node example.js --server 127.0.0.1:50051
 //   flags: --server HOST:PORT  --proto-dir DIR (default ../../proto)  --token TOKEN
@@ -135,8 +137,10 @@ async function main() {
   const name = args.collection;
   const random = seededRandom(7);
 
+  // `n` is declared numeric so that filters may take ranges on it.
   await unary(collections, 'CreateCollection',
-      {name, spec: {image: {height: 8, width: 8, channels: 1}}}, metadata);
+      {name, spec: {image: {height: 8, width: 8, channels: 1}, numeric_metadata_keys: ['n']}},
+      metadata);
   const examples = [];
   for (let i = 0; i < 400; i++) {
     examples.push({input: syntheticImage(i % 4, random), label: String(i % 4)});
@@ -175,6 +179,38 @@ async function main() {
   if (labels.filter((l) => l === '2').length < 4) {
     throw new Error(`expected mostly label 2, got ${labels}`);
   }
+
+  // Filtered search: label 1 or 3, and n < 50 (AND of a set match and a range). The filter
+  // applies during the index walk, so k neighbours come back whenever k items match.
+  const filter = {all_of: {filters: [
+    {match: {label: true, values: ['1', '3']}},
+    {range: {metadata_key: 'n', lt: 50}},
+  ]}};
+  const filtered = await unary(query, 'Search',
+      {collection: name, input: syntheticImage(3, random), k: 5, filter}, metadata);
+  console.log('filtered:', filtered.neighbors.map(
+      (n) => `${n.id} (${n.label}, n=${n.metadata.n})`).join(', '));
+  if (filtered.neighbors.length !== 5 || !filtered.neighbors.every(
+      (n) => ['1', '3'].includes(n.label) && Number(n.metadata.n) < 50)) {
+    throw new Error('the filtered search returned items outside the filter');
+  }
+
+  // Listing: every matching item once, 7 per page, following next_page_token.
+  const listed = [];
+  let pageToken = '';
+  do {
+    const page = await unary(items, 'ListItems',
+        {collection: name, page_size: 7, page_token: pageToken, filter}, metadata);
+    listed.push(...page.items.map((i) => i.item.id));
+    pageToken = page.next_page_token;
+  } while (pageToken);
+  const counted = await unary(items, 'CountItems', {collection: name, filter}, metadata);
+  console.log(`listed ${listed.length} matching items; CountItems says ${counted.count}`);
+  // Items i with i % 4 in {1, 3} and i < 50: 25 of them.
+  if (listed.length !== 25 || new Set(listed).size !== 25 || Number(counted.count) !== 25) {
+    throw new Error(`expected 25 matching items, listed ${listed.length}`);
+  }
+
   try {
     await unary(query, 'Search', {collection: 'no-such-collection', item_id: 'x'}, metadata);
     throw new Error('expected NOT_FOUND');

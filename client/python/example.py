@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The bottleneck_client package end to end on synthetic images (no dataset needed): create a
 collection, upload a dataset, train a small dense auto-encoder with a progress line, promote it,
-upsert items with metadata, search, encode and decode, then delete the collection.
+upsert items with metadata, search (plainly and with a filter), list the matching items, encode
+and decode, then delete the collection.
 
     pip install --no-build-isolation --no-deps ./client/python   # once (see README.md)
     python3 client/python/example.py --server 127.0.0.1:50051
@@ -13,7 +14,7 @@ import sys
 
 import numpy as np
 
-from bottleneck_client import BottleneckError, Client
+from bottleneck_client import BottleneckError, Client, F
 
 
 def synthetic_images(labels, rng):
@@ -36,7 +37,8 @@ def main():
     rng = np.random.default_rng(7)
 
     with Client(args.server, token=args.token, tls_ca=args.tls_ca) as client:
-        client.create_collection(args.collection, image=(8, 8, 1))
+        # "n" is declared numeric so that filters may take ranges on it.
+        client.create_collection(args.collection, image=(8, 8, 1), numeric_metadata_keys=["n"])
         labels = np.arange(400) % 4
         dataset = client.upload_dataset(args.collection, "train",
                                         images=synthetic_images(labels, rng), labels=labels)
@@ -63,6 +65,19 @@ def main():
         print("neighbours:", [(h.id, round(h.distance, 3), h.label) for h in hits])
         if [h.label for h in hits].count("2") < 4:
             sys.exit(f"expected mostly label 2, got {[h.label for h in hits]}")
+        # Only items labelled 1 or 3 with n < 50: the server filters during the index walk,
+        # so 5 hits come back (25 items match).
+        wanted = F.label.in_(["1", "3"]) & (F.meta("n") < 50)
+        hits = client.search(args.collection, image=synthetic_images([3], rng)[0], k=5,
+                             filter=wanted)
+        print("filtered:", [(h.id, h.label, h.metadata["n"]) for h in hits])
+        if len(hits) != 5 or any(h.label not in "13" or int(h.metadata["n"]) >= 50
+                                 for h in hits):
+            sys.exit("the filtered search returned items outside the filter")
+        listed = [item.id for item in client.list_items(args.collection, filter=wanted,
+                                                        page_size=10)]
+        print(f"listed {len(listed)} matching items in pages of 10; count_items says "
+              f"{client.count_items(args.collection, wanted)}")
         codes = client.encode(args.collection, images=synthetic_images([0, 1], rng))
         images = client.decode(args.collection, codes)
         print(f"codes {codes.shape} {codes.dtype} -> images {images.shape} {images.dtype}")

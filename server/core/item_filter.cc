@@ -1,7 +1,6 @@
 #include "server/core/item_filter.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -25,10 +24,11 @@ bool ParseFiniteNumber(const std::string& text, double* value) {
       return false;
     }
   }
-  errno = 0;
+  // An overflow gives +-HUGE_VAL (not finite: refused); an underflow (ERANGE too) gives the
+  // nearest subnormal or zero, which is the decimal's value as a double: accepted.
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(v)) return false;
+  if (end != text.c_str() + text.size() || !std::isfinite(v)) return false;
   *value = v;
   return true;
 }

@@ -42,7 +42,9 @@ struct ItemAttrs {
   const std::string* Find(const std::string& key, double* number = nullptr) const;
 };
 
-// Parses a finite decimal number ("12", "-0.5", "1e3"; no "inf", "nan", hex or spaces).
+// Parses a finite decimal number ("12", "-0.5", "1e3"; no "inf", "nan", hex or spaces; at most
+// 64 characters). A value too small for a normal double is accepted, rounded as strtod rounds
+// it (to a subnormal or to zero); one too large for a double is refused.
 bool ParseFiniteNumber(const std::string& text, double* value);
 
 class CompiledFilter {

@@ -1,5 +1,8 @@
 #include "client/lib/filter_expr.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "gtest/gtest.h"
 
 namespace bn {
@@ -19,6 +22,12 @@ TEST(FilterExprTest, ParsesTermsAndPrecedence) {
   EXPECT_EQ(Parsed("meta:label!=x"), "none_of { match { metadata_key: \"label\" values: \"x\" } }");
   EXPECT_EQ(Parsed("price<50"), "range { metadata_key: \"price\" lt: 50 }");
   EXPECT_EQ(Parsed("price>=1.5"), "range { metadata_key: \"price\" gte: 1.5 }");
+  // Below the smallest normal double (strtod's ERANGE) is still a number; above DBL_MAX is not.
+  bottleneck::v1::Filter tiny;
+  std::string error;
+  ASSERT_TRUE(ParseFilterExpr("price>2.2250738585072014e-309", &tiny, &error)) << error;
+  EXPECT_EQ(tiny.range().gt(), std::strtod("2.2250738585072014e-309", nullptr));
+  EXPECT_GT(tiny.range().gt(), 0);
   // & binds tighter than |; ! applies to the next unary.
   EXPECT_EQ(Parsed("a=1 | b=2 & !c=3"),
             "any_of { filters { match { metadata_key: \"a\" values: \"1\" } } filters { all_of { "
@@ -32,7 +41,7 @@ TEST(FilterExprTest, ParsesTermsAndPrecedence) {
 
 TEST(FilterExprTest, RejectsMalformedExpressions) {
   for (const char* bad : {"", "label", "label=", "a=1 &", "(a=1", "a=1)", "price<cheap",
-                          "price<inf", "a=\"open", "a=1 b=2", "=1"}) {
+                          "price<inf", "price<1e309", "a=\"open", "a=1 b=2", "=1"}) {
     bottleneck::v1::Filter f;
     std::string error;
     EXPECT_FALSE(ParseFilterExpr(bad, &f, &error)) << bad;

@@ -15,14 +15,17 @@
 #             text_pipeline}, which need engine/input/augment.cc for the augmentation checks and
 #             server/core/recipes.cc for a classifier's default layers); the protobuf sources are
 #             generated with protoc in WORKDIR
-# model, snapshot and requests write their seeds themselves (BN_FUZZ_WRITE_SEEDS: real model
+#   filter    item filters (server/core/item_filter: CompiledFilter::Compile, Matches,
+#             ParseFiniteNumber) against a reference evaluation, and the CLI's filter expressions
+#             (client/lib/filter_expr); protobuf sources generated as for requests
+# model, snapshot, requests and filter write their seeds themselves (BN_FUZZ_WRITE_SEEDS: real model
 # files, snapshots and requests made with the engine API). Objects are compiled through ccache
 # when it is installed. Crashes are saved in WORKDIR/TARGET-artifacts/; inputs of fixed bugs are
 # kept in tests/fuzz/regressions/TARGET/ and always run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-target="${1:?usage: run_fuzzers.sh image|text|model|snapshot|requests [seconds] [workdir]}"
+target="${1:?usage: run_fuzzers.sh image|text|model|snapshot|requests|filter [seconds] [workdir]}"
 seconds="${2:-20}"
 work="${3:-/tmp/bottleneck-fuzz}"
 cxx="${CLANGXX:-clang++}"
@@ -63,6 +66,8 @@ case "$target" in
                   engine/input/augment.cc engine/util/utf8.cc engine/util/bytes.cc)
             libs=(-lpng -ljpeg -lz)
             max_len=262144 ;;
+  filter) srcs=(server/core/item_filter.cc client/lib/filter_expr.cc)
+          max_len=16384 ;;
   *) echo "unknown fuzz target $target" >&2; exit 2 ;;
 esac
 
@@ -70,19 +75,21 @@ mkdir -p "$work/$target-corpus" "$work/$target-seeds" "$work/$target-artifacts" 
 flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
        -fno-sanitize-recover=undefined)
 gen_srcs=()
-if [ "$target" = requests ]; then
-  # Generated protobuf sources, regenerated only when a .proto changed.
+if [ "$target" = requests ] || [ "$target" = filter ]; then
+  # Generated protobuf sources, regenerated only when a .proto changed (a directory per target:
+  # CTest may build both at once).
   gen="$work/gen"
+  [ "$target" = requests ] || gen="$work/gen-$target"
   mkdir -p "$gen/tests/fuzz"
   stamp="$gen/.stamp"
-  if [ ! -f "$stamp" ] || [ -n "$(find "$root/proto/bottleneck" "$here/requests_fuzz.proto" \
+  if [ ! -f "$stamp" ] || [ -n "$(find "$root/proto/bottleneck" "$here/${target}_fuzz.proto" \
       -name '*.proto' -newer "$stamp" 2>/dev/null)" ]; then
     "${PROTOC:-protoc}" -I"$root/proto" --cpp_out="$gen" "$root"/proto/bottleneck/v1/*.proto
-    "${PROTOC:-protoc}" -I"$root/proto" -I"$root" --cpp_out="$gen" "$here/requests_fuzz.proto"
+    "${PROTOC:-protoc}" -I"$root/proto" -I"$root" --cpp_out="$gen" "$here/${target}_fuzz.proto"
     touch "$stamp"
   fi
   includes+=(-I"$gen")
-  gen_srcs=("$gen"/bottleneck/v1/*.pb.cc "$gen/tests/fuzz/requests_fuzz.pb.cc")
+  gen_srcs=("$gen"/bottleneck/v1/*.pb.cc "$gen/tests/fuzz/${target}_fuzz.pb.cc")
   absl_libs+=(protobuf)
 fi
 

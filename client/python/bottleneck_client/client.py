@@ -12,10 +12,11 @@ from bottleneck_client._base import Connection
 from bottleneck_client._png import decode_png
 from bottleneck_client._proto.bottleneck.v1 import (collection_pb2, common_pb2, item_pb2,
                                                     query_pb2, training_pb2)
+from bottleneck_client._items import ItemsMixin
+from bottleneck_client._queries import QueryMixin
 from bottleneck_client._training import TrainingMixin
 from bottleneck_client.errors import RetryPolicy, invalid
-from bottleneck_client.types import (Collection, Dataset, Item, SearchHit, UpsertResult,
-                                     WordWeight)
+from bottleneck_client.types import Collection, Dataset, UpsertResult, WordWeight
 
 _DISTANCES = {"l2": common_pb2.DISTANCE_L2, "cosine": common_pb2.DISTANCE_COSINE,
               "inner_product": common_pb2.DISTANCE_INNER_PRODUCT, "ip":
@@ -32,7 +33,7 @@ def _strict_zip(what: str, *sequences: Any) -> Iterator[Tuple[Any, ...]]:
         yield values
 
 
-class Client(TrainingMixin):
+class Client(ItemsMixin, QueryMixin, TrainingMixin):
     """A connection to bottleneckd and the v1 API as Python methods.
 
     address: "HOST:PORT" of the server (its --listen; with --training-listen, the training and
@@ -86,11 +87,14 @@ class Client(TrainingMixin):
                           vocabulary: Optional[Sequence[str]] = None,
                           allow_raw_text: bool = False, binary: bool = False,
                           distance: Optional[str] = None, m: int = 0, ef_construction: int = 0,
-                          ef_search: int = 0) -> Collection:
+                          ef_search: int = 0,
+                          numeric_metadata_keys: Sequence[str] = ()) -> Collection:
         """An image collection (image=(height, width, channels)) or a document collection
         (vocabulary_size=V and/or vocabulary=[words], allow_raw_text for text inputs).
         binary=True: binary codes searched by Hamming distance. distance: "l2", "cosine",
-        "inner_product" or "hamming". m, ef_construction, ef_search: HNSW (0: defaults)."""
+        "inner_product" or "hamming". m, ef_construction, ef_search: HNSW (0: defaults).
+        numeric_metadata_keys: metadata keys whose values are numbers, so that filters may
+        take ranges on them (F.meta("price") < 50); upserts check their values."""
         spec = collection_pb2.CollectionSpec()
         if image is not None:
             if vocabulary_size is not None or vocabulary is not None:
@@ -112,6 +116,9 @@ class Client(TrainingMixin):
             spec.distance = _DISTANCES[distance]
         spec.index.m, spec.index.ef_construction, spec.index.ef_search = m, ef_construction, \
             ef_search
+        if isinstance(numeric_metadata_keys, str):
+            raise invalid("numeric_metadata_keys is a list of keys")
+        spec.numeric_metadata_keys.extend(numeric_metadata_keys)
         request = collection_pb2.CreateCollectionRequest(name=name, spec=spec)
         return Collection.from_proto(self._conn.call(self.stubs.collections.CreateCollection,
                                                      request))
@@ -226,49 +233,7 @@ class Client(TrainingMixin):
         response = self._conn.stream_call(self.stubs.items.StreamUpsert, requests)
         return UpsertResult(response.upserted, response.pending, response.serving_model_version)
 
-    def get_item(self, collection: str, item_id: str, *, include_code: bool = False) -> Item:
-        response = self._conn.call(self.stubs.items.GetItem, item_pb2.GetItemRequest(
-            collection=collection, id=item_id, include_code=include_code))
-        code = None
-        if response.HasField("code"):
-            code = _inputs.code_array([response.code])[0]
-        item = response.item
-        return Item(item.id, item.label, dict(item.metadata), item.input, code,
-                    response.model_version)
-
-    def delete_items(self, collection: str, ids: Sequence[str]) -> int:
-        """Deletes items; returns how many existed."""
-        if isinstance(ids, str):
-            raise invalid("delete_items: ids is a list of item ids")
-        response = self._conn.call(self.stubs.items.DeleteItems, item_pb2.DeleteItemsRequest(
-            collection=collection, ids=list(ids)))
-        return response.deleted
-
     # ---- queries
-
-    def search(self, collection: str, *, image: Any = None, text: Any = None, doc: Any = None,
-               code: Any = None, item_id: Optional[str] = None, k: int = 10, ef: int = 0,
-               exact: bool = False) -> List[SearchHit]:
-        """The k nearest items, closest first, to one query: an image (as image_input takes),
-        a text, a document (doc: counts by id or word), a code (a float or bool array) or a
-        stored item's id (the item itself is left out)."""
-        given = [n for n, v in (("image", image), ("text", text), ("doc", doc), ("code", code),
-                                ("item_id", item_id)) if v is not None]
-        if len(given) != 1:
-            raise invalid("search: give exactly one of image, text, doc, code or item_id")
-        request = query_pb2.SearchRequest(collection=collection, k=k, ef=ef, exact=exact)
-        if item_id is not None:
-            request.item_id = item_id
-        elif code is not None:
-            codes = _inputs.code_messages(code)
-            if len(codes) != 1:
-                raise invalid("search: code is one code (a 1-D array)")
-            request.code.CopyFrom(codes[0])
-        else:
-            request.input.CopyFrom(_inputs.query_input(image, text, doc))
-        response = self._conn.call(self.stubs.query.Search, request)
-        return [SearchHit(n.id, n.distance, n.label, dict(n.metadata))
-                for n in response.neighbors]
 
     def encode(self, collection: str, *, images: Any = None, texts: Any = None,
                word_ids: Any = None, docs: Any = None, image: Any = None, text: Any = None,

@@ -8,6 +8,9 @@ Architecture, exactly one of (none: the server's default recipe for the collecti
   conv=[32, 64] (filters per layer) with kernel (3), stride (1), pool (2; 0 = none), each an int
   for every layer or a list per layer, conv_dense=[256], unpooling ("repeat" or "switches"),
   code_size, activation, denoise, code_noise
+  classifier=True or a dict of ClassifierSpec fields: a softmax classifier over the dataset's
+  labels (Client.classify serves it), e.g. classifier={"encoder_model_version": 1,
+  "hidden_sizes": [64], "hidden_activation": "relu", "freeze_encoder": True, "encoder_layers": 2}
 denoise is ("masking" | "gaussian" | "salt_and_pepper", level) or just the kind (level 0.3).
 code_noise is the std-dev of the code units' noise of binary codes (collections with binary
 codes; the server's default is 4).
@@ -108,9 +111,32 @@ def _conv(spec: model_pb2.ModelSpec, filters: Sequence[int], a: Dict[str, Any]) 
         c.binary.noise_stddev = float(a["code_noise"])
 
 
+def _classifier(spec: model_pb2.ModelSpec, classifier: Any) -> None:
+    c = spec.classifier
+    c.SetInParent()
+    if classifier is True:
+        return
+    if not isinstance(classifier, dict):
+        raise invalid("classifier: True or a dict of ClassifierSpec fields")
+    for name, value in classifier.items():
+        if name == "hidden_activation":
+            c.hidden_activation = _enum(model_pb2.Activation, "ACTIVATION_", value,
+                                        "hidden_activation")
+        elif name == "hidden_sizes":
+            c.hidden_sizes.extend(int(v) for v in value)
+        elif name in ("encoder_model_version", "encoder_layers"):
+            setattr(c, name, int(value))
+        elif name == "freeze_encoder":
+            c.freeze_encoder = bool(value)
+        else:
+            raise invalid(f"classifier: unknown field {name!r} (encoder_model_version, "
+                          "encoder_layers, hidden_sizes, hidden_activation, freeze_encoder)")
+
+
 def model_spec(spec: Optional[model_pb2.ModelSpec] = None, *, pca: Optional[int] = None,
                lsa: Optional[int] = None, dense: Optional[Sequence[int]] = None,
-               conv: Optional[Sequence[int]] = None, optimizer: Optional[str] = None,
+               conv: Optional[Sequence[int]] = None, classifier: Any = None,
+               optimizer: Optional[str] = None,
                validation: Optional[str] = None, lr_schedule: Optional[str] = None,
                augmentation: Optional[Dict[str, Any]] = None,
                text: Optional[Dict[str, Any]] = None, **options: Any) -> model_pb2.ModelSpec:
@@ -119,7 +145,8 @@ def model_spec(spec: Optional[model_pb2.ModelSpec] = None, *, pca: Optional[int]
     if unknown:
         raise invalid(f"unknown training options: {', '.join(sorted(unknown))}")
     architectures = [n for n, v in (("pca", pca), ("lsa", lsa), ("dense", dense),
-                                    ("conv", conv)) if v is not None]
+                                    ("conv", conv), ("classifier", classifier))
+                     if v is not None and v is not False]
     if len(architectures) > 1:
         raise invalid(f"give one architecture, got {', '.join(architectures)}")
     result = model_pb2.ModelSpec()
@@ -136,6 +163,8 @@ def model_spec(spec: Optional[model_pb2.ModelSpec] = None, *, pca: Optional[int]
         _dense(result, dense, options)
     elif conv is not None:
         _conv(result, conv, options)
+    elif classifier is not None and classifier is not False:
+        _classifier(result, classifier)
     elif any(options.get(k) is not None for k in _ARCHITECTURE):
         raise invalid("architecture options without an architecture (pca, lsa, dense or conv)")
     t = result.training

@@ -61,6 +61,8 @@ class Collection:
     distance: str  # "l2", "cosine", "inner_product" or "hamming"
     stats: CollectionStats
     create_time: Optional[datetime.datetime]
+    # Metadata keys whose values are numbers: filters may take ranges on them.
+    numeric_metadata_keys: List[str] = dataclasses.field(default_factory=list)
     raw: Any = _RAW
 
     @classmethod
@@ -77,7 +79,7 @@ class Collection:
                    spec.document.vocabulary_size, spec.document.allow_raw_text,
                    _enum(common_pb2.CodeKind, spec.code_kind, "CODE_KIND_"),
                    _enum(common_pb2.Distance, spec.distance, "DISTANCE_"), stats,
-                   _time(c.create_time), raw=c)
+                   _time(c.create_time), list(spec.numeric_metadata_keys), raw=c)
 
 
 @dataclasses.dataclass
@@ -202,20 +204,23 @@ class Model:
     collection: str
     version: int
     job_id: str
-    kind: str  # "pca", "lsa", "dense" or "conv"
+    kind: str  # "pca", "lsa", "dense", "conv" or "classifier"
     code_size: int
     parameter_count: int
     report: EvaluationReport
     serving: bool
     create_time: Optional[datetime.datetime]
     spec: Any = dataclasses.field(default=None, repr=False)  # model_pb2.ModelSpec
+    # A classifier version: the labels it predicts (Client.classify).
+    class_labels: List[str] = dataclasses.field(default_factory=list)
     raw: Any = _RAW
 
     @classmethod
     def from_proto(cls, m: model_pb2.Model) -> "Model":
         return cls(m.collection, m.version, m.job_id, m.spec.WhichOneof("architecture") or "",
                    m.code_size, m.parameter_count, EvaluationReport.from_proto(m.report),
-                   m.serving, _time(m.create_time), spec=m.spec, raw=m)
+                   m.serving, _time(m.create_time), spec=m.spec,
+                   class_labels=list(m.class_labels), raw=m)
 
 
 @dataclasses.dataclass
@@ -228,6 +233,42 @@ class SearchHit:
 
 
 @dataclasses.dataclass
+class LabelVote:
+    """One label among a search's neighbours (search(label_votes=True)): a k-NN vote."""
+    label: str
+    count: int  # neighbours with this label
+    fraction: float  # count / the number of neighbours returned (unlabelled ones included)
+
+
+class SearchHits(List[SearchHit]):
+    """The neighbours of one search, closest first: a list of SearchHit, plus
+
+    label_votes: with label_votes=True, one LabelVote per distinct label of the neighbours,
+    most votes first (ties by label); empty otherwise.
+    model_version: the model version whose codes were searched.
+    """
+
+    def __init__(self, hits: Any = (), label_votes: Optional[List[LabelVote]] = None,
+                 model_version: int = 0):
+        super().__init__(hits)
+        self.label_votes: List[LabelVote] = label_votes or []
+        self.model_version = model_version
+
+    @classmethod
+    def from_proto(cls, r: Any) -> "SearchHits":  # query_pb2.SearchResponse
+        return cls([SearchHit(n.id, n.distance, n.label, dict(n.metadata)) for n in r.neighbors],
+                   [LabelVote(v.label, v.count, v.fraction) for v in r.label_votes],
+                   r.model_version)
+
+
+@dataclasses.dataclass
+class LabelProbability:
+    """One label of a classification (Client.classify), most probable first."""
+    label: str
+    probability: float
+
+
+@dataclasses.dataclass
 class UpsertResult:
     upserted: int
     pending: int  # stored but not encoded: no model serves the collection yet
@@ -236,7 +277,8 @@ class UpsertResult:
 
 @dataclasses.dataclass
 class Item:
-    """A stored item; `code` (with include_code) is a float32 or bool array."""
+    """A stored item; `code` (with include_code / include_codes) is a float32 or bool array.
+    `input` is None from list_items without include_inputs."""
     id: str
     label: str
     metadata: Dict[str, str]

@@ -1,5 +1,7 @@
 #include "server/core/item_filter.h"
 
+#include <cstdlib>
+
 #include "gtest/gtest.h"
 
 namespace bn {
@@ -29,6 +31,27 @@ TEST(ItemFilterTest, ParsesOnlyFiniteDecimals) {
   for (const char* bad : {"", "inf", "nan", "0x10", " 1", "1 ", "1e999", "1,5", "abc"}) {
     EXPECT_FALSE(ParseFiniteNumber(bad, &v)) << bad;
   }
+}
+
+// Found by tests/fuzz/filter_fuzzer (regressions/filter/parse-finite-number-subnormal): decimals
+// below the smallest normal double were refused (strtod reports ERANGE for them), so an upsert
+// of "2.2250738585072014e-309" for a numeric key got INVALID_ARGUMENT "not a number".
+TEST(ItemFilterTest, ParseFiniteNumberAcceptsValuesTooSmallForANormalDouble) {
+  double v = 1;
+  EXPECT_TRUE(ParseFiniteNumber("2.2250738585072014e-309", &v));
+  EXPECT_EQ(v, std::strtod("2.2250738585072014e-309", nullptr));
+  EXPECT_GT(v, 0);
+  EXPECT_TRUE(ParseFiniteNumber("-1e-400", &v));
+  EXPECT_EQ(v, 0);
+  EXPECT_TRUE(ParseFiniteNumber("1.7976931348623157e308", &v));
+  EXPECT_FALSE(ParseFiniteNumber("1.8e308", &v));
+  v1::Filter f;
+  f.mutable_range()->set_metadata_key("price");
+  f.mutable_range()->set_gt(0);
+  auto c = CompiledFilter::Compile(f, Spec());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->Matches(Attrs("", {{"price", "1e-310"}})));
+  EXPECT_FALSE(c->Matches(Attrs("", {{"price", "-1e-310"}})));
 }
 
 TEST(ItemFilterTest, RangeBoundsAndMissingKeys) {

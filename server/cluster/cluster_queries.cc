@@ -92,6 +92,53 @@ absl::StatusOr<v1::SearchResponse> ClusterQueries::Search(const v1::SearchReques
   return response;
 }
 
+absl::StatusOr<v1::SearchBatchResponse> ClusterQueries::SearchBatch(
+    const v1::SearchBatchRequest& request, Deadline deadline) {
+  auto view = collections_->Find(request.collection());
+  if (!view.ok()) return view.status();
+  const int n = request.searches_size();
+  if (n == 0 || n > kMaxBatch) {
+    return absl::InvalidArgumentError("searches must hold 1..1024 searches");
+  }
+  auto at = [](int i, const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat("searches[", i, "]: ", s.message()));
+  };
+  // Everything that needs no model or shard, for every search, before any runs.
+  for (int i = 0; i < n; ++i) {
+    const v1::SearchRequest& search = request.searches(i);
+    if (!search.collection().empty() && search.collection() != request.collection()) {
+      return at(i, absl::InvalidArgumentError("collection must be empty or '" +
+                                              request.collection() + "'"));
+    }
+    if (search.k() > kMaxK) return at(i, absl::InvalidArgumentError("k must be in 1..1000"));
+    if (search.ef() > kMaxEf) return at(i, absl::InvalidArgumentError("ef must be in 0..4096"));
+    if (search.query_case() == v1::SearchRequest::QUERY_NOT_SET) {
+      return at(i, absl::InvalidArgumentError("query must be an input, a code or an item_id"));
+    }
+    if (search.has_filter()) {
+      auto compiled = CompiledFilter::Compile(search.filter(), view->entry.collection().spec());
+      if (!compiled.ok()) return at(i, compiled.status());
+    }
+  }
+  // One serving version for the whole batch: a promotion that flips it midway runs the batch
+  // again (once; then the caller is told to retry).
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    v1::SearchBatchResponse response;
+    bool mixed = false;
+    for (int i = 0; i < n && !mixed; ++i) {
+      v1::SearchRequest search = request.searches(i);
+      search.set_collection(request.collection());
+      auto result = Search(search, deadline);
+      if (!result.ok()) return at(i, result.status());
+      if (i == 0) response.set_model_version(result->model_version());
+      mixed = result->model_version() != response.model_version();
+      *response.add_results() = std::move(*result);
+    }
+    if (!mixed) return response;
+  }
+  return absl::UnavailableError("the collection's serving version changed during the batch: retry");
+}
+
 absl::StatusOr<v1::SearchResponse> ClusterQueries::SearchOnce(const v1::SearchRequest& request,
                                                               Deadline deadline,
                                                               bool* version_moved) {

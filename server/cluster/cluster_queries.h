@@ -5,7 +5,9 @@
 // ShardService, in parallel; a failed replica is replaced by the next one of its shard), merges
 // the shards' top k by distance and answers the v1 SearchResponse. A shard without a live ready
 // replica fails the search with UNAVAILABLE naming it, unless allow_partial (then the response
-// lists it in missing_shards). Encode and Decode run here with the cached model.
+// lists it in missing_shards). SearchBatch checks every search first, then runs them in turn
+// (each fans out; unlike the single node, input queries are encoded one by one), all against one
+// serving version. Encode and Decode run here with the cached model.
 //
 // Thread safety: any thread.
 // Errors: as the single-node QueryService, plus UNAVAILABLE as above.
@@ -31,6 +33,8 @@ class ClusterQueries {
 
   [[nodiscard]] absl::StatusOr<bottleneck::v1::SearchResponse> Search(
       const bottleneck::v1::SearchRequest& request, Deadline deadline);
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::SearchBatchResponse> SearchBatch(
+      const bottleneck::v1::SearchBatchRequest& request, Deadline deadline);
   [[nodiscard]] absl::StatusOr<bottleneck::v1::EncodeResponse> Encode(
       const bottleneck::v1::EncodeRequest& request);
   [[nodiscard]] absl::StatusOr<bottleneck::v1::DecodeResponse> Decode(

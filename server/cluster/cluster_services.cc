@@ -168,6 +168,13 @@ grpc::Status ClusterQueryService::Search(grpc::ServerContext* context,
                   [&] { return node_->queries().Search(*request, Deadline(*context)); });
 }
 
+grpc::Status ClusterQueryService::SearchBatch(grpc::ServerContext* context,
+                                              const v1::SearchBatchRequest* request,
+                                              v1::SearchBatchResponse* response) {
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return node_->queries().SearchBatch(*request, Deadline(*context)); });
+}
+
 grpc::Status ClusterQueryService::Encode(grpc::ServerContext* context,
                                          const v1::EncodeRequest* request,
                                          v1::EncodeResponse* response) {

@@ -84,6 +84,8 @@ class ClusterQueryService final : public v1::QueryService::Service {
       : node_(node), auth_(auth), admission_(admission) {}
   grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                       v1::SearchResponse* response) override;
+  grpc::Status SearchBatch(grpc::ServerContext* context, const v1::SearchBatchRequest* request,
+                           v1::SearchBatchResponse* response) override;
   grpc::Status Encode(grpc::ServerContext* context, const v1::EncodeRequest* request,
                       v1::EncodeResponse* response) override;
   grpc::Status Decode(grpc::ServerContext* context, const v1::DecodeRequest* request,

@@ -278,13 +278,61 @@ TEST(ClusterSearchTest, BadSearchesUnavailableShardsAndOtherProtocolVersions) {
   bad.mutable_filter()->mutable_range()->set_lt(5);
   EXPECT_EQ(a.query->Search(Ctx().get(), bad, &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  // Single-node features not yet across shards are refused, not ignored.
+  // SearchBatch: each result is what the same search alone gives; a bad search anywhere in the
+  // batch is refused by its index before any runs.
   {
     v1::SearchBatchRequest batch;
     batch.set_collection("fashion");
-    *batch.add_searches() = request;
+    v1::SearchRequest exact = request;
+    exact.set_exact(true);
+    exact.clear_collection();
+    *batch.add_searches() = exact;
+    v1::SearchRequest exact_by_item = by_item;
+    exact_by_item.set_exact(true);
+    *batch.add_searches() = exact_by_item;
+    v1::SearchRequest filtered = exact;
+    filtered.mutable_filter()->mutable_match()->set_label(true);
+    filtered.mutable_filter()->mutable_match()->add_values("1");
+    filtered.set_label_votes(true);
+    *batch.add_searches() = filtered;
     v1::SearchBatchResponse batch_response;
-    EXPECT_EQ(a.query->SearchBatch(Ctx().get(), batch, &batch_response).error_code(),
+    grpc::Status status = a.query->SearchBatch(Ctx().get(), batch, &batch_response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(batch_response.results_size(), 3);
+    EXPECT_EQ(batch_response.model_version(), 1u);
+    for (int i = 0; i < 3; ++i) {
+      v1::SearchRequest alone = batch.searches(i);
+      alone.set_collection("fashion");
+      v1::SearchResponse single;
+      ASSERT_TRUE(a.query->Search(Ctx().get(), alone, &single).ok());
+      const v1::SearchResponse& batched = batch_response.results(i);
+      ASSERT_EQ(batched.neighbors_size(), single.neighbors_size()) << "search " << i;
+      for (int j = 0; j < single.neighbors_size(); ++j) {
+        EXPECT_EQ(batched.neighbors(j).id(), single.neighbors(j).id()) << i << "/" << j;
+        EXPECT_FLOAT_EQ(batched.neighbors(j).distance(), single.neighbors(j).distance());
+      }
+      EXPECT_EQ(batched.label_votes_size(), single.label_votes_size());
+    }
+    for (const auto& n : batch_response.results(2).neighbors()) EXPECT_EQ(n.label(), "1");
+    ASSERT_EQ(batch_response.results(2).label_votes_size(), 1);
+    EXPECT_EQ(batch_response.results(2).label_votes(0).label(), "1");
+
+    batch.mutable_searches(1)->set_k(1001);
+    status = a.query->SearchBatch(Ctx().get(), batch, &batch_response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("searches[1]"), std::string::npos)
+        << status.error_message();
+    v1::SearchBatchRequest empty;
+    empty.set_collection("fashion");
+    EXPECT_EQ(a.query->SearchBatch(Ctx().get(), empty, &batch_response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // Single-node features not yet across shards are refused, not ignored.
+  {
+    v1::ListItemsRequest list;
+    list.set_collection("fashion");
+    v1::ListItemsResponse listed;
+    EXPECT_EQ(a.items->ListItems(Ctx().get(), list, &listed).error_code(),
               grpc::StatusCode::UNIMPLEMENTED);
   }
 

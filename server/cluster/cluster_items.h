@@ -4,8 +4,9 @@
 // JetStream has acknowledged every part (stored on a quorum of the stream's replicas); it carries
 // the log sequence for read-your-writes (min_sequence). Parts of a request that spans shards are
 // separate messages: if publishing fails midway the status says how many items were written
-// (upserts and deletes are idempotent, so a retry is safe). Reads go to a ready replica of the
-// item's shard (this node's first).
+// (upserts and deletes are idempotent, so a retry is safe). Delete by filter lists the matching
+// ids (ClusterQueries::ListItems) and deletes them by id, a page at a time: not one atomic step as
+// on a single node. Reads go to a ready replica of the item's shard (this node's first).
 //
 // Thread safety: any thread.
 // Errors: as the single-node ItemService, plus UNAVAILABLE (NATS, or a shard without a live
@@ -39,6 +40,9 @@ class ClusterItems {
       const bottleneck::v1::GetItemRequest& request, Deadline deadline);
 
  private:
+  absl::StatusOr<bottleneck::v1::DeleteItemsResponse> DeleteMatching(
+      const bottleneck::v1::DeleteItemsRequest& request, Deadline deadline);
+
   const ClusterContext context_;
   ClusterCollections* const collections_;
   ModelCache* const models_;

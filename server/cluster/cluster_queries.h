@@ -15,14 +15,18 @@
 #define BOTTLENECK_SERVER_CLUSTER_CLUSTER_QUERIES_H_
 
 #include <chrono>
+#include <string>
 
 #include "absl/status/statusor.h"
+#include "bottleneck/cluster/internal.pb.h"
+#include "bottleneck/v1/item.pb.h"
 #include "bottleneck/v1/query.pb.h"
 #include "server/cluster/context.h"
 
 namespace bn::cluster {
 
 class ClusterCollections;
+struct ShardTopology;
 class ModelCache;
 
 class ClusterQueries {
@@ -35,12 +39,21 @@ class ClusterQueries {
       const bottleneck::v1::SearchRequest& request, Deadline deadline);
   [[nodiscard]] absl::StatusOr<bottleneck::v1::SearchBatchResponse> SearchBatch(
       const bottleneck::v1::SearchBatchRequest& request, Deadline deadline);
+  // Pages through the collection in id order over every shard (cluster_listing.cc), with the
+  // single node's request, tokens and errors; UNAVAILABLE naming a shard without a replica.
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::ListItemsResponse> ListItems(
+      const bottleneck::v1::ListItemsRequest& request, Deadline deadline);
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::CountItemsResponse> CountItems(
+      const bottleneck::v1::CountItemsRequest& request, Deadline deadline);
   [[nodiscard]] absl::StatusOr<bottleneck::v1::EncodeResponse> Encode(
       const bottleneck::v1::EncodeRequest& request);
   [[nodiscard]] absl::StatusOr<bottleneck::v1::DecodeResponse> Decode(
       const bottleneck::v1::DecodeRequest& request);
 
  private:
+  absl::StatusOr<bottleneck::cluster::ListShardItemsResponse> ListShard(
+      const std::string& collection, const ShardTopology& shard, uint64_t version,
+      const bottleneck::cluster::ListShardItemsRequest& request, Deadline deadline);
   absl::StatusOr<bottleneck::v1::SearchResponse> SearchOnce(
       const bottleneck::v1::SearchRequest& request, Deadline deadline, bool* version_moved);
 

@@ -104,6 +104,20 @@ grpc::Status ClusterItemService::GetItem(grpc::ServerContext* context,
                [&] { return node_->items().GetItem(*request, Deadline(*context)); });
 }
 
+grpc::Status ClusterItemService::ListItems(grpc::ServerContext* context,
+                                           const v1::ListItemsRequest* request,
+                                           v1::ListItemsResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return node_->queries().ListItems(*request, Deadline(*context)); });
+}
+
+grpc::Status ClusterItemService::CountItems(grpc::ServerContext* context,
+                                            const v1::CountItemsRequest* request,
+                                            v1::CountItemsResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return node_->queries().CountItems(*request, Deadline(*context)); });
+}
+
 grpc::Status ClusterItemService::DeleteItems(grpc::ServerContext* context,
                                              const v1::DeleteItemsRequest* request,
                                              v1::DeleteItemsResponse* response) {
@@ -125,6 +139,13 @@ grpc::Status ShardServiceImpl::GetShardItems(
     bottleneck::cluster::GetShardItemsResponse* response) {
   return Unary(auth_, context, Role::kAdmin, response,
                [&] { return node_->shard_server().GetItems(*request, Deadline(*context)); });
+}
+
+grpc::Status ShardServiceImpl::ListShardItems(
+    grpc::ServerContext* context, const bottleneck::cluster::ListShardItemsRequest* request,
+    bottleneck::cluster::ListShardItemsResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->shard_server().List(*request, Deadline(*context)); });
 }
 
 grpc::Status ShardServiceImpl::ForwardJob(grpc::ServerContext* context,

@@ -56,6 +56,10 @@ class ClusterItemService final : public v1::ItemService::Service {
                        v1::GetItemResponse* response) override;
   grpc::Status DeleteItems(grpc::ServerContext* context, const v1::DeleteItemsRequest* request,
                            v1::DeleteItemsResponse* response) override;
+  grpc::Status ListItems(grpc::ServerContext* context, const v1::ListItemsRequest* request,
+                         v1::ListItemsResponse* response) override;
+  grpc::Status CountItems(grpc::ServerContext* context, const v1::CountItemsRequest* request,
+                          v1::CountItemsResponse* response) override;
 
  private:
   ClusterNode* node_;
@@ -139,6 +143,9 @@ class ShardServiceImpl final : public bottleneck::cluster::ShardService::Service
   grpc::Status GetShardItems(grpc::ServerContext* context,
                              const bottleneck::cluster::GetShardItemsRequest* request,
                              bottleneck::cluster::GetShardItemsResponse* response) override;
+  grpc::Status ListShardItems(grpc::ServerContext* context,
+                              const bottleneck::cluster::ListShardItemsRequest* request,
+                              bottleneck::cluster::ListShardItemsResponse* response) override;
   grpc::Status ForwardJob(grpc::ServerContext* context,
                           const bottleneck::cluster::ForwardJobRequest* request,
                           v1::Job* response) override;

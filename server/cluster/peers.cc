@@ -82,6 +82,17 @@ absl::StatusOr<pb::GetShardItemsResponse> Peers::GetItems(const std::string& nod
   return response;
 }
 
+absl::StatusOr<pb::ListShardItemsResponse> Peers::ListItems(
+    const std::string& node, const std::string& address, const pb::ListShardItemsRequest& request,
+    Deadline deadline) {
+  if (node == options_.node_id) return local_->List(request, deadline);
+  auto context = Context(deadline);
+  pb::ListShardItemsResponse response;
+  grpc::Status status = Stub(address)->ListShardItems(context.get(), request, &response);
+  if (!status.ok()) return FromGrpc(status);
+  return response;
+}
+
 absl::StatusOr<bottleneck::v1::Job> Peers::ForwardJob(const std::string& address,
                                                       const pb::ForwardJobRequest& request,
                                                       Deadline deadline) {

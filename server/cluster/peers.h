@@ -40,6 +40,9 @@ class Peers {
   [[nodiscard]] absl::StatusOr<bottleneck::cluster::GetShardItemsResponse> GetItems(
       const std::string& node, const std::string& address,
       const bottleneck::cluster::GetShardItemsRequest& request, Deadline deadline);
+  [[nodiscard]] absl::StatusOr<bottleneck::cluster::ListShardItemsResponse> ListItems(
+      const std::string& node, const std::string& address,
+      const bottleneck::cluster::ListShardItemsRequest& request, Deadline deadline);
   [[nodiscard]] absl::StatusOr<bottleneck::v1::Job> ForwardJob(
       const std::string& address, const bottleneck::cluster::ForwardJobRequest& request,
       Deadline deadline);

@@ -7,6 +7,7 @@
 #include "server/cluster/replica_manager.h"
 #include "server/cluster/shard_replica.h"
 #include "server/cluster/shard_versions.h"
+#include "server/core/core.h"
 #include "server/core/item_filter.h"
 #include "server/core/query_engine.h"
 #include "server/core/runtime.h"
@@ -71,6 +72,56 @@ absl::StatusOr<pb::SearchShardResponse> ShardServer::Search(
     return s;
   }
   response.set_filter_applied(filter.has_value());
+  response.set_applied_sequence((*replica)->applied());
+  return response;
+}
+
+absl::StatusOr<pb::ListShardItemsResponse> ShardServer::List(
+    const pb::ListShardItemsRequest& request,
+    std::chrono::system_clock::time_point deadline) const {
+  auto replica = Replica(request.protocol_version(), request.collection(), request.incarnation(),
+                         request.shard());
+  if (!replica.ok()) return replica.status();
+  if (absl::Status s = (*replica)->WaitForSequence(request.min_sequence(), deadline); !s.ok()) {
+    return s;
+  }
+  const std::string& local = (*replica)->local_name();
+  QueryEngine& queries = context_.core->queries();
+  pb::ListShardItemsResponse response;
+  if (request.count_only()) {
+    v1::CountItemsRequest count;
+    count.set_collection(local);
+    if (request.list().has_filter()) *count.mutable_filter() = request.list().filter();
+    auto counted = queries.CountItems(count);
+    if (!counted.ok()) return counted.status();
+    response.set_count(counted->count());
+  } else {
+    v1::ListItemsRequest list = request.list();
+    list.set_collection(local);
+    list.set_include_codes(false);
+    auto listed = queries.ListItems(list);
+    if (!listed.ok()) return listed.status();
+    *response.mutable_list() = std::move(*listed);
+    response.mutable_list()->set_model_version(request.code_version());
+    if (request.code_version() != 0) {
+      CollectionStore store(context_.store);
+      std::vector<std::string> ids;
+      for (const auto& listed_item : response.list().items())
+        ids.push_back(listed_item.item().id());
+      auto items = store.GetItems(local, ids);
+      if (!items.ok()) return items.status();
+      for (const auto& item : *items) {
+        std::string* code = response.add_codes();
+        if (!item.has_value()) continue;  // Deleted since the page was read.
+        auto stored = store.GetCode(local, request.code_version(), item->item_no);
+        if (stored.ok()) {
+          *code = std::move(*stored);
+        } else if (stored.status().code() != absl::StatusCode::kNotFound) {
+          return stored.status();
+        }
+      }
+    }
+  }
   response.set_applied_sequence((*replica)->applied());
   return response;
 }

@@ -27,6 +27,10 @@ class ShardServer {
   [[nodiscard]] absl::StatusOr<bottleneck::cluster::SearchShardResponse> Search(
       const bottleneck::cluster::SearchShardRequest& request,
       std::chrono::system_clock::time_point deadline) const;
+  // A page of the shard's items (the local core's ListItems) or their count.
+  [[nodiscard]] absl::StatusOr<bottleneck::cluster::ListShardItemsResponse> List(
+      const bottleneck::cluster::ListShardItemsRequest& request,
+      std::chrono::system_clock::time_point deadline) const;
   [[nodiscard]] absl::StatusOr<bottleneck::cluster::GetShardItemsResponse> GetItems(
       const bottleneck::cluster::GetShardItemsRequest& request,
       std::chrono::system_clock::time_point deadline) const;

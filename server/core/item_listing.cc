@@ -25,11 +25,13 @@ constexpr uint32_t kMaxPageSize = 1000;
 constexpr size_t kMaxScannedPerPage = 100000;
 constexpr char kTokenPrefix[] = "L1.";
 
-std::string PageToken(const std::string& last_id) {
+}  // namespace
+
+std::string ListPageToken(const std::string& last_id) {
   return kTokenPrefix + absl::BytesToHexString(last_id);
 }
 
-absl::StatusOr<std::string> IdFromToken(const std::string& token) {
+absl::StatusOr<std::string> IdFromListPageToken(const std::string& token) {
   const std::string prefix = kTokenPrefix;
   if (token.compare(0, prefix.size(), prefix) != 0 || token.size() == prefix.size() ||
       token.size() > prefix.size() + 2 * kMaxItemIdBytes || (token.size() - prefix.size()) % 2) {
@@ -44,8 +46,6 @@ absl::StatusOr<std::string> IdFromToken(const std::string& token) {
   return absl::HexStringToBytes(hex);
 }
 
-}  // namespace
-
 absl::StatusOr<v1::ListItemsResponse> QueryEngine::ListItems(
     const v1::ListItemsRequest& request) const {
   auto runtime_or = registry_->Find(request.collection());
@@ -55,7 +55,7 @@ absl::StatusOr<v1::ListItemsResponse> QueryEngine::ListItems(
   if (page_size > kMaxPageSize) return absl::InvalidArgumentError("page_size must be in 0..1000");
   std::string after;
   if (!request.page_token().empty()) {
-    auto id = IdFromToken(request.page_token());
+    auto id = IdFromListPageToken(request.page_token());
     if (!id.ok()) return id.status();
     after = std::move(*id);
   }
@@ -104,7 +104,7 @@ absl::StatusOr<v1::ListItemsResponse> QueryEngine::ListItems(
   });
   if (!s.ok()) return s;
   if (!bad.ok()) return bad;
-  if (more) response.set_next_page_token(PageToken(last));
+  if (more) response.set_next_page_token(ListPageToken(last));
   return response;
 }
 

@@ -49,6 +49,11 @@ class CompiledFilter;
     const CompiledFilter* filter,
     google::protobuf::RepeatedPtrField<bottleneck::v1::Neighbor>* out);
 
+// ListItems' page tokens: the token of a page that ended at item `last_id`, and the id a token
+// names (InvalidArgument for a malformed token). Cluster mode merges shards' pages with them.
+std::string ListPageToken(const std::string& last_id);
+[[nodiscard]] absl::StatusOr<std::string> IdFromListPageToken(const std::string& token);
+
 // Sets response->label_votes from its neighbours: most votes first, ties by label; unlabelled
 // neighbours do not vote but count in the fractions' denominator.
 void AddLabelVotes(bottleneck::v1::SearchResponse* response);

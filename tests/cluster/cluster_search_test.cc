@@ -8,6 +8,7 @@
 // BN_CLUSTER_ITEMS sets the number of items (default 5000; the long run: 60000).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -327,13 +328,97 @@ TEST(ClusterSearchTest, BadSearchesUnavailableShardsAndOtherProtocolVersions) {
     EXPECT_EQ(a.query->SearchBatch(Ctx().get(), empty, &batch_response).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
-  // Single-node features not yet across shards are refused, not ignored.
+  // ListItems pages through every shard in id order: each of the 500 items exactly once, at a
+  // page size that does not divide 500; with a filter, exactly the matching items, as many as
+  // CountItems says; codes on request.
   {
+    const LabeledImages& images = Fashion(DatasetSplit::kTest, 600);
+    std::set<std::string> label_1;
+    for (int i = 0; i < 500; ++i) {
+      if (images.labels[i] == 1) label_1.insert("i-" + std::to_string(i));
+    }
+    ASSERT_FALSE(label_1.empty());
+    for (const bool filtered : {false, true}) {
+      v1::ListItemsRequest list;
+      list.set_collection("fashion");
+      list.set_page_size(37);
+      list.set_include_codes(true);
+      if (filtered) {
+        list.mutable_filter()->mutable_match()->set_label(true);
+        list.mutable_filter()->mutable_match()->add_values("1");
+      }
+      std::vector<std::string> ids;
+      for (int page = 0; page < 100; ++page) {
+        v1::ListItemsResponse listed;
+        grpc::Status status = a.items->ListItems(Ctx().get(), list, &listed);
+        ASSERT_TRUE(status.ok()) << status.error_message();
+        EXPECT_LE(listed.items_size(), 37);
+        EXPECT_EQ(listed.model_version(), 1u);
+        for (const auto& item : listed.items()) {
+          ids.push_back(item.item().id());
+          EXPECT_EQ(item.code().float_code().values_size(), 16) << item.item().id();
+          if (filtered) {
+            EXPECT_EQ(item.item().label(), "1");
+          }
+        }
+        if (listed.next_page_token().empty()) break;
+        list.set_page_token(listed.next_page_token());
+      }
+      EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+      const std::set<std::string> unique(ids.begin(), ids.end());
+      EXPECT_EQ(unique.size(), ids.size()) << "an item was listed twice";
+      if (filtered) {
+        EXPECT_EQ(unique, label_1);
+      } else {
+        EXPECT_EQ(ids.size(), 500u);
+      }
+      v1::CountItemsRequest count;
+      count.set_collection("fashion");
+      if (filtered) *count.mutable_filter() = list.filter();
+      v1::CountItemsResponse counted;
+      ASSERT_TRUE(a.items->CountItems(Ctx().get(), count, &counted).ok());
+      EXPECT_EQ(counted.count(), ids.size());
+    }
     v1::ListItemsRequest list;
     list.set_collection("fashion");
+    list.set_page_token("not a token");
     v1::ListItemsResponse listed;
     EXPECT_EQ(a.items->ListItems(Ctx().get(), list, &listed).error_code(),
-              grpc::StatusCode::UNIMPLEMENTED);
+              grpc::StatusCode::INVALID_ARGUMENT);
+    list.clear_page_token();
+    list.set_page_size(1001);
+    EXPECT_EQ(a.items->ListItems(Ctx().get(), list, &listed).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    v1::CountItemsRequest count;
+    count.set_collection("fashion");
+    count.mutable_filter()->mutable_match()->set_label(true);  // No values.
+    v1::CountItemsResponse counted;
+    EXPECT_EQ(a.items->CountItems(Ctx().get(), count, &counted).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+
+    // Delete by filter: every item labelled 1, reported; then no search finds one and the
+    // count of the rest is unchanged.
+    v1::DeleteItemsRequest remove;
+    remove.set_collection("fashion");
+    remove.mutable_filter()->mutable_match()->set_label(true);
+    remove.mutable_filter()->mutable_match()->add_values("1");
+    v1::DeleteItemsResponse removed;
+    grpc::Status status = a.items->DeleteItems(Ctx(60).get(), remove, &removed);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(removed.deleted(), label_1.size());
+    v1::SearchRequest only_1 = request;
+    only_1.set_exact(true);
+    *only_1.mutable_filter() = remove.filter();
+    only_1.set_min_sequence(removed.sequence());
+    v1::SearchResponse found;
+    ASSERT_TRUE(a.query->Search(Ctx().get(), only_1, &found).ok());
+    EXPECT_EQ(found.neighbors_size(), 0);
+    count.clear_filter();
+    ASSERT_TRUE(a.items->CountItems(Ctx().get(), count, &counted).ok());
+    EXPECT_EQ(counted.count(), 500u - label_1.size());
+    remove.add_ids("i-0");
+    EXPECT_EQ(a.items->DeleteItems(Ctx().get(), remove, &removed).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
   }
 
   // A node of another protocol version is refused by name.

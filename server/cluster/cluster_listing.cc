@@ -27,6 +27,16 @@ namespace v1 = ::bottleneck::v1;
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 
+// A ListShardItems request for shard `s` of the collection.
+pb::ListShardItemsRequest ShardRequest(const pb::CollectionEntry& entry, uint32_t s) {
+  pb::ListShardItemsRequest request;
+  request.set_protocol_version(kProtocolVersion);
+  request.set_collection(entry.collection().name());
+  request.set_incarnation(entry.incarnation());
+  request.set_shard(s);
+  return request;
+}
+
 }  // namespace
 
 absl::StatusOr<pb::ListShardItemsResponse> ClusterQueries::ListShard(
@@ -77,11 +87,7 @@ absl::StatusOr<v1::ListItemsResponse> ClusterQueries::ListItems(const v1::ListIt
   std::vector<Listed> merged;
   std::optional<std::string> cut;  // The smallest last-scanned id of a shard that has more.
   for (uint32_t s = 0; s < entry.shards(); ++s) {
-    pb::ListShardItemsRequest shard_request;
-    shard_request.set_protocol_version(kProtocolVersion);
-    shard_request.set_collection(entry.collection().name());
-    shard_request.set_incarnation(entry.incarnation());
-    shard_request.set_shard(s);
+    pb::ListShardItemsRequest shard_request = ShardRequest(entry, s);
     *shard_request.mutable_list() = request;
     shard_request.mutable_list()->set_page_size(page_size);
     shard_request.set_code_version(code_version);
@@ -136,11 +142,7 @@ absl::StatusOr<v1::CountItemsResponse> ClusterQueries::CountItems(
   const auto topology = Topology(*context_.metadata, entry);
   v1::CountItemsResponse response;
   for (uint32_t s = 0; s < entry.shards(); ++s) {
-    pb::ListShardItemsRequest shard_request;
-    shard_request.set_protocol_version(kProtocolVersion);
-    shard_request.set_collection(entry.collection().name());
-    shard_request.set_incarnation(entry.incarnation());
-    shard_request.set_shard(s);
+    pb::ListShardItemsRequest shard_request = ShardRequest(entry, s);
     shard_request.set_count_only(true);
     if (request.has_filter()) *shard_request.mutable_list()->mutable_filter() = request.filter();
     auto counted = ListShard(entry.collection().name(), topology[s], 0, shard_request, deadline);

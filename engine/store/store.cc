@@ -411,8 +411,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& di
 absl::StatusOr<uint64_t> Store::CreateCheckpoint(const std::string& dir) const {
   if (read_only()) {
     return absl::FailedPreconditionError(
-        "this store is read-only (a follower or a read-only open): take the backup on the "
-        "primary");
+        "this store is read-only (a follower, or a database opened read-only): no checkpoint "
+        "can be taken here");
   }
   std::error_code ec;
   // RocksDB wants an absolute path.

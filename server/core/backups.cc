@@ -182,6 +182,8 @@ absl::StatusOr<v1::Backup> ReadBackup(const std::string& dir) {
 
 absl::StatusOr<v1::Backup> Backups::Create(const v1::CreateBackupRequest& request) {
   if (absl::Status s = registry_->CheckWritable(); !s.ok()) return s;
+  // The checkpoint flushes the memtables into the data directory: not below the flood stage.
+  if (absl::Status s = store_->CheckWrite(); !s.ok()) return s;
   if (!request.name().empty()) {
     if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
   }

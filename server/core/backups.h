@@ -39,8 +39,9 @@ class Backups {
       : store_(store), registry_(registry), backup_dir_(std::move(backup_dir)) {}
 
   // Takes a backup. InvalidArgument for a bad name; AlreadyExists when <backup_dir>/<name>
-  // exists; FailedPrecondition on a follower; ResourceExhausted/PermissionDenied/Unavailable for
-  // the backup directory's storage errors (nothing is left behind).
+  // exists; FailedPrecondition on a follower; ResourceExhausted below the data directory's disk
+  // flood stage (the checkpoint flushes memtables there) or when the backup directory's disk is
+  // full; PermissionDenied/Unavailable for its other storage errors (nothing is left behind).
   [[nodiscard]] absl::StatusOr<bottleneck::v1::Backup> Create(
       const bottleneck::v1::CreateBackupRequest& request);
   // The complete backups under backup_dir (directories with a readable manifest), oldest first

@@ -14,11 +14,13 @@
 // manifest's, and 100 searches among the base items (by codes of test images) return the same ids
 // and distances on both servers, exact and through the index.
 #include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -90,6 +92,21 @@ void AddItem(v1::UpsertRequest* request, const Images& images, const std::string
   item->set_id(id);
   *item->mutable_input() = bn::GreyRowToInput(images.all, row % kImages, 28, 28);
   (*item->mutable_metadata())["phase"] = phase;
+}
+
+// Bytes of the files under `dir` that have no other link (not shared with the store), and of
+// all of them. Right after the backup (the bench runs on the server's machine).
+std::pair<uint64_t, uint64_t> OwnAndTotalBytes(const std::string& dir) {
+  uint64_t own = 0, total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::end(it); it.increment(ec)) {
+    struct stat st;
+    if (!it->is_regular_file(ec) || ::stat(it->path().c_str(), &st) != 0) continue;
+    total += st.st_size;
+    if (st.st_nlink == 1) own += st.st_size;
+  }
+  return {own, total};
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -195,6 +212,7 @@ int LoadAndBackup(const std::shared_ptr<grpc::Channel>& channel, int64_t n,
   v1::Backup backup;
   Check(collections->CreateBackup(Ctx().get(), request, &backup), "create backup");
   const double backup_end = SecondsSince(t0);
+  const auto [own_bytes, total_bytes] = OwnAndTotalBytes(backup.path());
   std::this_thread::sleep_for(std::chrono::seconds(2));
   stop = true;
   writer.join();
@@ -218,6 +236,10 @@ int LoadAndBackup(const std::shared_ptr<grpc::Channel>& channel, int64_t n,
       static_cast<unsigned long long>(backup.store_sequence()),
       static_cast<unsigned long long>(backup.collections(0).item_count()), n + before.size(),
       n + acked.size());
+  std::printf(
+      "backup files right after it: %.1f MB in all, %.1f MB of them not shared with the store "
+      "(the rest are hard links of its SST files)\n",
+      total_bytes / 1e6, own_bytes / 1e6);
   std::printf(
       "upserts of 50 items: before the backup %zu calls, p50 %.1f ms, max %.1f ms; overlapping "
       "it %zu calls (%zu items acknowledged), p50 %.1f ms, max %.1f ms\n",

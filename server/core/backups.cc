@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "engine/store/alias_store.h"
@@ -20,6 +21,7 @@
 #include "engine/util/atomic_file.h"
 #include "engine/util/log.h"
 #include "server/core/collection_registry.h"
+#include "server/core/thread_priority.h"
 #include "server/core/validation.h"
 
 namespace bn {
@@ -196,7 +198,15 @@ absl::StatusOr<v1::Backup> Backups::Create(const v1::CreateBackupRequest& reques
       name = DefaultName() + "-" + std::to_string(i);
     }
   }
-  return CreateLocked(name);
+  // On a thread of its own: its priority is lowered for good (a thread cannot always raise it
+  // back), and the caller's (a gRPC handler's) is left alone.
+  absl::StatusOr<v1::Backup> result = absl::InternalError("backup thread did not run");
+  std::thread worker([&] {
+    LowerThisThreadPriority(background_nice_);
+    result = CreateLocked(name);
+  });
+  worker.join();
+  return result;
 }
 
 absl::StatusOr<v1::Backup> Backups::CreateLocked(const std::string& name) {

@@ -34,9 +34,15 @@ class CollectionRegistry;
 
 class Backups {
  public:
-  // `store` and `registry` must outlive this. `backup_dir` is created on the first backup.
-  Backups(Store* store, CollectionRegistry* registry, std::string backup_dir)
-      : store_(store), registry_(registry), backup_dir_(std::move(backup_dir)) {}
+  // `store` and `registry` must outlive this. `backup_dir` is created on the first backup. The
+  // copy runs on a thread of its own at `background_nice` (LowerThisThreadPriority), like other
+  // background work, so that it does not take the CPU from queries and ingest.
+  Backups(Store* store, CollectionRegistry* registry, std::string backup_dir,
+          int background_nice = 20)
+      : store_(store),
+        registry_(registry),
+        backup_dir_(std::move(backup_dir)),
+        background_nice_(background_nice) {}
 
   // Takes a backup. InvalidArgument for a bad name; AlreadyExists when <backup_dir>/<name>
   // exists; FailedPrecondition on a follower; ResourceExhausted below the data directory's disk
@@ -56,6 +62,7 @@ class Backups {
   Store* const store_;
   CollectionRegistry* const registry_;
   const std::string backup_dir_;
+  const int background_nice_;
   std::mutex mutex_;  // One backup at a time.
 };
 

@@ -35,7 +35,8 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(Store* store, const CoreOptions
                                              core->promoter_.get(), jobs);
   core->backups_ = std::make_unique<Backups>(
       store, core->registry_.get(),
-      options.backup_dir.empty() ? options.data_dir + "/backups" : options.backup_dir);
+      options.backup_dir.empty() ? options.data_dir + "/backups" : options.backup_dir,
+      options.background_nice);
 
   if (absl::Status s = core->registry_->LoadAll(); !s.ok()) return s;
   // Jobs and promotions belong to the primary.

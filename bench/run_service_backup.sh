@@ -18,7 +18,7 @@ start() {  # start DATA_DIR [flags]: prints the address
   for _ in $(seq 600); do grep -q "listening on" "$dir.out" 2>/dev/null && break; sleep 0.1; done
   sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$dir.out"
 }
-primary="$(start "$work/primary" --snapshot-interval-seconds 5 ${PRIMARY_FLAGS:-})"
+primary="$(start "$work/primary" ${PRIMARY_FLAGS:-})"
 "$build/bench/bench_service_backup" --server "$primary" --state "$work/state" "$@"
 backup="$(head -1 "$work/state")"
 t0=$(date +%s.%N)

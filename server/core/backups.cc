@@ -235,6 +235,11 @@ absl::StatusOr<v1::Backup> Backups::CreateLocked(const std::string& name) {
   v1::Backup backup;
   backup.set_name(name);
   *backup.mutable_create_time() = TimeUtil::GetCurrentTime();
+  // Fresh index snapshots first (each changed serving index caught up and saved, as the periodic
+  // ones are), so that the restored server loads graphs that cover nearly all of the copy and
+  // replays only the writes made since: without them it replayed or rebuilt whatever the last
+  // periodic snapshot missed (37.5 s to start with 200k items, and a different graph).
+  registry_->SaveSnapshots();
   {
     // Snapshots first, then the store: a copied snapshot never covers more than the copied store,
     // and no snapshot trims the change log in between (the snapshot lock).

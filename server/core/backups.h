@@ -6,7 +6,8 @@
 //                 item, code, model version, dataset, job and alias. SST files are hard links
 //                 to the store's when the backup directory is on the same filesystem (the
 //                 default, DATA_DIR/backups), copies otherwise. The store is the source of truth.
-//   index/        the index snapshots as of the copy (hard links or copies). A restored server
+//   index/        the index snapshots, saved afresh by the backup just before the copy (hard
+//                 links, or copies on another filesystem). A restored server
 //                 loads them and replays the copied change log; one it cannot use (stale, damaged)
 //                 is rebuilt from the store, as after any restart (serving_index.h).
 //   backup.json   the manifest: the v1.Backup message in the proto3 JSON mapping (time, store

@@ -11,10 +11,17 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 work="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+# The servers are started inside $(...) subshells: their pids go to files for the cleanup.
+cleanup() {
+  for f in "$work"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  sleep 2
+  rm -rf "$work"
+}
+trap cleanup EXIT
 start() {  # start DATA_DIR [flags]: prints the address
   local dir="$1"; shift
   "$build/server/bottleneckd" --listen 127.0.0.1:0 --data-dir "$dir" "$@" > "$dir.out" 2> "$dir.log" &
+  echo $! > "$dir.pid"
   for _ in $(seq 600); do grep -q "listening on" "$dir.out" 2>/dev/null && break; sleep 0.1; done
   sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$dir.out"
 }

@@ -114,6 +114,9 @@ int Search(Client& client, const std::vector<std::string>& args);
 int Encode(Client& client, const std::vector<std::string>& args);
 int Decode(Client& client, const std::vector<std::string>& args);
 int Classify(Client& client, const std::vector<std::string>& args);  // commands_classify.cc
+// backups create|list|restore and aliases create|switch|delete|list (commands_backups.cc).
+int Backups(Client& client, const std::vector<std::string>& args);
+int Aliases(Client& client, const std::vector<std::string>& args);
 // The whole story on Fashion-MNIST with plots (client/commands_demo.cc).
 int Demo(Client& client, const std::vector<std::string>& args);
 // Watches a job until it ends: a live progress line on stderr (with --json, each JobProgress

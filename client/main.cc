@@ -44,6 +44,9 @@ const char kUsage[] =
     "                                        (--votes: the neighbours' labels)\n"
     "  encode | decode                       inputs to codes, codes to images or words\n"
     "  classify COLLECTION ...               top labels by a classifier version\n"
+    "  backups create|list|restore           online backups of the whole store (restore: the\n"
+    "                                        server-side command to run)\n"
+    "  aliases create|switch|delete|list     collection aliases, switched atomically\n"
     "  demo                                  Fashion-MNIST end to end, with plots\n";
 
 using Options = bn::cli::GlobalOptions;
@@ -148,7 +151,9 @@ int main(int argc, char** argv) {
                                                            {"encode", bn::cli::Encode},
                                                            {"decode", bn::cli::Decode},
                                                            {"classify", bn::cli::Classify},
-                                                           {"demo", bn::cli::Demo}};
+                                                           {"demo", bn::cli::Demo},
+                                                           {"backups", bn::cli::Backups},
+                                                           {"aliases", bn::cli::Aliases}};
   if (auto it = kCommands.find(command); it != kCommands.end()) {
     bn::cli::Client client(options);
     return it->second(client, args);

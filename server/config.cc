@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -151,6 +151,18 @@ const std::map<std::string, Flag>& Flags() {
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->block_cache_mib; },
         "RocksDB block cache in MiB (searches read their neighbours' records from it). "
         "Default 256"}},
+      {"backup-dir",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->backup_dir; },
+        "directory of the backups CreateBackup writes (each a subdirectory: the store's "
+        "checkpoint, the index snapshots and a manifest). On the data directory's filesystem "
+        "the store's files are hard-linked, so a backup costs little space until the store "
+        "compacts them away; copy it elsewhere to survive the loss of the disk. Default "
+        "DATA_DIR/backups"}},
+      {"restore",
+       {Flag::kString, [](ServerConfig* c) -> void* { return &c->restore; },
+        "BACKUP_DIR: restore that backup (a directory CreateBackup wrote) into --data-dir, "
+        "which must not exist or be empty, then serve it. A non-empty --data-dir is refused "
+        "(exit status 1, nothing changed). Single-node servers only"}},
       {"check",
        {Flag::kString, [](ServerConfig* c) -> void* { return &c->check_dir; },
         "DIR: verify the data directory DIR offline and exit (the server must not be running on "
@@ -424,6 +436,11 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (!config.metrics_listen.empty() && !ValidHostPort(config.metrics_listen)) {
     return absl::InvalidArgumentError("--metrics-listen needs HOST:PORT, got '" +
                                       config.metrics_listen + "'");
+  }
+  if (!config.restore.empty() && (!config.follow.empty() || !config.cluster.empty())) {
+    return absl::InvalidArgumentError(
+        "--restore restores a single-node server's data directory: it cannot be combined with "
+        "--follow or --cluster");
   }
   if (!config.cluster.empty()) {
     if (!config.follow.empty()) {

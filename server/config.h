@@ -68,6 +68,12 @@ struct ServerConfig {
   int ingest_nice = 20;
   int training_nice = 20;
   int background_nice = 20;
+  // Backups (CollectionService.CreateBackup) are written under this directory; empty:
+  // <data_dir>/backups.
+  std::string backup_dir;
+  // Non-empty: restore this backup directory into --data-dir (which must be missing or empty),
+  // then serve it (bottleneckd --restore BACKUP_DIR --data-dir DIR).
+  std::string restore;
   // Non-empty: verify this data directory offline (bottleneckd --check DIR) and exit.
   std::string check_dir;
   // Cluster mode (docs/cluster.md): NATS server URLs, comma-separated ("nats://h1:4222,...").

@@ -17,6 +17,7 @@
 #include "engine/store/store.h"
 #include "engine/util/log.h"
 #include "server/config.h"
+#include "server/core/backups.h"
 #include "server/server.h"
 
 namespace {
@@ -100,6 +101,17 @@ int main(int argc, char** argv) {
       std::cerr << "bottleneckd: warning: cannot re-execute to apply --inference-threads ("
                 << std::strerror(errno) << "); OpenMP uses its default team size\n";
     }
+  }
+
+  // --restore: before anything opens the data directory (after the re-execution above, so once).
+  if (!config->restore.empty()) {
+    if (absl::Status s = bn::RestoreBackup(config->restore, config->data_dir); !s.ok()) {
+      std::cerr << "bottleneckd: cannot restore " << config->restore << ": " << s.message() << "\n";
+      return kExitStartup;
+    }
+    std::printf("bottleneckd: restored backup %s into %s\n", config->restore.c_str(),
+                config->data_dir.c_str());
+    std::fflush(stdout);
   }
 
   // Block the shutdown signals in every thread (gRPC's inherit this mask); main waits for them.

@@ -185,6 +185,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& given)
   impl->store = std::move(*store);
   CoreOptions core_options;
   core_options.data_dir = config.data_dir;
+  core_options.backup_dir = config.backup_dir;
   core_options.training_enabled = config.training_enabled;
   core_options.follower = !config.follow.empty();
   core_options.follow_interval = std::chrono::milliseconds(config.follow_interval_ms);

@@ -34,6 +34,47 @@ grpc::Status CollectionServiceImpl::DeleteCollection(grpc::ServerContext* contex
                      [&] { return core_->DeleteCollection(request->name()); });
 }
 
+grpc::Status CollectionServiceImpl::CreateBackup(grpc::ServerContext* context,
+                                                 const v1::CreateBackupRequest* request,
+                                                 v1::Backup* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->backups().Create(*request); });
+}
+
+grpc::Status CollectionServiceImpl::ListBackups(grpc::ServerContext* context,
+                                                const v1::ListBackupsRequest*,
+                                                v1::ListBackupsResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response, [&] { return core_->backups().List(); });
+}
+
+grpc::Status CollectionServiceImpl::CreateAlias(grpc::ServerContext* context,
+                                                const v1::CreateAliasRequest* request,
+                                                v1::Alias* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->collections().CreateAlias(*request); });
+}
+
+grpc::Status CollectionServiceImpl::SwitchAlias(grpc::ServerContext* context,
+                                                const v1::SwitchAliasRequest* request,
+                                                v1::Alias* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->collections().SwitchAlias(*request); });
+}
+
+grpc::Status CollectionServiceImpl::DeleteAlias(grpc::ServerContext* context,
+                                                const v1::DeleteAliasRequest* request,
+                                                v1::DeleteAliasResponse*) {
+  return UnaryStatus(auth_, context, Role::kAdmin,
+                     [&] { return core_->collections().DeleteAlias(request->name()); });
+}
+
+grpc::Status CollectionServiceImpl::ListAliases(grpc::ServerContext* context,
+                                                const v1::ListAliasesRequest*,
+                                                v1::ListAliasesResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return core_->collections().ListAliases(); });
+}
+
 // --- TrainingService ---
 
 grpc::Status TrainingServiceImpl::UploadDataset(

@@ -11,6 +11,7 @@
 // Column family   key                                              value
 //   meta          "schema_version"                                 decimal text
 //                 "next_incarnation"                               U64 (collection incarnations)
+//                 "alias:" <alias name>                            collection name (alias_store.h)
 //   collections   P(c) 's'                                         spec bytes (service-owned)
 //                 P(c) 't'                                         CollectionState (engine-owned)
 //   items         P(c) 'i' <id bytes>                              U64 item number (LE) + record

@@ -19,6 +19,7 @@
 #include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 #if defined(__SANITIZE_THREAD__)
 #include <mutex>
 
@@ -234,6 +235,7 @@ Store::Store(std::string dir, StoreOptions options)
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
                                                    const StoreOptions& options) {
   if (dir.empty()) return absl::InvalidArgumentError("data directory must not be empty");
+  if (options.read_only) return OpenReadOnly(dir, options);
   std::error_code ec;
   if (options.create_if_missing) {
     std::filesystem::create_directories(dir, ec);
@@ -374,6 +376,64 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
     BN_LOG(INFO) << "opened database " << db_path << " (schema " << version << ")";
   }
   return store;
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& dir,
+                                                           const StoreOptions& options) {
+  const std::string db_path = (std::filesystem::path(dir) / "db").string();
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(db_path) / "CURRENT", ec)) {
+    return absl::NotFoundError("no database under '" + db_path + "'");
+  }
+  std::unique_ptr<Store> store(new Store(dir, options));
+  rocksdb::DBOptions db_options;
+  db_options.info_log = std::make_shared<RocksInfoLog>("/dev/null");  // Writes nothing to `dir`.
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kColumnFamilyNames) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  rocksdb::Status s =
+      rocksdb::DB::OpenForReadOnly(db_options, db_path, descriptors, &store->handles_, &store->db_);
+  if (!s.ok()) return FromRocks("cannot open database '" + db_path + "' read-only", s);
+  store->read_only_reason_ = "the database '" + db_path + "' was opened read-only";
+  std::string value;
+  s = store->db_->Get(rocksdb::ReadOptions(), store->handle(ColumnFamily::kMeta), kSchemaKey,
+                      &value);
+  if (!s.ok()) return FromRocks("cannot read the schema version of '" + db_path + "'", s);
+  if (std::atoi(value.c_str()) > kSchemaVersion) {
+    return absl::FailedPreconditionError("database '" + db_path + "' has schema " + value +
+                                         ", newer than this build's " +
+                                         std::to_string(kSchemaVersion));
+  }
+  return store;
+}
+
+absl::StatusOr<uint64_t> Store::CreateCheckpoint(const std::string& dir) const {
+  if (read_only()) {
+    return absl::FailedPreconditionError(
+        "this store is read-only (a follower, or a database opened read-only): no checkpoint "
+        "can be taken here");
+  }
+  std::error_code ec;
+  // RocksDB wants an absolute path.
+  const std::string target = (std::filesystem::absolute(dir, ec) / "db").string();
+  if (std::filesystem::exists(target, ec)) {
+    return absl::AlreadyExistsError("'" + target + "' already exists");
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_, &raw);
+  if (!s.ok()) return FromRocks("cannot start a checkpoint", s);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  uint64_t sequence = 0;
+  // log_size_for_flush 0: the memtables are flushed first, so the copy is SST files (hard links)
+  // and a small MANIFEST rather than up to --max-total-wal-size of copied WAL.
+  s = checkpoint->CreateCheckpoint(target, /*log_size_for_flush=*/0, &sequence);
+  if (!s.ok()) {
+    std::filesystem::remove_all(target, ec);
+    std::filesystem::remove_all(target + ".tmp", ec);  // RocksDB's staging directory.
+    return FromRocks("cannot write a checkpoint to '" + target + "'", s);
+  }
+  return sequence;
 }
 
 absl::Status Store::Check(const std::string& dir, std::string* report) {

@@ -56,6 +56,9 @@ struct StoreOptions {
   // its writes after CatchUpWithPrimary). `dir` is then the follower's own directory (RocksDB's
   // info log of the secondary goes there); the primary must have created its database already.
   std::string follow_primary;
+  // Open an existing database read-only (nothing is created or written, every write fails):
+  // e.g. to read a backup's copy (CreateCheckpoint). NotFound without a database.
+  bool read_only = false;
   // Disk watermark of `dir` (disk_guard.h): writes that add data are refused below it.
   DiskWatermarks watermarks;
   // The filesystem RocksDB uses; null: the default (POSIX). Tests inject faults with a
@@ -91,7 +94,9 @@ class Store {
   int schema_version() const { return kSchemaVersion; }
   // True for a follower (StoreOptions::follow_primary) and for a database opened read-only for
   // lack of space: every write fails.
-  bool read_only() const { return !options_.follow_primary.empty() || !read_only_reason_.empty(); }
+  bool read_only() const {
+    return options_.read_only || !options_.follow_primary.empty() || !read_only_reason_.empty();
+  }
   // A follower: applies the primary's writes made since the last call (MANIFEST and WAL tailing).
   // Reads see them afterwards. FailedPrecondition on a primary; Internal on I/O errors.
   [[nodiscard]] absl::Status CatchUpWithPrimary();
@@ -108,6 +113,15 @@ class Store {
   // Starts the disk watcher: every poll interval it measures free space, resumes RocksDB after a
   // background error once space is above the threshold (DB::Resume) and reports state changes.
   void StartWatcher();
+
+  // Writes a consistent copy of the database into `<dir>/db` online (a RocksDB checkpoint:
+  // writes go on meanwhile). `dir` must exist and `<dir>/db` must not. SST files are hard-linked
+  // when `dir` is on the same filesystem (copied otherwise), the other files copied. The copy
+  // holds every write acknowledged before the call; returns a sequence number it holds (RocksDB's:
+  // at least that of every such write).
+  // FailedPrecondition on a read-only store (a follower); AlreadyExists when `<dir>/db` exists;
+  // the storage statuses of FromRocks otherwise (ResourceExhausted for a full disk).
+  [[nodiscard]] absl::StatusOr<uint64_t> CreateCheckpoint(const std::string& dir) const;
 
   // Verifies the database under `dir` offline (like `ldb checkconsistency` plus a full scan): opens
   // it read-only (writing nothing), checks every SST block checksum and reads every record of
@@ -133,6 +147,8 @@ class Store {
 
  private:
   Store(std::string dir, StoreOptions options);
+  static absl::StatusOr<std::unique_ptr<Store>> OpenReadOnly(const std::string& dir,
+                                                             const StoreOptions& options);
 
   class ErrorListener;
   void OnPoll(bool below_flood);

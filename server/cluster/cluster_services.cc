@@ -28,7 +28,48 @@ grpc::Status SingleNode() {
                       "(bottleneckd --cluster NATS_URLS)");
 }
 
+grpc::Status NotInClusterMode(const grpc::ServerContext& context, const Authenticator* auth,
+                              Role role, const char* what) {
+  if (grpc::Status s = auth->Authorize(context, role); !s.ok()) return s;
+  return grpc::Status(
+      grpc::StatusCode::UNIMPLEMENTED,
+      std::string(what) + " are a single-node feature; this bottleneckd runs in cluster mode");
+}
+
 }  // namespace
+
+grpc::Status ClusterCollectionService::CreateBackup(grpc::ServerContext* context,
+                                                    const v1::CreateBackupRequest*, v1::Backup*) {
+  return NotInClusterMode(*context, auth_, Role::kAdmin, "backups");
+}
+
+grpc::Status ClusterCollectionService::ListBackups(grpc::ServerContext* context,
+                                                   const v1::ListBackupsRequest*,
+                                                   v1::ListBackupsResponse*) {
+  return NotInClusterMode(*context, auth_, Role::kAdmin, "backups");
+}
+
+grpc::Status ClusterCollectionService::CreateAlias(grpc::ServerContext* context,
+                                                   const v1::CreateAliasRequest*, v1::Alias*) {
+  return NotInClusterMode(*context, auth_, Role::kAdmin, "aliases");
+}
+
+grpc::Status ClusterCollectionService::SwitchAlias(grpc::ServerContext* context,
+                                                   const v1::SwitchAliasRequest*, v1::Alias*) {
+  return NotInClusterMode(*context, auth_, Role::kAdmin, "aliases");
+}
+
+grpc::Status ClusterCollectionService::DeleteAlias(grpc::ServerContext* context,
+                                                   const v1::DeleteAliasRequest*,
+                                                   v1::DeleteAliasResponse*) {
+  return NotInClusterMode(*context, auth_, Role::kAdmin, "aliases");
+}
+
+grpc::Status ClusterCollectionService::ListAliases(grpc::ServerContext* context,
+                                                   const v1::ListAliasesRequest*,
+                                                   v1::ListAliasesResponse*) {
+  return NotInClusterMode(*context, auth_, Role::kQuery, "aliases");
+}
 
 grpc::Status ClusterCollectionService::CreateCollection(grpc::ServerContext* context,
                                                         const v1::CreateCollectionRequest* request,

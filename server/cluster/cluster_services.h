@@ -37,6 +37,19 @@ class ClusterCollectionService final : public v1::CollectionService::Service {
   grpc::Status DeleteCollection(grpc::ServerContext* context,
                                 const v1::DeleteCollectionRequest* request,
                                 v1::DeleteCollectionResponse* response) override;
+  // Backups and aliases are single-node features: UNIMPLEMENTED (after authorisation).
+  grpc::Status CreateBackup(grpc::ServerContext* context, const v1::CreateBackupRequest* request,
+                            v1::Backup* response) override;
+  grpc::Status ListBackups(grpc::ServerContext* context, const v1::ListBackupsRequest* request,
+                           v1::ListBackupsResponse* response) override;
+  grpc::Status CreateAlias(grpc::ServerContext* context, const v1::CreateAliasRequest* request,
+                           v1::Alias* response) override;
+  grpc::Status SwitchAlias(grpc::ServerContext* context, const v1::SwitchAliasRequest* request,
+                           v1::Alias* response) override;
+  grpc::Status DeleteAlias(grpc::ServerContext* context, const v1::DeleteAliasRequest* request,
+                           v1::DeleteAliasResponse* response) override;
+  grpc::Status ListAliases(grpc::ServerContext* context, const v1::ListAliasesRequest* request,
+                           v1::ListAliasesResponse* response) override;
 
  private:
   ClusterNode* node_;

@@ -71,6 +71,21 @@ absl::StatusOr<std::shared_ptr<CollectionRuntime>> CollectionRegistry::Find(
   return it->second;
 }
 
+absl::StatusOr<std::shared_ptr<CollectionRuntime>> CollectionRegistry::Lookup(
+    const std::string& name) const {
+  if (absl::Status s = ValidateName("collection", name); !s.ok()) return s;
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  auto alias = aliases_.find(name);
+  const std::string& target = alias == aliases_.end() ? name : alias->second;
+  auto it = collections_.find(target);
+  if (it == collections_.end()) {
+    return absl::NotFoundError(alias == aliases_.end() ? "collection '" + name + "' not found"
+                                                       : "collection '" + target + "' of alias '" +
+                                                             name + "' not found");
+  }
+  return it->second;
+}
+
 std::vector<std::shared_ptr<CollectionRuntime>> CollectionRegistry::All() const {
   std::vector<std::shared_ptr<CollectionRuntime>> out;
   std::shared_lock<std::shared_mutex> lock(mutex_);
@@ -200,7 +215,7 @@ absl::Status CollectionRegistry::LoadAll() {
     std::unique_lock<std::shared_mutex> lock(mutex_);
     collections_[name] = *runtime;
   }
-  return absl::OkStatus();
+  return LoadAliases();
 }
 
 absl::StatusOr<v1::Collection> CollectionRegistry::Create(
@@ -218,6 +233,10 @@ absl::StatusOr<v1::Collection> CollectionRegistry::Create(
     std::shared_lock<std::shared_mutex> lock(mutex_);
     if (collections_.count(request.name()) > 0) {
       return absl::AlreadyExistsError("collection '" + request.name() + "' already exists");
+    }
+    if (aliases_.count(request.name()) > 0) {
+      return absl::AlreadyExistsError("'" + request.name() + "' is the name of an alias (of '" +
+                                      aliases_.at(request.name()) + "')");
     }
   }
   v1::Collection record;
@@ -288,6 +307,15 @@ absl::Status CollectionRegistry::Remove(const std::string& name) {
   std::lock_guard<std::mutex> admin(admin_mutex_);
   auto runtime = Find(name);
   if (!runtime.ok()) return runtime.status();
+  {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    for (const auto& [alias, target] : aliases_) {
+      if (target == name) {
+        return absl::FailedPreconditionError("alias '" + alias + "' points at collection '" + name +
+                                             "': delete or switch the alias first");
+      }
+    }
+  }
   {
     std::lock_guard<std::mutex> write((*runtime)->write_mutex());
     if (absl::Status s = CollectionStore(store_).DeleteCollection(name); !s.ok()) return s;

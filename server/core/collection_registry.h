@@ -68,8 +68,13 @@ class CollectionRegistry {
   // change log up to it (not while a promotion runs, nor on a follower).
   void SaveSnapshots();
 
-  // The loaded collection, or NotFound ("collection 'x' not found").
+  // The loaded collection, or NotFound ("collection 'x' not found"). Takes collection names only.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<CollectionRuntime>> Find(
+      const std::string& name) const;
+  // Find(), where `name` may also be an alias (resolved under the same lock as the lookup, so a
+  // SwitchAlias is seen whole): the one lookup of item writes and reads and of queries. Use the
+  // runtime's name(), never `name`, for the store.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<CollectionRuntime>> Lookup(
       const std::string& name) const;
   std::vector<std::shared_ptr<CollectionRuntime>> All() const;
   // FailedPrecondition on a follower (every write goes to the primary); OK otherwise.
@@ -110,6 +115,25 @@ class CollectionRegistry {
   [[nodiscard]] absl::StatusOr<uint64_t> AddModel(const std::shared_ptr<CollectionRuntime>& runtime,
                                                   ModelRecord* record);
 
+  // --- Aliases (collection_registry_aliases.cc): stored in the store (alias_store.h), kept in
+  // memory, reloaded by a follower after each catch-up. A name is either a collection's or an
+  // alias's, never both. InvalidArgument for bad names; AlreadyExists when the name is taken;
+  // NotFound for an unknown alias or target collection; FailedPrecondition on a follower.
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::Alias> CreateAlias(
+      const bottleneck::v1::CreateAliasRequest& request);
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::Alias> SwitchAlias(
+      const bottleneck::v1::SwitchAliasRequest& request);
+  [[nodiscard]] absl::Status DeleteAlias(const std::string& name);
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::ListAliasesResponse> ListAliases() const;
+
+  // Held while snapshots are saved (SaveSnapshots): a backup holds it while it copies the
+  // snapshot files and the store, so that no snapshot trims the change log in between (the
+  // copied snapshots then replay the copied log instead of being rebuilt).
+  [[nodiscard]] std::unique_lock<std::mutex> LockSnapshots() {
+    return std::unique_lock(snapshot_mutex_);
+  }
+  std::string SnapshotDir() const;
+
   // Serialises changes to the set of collections and their versions (create, delete, new model
   // versions, the start of a promotion). Hold it only for short store operations.
   [[nodiscard]] std::unique_lock<std::mutex> LockAdmin() { return std::unique_lock(admin_mutex_); }
@@ -121,16 +145,19 @@ class CollectionRegistry {
   absl::StatusOr<std::shared_ptr<CollectionRuntime>> Load(const std::string& name) const;
   absl::StatusOr<std::shared_ptr<const ServingState>> LoadServingState(
       const CollectionRuntime& runtime, uint64_t version) const;
-  std::string SnapshotDir() const;
-  void FollowPrimary();  // collection_registry_background.cc
+  void FollowPrimary();
+  absl::Status
+  LoadAliases();  // Replaces aliases_ with the stored ones.  // collection_registry_background.cc
   // Looks at the versions past cache->scanned for classifiers (the caller holds cache->mutex).
   absl::Status ScanForClassifiers(const std::string& collection, ClassifierCache* cache) const;
 
   Store* const store_;
   const Options options_;
-  mutable std::shared_mutex mutex_;  // Guards collections_.
+  mutable std::shared_mutex mutex_;  // Guards collections_ and aliases_.
   std::map<std::string, std::shared_ptr<CollectionRuntime>> collections_;
+  std::map<std::string, std::string> aliases_;  // Alias -> collection name.
   std::mutex admin_mutex_;
+  std::mutex snapshot_mutex_;
 
   std::mutex background_mutex_;  // Guards stopped_; background_cv_ wakes the thread.
   std::condition_variable background_cv_;

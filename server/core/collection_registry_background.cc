@@ -70,6 +70,7 @@ void CollectionRegistry::SaveSnapshots() {
     BN_LOG(DEBUG) << "snapshots skipped: " << s;
     return;
   }
+  std::lock_guard<std::mutex> snapshots(snapshot_mutex_);
   CollectionStore items(store_);
   for (const auto& runtime : All()) {
     auto serving = runtime->serving();
@@ -174,6 +175,10 @@ void CollectionRegistry::FollowPrimary() {
       runtime.neighbours().Invalidate(applied.item_nos);
       runtime.attributes().Invalidate(applied.item_nos);
     }
+  }
+  // After the collections, so that a new alias finds its new collection loaded.
+  if (absl::Status s = LoadAliases(); !s.ok()) {
+    BN_LOG(WARNING) << "follower: cannot read aliases: " << s;
   }
 }
 

@@ -33,6 +33,10 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Open(Store* store, const CoreOptions
   jobs.checkpoint_interval = options.checkpoint_interval;
   core->jobs_ = std::make_unique<JobManager>(store, core->registry_.get(), core->datasets_.get(),
                                              core->promoter_.get(), jobs);
+  core->backups_ = std::make_unique<Backups>(
+      store, core->registry_.get(),
+      options.backup_dir.empty() ? options.data_dir + "/backups" : options.backup_dir,
+      options.background_nice);
 
   if (absl::Status s = core->registry_->LoadAll(); !s.ok()) return s;
   // Jobs and promotions belong to the primary.

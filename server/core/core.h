@@ -6,6 +6,7 @@
 //   datasets()     DatasetCatalog      training datasets
 //   jobs()         JobManager          training jobs
 //   promoter()     Promoter            zero-downtime promotion of a model version
+//   backups()      Backups             online backups of the whole store (backups.h)
 // Core owns them, opens them in order and shuts them down in reverse; the one operation that
 // spans parts (deleting a collection) is here.
 //
@@ -20,6 +21,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "server/core/backups.h"
 #include "server/core/collection_registry.h"
 #include "server/core/dataset_catalog.h"
 #include "server/core/item_ingest.h"
@@ -32,7 +34,8 @@ namespace bn {
 class Store;
 
 struct CoreOptions {
-  std::string data_dir;  // Index snapshots go to <data_dir>/index.
+  std::string data_dir;    // Index snapshots go to <data_dir>/index.
+  std::string backup_dir;  // Backups go there; empty: <data_dir>/backups.
   bool training_enabled = true;
   int max_concurrent_jobs = 1;
   int max_queued_jobs = 16;
@@ -77,6 +80,7 @@ class Core {
   DatasetCatalog& datasets() { return *datasets_; }
   JobManager& jobs() { return *jobs_; }
   Promoter& promoter() { return *promoter_; }
+  Backups& backups() { return *backups_; }
 
   // Deletes a collection: its jobs are cancelled and forgotten, its promotion stopped, then its
   // data and snapshots removed. NotFound; FailedPrecondition on a follower.
@@ -92,6 +96,7 @@ class Core {
   std::unique_ptr<DatasetCatalog> datasets_;
   std::unique_ptr<Promoter> promoter_;
   std::unique_ptr<JobManager> jobs_;
+  std::unique_ptr<Backups> backups_;
 };
 
 }  // namespace bn

@@ -119,7 +119,7 @@ ItemIngest::ItemIngest(Store* store, const CollectionRegistry* registry, uint32_
 absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& request,
                                                       uint64_t log_position) {
   if (absl::Status s = registry_->CheckWritable(); !s.ok()) return s;
-  auto runtime_or = registry_->Find(request.collection());
+  auto runtime_or = registry_->Lookup(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   CollectionRuntime& runtime = **runtime_or;
   if (absl::Status s = ValidateUpsert(runtime.spec(), request, max_batch_items_); !s.ok()) return s;
@@ -180,7 +180,7 @@ absl::StatusOr<v1::UpsertResponse> ItemIngest::Upsert(const v1::UpsertRequest& r
 absl::StatusOr<v1::DeleteItemsResponse> ItemIngest::Delete(const v1::DeleteItemsRequest& request,
                                                            uint64_t log_position) {
   if (absl::Status s = registry_->CheckWritable(); !s.ok()) return s;
-  auto runtime_or = registry_->Find(request.collection());
+  auto runtime_or = registry_->Lookup(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   CollectionRuntime& runtime = **runtime_or;
   if (request.has_filter()) return DeleteMatching(&runtime, request);

@@ -48,7 +48,7 @@ absl::StatusOr<std::string> IdFromListPageToken(const std::string& token) {
 
 absl::StatusOr<v1::ListItemsResponse> QueryEngine::ListItems(
     const v1::ListItemsRequest& request) const {
-  auto runtime_or = registry_->Find(request.collection());
+  auto runtime_or = registry_->Lookup(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   const CollectionRuntime& runtime = **runtime_or;
   const uint32_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
@@ -110,7 +110,7 @@ absl::StatusOr<v1::ListItemsResponse> QueryEngine::ListItems(
 
 absl::StatusOr<v1::CountItemsResponse> QueryEngine::CountItems(
     const v1::CountItemsRequest& request) const {
-  auto runtime_or = registry_->Find(request.collection());
+  auto runtime_or = registry_->Lookup(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   const CollectionRuntime& runtime = **runtime_or;
   v1::CountItemsResponse response;

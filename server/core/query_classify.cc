@@ -24,7 +24,7 @@ constexpr uint32_t kMaxK = 1000;
 
 absl::StatusOr<v1::ClassifyResponse> QueryEngine::Classify(
     const v1::ClassifyRequest& request) const {
-  auto runtime_or = registry_->Find(request.collection());
+  auto runtime_or = registry_->Lookup(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   const CollectionRuntime& runtime = **runtime_or;
   if (request.inputs().empty() || request.inputs_size() > kMaxInputs) {

@@ -99,7 +99,7 @@ absl::StatusOr<v1::DecodeResponse> DecodeCodes(const v1::CollectionSpec& spec,
 }
 
 absl::StatusOr<v1::EncodeResponse> QueryEngine::Encode(const v1::EncodeRequest& request) const {
-  auto runtime_or = registry_->Find(request.collection());
+  auto runtime_or = registry_->Lookup(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   const CollectionRuntime& runtime = **runtime_or;
   if (request.inputs().empty() || request.inputs_size() > kMaxBatch) {
@@ -111,7 +111,7 @@ absl::StatusOr<v1::EncodeResponse> QueryEngine::Encode(const v1::EncodeRequest& 
 }
 
 absl::StatusOr<v1::DecodeResponse> QueryEngine::Decode(const v1::DecodeRequest& request) const {
-  auto runtime_or = registry_->Find(request.collection());
+  auto runtime_or = registry_->Lookup(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   const CollectionRuntime& runtime = **runtime_or;
   if (request.codes().empty() || request.codes_size() > kMaxBatch) {
@@ -124,11 +124,11 @@ absl::StatusOr<v1::DecodeResponse> QueryEngine::Decode(const v1::DecodeRequest& 
 }
 
 absl::StatusOr<v1::GetItemResponse> QueryEngine::GetItem(const v1::GetItemRequest& request) const {
-  auto runtime = registry_->Find(request.collection());
+  auto runtime = registry_->Lookup(request.collection());
   if (!runtime.ok()) return runtime.status();
   if (absl::Status s = ValidateItemId(request.id()); !s.ok()) return s;
   CollectionStore items(store_);
-  auto item = items.GetItem(request.collection(), request.id());
+  auto item = items.GetItem((*runtime)->name(), request.id());
   if (!item.ok()) {
     if (item.status().code() == absl::StatusCode::kNotFound) {
       return absl::NotFoundError("item '" + request.id() + "' not found");
@@ -141,7 +141,7 @@ absl::StatusOr<v1::GetItemResponse> QueryEngine::GetItem(const v1::GetItemReques
   }
   auto serving = (*runtime)->serving();
   if (request.include_code() && serving != nullptr) {
-    auto code = items.GetCode(request.collection(), serving->model->version, item->item_no);
+    auto code = items.GetCode((*runtime)->name(), serving->model->version, item->item_no);
     if (code.ok()) {
       *response.mutable_code() = BytesToCode(*code, serving->model->model->code_size(),
                                              serving->model->model->code_type());

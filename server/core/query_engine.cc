@@ -310,7 +310,7 @@ QueryEngine::QueryEngine(Store* store, const CollectionRegistry* registry)
     : store_(store), registry_(registry) {}
 
 absl::StatusOr<v1::SearchResponse> QueryEngine::Search(const v1::SearchRequest& request) const {
-  auto runtime_or = registry_->Find(request.collection());
+  auto runtime_or = registry_->Lookup(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   const CollectionRuntime& runtime = **runtime_or;
   uint32_t k = 0;
@@ -335,7 +335,7 @@ absl::StatusOr<v1::SearchResponse> QueryEngine::Search(const v1::SearchRequest& 
 
 absl::StatusOr<v1::SearchBatchResponse> QueryEngine::SearchBatch(
     const v1::SearchBatchRequest& request) const {
-  auto runtime_or = registry_->Find(request.collection());
+  auto runtime_or = registry_->Lookup(request.collection());
   if (!runtime_or.ok()) return runtime_or.status();
   const CollectionRuntime& runtime = **runtime_or;
   const int n = request.searches_size();

@@ -128,6 +128,46 @@ TEST_F(ClusterMetadataTest, SecondNodeWithALiveNodesIdIsRefused) {
   ASSERT_TRUE(cluster_.StartNode("a", {}, &error)) << error;
 }
 
+// Backups and aliases are single-node features (issue 24): every one of their RPCs answers
+// UNIMPLEMENTED in cluster mode, and --restore with --cluster is a usage error.
+TEST_F(ClusterMetadataTest, BackupsAndAliasesAreUnimplemented) {
+  std::string error;
+  ASSERT_TRUE(cluster_.StartNode("a", {}, &error)) << error;
+  auto a = v1::CollectionService::NewStub(cluster_.Channel("a"));
+  v1::Backup backup;
+  v1::ListBackupsResponse backups;
+  v1::Alias alias;
+  v1::DeleteAliasResponse deleted;
+  v1::ListAliasesResponse aliases;
+  v1::CreateAliasRequest create;
+  create.set_name("live");
+  create.set_collection("fashion");
+  v1::SwitchAliasRequest switch_request;
+  switch_request.set_name("live");
+  switch_request.set_collection("fashion");
+  v1::DeleteAliasRequest delete_request;
+  delete_request.set_name("live");
+  const std::vector<grpc::Status> statuses = {a->CreateBackup(Ctx().get(), {}, &backup),
+                                              a->ListBackups(Ctx().get(), {}, &backups),
+                                              a->CreateAlias(Ctx().get(), create, &alias),
+                                              a->SwitchAlias(Ctx().get(), switch_request, &alias),
+                                              a->DeleteAlias(Ctx().get(), delete_request, &deleted),
+                                              a->ListAliases(Ctx().get(), {}, &aliases)};
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    EXPECT_EQ(statuses[i].error_code(), grpc::StatusCode::UNIMPLEMENTED)
+        << i << ": " << statuses[i].error_message();
+    EXPECT_NE(statuses[i].error_message().find("single-node feature"), std::string::npos) << i;
+  }
+  TempDir dir;
+  std::string output;
+  const int status = RunProgram({BN_BOTTLENECKD, "--cluster", "nats://127.0.0.1:4222", "--restore",
+                                 dir.Sub("b"), "--data-dir", dir.Sub("a")},
+                                &output);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 2) << output;
+  EXPECT_NE(output.find("--restore"), std::string::npos) << output;
+}
+
 TEST_F(ClusterMetadataTest, CollectionsAreSharedByEveryNodeAndTheirShardCountIsFixed) {
   std::string error;
   ASSERT_TRUE(cluster_.StartNode("a", {}, &error)) << error;

@@ -137,10 +137,31 @@ TEST(ServerConfigTest, DiskFloodStageFlags) {
   EXPECT_TRUE(absl::IsInvalidArgument(ValidateServerConfig(*config)));
 }
 
+TEST(ServerConfigTest, BackupFlags) {
+  auto defaults = ParseServerFlags({"bottleneckd"});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->backup_dir, "");  // DATA_DIR/backups.
+  EXPECT_EQ(defaults->restore, "");
+  auto config = ParseServerFlags(
+      {"bottleneckd", "--backup-dir", "/srv/backups", "--restore", "/srv/backups/b1"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->backup_dir, "/srv/backups");
+  EXPECT_EQ(config->restore, "/srv/backups/b1");
+  EXPECT_TRUE(ValidateServerConfig(*config).ok());
+  config->follow = "/srv/primary";
+  absl::Status follow = ValidateServerConfig(*config);
+  EXPECT_TRUE(absl::IsInvalidArgument(follow));
+  EXPECT_NE(follow.message().find("--restore"), std::string::npos) << follow;
+  config->follow.clear();
+  config->cluster = "nats://127.0.0.1:4222";
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateServerConfig(*config)));
+}
+
 TEST(ServerConfigTest, UsageListsEveryFlag) {
   const std::string usage = ServerUsage();
-  for (const char* flag : {"--listen", "--training-listen", "--data-dir", "--tls-cert",
-                           "--admin-token-file", "--query-token-file", "--config"}) {
+  for (const char* flag :
+       {"--listen", "--training-listen", "--data-dir", "--tls-cert", "--admin-token-file",
+        "--query-token-file", "--config", "--backup-dir", "--restore"}) {
     EXPECT_NE(usage.find(flag), std::string::npos) << flag;
   }
 }

@@ -558,6 +558,21 @@ absl::Status Store::CatchUpWithPrimary() {
 Store::~Store() {
   if (guard_ != nullptr) guard_->Stop();
   if (db_ == nullptr) return;
+  // The write-ahead log is replayed into memtables at open (avoid_flush_during_recovery), so a
+  // clean close flushes them: the next start does not hold up to --max-total-wal-size of
+  // replayed writes in memory (+24 MB of RSS at 50k items, bench/startup_memory.sh). A failed
+  // flush (a full disk) loses nothing: the log stays.
+  if (!read_only()) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    std::vector<rocksdb::ColumnFamilyHandle*> families;
+    for (auto* h : handles_) {
+      if (h != nullptr) families.push_back(h);
+    }
+    if (rocksdb::Status f = db_->Flush(flush, families); !f.ok()) {
+      BN_LOG(WARNING) << "flushing memtables at close: " << f.ToString();
+    }
+  }
   for (auto* h : handles_) {
     if (h != nullptr) db_->DestroyColumnFamilyHandle(h);
   }

@@ -84,19 +84,7 @@ class BackupTest : public ::testing::Test {
     std::vector<v1::Input> examples;
     for (int i = 0; i < 60; ++i) examples.push_back(RandomImage(&rng_));
     ASSERT_TRUE(UploadExamples(training.get(), "img", "train", examples).ok());
-    v1::StartTrainingRequest start;
-    start.set_collection("img");
-    start.set_dataset("train");
-    start.mutable_spec()->mutable_pca()->set_code_size(6);
-    start.set_promote_when_done(true);
-    v1::Job job;
-    ASSERT_TRUE(training->StartTraining(Ctx().get(), start, &job).ok());
-    ASSERT_TRUE(Eventually([&] {
-      v1::GetCollectionRequest get;
-      get.set_name("img");
-      return collections_->GetCollection(Ctx().get(), get, &c).ok() &&
-             c.stats().serving_model_version() == 1;
-    }));
+    ASSERT_EQ(TrainPcaAndServe(training.get(), collections_.get(), "img", "train", 6), 1u);
     v1::UpsertRequest upsert;
     upsert.set_collection("img");
     for (int i = 0; i < kBaseItems; ++i) {

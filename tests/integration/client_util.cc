@@ -45,4 +45,28 @@ bool Eventually(const std::function<bool()>& done) {
   return false;
 }
 
+uint64_t TrainPcaAndServe(bottleneck::v1::TrainingService::Stub* training,
+                          bottleneck::v1::CollectionService::Stub* collections,
+                          const std::string& collection, const std::string& dataset,
+                          int code_size) {
+  bottleneck::v1::StartTrainingRequest start;
+  start.set_collection(collection);
+  start.set_dataset(dataset);
+  start.mutable_spec()->mutable_pca()->set_code_size(code_size);
+  start.set_promote_when_done(true);
+  bottleneck::v1::Job job;
+  if (!training->StartTraining(Ctx().get(), start, &job).ok()) return 0;
+  uint64_t version = 0;
+  Eventually([&] {
+    bottleneck::v1::GetCollectionRequest get;
+    get.set_name(collection);
+    bottleneck::v1::Collection c;
+    if (collections->GetCollection(Ctx().get(), get, &c).ok()) {
+      version = c.stats().serving_model_version();
+    }
+    return version != 0;
+  });
+  return version;
+}
+
 }  // namespace bn::testing

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/common.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
 
@@ -28,6 +29,13 @@ bool Eventually(const std::function<bool()>& done);
 grpc::Status UploadExamples(bottleneck::v1::TrainingService::Stub* training,
                             const std::string& collection, const std::string& dataset,
                             const std::vector<bottleneck::v1::Input>& examples, int seconds = 30);
+
+// Trains PCA with `code_size` on `dataset` with promote_when_done and waits (up to 30 s) until
+// the collection serves a model version (for a collection that served none before); that
+// version, or 0 when the job did not start or no model came to serve in time.
+uint64_t TrainPcaAndServe(bottleneck::v1::TrainingService::Stub* training,
+                          bottleneck::v1::CollectionService::Stub* collections,
+                          const std::string& collection, const std::string& dataset, int code_size);
 
 }  // namespace bn::testing
 

@@ -9,11 +9,14 @@
 //       [--pretrain-lr 0.1] [--pretrain-softmax-lr 0.03] [--pretrain-linear-lr 0.001]
 //       [--pretrain-batch 100] [--pretrain-cd 1]
 //       [--fixed-length N (instead of each document's own length)] [--no-lsa]
-//       [--weight-decay 0] [--mask FRACTION] [--code-noise STDDEV]
+//       [--weight-decay 0] [--mask FRACTION] [--code-noise STDDEV] [--cosine (lr schedule)]
+//       [--max-train N (a random N of the training documents)]
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -115,6 +118,30 @@ int main(int argc, char** argv) {
       if (ids.count(corpus->train_ids[i]) == 0) corpus->train_labels[i] = -1;
     }
   }
+  // --max-train N: train (AE and LSA) on N training documents drawn at random (fixed draw), to
+  // find the corpus size below which the auto-encoder loses to LSA. The vocabulary and its idf
+  // still come from every training document.
+  if (const int max_train = IntFlag(argc, argv, "--max-train", 0);
+      max_train > 0 && static_cast<size_t>(max_train) < corpus->train_counts.size()) {
+    std::vector<size_t> order(corpus->train_counts.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::mt19937_64 rng(7);
+    std::shuffle(order.begin(), order.end(), rng);
+    order.resize(static_cast<size_t>(max_train));
+    std::sort(order.begin(), order.end());
+    bn::ReutersCorpus& c = *corpus;
+    std::vector<bn::SparseVector> counts;
+    std::vector<int> labels;
+    std::vector<int64_t> ids;
+    for (size_t i : order) {
+      counts.push_back(c.train_counts[i]);
+      labels.push_back(c.train_labels[i]);
+      ids.push_back(c.train_ids[i]);
+    }
+    c.train_counts = std::move(counts);
+    c.train_labels = std::move(labels);
+    c.train_ids = std::move(ids);
+  }
   std::printf("Reuters ModApte single-topic: %zu train, %zu test, V=%d\n\n",
               corpus->train_counts.size(), corpus->test_counts.size(), corpus->vocab.size());
   std::printf(
@@ -193,6 +220,7 @@ int main(int argc, char** argv) {
     spec.corruption = bn::Corruption::kMasking;
     spec.corruption_level = FloatFlag(argc, argv, "--mask", 0.0f);
   }
+  if (HasFlag(argc, argv, "--cosine")) options.lr_schedule = bn::LrSchedule::kCosine;
   if (HasFlag(argc, argv, "--sgd")) {
     options.optimizer = bn::OptimizerKind::kSgd;
     options.momentum = FloatFlag(argc, argv, "--momentum", 0.9f);

@@ -16,7 +16,6 @@
 // text mode the service skips or cannot encode the same documents).
 // Prints a markdown table (mean and range over seeds) and RESULT lines; with --out, writes
 // curves.csv and precision.png (the curves of the first seed) there.
-#include <google/protobuf/text_format.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -39,6 +38,7 @@
 #include "bottleneck/v1/training.grpc.pb.h"
 #include "client/plot/plot.h"
 #include "engine/input/text.h"
+#include "server/core/recipes.h"
 
 namespace v1 = ::bottleneck::v1;
 using Clock = std::chrono::steady_clock;
@@ -89,31 +89,28 @@ struct ModelRun {
   v1::ModelSpec spec;  // Empty: the service's default recipe.
 };
 
-absl::StatusOr<ModelRun> RunFor(const std::string& name) {
+// `train_examples`: the training set's size, which the default recipe's schedule follows.
+absl::StatusOr<ModelRun> RunFor(const std::string& name, uint64_t train_examples) {
   ModelRun run;
   run.name = name;
-  auto text = [&](const std::string& proto) {
-    return google::protobuf::TextFormat::ParseFromString(proto, &run.spec);
+  // The server's default recipe for a 2000-word document collection, with another code size.
+  auto resized_recipe = [&](bool binary, uint32_t code_size) {
+    v1::CollectionSpec docs;
+    docs.mutable_document()->set_vocabulary_size(2000);
+    if (binary) docs.set_code_kind(v1::CODE_KIND_BINARY);
+    bn::ApplyDefaultRecipe(docs, train_examples, &run.spec);
+    run.spec.mutable_dense()->set_code_size(code_size);
   };
   if (name == "ae10") return run;  // The default recipe for documents.
   if (name == "ae2") {
-    // The default recipe's architecture with a 2-D code (the paper's Fig. 4 maps).
-    text(
-        "dense { encoder_sizes: [500, 250, 125] code_size: 2 hidden_activation: "
-        "ACTIVATION_LOGISTIC pretraining { enabled: true epochs_per_layer: 10 "
-        "code_learning_rate: 0.03 } } training { optimizer: OPTIMIZER_KIND_SGD learning_rate: 0.3 "
-        "epochs: 20 }");
+    resized_recipe(false, 2);  // The paper's Fig. 4 maps.
     return run;
   }
   if (name.rfind("hash", 0) == 0) {  // Binary codes of the default recipe (hashN: N bits).
     run.binary = true;
     const int bits = std::atoi(name.c_str() + 4);
-    if (bits != 32) {
-      text("dense { encoder_sizes: [500, 250, 125] code_size: " + std::to_string(bits) +
-           " hidden_activation: ACTIVATION_LOGISTIC pretraining { enabled: true "
-           "epochs_per_layer: 10 code_learning_rate: 0.03 } } training { optimizer: "
-           "OPTIMIZER_KIND_SGD learning_rate: 0.3 epochs: 20 }");
-    }
+    if (bits < 1) return absl::InvalidArgumentError("hashN needs N >= 1: " + name);
+    if (bits != 32) resized_recipe(true, static_cast<uint32_t>(bits));
     return run;
   }
   if (name.rfind("lsa", 0) == 0) {
@@ -352,7 +349,7 @@ int main(int argc, char** argv) {
     csv << "model,seed,retrieved,precision\n";
   }
   for (const std::string& name : models) {
-    auto run = RunFor(name);
+    auto run = RunFor(name, corpus->train.size());
     if (!run.ok()) {
       std::fprintf(stderr, "%s\n", run.status().ToString().c_str());
       return 2;

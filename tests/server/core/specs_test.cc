@@ -198,7 +198,20 @@ TEST(SpecsTest, DefaultRecipesFollowTheInputKindAndDataSize) {
   EXPECT_EQ(text.dense().code_size(), 10u);
   EXPECT_EQ(text.dense().encoder_sizes(2), 125u);
   EXPECT_EQ(text.training().optimizer(), v1::OPTIMIZER_KIND_SGD);
+  // About 65k documents seen per pre-training layer and 130k in fine-tuning.
+  EXPECT_EQ(text.dense().pretraining().epochs_per_layer(), 11u);
+  EXPECT_EQ(text.training().epochs(), 22u);
   ASSERT_TRUE(NormalizeModelSpec(docs, &text).ok());
+  v1::ModelSpec reuters, tiny, unknown;
+  ApplyDefaultRecipe(docs, 6515, &reuters);  // The paper's schedule for Reuters' training set.
+  EXPECT_EQ(reuters.dense().pretraining().epochs_per_layer(), 10u);
+  EXPECT_EQ(reuters.training().epochs(), 20u);
+  ApplyDefaultRecipe(docs, 338, &tiny);  // Capped: 200 and 300 epochs.
+  EXPECT_EQ(tiny.dense().pretraining().epochs_per_layer(), 193u);
+  EXPECT_EQ(tiny.training().epochs(), 300u);
+  ApplyDefaultRecipe(docs, 0, &unknown);
+  EXPECT_EQ(unknown.dense().pretraining().epochs_per_layer(), 10u);
+  EXPECT_EQ(unknown.training().epochs(), 20u);
   v1::CollectionSpec binary_docs = docs;
   binary_docs.set_code_kind(v1::CODE_KIND_BINARY);
   binary_docs.clear_distance();

@@ -126,8 +126,9 @@ class HnswIndex {
   // links, per-node locks and levels, the item number hash map and one visited list.
   size_t MemoryBytes() const;
   // Appends the hnswlib saveIndex body (not our snapshot header: see serving_index.h) to *out.
-  // Holds the reader lock while it copies the graph (about 0.1 s per 1M nodes of 30-d codes):
-  // searches go on, mutations wait to link their node. ResourceExhausted when out of memory.
+  // Holds the reader lock while it copies the graph (one memcpy of the layer-0 block, one per
+  // node with upper layers): searches go on, mutations wait to link their node.
+  // ResourceExhausted when out of memory.
   [[nodiscard]] absl::Status Serialize(std::string* out) const;
   // The same bytes through hnswlib's own saveIndex (a memfd), replacing *out: for the test that
   // checks Serialize writes exactly what saveIndex writes.

@@ -195,7 +195,7 @@ absl::Status ServingIndex::CatchUp(CatchUpReport* report) {
 
 absl::StatusOr<uint64_t> ServingIndex::SaveSnapshot() {
   std::lock_guard<std::mutex> save(save_mu_);
-  const auto start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point start;
   SnapshotHeader h;
   std::string file(kHeaderBytes, '\0');  // The header is filled in once the body's CRC is known.
   {
@@ -203,6 +203,7 @@ absl::StatusOr<uint64_t> ServingIndex::SaveSnapshot() {
     // same state (CatchUp changes both under it), and writes wait for the copy, not for the CRC,
     // the file write and its fsync.
     std::lock_guard<std::mutex> lock(mu_);
+    start = std::chrono::steady_clock::now();
     if (index_->deleted_count() > index_->size() && index_->deleted_count() > 0) {
       if (absl::Status s = index_->Compact(); !s.ok()) return s;
     }

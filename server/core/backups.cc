@@ -342,11 +342,15 @@ absl::StatusOr<v1::DeleteBackupResponse> Backups::Delete(const v1::DeleteBackupR
     return manifest.status();
   }
   // Left-overs of deletions interrupted by a crash: hidden, never listed, removed now.
+  std::vector<fs::path> leftovers;
   for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::end(it); it.increment(ec)) {
     if (it->path().filename().string().rfind(kDeletingPrefix, 0) == 0) {
-      std::error_code ignored;
-      fs::remove_all(it->path(), ignored);
+      leftovers.push_back(it->path());
     }
+  }
+  for (const fs::path& leftover : leftovers) {
+    std::error_code ignored;
+    fs::remove_all(leftover, ignored);
   }
   const fs::path trash = root / (kDeletingPrefix + request.name());
   fs::rename(dir, trash, ec);

@@ -7,6 +7,8 @@
 # and prints the disk usage of the store and the backup (du counts hard-linked files once per
 # invocation: the last figure is what the backup adds to the store by then).
 #   PRIMARY_FLAGS="--ingest-nice 0" bench/run_service_backup.sh ...   extra flags for the primary
+#   LOG_DIR=DIR bench/run_service_backup.sh ...   keep the servers' logs (primary.log with the
+#                                                 snapshot timings, restored.log) in DIR
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -15,6 +17,7 @@ work="$(mktemp -d)"
 cleanup() {
   for f in "$work"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   sleep 2
+  if [ -n "${LOG_DIR:-}" ]; then mkdir -p "$LOG_DIR" && cp "$work"/*.log "$LOG_DIR"/ 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -10,6 +10,13 @@
 // Then SearchBatch of 64 image queries vs 64 single Search calls on the same channel.
 //
 //   bench_service_filter --server ADDRESS [--queries 200] [--ef 64]
+//   bench_service_filter --server ADDRESS --synthetic N [--dim 32] [--queries 200] [--ef 64]
+// --synthetic N replaces Fashion-MNIST by N synthetic items (so filtered search can be measured
+// at 1M items): 1 x D grey "images" drawn from a mixture of 100 Gaussian clusters (centres
+// uniform in [0.2, 0.8], sd 0.08 per pixel, quantised to uint8 as every image input is), indexed
+// with a PCA-D model (a rotation: the index holds D-dimensional codes) trained on the first
+// 10,000; label = cluster mod 10 (so label = 7 is a 10 % filter correlated with the vectors);
+// the same random "rank" metadata; queries are fresh points of the mixture (not in the index).
 // Start the server with BN_FILTER_EXACT_BELOW=0 to time the filtered graph walk at every
 // selectivity (the default switches to the exact scan below 2000 estimated matches);
 // bench/run_service_filter.sh runs both.
@@ -18,6 +25,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <set>
@@ -78,6 +87,48 @@ Run Searches(v1::QueryService::Stub* query, const std::vector<v1::Code>& codes,
   return run;
 }
 
+// Where the items, the training examples and the queries come from.
+struct Source {
+  int height = 0, width = 0;
+  int64_t n = 0;                                  // Items.
+  std::function<void(int64_t, v1::Item*)> item;   // Item i: id, input, label (not rank).
+  std::function<v1::Input(int64_t)> train_input;  // Training example i of 10,000.
+  std::function<v1::Input(int)> query_input;      // Query q.
+};
+
+// N points of a mixture of 100 Gaussian clusters in [0, 1]^dim; point i is a function of i alone
+// (no table of 1M rows), items are 0..n-1 and queries n, n+1, ... (not indexed).
+class Mixture {
+ public:
+  Mixture(int dim, uint64_t seed) : dim_(dim), centres_(kClusters, dim) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> u(0.2f, 0.8f);
+    for (float& v : centres_.data) v = u(rng);
+  }
+  int Cluster(int64_t i) const { return static_cast<int>(Mix(i) % kClusters); }
+  v1::Input Point(int64_t i) const {
+    std::mt19937_64 rng(Mix(i) ^ 0x9e3779b97f4a7c15ull);
+    std::normal_distribution<float> noise(0.0f, 0.08f);
+    bn::FloatMatrix row(1, dim_);
+    const float* centre = centres_.row(Cluster(i));
+    for (int j = 0; j < dim_; ++j) {
+      row.data[j] = std::min(1.0f, std::max(0.0f, centre[j] + noise(rng)));
+    }
+    return bn::GreyRowToInput(row, 0, 1, dim_);
+  }
+
+ private:
+  static constexpr int kClusters = 100;
+  static uint64_t Mix(int64_t i) {  // splitmix64
+    uint64_t z = static_cast<uint64_t>(i) + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  int dim_;
+  bn::FloatMatrix centres_;
+};
+
 double Recall(const Run& got, const Run& truth, size_t* short_answers) {
   double hits = 0, total = 0;
   for (size_t q = 0; q < truth.ids.size(); ++q) {
@@ -96,11 +147,54 @@ int main(int argc, char** argv) {
   const std::string server = flags.Str("server", "127.0.0.1:50051");
   const int queries = static_cast<int>(flags.Int("queries", 200));
   const uint32_t ef = static_cast<uint32_t>(flags.Int("ef", 64));
-  auto train = bn::LoadFashionMnist(BN_FASHION_MNIST_DIR, bn::DatasetSplit::kTrain);
-  auto test = bn::LoadFashionMnist(BN_FASHION_MNIST_DIR, bn::DatasetSplit::kTest);
-  if (!train.ok() || !test.ok()) {
-    std::fprintf(stderr, "cannot load Fashion-MNIST\n");
-    return 1;
+  const int64_t synthetic = flags.Int("synthetic", 0);
+  const int dim = static_cast<int>(flags.Int("dim", 32));
+  Source source;
+  absl::StatusOr<bn::LabeledImages> train = absl::NotFoundError("unused");
+  absl::StatusOr<bn::LabeledImages> test = absl::NotFoundError("unused");
+  std::unique_ptr<Mixture> mixture;
+  if (synthetic > 0) {
+    if (dim < 1 || dim > 1024) {
+      std::fprintf(stderr, "--dim must be 1..1024\n");
+      return 2;
+    }
+    mixture = std::make_unique<Mixture>(dim, 24);
+    source.height = 1;
+    source.width = dim;
+    source.n = synthetic;
+    source.item = [&](int64_t i, v1::Item* item) {
+      item->set_id("s" + std::to_string(i));
+      *item->mutable_input() = mixture->Point(i);
+      item->set_label(std::to_string(mixture->Cluster(i) % 10));
+    };
+    source.train_input = [&](int64_t i) { return mixture->Point(i); };
+    source.query_input = [&](int q) { return mixture->Point(synthetic + q); };
+  } else {
+    train = bn::LoadFashionMnist(BN_FASHION_MNIST_DIR, bn::DatasetSplit::kTrain);
+    test = bn::LoadFashionMnist(BN_FASHION_MNIST_DIR, bn::DatasetSplit::kTest);
+    if (!train.ok() || !test.ok()) {
+      std::fprintf(stderr, "cannot load Fashion-MNIST\n");
+      return 1;
+    }
+    source.height = train->height;
+    source.width = train->width;
+    const int64_t n_train = train->images.rows;
+    source.n = n_train + test->images.rows;
+    source.item = [&, n_train](int64_t i, v1::Item* item) {
+      const bool from_train = i < n_train;
+      const auto& d = from_train ? *train : *test;
+      const int64_t row = from_train ? i : i - n_train;
+      item->set_id((from_train ? "train" : "test") + std::to_string(row));
+      *item->mutable_input() = bn::GreyRowToInput(d.images, row, d.height, d.width);
+      item->set_label(std::to_string(d.labels[row]));
+    };
+    source.train_input = [&](int64_t i) {
+      return bn::GreyRowToInput(train->images, i, train->height, train->width);
+    };
+    source.query_input = [&](int q) {
+      return bn::GreyRowToInput(test->images, (q * 50) % test->images.rows, test->height,
+                                test->width);
+    };
   }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
@@ -112,8 +206,8 @@ int main(int argc, char** argv) {
 
   v1::CreateCollectionRequest create;
   create.set_name("fashion");
-  create.mutable_spec()->mutable_image()->set_height(28);
-  create.mutable_spec()->mutable_image()->set_width(28);
+  create.mutable_spec()->mutable_image()->set_height(source.height);
+  create.mutable_spec()->mutable_image()->set_width(source.width);
   create.mutable_spec()->mutable_image()->set_channels(1);
   create.mutable_spec()->add_numeric_metadata_keys("rank");
   v1::Collection collection;
@@ -125,10 +219,7 @@ int main(int argc, char** argv) {
     v1::UploadDatasetRequest m;
     m.set_collection("fashion");
     m.set_dataset("train");
-    for (int64_t i = 0; i < 10000; ++i) {
-      *m.add_examples()->mutable_input() =
-          bn::GreyRowToInput(train->images, i, train->height, train->width);
-    }
+    for (int64_t i = 0; i < 10000; ++i) *m.add_examples()->mutable_input() = source.train_input(i);
     writer->Write(m);
     writer->WritesDone();
     Check(writer->Finish(), "upload");
@@ -136,7 +227,7 @@ int main(int argc, char** argv) {
   v1::StartTrainingRequest start;
   start.set_collection("fashion");
   start.set_dataset("train");
-  start.mutable_spec()->mutable_pca()->set_code_size(30);
+  start.mutable_spec()->mutable_pca()->set_code_size(synthetic > 0 ? dim : 30);
   start.set_promote_when_done(true);
   v1::Job job;
   Check(training->StartTraining(Ctx().get(), start, &job), "train");
@@ -148,29 +239,31 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 
-  // Index all 70k images with their class and a random rank.
-  const int64_t n_train = train->images.rows, n = n_train + test->images.rows;
+  // Index every item with its label and a random rank.
+  const int64_t n = source.n;
   std::vector<int64_t> rank(n);
   std::iota(rank.begin(), rank.end(), 0);
   std::shuffle(rank.begin(), rank.end(), std::mt19937_64(24));
   auto t0 = Clock::now();
-  for (int64_t s = 0; s < n; s += 500) {
-    v1::UpsertRequest upsert;
-    upsert.set_collection("fashion");
-    for (int64_t i = s; i < std::min(n, s + 500); ++i) {
-      const bool from_train = i < n_train;
-      const auto& d = from_train ? *train : *test;
-      const int64_t row = from_train ? i : i - n_train;
-      v1::Item* item = upsert.add_items();
-      item->set_id((from_train ? "train" : "test") + std::to_string(row));
-      *item->mutable_input() = bn::GreyRowToInput(d.images, row, d.height, d.width);
-      item->set_label(std::to_string(d.labels[row]));
-      (*item->mutable_metadata())["rank"] = std::to_string(rank[i]);
-    }
+  {
     v1::UpsertResponse r;
-    Check(items->Upsert(Ctx().get(), upsert, &r), "upsert");
+    auto ctx = Ctx(7200);
+    auto stream = items->StreamUpsert(ctx.get(), &r);
+    for (int64_t s = 0; s < n; s += 500) {
+      v1::UpsertRequest upsert;
+      upsert.set_collection("fashion");
+      for (int64_t i = s; i < std::min(n, s + 500); ++i) {
+        v1::Item* item = upsert.add_items();
+        source.item(i, item);
+        (*item->mutable_metadata())["rank"] = std::to_string(rank[i]);
+      }
+      if (!stream->Write(upsert)) break;
+    }
+    stream->WritesDone();
+    Check(stream->Finish(), "upsert");
   }
-  std::printf("indexed %lld items in %.1f s\n", static_cast<long long>(n), SecondsSince(t0));
+  std::printf("indexed %lld items in %.1f s (%.0f items/s)\n", static_cast<long long>(n),
+              SecondsSince(t0), n / SecondsSince(t0));
 
   // Query codes: test images 0, 50, 100, ...
   std::vector<v1::Code> codes;
@@ -178,8 +271,7 @@ int main(int argc, char** argv) {
   for (int q = 0; q < queries; ++q) {
     v1::EncodeRequest encode;
     encode.set_collection("fashion");
-    *encode.add_inputs() =
-        bn::GreyRowToInput(test->images, (q * 50) % test->images.rows, test->height, test->width);
+    *encode.add_inputs() = source.query_input(q);
     inputs.push_back(encode.inputs(0));
     v1::EncodeResponse codes_out;
     Check(query->Encode(Ctx().get(), encode, &codes_out), "encode");

@@ -1,4 +1,4 @@
-// CLI: backups create|list|restore and aliases create|switch|delete|list (issue 24).
+// CLI: backups create|list|delete|restore and aliases create|switch|delete|list (issue 24).
 #include <google/protobuf/util/time_util.h>
 
 #include <cstdio>
@@ -28,10 +28,11 @@ void PrintBackups(const std::vector<v1::Backup>& backups) {
 }
 
 constexpr char kBackupsUsage[] =
-    "usage: bottleneck backups create [NAME] | list | restore NAME --data-dir DIR\n"
+    "usage: bottleneck backups create [NAME] | list | delete NAME | restore NAME --data-dir DIR\n"
     "  create   a consistent online copy of the whole store under the server's --backup-dir\n"
     "           (default DATA_DIR/backups); NAME defaults to backup-<UTC time>\n"
     "  list     the server's backups, oldest first\n"
+    "  delete   removes backup NAME from the server's --backup-dir\n"
     "  restore  prints the command that restores backup NAME on the server's host; the CLI\n"
     "           does not restore by itself (a restore starts a new server on a new or empty\n"
     "           --data-dir: stop the old one first if it is to use the same port)\n";
@@ -63,6 +64,20 @@ int Backups(Client& client, const std::vector<std::string>& words) {
       PrintJson(response);
     } else {
       PrintBackups({response});
+    }
+    return kExitOk;
+  }
+  if (verb == "delete" && pos.size() == 2) {
+    v1::DeleteBackupRequest request;
+    request.set_name(pos[1]);
+    v1::DeleteBackupResponse response;
+    grpc::Status s = client.collections().DeleteBackup(client.Context().get(), request, &response);
+    if (!s.ok()) return Fail("delete backup", s);
+    if (client.options().json) {
+      PrintJson(response);
+    } else {
+      std::printf("deleted backup %s (%s)\n", response.backup().name().c_str(),
+                  response.backup().path().c_str());
     }
     return kExitOk;
   }

@@ -44,7 +44,7 @@ const char kUsage[] =
     "                                        (--votes: the neighbours' labels)\n"
     "  encode | decode                       inputs to codes, codes to images or words\n"
     "  classify COLLECTION ...               top labels by a classifier version\n"
-    "  backups create|list|restore           online backups of the whole store (restore: the\n"
+    "  backups create|list|delete|restore    online backups of the whole store (restore: the\n"
     "                                        server-side command to run)\n"
     "  aliases create|switch|delete|list     collection aliases, switched atomically\n"
     "  demo                                  Fashion-MNIST end to end, with plots\n";

@@ -47,6 +47,13 @@ grpc::Status CollectionServiceImpl::ListBackups(grpc::ServerContext* context,
   return Unary(auth_, context, Role::kAdmin, response, [&] { return core_->backups().List(); });
 }
 
+grpc::Status CollectionServiceImpl::DeleteBackup(grpc::ServerContext* context,
+                                                 const v1::DeleteBackupRequest* request,
+                                                 v1::DeleteBackupResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return core_->backups().Delete(*request); });
+}
+
 grpc::Status CollectionServiceImpl::CreateAlias(grpc::ServerContext* context,
                                                 const v1::CreateAliasRequest* request,
                                                 v1::Alias* response) {

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "engine/index/hnsw_body.h"
+#include "engine/index/hnsw_save.h"
 #include "engine/index/hnsw_search.h"
 #include "engine/index/hnsw_spaces.h"
 #include "engine/index/mem_file.h"
@@ -568,6 +569,16 @@ size_t HnswIndex::MemoryBytes() const {
 }
 
 absl::Status HnswIndex::Serialize(std::string* out) const {
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  try {
+    hnsw_internal::AppendSaveIndexBody(*impl_->hnsw, out);
+  } catch (const std::exception& e) {
+    return FromException("serializing HNSW index", e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HnswIndex::SerializeWithHnswlibForTesting(std::string* out) const {
   MemFile file;
   if (!file.ok()) return absl::InternalError("memfd_create failed");
   std::shared_lock<std::shared_mutex> lock(impl_->mu);

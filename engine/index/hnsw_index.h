@@ -125,8 +125,14 @@ class HnswIndex {
   // Approximate bytes held: node storage (vectors + layer-0 links + item numbers), upper-layer
   // links, per-node locks and levels, the item number hash map and one visited list.
   size_t MemoryBytes() const;
-  // The hnswlib saveIndex body (not our snapshot header: see serving_index.h).
+  // Appends the hnswlib saveIndex body (not our snapshot header: see serving_index.h) to *out.
+  // Holds the reader lock while it copies the graph (one memcpy of the layer-0 block, one per
+  // node with upper layers): searches go on, mutations wait to link their node.
+  // ResourceExhausted when out of memory.
   [[nodiscard]] absl::Status Serialize(std::string* out) const;
+  // The same bytes through hnswlib's own saveIndex (a memfd), replacing *out: for the test that
+  // checks Serialize writes exactly what saveIndex writes.
+  [[nodiscard]] absl::Status SerializeWithHnswlibForTesting(std::string* out) const;
   const IndexConfig& config() const { return config_; }
 
   struct Impl;

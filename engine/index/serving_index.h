@@ -25,8 +25,11 @@
 //   u32 header CRC32 (of all preceding header bytes) | body (hnswlib saveIndex format)
 //
 // Thread safety: Search/index() readers, CatchUp and SaveSnapshot may run concurrently from any
-// threads; CatchUp and SaveSnapshot serialize on an internal mutex. The Store must outlive the
-// ServingIndex.
+// threads. CatchUp holds the catch-up mutex while it applies changes; SaveSnapshot holds it only
+// while it copies the graph into memory (with the counter the copy covers), then computes the CRC
+// and writes the file without it, so writes wait for the copy, not for the disk. Saves are
+// serialised among themselves (a slow save never renames an older snapshot over a newer one).
+// The Store must outlive the ServingIndex.
 #ifndef BOTTLENECK_ENGINE_INDEX_SERVING_INDEX_H_
 #define BOTTLENECK_ENGINE_INDEX_SERVING_INDEX_H_
 
@@ -70,10 +73,11 @@ class ServingIndex {
   // `report`, when given, says what was applied (also when CatchUp fails part-way).
   [[nodiscard]] absl::Status CatchUp(CatchUpReport* report = nullptr);
 
-  // Saves a snapshot covering applied_counter() (call CatchUp first to cover recent writes).
-  // Returns the covered counter: pass the minimum over the collection's serving indexes to
-  // CollectionStore::TrimChangeLog. Also compacts the graph first when deleted nodes exceed half
-  // of all nodes.
+  // Saves a snapshot covering applied_counter() as of the call (call CatchUp first to cover recent
+  // writes); CatchUp calls made while the file is written are not in it (the snapshot holds
+  // exactly the changes up to the returned counter). Returns the covered counter: pass the
+  // minimum over the collection's serving indexes to CollectionStore::TrimChangeLog. Also
+  // compacts the graph first when deleted nodes exceed half of all nodes (writes wait for that).
   [[nodiscard]] absl::StatusOr<uint64_t> SaveSnapshot();
 
   // Delegates to the HnswIndex (see hnsw_index.h for the code format and distances).
@@ -125,7 +129,8 @@ class ServingIndex {
   const std::string snapshot_path_;
   std::unique_ptr<HnswIndex> index_;
   OpenReport report_;
-  mutable std::mutex mu_;  // Guards applied_, incarnation_ and index_ replacement.
+  std::mutex save_mu_;     // Held by SaveSnapshot throughout; taken before mu_.
+  mutable std::mutex mu_;  // Guards applied_, incarnation_, index_ replacement and mutation.
   uint64_t applied_ = 0;
   uint64_t incarnation_ = 0;
 };

@@ -49,6 +49,12 @@ grpc::Status ClusterCollectionService::ListBackups(grpc::ServerContext* context,
   return NotInClusterMode(*context, auth_, Role::kAdmin, "backups");
 }
 
+grpc::Status ClusterCollectionService::DeleteBackup(grpc::ServerContext* context,
+                                                    const v1::DeleteBackupRequest*,
+                                                    v1::DeleteBackupResponse*) {
+  return NotInClusterMode(*context, auth_, Role::kAdmin, "backups");
+}
+
 grpc::Status ClusterCollectionService::CreateAlias(grpc::ServerContext* context,
                                                    const v1::CreateAliasRequest*, v1::Alias*) {
   return NotInClusterMode(*context, auth_, Role::kAdmin, "aliases");

@@ -42,6 +42,8 @@ class ClusterCollectionService final : public v1::CollectionService::Service {
                             v1::Backup* response) override;
   grpc::Status ListBackups(grpc::ServerContext* context, const v1::ListBackupsRequest* request,
                            v1::ListBackupsResponse* response) override;
+  grpc::Status DeleteBackup(grpc::ServerContext* context, const v1::DeleteBackupRequest* request,
+                            v1::DeleteBackupResponse* response) override;
   grpc::Status CreateAlias(grpc::ServerContext* context, const v1::CreateAliasRequest* request,
                            v1::Alias* response) override;
   grpc::Status SwitchAlias(grpc::ServerContext* context, const v1::SwitchAliasRequest* request,

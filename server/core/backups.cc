@@ -35,6 +35,7 @@ namespace {
 constexpr char kManifest[] = "backup.json";
 constexpr char kTmpPrefix[] = ".tmp-";
 constexpr char kRestoring[] = ".restoring";
+constexpr char kDeletingPrefix[] = ".deleting-";
 
 absl::Status FromErrorCode(const std::error_code& ec, const std::string& context) {
   return ErrnoStatus(ec.value(), context);
@@ -316,6 +317,51 @@ absl::StatusOr<v1::ListBackupsResponse> Backups::List() const {
     return a.name() < b.name();
   });
   for (auto& b : found) *response.add_backups() = std::move(b);
+  return response;
+}
+
+absl::StatusOr<v1::DeleteBackupResponse> Backups::Delete(const v1::DeleteBackupRequest& request) {
+  if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  if (absl::Status s = registry_->CheckWritable(); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::error_code ec;
+  const fs::path root = fs::absolute(backup_dir_, ec);
+  if (ec) return FromErrorCode(ec, "bad backup directory " + backup_dir_);
+  const fs::path dir = root / request.name();
+  v1::DeleteBackupResponse response;
+  auto manifest = ReadBackup(dir.string());
+  if (absl::IsNotFound(manifest.status())) {
+    return absl::NotFoundError("backup '" + request.name() + "' not found in " + root.string());
+  }
+  if (manifest.ok()) {
+    *response.mutable_backup() = std::move(*manifest);
+  } else if (absl::IsDataLoss(manifest.status())) {  // Unreadable manifest: still deletable.
+    response.mutable_backup()->set_name(request.name());
+    response.mutable_backup()->set_path(dir.string());
+  } else {
+    return manifest.status();
+  }
+  // Left-overs of deletions interrupted by a crash: hidden, never listed, removed now.
+  std::vector<fs::path> leftovers;
+  for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    if (it->path().filename().string().rfind(kDeletingPrefix, 0) == 0) {
+      leftovers.push_back(it->path());
+    }
+  }
+  for (const fs::path& leftover : leftovers) {
+    std::error_code ignored;
+    fs::remove_all(leftover, ignored);
+  }
+  const fs::path trash = root / (kDeletingPrefix + request.name());
+  fs::rename(dir, trash, ec);
+  if (ec) return FromErrorCode(ec, "cannot rename " + dir.string() + " to " + trash.string());
+  if (absl::Status s = Fsync(root, true); !s.ok()) return s;
+  fs::remove_all(trash, ec);
+  if (ec) {
+    BN_LOG(WARNING) << "backup " << request.name() << " deleted but " << trash.string()
+                    << " not removed (the next DeleteBackup retries): " << ec.message();
+  }
+  BN_LOG(INFO) << "backup " << request.name() << " deleted (" << dir.string() << ")";
   return response;
 }
 

@@ -17,6 +17,7 @@
 // <name> (and <backup_dir> fsynced): a backup directory without the dot exists only complete.
 // Writes go on during the copy; every write acknowledged before Create() was called is in it.
 // Index snapshots are not saved while a backup copies (CollectionRegistry::LockSnapshots).
+// Delete renames a backup to a dot-name before removing it, so it disappears atomically too.
 //
 // Thread safety: every method may be called from any thread; backups are taken one at a time.
 #ifndef BOTTLENECK_SERVER_CORE_BACKUPS_H_
@@ -54,6 +55,14 @@ class Backups {
   // The complete backups under backup_dir (directories with a readable manifest), oldest first
   // (by time, then by store sequence number).
   [[nodiscard]] absl::StatusOr<bottleneck::v1::ListBackupsResponse> List() const;
+  // Deletes backup <backup_dir>/<name>: renames it to <backup_dir>/.deleting-<name>, fsyncs
+  // backup_dir (from then on it is gone, also after a crash: List skips dot-names), then removes
+  // it (a failure there is logged; the next Delete removes such left-overs). InvalidArgument for
+  // a bad name; NotFound when there is no backup of that name (a directory without a manifest
+  // and db/CURRENT is none; one with a malformed manifest is deleted); FailedPrecondition on a
+  // follower; storage errors as ErrnoStatus. Waits for a backup being taken.
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::DeleteBackupResponse> Delete(
+      const bottleneck::v1::DeleteBackupRequest& request);
 
   const std::string& backup_dir() const { return backup_dir_; }
 
@@ -64,7 +73,7 @@ class Backups {
   CollectionRegistry* const registry_;
   const std::string backup_dir_;
   const int background_nice_;
-  std::mutex mutex_;  // One backup at a time.
+  std::mutex mutex_;  // One backup (or deletion) at a time.
 };
 
 // The manifest of the backup in directory `dir`. NotFound when `dir` is not a backup (no

@@ -147,12 +147,17 @@ TEST_F(ClusterMetadataTest, BackupsAndAliasesAreUnimplemented) {
   switch_request.set_collection("fashion");
   v1::DeleteAliasRequest delete_request;
   delete_request.set_name("live");
-  const std::vector<grpc::Status> statuses = {a->CreateBackup(Ctx().get(), {}, &backup),
-                                              a->ListBackups(Ctx().get(), {}, &backups),
-                                              a->CreateAlias(Ctx().get(), create, &alias),
-                                              a->SwitchAlias(Ctx().get(), switch_request, &alias),
-                                              a->DeleteAlias(Ctx().get(), delete_request, &deleted),
-                                              a->ListAliases(Ctx().get(), {}, &aliases)};
+  v1::DeleteBackupRequest delete_backup;
+  delete_backup.set_name("nightly");
+  v1::DeleteBackupResponse deleted_backup;
+  const std::vector<grpc::Status> statuses = {
+      a->CreateBackup(Ctx().get(), {}, &backup),
+      a->ListBackups(Ctx().get(), {}, &backups),
+      a->DeleteBackup(Ctx().get(), delete_backup, &deleted_backup),
+      a->CreateAlias(Ctx().get(), create, &alias),
+      a->SwitchAlias(Ctx().get(), switch_request, &alias),
+      a->DeleteAlias(Ctx().get(), delete_request, &deleted),
+      a->ListAliases(Ctx().get(), {}, &aliases)};
   for (size_t i = 0; i < statuses.size(); ++i) {
     EXPECT_EQ(statuses[i].error_code(), grpc::StatusCode::UNIMPLEMENTED)
         << i << ": " << statuses[i].error_message();

@@ -2,7 +2,7 @@
 // runs, restored into a fresh data directory by a second server (`bottleneckd --restore`), holds
 // every item acknowledged before CreateBackup was called and answers searches identically; bad
 // names, an existing backup, a non-empty restore target and a directory that is not a backup get
-// precise errors and change nothing.
+// precise errors and change nothing. DeleteBackup removes one backup and nothing else.
 #include <sys/wait.h>
 
 #include <atomic>
@@ -335,6 +335,86 @@ TEST_F(BackupTest, BadInputGetsPreciseErrorsAndChangesNothing) {
   EXPECT_FALSE(fs::exists(dir_.Sub("fresh")));
   // The original still serves every item.
   EXPECT_EQ(AllIds(items_.get()).size(), static_cast<size_t>(kBaseItems));
+}
+
+// DeleteBackup: the backup disappears from the listing and the directory; the store, whose files
+// it shared by hard links, and the other backups are untouched (the other one still restores);
+// bad names, missing backups and a directory that is not a backup get precise errors and change
+// nothing; a left-over of a deletion interrupted by a crash is never listed and is removed by the
+// next deletion; the CLI deletes too.
+TEST_F(BackupTest, DeleteBackupRemovesItAndNothingElse) {
+  v1::Backup keep, gone;
+  ASSERT_TRUE(Backup("keep", &keep).ok());
+  ASSERT_TRUE(Backup("gone", &gone).ok());
+  const std::string backups = dir_.Sub("data/backups");
+  fs::create_directories(backups + "/stray/db");          // Not a backup: no manifest.
+  fs::create_directories(backups + "/.deleting-old/db");  // A crash mid-deletion left this.
+  std::ofstream(backups + "/.deleting-old/db/CURRENT") << "MANIFEST-000001\n";
+  const std::vector<std::string> all = {".deleting-old", "gone", "keep", "stray"};
+  ASSERT_EQ(Entries(backups), all);
+  v1::ListBackupsResponse listed;
+  ASSERT_TRUE(collections_->ListBackups(Ctx().get(), {}, &listed).ok());
+  ASSERT_EQ(listed.backups_size(), 2);
+
+  auto remove = [&](const std::string& name, v1::DeleteBackupResponse* response) {
+    v1::DeleteBackupRequest request;
+    request.set_name(name);
+    return collections_->DeleteBackup(Ctx().get(), request, response);
+  };
+  v1::DeleteBackupResponse response;
+  for (const std::string& bad : std::vector<std::string>{"", "../keep", "keep/db", ".deleting-old",
+                                                         "x.y", std::string(65, 'n')}) {
+    grpc::Status s = remove(bad, &response);
+    EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT) << bad << ": " << s.error_message();
+  }
+  for (const std::string missing : {"nope", "stray"}) {
+    grpc::Status s = remove(missing, &response);
+    EXPECT_EQ(s.error_code(), Code::NOT_FOUND) << missing << ": " << s.error_message();
+    EXPECT_NE(s.error_message().find("backup '" + missing + "' not found"), std::string::npos)
+        << s.error_message();
+  }
+  EXPECT_EQ(Entries(backups), all);
+
+  grpc::Status s = remove("gone", &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.backup().name(), "gone");
+  EXPECT_EQ(response.backup().path(), gone.path());
+  EXPECT_EQ(response.backup().store_sequence(), gone.store_sequence());
+  EXPECT_EQ(Entries(backups), (std::vector<std::string>{"keep", "stray"}));
+  ASSERT_TRUE(collections_->ListBackups(Ctx().get(), {}, &listed).ok());
+  ASSERT_EQ(listed.backups_size(), 1);
+  EXPECT_EQ(listed.backups(0).name(), "keep");
+  s = remove("gone", &response);
+  EXPECT_EQ(s.error_code(), Code::NOT_FOUND) << s.error_message();
+
+  // The store still serves everything, takes writes, and the other backup restores.
+  const auto hits = Searches(query_.get(), false, true);
+  EXPECT_EQ(AllIds(items_.get()).size(), static_cast<size_t>(kBaseItems));
+  v1::UpsertRequest upsert;
+  upsert.set_collection("img");
+  AddItem(&upsert, "after", RandomImage(&rng_), "live");
+  v1::UpsertResponse upserted;
+  ASSERT_TRUE(items_->Upsert(Ctx().get(), upsert, &upserted).ok());
+  std::string error;
+  auto restored = ServerProcess::Start(dir_.Sub("restored"), {"--restore", keep.path()}, &error);
+  ASSERT_NE(restored, nullptr) << error;
+  std::unique_ptr<v1::CollectionService::Stub> r_collections;
+  std::unique_ptr<v1::ItemService::Stub> r_items;
+  std::unique_ptr<v1::QueryService::Stub> r_query;
+  Connect(restored->Channel(), &r_collections, &r_items, &r_query);
+  EXPECT_EQ(AllIds(r_items.get()).size(), static_cast<size_t>(kBaseItems));
+  EXPECT_EQ(Searches(r_query.get(), false, true), hits);
+
+  // The CLI.
+  std::string out;
+  int status =
+      RunProgram({BN_CLI, "--server", server_->address(), "backups", "delete", "keep"}, &out);
+  EXPECT_EQ(ExitCode(status), 0) << out;
+  EXPECT_NE(out.find("deleted backup keep (" + keep.path() + ")"), std::string::npos) << out;
+  status = RunProgram({BN_CLI, "--server", server_->address(), "backups", "delete", "keep"}, &out);
+  EXPECT_EQ(ExitCode(status), 1) << out;
+  EXPECT_NE(out.find("NOT_FOUND"), std::string::npos) << out;
+  EXPECT_EQ(Entries(backups), std::vector<std::string>{"stray"});
 }
 
 }  // namespace

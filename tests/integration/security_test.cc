@@ -69,6 +69,17 @@ TEST(SecurityTest, TokenRolesAreEnforcedAndNeverLogged) {
     EXPECT_EQ(stub->ListDatasets(&context, request, &response).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
+  // Backups are the admin's: a query token cannot delete one (checked before the name).
+  {
+    auto stub = v1::CollectionService::NewStub(channel);
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer query-secret-456");
+    v1::DeleteBackupRequest request;
+    request.set_name("nightly");
+    v1::DeleteBackupResponse response;
+    EXPECT_EQ(stub->DeleteBackup(&context, request, &response).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
   // Health stays open for probes.
   {
     auto stub = grpc::health::v1::Health::NewStub(channel);

@@ -10,15 +10,16 @@ bottleneck_client.filters for filters.
 from bottleneck_client.client import Client
 from bottleneck_client.errors import BottleneckError, RetryPolicy
 from bottleneck_client.filters import F, Field, Filter
-from bottleneck_client.types import (Collection, CollectionStats, Dataset, EpochSummary,
+from bottleneck_client.types import (Alias, Backup, BackupCollection, Collection,
+                                     CollectionStats, Dataset, EpochSummary,
                                      EvaluationReport, Item, Job, JobProgress, LabelProbability,
                                      LabelVote, Model, Promotion, SearchHit, SearchHits,
                                      UpsertResult, WordWeight)
 
 __version__ = "0.2.0"
 __all__ = [
-    "BottleneckError", "Client", "Collection", "CollectionStats", "Dataset", "EpochSummary",
-    "EvaluationReport", "F", "Field", "Filter", "Item", "Job", "JobProgress",
+    "Alias", "Backup", "BackupCollection", "BottleneckError", "Client", "Collection",
+    "CollectionStats", "Dataset", "EpochSummary", "EvaluationReport", "F", "Field", "Filter", "Item", "Job", "JobProgress",
     "LabelProbability", "LabelVote", "Model", "Promotion", "RetryPolicy", "SearchHit",
     "SearchHits", "UpsertResult", "WordWeight",
 ]

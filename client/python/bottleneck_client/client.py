@@ -12,6 +12,7 @@ from bottleneck_client._base import Connection
 from bottleneck_client._png import decode_png
 from bottleneck_client._proto.bottleneck.v1 import (collection_pb2, common_pb2, item_pb2,
                                                     query_pb2, training_pb2)
+from bottleneck_client._admin import AdminMixin
 from bottleneck_client._items import ItemsMixin
 from bottleneck_client._queries import QueryMixin
 from bottleneck_client._training import TrainingMixin
@@ -33,7 +34,7 @@ def _strict_zip(what: str, *sequences: Any) -> Iterator[Tuple[Any, ...]]:
         yield values
 
 
-class Client(ItemsMixin, QueryMixin, TrainingMixin):
+class Client(ItemsMixin, QueryMixin, TrainingMixin, AdminMixin):
     """A connection to bottleneckd and the v1 API as Python methods.
 
     address: "HOST:PORT" of the server (its --listen; with --training-listen, the training and

@@ -293,3 +293,41 @@ class WordWeight:
     id: int
     word: str  # empty for an id-only vocabulary
     weight: float
+
+
+@dataclasses.dataclass
+class BackupCollection:
+    """A collection as stored in a backup."""
+    name: str
+    item_count: int
+    serving_model_version: int  # 0: no model served it.
+
+
+@dataclasses.dataclass
+class Backup:
+    """A backup of the whole store (create_backup, list_backups, delete_backup). `path` is on
+    the server's filesystem: restore it there with `bottleneckd --restore PATH --data-dir DIR`."""
+    name: str
+    path: str
+    create_time: Optional[datetime.datetime]
+    store_sequence: int  # Every write acknowledged before create_backup has this one or lower.
+    collections: List[BackupCollection]
+    aliases: Dict[str, str]  # alias -> collection, as stored in the backup
+    size_bytes: int
+    index_snapshots: int
+    raw: Any = _RAW
+
+    @classmethod
+    def from_proto(cls, b: collection_pb2.Backup) -> "Backup":
+        return cls(b.name, b.path, _time(b.create_time), b.store_sequence,
+                   [BackupCollection(c.name, c.item_count, c.serving_model_version)
+                    for c in b.collections],
+                   {a.name: a.collection for a in b.aliases}, b.size_bytes, b.index_snapshots,
+                   raw=b)
+
+
+@dataclasses.dataclass
+class Alias:
+    """A second name of a collection (create_alias, switch_alias, list_aliases)."""
+    name: str
+    collection: str

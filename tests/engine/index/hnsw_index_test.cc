@@ -265,6 +265,39 @@ TEST(HnswIndexTest, InsertBuildsTheGraphHnswlibAddPointBuilds) {
   EXPECT_TRUE(ours == reference) << "the two-phase insert built a different graph";
 }
 
+// Serialize copies the graph into memory itself (ServingIndex::SaveSnapshot holds its catch-up
+// lock only for that copy): its bytes must be exactly those of hnswlib's saveIndex, with upper
+// layers, deleted nodes, re-upserted item numbers and spare capacity, for float and Hamming codes,
+// and it appends to what the string already holds.
+TEST(HnswIndexTest, SerializeWritesWhatHnswlibSaveIndexWrites) {
+  for (const Metric m : {Metric::kL2, Metric::kHamming}) {
+    constexpr int kDim = 24, kPoints = 1500;
+    std::mt19937 rng(8);
+    auto index = MakeIndex(m, kDim, 64);  // Grows by doubling: capacity above the node count.
+    for (int i = 0; i < kPoints; ++i) {
+      const std::string code =
+          m == Metric::kHamming ? RandomBits(&rng, kDim) : FloatCode(RandomVector(&rng, kDim));
+      ASSERT_TRUE(index->Upsert(i % 1200 + 1, code).ok());  // Items 1..300 upserted twice.
+      if (i % 7 == 0) {
+        ASSERT_TRUE(index->Delete(i / 2 + 1).ok());
+      }
+    }
+    ASSERT_GT(index->deleted_count(), 0u);
+    ASSERT_GT(index->capacity(), kPoints);
+    std::string reference;
+    ASSERT_TRUE(index->SerializeWithHnswlibForTesting(&reference).ok());
+    std::string ours = "prefix";
+    ASSERT_TRUE(index->Serialize(&ours).ok());
+    ASSERT_EQ(ours.substr(0, 6), "prefix");
+    ASSERT_EQ(ours.size() - 6, reference.size()) << MetricName(m);
+    EXPECT_TRUE(ours.compare(6, std::string::npos, reference) == 0) << MetricName(m);
+    auto loaded = HnswIndex::Deserialize(index->config(), absl::string_view(ours).substr(6));
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ((*loaded)->size(), index->size());
+    EXPECT_EQ((*loaded)->deleted_count(), index->deleted_count());
+  }
+}
+
 // Search's own base-layer search (batched prefetches, a per-thread visited bitset) must visit
 // the graph as hnswlib's searchBaseLayerST does: the same neighbours at the same distances, for
 // several ef, with and without deleted nodes, on an index large enough for many expansions.

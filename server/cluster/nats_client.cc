@@ -94,6 +94,18 @@ class ConnectionImpl final : public Connection {
                     "purging " + subj + " from " + n);
   }
 
+  absl::Status PurgeSubjectBelow(absl::string_view stream, absl::string_view subject,
+                                 uint64_t sequence) override {
+    jsOptions options;
+    jsOptions_Init(&options);
+    const std::string n(stream), subj(subject);
+    if (!subj.empty()) options.Stream.Purge.Subject = subj.c_str();
+    options.Stream.Purge.Sequence = sequence;
+    jsErrCode js_error = static_cast<jsErrCode>(0);
+    return FromNats(js_PurgeStream(shared_->js, n.c_str(), &options, &js_error), js_error,
+                    absl::StrCat("trimming ", subj, " below ", sequence, " in ", n));
+  }
+
   absl::StatusOr<PubAck> Publish(absl::string_view subject, absl::string_view data,
                                  const PublishOptions& options) override {
     if (static_cast<int64_t>(data.size()) > max_payload()) {

@@ -203,6 +203,11 @@ class Connection {
   // Removes every message of `subject` from the stream.
   [[nodiscard]] virtual absl::Status PurgeSubject(absl::string_view stream,
                                                   absl::string_view subject) = 0;
+  // Removes the messages of `subject` ("": of every subject) stored before `sequence` (a trim;
+  // later ones stay).
+  [[nodiscard]] virtual absl::Status PurgeSubjectBelow(absl::string_view stream,
+                                                       absl::string_view subject,
+                                                       uint64_t sequence) = 0;
 
   // Publishes to the stream that holds `subject` and waits for its acknowledgement (stored on a
   // quorum of its replicas).

@@ -197,6 +197,26 @@ TEST_F(NatsStandaloneTest, PurgeSubjectBelowRemovesOnlyThatSubjectsEarlierMessag
   EXPECT_EQ((*next)->stream_sequence, 2u);
 }
 
+TEST_F(NatsStandaloneTest, DeleteMessageRemovesOneMessageAndThenIsNotFound) {
+  StreamConfig config;
+  config.name = "D";
+  config.subjects = {"d.>"};
+  ASSERT_TRUE(connection_->EnsureStream(config).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(connection_->Publish("d.x", "m").ok());
+  ASSERT_TRUE(connection_->DeleteMessage("D", 2).ok());
+  const absl::Status again = connection_->DeleteMessage("D", 2);
+  EXPECT_EQ(again.code(), absl::StatusCode::kNotFound) << again;
+  const absl::Status never = connection_->DeleteMessage("D", 99);
+  EXPECT_EQ(never.code(), absl::StatusCode::kNotFound) << never;
+  EXPECT_EQ(connection_->GetMessage("D", 2).status().code(), absl::StatusCode::kNotFound);
+  auto next = connection_->NextMessage("D", "d.x", 2);
+  ASSERT_TRUE(next.ok() && next->has_value());
+  EXPECT_EQ((*next)->stream_sequence, 3u);
+  auto state = connection_->GetStream("D");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->messages, 2u);
+}
+
 TEST_F(NatsStandaloneTest, OversizedMessageIsResourceExhausted) {
   StreamConfig config;
   config.name = "BIG";
@@ -566,15 +586,20 @@ TEST(NatsClusterTest, OldMessageSurvivesServerKillsWhileAnotherStreamIsPurged) {
 //   whole    whole-stream purges below the lowest of the hot subjects' points;
 //   subject  each hot subject purged below its own point (PurgeSubjectBelow with a subject), and
 //            the single old message of a cold subject, never trimmed past, must stay too;
+//   delete   each hot subject's messages below its point deleted one by one (DeleteMessage, as
+//            BlobChannel::Delete does); the cold message must stay too;
 //   none     no purges (the control: the same writes and kills).
 // Measured with nats-server 2.9.10: `subject` lost the cold message in 5 runs of 5, `whole` lost
 // messages above the trim point in 5 of 22, `none` nothing in 2 (nats-io/nats-server#4196: a
 // restarted server replays such a purge as a compaction of the whole stream).
 TEST(NatsClusterTest, TrimmedStreamKeepsEveryMessageAboveTheTrimThroughServerKills) {
   const char* mode_env = std::getenv("BN_NATS_TRIM_EXPERIMENT");
-  if (mode_env == nullptr) GTEST_SKIP() << "set BN_NATS_TRIM_EXPERIMENT=whole|subject|none";
+  if (mode_env == nullptr) {
+    GTEST_SKIP() << "set BN_NATS_TRIM_EXPERIMENT=whole|subject|delete|none";
+  }
   const std::string mode = mode_env;
-  ASSERT_TRUE(mode == "whole" || mode == "subject" || mode == "none") << mode;
+  ASSERT_TRUE(mode == "whole" || mode == "subject" || mode == "delete" || mode == "none") << mode;
+  const bool by_message = mode == "delete";
   TempDir dir;
   NatsCluster nats;
   std::string error;
@@ -606,6 +631,7 @@ TEST(NatsClusterTest, TrimmedStreamKeepsEveryMessageAboveTheTrimThroughServerKil
   std::vector<std::vector<uint64_t>> acked(kHot);  // Per hot subject, in order.
   // The highest trim point asked for (one that timed out in a fail-over may still be applied).
   std::vector<uint64_t> trimmed(kHot, 0);
+  std::vector<size_t> deleted(kHot, 0);  // "delete": acked[s][0..deleted[s]) were asked to go.
   std::atomic<bool> stop{false};
   std::atomic<int> trims{0};
   std::thread writer([&] {
@@ -631,7 +657,24 @@ TEST(NatsClusterTest, TrimmedStreamKeepsEveryMessageAboveTheTrimThroughServerKil
           }
         }
       }
-      if (below != 0 && connection.PurgeSubjectBelow("L", whole ? "" : subject, below).ok()) {
+      if (below != 0 && by_message) {
+        // Every acknowledged message of the subject below the point, one request each.
+        std::vector<uint64_t> doomed;
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          for (size_t& k = deleted[shard]; k < acked[shard].size() && acked[shard][k] < below;
+               ++k) {
+            doomed.push_back(acked[shard][k]);
+          }
+        }
+        bool ok = true;
+        for (uint64_t sequence : doomed) {
+          absl::Status s = connection.DeleteMessage("L", sequence);
+          ok = ok && (s.ok() || s.code() == absl::StatusCode::kNotFound);
+        }
+        if (ok) ++trims;
+      } else if (below != 0 &&
+                 connection.PurgeSubjectBelow("L", whole ? "" : subject, below).ok()) {
         ++trims;
       }
     }

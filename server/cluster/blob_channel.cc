@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/util/log.h"
@@ -37,9 +38,12 @@ class WriterImpl final : public BlobChannel::Writer {
     subject_ = subject(ref_.id());
   }
   ~WriterImpl() override {
-    if (!finished_ && ref_.chunks() > 0) {
-      if (absl::Status s = connection_->PurgeSubject(stream_, subject_); !s.ok()) {
+    if (finished_) return;
+    for (uint64_t sequence : ref_.sequences()) {
+      if (absl::Status s = connection_->DeleteMessage(stream_, sequence);
+          !s.ok() && s.code() != absl::StatusCode::kNotFound) {
         BN_LOG(WARNING) << "blob " << ref_.id() << " abandoned but not deleted: " << s;
+        return;
       }
     }
   }
@@ -77,6 +81,7 @@ class WriterImpl final : public BlobChannel::Writer {
     }
     if (!ack.ok()) return ack.status();
     if (ref_.chunks() == 0) ref_.set_first_sequence(ack->sequence);
+    ref_.add_sequences(ack->sequence);
     ref_.set_chunks(ref_.chunks() + 1);
     ref_.set_size(ref_.size() + buffer_.size());
     crc_ = Crc(crc_, buffer_);
@@ -169,8 +174,29 @@ absl::StatusOr<std::string> BlobChannel::Get(const pb::BlobRef& ref) {
 }
 
 absl::Status BlobChannel::Delete(const pb::BlobRef& ref) {
-  absl::Status s = connection_->PurgeSubject(Stream(), Subject(ref.id()));
-  return s.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : s;
+  // Message by message, never by a purge of the blob's subject: a nats-server 2.9 restarted
+  // after a purge may replay it as a compaction of the whole stream, losing every older blob of
+  // every collection (nats-io/nats-server#4196; docs/notes/cluster-log-trimming.md).
+  std::vector<uint64_t> sequences(ref.sequences().begin(), ref.sequences().end());
+  if (sequences.empty()) {  // A ref written before sequences were recorded: find its chunks.
+    const std::string subject = Subject(ref.id());
+    uint64_t sequence = std::max<uint64_t>(1, ref.first_sequence());
+    for (uint32_t chunk = 0; chunk < ref.chunks(); ++chunk) {
+      auto message = connection_->NextMessage(Stream(), subject, sequence);
+      if (!message.ok()) {
+        return message.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus()
+                                                                      : message.status();
+      }
+      if (!message->has_value()) break;
+      sequences.push_back((*message)->stream_sequence);
+      sequence = (*message)->stream_sequence + 1;
+    }
+  }
+  for (uint64_t sequence : sequences) {
+    absl::Status s = connection_->DeleteMessage(Stream(), sequence);
+    if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
+  }
+  return absl::OkStatus();
 }
 
 void AppendRecord(absl::string_view record, std::string* out) {

@@ -176,7 +176,7 @@ absl::StatusOr<v1::UpsertResponse> ClusterItems::Upsert(const v1::UpsertRequest&
 // runs may stay, and one changed to stop matching after it was listed is still deleted.
 absl::StatusOr<v1::DeleteItemsResponse> ClusterItems::DeleteMatching(
     const v1::DeleteItemsRequest& request, Deadline deadline) {
-  ClusterQueries queries(context_, collections_, models_);
+  ClusterQueries queries(context_, collections_, /*versions=*/nullptr, models_);  // Lists only.
   v1::ListItemsRequest list;
   list.set_collection(request.collection());
   *list.mutable_filter() = request.filter();

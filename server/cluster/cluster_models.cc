@@ -84,7 +84,14 @@ absl::StatusOr<v1::Promotion> ClusterModels::Promote(const std::string& collecti
   auto found = collections_->Find(collection);
   if (!found.ok()) return found.status();
   if (version == 0) return absl::InvalidArgumentError("version must be >= 1");
-  if (auto model = Get(collection, version); !model.ok()) return model.status();
+  auto model = Get(collection, version);
+  if (!model.ok()) return model.status();
+  if (model->spec().has_classifier()) {  // As the single node's Promoter.
+    return absl::FailedPreconditionError(
+        "model version " + std::to_string(version) +
+        " is a classifier: its outputs are label probabilities, not codes, so it cannot serve "
+        "the collection's index (QueryService.Classify serves it)");
+  }
   for (int attempt = 0; attempt < 10; ++attempt) {
     auto view = context_.metadata->ReadCollection(collection);
     if (!view.ok()) return view.status();
@@ -207,6 +214,54 @@ void ClusterModels::Flip() {
     BN_LOG(INFO) << "collection " << entry.collection().name() << ": every shard has model v"
                  << target << " ready; it now serves";
   }
+}
+
+absl::StatusOr<uint64_t> ClusterModels::NewestClassifier(const pb::CollectionEntry& entry) {
+  const auto key = std::make_pair(entry.collection().name(), entry.incarnation());
+  const auto now = std::chrono::steady_clock::now();
+  ClassifierScan scan;
+  bool known = false;
+  {
+    std::lock_guard<std::mutex> lock(classifiers_mutex_);
+    auto it = classifiers_.find(key);
+    if (it != classifiers_.end()) {
+      scan = it->second;
+      known = true;
+    }
+  }
+  if (!known || now - scan.full_scan > std::chrono::seconds(30)) {
+    auto entries = Entries(entry);  // Newest first.
+    if (!entries.ok()) return entries.status();
+    scan = ClassifierScan();
+    scan.full_scan = now;
+    for (const pb::ModelEntry& model : *entries) {
+      if (!model.has_blob()) continue;  // Being published.
+      if (scan.scanned == 0) scan.scanned = model.model().version();
+      if (model.model().spec().has_classifier()) {
+        scan.newest = model.model().version();
+        break;
+      }
+    }
+  } else {
+    // The versions after the last one seen, up to the first that is not published (yet).
+    nats::KeyValue& bucket = context_.metadata->models();
+    while (true) {
+      const uint64_t next = scan.scanned + 1;
+      auto value = bucket.Get(Names::ModelKey(key.first, key.second, next));
+      if (!value.ok()) return value.status();
+      pb::ModelEntry model;
+      if (!value->has_value() || !model.ParseFromString((*value)->value) || !model.has_blob()) {
+        break;
+      }
+      if (model.model().spec().has_classifier()) scan.newest = next;
+      scan.scanned = next;
+    }
+  }
+  std::lock_guard<std::mutex> lock(classifiers_mutex_);
+  ClassifierScan& cached = classifiers_[key];
+  // Another call may have seen further meanwhile: keep the furthest view.
+  if (scan.scanned >= cached.scanned) cached = scan;
+  return cached.newest;
 }
 
 }  // namespace bn::cluster

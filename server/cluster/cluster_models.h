@@ -12,11 +12,16 @@
 //
 // Thread safety: any thread.
 // Errors: NOT_FOUND (collection, version), INVALID_ARGUMENT (version 0), FAILED_PRECONDITION
-// (another version is being promoted), UNAVAILABLE (NATS).
+// (another version is being promoted, or the version is a classifier, which cannot serve the
+// index: QueryService.Classify serves it), UNAVAILABLE (NATS).
 #ifndef BOTTLENECK_SERVER_CLUSTER_CLUSTER_MODELS_H_
 #define BOTTLENECK_SERVER_CLUSTER_CLUSTER_MODELS_H_
 
+#include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "bottleneck/cluster/internal.pb.h"
@@ -46,13 +51,29 @@ class ClusterModels {
                                                  ModelRecord* record);
   // Flips the serving version of collections whose promotion every shard has ready.
   void Flip();
+  // The collection's newest classifier version (0: none), as the single node's
+  // CollectionRegistry::Classifier picks it. Versions only grow, so after a first scan of the
+  // bucket a call reads the entry of the version after the last one seen (one bucket read); a
+  // full scan, at most every 30 s, also finds a version published past a number a failed
+  // publish left unused.
+  [[nodiscard]] absl::StatusOr<uint64_t> NewestClassifier(
+      const bottleneck::cluster::CollectionEntry& entry);
 
  private:
+  // What NewestClassifier saw of one collection (incarnation).
+  struct ClassifierScan {
+    uint64_t scanned = 0;  // Versions 1..scanned were looked at.
+    uint64_t newest = 0;   // The newest classifier among them (0: none).
+    std::chrono::steady_clock::time_point full_scan;
+  };
+
   absl::StatusOr<std::vector<bottleneck::cluster::ModelEntry>> Entries(
       const bottleneck::cluster::CollectionEntry& entry);
 
   const ClusterContext context_;
   ClusterCollections* const collections_;
+  std::mutex classifiers_mutex_;  // Guards classifiers_ (not held while reading the bucket).
+  std::map<std::pair<std::string, uint64_t>, ClassifierScan> classifiers_;  // By name, incarnation.
 };
 
 }  // namespace bn::cluster

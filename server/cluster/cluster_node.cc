@@ -95,8 +95,8 @@ absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Open(const ClusterOpti
   node->items_ =
       std::make_unique<ClusterItems>(context, node->collections_.get(), node->models_.get());
   node->model_versions_ = std::make_unique<ClusterModels>(context, node->collections_.get());
-  node->queries_ =
-      std::make_unique<ClusterQueries>(context, node->collections_.get(), node->models_.get());
+  node->queries_ = std::make_unique<ClusterQueries>(
+      context, node->collections_.get(), node->model_versions_.get(), node->models_.get());
   node->training_ = std::make_unique<ClusterTraining>(
       context, node->local_.get(), node->collections_.get(), node->model_versions_.get());
   return node;

@@ -78,7 +78,13 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> ModelFor(ModelCache* models,
                                            "' yet; name a model_version");
     }
   }
-  return models->Get(entry, version);
+  auto model = models->Get(entry, version);
+  if (model.ok() && (*model)->meta.spec().has_classifier()) {  // As the single node.
+    return absl::FailedPreconditionError(
+        "model version " + std::to_string(version) +
+        " is a classifier: it has no codes or decoder (use QueryService.Classify)");
+  }
+  return model;
 }
 
 }  // namespace

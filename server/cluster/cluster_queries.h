@@ -7,7 +7,8 @@
 // replica fails the search with UNAVAILABLE naming it, unless allow_partial (then the response
 // lists it in missing_shards). SearchBatch checks every search first, then runs them in turn
 // (each fans out; unlike the single node, input queries are encoded one by one), all against one
-// serving version. Encode and Decode run here with the cached model.
+// serving version. Encode, Decode and Classify run here with the cached model (Classify needs no
+// shard: a classifier version's answer depends only on the model).
 //
 // Thread safety: any thread.
 // Errors: as the single-node QueryService, plus UNAVAILABLE as above.
@@ -26,14 +27,17 @@
 namespace bn::cluster {
 
 class ClusterCollections;
+class ClusterModels;
 struct ShardTopology;
 class ModelCache;
 
 class ClusterQueries {
  public:
   using Deadline = std::chrono::system_clock::time_point;
-  ClusterQueries(const ClusterContext& context, ClusterCollections* collections, ModelCache* models)
-      : context_(context), collections_(collections), models_(models) {}
+  // `versions` may be null for a ClusterQueries that never classifies (Classify uses it).
+  ClusterQueries(const ClusterContext& context, ClusterCollections* collections,
+                 ClusterModels* versions, ModelCache* models)
+      : context_(context), collections_(collections), versions_(versions), models_(models) {}
 
   [[nodiscard]] absl::StatusOr<bottleneck::v1::SearchResponse> Search(
       const bottleneck::v1::SearchRequest& request, Deadline deadline);
@@ -49,6 +53,9 @@ class ClusterQueries {
       const bottleneck::v1::EncodeRequest& request);
   [[nodiscard]] absl::StatusOr<bottleneck::v1::DecodeResponse> Decode(
       const bottleneck::v1::DecodeRequest& request);
+  // Top-k labels of up to 1024 inputs with a classifier version (cluster_classify.cc).
+  [[nodiscard]] absl::StatusOr<bottleneck::v1::ClassifyResponse> Classify(
+      const bottleneck::v1::ClassifyRequest& request);
 
  private:
   absl::StatusOr<bottleneck::cluster::ListShardItemsResponse> ListShard(
@@ -59,6 +66,7 @@ class ClusterQueries {
 
   const ClusterContext context_;
   ClusterCollections* const collections_;
+  ClusterModels* const versions_;
   ModelCache* const models_;
 };
 

@@ -257,6 +257,13 @@ grpc::Status ClusterQueryService::Decode(grpc::ServerContext* context,
                   [&] { return node_->queries().Decode(*request); });
 }
 
+grpc::Status ClusterQueryService::Classify(grpc::ServerContext* context,
+                                           const v1::ClassifyRequest* request,
+                                           v1::ClassifyResponse* response) {
+  return Admitted(auth_, admission_, Admission::Kind::kQuery, context, Role::kQuery, response,
+                  [&] { return node_->queries().Classify(*request); });
+}
+
 // --- TrainingService ---
 
 grpc::Status ClusterTrainingService::UploadDataset(

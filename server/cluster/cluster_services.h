@@ -109,6 +109,8 @@ class ClusterQueryService final : public v1::QueryService::Service {
                       v1::EncodeResponse* response) override;
   grpc::Status Decode(grpc::ServerContext* context, const v1::DecodeRequest* request,
                       v1::DecodeResponse* response) override;
+  grpc::Status Classify(grpc::ServerContext* context, const v1::ClassifyRequest* request,
+                        v1::ClassifyResponse* response) override;
 
  private:
   ClusterNode* node_;

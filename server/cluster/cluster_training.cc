@@ -16,6 +16,7 @@
 #include "server/cluster/model_cache.h"
 #include "server/cluster/nats_client.h"
 #include "server/cluster/peers.h"
+#include "server/cluster/shard_versions.h"
 #include "server/core/core.h"
 #include "server/core/model_record.h"
 #include "server/core/validation.h"
@@ -101,8 +102,25 @@ absl::StatusOr<v1::Job> ClusterTraining::StartTraining(const v1::StartTrainingRe
         " does not train (--no-training): send StartTraining to a node that does");
   }
   if (absl::Status s = ValidateName("dataset", request.dataset()); !s.ok()) return s;
+  // The job itself runs with promote_when_done off (the cluster promotes the published version),
+  // so the single node's refusal is made here.
+  if (request.spec().has_classifier() && request.promote_when_done()) {
+    return absl::InvalidArgumentError(
+        "promote_when_done: a classifier version cannot serve the collection's index "
+        "(QueryService.Classify serves it)");
+  }
   auto workspace = EnsureWorkspace(context_, local_, view->entry);
   if (!workspace.ok()) return workspace.status();
+  // A classifier from an encoder version reads that version in the workspace: install the
+  // cluster's version there first (a workspace holds only the versions this node used).
+  if (const uint64_t encoder = request.spec().classifier().encoder_model_version();
+      request.spec().has_classifier() && encoder != 0) {
+    if (absl::Status s = InstallModel(context_, request.collection(), view->entry.incarnation(),
+                                      encoder, *workspace);
+        !s.ok()) {
+      return s;
+    }
+  }
   if (absl::Status s = ImportDataset(view->entry, *workspace, request.dataset()); !s.ok()) {
     return s;
   }

@@ -11,6 +11,10 @@
 // Job ids: <collection>.<node>.<number>.
 //
 // Thread safety: any thread.
+// Classifier jobs run the same way; a classifier from an encoder version installs that version in
+// the workspace first. Like on a single node, a classifier job with promote_when_done is refused
+// (INVALID_ARGUMENT) here, since the local job always runs with it off.
+//
 // Errors: as the single-node TrainingService, plus FAILED_PRECONDITION for StartTraining on a
 // node that does not train and for Cancel/Resume of a job whose node is down.
 #ifndef BOTTLENECK_SERVER_CLUSTER_CLUSTER_TRAINING_H_

@@ -58,11 +58,12 @@ class Names {
   std::string BlobStream() const { return cluster_ + "_BLOBS"; }
   std::string BlobSubjects() const { return cluster_ + ".blob.*"; }
   std::string BlobSubject(absl::string_view id) const;
-  // Shard snapshots: a stream of their own. Snapshots are replaced (their blobs purged) every
-  // few seconds to minutes; nats-server 2.9.10 can lose an unrelated message of a stream whose
-  // subjects are purged while its servers are killed and restarted
-  // (NatsClusterTest.OldMessageSurvivesServerKillsWhileAnotherStreamIsPurged (and the notes of that
-  // test) reproduces it), so models and datasets must not share a stream with them.
+  // Shard snapshots: a stream of their own. Snapshots are replaced (their blobs deleted) every
+  // few seconds to minutes. nats-server 2.9.10 loses older messages of a stream whose subjects
+  // are purged while its servers are killed and restarted (nats-io/nats-server#4196;
+  // NatsClusterTest.OldMessageSurvivesServerKillsWhileAnotherStreamIsPurged). Blobs are now
+  // deleted message by message (BlobChannel::Delete), and models and datasets still keep off
+  // this busy stream.
   std::string SnapshotStream() const { return cluster_ + "_SNAPSHOTS"; }
   std::string SnapshotSubjects() const { return cluster_ + ".snap.*"; }
   std::string SnapshotSubject(absl::string_view id) const;

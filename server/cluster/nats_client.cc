@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -92,6 +93,35 @@ class ConnectionImpl final : public Connection {
     jsErrCode js_error = static_cast<jsErrCode>(0);
     return FromNats(js_PurgeStream(shared_->js, n.c_str(), &options, &js_error), js_error,
                     "purging " + subj + " from " + n);
+  }
+
+  absl::Status DeleteMessage(absl::string_view stream, uint64_t sequence) override {
+    jsErrCode js_error = static_cast<jsErrCode>(0);
+    const std::string n(stream);
+    absl::Status s = FromNats(js_DeleteMsg(shared_->js, n.c_str(), sequence, nullptr, &js_error),
+                              js_error, absl::StrCat("deleting message ", sequence, " of ", n));
+    // libnats 3.4 with nats-server 2.9.10 reports a missing message as a plain error with no
+    // JetStream error code: "sequence N not found", "no message found" (deleted) or "stream
+    // store EOF" (past the last sequence).
+    const bool missing = absl::StrContains(s.message(), "not found") ||
+                         absl::StrContains(s.message(), "no message found") ||
+                         absl::StrContains(s.message(), "stream store EOF");
+    if (js_error == JSNoMessageFoundErr || (s.code() == absl::StatusCode::kInternal && missing)) {
+      return absl::NotFoundError(s.message());
+    }
+    return s;
+  }
+
+  absl::Status PurgeSubjectBelow(absl::string_view stream, absl::string_view subject,
+                                 uint64_t sequence) override {
+    jsOptions options;
+    jsOptions_Init(&options);
+    const std::string n(stream), subj(subject);
+    if (!subj.empty()) options.Stream.Purge.Subject = subj.c_str();
+    options.Stream.Purge.Sequence = sequence;
+    jsErrCode js_error = static_cast<jsErrCode>(0);
+    return FromNats(js_PurgeStream(shared_->js, n.c_str(), &options, &js_error), js_error,
+                    absl::StrCat("trimming ", subj, " below ", sequence, " in ", n));
   }
 
   absl::StatusOr<PubAck> Publish(absl::string_view subject, absl::string_view data,

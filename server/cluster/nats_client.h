@@ -203,6 +203,15 @@ class Connection {
   // Removes every message of `subject` from the stream.
   [[nodiscard]] virtual absl::Status PurgeSubject(absl::string_view stream,
                                                   absl::string_view subject) = 0;
+  // Removes the message stored at `sequence` (NOT_FOUND when there is none). Unlike a purge, a
+  // restarted nats-server 2.9 replays it exactly (docs/notes/cluster-log-trimming.md).
+  [[nodiscard]] virtual absl::Status DeleteMessage(absl::string_view stream, uint64_t sequence) = 0;
+  // Removes the messages of `subject` ("": of every subject) stored before `sequence` (a trim;
+  // later ones stay). Unsafe on nats-server 2.9.10: a restarted server may replay it as a
+  // compaction of the whole stream (nats-io/nats-server#4196).
+  [[nodiscard]] virtual absl::Status PurgeSubjectBelow(absl::string_view stream,
+                                                       absl::string_view subject,
+                                                       uint64_t sequence) = 0;
 
   // Publishes to the stream that holds `subject` and waits for its acknowledgement (stored on a
   // quorum of its replicas).

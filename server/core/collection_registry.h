@@ -35,6 +35,11 @@ struct ServingState;
 struct ModelRecord;
 struct ClassifierCache;
 
+// Whether loaded version `sm` of `collection` can classify: FailedPrecondition when it is not a
+// classifier (ModelSpec.classifier), DataLoss when its engine model does not match its stored
+// labels. Used by CollectionRegistry::Classifier and by cluster mode's Classify.
+[[nodiscard]] absl::Status CheckClassifier(const std::string& collection, const ServingModel& sm);
+
 class CollectionRegistry {
  public:
   struct Options {

@@ -22,6 +22,20 @@ absl::StatusOr<bool> IsClassifier(const std::string& blob) {
 
 }  // namespace
 
+absl::Status CheckClassifier(const std::string& collection, const ServingModel& sm) {
+  if (!sm.meta.spec().has_classifier()) {
+    return absl::FailedPreconditionError("model version " + std::to_string(sm.version) +
+                                         " of collection '" + collection +
+                                         "' is not a classifier (ModelSpec.classifier)");
+  }
+  if (sm.model->kind() != ModelKind::kClassifier ||
+      sm.meta.class_labels_size() != sm.model->code_size()) {
+    return absl::DataLossError("classifier version " + std::to_string(sm.version) +
+                               " does not match its stored labels");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CollectionRegistry::ScanForClassifiers(const std::string& collection,
                                                     ClassifierCache* cache) const {
   BlobStore blobs(store_);
@@ -65,17 +79,7 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> CollectionRegistry::Classifi
   if (cache.loaded != nullptr && cache.loaded->version == version) return cache.loaded;
   auto model = LoadModel(runtime.name(), version);
   if (!model.ok()) return model.status();
-  const v1::Model& meta = (*model)->meta;
-  if (!meta.spec().has_classifier()) {
-    return absl::FailedPreconditionError("model version " + std::to_string(version) +
-                                         " of collection '" + runtime.name() +
-                                         "' is not a classifier (ModelSpec.classifier)");
-  }
-  if ((*model)->model->kind() != ModelKind::kClassifier ||
-      meta.class_labels_size() != (*model)->model->code_size()) {
-    return absl::DataLossError("classifier version " + std::to_string(version) +
-                               " does not match its stored labels");
-  }
+  if (absl::Status s = CheckClassifier(runtime.name(), **model); !s.ok()) return s;
   cache.loaded = *model;
   return cache.loaded;
 }

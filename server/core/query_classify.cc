@@ -1,6 +1,7 @@
 // QueryEngine::Classify: inputs through a classifier version's text pipeline (documents) or
 // image conversion, its class probabilities (Model::Encode of a kClassifier model; a single
-// input goes through the version's micro-batcher), and the top k labels of each.
+// input goes through the version's micro-batcher), and the top k labels of each. The request
+// checks and the classification itself are shared with cluster mode's Classify.
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -22,22 +23,20 @@ constexpr uint32_t kMaxK = 1000;
 
 }  // namespace
 
-absl::StatusOr<v1::ClassifyResponse> QueryEngine::Classify(
-    const v1::ClassifyRequest& request) const {
-  auto runtime_or = registry_->Lookup(request.collection());
-  if (!runtime_or.ok()) return runtime_or.status();
-  const CollectionRuntime& runtime = **runtime_or;
+absl::Status ValidateClassifyRequest(const v1::ClassifyRequest& request) {
   if (request.inputs().empty() || request.inputs_size() > kMaxInputs) {
     return absl::InvalidArgumentError("inputs must hold 1..1024 inputs");
   }
   if (request.k() > kMaxK) return absl::InvalidArgumentError("k must be in 0..1000");
-  auto model_or = registry_->Classifier(runtime, request.model_version());
-  if (!model_or.ok()) return model_or.status();
-  const ServingModel& sm = **model_or;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ClassifyResponse> ClassifyInputs(const v1::CollectionSpec& spec,
+                                                    const ServingModel& sm,
+                                                    const v1::ClassifyRequest& request) {
   std::vector<float> x;
   for (int i = 0; i < request.inputs_size(); ++i) {
-    if (absl::Status s = InputToVector(runtime.spec(), sm.text.get(), request.inputs(i), &x);
-        !s.ok()) {
+    if (absl::Status s = InputToVector(spec, sm.text.get(), request.inputs(i), &x); !s.ok()) {
       return absl::Status(s.code(),
                           "inputs[" + std::to_string(i) + "]: " + std::string(s.message()));
     }
@@ -67,6 +66,17 @@ absl::StatusOr<v1::ClassifyResponse> QueryEngine::Classify(
     }
   }
   return response;
+}
+
+absl::StatusOr<v1::ClassifyResponse> QueryEngine::Classify(
+    const v1::ClassifyRequest& request) const {
+  auto runtime_or = registry_->Lookup(request.collection());
+  if (!runtime_or.ok()) return runtime_or.status();
+  const CollectionRuntime& runtime = **runtime_or;
+  if (absl::Status s = ValidateClassifyRequest(request); !s.ok()) return s;
+  auto model_or = registry_->Classifier(runtime, request.model_version());
+  if (!model_or.ok()) return model_or.status();
+  return ClassifyInputs(runtime.spec(), **model_or, request);
 }
 
 }  // namespace bn

@@ -71,6 +71,16 @@ void AddLabelVotes(bottleneck::v1::SearchResponse* response);
     const bottleneck::v1::CollectionSpec& spec, const ServingModel& sm,
     const bottleneck::v1::DecodeRequest& request);
 
+// Classify's own checks of the request: 1..1024 inputs, k <= 1000 (InvalidArgument).
+[[nodiscard]] absl::Status ValidateClassifyRequest(const bottleneck::v1::ClassifyRequest& request);
+// The top k labels of each of request.inputs (already validated) with classifier version `sm`
+// (checked by CheckClassifier): one micro-batched call for a single input, one batch for more.
+// InvalidArgument naming inputs[i] for a malformed input. Used by Classify, and by cluster
+// mode's Classify.
+[[nodiscard]] absl::StatusOr<bottleneck::v1::ClassifyResponse> ClassifyInputs(
+    const bottleneck::v1::CollectionSpec& spec, const ServingModel& sm,
+    const bottleneck::v1::ClassifyRequest& request);
+
 class QueryEngine {
  public:
   // `store` and `registry` must outlive this.

@@ -8,7 +8,7 @@
 //
 //   bench_service_text --server 127.0.0.1:50051 [--corpus reuters|brown]
 //       [--models ae10,ae2,lsa10,lsa50,tfidf,hash32] [--seeds 1,2,3] [--out DIR]
-//       [--input text|word-ids]
+//       [--input text|word-ids] [--max-train N (a random N of the training documents)]
 // --input word-ids sends the paper's format instead of text: the benchmark learns the same
 // 2000-word vocabulary the service would (the service's default tokenizer and clean-up, from the
 // training texts), counts every document against it and sends `word_ids` only (the collection
@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -318,6 +319,16 @@ int main(int argc, char** argv) {
   if (!corpus.ok()) {
     std::fprintf(stderr, "%s\n", corpus.status().ToString().c_str());
     return 1;
+  }
+  // --max-train N: a random N of the training documents (a fixed draw): a small corpus, whose
+  // vocabulary the service learns from those N alone.
+  if (const std::string n = Flag(argc, argv, "max-train", ""); !n.empty()) {
+    const size_t keep = std::stoul(n);
+    if (keep < corpus->train.size()) {
+      std::mt19937_64 rng(7);
+      std::shuffle(corpus->train.begin(), corpus->train.end(), rng);
+      corpus->train.resize(keep);
+    }
   }
   const std::string input = Flag(argc, argv, "input", "text");
   if (input != "text" && input != "word-ids") {

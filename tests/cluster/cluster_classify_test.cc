@@ -27,30 +27,6 @@ namespace v1 = ::bottleneck::v1;
 constexpr int kTest = 200;
 constexpr uint32_t kTop = 3;
 
-// Starts a job through `api`, waits for it to end and returns it.
-v1::Job Train(Api& api, const v1::ModelSpec& spec) {
-  v1::StartTrainingRequest start;
-  start.set_collection("fashion");
-  start.set_dataset("train");
-  *start.mutable_spec() = spec;
-  v1::Job job;
-  grpc::Status status = api.training->StartTraining(Ctx().get(), start, &job);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  if (!status.ok()) return job;
-  WaitFor(
-      [&] {
-        v1::GetJobRequest get;
-        get.set_job_id(job.id());
-        return api.training->GetJob(Ctx().get(), get, &job).ok() &&
-               (job.state() == v1::JOB_STATE_SUCCEEDED || job.state() == v1::JOB_STATE_FAILED ||
-                job.state() == v1::JOB_STATE_CANCELLED) &&
-               (job.state() != v1::JOB_STATE_SUCCEEDED || job.model_version() != 0);
-      },
-      180);
-  EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.DebugString();
-  return job;
-}
-
 v1::ClassifyRequest TestImages(uint64_t version) {
   const LabeledImages& images = Fashion(DatasetSplit::kTest, kTest);
   v1::ClassifyRequest request;
@@ -101,7 +77,7 @@ TEST(ClusterClassifyTest, AnyNodeClassifiesWithTheSingleNodesChecksAndTheModelsA
   encoder.mutable_dense()->add_encoder_sizes(64);
   encoder.mutable_dense()->set_code_size(16);
   encoder.mutable_training()->set_epochs(2);
-  ASSERT_EQ(Train(a, encoder).model_version(), 1u);
+  ASSERT_EQ(Train(a, "fashion", "train", encoder, /*promote=*/false, 180).model_version(), 1u);
   status = Classify(q, TestImages(1), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
   EXPECT_NE(status.error_message().find("is not a classifier"), std::string::npos)
@@ -124,7 +100,7 @@ TEST(ClusterClassifyTest, AnyNodeClassifiesWithTheSingleNodesChecksAndTheModelsA
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
 
   // v2: the classifier from v1's encoder, trained on b (whose workspace never held v1).
-  const v1::Job job = Train(b, classifier);
+  const v1::Job job = Train(b, "fashion", "train", classifier, /*promote=*/false, 180);
   ASSERT_EQ(job.model_version(), 2u) << job.DebugString();
   v1::PromoteModelRequest promote;
   promote.set_collection("fashion");

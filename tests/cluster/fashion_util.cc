@@ -76,12 +76,12 @@ grpc::Status UploadFashion(Api& api, const std::string& collection, const std::s
   return writer->Finish();
 }
 
-v1::Job TrainPca(Api& api, const std::string& collection, const std::string& dataset, uint32_t code,
-                 bool promote, int seconds) {
+v1::Job Train(Api& api, const std::string& collection, const std::string& dataset,
+              const v1::ModelSpec& spec, bool promote, int seconds) {
   v1::StartTrainingRequest start;
   start.set_collection(collection);
   start.set_dataset(dataset);
-  start.mutable_spec()->mutable_pca()->set_code_size(code);
+  *start.mutable_spec() = spec;
   start.set_promote_when_done(promote);
   v1::Job job;
   grpc::Status status = api.training->StartTraining(Ctx().get(), start, &job);
@@ -93,11 +93,19 @@ v1::Job TrainPca(Api& api, const std::string& collection, const std::string& dat
         get.set_job_id(job.id());
         return api.training->GetJob(Ctx().get(), get, &job).ok() &&
                (job.state() == v1::JOB_STATE_SUCCEEDED || job.state() == v1::JOB_STATE_FAILED ||
-                job.state() == v1::JOB_STATE_CANCELLED);
+                job.state() == v1::JOB_STATE_CANCELLED) &&
+               (job.state() != v1::JOB_STATE_SUCCEEDED || job.model_version() != 0);
       },
       seconds);
   EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.DebugString();
   return job;
+}
+
+v1::Job TrainPca(Api& api, const std::string& collection, const std::string& dataset, uint32_t code,
+                 bool promote, int seconds) {
+  v1::ModelSpec spec;
+  spec.mutable_pca()->set_code_size(code);
+  return Train(api, collection, dataset, spec, promote, seconds);
 }
 
 uint64_t UpsertFashion(Api& api, const std::string& collection, const LabeledImages& images,

@@ -38,7 +38,11 @@ grpc::Status CreateFashionCollection(Api& api, const std::string& name, uint32_t
 // Uploads the first `n` training images as dataset `dataset`.
 grpc::Status UploadFashion(Api& api, const std::string& collection, const std::string& dataset,
                            int n);
-// Starts a PCA job (code size `code`), waits for it (up to `seconds`) and returns the job.
+// Starts a job with `spec`, waits (up to `seconds`) until it has ended and, if it succeeded, names
+// its model version, and returns the job; expects it to succeed.
+bottleneck::v1::Job Train(Api& api, const std::string& collection, const std::string& dataset,
+                          const bottleneck::v1::ModelSpec& spec, bool promote, int seconds = 120);
+// Train with a PCA spec of code size `code`.
 bottleneck::v1::Job TrainPca(Api& api, const std::string& collection, const std::string& dataset,
                              uint32_t code, bool promote, int seconds = 120);
 // Upserts test images [begin, end) as items "<prefix><i>" in batches of `batch`; returns the

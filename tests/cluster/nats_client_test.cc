@@ -419,17 +419,23 @@ TEST_F(NatsStandaloneTest, ConcurrentPublishersAllGetDistinctSequences) {
   EXPECT_EQ(*all.rbegin(), uint64_t{kThreads * kEach});
 }
 
+// Starts a 3-server JetStream cluster in `dir` and connects to it (3 s request timeout).
+auto StartClusterAndConnect(const TempDir& dir, NatsCluster* nats)
+    -> decltype(Connection::Connect(ConnectOptions{})) {
+  std::string error;
+  if (!nats->Start(dir.path(), 3, &error)) return absl::UnavailableError(error);
+  ConnectOptions options;
+  options.servers = nats->urls();
+  options.request_timeout = milliseconds(3000);
+  return Connection::Connect(options);
+}
+
 // A 3-server JetStream cluster: R=3 streams and buckets keep working when one server is killed,
 // through the same connection (it reconnects to a surviving server).
 TEST(NatsClusterTest, ReplicatedStreamConsumerAndBucketSurviveAServerKill) {
   TempDir dir;
   NatsCluster nats;
-  std::string error;
-  ASSERT_TRUE(nats.Start(dir.path(), 3, &error)) << error;
-  ConnectOptions options;
-  options.servers = nats.urls();
-  options.request_timeout = milliseconds(3000);
-  auto connected = Connection::Connect(options);
+  auto connected = StartClusterAndConnect(dir, &nats);
   ASSERT_TRUE(connected.ok()) << connected.status();
   Connection& connection = **connected;
   StreamConfig config;
@@ -523,12 +529,7 @@ TEST(NatsClusterTest, ReplicatedStreamConsumerAndBucketSurviveAServerKill) {
 TEST(NatsClusterTest, OldMessageSurvivesServerKillsWhileAnotherStreamIsPurged) {
   TempDir dir;
   NatsCluster nats;
-  std::string error;
-  ASSERT_TRUE(nats.Start(dir.path(), 3, &error)) << error;
-  ConnectOptions options;
-  options.servers = nats.urls();
-  options.request_timeout = milliseconds(3000);
-  auto connected = Connection::Connect(options);
+  auto connected = StartClusterAndConnect(dir, &nats);
   ASSERT_TRUE(connected.ok()) << connected.status();
   Connection& connection = **connected;
   // A cluster that just formed may refuse replicated streams for a moment: retry.
@@ -562,6 +563,7 @@ TEST(NatsClusterTest, OldMessageSurvivesServerKillsWhileAnotherStreamIsPurged) {
     std::this_thread::sleep_for(milliseconds(1500));
     nats.Kill(server);
     std::this_thread::sleep_for(milliseconds(2500));
+    std::string error;
     ASSERT_TRUE(nats.Restart(server, &error)) << error;
   }
   std::this_thread::sleep_for(milliseconds(3000));
@@ -602,12 +604,7 @@ TEST(NatsClusterTest, TrimmedStreamKeepsEveryMessageAboveTheTrimThroughServerKil
   const bool by_message = mode == "delete";
   TempDir dir;
   NatsCluster nats;
-  std::string error;
-  ASSERT_TRUE(nats.Start(dir.path(), 3, &error)) << error;
-  ConnectOptions options;
-  options.servers = nats.urls();
-  options.request_timeout = milliseconds(3000);
-  auto connected = Connection::Connect(options);
+  auto connected = StartClusterAndConnect(dir, &nats);
   ASSERT_TRUE(connected.ok()) << connected.status();
   Connection& connection = **connected;
   StreamConfig config;
@@ -683,6 +680,7 @@ TEST(NatsClusterTest, TrimmedStreamKeepsEveryMessageAboveTheTrimThroughServerKil
     std::this_thread::sleep_for(milliseconds(1500));
     nats.Kill(server);
     std::this_thread::sleep_for(milliseconds(2500));
+    std::string error;
     ASSERT_TRUE(nats.Restart(server, &error)) << error;
   }
   std::this_thread::sleep_for(milliseconds(3000));

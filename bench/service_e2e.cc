@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/service_util.h"
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/item.grpc.pb.h"
 #include "bottleneck/v1/model.grpc.pb.h"
@@ -29,34 +30,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return fallback;
-}
-bool Has(int argc, char** argv, const std::string& name) {
-  for (int i = 1; i < argc; ++i) {
-    if (argv[i] == "--" + name) return true;
-  }
-  return false;
-}
+using ::bn::bench::Check;
+using ::bn::bench::Ctx;
+using ::bn::bench::Flag;
+using ::bn::bench::Has;
 
 v1::Input Raw(const bn::LabeledImages& d, int64_t row) {
   return bn::GreyRowToInput(d.images, row, d.height, d.width);
-}
-
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 600) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return c;
-}
-
-void Check(const grpc::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s failed: %s\n", what, s.error_message().c_str());
-    std::exit(1);
-  }
 }
 
 double Seconds(Clock::time_point start) {

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "bench/service_load_util.h"
+#include "bench/service_util.h"
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/item.grpc.pb.h"
 #include "bottleneck/v1/query.grpc.pb.h"
@@ -48,18 +49,8 @@ using bn::bench::SecondsSince;
 
 namespace {
 
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 600) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return c;
-}
-
-void Check(const grpc::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s failed: %s\n", what, s.error_message().c_str());
-    std::exit(1);
-  }
-}
+using ::bn::bench::Check;
+using ::bn::bench::Ctx;
 
 struct Run {
   double qps = 0;

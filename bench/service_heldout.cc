@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/service_util.h"
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/model.grpc.pb.h"
 #include "bottleneck/v1/query.grpc.pb.h"
@@ -34,31 +35,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return fallback;
-}
-bool Has(int argc, char** argv, const std::string& name) {
-  for (int i = 1; i < argc; ++i) {
-    if (argv[i] == "--" + name) return true;
-  }
-  return false;
-}
-
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 600) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return c;
-}
-
-void Check(const grpc::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s failed: %s\n", what, s.error_message().c_str());
-    std::exit(1);
-  }
-}
+using ::bn::bench::Check;
+using ::bn::bench::Ctx;
+using ::bn::bench::Flag;
+using ::bn::bench::Has;
 
 // Rows of `d` whose label is (or is not) in `classes`.
 bn::LabeledImages Select(const bn::LabeledImages& d, const std::set<int>& classes, bool in) {
@@ -152,10 +132,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string name = dataset == "fashion" ? "fashion-mnist" : "mnist";
-  auto train_all = bn::LoadImageDataset(name, BN_FASHION_MNIST_DIR, BN_DATASETS_DIR,
-                                        bn::DatasetSplit::kTrain);
-  auto test_all = bn::LoadImageDataset(name, BN_FASHION_MNIST_DIR, BN_DATASETS_DIR,
-                                       bn::DatasetSplit::kTest);
+  auto train_all =
+      bn::LoadImageDataset(name, BN_FASHION_MNIST_DIR, BN_DATASETS_DIR, bn::DatasetSplit::kTrain);
+  auto test_all =
+      bn::LoadImageDataset(name, BN_FASHION_MNIST_DIR, BN_DATASETS_DIR, bn::DatasetSplit::kTest);
   if (!train_all.ok() || !test_all.ok()) {
     std::fprintf(stderr, "cannot load %s\n", name.c_str());
     return 1;
@@ -231,8 +211,7 @@ int main(int argc, char** argv) {
       if (static_cast<int>(p.epoch()) != last_epoch && p.step() == p.steps_per_epoch()) {
         last_epoch = static_cast<int>(p.epoch());
         std::fprintf(stderr, "  %s epoch %u/%u loss %.4f val %.3f %.0f/s\n", p.phase().c_str(),
-                     p.epoch(), p.epochs(), p.loss(), p.validation_error(),
-                     p.samples_per_second());
+                     p.epoch(), p.epochs(), p.loss(), p.validation_error(), p.samples_per_second());
       }
     }
     reader->Finish();

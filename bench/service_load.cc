@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "bench/service_load_util.h"
+#include "bench/service_util.h"
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/item.grpc.pb.h"
 #include "bottleneck/v1/query.grpc.pb.h"
@@ -74,6 +75,9 @@
 #include <unordered_map>
 #include <unordered_set>
 namespace {
+
+using ::bn::bench::Check;
+using ::bn::bench::Ctx;
 #include "hnswlib/hnswlib.h"
 }  // namespace
 
@@ -94,19 +98,6 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server, int id) {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("bn.bench.channel_id", id);
   return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
-}
-
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 600) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return c;
-}
-
-void Check(const grpc::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s failed: %s\n", what, s.error_message().c_str());
-    std::exit(1);
-  }
 }
 
 v1::Input FloatRowInput(const float* row, int dim) {

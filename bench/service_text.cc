@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/service_util.h"
 #include "bench/text_corpora_impl.h"
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/item.grpc.pb.h"
@@ -46,12 +47,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return fallback;
-}
+using ::bn::bench::Check;
+using ::bn::bench::Ctx;
+using ::bn::bench::Flag;
 
 std::vector<std::string> Split(const std::string& s) {
   std::vector<std::string> out;
@@ -60,19 +58,6 @@ std::vector<std::string> Split(const std::string& s) {
     if (!item.empty()) out.push_back(item);
   }
   return out;
-}
-
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 600) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return c;
-}
-
-void Check(const grpc::Status& s, const std::string& what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s failed: %s\n", what.c_str(), s.error_message().c_str());
-    std::exit(1);
-  }
 }
 
 struct Stubs {

@@ -64,8 +64,9 @@ class LabelFilter {
 // and no candidate is closer than the farthest of them; when the matches are correlated with the
 // vectors (they sit in regions away from the query) the first ef matches it holds come from the
 // nearest matching region it reached, not necessarily the nearest matching items: a wider ef
-// makes it look further. Callers walk again with it when MatchesScarceNearQuery says so
-// (bench/RESULTS-vector-db.md, "Correlated filters").
+// makes it look further. When MatchesScarceNearQuery says so, callers scan the matches exactly
+// if that is cheap enough, else walk again with this ef (bench/RESULTS-vector-db.md,
+// "Correlated filters").
 constexpr size_t kMaxFilteredEfFactor = 8;
 size_t FilteredSearchEf(size_t ef, size_t estimated_matches, size_t items);
 
@@ -79,7 +80,8 @@ struct FilteredWalkStats {
 // True when the walk accepted under half the share of the nodes it tested that the filter's
 // estimated selectivity (estimated_matches / items) predicts: the matches are scarce around the
 // query (correlated with the vectors), so its ef matches may come from a region that is not the
-// nearest matching one, and a wider walk (FilteredSearchEf) is worth it. A filter independent of
+// nearest matching one, and an exact scan of the matches or a wider walk (FilteredSearchEf) is
+// worth it. A filter independent of
 // the vectors accepts about that share wherever the walk goes.
 bool MatchesScarceNearQuery(const FilteredWalkStats& stats, size_t estimated_matches, size_t items);
 

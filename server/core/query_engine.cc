@@ -260,15 +260,22 @@ absl::Status SearchIndex(Store* store, const CollectionRuntime& runtime, const S
       found = index.SearchFiltered(code, k, walk_ef, accept, budget(walk_ef), &gave_up, &stats);
       if (!found.ok()) return found.status();
       // Matches scarce around the query (a filter correlated with the vectors): the walk's
-      // matches may come from a matching region that is not the nearest; walk again, wider.
+      // matches may come from a matching region that is not the nearest. Scan the matches when
+      // that costs no more distances than a walk may compute, else walk again, wider.
       const size_t wide_ef = FilteredSearchEf(walk_ef, estimate, attrs->size());
       if (!gave_up && wide_ef > walk_ef && MatchesScarceNearQuery(stats, estimate, attrs->size())) {
-        found = index.SearchFiltered(code, k, wide_ef, accept, budget(wide_ef), &gave_up);
-        if (!found.ok()) return found.status();
+        const size_t wide_budget = budget(wide_ef);
+        if (wide_budget != 0 && estimate <= wide_budget) {
+          gave_up = true;
+        } else {
+          found = index.SearchFiltered(code, k, wide_ef, accept, wide_budget, &gave_up);
+          if (!found.ok()) return found.status();
+        }
       }
     }
-    // The walk gave up (the matches lie far from the query), or found fewer than k: either fewer
-    // match, or it could not reach them (a disconnected graph). The exact scan settles it.
+    // The walk gave up (the matches lie far from the query or are scarce around it), or found
+    // fewer than k: either fewer match, or it could not reach them (a disconnected graph). The
+    // exact scan settles it.
     if (scan || gave_up || found->size() < k) {
       std::vector<uint64_t> item_nos = attrs->Matching(*filter);
       item_nos.erase(std::remove(item_nos.begin(), item_nos.end(), exclude), item_nos.end());

@@ -140,6 +140,10 @@ int main(int argc, char** argv) {
   const uint32_t ef = static_cast<uint32_t>(flags.Int("ef", 64));
   const int64_t synthetic = flags.Int("synthetic", 0);
   const int dim = static_cast<int>(flags.Int("dim", 32));
+  // --reuse 1: the server's data directory already holds the collection this bench loads (the
+  // same flags, from an earlier run): skip the load, so two server builds can be compared on
+  // one index.
+  const bool reuse = flags.Int("reuse", 0) != 0;
   Source source;
   absl::StatusOr<bn::LabeledImages> train = absl::NotFoundError("unused");
   absl::StatusOr<bn::LabeledImages> test = absl::NotFoundError("unused");
@@ -195,66 +199,70 @@ int main(int argc, char** argv) {
   auto items = v1::ItemService::NewStub(channel);
   auto query = v1::QueryService::NewStub(channel);
 
-  v1::CreateCollectionRequest create;
-  create.set_name("fashion");
-  create.mutable_spec()->mutable_image()->set_height(source.height);
-  create.mutable_spec()->mutable_image()->set_width(source.width);
-  create.mutable_spec()->mutable_image()->set_channels(1);
-  create.mutable_spec()->add_numeric_metadata_keys("rank");
-  v1::Collection collection;
-  Check(collections->CreateCollection(Ctx().get(), create, &collection), "create");
-  {
-    auto ctx = Ctx();
-    v1::Dataset dataset;
-    auto writer = training->UploadDataset(ctx.get(), &dataset);
-    v1::UploadDatasetRequest m;
-    m.set_collection("fashion");
-    m.set_dataset("train");
-    for (int64_t i = 0; i < 10000; ++i) *m.add_examples()->mutable_input() = source.train_input(i);
-    writer->Write(m);
-    writer->WritesDone();
-    Check(writer->Finish(), "upload");
-  }
-  v1::StartTrainingRequest start;
-  start.set_collection("fashion");
-  start.set_dataset("train");
-  start.mutable_spec()->mutable_pca()->set_code_size(synthetic > 0 ? dim : 30);
-  start.set_promote_when_done(true);
-  v1::Job job;
-  Check(training->StartTraining(Ctx().get(), start, &job), "train");
-  for (;;) {
-    v1::GetCollectionRequest get;
-    get.set_name("fashion");
-    Check(collections->GetCollection(Ctx().get(), get, &collection), "get");
-    if (collection.stats().serving_model_version() != 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-
-  // Index every item with its label and a random rank.
   const int64_t n = source.n;
-  std::vector<int64_t> rank(n);
-  std::iota(rank.begin(), rank.end(), 0);
-  std::shuffle(rank.begin(), rank.end(), std::mt19937_64(24));
   auto t0 = Clock::now();
-  {
-    v1::UpsertResponse r;
-    auto ctx = Ctx(7200);
-    auto stream = items->StreamUpsert(ctx.get(), &r);
-    for (int64_t s = 0; s < n; s += 500) {
-      v1::UpsertRequest upsert;
-      upsert.set_collection("fashion");
-      for (int64_t i = s; i < std::min(n, s + 500); ++i) {
-        v1::Item* item = upsert.add_items();
-        source.item(i, item);
-        (*item->mutable_metadata())["rank"] = std::to_string(rank[i]);
-      }
-      if (!stream->Write(upsert)) break;
+  if (!reuse) {
+    v1::CreateCollectionRequest create;
+    create.set_name("fashion");
+    create.mutable_spec()->mutable_image()->set_height(source.height);
+    create.mutable_spec()->mutable_image()->set_width(source.width);
+    create.mutable_spec()->mutable_image()->set_channels(1);
+    create.mutable_spec()->add_numeric_metadata_keys("rank");
+    v1::Collection collection;
+    Check(collections->CreateCollection(Ctx().get(), create, &collection), "create");
+    {
+      auto ctx = Ctx();
+      v1::Dataset dataset;
+      auto writer = training->UploadDataset(ctx.get(), &dataset);
+      v1::UploadDatasetRequest m;
+      m.set_collection("fashion");
+      m.set_dataset("train");
+      for (int64_t i = 0; i < 10000; ++i)
+        *m.add_examples()->mutable_input() = source.train_input(i);
+      writer->Write(m);
+      writer->WritesDone();
+      Check(writer->Finish(), "upload");
     }
-    stream->WritesDone();
-    Check(stream->Finish(), "upsert");
+    v1::StartTrainingRequest start;
+    start.set_collection("fashion");
+    start.set_dataset("train");
+    start.mutable_spec()->mutable_pca()->set_code_size(synthetic > 0 ? dim : 30);
+    start.set_promote_when_done(true);
+    v1::Job job;
+    Check(training->StartTraining(Ctx().get(), start, &job), "train");
+    for (;;) {
+      v1::GetCollectionRequest get;
+      get.set_name("fashion");
+      Check(collections->GetCollection(Ctx().get(), get, &collection), "get");
+      if (collection.stats().serving_model_version() != 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+
+    // Index every item with its label and a random rank.
+    std::vector<int64_t> rank(n);
+    std::iota(rank.begin(), rank.end(), 0);
+    std::shuffle(rank.begin(), rank.end(), std::mt19937_64(24));
+    t0 = Clock::now();
+    {
+      v1::UpsertResponse r;
+      auto ctx = Ctx(7200);
+      auto stream = items->StreamUpsert(ctx.get(), &r);
+      for (int64_t s = 0; s < n; s += 500) {
+        v1::UpsertRequest upsert;
+        upsert.set_collection("fashion");
+        for (int64_t i = s; i < std::min(n, s + 500); ++i) {
+          v1::Item* item = upsert.add_items();
+          source.item(i, item);
+          (*item->mutable_metadata())["rank"] = std::to_string(rank[i]);
+        }
+        if (!stream->Write(upsert)) break;
+      }
+      stream->WritesDone();
+      Check(stream->Finish(), "upsert");
+    }
+    std::printf("indexed %lld items in %.1f s (%.0f items/s)\n", static_cast<long long>(n),
+                SecondsSince(t0), n / SecondsSince(t0));
   }
-  std::printf("indexed %lld items in %.1f s (%.0f items/s)\n", static_cast<long long>(n),
-              SecondsSince(t0), n / SecondsSince(t0));
 
   // Query codes: test images 0, 50, 100, ...
   std::vector<v1::Code> codes;

@@ -86,6 +86,21 @@ size_t CodeBytes(const IndexConfig& config) {
   return config.metric == Metric::kHamming ? (config.dim + 7) / 8 : 4 * size_t{config.dim};
 }
 
+size_t FilteredSearchEf(size_t ef, size_t estimated_matches, size_t items) {
+  if (items == 0 || estimated_matches >= items) return ef;
+  const double p = static_cast<double>(std::max<size_t>(estimated_matches, 1)) / items;
+  const double factor = std::min<double>(kMaxFilteredEfFactor, 1 / std::sqrt(p));
+  return std::max(ef, static_cast<size_t>(static_cast<double>(ef) * factor));
+}
+
+bool MatchesScarceNearQuery(const FilteredWalkStats& stats, size_t estimated_matches,
+                            size_t items) {
+  // accepted / tested < p / 2 for p = estimated_matches / items.
+  return items != 0 &&
+         2.0 * static_cast<double>(stats.accepted) * static_cast<double>(items) <
+             static_cast<double>(stats.tested) * static_cast<double>(estimated_matches);
+}
+
 absl::Status ValidateIndexConfig(const IndexConfig& c) {
   if (c.metric != Metric::kL2 && c.metric != Metric::kInnerProduct && c.metric != Metric::kCosine &&
       c.metric != Metric::kHamming) {
@@ -403,19 +418,20 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWithHnswlibForTesting(
 absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchFiltered(absl::string_view query, size_t k,
                                                                 size_t ef,
                                                                 const LabelFilter& filter,
-                                                                size_t max_visits,
-                                                                bool* gave_up) const {
+                                                                size_t max_visits, bool* gave_up,
+                                                                FilteredWalkStats* stats) const {
   bool ignored = false;
   if (gave_up == nullptr) gave_up = &ignored;
   *gave_up = false;
-  return SearchWith(query, k, ef, /*hnswlib_base_layer=*/false, &filter, max_visits, gave_up);
+  return SearchWith(query, k, ef, /*hnswlib_base_layer=*/false, &filter, max_visits, gave_up,
+                    stats);
 }
 
 absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWith(absl::string_view query, size_t k,
                                                             size_t ef, bool hnswlib_base_layer,
                                                             const LabelFilter* filter,
-                                                            size_t max_visits,
-                                                            bool* gave_up) const {
+                                                            size_t max_visits, bool* gave_up,
+                                                            FilteredWalkStats* stats) const {
   if (k == 0) return absl::InvalidArgumentError("k must be > 0");
   if (query.size() != CodeBytes(config_)) {
     return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
@@ -439,7 +455,7 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWith(absl::string_view qu
       auto keep = [&h, filter](hnswlib::tableint id) {
         return !h.isMarkedDeleted(id) && filter->Accept(h.getExternalLabel(id));
       };
-      if (!SearchLayer0Keep<true>(h, cur, q, ef, keep, &found, max_visits, gave_up)) {
+      if (!SearchLayer0Keep<true>(h, cur, q, ef, keep, &found, max_visits, gave_up, stats)) {
         return absl::InternalError("corrupt HNSW link");
       }
     } else if (hnswlib_base_layer) {

@@ -58,6 +58,33 @@ class LabelFilter {
   virtual bool Accept(uint64_t item_no) const = 0;
 };
 
+// The ef to give SearchFiltered for a request's `ef` under a filter estimated to accept
+// `estimated_matches` of `items`: ef / sqrt(p) for the selectivity p = estimated_matches / items,
+// at most kMaxFilteredEfFactor * ef, never below ef. The walk stops once it holds ef matches
+// and no candidate is closer than the farthest of them; when the matches are correlated with the
+// vectors (they sit in regions away from the query) the first ef matches it holds come from the
+// nearest matching region it reached, not necessarily the nearest matching items: a wider ef
+// makes it look further. When MatchesScarceNearQuery says so, callers scan the matches exactly
+// if that is cheap enough, else walk again with this ef (bench/RESULTS-vector-db.md,
+// "Correlated filters").
+constexpr size_t kMaxFilteredEfFactor = 8;
+size_t FilteredSearchEf(size_t ef, size_t estimated_matches, size_t items);
+
+// What a filtered walk saw: of the nodes it considered for its result (tested with the filter),
+// how many the filter accepted.
+struct FilteredWalkStats {
+  size_t tested = 0;
+  size_t accepted = 0;
+};
+
+// True when the walk accepted under half the share of the nodes it tested that the filter's
+// estimated selectivity (estimated_matches / items) predicts: the matches are scarce around the
+// query (correlated with the vectors), so its ef matches may come from a region that is not the
+// nearest matching one, and an exact scan of the matches or a wider walk (FilteredSearchEf) is
+// worth it. A filter independent of
+// the vectors accepts about that share wherever the walk goes.
+bool MatchesScarceNearQuery(const FilteredWalkStats& stats, size_t estimated_matches, size_t items);
+
 class HnswIndex {
  public:
   // InvalidArgument for a bad config; ResourceExhausted when the capacity cannot be allocated.
@@ -100,11 +127,9 @@ class HnswIndex {
   // accepted item numbers exist (barring a disconnected graph); a very selective filter makes the
   // walk visit much of the graph (use SearchExactAmong then). With max_visits > 0 the walk
   // stops after computing that many distances and sets *gave_up (then the result is partial).
-  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchFiltered(absl::string_view query,
-                                                                     size_t k, size_t ef,
-                                                                     const LabelFilter& filter,
-                                                                     size_t max_visits = 0,
-                                                                     bool* gave_up = nullptr) const;
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchFiltered(
+      absl::string_view query, size_t k, size_t ef, const LabelFilter& filter,
+      size_t max_visits = 0, bool* gave_up = nullptr, FilteredWalkStats* stats = nullptr) const;
   // Exact k nearest among `item numbers` (absent or deleted item numbers are skipped; duplicates
   // count once), closest first; ties broken by smaller item number.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExactAmong(
@@ -142,8 +167,8 @@ class HnswIndex {
   absl::StatusOr<std::vector<Neighbor>> SearchWith(absl::string_view query, size_t k, size_t ef,
                                                    bool hnswlib_base_layer,
                                                    const LabelFilter* filter = nullptr,
-                                                   size_t max_visits = 0,
-                                                   bool* gave_up = nullptr) const;
+                                                   size_t max_visits = 0, bool* gave_up = nullptr,
+                                                   FilteredWalkStats* stats = nullptr) const;
   IndexConfig config_;
   std::unique_ptr<Impl> impl_;
 };

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/index/hnsw_index.h"
 #include "engine/index/visited_bits.h"
 #include "hnswlib/hnswlib.h"
 
@@ -113,12 +114,14 @@ class ClosestSet {
 //
 // `max_visits` (0: none) bounds the distances computed: past it the walk stops early and sets
 // *gave_up (a filter whose matches lie far from the query makes the walk visit most of the
-// graph before it holds `ef` of them; the caller then scans the matches instead).
+// graph before it holds `ef` of them; the caller then scans the matches instead). `stats`
+// (optional) counts the nodes tested with keep and those it accepted.
 template <bool kMayReject, typename Keep>
 bool SearchLayer0Keep(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint entry,
                       const void* q, size_t ef, const Keep& keep, std::vector<Scored>* out,
-                      size_t max_visits = 0, bool* gave_up = nullptr) {
-  size_t visits = 0;
+                      size_t max_visits = 0, bool* gave_up = nullptr,
+                      FilteredWalkStats* stats = nullptr) {
+  size_t visits = 0, tested = 0, accepted = 0;
   constexpr bool kHasDeletions = kMayReject;
   VisitedBits& visited = VisitedBits::ForThisThread(h.cur_element_count);
   struct ClearOnExit {
@@ -143,7 +146,9 @@ bool SearchLayer0Keep(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tablein
   std::priority_queue<Scored, std::vector<Scored>, CompareMore> candidates(
       CompareMore(), std::move(candidate_storage));
   float bound = std::numeric_limits<float>::max();
+  ++tested;
   if (!kHasDeletions || keep(entry)) {
+    ++accepted;
     bound = h.fstdistfunc_(q, data_of(entry), h.dist_func_param_);
     top.Add({bound, entry});
   }
@@ -181,12 +186,17 @@ bool SearchLayer0Keep(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tablein
       if (!top.full() || d < bound) {
         candidates.emplace(d, id);
         prefetch(nodes + size_t{id} * stride, list_bytes);  // Likely expanded soon.
-        if (!kHasDeletions || keep(id)) top.Add({d, id});
+        ++tested;
+        if (!kHasDeletions || keep(id)) {
+          ++accepted;
+          top.Add({d, id});
+        }
         if (top.size() > 0) bound = top.bound();
       }
     }
   }
   out->swap(top.pairs());
+  if (stats != nullptr) *stats = FilteredWalkStats{tested, accepted};
   return true;
 }
 

@@ -91,8 +91,8 @@ class ServingIndex {
   }
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchFiltered(
       absl::string_view query, size_t k, size_t ef, const LabelFilter& filter,
-      size_t max_visits = 0, bool* gave_up = nullptr) const {
-    return index_->SearchFiltered(query, k, ef, filter, max_visits, gave_up);
+      size_t max_visits = 0, bool* gave_up = nullptr, FilteredWalkStats* stats = nullptr) const {
+    return index_->SearchFiltered(query, k, ef, filter, max_visits, gave_up, stats);
   }
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExactAmong(
       absl::string_view query, size_t k, const std::vector<uint64_t>& item_nos) const {

@@ -244,21 +244,38 @@ absl::Status SearchIndex(Store* store, const CollectionRuntime& runtime, const S
     auto attrs = runtime.attributes().Acquire(store);
     if (!attrs.ok()) return attrs.status();
     const AttributeFilter accept(*attrs, *filter, exclude);
+    const size_t estimate = attrs->EstimateMatches(*filter);
     const size_t walk_ef = std::max<size_t>(k, ef != 0 ? ef : index.index().config().default_ef);
-    const bool scan = exact || attrs->EstimateMatches(*filter) < ExactScanThreshold();
+    const bool scan = exact || estimate < ExactScanThreshold();
     bool gave_up = false;
+    // The walk may compute at most this many distances (a scan of the matches is cheaper beyond
+    // it: bench/RESULTS-vector-db.md).
+    auto budget = [&](size_t walk) -> size_t {
+      return ExactScanThreshold() == 0
+                 ? 0
+                 : std::max<size_t>(attrs->size() / kWalkBudgetDivisor, 16 * walk);
+    };
     if (!scan) {
-      // The walk may compute at most this many distances (a scan of the matches is cheaper
-      // beyond it: bench/RESULTS-vector-db.md).
-      const size_t max_visits =
-          ExactScanThreshold() == 0
-              ? 0
-              : std::max<size_t>(attrs->size() / kWalkBudgetDivisor, 16 * walk_ef);
-      found = index.SearchFiltered(code, k, walk_ef, accept, max_visits, &gave_up);
+      FilteredWalkStats stats;
+      found = index.SearchFiltered(code, k, walk_ef, accept, budget(walk_ef), &gave_up, &stats);
       if (!found.ok()) return found.status();
+      // Matches scarce around the query (a filter correlated with the vectors): the walk's
+      // matches may come from a matching region that is not the nearest. Scan the matches when
+      // that costs no more distances than a walk may compute, else walk again, wider.
+      const size_t wide_ef = FilteredSearchEf(walk_ef, estimate, attrs->size());
+      if (!gave_up && wide_ef > walk_ef && MatchesScarceNearQuery(stats, estimate, attrs->size())) {
+        const size_t wide_budget = budget(wide_ef);
+        if (wide_budget != 0 && estimate <= wide_budget) {
+          gave_up = true;
+        } else {
+          found = index.SearchFiltered(code, k, wide_ef, accept, wide_budget, &gave_up);
+          if (!found.ok()) return found.status();
+        }
+      }
     }
-    // The walk gave up (the matches lie far from the query), or found fewer than k: either fewer
-    // match, or it could not reach them (a disconnected graph). The exact scan settles it.
+    // The walk gave up (the matches lie far from the query or are scarce around it), or found
+    // fewer than k: either fewer match, or it could not reach them (a disconnected graph). The
+    // exact scan settles it.
     if (scan || gave_up || found->size() < k) {
       std::vector<uint64_t> item_nos = attrs->Matching(*filter);
       item_nos.erase(std::remove(item_nos.begin(), item_nos.end(), exclude), item_nos.end());

@@ -34,26 +34,17 @@ absl::Status ValidateClassifyRequest(const v1::ClassifyRequest& request) {
 absl::StatusOr<v1::ClassifyResponse> ClassifyInputs(const v1::CollectionSpec& spec,
                                                     const ServingModel& sm,
                                                     const v1::ClassifyRequest& request) {
-  std::vector<float> x;
-  for (int i = 0; i < request.inputs_size(); ++i) {
-    if (absl::Status s = InputToVector(spec, sm.text.get(), request.inputs(i), &x); !s.ok()) {
-      return absl::Status(s.code(),
-                          "inputs[" + std::to_string(i) + "]: " + std::string(s.message()));
-    }
-  }
+  auto probs = RunModelOnInputs(spec, sm, request.inputs());
+  if (!probs.ok()) return probs.status();
   const int64_t n = request.inputs_size();
   const int64_t classes = sm.model->code_size();
-  std::vector<float> probs(static_cast<size_t>(n * classes));
-  absl::Status predicted = n == 1 ? sm.batcher->Encode(x.data(), probs.data())
-                                  : sm.model->Encode(x.data(), n, probs.data());
-  if (!predicted.ok()) return predicted;
   const int64_t k =
       std::min<int64_t>(classes, request.k() == 0 ? kDefaultK : static_cast<int64_t>(request.k()));
   v1::ClassifyResponse response;
   response.set_model_version(sm.version);
   std::vector<int> order(static_cast<size_t>(classes));
   for (int64_t i = 0; i < n; ++i) {
-    const float* p = probs.data() + i * classes;
+    const float* p = probs->data() + i * classes;
     std::iota(order.begin(), order.end(), 0);
     // Most probable first; equal probabilities in label order.
     std::partial_sort(order.begin(), order.begin() + k, order.end(),

@@ -44,27 +44,36 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> ModelFor(const CollectionReg
 
 }  // namespace
 
-absl::StatusOr<v1::EncodeResponse> EncodeInputs(const v1::CollectionSpec& spec,
-                                                const ServingModel& sm,
-                                                const v1::EncodeRequest& request) {
+absl::StatusOr<std::vector<float>> RunModelOnInputs(
+    const v1::CollectionSpec& spec, const ServingModel& sm,
+    const google::protobuf::RepeatedPtrField<v1::Input>& inputs) {
   std::vector<float> x;
-  for (int i = 0; i < request.inputs_size(); ++i) {
-    if (absl::Status s = InputToVector(spec, sm.text.get(), request.inputs(i), &x); !s.ok()) {
+  for (int i = 0; i < inputs.size(); ++i) {
+    if (absl::Status s = InputToVector(spec, sm.text.get(), inputs.Get(i), &x); !s.ok()) {
       return absl::Status(s.code(),
                           "inputs[" + std::to_string(i) + "]: " + std::string(s.message()));
     }
   }
+  const int64_t n = inputs.size();
+  std::vector<float> out(static_cast<size_t>(n * sm.model->code_size()));
+  absl::Status run =
+      n == 1 ? sm.batcher->Encode(x.data(), out.data()) : sm.model->Encode(x.data(), n, out.data());
+  if (!run.ok()) return run;
+  return out;
+}
+
+absl::StatusOr<v1::EncodeResponse> EncodeInputs(const v1::CollectionSpec& spec,
+                                                const ServingModel& sm,
+                                                const v1::EncodeRequest& request) {
+  auto codes = RunModelOnInputs(spec, sm, request.inputs());
+  if (!codes.ok()) return codes.status();
   const int64_t n = request.inputs_size();
   const int64_t code_size = sm.model->code_size();
-  std::vector<float> codes(n * code_size);
-  absl::Status encoded = n == 1 ? sm.batcher->Encode(x.data(), codes.data())
-                                : sm.model->Encode(x.data(), n, codes.data());
-  if (!encoded.ok()) return encoded;
   v1::EncodeResponse response;
   response.set_model_version(sm.version);
   for (int64_t i = 0; i < n; ++i) {
     *response.add_codes() =
-        BytesToCode(CodeToBytes(codes.data() + i * code_size, code_size, sm.model->code_type()),
+        BytesToCode(CodeToBytes(codes->data() + i * code_size, code_size, sm.model->code_type()),
                     code_size, sm.model->code_type());
   }
   return response;

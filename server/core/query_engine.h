@@ -58,6 +58,13 @@ std::string ListPageToken(const std::string& last_id);
 // neighbours do not vote but count in the fractions' denominator.
 void AddLabelVotes(bottleneck::v1::SearchResponse* response);
 
+// `sm`'s model run on `inputs` (converted by the collection's input rules): its codes, or a
+// classifier's class probabilities, row-major, inputs.size() x code_size; one micro-batched
+// call for a single input, one batch for more. InvalidArgument naming inputs[i] for a malformed
+// input. Shared by EncodeInputs and ClassifyInputs.
+[[nodiscard]] absl::StatusOr<std::vector<float>> RunModelOnInputs(
+    const bottleneck::v1::CollectionSpec& spec, const ServingModel& sm,
+    const google::protobuf::RepeatedPtrField<bottleneck::v1::Input>& inputs);
 // The codes of request.inputs (already checked to be 1..1024) with `sm`, in the collection's
 // code kind: one micro-batched call for a single input, one batch for more. InvalidArgument
 // naming inputs[i] for a malformed input. Used by Encode, and by cluster mode's Encode.

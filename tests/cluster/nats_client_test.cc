@@ -430,6 +430,20 @@ auto StartClusterAndConnect(const TempDir& dir, NatsCluster* nats)
   return Connection::Connect(options);
 }
 
+// SIGKILLs and restarts each server of a 3-server cluster in turn (1.5 s apart, each down for
+// 2.5 s), then waits 3 s for the cluster to settle. Unavailable if a server does not restart.
+absl::Status KillAndRestartEachServer(NatsCluster* nats) {
+  for (int server : {0, 2, 1}) {
+    std::this_thread::sleep_for(milliseconds(1500));
+    nats->Kill(server);
+    std::this_thread::sleep_for(milliseconds(2500));
+    std::string error;
+    if (!nats->Restart(server, &error)) return absl::UnavailableError(error);
+  }
+  std::this_thread::sleep_for(milliseconds(3000));
+  return absl::OkStatus();
+}
+
 // A 3-server JetStream cluster: R=3 streams and buckets keep working when one server is killed,
 // through the same connection (it reconnects to a surviving server).
 TEST(NatsClusterTest, ReplicatedStreamConsumerAndBucketSurviveAServerKill) {
@@ -559,16 +573,10 @@ TEST(NatsClusterTest, OldMessageSurvivesServerKillsWhileAnotherStreamIsPurged) {
       if (i > 0) (void)connection.PurgeSubject("S", "s." + std::to_string(i - 1));
     }
   });
-  for (int server : {0, 2, 1}) {
-    std::this_thread::sleep_for(milliseconds(1500));
-    nats.Kill(server);
-    std::this_thread::sleep_for(milliseconds(2500));
-    std::string error;
-    ASSERT_TRUE(nats.Restart(server, &error)) << error;
-  }
-  std::this_thread::sleep_for(milliseconds(3000));
+  const absl::Status cycled = KillAndRestartEachServer(&nats);
   stop = true;
   writer.join();
+  ASSERT_TRUE(cycled.ok()) << cycled;
   EXPECT_GT(written.load(), 10);
   absl::StatusOr<std::optional<Message>> read = absl::UnavailableError("not read");
   for (int attempt = 0; attempt < 100 && !read.ok(); ++attempt) {
@@ -676,16 +684,10 @@ TEST(NatsClusterTest, TrimmedStreamKeepsEveryMessageAboveTheTrimThroughServerKil
       }
     }
   });
-  for (int server : {0, 2, 1}) {
-    std::this_thread::sleep_for(milliseconds(1500));
-    nats.Kill(server);
-    std::this_thread::sleep_for(milliseconds(2500));
-    std::string error;
-    ASSERT_TRUE(nats.Restart(server, &error)) << error;
-  }
-  std::this_thread::sleep_for(milliseconds(3000));
+  const absl::Status cycled = KillAndRestartEachServer(&nats);
   stop = true;
   writer.join();
+  ASSERT_TRUE(cycled.ok()) << cycled;
   if (trail > 0) {
     EXPECT_GT(trims.load(), 10);
   }

@@ -444,6 +444,22 @@ absl::Status KillAndRestartEachServer(NatsCluster* nats) {
   return absl::OkStatus();
 }
 
+// Ensures stream `name` on `subjects` with 3 replicas. A cluster that just formed may refuse
+// replicated streams for a moment: retries for up to 20 s.
+absl::Status EnsureReplicatedStream(Connection* connection, const std::string& name,
+                                    const std::string& subjects) {
+  StreamConfig config;
+  config.name = name;
+  config.subjects = {subjects};
+  config.replicas = 3;
+  absl::Status status = connection->EnsureStream(config).status();
+  for (int attempt = 0; attempt < 100 && !status.ok(); ++attempt) {
+    std::this_thread::sleep_for(milliseconds(200));
+    status = connection->EnsureStream(config).status();
+  }
+  return status;
+}
+
 // A 3-server JetStream cluster: R=3 streams and buckets keep working when one server is killed,
 // through the same connection (it reconnects to a surviving server).
 TEST(NatsClusterTest, ReplicatedStreamConsumerAndBucketSurviveAServerKill) {
@@ -546,21 +562,8 @@ TEST(NatsClusterTest, OldMessageSurvivesServerKillsWhileAnotherStreamIsPurged) {
   auto connected = StartClusterAndConnect(dir, &nats);
   ASSERT_TRUE(connected.ok()) << connected.status();
   Connection& connection = **connected;
-  // A cluster that just formed may refuse replicated streams for a moment: retry.
-  auto ensure = [&](const std::string& name, const std::string& subjects) {
-    StreamConfig config;
-    config.name = name;
-    config.subjects = {subjects};
-    config.replicas = 3;
-    absl::Status status = connection.EnsureStream(config).status();
-    for (int attempt = 0; attempt < 100 && !status.ok(); ++attempt) {
-      std::this_thread::sleep_for(milliseconds(200));
-      status = connection.EnsureStream(config).status();
-    }
-    return status;
-  };
-  ASSERT_TRUE(ensure("B", "b.>").ok());
-  ASSERT_TRUE(ensure("S", "s.>").ok());
+  ASSERT_TRUE(EnsureReplicatedStream(&connection, "B", "b.>").ok());
+  ASSERT_TRUE(EnsureReplicatedStream(&connection, "S", "s.>").ok());
   auto old = connection.Publish("b.old", "kept");
   ASSERT_TRUE(old.ok()) << old.status();
   std::atomic<bool> stop{false};
@@ -615,15 +618,7 @@ TEST(NatsClusterTest, TrimmedStreamKeepsEveryMessageAboveTheTrimThroughServerKil
   auto connected = StartClusterAndConnect(dir, &nats);
   ASSERT_TRUE(connected.ok()) << connected.status();
   Connection& connection = **connected;
-  StreamConfig config;
-  config.name = "L";
-  config.subjects = {"l.>"};
-  config.replicas = 3;
-  absl::Status ensured = connection.EnsureStream(config).status();
-  for (int attempt = 0; attempt < 100 && !ensured.ok(); ++attempt) {
-    std::this_thread::sleep_for(milliseconds(200));
-    ensured = connection.EnsureStream(config).status();
-  }
+  const absl::Status ensured = EnsureReplicatedStream(&connection, "L", "l.>");
   ASSERT_TRUE(ensured.ok()) << ensured;
   auto cold = connection.Publish("l.cold", "kept");
   ASSERT_TRUE(cold.ok()) << cold.status();

@@ -4,7 +4,8 @@
 // images (four classes), uploads a dataset (client streaming), trains a small dense auto-encoder
 // while printing WatchJob's progress, waits until it serves, upserts items with metadata and
 // searches: plainly, with a filter on label and a numeric metadata range (Filter messages of
-// common.proto), and lists the matching items page by page (ListItems with a page token).
+// common.proto), lists the matching items page by page (ListItems with a page token), switches
+// an alias between two collections (blue/green) and creates, lists and deletes a backup.
 //
 //   cd client/node && npm ci && node example.js --server 127.0.0.1:50051
 //   flags: --server HOST:PORT  --proto-dir DIR (default ../../proto)  --token TOKEN
@@ -210,6 +211,44 @@ async function main() {
   if (listed.length !== 25 || new Set(listed).size !== 25 || Number(counted.count) !== 25) {
     throw new Error(`expected 25 matching items, listed ${listed.length}`);
   }
+
+  // Aliases (blue/green): clients search `<name>-live`; SwitchAlias points it at another
+  // collection in one step. Here the second collection is empty, so a count through the alias
+  // follows the switch.
+  const live = `${name}-live`;
+  const green = `${name}-green`;
+  await unary(collections, 'CreateCollection',
+      {name: green, spec: {image: {height: 8, width: 8, channels: 1}}}, metadata);
+  await unary(collections, 'CreateAlias', {name: live, collection: name}, metadata);
+  const viaAlias = await unary(query, 'Search', {collection: live, item_id: 'img-0', k: 3},
+      metadata);
+  const blueCount = await unary(items, 'CountItems', {collection: live}, metadata);
+  await unary(collections, 'SwitchAlias', {name: live, collection: green}, metadata);
+  const greenCount = await unary(items, 'CountItems', {collection: live}, metadata);
+  const aliases = await unary(collections, 'ListAliases', {}, metadata);
+  console.log(`alias ${live}: ${viaAlias.neighbors.length} neighbours, ` +
+              `${blueCount.count} items before the switch, ${greenCount.count} after; ` +
+              `aliases: ${aliases.aliases.map((a) => `${a.name}->${a.collection}`).join(', ')}`);
+  if (viaAlias.neighbors.length !== 3 || Number(blueCount.count) !== 100 ||
+      Number(greenCount.count) !== 0) {
+    throw new Error('the alias did not follow the switch');
+  }
+
+  // Backups: an online, consistent copy of the store (under the server's --backup-dir), listed
+  // and deleted by name; `bottleneckd --restore DIR` serves it on another machine.
+  const backup = await unary(collections, 'CreateBackup', {name: 'node-example'}, metadata);
+  const listedBackups = await unary(collections, 'ListBackups', {}, metadata);
+  const mine = listedBackups.backups.find((b) => b.name === backup.name);
+  const stored = mine && mine.collections.find((c) => c.name === name);
+  console.log(`backup ${backup.name} at ${backup.path}: ` +
+              `${stored ? stored.item_count : '?'} items of ${name}, ` +
+              `aliases ${backup.aliases.map((a) => `${a.name}->${a.collection}`).join(', ')}`);
+  if (!stored || Number(stored.item_count) !== 100) {
+    throw new Error('the backup does not hold the collection\'s 100 items');
+  }
+  await unary(collections, 'DeleteBackup', {name: backup.name}, metadata);
+  await unary(collections, 'DeleteAlias', {name: live}, metadata);
+  await unary(collections, 'DeleteCollection', {name: green}, metadata);
 
   try {
     await unary(query, 'Search', {collection: 'no-such-collection', item_id: 'x'}, metadata);

@@ -10,7 +10,7 @@
 //       [--pretrain-batch 100] [--pretrain-cd 1]
 //       [--fixed-length N (instead of each document's own length)] [--no-lsa]
 //       [--weight-decay 0] [--mask FRACTION] [--code-noise STDDEV] [--cosine (lr schedule)]
-//       [--max-train N (a random N of the training documents)]
+//       [--max-train N (a random N of the training documents)] [--dump-counts PREFIX]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -51,6 +51,13 @@ float FloatFlag(int argc, char** argv, const char* name, float fallback) {
     if (std::strcmp(argv[i], name) == 0) return std::strtof(argv[i + 1], nullptr);
   }
   return fallback;
+}
+
+const char* StringFlag(int argc, char** argv, const char* name) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  }
+  return nullptr;
 }
 
 bool HasFlag(int argc, char** argv, const char* name) {
@@ -141,6 +148,26 @@ int main(int argc, char** argv) {
     c.train_counts = std::move(counts);
     c.train_labels = std::move(labels);
     c.train_ids = std::move(ids);
+  }
+  // --dump-counts PREFIX: PREFIX-{train,test}.txt as `doc word count` triplets (1-based, the
+  // paper's format) and PREFIX-{train,test}-labels.txt, for baselines outside this binary.
+  if (const char* prefix = StringFlag(argc, argv, "--dump-counts"); prefix != nullptr) {
+    for (const bool train : {true, false}) {
+      const auto& counts = train ? corpus->train_counts : corpus->test_counts;
+      const auto& labels = train ? corpus->train_labels : corpus->test_labels;
+      const std::string base = std::string(prefix) + (train ? "-train" : "-test");
+      FILE* f = std::fopen((base + ".txt").c_str(), "w");
+      FILE* g = std::fopen((base + "-labels.txt").c_str(), "w");
+      if (f == nullptr || g == nullptr) return 1;
+      for (size_t d = 0; d < counts.size(); ++d) {
+        for (size_t j = 0; j < counts[d].ids.size(); ++j) {
+          std::fprintf(f, "%zu %d %g\n", d + 1, counts[d].ids[j] + 1, counts[d].values[j]);
+        }
+        std::fprintf(g, "%d\n", labels[d]);
+      }
+      std::fclose(f);
+      std::fclose(g);
+    }
   }
   std::printf("Reuters ModApte single-topic: %zu train, %zu test, V=%d\n\n",
               corpus->train_counts.size(), corpus->test_counts.size(), corpus->vocab.size());
@@ -247,12 +274,17 @@ int main(int argc, char** argv) {
   const double fit = Since(t);
   auto a = bn::EncodeAll(*trained->model, *train);
   auto b = bn::EncodeAll(*trained->model, *test);
-  if (!a.ok() || !b.ok()) return 1;
-  const std::string name = std::string("AE-10 (2000-500-250-125-10, ") +
-                           (pretrain ? "RBM pre-trained" : "no pre-training") + ", " +
-                           std::to_string(options.epochs) + " epochs, lr " +
-                           std::to_string(options.learning_rate) + ", batch " +
-                           std::to_string(options.batch_size) + ")";
+  if (!a.ok() || !b.ok()) {
+    std::fprintf(stderr, "encoding: %s\n", (a.ok() ? b.status() : a.status()).ToString().c_str());
+    return 1;
+  }
+  std::string layers = std::to_string(spec.input_size);
+  for (int64_t size : spec.encoder_sizes) layers += "-" + std::to_string(size);
+  layers += "-" + std::to_string(spec.code_size);
+  const std::string name =
+      "AE-10 (" + layers + ", " + (pretrain ? "RBM pre-trained" : "no pre-training") + ", " +
+      std::to_string(options.epochs) + " epochs, lr " + std::to_string(options.learning_rate) +
+      ", batch " + std::to_string(options.batch_size) + ")";
   Report(name.c_str(), fit, *a, *b, *corpus);
   if (HasFlag(argc, argv, "--whiten")) {  // diagnostic: each code unit standardised (train stats)
     const int64_t k = a->cols;

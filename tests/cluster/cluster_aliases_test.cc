@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "server/cluster/cluster_collections.h"
+#include "server/cluster/nats_client.h"
 #include "tests/cluster/cluster_harness.h"
 #include "tests/cluster/fashion_util.h"
 #include "tests/integration/client_util.h"
@@ -319,6 +320,25 @@ TEST_F(ClusterAliasesTest, RacesHaveOneWinnerAndBadInputGetsTheSingleNodesStatus
   get.set_name("blue");
   EXPECT_TRUE(b.collections->GetCollection(Ctx().get(), get, &c).ok()) << "not deleted";
   EXPECT_EQ(Count(b, "nope", &count).error_code(), Code::NOT_FOUND);
+
+  // An alias left pointing at no collection (what a DeleteCollection racing a CreateAlias on
+  // another node can leave, written here straight into the bucket): NOT_FOUND naming both.
+  nats::ConnectOptions options;
+  options.servers = cluster_.nats().urls();
+  auto connection = nats::Connection::Connect(options);
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  nats::KvConfig config;
+  config.bucket = "bottleneck_aliases";
+  config.replicas = 3;
+  auto bucket = (*connection)->EnsureKeyValue(config);
+  ASSERT_TRUE(bucket.ok()) << bucket.status();
+  ASSERT_TRUE((*bucket)->Put("dangling", "gone").ok());
+  grpc::Status dangling = Count(a, "dangling", &count);
+  EXPECT_EQ(dangling.error_code(), Code::NOT_FOUND);
+  EXPECT_EQ(dangling.error_message(), "collection 'gone' of alias 'dangling' not found");
+  EXPECT_EQ(SwitchAlias(a, "dangling", "green").error_code(), Code::OK) << "it can be repaired";
+  EXPECT_TRUE(Count(a, "dangling", &count).ok());
+  EXPECT_TRUE(DeleteAlias(a, "dangling").ok());
 }
 
 }  // namespace

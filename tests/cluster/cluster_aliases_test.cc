@@ -4,6 +4,7 @@
 // through the alias fails meanwhile; racing creations on two nodes have one winner; aliases
 // survive a restart of every bottleneckd; bad input gets the single node's statuses.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
@@ -103,6 +104,7 @@ class ClusterAliasesTest : public ::testing::Test {
     for (const auto& [name, begin, end] :
          {std::tuple<std::string, int, int>{"blue", 0, 60}, {"green", 60, 100}}) {
       ASSERT_TRUE(CreateFashionCollection(*a_, name, 2, 1).ok());
+      ASSERT_TRUE(cluster_.WaitForReady("b", name, 1)) << cluster_.last_seen();
       if (!trained) continue;
       ASSERT_TRUE(UploadFashion(*a_, name, "train", 300).ok());
       ASSERT_EQ(TrainPca(*a_, name, "train", 8, /*promote=*/true).model_version(), 1u);
@@ -337,8 +339,22 @@ TEST_F(ClusterAliasesTest, RacesHaveOneWinnerAndBadInputGetsTheSingleNodesStatus
   EXPECT_EQ(dangling.error_code(), Code::NOT_FOUND);
   EXPECT_EQ(dangling.error_message(), "collection 'gone' of alias 'dangling' not found");
   EXPECT_EQ(SwitchAlias(a, "dangling", "green").error_code(), Code::OK) << "it can be repaired";
-  EXPECT_TRUE(Count(a, "dangling", &count).ok());
+  dangling = Count(a, "dangling", &count);
+  EXPECT_TRUE(dangling.ok()) << dangling.error_message();
   EXPECT_TRUE(DeleteAlias(a, "dangling").ok());
+
+  // The CLI drives them in cluster mode too (the same RPCs).
+  auto cli = [&](std::vector<std::string> args, std::string* out) {
+    args.insert(args.begin(), {BN_CLI, "--server", cluster_.address("b")});
+    const int status = RunProgram(args, out);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string out;
+  EXPECT_EQ(cli({"aliases", "switch", "live", "green"}, &out), 0) << out;
+  EXPECT_EQ(cli({"--json", "aliases", "list"}, &out), 0) << out;
+  EXPECT_NE(out.find(R"("name":"live","collection":"green")"), std::string::npos) << out;
+  EXPECT_EQ(cli({"aliases", "create", "x", "missing"}, &out), 1) << out;
+  EXPECT_NE(out.find("NOT_FOUND"), std::string::npos) << out;
 }
 
 }  // namespace

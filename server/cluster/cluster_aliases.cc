@@ -54,7 +54,7 @@ void ClusterCollections::CacheAlias(const std::string& name, std::optional<std::
     }
     if (alias_cache_.size() >= kMaxCachedAliases) alias_cache_.clear();
   }
-  alias_cache_[name] = CachedAlias{std::move(target), as_of};
+  alias_cache_[name] = CachedAlias{std::move(target), as_of, false};
 }
 
 absl::StatusOr<std::optional<std::string>> ClusterCollections::AliasTarget(
@@ -64,14 +64,23 @@ absl::StatusOr<std::optional<std::string>> ClusterCollections::AliasTarget(
   {
     std::lock_guard<std::mutex> lock(alias_mutex_);
     auto it = alias_cache_.find(name);
-    if (it != alias_cache_.end()) cached = it->second;
+    if (it != alias_cache_.end()) {
+      if (now - it->second.as_of < kAliasCacheTtl) return it->second.target;
+      // One re-read at a time per alias; the others meanwhile use the cached target (a read
+      // takes about a millisecond, but up to the request timeout while NATS does not answer).
+      if (it->second.refreshing) return it->second.target;
+      it->second.refreshing = true;
+      cached = it->second;
+    }
   }
-  if (cached.has_value() && now - cached->as_of < kAliasCacheTtl) return cached->target;
   auto entry = ReadAlias(name);
   if (!entry.ok()) {
     if (!cached.has_value()) return entry.status();
+    // Keep serving the cached target; the next re-read comes a TTL later, so that an outage
+    // of NATS costs one slow read per alias per TTL, not one per request.
     BN_LOG(WARNING) << "alias " << name << ": re-reading it failed (" << entry.status()
                     << "); using the cached target";
+    CacheAlias(name, cached->target, now);
     return cached->target;
   }
   std::optional<std::string> target;

@@ -6,14 +6,16 @@
 // single node's rules and statuses (server/core/collection_registry.h): an alias names a
 // collection, never another alias nor a collection's name; a collection an alias points at cannot
 // be deleted. Lookup() resolves them for item and query calls through a per-node cache whose
-// entries are re-read from the bucket once older than kAliasCacheTtl: a change made on another
-// node is seen within that bound (while NATS answers; a failed re-read keeps the cached target),
-// and at once on the node that made it.
+// entries are re-read from the bucket once older than kAliasCacheTtl (one request re-reads, the
+// others meanwhile keep the cached target): a change made on another node is seen within that
+// bound plus the re-read's time (while NATS answers; a failed re-read keeps the cached target for
+// another TTL), and at once on the node that made it.
 //
 // Thread safety: any thread.
 // Errors: INVALID_ARGUMENT (name, spec, shards, replicas); ALREADY_EXISTS; FAILED_PRECONDITION
 // for an existing collection re-created with another shard count, or deleted while an alias
-// points at it; NOT_FOUND; UNAVAILABLE when NATS cannot be reached.
+// points at it; NOT_FOUND; UNAVAILABLE when NATS cannot be reached; ABORTED when a SwitchAlias
+// lost 8 races in a row to other changes of the alias (retry).
 #ifndef BOTTLENECK_SERVER_CLUSTER_CLUSTER_COLLECTIONS_H_
 #define BOTTLENECK_SERVER_CLUSTER_CLUSTER_COLLECTIONS_H_
 
@@ -79,7 +81,8 @@ class ClusterCollections {
 
   struct CachedAlias {
     std::optional<std::string> target;
-    Clock::time_point as_of;
+    Clock::time_point as_of;  // When the read that returned it started.
+    bool refreshing = false;  // A request is re-reading it.
   };
   std::mutex alias_mutex_;  // Guards alias_cache_.
   std::map<std::string, CachedAlias> alias_cache_;

@@ -76,11 +76,12 @@ absl::StatusOr<std::optional<std::string>> ClusterCollections::AliasTarget(
   auto entry = ReadAlias(name);
   if (!entry.ok()) {
     if (!cached.has_value()) return entry.status();
-    // Keep serving the cached target; the next re-read comes a TTL later, so that an outage
-    // of NATS costs one slow read per alias per TTL, not one per request.
+    // Keep serving the cached target; the next re-read comes a TTL after this one failed (it
+    // may have waited for the NATS request timeout), so that an outage of NATS costs one slow
+    // request per alias per TTL, not one per request.
     BN_LOG(WARNING) << "alias " << name << ": re-reading it failed (" << entry.status()
                     << "); using the cached target";
-    CacheAlias(name, cached->target, now);
+    CacheAlias(name, cached->target, Clock::now());
     return cached->target;
   }
   std::optional<std::string> target;

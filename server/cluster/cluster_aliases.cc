@@ -81,7 +81,12 @@ absl::StatusOr<std::optional<std::string>> ClusterCollections::AliasTarget(
     // request per alias per TTL, not one per request.
     BN_LOG(WARNING) << "alias " << name << ": re-reading it failed (" << entry.status()
                     << "); using the cached target";
-    CacheAlias(name, cached->target, Clock::now());
+    std::lock_guard<std::mutex> lock(alias_mutex_);
+    auto it = alias_cache_.find(name);
+    if (it != alias_cache_.end() && it->second.as_of == cached->as_of) {  // Not replaced since.
+      it->second.as_of = Clock::now();
+      it->second.refreshing = false;
+    }
     return cached->target;
   }
   std::optional<std::string> target;

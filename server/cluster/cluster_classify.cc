@@ -16,7 +16,7 @@ namespace bn::cluster {
 namespace v1 = ::bottleneck::v1;
 
 absl::StatusOr<v1::ClassifyResponse> ClusterQueries::Classify(const v1::ClassifyRequest& request) {
-  auto view = collections_->Find(request.collection());
+  auto view = collections_->Lookup(request.collection());
   if (!view.ok()) return view.status();
   if (absl::Status s = ValidateClassifyRequest(request); !s.ok()) return s;
   const std::string& name = view->entry.collection().name();

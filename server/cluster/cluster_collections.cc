@@ -35,6 +35,10 @@ absl::Status ShardCountChanged(const std::string& name, uint32_t have, uint32_t 
                    "): create a new collection with the new count and upsert its items there"));
 }
 
+absl::Status NameIsAlias(const std::string& name, const std::string& target) {
+  return absl::AlreadyExistsError("'" + name + "' is the name of an alias (of '" + target + "')");
+}
+
 }  // namespace
 
 absl::StatusOr<Metadata::CollectionView> ClusterCollections::Find(const std::string& name) const {
@@ -70,6 +74,9 @@ absl::StatusOr<v1::Collection> ClusterCollections::Create(
     }
     return absl::AlreadyExistsError("collection '" + request.name() + "' already exists");
   }
+  auto alias = ReadAlias(request.name());
+  if (!alias.ok()) return alias.status();
+  if (alias->has_value()) return NameIsAlias(request.name(), (*alias)->value);
 
   pb::CollectionEntry entry;
   v1::Collection* collection = entry.mutable_collection();
@@ -102,6 +109,14 @@ absl::StatusOr<v1::Collection> ClusterCollections::Create(
   view.entry = entry;
   view.revision = *revision;
   context_.metadata->Remember(view);
+  // An alias of that name created meanwhile through another node (cluster_aliases.cc): undo.
+  if (auto raced = ReadAlias(request.name()); !raced.ok() || raced->has_value()) {
+    if (absl::Status s = Delete(request.name()); !s.ok()) {
+      BN_LOG(WARNING) << "collection " << request.name() << ": undoing its creation: " << s;
+    }
+    if (!raced.ok()) return raced.status();
+    return NameIsAlias(request.name(), (*raced)->value);
+  }
   BN_LOG(INFO) << "created collection " << request.name() << " (" << shards << " shards x "
                << replicas << " replicas, log " << entry.stream() << ")";
   return DescribeView(view);
@@ -184,6 +199,12 @@ absl::Status ClusterCollections::Delete(const std::string& name) {
   auto view = context_.metadata->ReadCollection(name);
   if (!view.ok()) return view.status();
   if (!view->has_value()) return absl::NotFoundError("collection '" + name + "' not found");
+  auto aliases = AliasesOf(name);
+  if (!aliases.ok()) return aliases.status();
+  if (!aliases->empty()) {
+    return absl::FailedPreconditionError("alias '" + aliases->front() + "' points at collection '" +
+                                         name + "': delete or switch the alias first");
+  }
   const pb::CollectionEntry entry = (*view)->entry;
   // The record first: from then on every node drops its replicas and every request fails with
   // NOT_FOUND; what remains below is garbage tied to this incarnation.

@@ -82,7 +82,7 @@ size_t MessageLimit(const ClusterContext& context) {
 }  // namespace
 
 absl::StatusOr<v1::UpsertResponse> ClusterItems::Upsert(const v1::UpsertRequest& request) {
-  auto view = collections_->Find(request.collection());
+  auto view = collections_->Lookup(request.collection());
   if (!view.ok()) return view.status();
   const pb::CollectionEntry& entry = view->entry;
   const v1::CollectionSpec& spec = entry.collection().spec();
@@ -203,14 +203,16 @@ absl::StatusOr<v1::DeleteItemsResponse> ClusterItems::DeleteMatching(
 
 absl::StatusOr<v1::DeleteItemsResponse> ClusterItems::Delete(const v1::DeleteItemsRequest& request,
                                                              Deadline deadline) {
-  auto view = collections_->Find(request.collection());
+  auto view = collections_->Lookup(request.collection());
   if (!view.ok()) return view.status();
   const pb::CollectionEntry& entry = view->entry;
   if (request.has_filter()) {
     if (!request.ids().empty()) {
       return absl::InvalidArgumentError("set ids or a filter, not both");
     }
-    return DeleteMatching(request, deadline);
+    v1::DeleteItemsRequest resolved = request;  // Every page in the collection resolved here.
+    resolved.set_collection(entry.collection().name());
+    return DeleteMatching(resolved, deadline);
   }
   if (request.ids().empty()) return absl::InvalidArgumentError("ids must not be empty");
   if (static_cast<size_t>(request.ids_size()) > context_.options->max_batch_items) {
@@ -260,7 +262,7 @@ absl::StatusOr<v1::DeleteItemsResponse> ClusterItems::Delete(const v1::DeleteIte
 
 absl::StatusOr<v1::GetItemResponse> ClusterItems::GetItem(const v1::GetItemRequest& request,
                                                           Deadline deadline) {
-  auto view = collections_->Find(request.collection());
+  auto view = collections_->Lookup(request.collection());
   if (!view.ok()) return view.status();
   if (absl::Status s = ValidateItemId(request.id()); !s.ok()) return s;
   const pb::CollectionEntry& entry = view->entry;

@@ -57,7 +57,7 @@ absl::StatusOr<pb::ListShardItemsResponse> ClusterQueries::ListShard(
 
 absl::StatusOr<v1::ListItemsResponse> ClusterQueries::ListItems(const v1::ListItemsRequest& request,
                                                                 Deadline deadline) {
-  auto view = collections_->Find(request.collection());
+  auto view = collections_->Lookup(request.collection());
   if (!view.ok()) return view.status();
   const pb::CollectionEntry& entry = view->entry;
   const uint32_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
@@ -132,7 +132,7 @@ absl::StatusOr<v1::ListItemsResponse> ClusterQueries::ListItems(const v1::ListIt
 
 absl::StatusOr<v1::CountItemsResponse> ClusterQueries::CountItems(
     const v1::CountItemsRequest& request, Deadline deadline) {
-  auto view = collections_->Find(request.collection());
+  auto view = collections_->Lookup(request.collection());
   if (!view.ok()) return view.status();
   const pb::CollectionEntry& entry = view->entry;
   if (request.has_filter()) {

@@ -91,16 +91,20 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> ModelFor(ModelCache* models,
 
 absl::StatusOr<v1::SearchResponse> ClusterQueries::Search(const v1::SearchRequest& request,
                                                           Deadline deadline) {
+  auto view = collections_->Lookup(request.collection());  // Resolved once: an alias's switch
+  if (!view.ok()) return view.status();                    // never splits one search.
+  v1::SearchRequest resolved = request;
+  resolved.set_collection(view->entry.collection().name());
   bool moved = false;
-  auto response = SearchOnce(request, deadline, &moved);
+  auto response = SearchOnce(resolved, deadline, &moved);
   // The serving version flipped while shards were asked for the previous one: ask again.
-  if (!response.ok() && moved) response = SearchOnce(request, deadline, &moved);
+  if (!response.ok() && moved) response = SearchOnce(resolved, deadline, &moved);
   return response;
 }
 
 absl::StatusOr<v1::SearchBatchResponse> ClusterQueries::SearchBatch(
     const v1::SearchBatchRequest& request, Deadline deadline) {
-  auto view = collections_->Find(request.collection());
+  auto view = collections_->Lookup(request.collection());
   if (!view.ok()) return view.status();
   const int n = request.searches_size();
   if (n == 0 || n > kMaxBatch) {
@@ -133,7 +137,7 @@ absl::StatusOr<v1::SearchBatchResponse> ClusterQueries::SearchBatch(
     bool mixed = false;
     for (int i = 0; i < n && !mixed; ++i) {
       v1::SearchRequest search = request.searches(i);
-      search.set_collection(request.collection());
+      search.set_collection(view->entry.collection().name());  // The whole batch, one collection.
       auto result = Search(search, deadline);
       if (!result.ok()) return at(i, result.status());
       if (i == 0) response.set_model_version(result->model_version());
@@ -317,7 +321,7 @@ absl::StatusOr<v1::SearchResponse> ClusterQueries::SearchOnce(const v1::SearchRe
 }
 
 absl::StatusOr<v1::EncodeResponse> ClusterQueries::Encode(const v1::EncodeRequest& request) {
-  auto view = collections_->Find(request.collection());
+  auto view = collections_->Lookup(request.collection());
   if (!view.ok()) return view.status();
   if (request.inputs().empty() || request.inputs_size() > kMaxBatch) {
     return absl::InvalidArgumentError("inputs must hold 1..1024 inputs");
@@ -328,7 +332,7 @@ absl::StatusOr<v1::EncodeResponse> ClusterQueries::Encode(const v1::EncodeReques
 }
 
 absl::StatusOr<v1::DecodeResponse> ClusterQueries::Decode(const v1::DecodeRequest& request) {
-  auto view = collections_->Find(request.collection());
+  auto view = collections_->Lookup(request.collection());
   if (!view.ok()) return view.status();
   if (request.codes().empty() || request.codes_size() > kMaxBatch) {
     return absl::InvalidArgumentError("codes must hold 1..1024 codes");

@@ -56,25 +56,31 @@ grpc::Status ClusterCollectionService::DeleteBackup(grpc::ServerContext* context
 }
 
 grpc::Status ClusterCollectionService::CreateAlias(grpc::ServerContext* context,
-                                                   const v1::CreateAliasRequest*, v1::Alias*) {
-  return NotInClusterMode(*context, auth_, Role::kAdmin, "aliases");
+                                                   const v1::CreateAliasRequest* request,
+                                                   v1::Alias* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->collections().CreateAlias(*request); });
 }
 
 grpc::Status ClusterCollectionService::SwitchAlias(grpc::ServerContext* context,
-                                                   const v1::SwitchAliasRequest*, v1::Alias*) {
-  return NotInClusterMode(*context, auth_, Role::kAdmin, "aliases");
+                                                   const v1::SwitchAliasRequest* request,
+                                                   v1::Alias* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->collections().SwitchAlias(*request); });
 }
 
 grpc::Status ClusterCollectionService::DeleteAlias(grpc::ServerContext* context,
-                                                   const v1::DeleteAliasRequest*,
+                                                   const v1::DeleteAliasRequest* request,
                                                    v1::DeleteAliasResponse*) {
-  return NotInClusterMode(*context, auth_, Role::kAdmin, "aliases");
+  return UnaryStatus(auth_, context, Role::kAdmin,
+                     [&] { return node_->collections().DeleteAlias(request->name()); });
 }
 
 grpc::Status ClusterCollectionService::ListAliases(grpc::ServerContext* context,
                                                    const v1::ListAliasesRequest*,
-                                                   v1::ListAliasesResponse*) {
-  return NotInClusterMode(*context, auth_, Role::kQuery, "aliases");
+                                                   v1::ListAliasesResponse* response) {
+  return Unary(auth_, context, Role::kQuery, response,
+               [&] { return node_->collections().ListAliases(); });
 }
 
 grpc::Status ClusterCollectionService::CreateCollection(grpc::ServerContext* context,

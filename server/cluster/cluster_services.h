@@ -37,13 +37,14 @@ class ClusterCollectionService final : public v1::CollectionService::Service {
   grpc::Status DeleteCollection(grpc::ServerContext* context,
                                 const v1::DeleteCollectionRequest* request,
                                 v1::DeleteCollectionResponse* response) override;
-  // Backups and aliases are single-node features: UNIMPLEMENTED (after authorisation).
+  // Backups are a single-node feature: UNIMPLEMENTED (after authorisation).
   grpc::Status CreateBackup(grpc::ServerContext* context, const v1::CreateBackupRequest* request,
                             v1::Backup* response) override;
   grpc::Status ListBackups(grpc::ServerContext* context, const v1::ListBackupsRequest* request,
                            v1::ListBackupsResponse* response) override;
   grpc::Status DeleteBackup(grpc::ServerContext* context, const v1::DeleteBackupRequest* request,
                             v1::DeleteBackupResponse* response) override;
+  // Aliases: ClusterCollections (cluster_aliases.cc), with the single node's statuses.
   grpc::Status CreateAlias(grpc::ServerContext* context, const v1::CreateAliasRequest* request,
                            v1::Alias* response) override;
   grpc::Status SwitchAlias(grpc::ServerContext* context, const v1::SwitchAliasRequest* request,

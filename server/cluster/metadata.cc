@@ -58,6 +58,7 @@ absl::StatusOr<std::unique_ptr<Metadata>> Metadata::Open(nats::Connection* conne
       {names.SnapshotsBucket(), &metadata->snapshots_, {}},
       {names.DatasetsBucket(), &metadata->datasets_, {}},
       {names.JobsBucket(), &metadata->jobs_, {}},
+      {names.AliasesBucket(), &metadata->aliases_, {}},
   };
   for (const Bucket& bucket : buckets) {
     auto kv = Retrying([&] { return OpenBucket(connection, bucket.name, r, bucket.ttl); });

@@ -1,6 +1,6 @@
 // The cluster's metadata in JetStream key-value buckets (names.h lists them; internal.proto
 // their records): the cluster's protocol version, collections, members (the nodes shards are
-// placed on), node heartbeats, model versions, snapshots, datasets and jobs.
+// placed on), node heartbeats, model versions, snapshots, datasets, jobs and aliases.
 //
 // Metadata keeps a local view of collections, members and heartbeats, updated by watcher threads,
 // so that routing reads memory. Liveness: a node is live while this node keeps receiving new
@@ -59,6 +59,7 @@ class Metadata {
   nats::KeyValue& snapshots() { return *snapshots_; }
   nats::KeyValue& datasets() { return *datasets_; }
   nats::KeyValue& jobs() { return *jobs_; }
+  nats::KeyValue& aliases() { return *aliases_; }  // Not watched: read through a cache.
 
   // --- The local view ---
   struct CollectionView {
@@ -108,7 +109,7 @@ class Metadata {
   nats::Connection* const connection_;
   const Options options_;
   std::unique_ptr<nats::KeyValue> collections_, members_, nodes_, models_, snapshots_, datasets_,
-      jobs_;
+      jobs_, aliases_;
 
   mutable std::mutex mutex_;  // Guards the view.
   mutable std::condition_variable changed_;

@@ -53,6 +53,8 @@ class Names {
   std::string SnapshotsBucket() const { return cluster_ + "_snapshots"; }
   std::string DatasetsBucket() const { return cluster_ + "_datasets"; }
   std::string JobsBucket() const { return cluster_ + "_jobs"; }
+  // Collection aliases: key = alias, value = the collection's name (cluster_aliases.cc).
+  std::string AliasesBucket() const { return cluster_ + "_aliases"; }
 
   // Blobs (models, snapshots, datasets): one stream, a subject per blob.
   std::string BlobStream() const { return cluster_ + "_BLOBS"; }

@@ -128,36 +128,21 @@ TEST_F(ClusterMetadataTest, SecondNodeWithALiveNodesIdIsRefused) {
   ASSERT_TRUE(cluster_.StartNode("a", {}, &error)) << error;
 }
 
-// Backups and aliases are single-node features (issue 24): every one of their RPCs answers
-// UNIMPLEMENTED in cluster mode, and --restore with --cluster is a usage error.
-TEST_F(ClusterMetadataTest, BackupsAndAliasesAreUnimplemented) {
+// Backups are a single-node feature (issue 24): every one of their RPCs answers UNIMPLEMENTED in
+// cluster mode, and --restore with --cluster is a usage error. (Aliases work in cluster mode:
+// cluster_aliases_test.cc.)
+TEST_F(ClusterMetadataTest, BackupsAreUnimplemented) {
   std::string error;
   ASSERT_TRUE(cluster_.StartNode("a", {}, &error)) << error;
   auto a = v1::CollectionService::NewStub(cluster_.Channel("a"));
   v1::Backup backup;
   v1::ListBackupsResponse backups;
-  v1::Alias alias;
-  v1::DeleteAliasResponse deleted;
-  v1::ListAliasesResponse aliases;
-  v1::CreateAliasRequest create;
-  create.set_name("live");
-  create.set_collection("fashion");
-  v1::SwitchAliasRequest switch_request;
-  switch_request.set_name("live");
-  switch_request.set_collection("fashion");
-  v1::DeleteAliasRequest delete_request;
-  delete_request.set_name("live");
   v1::DeleteBackupRequest delete_backup;
   delete_backup.set_name("nightly");
   v1::DeleteBackupResponse deleted_backup;
   const std::vector<grpc::Status> statuses = {
-      a->CreateBackup(Ctx().get(), {}, &backup),
-      a->ListBackups(Ctx().get(), {}, &backups),
-      a->DeleteBackup(Ctx().get(), delete_backup, &deleted_backup),
-      a->CreateAlias(Ctx().get(), create, &alias),
-      a->SwitchAlias(Ctx().get(), switch_request, &alias),
-      a->DeleteAlias(Ctx().get(), delete_request, &deleted),
-      a->ListAliases(Ctx().get(), {}, &aliases)};
+      a->CreateBackup(Ctx().get(), {}, &backup), a->ListBackups(Ctx().get(), {}, &backups),
+      a->DeleteBackup(Ctx().get(), delete_backup, &deleted_backup)};
   for (size_t i = 0; i < statuses.size(); ++i) {
     EXPECT_EQ(statuses[i].error_code(), grpc::StatusCode::UNIMPLEMENTED)
         << i << ": " << statuses[i].error_message();

@@ -468,11 +468,10 @@ TEST(NatsClusterTest, ReplicatedStreamConsumerAndBucketSurviveAServerKill) {
   auto connected = StartClusterAndConnect(dir, &nats);
   ASSERT_TRUE(connected.ok()) << connected.status();
   Connection& connection = **connected;
-  StreamConfig config;
-  config.name = "R";
-  config.subjects = {"r.>"};
-  config.replicas = 3;
-  auto stream = connection.EnsureStream(config);
+  // Retried: a cluster that just formed may refuse replicated streams for a moment ("no
+  // suitable peers for placement", seen once under the full CTest run).
+  ASSERT_TRUE(EnsureReplicatedStream(&connection, "R", "r.>").ok());
+  auto stream = connection.GetStream("R");
   ASSERT_TRUE(stream.ok()) << stream.status();
   EXPECT_EQ(stream->replicas, 3);
   KvConfig kv_config;

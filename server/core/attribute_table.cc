@@ -91,7 +91,7 @@ size_t AttributeTable::Reader::EstimateMatches(const CompiledFilter& filter, siz
 
 std::vector<uint64_t> AttributeTable::Reader::Matching(const CompiledFilter& filter) const {
   const std::optional<IndexPlan> plan = filter.PlanWithIndex(*this);
-  if (plan && plan->candidates < table_->entries_.size() / 4) {
+  if (plan && (plan->exact || plan->candidates < table_->entries_.size() / 4)) {
     std::vector<uint64_t> candidates = filter.IndexCandidates(*this);
     return plan->exact ? candidates : MatchingAmong(filter, candidates);
   }

@@ -64,9 +64,9 @@ class AttributeTable {
     // Estimated number of items matching `filter`, from an evenly strided sample of at most
     // `sample` items (exact when the table holds no more).
     size_t EstimateMatches(const CompiledFilter& filter, size_t sample = 1024) const;
-    // Item numbers of all items matching `filter`: the candidates of the filter's index plan
-    // (item_filter.h) when it has one naming fewer than a quarter of the items (ascending then),
-    // else a scan of the table.
+    // Item numbers of all items matching `filter`: from the filter's index plan (item_filter.h)
+    // when it is exact (the postings only: no item is touched) or names fewer than a quarter of
+    // the items (ascending then), else a scan of the table.
     std::vector<uint64_t> Matching(const CompiledFilter& filter) const;
     // The items among `candidates` that exist and match `filter`.
     std::vector<uint64_t> MatchingAmong(const CompiledFilter& filter,

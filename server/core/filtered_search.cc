@@ -9,7 +9,8 @@ namespace bn {
 namespace {
 
 constexpr size_t kDefaultExactScanBelow = 2000;
-constexpr size_t kDefaultIndexedScanBelow = 20000;
+constexpr size_t kDefaultIndexedScanBelow = 50000;
+constexpr size_t kIndexedScanMaxShare = 8;  // ... and below 1/8 of the items.
 constexpr size_t kWalkBudgetDivisor = 8;
 
 size_t EnvSize(const char* name, size_t fallback) {
@@ -64,8 +65,9 @@ absl::StatusOr<std::vector<Neighbor>> SearchFilteredIndex(const AttributeTable::
   const std::optional<IndexPlan> plan = filter.PlanWithIndex(attrs);
   const size_t items = attrs.size();
   // The index names few candidates: the exact answer among them beats any walk.
-  if (plan &&
-      (plan->candidates < IndexedScanThreshold() || (exact && plan->candidates < items / 4))) {
+  if (plan && ((plan->candidates < IndexedScanThreshold() &&
+                plan->candidates < items / kIndexedScanMaxShare) ||
+               (exact && plan->candidates < items / 4))) {
     return index.SearchExactAmong(code, k, Without(attrs.Matching(filter), exclude));
   }
   // An exact plan counts the matches; otherwise a sample estimates them (the plan bounds them).

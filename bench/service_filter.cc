@@ -17,6 +17,12 @@
 // with a PCA-D model (a rotation: the index holds D-dimensional codes) trained on the first
 // 10,000; label = cluster mod 10 (so label = 7 is a 10 % filter correlated with the vectors);
 // the same random "rank" metadata; queries are fresh points of the mixture (not in the index).
+// Every item also gets "p1" = rank % 100 and "p01" = rank % 1000 (random 1 % and 0.1 % classes
+// for equality filters); --indexed KEYS (e.g. p1,p01) declares metadata keys indexed when the
+// collection is created (CollectionSpec.indexed_metadata_keys; the label always is). A server
+// started with BN_FILTER_INDEX=0 ignores the index (the same data without it: run with --reuse 1).
+// CountItems of each filter is timed too. --batch 0 skips the SearchBatch part; --only TEXT runs
+// only the filters whose name contains TEXT.
 // Start the server with BN_FILTER_EXACT_BELOW=0 to time the filtered graph walk at every
 // selectivity (the default switches to the exact scan below 2000 estimated matches);
 // bench/run_service_filter.sh runs both.
@@ -144,6 +150,11 @@ int main(int argc, char** argv) {
   // same flags, from an earlier run): skip the load, so two server builds can be compared on
   // one index.
   const bool reuse = flags.Int("reuse", 0) != 0;
+  const std::string indexed = flags.Str("indexed", "");
+  const bool batch_part = flags.Int("batch", 1) != 0;
+  // --only TEXT: only the filters whose name contains TEXT (and no unfiltered rows), e.g. to
+  // profile one case.
+  const std::string only = flags.Str("only", "");
   Source source;
   absl::StatusOr<bn::LabeledImages> train = absl::NotFoundError("unused");
   absl::StatusOr<bn::LabeledImages> test = absl::NotFoundError("unused");
@@ -208,6 +219,12 @@ int main(int argc, char** argv) {
     create.mutable_spec()->mutable_image()->set_width(source.width);
     create.mutable_spec()->mutable_image()->set_channels(1);
     create.mutable_spec()->add_numeric_metadata_keys("rank");
+    for (size_t from = 0; from < indexed.size();) {
+      size_t to = indexed.find(',', from);
+      if (to == std::string::npos) to = indexed.size();
+      create.mutable_spec()->add_indexed_metadata_keys(indexed.substr(from, to - from));
+      from = to + 1;
+    }
     v1::Collection collection;
     Check(collections->CreateCollection(Ctx().get(), create, &collection), "create");
     {
@@ -254,6 +271,8 @@ int main(int argc, char** argv) {
           v1::Item* item = upsert.add_items();
           source.item(i, item);
           (*item->mutable_metadata())["rank"] = std::to_string(rank[i]);
+          (*item->mutable_metadata())["p1"] = std::to_string(rank[i] % 100);
+          (*item->mutable_metadata())["p01"] = std::to_string(rank[i] % 1000);
         }
         if (!stream->Write(upsert)) break;
       }
@@ -291,13 +310,15 @@ int main(int argc, char** argv) {
   std::printf("\n%d queries, k = 10, ef = %u, one client thread\n", queries, ef);
   std::printf(
       "| filter | matching | recall@10 vs exact filtered | QPS default | QPS exact "
-      "filtered | short answers |\n|---|---|---|---|---|---|\n");
-  Run plain = Searches(query.get(), codes, nullptr, false, ef);
-  Run plain_exact = Searches(query.get(), codes, nullptr, true, ef);
+      "filtered | short answers | CountItems ms |\n|---|---|---|---|---|---|---|\n");
   size_t short_answers = 0;
-  std::printf("| none (HNSW) | 100 %% | %.4f | %.0f | %.0f | %zu |\n",
-              Recall(plain, plain_exact, &short_answers), plain.qps, plain_exact.qps,
-              short_answers);
+  if (only.empty()) {
+    Run plain = Searches(query.get(), codes, nullptr, false, ef);
+    Run plain_exact = Searches(query.get(), codes, nullptr, true, ef);
+    std::printf("| none (HNSW) | 100 %% | %.4f | %.0f | %.0f | %zu | |\n",
+                Recall(plain, plain_exact, &short_answers), plain.qps, plain_exact.qps,
+                short_answers);
+  }
   struct Case {
     std::string name;
     v1::Filter filter;
@@ -317,22 +338,43 @@ int main(int argc, char** argv) {
     f.mutable_match()->add_values("7");
     cases.push_back({"label = 7 (10 %)", f});
   }
+  auto equal = [](const std::string& key, std::vector<std::string> values) {
+    v1::Filter f;
+    f.mutable_match()->set_metadata_key(key);
+    for (auto& v : values) f.mutable_match()->add_values(v);
+    return f;
+  };
+  cases.push_back({"p1 in 0..4 (5 %)", equal("p1", {"0", "1", "2", "3", "4"})});
+  cases.push_back({"p1 = 7 (1 %)", equal("p1", {"7"})});
+  cases.push_back({"p01 = 7 (0.1 %)", equal("p01", {"7"})});
+  {
+    v1::Filter f;
+    *f.mutable_all_of()->add_filters() = equal("p1", {"7"});
+    v1::NumericRange* r = f.mutable_all_of()->add_filters()->mutable_range();
+    r->set_metadata_key("rank");
+    r->set_lt(0.5 * n);
+    cases.push_back({"p1 = 7 & rank < N/2 (0.5 %)", f});
+  }
   for (const Case& c : cases) {
+    if (c.name.find(only) == std::string::npos) continue;
     v1::CountItemsRequest count;
     count.set_collection("fashion");
     *count.mutable_filter() = c.filter;
     v1::CountItemsResponse matching;
-    Check(items->CountItems(Ctx().get(), count, &matching), "count");
+    t0 = Clock::now();
+    for (int r = 0; r < 5; ++r) Check(items->CountItems(Ctx().get(), count, &matching), "count");
+    const double count_ms = 1000 * SecondsSince(t0) / 5;
     Run got = Searches(query.get(), codes, &c.filter, false, ef);
     Run truth = Searches(query.get(), codes, &c.filter, true, ef);
     short_answers = 0;
     const double recall = Recall(got, truth, &short_answers);
-    std::printf("| %s | %llu | %.4f | %.0f | %.0f | %zu |\n", c.name.c_str(),
+    std::printf("| %s | %llu | %.4f | %.0f | %.0f | %zu | %.1f |\n", c.name.c_str(),
                 static_cast<unsigned long long>(matching.count()), recall, got.qps, truth.qps,
-                short_answers);
+                short_answers, count_ms);
     std::fflush(stdout);
   }
 
+  if (!batch_part) return 0;
   // SearchBatch of 64 image queries vs 64 single searches, same channel.
   const int batch = 64, rounds = std::max(1, queries / batch) * 3;
   double single_s = 0, batch_s = 0;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "absl/strings/str_split.h"
 #include "client/cli.h"
 #include "client/lib/text_files.h"
 
@@ -94,12 +95,15 @@ int Collections(Client& client, const std::vector<std::string>& words) {
                  "       create NAME (--image HxWxC | --document V [--text] [--vocab FILE]\n"
                  "              [--encoding utf-8|latin-1|cp1252] | --vocab FILE [--text])\n"
                  "              [--binary] [--distance l2|cosine|ip|hamming] [--m M]\n"
-                 "              [--ef-construction N] [--ef N]\n"
+                 "              [--ef-construction N] [--ef N] [--numeric K1,K2]\n"
+                 "              [--indexed K1,K2]\n"
                  "  --text        items may be raw text (tokenised by the server)\n"
                  "  --vocab FILE  the word of each id, one per line (line i = id i-1 for 1-based\n"
                  "                ids), for the models of datasets without their own; V defaults\n"
                  "                to its number of lines\n"
-                 "  --binary      binary codes (semantic hashing), searched by Hamming distance\n");
+                 "  --binary      binary codes (semantic hashing), searched by Hamming distance\n"
+                 "  --numeric     metadata keys whose values are numbers (filters take ranges)\n"
+                 "  --indexed     metadata keys to index for filters (the label always is)\n");
     return kExitUsage;
   }
   const std::string verb = args.positional()[0];
@@ -197,6 +201,15 @@ int Collections(Client& client, const std::vector<std::string>& words) {
     spec->mutable_index()->set_m(static_cast<uint32_t>(m));
     spec->mutable_index()->set_ef_construction(static_cast<uint32_t>(efc));
     spec->mutable_index()->set_ef_search(static_cast<uint32_t>(ef));
+    // Comma-separated keys; the server validates them (sizes, duplicates).
+    for (const char* flag : {"numeric", "indexed"}) {
+      if (!args.Has(flag)) continue;
+      auto* keys = std::string(flag) == "numeric" ? spec->mutable_numeric_metadata_keys()
+                                                  : spec->mutable_indexed_metadata_keys();
+      for (absl::string_view key : absl::StrSplit(args.Get(flag), ',')) {
+        keys->Add()->assign(key.data(), key.size());
+      }
+    }
     v1::Collection response;
     grpc::Status s =
         client.collections().CreateCollection(client.Context().get(), request, &response);

@@ -478,72 +478,93 @@ absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchWith(absl::string_view qu
   return out;
 }
 
-absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExact(absl::string_view query,
-                                                             size_t k) const {
+namespace {
+
+// The k nearest seen so far: a max-heap on (distance, item number), top = the worst kept.
+class TopK {
+ public:
+  explicit TopK(size_t k) : k_(k) { heap_.reserve(k + 1); }
+  // Whether a neighbour at `distance` with `item_no` would be kept.
+  bool Wants(float distance, uint64_t item_no) const {
+    return heap_.size() < k_ || Worse(Neighbor{item_no, distance}, heap_.front());
+  }
+  void Push(const Neighbor& n) {
+    heap_.push_back(n);
+    std::push_heap(heap_.begin(), heap_.end(), Worse);
+    if (heap_.size() > k_) {
+      std::pop_heap(heap_.begin(), heap_.end(), Worse);
+      heap_.pop_back();
+    }
+  }
+  bool Holds(uint64_t item_no) const {
+    return std::any_of(heap_.begin(), heap_.end(),
+                       [&](const Neighbor& n) { return n.item_no == item_no; });
+  }
+  std::vector<Neighbor> Take() {
+    std::sort_heap(heap_.begin(), heap_.end(), Worse);
+    return std::move(heap_);
+  }
+
+ private:
+  static bool Worse(const Neighbor& a, const Neighbor& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.item_no < b.item_no);
+  }
+  const size_t k_;
+  std::vector<Neighbor> heap_;
+};
+
+}  // namespace
+
+absl::Status HnswIndex::CheckQuery(absl::string_view query, size_t k) const {
   if (k == 0) return absl::InvalidArgumentError("k must be > 0");
   if (query.size() != CodeBytes(config_)) {
     return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
                                       " bytes, expected " + std::to_string(CodeBytes(config_)));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExact(absl::string_view query,
+                                                             size_t k) const {
+  return SearchExactFiltered(query, k, nullptr);
+}
+
+absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExactFiltered(
+    absl::string_view query, size_t k, const LabelFilter* filter) const {
+  if (absl::Status s = CheckQuery(query, k); !s.ok()) return s;
   std::vector<uint64_t> buf;
   impl_->Prepare(config_, query, &buf);
-  auto worse = [](const Neighbor& a, const Neighbor& b) {
-    return a.distance < b.distance || (a.distance == b.distance && a.item_no < b.item_no);
-  };
-  // Max-heap on (distance, item number): top is the worst kept neighbour.
-  std::priority_queue<Neighbor, std::vector<Neighbor>, decltype(worse)> heap(worse);
+  TopK top(k);
   std::shared_lock<std::shared_mutex> lock(impl_->mu);
   const auto& h = *impl_->hnsw;
   for (hnswlib::tableint i = 0; i < h.cur_element_count; ++i) {
     if (h.isMarkedDeleted(i)) continue;
-    Neighbor n{h.getExternalLabel(i),
-               h.fstdistfunc_(buf.data(), h.getDataByInternalId(i), h.dist_func_param_)};
-    if (heap.size() < k) {
-      heap.push(n);
-    } else if (worse(n, heap.top())) {
-      heap.pop();
-      heap.push(n);
-    }
+    const float d = h.fstdistfunc_(buf.data(), h.getDataByInternalId(i), h.dist_func_param_);
+    const uint64_t item_no = h.getExternalLabel(i);
+    // The distance first: the filter runs only for items that would enter the top k.
+    if (!top.Wants(d, item_no)) continue;
+    if (filter != nullptr && !filter->Accept(item_no)) continue;
+    top.Push(Neighbor{item_no, d});
   }
-  std::vector<Neighbor> out(heap.size());
-  for (size_t i = out.size(); i-- > 0;) {
-    out[i] = heap.top();
-    heap.pop();
-  }
-  return out;
+  return top.Take();
 }
 
 absl::StatusOr<std::vector<Neighbor>> HnswIndex::SearchExactAmong(
     absl::string_view query, size_t k, const std::vector<uint64_t>& item_nos) const {
-  if (k == 0) return absl::InvalidArgumentError("k must be > 0");
-  if (query.size() != CodeBytes(config_)) {
-    return absl::InvalidArgumentError("query has " + std::to_string(query.size()) +
-                                      " bytes, expected " + std::to_string(CodeBytes(config_)));
-  }
+  if (absl::Status s = CheckQuery(query, k); !s.ok()) return s;
   std::vector<uint64_t> buf;
   impl_->Prepare(config_, query, &buf);
-  std::vector<Neighbor> all;
-  all.reserve(item_nos.size());
-  {
-    std::shared_lock<std::shared_mutex> lock(impl_->mu);
-    const auto& h = *impl_->hnsw;
-    for (uint64_t item_no : item_nos) {
-      auto it = h.label_lookup_.find(item_no);
-      if (it == h.label_lookup_.end() || h.isMarkedDeleted(it->second)) continue;
-      all.push_back(Neighbor{item_no, h.fstdistfunc_(buf.data(), h.getDataByInternalId(it->second),
-                                                     h.dist_func_param_)});
-    }
+  TopK top(k);
+  std::shared_lock<std::shared_mutex> lock(impl_->mu);
+  const auto& h = *impl_->hnsw;
+  for (uint64_t item_no : item_nos) {
+    auto it = h.label_lookup_.find(item_no);
+    if (it == h.label_lookup_.end() || h.isMarkedDeleted(it->second)) continue;
+    const float d =
+        h.fstdistfunc_(buf.data(), h.getDataByInternalId(it->second), h.dist_func_param_);
+    if (top.Wants(d, item_no) && !top.Holds(item_no)) top.Push(Neighbor{item_no, d});
   }
-  auto closer = [](const Neighbor& a, const Neighbor& b) {
-    return a.distance < b.distance || (a.distance == b.distance && a.item_no < b.item_no);
-  };
-  std::sort(all.begin(), all.end(), closer);
-  all.erase(
-      std::unique(all.begin(), all.end(),
-                  [](const Neighbor& a, const Neighbor& b) { return a.item_no == b.item_no; }),
-      all.end());
-  if (all.size() > k) all.resize(k);
-  return all;
+  return top.Take();
 }
 
 bool HnswIndex::Contains(uint64_t item_no) const {

@@ -142,6 +142,12 @@ class HnswIndex {
   // broken by smaller item number.
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExact(absl::string_view query,
                                                                   size_t k) const;
+  // SearchExact restricted to item numbers `filter` accepts (all when nullptr). The filter is
+  // asked only about nodes whose distance would place them in the k nearest so far, so an
+  // unselective filter costs little more than SearchExact (a selective one is better served by
+  // SearchExactAmong over its matches).
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExactFiltered(
+      absl::string_view query, size_t k, const LabelFilter* filter) const;
 
   bool Contains(uint64_t item_no) const;
   size_t size() const;           // Live (not deleted) item numbers.
@@ -163,6 +169,7 @@ class HnswIndex {
   struct Impl;
 
  private:
+  absl::Status CheckQuery(absl::string_view query, size_t k) const;
   HnswIndex(const IndexConfig& config, std::unique_ptr<Impl> impl);
   absl::StatusOr<std::vector<Neighbor>> SearchWith(absl::string_view query, size_t k, size_t ef,
                                                    bool hnswlib_base_layer,

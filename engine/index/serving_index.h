@@ -94,6 +94,10 @@ class ServingIndex {
       size_t max_visits = 0, bool* gave_up = nullptr, FilteredWalkStats* stats = nullptr) const {
     return index_->SearchFiltered(query, k, ef, filter, max_visits, gave_up, stats);
   }
+  [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExactFiltered(
+      absl::string_view query, size_t k, const LabelFilter* filter) const {
+    return index_->SearchExactFiltered(query, k, filter);
+  }
   [[nodiscard]] absl::StatusOr<std::vector<Neighbor>> SearchExactAmong(
       absl::string_view query, size_t k, const std::vector<uint64_t>& item_nos) const {
     return index_->SearchExactAmong(query, k, item_nos);

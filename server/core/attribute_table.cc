@@ -1,6 +1,9 @@
 #include "server/core/attribute_table.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <optional>
 
 #include "bottleneck/v1/common.pb.h"
 #include "engine/store/collection_store.h"
@@ -8,6 +11,71 @@
 namespace bn {
 
 namespace v1 = ::bottleneck::v1;
+
+// Changes to posting lists gathered over one load or refresh, applied in one pass per list (a
+// delete by filter removes many items from one list: one erase each would be quadratic).
+class AttributeTable::PostingEdits {
+ public:
+  void Remove(size_t slot, const std::string& value, uint64_t item_no) {
+    edits_[{slot, value}].remove.push_back(item_no);
+  }
+  void Add(size_t slot, const std::string& value, uint64_t item_no) {
+    edits_[{slot, value}].add.push_back(item_no);
+  }
+  void Apply(std::vector<PostingMap>* postings) {
+    for (auto& [where, edit] : edits_) {
+      PostingMap& map = (*postings)[where.first];
+      std::vector<uint64_t>& list = map[where.second];
+      if (!edit.remove.empty()) {
+        std::sort(edit.remove.begin(), edit.remove.end());
+        list.erase(std::remove_if(list.begin(), list.end(),
+                                  [&](uint64_t n) {
+                                    return std::binary_search(edit.remove.begin(),
+                                                              edit.remove.end(), n);
+                                  }),
+                   list.end());
+      }
+      if (!edit.add.empty()) {
+        const size_t old_size = list.size();
+        list.insert(list.end(), edit.add.begin(), edit.add.end());
+        if (!std::is_sorted(list.begin() + old_size, list.end())) {
+          std::sort(list.begin() + old_size, list.end());
+        }
+        if (old_size > 0 && list[old_size - 1] > list[old_size]) {
+          std::inplace_merge(list.begin(), list.begin() + old_size, list.end());
+        }
+        list.erase(std::unique(list.begin(), list.end()), list.end());
+      }
+      if (list.empty()) map.erase(where.second);
+    }
+    edits_.clear();
+  }
+
+ private:
+  struct Edit {
+    std::vector<uint64_t> remove, add;
+  };
+  std::map<std::pair<size_t, std::string>, Edit> edits_;
+};
+
+namespace {
+
+std::vector<std::string> SortedUnique(std::vector<std::string> keys) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+}  // namespace
+
+AttributeTable::AttributeTable(std::string collection, std::vector<std::string> indexed_keys,
+                               bool use_index)
+    : collection_(std::move(collection)),
+      indexed_keys_(SortedUnique(std::move(indexed_keys))),
+      postings_(1 + indexed_keys_.size()) {
+  const char* env = std::getenv("BN_FILTER_INDEX");
+  index_enabled_ = use_index && (env == nullptr || std::string(env) != "0");
+}
 
 size_t AttributeTable::Reader::EstimateMatches(const CompiledFilter& filter, size_t sample) const {
   const auto& entries = table_->entries_;
@@ -22,11 +90,73 @@ size_t AttributeTable::Reader::EstimateMatches(const CompiledFilter& filter, siz
 }
 
 std::vector<uint64_t> AttributeTable::Reader::Matching(const CompiledFilter& filter) const {
+  const std::optional<IndexPlan> plan = filter.PlanWithIndex(*this);
+  if (plan && (plan->exact || plan->candidates < table_->entries_.size() / 4)) {
+    std::vector<uint64_t> candidates = filter.IndexCandidates(*this);
+    return plan->exact ? candidates : MatchingAmong(filter, candidates);
+  }
   std::vector<uint64_t> item_nos;
   for (const Entry& e : table_->entries_) {
     if (filter.Matches(e.attrs)) item_nos.push_back(e.item_no);
   }
   return item_nos;
+}
+
+std::vector<uint64_t> AttributeTable::Reader::MatchingAmong(
+    const CompiledFilter& filter, const std::vector<uint64_t>& candidates) const {
+  // The candidates' entries lie anywhere in the table: a cache miss each for the entry, its
+  // metadata and its numbers (most of the time of a selective indexed search, by perf). Resolve
+  // the positions in one tight loop (its misses overlap), then keep the next entries' misses in
+  // flight while filtering the current one.
+  std::vector<const Entry*> at;
+  at.reserve(candidates.size());
+  for (uint64_t item_no : candidates) {
+    auto it = table_->pos_.find(item_no);
+    if (it != table_->pos_.end()) at.push_back(&table_->entries_[it->second]);
+  }
+  constexpr size_t kAhead = 8;
+  std::vector<uint64_t> item_nos;
+  for (size_t i = 0; i < at.size(); ++i) {
+    if (i + 2 * kAhead < at.size()) __builtin_prefetch(&at[i + 2 * kAhead]->attrs);
+    if (i + kAhead < at.size()) {
+      const ItemAttrs& next = at[i + kAhead]->attrs;
+      for (size_t m = 0; m < next.metadata.size() && m < 4; ++m) {
+        __builtin_prefetch(&next.metadata[m]);
+      }
+      if (!next.numbers.empty()) __builtin_prefetch(next.numbers.data());
+    }
+    if (filter.Matches(at[i]->attrs)) item_nos.push_back(at[i]->item_no);
+  }
+  return item_nos;
+}
+
+const AttributeTable::PostingMap* AttributeTable::Reader::PostingsOf(bool on_label,
+                                                                     const std::string& key) const {
+  if (!table_->index_enabled_) return nullptr;
+  if (on_label) return &table_->postings_[0];
+  const auto& keys = table_->indexed_keys_;
+  auto it = std::lower_bound(keys.begin(), keys.end(), key);
+  if (it == keys.end() || *it != key) return nullptr;
+  return &table_->postings_[1 + (it - keys.begin())];
+}
+
+const std::vector<uint64_t>* AttributeTable::Reader::Postings(bool on_label, const std::string& key,
+                                                              const std::string& value) const {
+  const PostingMap* map = PostingsOf(on_label, key);
+  if (map == nullptr) return nullptr;
+  auto it = map->find(value);
+  return it == map->end() ? nullptr : &it->second;
+}
+
+std::vector<std::pair<size_t, const std::string*>> AttributeTable::IndexedValues(
+    const ItemAttrs& attrs) const {
+  std::vector<std::pair<size_t, const std::string*>> out;
+  out.emplace_back(0, &attrs.label);
+  for (size_t i = 0; i < indexed_keys_.size(); ++i) {
+    const std::string* value = attrs.Find(indexed_keys_[i]);
+    if (value != nullptr) out.emplace_back(1 + i, value);
+  }
+  return out;
 }
 
 void AttributeTable::Invalidate(const std::vector<uint64_t>& item_nos) {
@@ -88,17 +218,27 @@ absl::Status AttributeTable::LoadAll(Store* store) {
       bad = absl::DataLossError("stored record of item '" + item.id + "' is malformed");
       return false;
     }
-    entries.push_back(Entry{item.item_no, ItemAttrs::FromItem(record)});
+    entries.push_back(Entry{item.item_no, item.id, ItemAttrs::FromItem(record)});
     return true;
   });
   if (!s.ok()) return s;
   if (!bad.ok()) return bad;
   std::unordered_map<uint64_t, uint32_t> pos;
   pos.reserve(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) pos[entries[i].item_no] = static_cast<uint32_t>(i);
+  std::vector<PostingMap> postings(1 + indexed_keys_.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    pos[entries[i].item_no] = static_cast<uint32_t>(i);
+    for (const auto& [slot, value] : IndexedValues(entries[i].attrs)) {
+      postings[slot][*value].push_back(entries[i].item_no);
+    }
+  }
+  for (PostingMap& map : postings) {
+    for (auto& [value, list] : map) std::sort(list.begin(), list.end());
+  }
   std::unique_lock<std::shared_mutex> lock(mu_);
   entries_.swap(entries);
   pos_.swap(pos);
+  postings_.swap(postings);
   return absl::OkStatus();
 }
 
@@ -116,7 +256,7 @@ absl::Status AttributeTable::Reload(Store* store, const std::vector<uint64_t>& i
   }
   auto records = items.GetItems(collection_, found_ids);
   if (!records.ok()) return records.status();
-  std::vector<std::pair<uint64_t, ItemAttrs>> puts;
+  std::vector<Entry> puts;
   std::vector<bool> present(item_nos.size(), false);
   for (size_t f = 0; f < found_ids.size(); ++f) {
     const auto& item = (*records)[f];
@@ -126,31 +266,43 @@ absl::Status AttributeTable::Reload(Store* store, const std::vector<uint64_t>& i
     if (!record.ParseFromString(item->record)) {
       return absl::DataLossError("stored record of item '" + found_ids[f] + "' is malformed");
     }
-    puts.emplace_back(item_no, ItemAttrs::FromItem(record));
+    puts.push_back(Entry{item_no, found_ids[f], ItemAttrs::FromItem(record)});
     present[found_at[f]] = true;
   }
   std::unique_lock<std::shared_mutex> lock(mu_);
+  PostingEdits edits;
   for (size_t i = 0; i < item_nos.size(); ++i) {
-    if (!present[i]) Erase(item_nos[i]);
+    if (!present[i]) Erase(item_nos[i], &edits);
   }
-  for (auto& [item_no, attrs] : puts) Put(item_no, std::move(attrs));
+  for (Entry& entry : puts) Put(std::move(entry), &edits);
+  edits.Apply(&postings_);
   return absl::OkStatus();
 }
 
-void AttributeTable::Put(uint64_t item_no, ItemAttrs attrs) {
-  auto it = pos_.find(item_no);
+void AttributeTable::Put(Entry entry, PostingEdits* edits) {
+  for (const auto& [slot, value] : IndexedValues(entry.attrs)) {
+    edits->Add(slot, *value, entry.item_no);
+  }
+  auto it = pos_.find(entry.item_no);
   if (it != pos_.end()) {
-    entries_[it->second].attrs = std::move(attrs);
+    Entry& old = entries_[it->second];
+    for (const auto& [slot, value] : IndexedValues(old.attrs)) {
+      edits->Remove(slot, *value, old.item_no);
+    }
+    old = std::move(entry);
     return;
   }
-  pos_[item_no] = static_cast<uint32_t>(entries_.size());
-  entries_.push_back(Entry{item_no, std::move(attrs)});
+  pos_[entry.item_no] = static_cast<uint32_t>(entries_.size());
+  entries_.push_back(std::move(entry));
 }
 
-void AttributeTable::Erase(uint64_t item_no) {
+void AttributeTable::Erase(uint64_t item_no, PostingEdits* edits) {
   auto it = pos_.find(item_no);
   if (it == pos_.end()) return;
   const uint32_t at = it->second;
+  for (const auto& [slot, value] : IndexedValues(entries_[at].attrs)) {
+    edits->Remove(slot, *value, item_no);
+  }
   pos_.erase(it);
   if (at + 1 != entries_.size()) {
     entries_[at] = std::move(entries_.back());

@@ -8,6 +8,12 @@
 // Hence a filtered search that starts after a write was acknowledged sees that write.
 // Until the first Acquire() nothing is held and invalidations are not recorded.
 //
+// Secondary index (CollectionSpec.indexed_metadata_keys): for the label and each indexed metadata
+// key, a posting list per value (the item numbers holding it, ascending), maintained by the same
+// loads and refreshes as the entries, so postings == what the entries hold at every reader.
+// They are derived, like the table: the store holds only the items (docs/notes/vector-db.md has
+// why: the filter needs them in memory anyway; rebuilding them costs a fraction of the load).
+//
 // Thread safety: any thread. Readers share a lock; refreshes serialise among themselves and take
 // the lock exclusively only to apply what they read.
 #ifndef BOTTLENECK_SERVER_CORE_ATTRIBUTE_TABLE_H_
@@ -31,23 +37,49 @@ class Store;
 
 class AttributeTable {
  public:
-  explicit AttributeTable(std::string collection) : collection_(std::move(collection)) {}
+  // Value -> item numbers holding it (ascending, never empty).
+  using PostingMap = std::unordered_map<std::string, std::vector<uint64_t>>;
+
+  // `indexed_keys`: the metadata keys to keep postings for (the label always has them).
+  // use_index false, or BN_FILTER_INDEX=0 in the environment, hides the postings from readers
+  // (tests and benchmarks: the same data without the index).
+  explicit AttributeTable(std::string collection, std::vector<std::string> indexed_keys = {},
+                          bool use_index = true);
   AttributeTable(const AttributeTable&) = delete;
   AttributeTable& operator=(const AttributeTable&) = delete;
 
   // A read view; holds the table's shared lock while alive.
-  class Reader {
+  class Reader : public PostingLookup {
    public:
     const ItemAttrs* Find(uint64_t item_no) const {
       auto it = table_->pos_.find(item_no);
       return it == table_->pos_.end() ? nullptr : &table_->entries_[it->second].attrs;
     }
+    // The id of an item, or nullptr.
+    const std::string* Id(uint64_t item_no) const {
+      auto it = table_->pos_.find(item_no);
+      return it == table_->pos_.end() ? nullptr : &table_->entries_[it->second].id;
+    }
     size_t size() const { return table_->entries_.size(); }
     // Estimated number of items matching `filter`, from an evenly strided sample of at most
     // `sample` items (exact when the table holds no more).
     size_t EstimateMatches(const CompiledFilter& filter, size_t sample = 1024) const;
-    // Labels of all items matching `filter` (a scan of the table).
+    // Item numbers of all items matching `filter`: from the filter's index plan (item_filter.h)
+    // when it is exact (the postings only: no item is touched) or names fewer than a quarter of
+    // the items (ascending then), else a scan of the table.
     std::vector<uint64_t> Matching(const CompiledFilter& filter) const;
+    // The items among `candidates` that exist and match `filter`.
+    std::vector<uint64_t> MatchingAmong(const CompiledFilter& filter,
+                                        const std::vector<uint64_t>& candidates) const;
+
+    // PostingLookup.
+    bool Indexed(bool on_label, const std::string& key) const override {
+      return PostingsOf(on_label, key) != nullptr;
+    }
+    const std::vector<uint64_t>* Postings(bool on_label, const std::string& key,
+                                          const std::string& value) const override;
+    // The posting lists of the label or of an indexed key; nullptr for a key not indexed.
+    const PostingMap* PostingsOf(bool on_label, const std::string& key) const;
 
    private:
     friend class AttributeTable;
@@ -65,12 +97,17 @@ class AttributeTable {
  private:
   struct Entry {
     uint64_t item_no;
+    std::string id;
     ItemAttrs attrs;
   };
+  class PostingEdits;
   absl::Status LoadAll(Store* store);                                  // refresh_mu_ held
   absl::Status Reload(Store* store, const std::vector<uint64_t>& ls);  // refresh_mu_ held
-  void Put(uint64_t item_no, ItemAttrs attrs);                         // mu_ held exclusively
-  void Erase(uint64_t item_no);                                        // mu_ held exclusively
+  // mu_ held exclusively for the three below.
+  void Put(Entry entry, PostingEdits* edits);
+  void Erase(uint64_t item_no, PostingEdits* edits);
+  // The values `attrs` gives the indexed fields: (slot in postings_, value) pairs.
+  std::vector<std::pair<size_t, const std::string*>> IndexedValues(const ItemAttrs& attrs) const;
 
   const std::string collection_;
   std::mutex refresh_mu_;  // Serialises refreshes.
@@ -81,7 +118,13 @@ class AttributeTable {
   std::atomic<bool> stale_{true};  // Something to refresh (or never loaded).
   mutable std::shared_mutex mu_;   // Guards entries_ and pos_.
   std::vector<Entry> entries_;
-  std::unordered_map<uint64_t, uint32_t> pos_;  // item number -> index in entries_.
+  std::unordered_map<uint64_t, uint32_t> pos_;   // item number -> index in entries_.
+  const std::vector<std::string> indexed_keys_;  // Sorted, unique.
+  // postings_[0]: the label's; postings_[1 + i]: indexed_keys_[i]'s. Guarded by mu_.
+  std::vector<PostingMap> postings_;
+  // False for use_index false or BN_FILTER_INDEX=0: the postings are kept but the planner is
+  // told nothing is indexed.
+  bool index_enabled_ = true;
 };
 
 }  // namespace bn

@@ -14,7 +14,9 @@
 #ifndef BOTTLENECK_SERVER_CORE_ITEM_FILTER_H_
 #define BOTTLENECK_SERVER_CORE_ITEM_FILTER_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,6 +49,25 @@ struct ItemAttrs {
 // it (to a subnormal or to zero); one too large for a double is refused.
 bool ParseFiniteNumber(const std::string& text, double* value);
 
+// What the filter planner reads of a collection's secondary index (attribute_table.h).
+class PostingLookup {
+ public:
+  virtual ~PostingLookup() = default;
+  // Whether the label (on_label) or the metadata key `key` has posting lists.
+  virtual bool Indexed(bool on_label, const std::string& key) const = 0;
+  // The item numbers (ascending) whose label / value of `key` is `value`; nullptr when none.
+  // Only for an Indexed field.
+  virtual const std::vector<uint64_t>* Postings(bool on_label, const std::string& key,
+                                                const std::string& value) const = 0;
+};
+
+// How a filter narrows with the index: `candidates` posting entries to read (an upper bound on
+// the matches); `exact` when the candidates are exactly the matching items.
+struct IndexPlan {
+  size_t candidates = 0;
+  bool exact = false;
+};
+
 class CompiledFilter {
  public:
   // Validates `filter` against the collection `spec` (numeric keys). `path` prefixes errors.
@@ -55,6 +76,14 @@ class CompiledFilter {
       const std::string& path = "filter");
 
   bool Matches(const ItemAttrs& item) const { return Eval(root_, item); }
+
+  // The index plan (filter_plan.cc): an equality / `in` on an indexed field gives its postings;
+  // all_of takes its child with the fewest candidates; any_of the union of its children's when
+  // every child has a plan. Ranges and none_of have none. nullopt: the index does not narrow.
+  std::optional<IndexPlan> PlanWithIndex(const PostingLookup& index) const;
+  // The plan's candidates, ascending and unique: every matching item is among them. Requires
+  // PlanWithIndex(index) to have a value.
+  std::vector<uint64_t> IndexCandidates(const PostingLookup& index) const;
 
  private:
   struct Node {
@@ -67,6 +96,9 @@ class CompiledFilter {
     std::vector<Node> children;
   };
   static bool Eval(const Node& node, const ItemAttrs& item);
+  static std::optional<IndexPlan> Plan(const Node& node, const PostingLookup& index,
+                                       size_t* best_child);
+  static void Collect(const Node& node, const PostingLookup& index, std::vector<uint64_t>* out);
   Node root_;
 };
 

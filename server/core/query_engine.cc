@@ -10,6 +10,7 @@
 
 #include "engine/store/collection_store.h"
 #include "server/core/collection_registry.h"
+#include "server/core/filtered_search.h"
 #include "server/core/inputs.h"
 #include "server/core/item_filter.h"
 #include "server/core/runtime.h"
@@ -25,8 +26,6 @@ namespace {
 constexpr uint32_t kDefaultK = 10;
 constexpr uint32_t kMaxK = 1000;
 constexpr int kMaxBatch = 1024;  // Searches per SearchBatch.
-constexpr size_t kDefaultExactScanBelow = 2000;
-constexpr size_t kWalkBudgetDivisor = 8;
 
 absl::StatusOr<std::shared_ptr<const ServingState>> Serving(const CollectionRuntime& runtime) {
   auto serving = runtime.serving();
@@ -183,38 +182,6 @@ void AddLabelVotes(v1::SearchResponse* response) {
 
 namespace {
 
-// Accepts the labels of items matching a filter (and not the query item).
-class AttributeFilter : public LabelFilter {
- public:
-  AttributeFilter(const AttributeTable::Reader& attrs, const CompiledFilter& filter,
-                  uint64_t exclude)
-      : attrs_(attrs), filter_(filter), exclude_(exclude) {}
-  bool Accept(uint64_t item_no) const override {
-    if (item_no == exclude_) return false;
-    const ItemAttrs* item = attrs_.Find(item_no);
-    return item != nullptr && filter_.Matches(*item);
-  }
-
- private:
-  const AttributeTable::Reader& attrs_;
-  const CompiledFilter& filter_;
-  const uint64_t exclude_;
-};
-
-// Below this many estimated matching items a filtered search scans them exactly instead of
-// walking the graph (bench/RESULTS-vector-db.md has the measured crossover). The environment
-// variable BN_FILTER_EXACT_BELOW overrides it (0: always walk the graph, without the walk's
-// budget below), for benchmarks.
-size_t ExactScanThreshold() {
-  static const size_t threshold = [] {
-    const char* env = std::getenv("BN_FILTER_EXACT_BELOW");
-    double v;
-    if (env != nullptr && ParseFiniteNumber(env, &v) && v >= 0) return static_cast<size_t>(v);
-    return kDefaultExactScanBelow;
-  }();
-  return threshold;
-}
-
 // Validates the parts of a search request that need no model: k, ef, the query's presence and
 // the filter. Fills *k and *filter (when the request has one).
 absl::Status ValidateSearch(const CollectionRuntime& runtime, const v1::SearchRequest& request,
@@ -243,44 +210,7 @@ absl::Status SearchIndex(Store* store, const CollectionRuntime& runtime, const S
   if (filter != nullptr) {
     auto attrs = runtime.attributes().Acquire(store);
     if (!attrs.ok()) return attrs.status();
-    const AttributeFilter accept(*attrs, *filter, exclude);
-    const size_t estimate = attrs->EstimateMatches(*filter);
-    const size_t walk_ef = std::max<size_t>(k, ef != 0 ? ef : index.index().config().default_ef);
-    const bool scan = exact || estimate < ExactScanThreshold();
-    bool gave_up = false;
-    // The walk may compute at most this many distances (a scan of the matches is cheaper beyond
-    // it: bench/RESULTS-vector-db.md).
-    auto budget = [&](size_t walk) -> size_t {
-      return ExactScanThreshold() == 0
-                 ? 0
-                 : std::max<size_t>(attrs->size() / kWalkBudgetDivisor, 16 * walk);
-    };
-    if (!scan) {
-      FilteredWalkStats stats;
-      found = index.SearchFiltered(code, k, walk_ef, accept, budget(walk_ef), &gave_up, &stats);
-      if (!found.ok()) return found.status();
-      // Matches scarce around the query (a filter correlated with the vectors): the walk's
-      // matches may come from a matching region that is not the nearest. Scan the matches when
-      // that costs no more distances than a walk may compute, else walk again, wider.
-      const size_t wide_ef = FilteredSearchEf(walk_ef, estimate, attrs->size());
-      if (!gave_up && wide_ef > walk_ef && MatchesScarceNearQuery(stats, estimate, attrs->size())) {
-        const size_t wide_budget = budget(wide_ef);
-        if (wide_budget != 0 && estimate <= wide_budget) {
-          gave_up = true;
-        } else {
-          found = index.SearchFiltered(code, k, wide_ef, accept, wide_budget, &gave_up);
-          if (!found.ok()) return found.status();
-        }
-      }
-    }
-    // The walk gave up (the matches lie far from the query or are scarce around it), or found
-    // fewer than k: either fewer match, or it could not reach them (a disconnected graph). The
-    // exact scan settles it.
-    if (scan || gave_up || found->size() < k) {
-      std::vector<uint64_t> item_nos = attrs->Matching(*filter);
-      item_nos.erase(std::remove(item_nos.begin(), item_nos.end(), exclude), item_nos.end());
-      found = index.SearchExactAmong(code, k, item_nos);
-    }
+    found = SearchFilteredIndex(*attrs, index, *filter, code, exclude, k, ef, exact);
   } else {
     const size_t want = k + (exclude != 0 ? 1 : 0);
     found = exact ? index.SearchExact(code, want) : index.Search(code, want, ef);

@@ -68,7 +68,8 @@ class CollectionRuntime {
         spec_(record.spec()),
         record_(std::move(record)),
         neighbours_(neighbour_cache_items),
-        attributes_(name_) {}
+        attributes_(name_,
+                    {spec_.indexed_metadata_keys().begin(), spec_.indexed_metadata_keys().end()}) {}
 
   const std::string& name() const { return name_; }
 

@@ -263,6 +263,23 @@ absl::Status NormalizeClassifier(const v1::CollectionSpec& collection, v1::Class
   return absl::OkStatus();
 }
 
+// 0..64 keys of 1..256 bytes, no duplicates; `field` names the list in errors.
+absl::Status ValidateMetadataKeys(const std::string& field,
+                                  const google::protobuf::RepeatedPtrField<std::string>& keys) {
+  if (keys.size() > 64) return Invalid(field + " holds at most 64 keys");
+  for (int i = 0; i < keys.size(); ++i) {
+    if (keys[i].empty() || keys[i].size() > 256) {
+      return Invalid(field + "[" + std::to_string(i) + "] must be 1..256 bytes");
+    }
+    for (int j = 0; j < i; ++j) {
+      if (keys[j] == keys[i]) {
+        return Invalid(field + "[" + std::to_string(i) + "] repeats '" + keys[i] + "'");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 AugmentOptions AugmentOptionsFrom(const v1::ImageAugmentation& a) {
@@ -332,20 +349,12 @@ absl::Status NormalizeCollectionSpec(v1::CollectionSpec* spec) {
     return Invalid("spec.index.ef_construction must be in m..4096");
   }
   if (index->ef_search() > kMaxEf) return Invalid("spec.index.ef_search must be in 1..4096");
-  const auto& numeric = spec->numeric_metadata_keys();
-  if (numeric.size() > 64) return Invalid("spec.numeric_metadata_keys holds at most 64 keys");
-  for (int i = 0; i < numeric.size(); ++i) {
-    if (numeric[i].empty() || numeric[i].size() > 256) {
-      return Invalid("spec.numeric_metadata_keys[" + std::to_string(i) + "] must be 1..256 bytes");
-    }
-    for (int j = 0; j < i; ++j) {
-      if (numeric[j] == numeric[i]) {
-        return Invalid("spec.numeric_metadata_keys[" + std::to_string(i) + "] repeats '" +
-                       numeric[i] + "'");
-      }
-    }
+  if (absl::Status s =
+          ValidateMetadataKeys("spec.numeric_metadata_keys", spec->numeric_metadata_keys());
+      !s.ok()) {
+    return s;
   }
-  return absl::OkStatus();
+  return ValidateMetadataKeys("spec.indexed_metadata_keys", spec->indexed_metadata_keys());
 }
 
 absl::Status NormalizeVocabularyList(const std::string& field, uint32_t size,

@@ -81,6 +81,21 @@ TEST_F(CliJsonTest, EveryCommandPrintsItsResultMessage) {
   EXPECT_EQ(collection.name(), "c");
   Result({"collections", "get", "c"}, &collection);
   EXPECT_EQ(collection.spec().image().height(), 28u);
+  // Numeric and indexed metadata keys, comma-separated.
+  Result({"collections", "create", "keys", "--image", "4x4x1", "--numeric", "price,n", "--indexed",
+          "brand,shop"},
+         &collection);
+  Result({"collections", "get", "keys"}, &collection);
+  EXPECT_EQ(std::vector<std::string>(collection.spec().numeric_metadata_keys().begin(),
+                                     collection.spec().numeric_metadata_keys().end()),
+            (std::vector<std::string>{"price", "n"}));
+  EXPECT_EQ(std::vector<std::string>(collection.spec().indexed_metadata_keys().begin(),
+                                     collection.spec().indexed_metadata_keys().end()),
+            (std::vector<std::string>{"brand", "shop"}));
+  ExpectError({"collections", "create", "dup", "--image", "4x4x1", "--indexed", "a,a"},
+              "INVALID_ARGUMENT");
+  v1::DeleteCollectionResponse deleted_keys;
+  Result({"collections", "delete", "keys"}, &deleted_keys);
   v1::ListCollectionsResponse collections;
   Result({"collections", "list"}, &collections);
   ASSERT_EQ(collections.collections_size(), 1);

@@ -89,13 +89,16 @@ class Client(ItemsMixin, QueryMixin, TrainingMixin, AdminMixin):
                           allow_raw_text: bool = False, binary: bool = False,
                           distance: Optional[str] = None, m: int = 0, ef_construction: int = 0,
                           ef_search: int = 0,
-                          numeric_metadata_keys: Sequence[str] = ()) -> Collection:
+                          numeric_metadata_keys: Sequence[str] = (),
+                          indexed_metadata_keys: Sequence[str] = ()) -> Collection:
         """An image collection (image=(height, width, channels)) or a document collection
         (vocabulary_size=V and/or vocabulary=[words], allow_raw_text for text inputs).
         binary=True: binary codes searched by Hamming distance. distance: "l2", "cosine",
         "inner_product" or "hamming". m, ef_construction, ef_search: HNSW (0: defaults).
         numeric_metadata_keys: metadata keys whose values are numbers, so that filters may
-        take ranges on them (F.meta("price") < 50); upserts check their values."""
+        take ranges on them (F.meta("price") < 50); upserts check their values.
+        indexed_metadata_keys: metadata keys the server indexes (value -> items; the label
+        always is), so that selective equality / isin filters on them are fast."""
         spec = collection_pb2.CollectionSpec()
         if image is not None:
             if vocabulary_size is not None or vocabulary is not None:
@@ -120,6 +123,9 @@ class Client(ItemsMixin, QueryMixin, TrainingMixin, AdminMixin):
         if isinstance(numeric_metadata_keys, str):
             raise invalid("numeric_metadata_keys is a list of keys")
         spec.numeric_metadata_keys.extend(numeric_metadata_keys)
+        if isinstance(indexed_metadata_keys, str):
+            raise invalid("indexed_metadata_keys is a list of keys")
+        spec.indexed_metadata_keys.extend(indexed_metadata_keys)
         request = collection_pb2.CreateCollectionRequest(name=name, spec=spec)
         return Collection.from_proto(self._conn.call(self.stubs.collections.CreateCollection,
                                                      request))

@@ -63,6 +63,8 @@ class Collection:
     create_time: Optional[datetime.datetime]
     # Metadata keys whose values are numbers: filters may take ranges on them.
     numeric_metadata_keys: List[str] = dataclasses.field(default_factory=list)
+    # Metadata keys the server indexes for filters (the label always is).
+    indexed_metadata_keys: List[str] = dataclasses.field(default_factory=list)
     raw: Any = _RAW
 
     @classmethod
@@ -79,7 +81,8 @@ class Collection:
                    spec.document.vocabulary_size, spec.document.allow_raw_text,
                    _enum(common_pb2.CodeKind, spec.code_kind, "CODE_KIND_"),
                    _enum(common_pb2.Distance, spec.distance, "DISTANCE_"), stats,
-                   _time(c.create_time), list(spec.numeric_metadata_keys), raw=c)
+                   _time(c.create_time), list(spec.numeric_metadata_keys),
+                   list(spec.indexed_metadata_keys), raw=c)
 
 
 @dataclasses.dataclass

@@ -30,9 +30,12 @@ def matching(predicate):
 
 @pytest.fixture
 def shop(client, name):
-    """An 8x8 grey collection with price declared numeric, a PCA-4 model serving and N items."""
-    client.create_collection(name, image=(8, 8, 1), numeric_metadata_keys=["price"])
+    """An 8x8 grey collection with price declared numeric and brand indexed, a PCA-4 model
+    serving and N items."""
+    client.create_collection(name, image=(8, 8, 1), numeric_metadata_keys=["price"],
+                             indexed_metadata_keys=["brand"])
     assert client.get_collection(name).numeric_metadata_keys == ["price"]
+    assert client.get_collection(name).indexed_metadata_keys == ["brand"]
     train = np.arange(400) % 4
     client.upload_dataset(name, "train", images=synthetic_images(train), labels=train)
     client.train(name, "train", pca=4, promote=True)

@@ -221,5 +221,50 @@ TEST(HnswFilterTest, ExactAmongSkipsUnknownAndDuplicateLabels) {
   EXPECT_FALSE(index->SearchExactAmong(query, 0, {3}).ok());
 }
 
+// The distance-first exact scan (the filter asked only about nodes that would enter the top k)
+// returns what the exact search among the accepted item numbers returns, ties (identical codes)
+// included, and skips deleted items.
+TEST(HnswFilterTest, ExactFilteredEqualsExactAmongTheAccepted) {
+  std::mt19937 rng(11);
+  const int dim = 4;
+  IndexConfig config;
+  config.dim = dim;
+  auto index = HnswIndex::Create(config);
+  ASSERT_TRUE(index.ok());
+  std::vector<std::string> codes;
+  for (int i = 1; i <= 600; ++i) {
+    // Every fifth item repeats an earlier code: equal distances, broken by item number.
+    codes.push_back(i % 5 == 0 ? codes[rng() % codes.size()] : RandomCode(&rng, dim));
+    ASSERT_TRUE((*index)->Upsert(i, codes.back()).ok());
+  }
+  for (uint64_t gone : {4, 8, 30, 600}) ASSERT_TRUE((*index)->Delete(gone).ok());
+  for (uint64_t every : {1, 2, 3, 50, 700}) {
+    EveryNth filter(every);
+    std::vector<uint64_t> accepted;
+    for (uint64_t l = 1; l <= 600; ++l) {
+      if (filter.Accept(l)) accepted.push_back(l);
+    }
+    for (int q = 0; q < 20; ++q) {
+      const std::string query = q % 4 == 0 ? codes[rng() % codes.size()] : RandomCode(&rng, dim);
+      for (size_t k : {1, 10, 200}) {
+        auto got = (*index)->SearchExactFiltered(query, k, &filter);
+        auto want = (*index)->SearchExactAmong(query, k, accepted);
+        ASSERT_TRUE(got.ok() && want.ok());
+        ASSERT_EQ(got->size(), want->size()) << every << " " << k;
+        for (size_t i = 0; i < got->size(); ++i) {
+          EXPECT_EQ((*got)[i].item_no, (*want)[i].item_no) << every << " " << k << " " << i;
+          EXPECT_EQ((*got)[i].distance, (*want)[i].distance);
+        }
+      }
+    }
+  }
+  // Without a filter: SearchExact.
+  const std::string query = RandomCode(&rng, dim);
+  auto all = (*index)->SearchExactFiltered(query, 1000, nullptr);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 596u);
+  EXPECT_FALSE((*index)->SearchExactFiltered("x", 5, nullptr).ok());
+}
+
 }  // namespace
 }  // namespace bn

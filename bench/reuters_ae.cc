@@ -11,6 +11,7 @@
 //       [--fixed-length N (instead of each document's own length)] [--no-lsa]
 //       [--weight-decay 0] [--mask FRACTION] [--code-noise STDDEV] [--cosine (lr schedule)]
 //       [--max-train N (a random N of the training documents)] [--dump-counts PREFIX]
+//       [--length-scale X (every document length times X)] [--max-mean-length N (64; 0 = off)]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -254,11 +255,15 @@ int main(int argc, char** argv) {
   }
   // Each document's own number of counted words N (the replicated-softmax first RBM), unless
   // --fixed-length N is given.
+  // --length-scale X: every length times X (long documents simulated; the distributions stay).
+  const double length_scale = FloatFlag(argc, argv, "--length-scale", 1.0f);
+  options.pretrain_max_mean_document_length =
+      FloatFlag(argc, argv, "--max-mean-length", options.pretrain_max_mean_document_length);
   std::vector<float> lengths;
   for (const bn::SparseVector& doc : corpus->train_counts) {
     double n = 0;
     for (float c : doc.values) n += c;
-    lengths.push_back(static_cast<float>(n));
+    lengths.push_back(static_cast<float>(n * length_scale));
   }
   if (!HasFlag(argc, argv, "--fixed-length")) options.document_lengths = &lengths;
   double length_sum = 0;

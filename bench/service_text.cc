@@ -161,8 +161,13 @@ CorpusCounts CountCorpus(bn::TextCorpus* corpus) {
       out->push_back(*std::move(c));
       kept.push_back(std::move(doc));
     }
-    std::printf("word ids: %zu of %zu documents have a vocabulary word\n", kept.size(),
-                docs->size());
+    double words = 0;
+    for (const bn::SparseVector& c : *out) {
+      for (float v : c.values) words += v;
+    }
+    // The mean decides whether pre-training scales the lengths (max_mean_document_length, 64).
+    std::printf("word ids: %zu of %zu documents have a vocabulary word; mean %.1f counted words\n",
+                kept.size(), docs->size(), out->empty() ? 0.0 : words / out->size());
     *docs = std::move(kept);
   };
   count(&corpus->train, &counts.train);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <string>
@@ -112,6 +113,22 @@ absl::Status PretrainWithRbms(const FloatMatrix& train, const std::vector<float>
                               AutoencoderNet* net) {
   if (document_lengths != nullptr && static_cast<int64_t>(document_lengths->size()) != train.rows) {
     return absl::InvalidArgumentError("one document length per training row expected");
+  }
+  const float max_mean = options.pretrain_max_mean_document_length;
+  if (!(max_mean >= 0) || !std::isfinite(max_mean)) {
+    return absl::InvalidArgumentError("the maximum mean document length must be finite and >= 0");
+  }
+  // Long documents: every length scaled so that the mean is max_mean (TrainOptions).
+  std::vector<float> scaled_lengths;
+  if (document_lengths != nullptr && max_mean > 0 && !document_lengths->empty()) {
+    double sum = 0;
+    for (float l : *document_lengths) sum += l;
+    const double mean = sum / static_cast<double>(document_lengths->size());
+    if (mean > max_mean) {
+      const double scale = max_mean / mean;
+      for (float l : *document_lengths) scaled_lengths.push_back(static_cast<float>(l * scale));
+      document_lengths = &scaled_lengths;
+    }
   }
   const DenseAutoencoderSpec& spec = net->spec();
   const std::vector<int64_t> mirror(spec.encoder_sizes.rbegin(), spec.encoder_sizes.rend());

@@ -23,7 +23,9 @@ namespace bn {
 // Pre-trains net's encoder (the last RBM has linear hidden units unless the code is logistic)
 // and unrolls it: encoder weights W, mirrored decoder weights W^T. With a softmax output the
 // first RBM is a replicated softmax whose rows have `document_lengths` (nullable: all
-// options.pretrain_document_length); its unrolled weights are scaled by the mean length.
+// options.pretrain_document_length), scaled down to a mean of
+// options.pretrain_max_mean_document_length when longer; its unrolled weights are scaled by
+// the mean length.
 // InvalidArgument for a net that cannot be pre-trained or lengths that do not match `train`.
 [[nodiscard]] absl::Status PretrainWithRbms(const FloatMatrix& train,
                                             const std::vector<float>* document_lengths,

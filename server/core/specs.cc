@@ -182,6 +182,11 @@ absl::Status NormalizeDense(const v1::CollectionSpec& collection, v1::DenseAutoe
     if (p->code_learning_rate() == 0) p->set_code_learning_rate(0.001f);
     if (p->cd_steps() == 0) p->set_cd_steps(1);
     if (p->cd_steps() > 100) return Invalid("dense.pretraining.cd_steps must be at most 100");
+    if (!Finite(p->max_mean_document_length()) || p->max_mean_document_length() < 0 ||
+        p->max_mean_document_length() > 1e6f) {
+      return Invalid("dense.pretraining.max_mean_document_length must be in [0, 1e6]");
+    }
+    if (p->max_mean_document_length() == 0) p->set_max_mean_document_length(64);
     if (p->batch_size() == 0) p->set_batch_size(100);
     if (p->batch_size() > 65536) return Invalid("dense.pretraining.batch_size is too large");
   }

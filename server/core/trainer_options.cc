@@ -53,6 +53,9 @@ TrainOptions ToEngineOptions(const v1::ModelSpec& spec, const TrainingHooks& hoo
     out.pretrain_learning_rate = p.learning_rate();
     out.pretrain_linear_learning_rate = p.code_learning_rate();
     if (p.cd_steps() > 0) out.pretrain_cd_steps = static_cast<int>(p.cd_steps());
+    if (p.max_mean_document_length() > 0) {
+      out.pretrain_max_mean_document_length = p.max_mean_document_length();
+    }
   }
   out.on_checkpoint = hooks.on_checkpoint;
   out.want_checkpoint = hooks.want_checkpoint;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ TEST(RbmPretraining, UnrolledFirstLayerCarriesTheMeanDocumentLength) {
   TrainOptions o;
   o.pretrain_epochs = 0;
   o.pretrain_document_length = 7.0f;
+  o.pretrain_max_mean_document_length = 0;  // lengths as given (the next test covers the cap)
   auto unroll = [&](const std::vector<float>* l) {
     auto net = AutoencoderNet::Create(spec);
     EXPECT_TRUE(net.ok());
@@ -90,6 +92,56 @@ TEST(RbmPretraining, UnrolledFirstLayerCarriesTheMeanDocumentLength) {
             absl::StatusCode::kInvalidArgument);
   o.pretrain_cd_steps = 3;
   EXPECT_TRUE(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).ok());
+}
+
+// Documents longer on average than pretrain_max_mean_document_length are scaled to that mean:
+// lengths L (mean 38.5) and 3L (mean 115.5) both become L * 30 / 38.5 under a cap of 30, so two
+// trained pre-trainings agree bit for bit; a cap above both means leaves them different, and a
+// negative or infinite cap is refused.
+TEST(RbmPretraining, LongDocumentsAreScaledToTheMaximumMeanLength) {
+  SetNnThreads(1);
+  DenseAutoencoderSpec spec;
+  spec.input_size = 12;
+  spec.encoder_sizes = {8};
+  spec.code_size = 3;
+  spec.output = OutputKind::kSoftmaxCrossEntropy;
+  spec.pretraining = true;
+  FloatMatrix x(20, 12);
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (int64_t r = 0; r < x.rows; ++r) {
+    float s = 0;
+    for (int64_t c = 0; c < x.cols; ++c) s += (x.at(r, c) = u(rng));
+    for (int64_t c = 0; c < x.cols; ++c) x.at(r, c) /= s;
+  }
+  std::vector<float> lengths, tripled;
+  for (int64_t r = 0; r < x.rows; ++r) {
+    lengths.push_back(static_cast<float>(10 + 3 * r));
+    tripled.push_back(3 * lengths.back());
+  }
+  TrainOptions o;
+  o.pretrain_epochs = 3;
+  auto first_layer = [&](const std::vector<float>* l, float cap) {
+    o.pretrain_max_mean_document_length = cap;
+    auto net = AutoencoderNet::Create(spec);
+    EXPECT_TRUE(net.ok());
+    EXPECT_TRUE(PretrainWithRbms(x, l, o, 3, nullptr, nullptr, net->get()).ok());
+    return (*net)->layer(0).weights();
+  };
+  const std::vector<float> a = first_layer(&lengths, 30), b = first_layer(&tripled, 30);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) EXPECT_NEAR(a[k], b[k], 1e-6f * (1 + std::fabs(a[k])));
+  const std::vector<float> c = first_layer(&lengths, 1000), d = first_layer(&tripled, 1000);
+  double diff = 0;
+  for (size_t k = 0; k < c.size(); ++k) diff += std::fabs(double{c[k]} - d[k]);
+  EXPECT_GT(diff, 1e-3);
+  for (float bad : {-1.0f, std::numeric_limits<float>::infinity()}) {
+    o.pretrain_max_mean_document_length = bad;
+    auto net = AutoencoderNet::Create(spec);
+    ASSERT_TRUE(net.ok());
+    EXPECT_EQ(PretrainWithRbms(x, &lengths, o, 3, nullptr, nullptr, net->get()).code(),
+              absl::StatusCode::kInvalidArgument);
+  }
 }
 
 TEST(RbmPretraining, PretrainingUnrollsIntoABetterStartingPoint) {

@@ -1,5 +1,7 @@
 #include "server/core/specs.h"
 
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -74,7 +76,15 @@ TEST(SpecsTest, DenseSpecMirrorsTheDecoderAndChecksBinaryCodes) {
   EXPECT_EQ(spec.dense().decoder_sizes(2), 1000u);
   EXPECT_EQ(spec.dense().code_activation(), v1::ACTIVATION_LINEAR);
   EXPECT_EQ(spec.dense().pretraining().epochs_per_layer(), 50u);
+  EXPECT_EQ(spec.dense().pretraining().max_mean_document_length(), 64.0f);
   EXPECT_EQ(spec.training().optimizer(), v1::OPTIMIZER_KIND_ADAM);
+  for (float bad : {-1.0f, 2e6f, std::numeric_limits<float>::quiet_NaN()}) {
+    v1::ModelSpec long_docs = spec;
+    long_docs.mutable_dense()->mutable_pretraining()->set_max_mean_document_length(bad);
+    const absl::Status s = NormalizeModelSpec(collection, &long_docs);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("max_mean_document_length"), std::string::npos) << s;
+  }
   EXPECT_EQ(spec.training().batch_size(), 128u);
 
   v1::CollectionSpec binary = ImageSpec(28, 28, 1);

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/util/log.h"
 #include "server/cluster/nats_internal.h"
 
 namespace bn::nats::internal {
@@ -57,10 +58,15 @@ class KvWatcherImpl final : public KvWatcher {
               ? absl::UnavailableError("no consumer")
               : consumer_->Fetch(1024, std::max(wait, std::chrono::milliseconds(1)), 0);
       bool reset = !batch.ok() || consumer_->lost_requests() >= 2;
+      std::string why = !batch.ok()                       ? batch.status().ToString()
+                        : consumer_->lost_requests() >= 2 ? "2 requests unanswered"
+                                                          : "";
       if (batch.ok()) {
         for (Message& message : *batch) {
           if (message.consumer_sequence != consumer_sequence_ + 1) {
             reset = true;  // A delivery was lost: start again after what was delivered.
+            why = absl::StrCat("consumer sequence ", message.consumer_sequence, " after ",
+                               consumer_sequence_);
             break;
           }
           consumer_sequence_ = message.consumer_sequence;
@@ -71,6 +77,11 @@ class KvWatcherImpl final : public KvWatcher {
       if (reset) {
         // Deliver what arrived in order before the gap, then continue after it.
         const uint64_t after = buffer_.empty() ? last_revision_ : buffer_.back().stream_sequence;
+        // Logged once per lost consumer (not per failed retry), for diagnosing failovers.
+        if (consumer_ != nullptr) {
+          BN_LOG(WARNING) << "watcher of " << stream_ << ": consumer lost (" << why
+                          << "); continuing after revision " << after;
+        }
         if (!Reset(after).ok()) {
           std::this_thread::sleep_for(std::min(wait, std::chrono::milliseconds(200)));
         }

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -374,6 +375,56 @@ TEST_F(NatsStandaloneTest, WatcherSeesCurrentValuesThenTheMarkerThenChanges) {
   stopper.join();
   EXPECT_EQ(entry.status().code(), absl::StatusCode::kCancelled);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// The names of `stream`'s consumers, through libnats directly (the client has no listing).
+std::vector<std::string> ConsumerNames(const std::string& url, const std::string& stream) {
+  std::vector<std::string> names;
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  jsConsumerNamesList* list = nullptr;
+  if (natsConnection_ConnectTo(&nc, url.c_str()) == NATS_OK &&
+      natsConnection_JetStream(&js, nc, nullptr) == NATS_OK &&
+      js_ConsumerNames(&list, js, stream.c_str(), nullptr, nullptr) == NATS_OK) {
+    for (int i = 0; i < list->Count; ++i) names.emplace_back(list->List[i]);
+  }
+  if (list != nullptr) jsConsumerNamesList_Destroy(list);
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (nc != nullptr) natsConnection_Destroy(nc);
+  return names;
+}
+
+// A watcher whose consumer disappears while no pull request is open (deleted by an operator,
+// or removed by the server after its inactivity threshold while the process was stopped) still
+// delivers the next change: it notices that the bucket moved on without it and continues with a
+// new consumer from the last revision it delivered.
+TEST_F(NatsStandaloneTest, WatcherContinuesWhenItsConsumerIsDeleted) {
+  KvConfig config;
+  config.bucket = "D";
+  auto kv = connection_->EnsureKeyValue(config);
+  ASSERT_TRUE(kv.ok());
+  ASSERT_TRUE((*kv)->Put("a", "1").ok());
+  auto watcher = (*kv)->Watch(">");
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  auto entry = (*watcher)->Next(milliseconds(2000));
+  ASSERT_TRUE(entry.ok() && entry->has_value() && (*entry)->key == "a");
+  entry = (*watcher)->Next(milliseconds(2000));
+  ASSERT_TRUE(entry.ok() && entry->has_value() && (*entry)->key.empty()) << "the marker";
+  // Let the open pull request expire (no Next meanwhile), then delete the consumer.
+  std::this_thread::sleep_for(milliseconds(1500));
+  const std::vector<std::string> names = ConsumerNames(nats_.url(0), "KV_D");
+  ASSERT_EQ(names.size(), 1u);
+  ASSERT_TRUE(connection_->DeleteConsumer("KV_D", names[0]).ok());
+  ASSERT_TRUE((*kv)->Put("b", "2").ok());
+  ASSERT_TRUE((*kv)->Put("a", "3").ok());
+  std::vector<std::string> seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (seen.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    entry = (*watcher)->Next(milliseconds(500));
+    ASSERT_TRUE(entry.ok()) << entry.status();
+    if (entry->has_value()) seen.push_back((*entry)->key + "=" + (*entry)->value);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"b=2", "a=3"}));
 }
 
 TEST_F(NatsStandaloneTest, TtlBucketForgetsEntriesThatAreNotRenewed) {

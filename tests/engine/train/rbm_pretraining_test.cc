@@ -18,26 +18,38 @@
 namespace bn {
 namespace {
 
-// The unrolled encoder sees normalised rows without their lengths, so its first layer carries
-// the mean length: N_mean W. With no pre-training epochs W is the seeded initialisation, so two
-// runs differing only in the lengths must differ exactly by the ratio of their mean lengths in
-// the encoder's first layer, and not at all in the mirrored output layer (W^T).
-TEST(RbmPretraining, UnrolledFirstLayerCarriesTheMeanDocumentLength) {
-  SetNnThreads(1);
+// 12 words -> 8 -> code 3, softmax output (a replicated-softmax first RBM), pre-trained.
+DenseAutoencoderSpec SmallDocumentSpec() {
   DenseAutoencoderSpec spec;
   spec.input_size = 12;
   spec.encoder_sizes = {8};
   spec.code_size = 3;
   spec.output = OutputKind::kSoftmaxCrossEntropy;
   spec.pretraining = true;
-  FloatMatrix x(20, 12);
-  std::mt19937 rng(5);
+  return spec;
+}
+
+// `rows` random word distributions over `words` (each row sums to 1).
+FloatMatrix RandomDistributions(int64_t rows, int64_t words, uint32_t seed) {
+  FloatMatrix x(rows, words);
+  std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
   for (int64_t r = 0; r < x.rows; ++r) {
     float s = 0;
     for (int64_t c = 0; c < x.cols; ++c) s += (x.at(r, c) = u(rng));
     for (int64_t c = 0; c < x.cols; ++c) x.at(r, c) /= s;
   }
+  return x;
+}
+
+// The unrolled encoder sees normalised rows without their lengths, so its first layer carries
+// the mean length: N_mean W. With no pre-training epochs W is the seeded initialisation, so two
+// runs differing only in the lengths must differ exactly by the ratio of their mean lengths in
+// the encoder's first layer, and not at all in the mirrored output layer (W^T).
+TEST(RbmPretraining, UnrolledFirstLayerCarriesTheMeanDocumentLength) {
+  SetNnThreads(1);
+  const DenseAutoencoderSpec spec = SmallDocumentSpec();
+  const FloatMatrix x = RandomDistributions(20, 12, 5);
   std::vector<float> lengths;
   for (int64_t r = 0; r < x.rows; ++r) lengths.push_back(static_cast<float>(10 + 3 * r));
   std::vector<float> doubled = lengths;
@@ -100,20 +112,8 @@ TEST(RbmPretraining, UnrolledFirstLayerCarriesTheMeanDocumentLength) {
 // negative or infinite cap is refused.
 TEST(RbmPretraining, LongDocumentsAreScaledToTheMaximumMeanLength) {
   SetNnThreads(1);
-  DenseAutoencoderSpec spec;
-  spec.input_size = 12;
-  spec.encoder_sizes = {8};
-  spec.code_size = 3;
-  spec.output = OutputKind::kSoftmaxCrossEntropy;
-  spec.pretraining = true;
-  FloatMatrix x(20, 12);
-  std::mt19937 rng(9);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  for (int64_t r = 0; r < x.rows; ++r) {
-    float s = 0;
-    for (int64_t c = 0; c < x.cols; ++c) s += (x.at(r, c) = u(rng));
-    for (int64_t c = 0; c < x.cols; ++c) x.at(r, c) /= s;
-  }
+  const DenseAutoencoderSpec spec = SmallDocumentSpec();
+  const FloatMatrix x = RandomDistributions(20, 12, 9);
   std::vector<float> lengths, tripled;
   for (int64_t r = 0; r < x.rows; ++r) {
     lengths.push_back(static_cast<float>(10 + 3 * r));

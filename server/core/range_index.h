@@ -3,9 +3,10 @@
 // (neighbours merged when one falls under block / 2). An edit moves at most one or two blocks'
 // entries (O(log n + block)); counting a range sums the sizes of the blocks before two
 // positions (O(log n + n / block)); listing it reads the entries in it.
-// Why blocks (measured at 1M items, docs/notes/vector-db.md, vdb5): an order-statistics tree
-// (libstdc++'s pb_ds) took 1.6-3 s to build and ~64 bytes per item; one sorted vector moves
-// 16 MB per edit (1.6 ms per overwrite).
+// Why blocks (bench/range_index.cc at 1M items; docs/notes/vector-db.md, vdb5): build 9 ms after
+// the sort, 1.9 us per overwrite, 1.6 us per count; an order-statistics tree (libstdc++'s pb_ds)
+// took 0.4-3 s to build (load-dependent), 2x longer per edit and ~64 bytes per item (blocks:
+// 16-32); one sorted vector moves 16 MB per overwrite (0.5-1.6 ms).
 //
 // Values compare as doubles (-0.0 == 0.0, as the filter compares them); NaN must not be inserted.
 // Thread safety: none (the attribute table's lock guards it).

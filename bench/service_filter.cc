@@ -19,7 +19,8 @@
 // the same random "rank" metadata; queries are fresh points of the mixture (not in the index).
 // Every item also gets "p1" = rank % 100 and "p01" = rank % 1000 (random 1 % and 0.1 % classes
 // for equality filters); --indexed KEYS (e.g. p1,p01) declares metadata keys indexed when the
-// collection is created (CollectionSpec.indexed_metadata_keys; the label always is). A server
+// collection is created (CollectionSpec.indexed_metadata_keys; the label always is; "rank", being
+// numeric, then gets a range index: `rank < x` and `a <= rank < b` read it). A server
 // started with BN_FILTER_INDEX=0 ignores the index (the same data without it: run with --reuse 1).
 // CountItems of each filter is timed too. --batch 0 skips the SearchBatch part; --only TEXT runs
 // only the filters whose name contains TEXT.
@@ -330,6 +331,17 @@ int main(int argc, char** argv) {
     f.mutable_range()->set_lt(s * n);
     char name[64];
     std::snprintf(name, sizeof(name), "rank < %.0f (%g %%)", s * n, 100 * s);
+    cases.push_back({name, f});
+  }
+  // Two-sided selective ranges away from the ends (a range index counts and lists them).
+  for (double s : {0.01, 0.001}) {
+    v1::Filter f;
+    f.mutable_range()->set_metadata_key("rank");
+    const double from = static_cast<double>(n / 3);
+    f.mutable_range()->set_gte(from);
+    f.mutable_range()->set_lt(from + s * n);
+    char name[80];
+    std::snprintf(name, sizeof(name), "%.0f <= rank < %.0f (%g %%)", from, from + s * n, 100 * s);
     cases.push_back({name, f});
   }
   {

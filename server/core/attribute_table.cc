@@ -1,6 +1,7 @@
 #include "server/core/attribute_table.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -66,15 +67,57 @@ std::vector<std::string> SortedUnique(std::vector<std::string> keys) {
   return keys;
 }
 
+std::vector<std::string> Intersection(const std::vector<std::string>& sorted,
+                                      std::vector<std::string> other) {
+  other = SortedUnique(std::move(other));
+  std::vector<std::string> out;
+  std::set_intersection(sorted.begin(), sorted.end(), other.begin(), other.end(),
+                        std::back_inserter(out));
+  return out;
+}
+
 }  // namespace
 
 AttributeTable::AttributeTable(std::string collection, std::vector<std::string> indexed_keys,
-                               bool use_index)
+                               const std::vector<std::string>& numeric_keys, bool use_index)
     : collection_(std::move(collection)),
       indexed_keys_(SortedUnique(std::move(indexed_keys))),
-      postings_(1 + indexed_keys_.size()) {
+      postings_(1 + indexed_keys_.size()),
+      range_keys_(Intersection(indexed_keys_, numeric_keys)) {
+  ranges_.resize(range_keys_.size());
   const char* env = std::getenv("BN_FILTER_INDEX");
   index_enabled_ = use_index && (env == nullptr || std::string(env) != "0");
+}
+
+const RangeIndex* AttributeTable::RangeOf(const std::string& key) const {
+  if (!index_enabled_) return nullptr;
+  auto it = std::lower_bound(range_keys_.begin(), range_keys_.end(), key);
+  if (it == range_keys_.end() || *it != key) return nullptr;
+  return &ranges_[it - range_keys_.begin()];
+}
+
+size_t AttributeTable::Reader::RangeCount(const std::string& key, double lower,
+                                          double upper) const {
+  const RangeIndex* range = table_->RangeOf(key);
+  return range == nullptr ? 0 : range->Count(lower, upper);
+}
+
+void AttributeTable::Reader::RangeItems(const std::string& key, double lower, double upper,
+                                        std::vector<uint64_t>* out) const {
+  const RangeIndex* range = table_->RangeOf(key);
+  if (range != nullptr) range->Items(lower, upper, out);
+}
+
+void AttributeTable::EditRanges(const Entry& entry, bool add) {
+  for (size_t i = 0; i < range_keys_.size(); ++i) {
+    double v;
+    if (entry.attrs.Find(range_keys_[i], &v) == nullptr || std::isnan(v)) continue;
+    if (add) {
+      ranges_[i].Insert(v, entry.item_no);
+    } else {
+      ranges_[i].Erase(v, entry.item_no);
+    }
+  }
 }
 
 size_t AttributeTable::Reader::EstimateMatches(const CompiledFilter& filter, size_t sample) const {
@@ -235,10 +278,23 @@ absl::Status AttributeTable::LoadAll(Store* store) {
   for (PostingMap& map : postings) {
     for (auto& [value, list] : map) std::sort(list.begin(), list.end());
   }
+  std::vector<RangeIndex> ranges;
+  for (size_t r = 0; r < range_keys_.size(); ++r) {
+    std::vector<RangeIndex::Key> keys;
+    for (const Entry& e : entries) {
+      double v;
+      if (e.attrs.Find(range_keys_[r], &v) != nullptr && !std::isnan(v)) {
+        keys.emplace_back(v, e.item_no);
+      }
+    }
+    std::sort(keys.begin(), keys.end());
+    ranges.emplace_back(keys);
+  }
   std::unique_lock<std::shared_mutex> lock(mu_);
   entries_.swap(entries);
   pos_.swap(pos);
   postings_.swap(postings);
+  ranges_.swap(ranges);
   return absl::OkStatus();
 }
 
@@ -289,9 +345,12 @@ void AttributeTable::Put(Entry entry, PostingEdits* edits) {
     for (const auto& [slot, value] : IndexedValues(old.attrs)) {
       edits->Remove(slot, *value, old.item_no);
     }
+    EditRanges(old, /*add=*/false);
+    EditRanges(entry, /*add=*/true);
     old = std::move(entry);
     return;
   }
+  EditRanges(entry, /*add=*/true);
   pos_[entry.item_no] = static_cast<uint32_t>(entries_.size());
   entries_.push_back(std::move(entry));
 }
@@ -303,6 +362,7 @@ void AttributeTable::Erase(uint64_t item_no, PostingEdits* edits) {
   for (const auto& [slot, value] : IndexedValues(entries_[at].attrs)) {
     edits->Remove(slot, *value, item_no);
   }
+  EditRanges(entries_[at], /*add=*/false);
   pos_.erase(it);
   if (at + 1 != entries_.size()) {
     entries_[at] = std::move(entries_.back());

@@ -11,8 +11,12 @@
 // Secondary index (CollectionSpec.indexed_metadata_keys): for the label and each indexed metadata
 // key, a posting list per value (the item numbers holding it, ascending), maintained by the same
 // loads and refreshes as the entries, so postings == what the entries hold at every reader.
-// They are derived, like the table: the store holds only the items (docs/notes/vector-db.md has
-// why: the filter needs them in memory anyway; rebuilding them costs a fraction of the load).
+// Range index: for each key both indexed and numeric (CollectionSpec.numeric_metadata_keys), the
+// items with a numeric value of it ordered by (value, item number) (range_index.h): a range
+// counts its items without reading them and lists them in O(log n + matches); a refresh edits it
+// per changed item (no pass over all items). They are derived, like the table: the store holds only
+// the items (docs/notes/vector-db.md has why: the filter needs them in memory anyway; rebuilding
+// them costs a fraction of the load).
 //
 // Thread safety: any thread. Readers share a lock; refreshes serialise among themselves and take
 // the lock exclusively only to apply what they read.
@@ -30,6 +34,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/core/item_filter.h"
+#include "server/core/range_index.h"
 
 namespace bn {
 
@@ -40,11 +45,12 @@ class AttributeTable {
   // Value -> item numbers holding it (ascending, never empty).
   using PostingMap = std::unordered_map<std::string, std::vector<uint64_t>>;
 
-  // `indexed_keys`: the metadata keys to keep postings for (the label always has them).
-  // use_index false, or BN_FILTER_INDEX=0 in the environment, hides the postings from readers
-  // (tests and benchmarks: the same data without the index).
+  // `indexed_keys`: the metadata keys to keep postings for (the label always has them); those
+  // also in `numeric_keys` get a range index too.
+  // use_index false, or BN_FILTER_INDEX=0 in the environment, hides the postings and range
+  // indexes from readers (tests and benchmarks: the same data without the index).
   explicit AttributeTable(std::string collection, std::vector<std::string> indexed_keys = {},
-                          bool use_index = true);
+                          const std::vector<std::string>& numeric_keys = {}, bool use_index = true);
   AttributeTable(const AttributeTable&) = delete;
   AttributeTable& operator=(const AttributeTable&) = delete;
 
@@ -80,6 +86,12 @@ class AttributeTable {
                                           const std::string& value) const override;
     // The posting lists of the label or of an indexed key; nullptr for a key not indexed.
     const PostingMap* PostingsOf(bool on_label, const std::string& key) const;
+    bool RangeIndexed(const std::string& key) const override {
+      return table_->RangeOf(key) != nullptr;
+    }
+    size_t RangeCount(const std::string& key, double lower, double upper) const override;
+    void RangeItems(const std::string& key, double lower, double upper,
+                    std::vector<uint64_t>* out) const override;
 
    private:
     friend class AttributeTable;
@@ -108,6 +120,10 @@ class AttributeTable {
   void Erase(uint64_t item_no, PostingEdits* edits);
   // The values `attrs` gives the indexed fields: (slot in postings_, value) pairs.
   std::vector<std::pair<size_t, const std::string*>> IndexedValues(const ItemAttrs& attrs) const;
+  // Adds (add) or removes the item's numeric values of the range-indexed keys.
+  void EditRanges(const Entry& entry, bool add);
+  // The range index of `key`; nullptr when there is none or the index is hidden.
+  const RangeIndex* RangeOf(const std::string& key) const;
 
   const std::string collection_;
   std::mutex refresh_mu_;  // Serialises refreshes.
@@ -122,6 +138,8 @@ class AttributeTable {
   const std::vector<std::string> indexed_keys_;  // Sorted, unique.
   // postings_[0]: the label's; postings_[1 + i]: indexed_keys_[i]'s. Guarded by mu_.
   std::vector<PostingMap> postings_;
+  const std::vector<std::string> range_keys_;  // Sorted: indexed_keys_ that are numeric.
+  std::vector<RangeIndex> ranges_;             // ranges_[i]: range_keys_[i]'s. Guarded by mu_.
   // False for use_index false or BN_FILTER_INDEX=0: the postings are kept but the planner is
   // told nothing is indexed.
   bool index_enabled_ = true;

@@ -1,5 +1,7 @@
 // The index plan of a compiled filter (item_filter.h): which posting lists hold every match.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "server/core/item_filter.h"
 
@@ -41,7 +43,11 @@ std::optional<IndexPlan> CompiledFilter::Plan(const Node& node, const PostingLoo
       }
       return plan;
     }
-    case Node::Kind::kRange:
+    case Node::Kind::kRange: {
+      if (!index.RangeIndexed(node.key)) return std::nullopt;
+      const auto [lower, upper] = HalfOpen(node);
+      return IndexPlan{index.RangeCount(node.key, lower, upper), true};
+    }
     case Node::Kind::kNot:
       return std::nullopt;
   }
@@ -66,10 +72,26 @@ void CompiledFilter::Collect(const Node& node, const PostingLookup& index,
     case Node::Kind::kAny:
       for (const Node& c : node.children) Collect(c, index, out);
       return;
-    case Node::Kind::kRange:
+    case Node::Kind::kRange: {
+      const auto [lower, upper] = HalfOpen(node);
+      index.RangeItems(node.key, lower, upper, out);
+      return;
+    }
     case Node::Kind::kNot:
       return;  // No plan: not called.
   }
+}
+
+std::pair<double, double> CompiledFilter::HalfOpen(const Node& node) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  // The bounds are finite (Compile); v > lo is v >= the next double above lo, v <= hi is v < it.
+  const double lower = !node.has_lo        ? -kInf
+                       : node.lo_inclusive ? node.lo
+                                           : std::nextafter(node.lo, kInf);
+  const double upper = !node.has_hi        ? kInf
+                       : node.hi_inclusive ? std::nextafter(node.hi, kInf)
+                                           : node.hi;
+  return {lower, upper};
 }
 
 std::optional<IndexPlan> CompiledFilter::PlanWithIndex(const PostingLookup& index) const {

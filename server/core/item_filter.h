@@ -59,6 +59,22 @@ class PostingLookup {
   // Only for an Indexed field.
   virtual const std::vector<uint64_t>* Postings(bool on_label, const std::string& key,
                                                 const std::string& value) const = 0;
+  // Whether the metadata key `key` has a range index (items ordered by numeric value).
+  virtual bool RangeIndexed(const std::string& key) const {
+    (void)key;
+    return false;
+  }
+  // The number of items whose numeric value v of `key` has lower <= v < upper (bounds may be
+  // infinite). Only for a RangeIndexed key.
+  virtual size_t RangeCount(const std::string& key, double lower, double upper) const {
+    (void)key, (void)lower, (void)upper;
+    return 0;
+  }
+  // Appends those items' numbers (in value order) to `out`. Only for a RangeIndexed key.
+  virtual void RangeItems(const std::string& key, double lower, double upper,
+                          std::vector<uint64_t>* out) const {
+    (void)key, (void)lower, (void)upper, (void)out;
+  }
 };
 
 // How a filter narrows with the index: `candidates` posting entries to read (an upper bound on
@@ -77,9 +93,10 @@ class CompiledFilter {
 
   bool Matches(const ItemAttrs& item) const { return Eval(root_, item); }
 
-  // The index plan (filter_plan.cc): an equality / `in` on an indexed field gives its postings;
-  // all_of takes its child with the fewest candidates; any_of the union of its children's when
-  // every child has a plan. Ranges and none_of have none. nullopt: the index does not narrow.
+  // The index plan (filter_plan.cc): an equality / `in` on an indexed field gives its postings,
+  // a range on a range-indexed key the items in it (both exact); all_of takes its child with the
+  // fewest candidates; any_of the union of its children's when every child has a plan. none_of
+  // has none. nullopt: the index does not narrow.
   std::optional<IndexPlan> PlanWithIndex(const PostingLookup& index) const;
   // The plan's candidates, ascending and unique: every matching item is among them. Requires
   // PlanWithIndex(index) to have a value.
@@ -99,6 +116,8 @@ class CompiledFilter {
   static std::optional<IndexPlan> Plan(const Node& node, const PostingLookup& index,
                                        size_t* best_child);
   static void Collect(const Node& node, const PostingLookup& index, std::vector<uint64_t>* out);
+  // A range node's bounds as lower <= v < upper (PostingLookup::RangeCount).
+  static std::pair<double, double> HalfOpen(const Node& node);
   Node root_;
 };
 

@@ -69,7 +69,8 @@ class CollectionRuntime {
         record_(std::move(record)),
         neighbours_(neighbour_cache_items),
         attributes_(name_,
-                    {spec_.indexed_metadata_keys().begin(), spec_.indexed_metadata_keys().end()}) {}
+                    {spec_.indexed_metadata_keys().begin(), spec_.indexed_metadata_keys().end()},
+                    {spec_.numeric_metadata_keys().begin(), spec_.numeric_metadata_keys().end()}) {}
 
   const std::string& name() const { return name_; }
 

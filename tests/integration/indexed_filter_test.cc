@@ -2,11 +2,13 @@
 // after upserts, overwrites and deletes (by ids and by filter), and again after a restart,
 // filtered Search / CountItems / ListItems return what the test computes from what it wrote;
 // bad key lists get INVALID_ARGUMENT and create nothing. Most filters here select under a
-// quarter of the items, so the server reads them from the index (the rest are scanned).
+// quarter of the items, so the server reads them from the index (the rest are scanned); ranges
+// on "weight" (numeric and indexed) read its range index, ranges on "price" scan.
 #include <signal.h>
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -32,7 +34,20 @@ struct Attrs {
   std::string label;
   std::string shop;  // Indexed; "" = absent.
   int price;         // Numeric, not indexed.
+  int weight;        // Numeric and indexed (-20..19: many items share a value).
 };
+
+v1::Filter Range(const std::string& key, std::optional<double> gt, std::optional<double> gte,
+                 std::optional<double> lt, std::optional<double> lte) {
+  v1::Filter f;
+  v1::NumericRange* r = f.mutable_range();
+  r->set_metadata_key(key);
+  if (gt) r->set_gt(*gt);
+  if (gte) r->set_gte(*gte);
+  if (lt) r->set_lt(*lt);
+  if (lte) r->set_lte(*lte);
+  return f;
+}
 
 v1::Filter Match(const std::string& key, std::vector<std::string> values) {
   v1::Filter f;
@@ -55,8 +70,12 @@ bool Holds(const v1::Filter& f, const Attrs& a) {
       return std::find(f.match().values().begin(), f.match().values().end(), v) !=
              f.match().values().end();
     }
-    case v1::Filter::kRange:
-      return a.price < f.range().lt();
+    case v1::Filter::kRange: {
+      const v1::NumericRange& r = f.range();
+      const double v = r.metadata_key() == "price" ? a.price : a.weight;
+      return (!r.has_gt() || v > r.gt()) && (!r.has_gte() || v >= r.gte()) &&
+             (!r.has_lt() || v < r.lt()) && (!r.has_lte() || v <= r.lte());
+    }
     case v1::Filter::kAllOf:
       return std::all_of(f.all_of().filters().begin(), f.all_of().filters().end(),
                          [&](const v1::Filter& c) { return Holds(c, a); });
@@ -91,7 +110,8 @@ class IndexedFilterTest : public ::testing::Test {
 
   Attrs RandomAttrs(int i) {
     return Attrs{"c" + std::to_string(rng_() % 4),
-                 rng_() % 6 == 0 ? "" : "s" + std::to_string(rng_() % 12), i};
+                 rng_() % 6 == 0 ? "" : "s" + std::to_string(rng_() % 12), i,
+                 static_cast<int>(rng_() % 40) - 20};
   }
 
   void Upsert(const std::vector<int>& ids) {
@@ -106,6 +126,7 @@ class IndexedFilterTest : public ::testing::Test {
       item->set_label(a.label);
       if (!a.shop.empty()) (*item->mutable_metadata())["shop"] = a.shop;
       (*item->mutable_metadata())["price"] = std::to_string(a.price);
+      (*item->mutable_metadata())["weight"] = std::to_string(a.weight);
       attrs_[id] = a;
     }
     v1::UpsertResponse r;
@@ -135,6 +156,17 @@ class IndexedFilterTest : public ::testing::Test {
       v1::Filter negated;  // No plan: scanned.
       *negated.mutable_none_of() = Match("shop", {"s2"});
       f.push_back(negated);
+      // Ranges on the range-indexed key: both bounds inclusive / exclusive, one bound, one value.
+      f.push_back(Range("weight", {}, 3, {}, 5));
+      f.push_back(Range("weight", -2, {}, 2, {}));
+      f.push_back(Range("weight", 15, {}, {}, {}));
+      f.push_back(Range("weight", {}, {}, {}, -18));
+      f.push_back(Range("weight", {}, 7, {}, 7));
+      f.push_back(Range("weight", 100, {}, {}, {}));
+      v1::Filter range_and;  // Indexed range AND an indexed equality.
+      *range_and.mutable_all_of()->add_filters() = Range("weight", {}, -10, 0, {});
+      *range_and.mutable_all_of()->add_filters() = Match("label", {"c0", "c3"});
+      f.push_back(range_and);
       return f;
     }();
     // Every item's distance to each query, from one unfiltered exact search.
@@ -218,10 +250,12 @@ TEST_F(IndexedFilterTest, FilteredReadsMatchTheWritesAcrossOverwritesDeletesAndA
   create.mutable_spec()->mutable_image()->set_width(kSide);
   create.mutable_spec()->mutable_image()->set_channels(1);
   create.mutable_spec()->add_numeric_metadata_keys("price");
+  create.mutable_spec()->add_numeric_metadata_keys("weight");
   create.mutable_spec()->add_indexed_metadata_keys("shop");
+  create.mutable_spec()->add_indexed_metadata_keys("weight");
   v1::Collection c;
   ASSERT_TRUE(collections_->CreateCollection(Ctx().get(), create, &c).ok());
-  ASSERT_EQ(c.spec().indexed_metadata_keys_size(), 1);
+  ASSERT_EQ(c.spec().indexed_metadata_keys_size(), 2);
   std::vector<v1::Input> examples;
   for (int i = 0; i < 60; ++i) examples.push_back(RandomImage());
   ASSERT_TRUE(UploadExamples(training_.get(), "shop", "train", examples).ok());

@@ -98,7 +98,8 @@ class Client(ItemsMixin, QueryMixin, TrainingMixin, AdminMixin):
         numeric_metadata_keys: metadata keys whose values are numbers, so that filters may
         take ranges on them (F.meta("price") < 50); upserts check their values.
         indexed_metadata_keys: metadata keys the server indexes (value -> items; the label
-        always is), so that selective equality / isin filters on them are fast."""
+        always is), so that selective equality / isin filters on them are fast (and
+        ranges on those also in numeric_metadata_keys)."""
         spec = collection_pb2.CollectionSpec()
         if image is not None:
             if vocabulary_size is not None or vocabulary is not None:

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/client_util.h"
 #include "tests/integration/server_process.h"
+#include "tests/util/filter_builders.h"
 #include "tests/util/temp_dir.h"
 
 namespace bn::testing {
@@ -25,6 +26,10 @@ namespace {
 
 namespace v1 = ::bottleneck::v1;
 using Code = grpc::StatusCode;
+using ::bn::test_filters::AllOf;
+using ::bn::test_filters::AnyOf;
+using ::bn::test_filters::Match;
+using ::bn::test_filters::NoneOf;
 
 constexpr int kItems = 300;
 constexpr int kSide = 8;
@@ -35,39 +40,10 @@ v1::Input RandomImage(std::mt19937* rng) {
   return RawGrey(kSide, kSide, pixels);
 }
 
-v1::Filter Match(const std::string& key, std::vector<std::string> values) {
-  v1::Filter f;
-  if (key == "label") {
-    f.mutable_match()->set_label(true);
-  } else {
-    f.mutable_match()->set_metadata_key(key);
-  }
-  for (auto& v : values) f.mutable_match()->add_values(v);
-  return f;
-}
-
 v1::Filter PriceBelow(double hi) {
   v1::Filter f;
   f.mutable_range()->set_metadata_key("price");
   f.mutable_range()->set_lt(hi);
-  return f;
-}
-
-v1::Filter Not(v1::Filter inner) {
-  v1::Filter f;
-  *f.mutable_none_of() = std::move(inner);
-  return f;
-}
-
-v1::Filter AllOf(std::vector<v1::Filter> parts) {
-  v1::Filter f;
-  for (auto& p : parts) *f.mutable_all_of()->add_filters() = std::move(p);
-  return f;
-}
-
-v1::Filter AnyOf(std::vector<v1::Filter> parts) {
-  v1::Filter f;
-  for (auto& p : parts) *f.mutable_any_of()->add_filters() = std::move(p);
   return f;
 }
 
@@ -187,11 +163,11 @@ TEST_P(FilteredSearchTest, ReturnsKMatchingItemsLikeTheExactFilteredSearch) {
       Match("label", {"c1"}),                                          // 20 %
       Match("colour", {"red"}),                                        // 33 %
       Match("label", {"c0", "c3"}),                                    // in
-      Not(Match("label", {"c0"})),                                     // negation
+      NoneOf(Match("label", {"c0"})),                                  // negation
       PriceBelow(30),                                                  // range, 10 %
       AllOf({Match("colour", {"blue"}), PriceBelow(100)}),             // AND
       AnyOf({Match("label", {"c2"}), AllOf({Match("colour", {"red"}),  // nested OR / AND / NOT
-                                            Not(PriceBelow(250))})}),
+                                            NoneOf(PriceBelow(250))})}),
   };
   double hits = 0, total = 0;
   for (size_t f = 0; f < filters.size(); ++f) {
@@ -418,7 +394,7 @@ TEST_P(FilteredSearchTest, DeletesByFilterAndReportsTheCount) {
   EXPECT_EQ(n.count(), static_cast<uint64_t>(kItems));
 
   // Items priced below 10 that are not red: i1 i2 i4 i5 i7 i8.
-  *del.mutable_filter() = AllOf({PriceBelow(10), Not(Match("colour", {"red"}))});
+  *del.mutable_filter() = AllOf({PriceBelow(10), NoneOf(Match("colour", {"red"}))});
   ASSERT_TRUE(items_->DeleteItems(Ctx().get(), del, &d).ok());
   EXPECT_EQ(d.deleted(), 6u);
   ASSERT_TRUE(items_->CountItems(Ctx().get(), count, &n).ok());
@@ -484,7 +460,7 @@ TEST_P(FilteredSearchTest, RejectsBadFiltersAndBatches) {
   }
   {
     v1::Filter f = Match("label", {"a"});
-    for (int i = 0; i < 8; ++i) f = Not(f);  // Depth 9.
+    for (int i = 0; i < 8; ++i) f = NoneOf(f);  // Depth 9.
     cases.push_back({f, "filters nest at most 8 deep"});
   }
   cases.push_back(

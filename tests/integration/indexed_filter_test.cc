@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/client_util.h"
 #include "tests/integration/server_process.h"
+#include "tests/util/filter_builders.h"
 #include "tests/util/temp_dir.h"
 
 namespace bn::testing {
@@ -26,6 +27,7 @@ namespace {
 
 namespace v1 = ::bottleneck::v1;
 using Code = grpc::StatusCode;
+using ::bn::test_filters::Match;
 
 constexpr int kSide = 8;
 
@@ -46,17 +48,6 @@ v1::Filter Range(const std::string& key, std::optional<double> gt, std::optional
   if (gte) r->set_gte(*gte);
   if (lt) r->set_lt(*lt);
   if (lte) r->set_lte(*lte);
-  return f;
-}
-
-v1::Filter Match(const std::string& key, std::vector<std::string> values) {
-  v1::Filter f;
-  if (key == "label") {
-    f.mutable_match()->set_label(true);
-  } else {
-    f.mutable_match()->set_metadata_key(key);
-  }
-  for (auto& v : values) f.mutable_match()->add_values(v);
   return f;
 }
 

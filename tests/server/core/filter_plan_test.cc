@@ -6,11 +6,13 @@
 
 #include "gtest/gtest.h"
 #include "server/core/item_filter.h"
+#include "tests/util/filter_builders.h"
 
 namespace bn {
 namespace {
 
 namespace v1 = ::bottleneck::v1;
+using ::bn::test_filters::Match;
 
 // Postings for the label and the metadata key "shop"; "price" is not indexed.
 class FakePostings : public PostingLookup {
@@ -30,17 +32,6 @@ class FakePostings : public PostingLookup {
   std::map<std::string, std::vector<uint64_t>> labels_{{"a", {1, 2, 3, 4, 5, 6}}, {"b", {7, 8}}};
   std::map<std::string, std::vector<uint64_t>> shops_{{"x", {2, 4}}, {"y", {5, 7, 9}}};
 };
-
-v1::Filter Match(const std::string& key, std::vector<std::string> values) {
-  v1::Filter f;
-  if (key == "label") {
-    f.mutable_match()->set_label(true);
-  } else {
-    f.mutable_match()->set_metadata_key(key);
-  }
-  for (auto& v : values) f.mutable_match()->add_values(v);
-  return f;
-}
 
 v1::Filter List(bool all, std::vector<v1::Filter> parts) {
   v1::Filter f;

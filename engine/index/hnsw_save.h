@@ -25,7 +25,8 @@ void PutPod(const T& value, std::string* out) {
 
 // Appends the saveIndex body of `h` to `*out`: the header fields in saveIndex's order and types,
 // the layer-0 block of every node (links, vector, item number), then per node the byte size of its
-// upper-layer links (u32) followed by them. One allocation of the exact size, no zero-filling.
+// upper-layer links (u32) followed by them. The body is reserved at its exact size once the
+// header is written (no zero-filling).
 void AppendSaveIndexBody(const hnswlib::HierarchicalNSW<float>& h, std::string* out) {
   const size_t count = h.cur_element_count;
   const size_t level0 = count * h.size_data_per_element_;
@@ -33,12 +34,6 @@ void AppendSaveIndexBody(const hnswlib::HierarchicalNSW<float>& h, std::string* 
   for (size_t i = 0; i < count; ++i) {
     if (h.element_levels_[i] > 0) upper += h.size_links_per_element_ * h.element_levels_[i];
   }
-  const size_t header = sizeof(h.offsetLevel0_) + sizeof(h.max_elements_) +
-                        sizeof(h.cur_element_count) + sizeof(h.size_data_per_element_) +
-                        sizeof(h.label_offset_) + sizeof(h.offsetData_) + sizeof(h.maxlevel_) +
-                        sizeof(h.enterpoint_node_) + sizeof(h.maxM_) + sizeof(h.maxM0_) +
-                        sizeof(h.M_) + sizeof(h.mult_) + sizeof(h.ef_construction_);
-  out->reserve(out->size() + header + level0 + count * sizeof(unsigned int) + upper);
   PutPod(h.offsetLevel0_, out);
   PutPod(h.max_elements_, out);
   PutPod(h.cur_element_count, out);
@@ -52,6 +47,7 @@ void AppendSaveIndexBody(const hnswlib::HierarchicalNSW<float>& h, std::string* 
   PutPod(h.M_, out);
   PutPod(h.mult_, out);
   PutPod(h.ef_construction_, out);
+  out->reserve(out->size() + level0 + count * sizeof(unsigned int) + upper);
   out->append(h.data_level0_memory_, level0);
   for (size_t i = 0; i < count; ++i) {
     const unsigned int bytes =

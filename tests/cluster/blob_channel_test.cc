@@ -19,9 +19,7 @@ TEST(BlobChannelTest, DeleteRemovesOnlyThatBlobsChunks) {
   testing::NatsCluster nats;
   std::string error;
   ASSERT_TRUE(nats.Start(dir.path(), 1, &error)) << error;
-  nats::ConnectOptions options;
-  options.servers = {nats.url(0)};
-  auto connection = nats::Connection::Connect(options);
+  auto connection = nats.Connect();
   ASSERT_TRUE(connection.ok()) << connection.status();
   BlobChannel blobs(connection->get(), Names("t"), /*chunk_bytes=*/1000);
   ASSERT_TRUE(blobs.EnsureStream(1).ok());

@@ -325,9 +325,7 @@ TEST_F(ClusterAliasesTest, RacesHaveOneWinnerAndBadInputGetsTheSingleNodesStatus
 
   // An alias left pointing at no collection (what a DeleteCollection racing a CreateAlias on
   // another node can leave, written here straight into the bucket): NOT_FOUND naming both.
-  nats::ConnectOptions options;
-  options.servers = cluster_.nats().urls();
-  auto connection = nats::Connection::Connect(options);
+  auto connection = cluster_.nats().Connect();
   ASSERT_TRUE(connection.ok()) << connection.status();
   nats::KvConfig config;
   config.bucket = "bottleneck_aliases";

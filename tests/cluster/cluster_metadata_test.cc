@@ -87,9 +87,7 @@ class ClusterMetadataTest : public ::testing::Test {
 };
 
 TEST_F(ClusterMetadataTest, NodeOfAnotherProtocolVersionIsRefusedAtStart) {
-  nats::ConnectOptions options;
-  options.servers = cluster_.nats().urls();
-  auto connection = nats::Connection::Connect(options);
+  auto connection = cluster_.nats().Connect();
   ASSERT_TRUE(connection.ok()) << connection.status();
   nats::KvConfig config;
   config.bucket = "bottleneck_meta";
@@ -225,9 +223,7 @@ TEST_F(ClusterMetadataTest, CollectionsAreSharedByEveryNodeAndTheirShardCountIsF
                grpc::StatusCode::NOT_FOUND;
       },
       10));
-  nats::ConnectOptions options;
-  options.servers = cluster_.nats().urls();
-  auto connection = nats::Connection::Connect(options);
+  auto connection = cluster_.nats().Connect();
   ASSERT_TRUE(connection.ok());
   EXPECT_EQ((*connection)->GetStream(created.cluster().stream()).status().code(),
             absl::StatusCode::kNotFound);

@@ -154,6 +154,12 @@ bool NatsCluster::WaitForJetStream(std::string* error) {
   return true;
 }
 
+absl::StatusOr<std::unique_ptr<nats::Connection>> NatsCluster::Connect() const {
+  nats::ConnectOptions options;
+  options.servers = urls();
+  return nats::Connection::Connect(options);
+}
+
 NatsCluster::~NatsCluster() {
   for (int i = 0; i < size(); ++i) Kill(i);
 }

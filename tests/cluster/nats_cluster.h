@@ -5,8 +5,12 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/cluster/nats_client.h"
 
 namespace bn::testing {
 
@@ -26,6 +30,8 @@ class NatsCluster {
   std::string url(int i) const;
   std::vector<std::string> urls() const;
   std::string urls_joined() const;
+  // A client connection to any of the servers (nats::Connection::Connect's errors).
+  absl::StatusOr<std::unique_ptr<nats::Connection>> Connect() const;
 
   // SIGKILLs server i (its store stays); Restart starts it again with the same configuration
   // and waits until it accepts connections.

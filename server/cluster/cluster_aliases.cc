@@ -6,10 +6,10 @@
 // collection (an alias never shares a collection's name; it names an existing collection) are
 // kept by writing first and then re-reading the other key through the stream leader, undoing
 // the write on a clash: CreateCollection does the same for aliases (cluster_collections.cc), and
-// of two racing writes at least one sees the other. What stays open: a DeleteCollection that
-// checked for aliases just before a CreateAlias/SwitchAlias of its target on another node wrote
-// and re-read (a few milliseconds) leaves that alias pointing at no collection; requests through
-// it then answer NOT_FOUND naming both until it is switched or deleted.
+// of two racing writes at least one sees the other. DeleteCollection marks the collection's
+// record (CollectionEntry.deleting_unix_ms) before it looks for aliases, and an alias write that
+// re-reads a marked record is undone with FAILED_PRECONDITION, so a delete and an alias write
+// racing on two nodes never leave an alias pointing at no collection (at worst both are refused).
 #include <algorithm>
 #include <iterator>
 
@@ -28,6 +28,11 @@ v1::Alias MakeAlias(const std::string& name, const std::string& collection) {
   alias.set_name(name);
   alias.set_collection(collection);
   return alias;
+}
+
+absl::Status BeingDeletedError(const std::string& collection) {
+  return absl::FailedPreconditionError("collection '" + collection +
+                                       "' is being deleted (a DeleteCollection is running)");
 }
 
 // Aliases cached at most: past it, expired entries are dropped (then all, if none had expired).
@@ -127,6 +132,7 @@ absl::StatusOr<v1::Alias> ClusterCollections::CreateAlias(const v1::CreateAliasR
   if (absl::Status s = ValidateName("collection", collection); !s.ok()) return s;
   const absl::Status name_is_collection = absl::AlreadyExistsError(
       "'" + name + "' is the name of a collection; an alias needs another name");
+  const absl::Status being_deleted = BeingDeletedError(collection);
   auto clash = context_.metadata->ReadCollection(name);
   if (!clash.ok()) return clash.status();
   if (clash->has_value()) return name_is_collection;
@@ -146,6 +152,7 @@ absl::StatusOr<v1::Alias> ClusterCollections::CreateAlias(const v1::CreateAliasR
         "collection '" + collection + "' not found" +
         (is_alias ? " (it is an alias; an alias must name a collection)" : ""));
   }
+  if (BeingDeleted((*target)->entry)) return being_deleted;
   auto revision = context_.metadata->aliases().Create(name, collection);
   if (!revision.ok()) {
     if (revision.status().code() != absl::StatusCode::kAlreadyExists) return revision.status();
@@ -158,13 +165,15 @@ absl::StatusOr<v1::Alias> ClusterCollections::CreateAlias(const v1::CreateAliasR
   auto after_target = context_.metadata->ReadCollection(collection);
   const bool clashes = !after_clash.ok() || after_clash->has_value();
   const bool target_gone = !after_target.ok() || !after_target->has_value();
-  if (clashes || target_gone) {
+  const bool deleting = !target_gone && BeingDeleted((*after_target)->entry);
+  if (clashes || target_gone || deleting) {
     if (absl::Status s = context_.metadata->aliases().Delete(name); !s.ok()) {
       BN_LOG(WARNING) << "alias " << name << ": undoing its creation failed: " << s;
     }
     if (!after_clash.ok()) return after_clash.status();
     if (clashes) return name_is_collection;
     if (!after_target.ok()) return after_target.status();
+    if (deleting) return being_deleted;
     return absl::NotFoundError("collection '" + collection + "' not found (deleted meanwhile)");
   }
   CacheAlias(name, collection, Clock::now());
@@ -187,6 +196,7 @@ absl::StatusOr<v1::Alias> ClusterCollections::SwitchAlias(const v1::SwitchAliasR
     if (!target->has_value()) {
       return absl::NotFoundError("collection '" + collection + "' not found");
     }
+    if (BeingDeleted((*target)->entry)) return BeingDeletedError(collection);
     auto revision = context_.metadata->aliases().Update(name, collection, (*current)->revision);
     if (!revision.ok()) {
       // Another switch or a delete came first: decide again on what the bucket holds now.
@@ -194,12 +204,15 @@ absl::StatusOr<v1::Alias> ClusterCollections::SwitchAlias(const v1::SwitchAliasR
       return revision.status();
     }
     auto after = context_.metadata->ReadCollection(collection);
-    if (!after.ok() || !after->has_value()) {
-      // The target was deleted meanwhile: put the previous one back unless the alias moved on.
+    const bool deleting = after.ok() && after->has_value() && BeingDeleted((*after)->entry);
+    if (!after.ok() || !after->has_value() || deleting) {
+      // The target was deleted (or is being deleted) meanwhile: put the previous one back unless
+      // the alias moved on.
       auto undone = context_.metadata->aliases().Update(name, previous, *revision);
       if (!undone.ok())
         BN_LOG(WARNING) << "alias " << name << ": undoing the switch: " << undone.status();
       if (!after.ok()) return after.status();
+      if (deleting) return BeingDeletedError(collection);
       return absl::NotFoundError("collection '" + collection + "' not found (deleted meanwhile)");
     }
     CacheAlias(name, collection, Clock::now());

@@ -194,22 +194,79 @@ absl::StatusOr<v1::ListCollectionsResponse> ClusterCollections::List() {
   return response;
 }
 
+bool ClusterCollections::BeingDeleted(const pb::CollectionEntry& entry) {
+  if (entry.deleting_unix_ms() == 0) return false;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  return now_ms - entry.deleting_unix_ms() <
+         std::chrono::duration_cast<std::chrono::milliseconds>(kDeletingMarkTtl).count();
+}
+
+absl::StatusOr<uint64_t> ClusterCollections::MarkDeleting(const std::string& name,
+                                                          Metadata::CollectionView view) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    pb::CollectionEntry entry = view.entry;
+    entry.set_deleting_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+    auto revision =
+        context_.metadata->collections().Update(name, entry.SerializeAsString(), view.revision);
+    if (revision.ok()) return *revision;
+    // The record changed meanwhile (a promotion, another delete's mark): mark what it is now.
+    if (revision.status().code() != absl::StatusCode::kFailedPrecondition) {
+      return revision.status();
+    }
+    auto again = context_.metadata->ReadCollection(name);
+    if (!again.ok()) return again.status();
+    if (!again->has_value()) return absl::NotFoundError("collection '" + name + "' not found");
+    view = **again;
+  }
+  return absl::AbortedError("collection '" + name + "': its record kept changing; retry");
+}
+
+void ClusterCollections::Unmark(const std::string& name, uint64_t revision) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    auto view = context_.metadata->ReadCollection(name);
+    if (!view.ok() || !view->has_value()) return;
+    pb::CollectionEntry entry = (*view)->entry;
+    if (entry.deleting_unix_ms() == 0) return;
+    entry.set_deleting_unix_ms(0);
+    auto updated =
+        context_.metadata->collections().Update(name, entry.SerializeAsString(), (*view)->revision);
+    if (updated.ok()) return;
+    if (updated.status().code() != absl::StatusCode::kFailedPrecondition) break;
+  }
+  // The mark then expires after kDeletingMarkTtl: until then no alias can be made to the
+  // collection (FAILED_PRECONDITION "being deleted").
+  BN_LOG(WARNING) << "collection " << name << ": clearing the delete mark of revision " << revision
+                  << " failed";
+}
+
 absl::Status ClusterCollections::Delete(const std::string& name) {
   if (absl::Status s = ValidateName("collection", name); !s.ok()) return s;
   auto view = context_.metadata->ReadCollection(name);
   if (!view.ok()) return view.status();
   if (!view->has_value()) return absl::NotFoundError("collection '" + name + "' not found");
+  const pb::CollectionEntry entry = (*view)->entry;
+  // Mark the record before looking for aliases: an alias written on another node meanwhile
+  // either is seen below or sees the mark when it re-reads the record, and is undone.
+  auto marked = MarkDeleting(name, **view);
+  if (!marked.ok()) return marked.status();
   auto aliases = AliasesOf(name);
-  if (!aliases.ok()) return aliases.status();
-  if (!aliases->empty()) {
+  if (!aliases.ok() || !aliases->empty()) {
+    Unmark(name, *marked);
+    if (!aliases.ok()) return aliases.status();
     return absl::FailedPreconditionError("alias '" + aliases->front() + "' points at collection '" +
                                          name + "': delete or switch the alias first");
   }
-  const pb::CollectionEntry entry = (*view)->entry;
   // The record first: from then on every node drops its replicas and every request fails with
   // NOT_FOUND; what remains below is garbage tied to this incarnation.
-  if (absl::Status s = context_.metadata->collections().Delete(name); !s.ok()) return s;
-  context_.metadata->Forget(name, (*view)->revision);
+  if (absl::Status s = context_.metadata->collections().Delete(name); !s.ok()) {
+    Unmark(name, *marked);
+    return s;
+  }
+  context_.metadata->Forget(name, *marked);
   if (absl::Status s = context_.nats->DeleteStream(entry.stream());
       !s.ok() && s.code() != absl::StatusCode::kNotFound) {
     BN_LOG(WARNING) << "collection " << name << ": log " << entry.stream() << " not deleted: " << s;

@@ -56,6 +56,9 @@ class ClusterCollections {
 
   // --- Aliases (cluster_aliases.cc) ---
   static constexpr std::chrono::milliseconds kAliasCacheTtl{1000};
+  // How long DeleteCollection's mark (CollectionEntry.deleting_unix_ms) keeps aliases off the
+  // collection: far longer than a delete takes, so that only a mark whose deleter died expires.
+  static constexpr std::chrono::seconds kDeletingMarkTtl{30};
   [[nodiscard]] absl::StatusOr<bottleneck::v1::Alias> CreateAlias(
       const bottleneck::v1::CreateAliasRequest& request);
   [[nodiscard]] absl::StatusOr<bottleneck::v1::Alias> SwitchAlias(
@@ -72,6 +75,12 @@ class ClusterCollections {
   // cache has).
   void CacheAlias(const std::string& name, std::optional<std::string> target,
                   Clock::time_point as_of);
+  // Whether DeleteCollection has marked `entry` and the mark is younger than kDeletingMarkTtl.
+  static bool BeingDeleted(const bottleneck::cluster::CollectionEntry& entry);
+  // DeleteCollection's mark: set on the record (conditioned on its revision, re-read on a race),
+  // returning the marked record's revision; Unmark clears it again when the delete is refused.
+  absl::StatusOr<uint64_t> MarkDeleting(const std::string& name, Metadata::CollectionView view);
+  void Unmark(const std::string& name, uint64_t revision);
   // The aliases pointing at `collection`, read from the bucket.
   absl::StatusOr<std::vector<std::string>> AliasesOf(const std::string& collection);
   // Reads alias `name` from the bucket (nullopt: none).

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <iostream>
@@ -353,6 +354,76 @@ TEST_F(ClusterAliasesTest, RacesHaveOneWinnerAndBadInputGetsTheSingleNodesStatus
   EXPECT_NE(out.find(R"("name":"live","collection":"green")"), std::string::npos) << out;
   EXPECT_EQ(cli({"aliases", "create", "x", "missing"}, &out), 1) << out;
   EXPECT_NE(out.find("NOT_FOUND"), std::string::npos) << out;
+}
+
+// A DeleteCollection on one node racing a CreateAlias or SwitchAlias of the same collection on
+// another: the delete marks the record before it looks for aliases, and the alias write re-reads
+// the record after writing, so an alias never outlives its collection. The rounds start one
+// request up to 6 ms after the other, across the few milliseconds both take.
+TEST_F(ClusterAliasesTest, DeleteRacingAnAliasWriteNeverLeavesTheAliasDangling) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(/*trained=*/false));
+  Api& a = *a_;
+  Api& b = *b_;
+  ASSERT_TRUE(CreateAlias(a, "moving", "blue").ok());
+  int deleted = 0, aliased = 0;
+  // Milliseconds the delete starts after the alias write (negative: before it).
+  const std::vector<int> offsets = {0, 1, 2, 3, 4, 6, -1, -2, -3, -5};
+  for (int round = 0; round < static_cast<int>(offsets.size()); ++round) {
+    const std::string name = "doomed-" + std::to_string(round);
+    const int offset = offsets[round];
+    ASSERT_TRUE(CreateFashionCollection(a, name, 1, 1).ok()) << name;
+    const bool switching = round % 2 == 1;
+    const std::string alias = switching ? "moving" : "to-" + name;
+    grpc::Status drop, write;
+    v1::DeleteCollectionRequest request;
+    request.set_name(name);
+    v1::DeleteCollectionResponse response;
+    std::thread other([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::max(0, -offset)));
+      write = switching ? SwitchAlias(b, alias, name) : CreateAlias(b, alias, name);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::max(0, offset)));
+    drop = a.collections->DeleteCollection(Ctx().get(), request, &response);
+    other.join();
+    std::cout << name << " (delete " << offset << " ms after)"
+              << (switching ? " switch: " : " create: ")
+              << (write.ok() ? "ok" : write.error_message())
+              << "; delete: " << (drop.ok() ? "ok" : drop.error_message()) << "\n";
+    EXPECT_FALSE(drop.ok() && write.ok()) << name;
+    if (!drop.ok()) {
+      EXPECT_EQ(drop.error_code(), Code::FAILED_PRECONDITION) << drop.error_message();
+    }
+    if (!write.ok()) {
+      EXPECT_TRUE(write.error_code() == Code::FAILED_PRECONDITION ||
+                  write.error_code() == Code::NOT_FOUND)
+          << write.error_message();
+    }
+    deleted += drop.ok();
+    aliased += write.ok();
+    // What the bucket and the records hold now, read through the other node: every alias names
+    // a collection that exists.
+    for (const auto& [alias_name, target] : ListAliases(b)) {
+      v1::GetCollectionRequest get;
+      get.set_name(target);
+      v1::Collection c;
+      grpc::Status found = b.collections->GetCollection(Ctx().get(), get, &c);
+      EXPECT_TRUE(found.ok()) << "alias " << alias_name << " -> " << target << ": "
+                              << found.error_message();
+    }
+    // Put things back for the next round: the alias off the collection, then the collection.
+    if (switching) {
+      ASSERT_TRUE(SwitchAlias(a, "moving", "blue").ok());
+    } else if (write.ok()) {
+      ASSERT_TRUE(DeleteAlias(a, alias).ok());
+    }
+    if (!drop.ok()) {
+      grpc::Status again = a.collections->DeleteCollection(Ctx().get(), request, &response);
+      EXPECT_TRUE(again.ok()) << name
+                              << ": the delete mark was not cleared: " << again.error_message();
+    }
+  }
+  std::cout << "deletes won " << deleted << ", alias writes won " << aliased << " of "
+            << offsets.size() << "\n";
 }
 
 }  // namespace

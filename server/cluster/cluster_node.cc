@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Open(const ClusterOpti
   metadata.node = options.node_id;
   metadata.bucket_replicas = options.stream_replicas;
   metadata.lease = options.lease;
+  metadata.heartbeat = options.heartbeat;
   auto opened = Metadata::Open(node->nats_.get(), node->names_, metadata);
   if (!opened.ok()) return opened.status();
   node->metadata_ = std::move(*opened);

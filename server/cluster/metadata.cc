@@ -199,13 +199,13 @@ void Metadata::ApplyMember(const nats::KvEntry& entry) {
 void Metadata::ApplyNode(const nats::KvEntry& entry) {
   if (entry.op != nats::KvEntry::Op::kPut) {
     node_view_.erase(entry.key);
+    liveness_.Forget(entry.key);
     return;
   }
   pb::NodeEntry node;
   if (!node.ParseFromString(entry.value)) return;
   const auto now = Clock::now();
   auto it = node_view_.find(entry.key);
-  Heartbeat& heartbeat = node_view_[entry.key];
   if (it == node_view_.end()) {
     // First sight (e.g. the initial values at start): as old as the bucket's timestamp says.
     const int64_t wall_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -214,24 +214,19 @@ void Metadata::ApplyNode(const nats::KvEntry& entry) {
     const auto limit = options_.lease + std::chrono::seconds(1);
     auto age = std::chrono::nanoseconds(std::max<int64_t>(0, wall_ns - entry.created_ns));
     if (age > limit) age = std::chrono::duration_cast<std::chrono::nanoseconds>(limit);
-    heartbeat.seen = now - std::chrono::duration_cast<Clock::duration>(age);
-  } else if (node.heartbeat() > it->second.entry.heartbeat() ||
-             node.start_unix() != it->second.entry.start_unix()) {
-    heartbeat.seen = now;  // A new heartbeat (or a restarted node).
+    liveness_.FirstSeen(entry.key, now - std::chrono::duration_cast<Clock::duration>(age), now);
+  } else if (node.heartbeat() > it->second.heartbeat() ||
+             node.start_unix() != it->second.start_unix()) {
+    liveness_.Moved(entry.key, now);  // A new heartbeat (or a restarted node).
   }
-  heartbeat.entry = std::move(node);
-  if (entry.key == options_.node) own_seen_ = now;
+  node_view_[entry.key] = std::move(node);
 }
 
 bool Metadata::LiveLocked(const std::string& node, Clock::time_point now, uint64_t* age_ms) const {
-  auto it = node_view_.find(node);
-  if (it == node_view_.end()) return false;
-  // A stale view (our own heartbeats are not coming back) judges as of when it was fresh.
-  const Clock::time_point reference = now - own_seen_ > options_.lease ? own_seen_ : now;
-  const auto age = now - it->second.seen;
-  *age_ms =
-      age.count() < 0 ? 0 : std::chrono::duration_cast<std::chrono::milliseconds>(age).count();
-  return reference - it->second.seen < options_.lease;
+  Clock::duration age;
+  const bool live = liveness_.Live(node, now, &age);
+  *age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(age).count();
+  return live;
 }
 
 std::optional<Metadata::CollectionView> Metadata::Collection(const std::string& name) const {
@@ -261,7 +256,7 @@ std::vector<Metadata::NodeView> Metadata::Nodes() const {
   std::vector<NodeView> out;
   for (const auto& [id, heartbeat] : node_view_) {
     NodeView view;
-    view.entry = heartbeat.entry;
+    view.entry = heartbeat;
     view.live = LiveLocked(id, now, &view.age_ms);
     out.push_back(std::move(view));
   }
@@ -273,7 +268,7 @@ std::optional<Metadata::NodeView> Metadata::Node(const std::string& id) const {
   auto it = node_view_.find(id);
   if (it == node_view_.end()) return std::nullopt;
   NodeView view;
-  view.entry = it->second.entry;
+  view.entry = it->second;
   view.live = LiveLocked(id, Clock::now(), &view.age_ms);
   return view;
 }

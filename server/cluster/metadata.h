@@ -3,11 +3,10 @@
 // placed on), node heartbeats, model versions, snapshots, datasets, jobs and aliases.
 //
 // Metadata keeps a local view of collections, members and heartbeats, updated by watcher threads,
-// so that routing reads memory. Liveness: a node is live while this node keeps receiving new
-// heartbeats from it within the lease. When this node's own view is stale (its own latest
-// heartbeat has not come back through the watch within the lease, e.g. while its NATS server
-// fails over), liveness is judged as of when the view was last fresh, so that a slow watch does
-// not declare every peer dead.
+// so that routing reads memory. Liveness (liveness.h): a node is live while this node keeps
+// receiving new heartbeats from it within the lease, counting only time during which this
+// node's own view is fresh (its own heartbeat comes back through the watch on time), so that an
+// outage of NATS or a slow watch does not declare peers dead, during it or right after it.
 //
 // Thread safety: every method may be called from any thread.
 // Errors: those of nats_client.h; FAILED_PRECONDITION from Open when the cluster runs another
@@ -28,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "bottleneck/cluster/internal.pb.h"
+#include "server/cluster/liveness.h"
 #include "server/cluster/names.h"
 #include "server/cluster/nats_client.h"
 
@@ -39,6 +39,7 @@ class Metadata {
     std::string node;         // This node's id.
     int bucket_replicas = 3;  // JetStream replicas of every bucket.
     std::chrono::milliseconds lease{5000};
+    std::chrono::milliseconds heartbeat{1000};  // The interval every node heartbeats at.
   };
 
   // Opens (creating when missing) every bucket, checks the cluster's protocol version (the first
@@ -96,7 +97,9 @@ class Metadata {
 
  private:
   Metadata(nats::Connection* connection, Options options)
-      : connection_(connection), options_(std::move(options)) {}
+      : connection_(connection),
+        options_(std::move(options)),
+        liveness_(options_.node, options_.lease, options_.heartbeat) {}
   absl::Status CheckProtocol(nats::KeyValue* meta);
   // Runs a watcher over `kv` on its own thread, calling `apply` under mutex_ for each entry.
   absl::Status StartWatch(nats::KeyValue* kv, std::function<void(const nats::KvEntry&)> apply);
@@ -117,13 +120,8 @@ class Metadata {
   std::map<std::string, CollectionView> collection_view_;
   std::map<std::string, uint64_t> deleted_collections_;  // Revision of the deletion.
   std::map<std::string, bottleneck::cluster::MemberEntry> member_view_;
-  struct Heartbeat {
-    bottleneck::cluster::NodeEntry entry;
-    std::chrono::steady_clock::time_point seen;  // When its counter last moved.
-  };
-  std::map<std::string, Heartbeat> node_view_;
-  // When this node's own heartbeat last came back through the watch.
-  std::chrono::steady_clock::time_point own_seen_ = std::chrono::steady_clock::now();
+  std::map<std::string, bottleneck::cluster::NodeEntry> node_view_;  // Latest heartbeats.
+  Liveness liveness_;
 
   struct Watch {
     std::unique_ptr<nats::KvWatcher> watcher;

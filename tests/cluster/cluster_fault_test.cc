@@ -368,6 +368,44 @@ TEST_F(ClusterFaultTest, NatsServerKilledWritesAndSearchesContinue) {
   CheckOracle("after a NATS server's loss");
 }
 
+// Two of the three NATS servers killed: JetStream has no quorum, so writes fail, but searches
+// read only the nodes' memory and local shards and must keep answering, during the outage and
+// after it. (Before liveness paused the lease while a node's own heartbeat was not coming back,
+// a node could judge its peers dead at either end of such an outage: "no live ready replica
+// (b down)".) Writes resume once the servers are back, and nothing acknowledged is lost.
+TEST_F(ClusterFaultTest, NatsQuorumLostSearchesContinueAndWritesResume) {
+  std::atomic<bool> stop{false};
+  std::thread workload([&] { RunWorkload(&stop); });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  cluster_.nats().Kill(1);
+  cluster_.nats().Kill(2);
+  const int searches_at_kill = searches_.load(), failed_at_kill = failed_searches_.load();
+  std::this_thread::sleep_for(std::chrono::seconds(6));  // Four leases of the harness's nodes.
+  const int searches_outage = searches_.load() - searches_at_kill;
+  const int failed_outage = failed_searches_.load() - failed_at_kill;
+  std::string error;
+  ASSERT_TRUE(cluster_.nats().Restart(1, &error)) << error;
+  ASSERT_TRUE(cluster_.nats().Restart(2, &error)) << error;
+  const int writes_at_restart = writes_.load();
+  const auto restarted = std::chrono::steady_clock::now();
+  const bool resumed = WaitFor([&] { return writes_.load() > writes_at_restart + 5; }, 60);
+  const double resume_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - restarted).count();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  stop = true;
+  workload.join();
+  const int failed_total = failed_searches_.load() - failed_at_kill;
+  std::cout << "2 of 3 NATS servers down for 6 s: " << searches_outage << " searches answered, "
+            << failed_outage << " failed; writes resumed " << resume_s
+            << " s after the restart; searches failed from the kill to the end: " << failed_total
+            << " of " << searches_.load() - searches_at_kill + failed_total << "; failed writes "
+            << failed_writes_ << "\n";
+  EXPECT_GT(searches_outage, 10) << "searches continue without a NATS quorum";
+  EXPECT_EQ(failed_total, 0) << (search_errors_.empty() ? "" : search_errors_[0]);
+  EXPECT_TRUE(resumed) << "no write acknowledged within 60 s of the restart";
+  CheckOracle("after the NATS quorum came back");
+}
+
 TEST_F(ClusterFaultTest, ReplicaKilledDuringIngestSearchesContinueAndItCatchesUp) {
   // b unless b holds no replica of this collection (then c, then a).
   const std::string node = NodeWithReplicas({"a", "c", "b"});

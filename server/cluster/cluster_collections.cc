@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -86,6 +87,7 @@ absl::StatusOr<v1::Collection> ClusterCollections::Create(
   entry.set_shards(shards);
   entry.set_replicas(replicas);
   entry.set_incarnation(NewIncarnation());
+  entry.set_placement(SharedPlacement());
   entry.set_stream(context_.names->LogStream(request.name(), entry.incarnation()));
   // The log first: a record is never visible without it.
   nats::StreamConfig stream;
@@ -192,6 +194,21 @@ absl::StatusOr<v1::ListCollectionsResponse> ClusterCollections::List() {
     *response.add_collections() = DescribeView(view);
   }
   return response;
+}
+
+uint32_t ClusterCollections::SharedPlacement() const {
+  // Every node places shards itself, so a scheme is used only when every member (dead ones
+  // too, by their last heartbeat) implements it; a member never seen heartbeating counts as 0.
+  std::map<std::string, uint32_t> implemented;
+  for (const Metadata::NodeView& node : context_.metadata->Nodes()) {
+    implemented[node.entry.node()] = node.entry.placement();
+  }
+  uint32_t scheme = kNewestPlacement;
+  for (const std::string& member : context_.metadata->Members()) {
+    auto it = implemented.find(member);
+    scheme = std::min(scheme, it == implemented.end() ? 0u : it->second);
+  }
+  return scheme;
 }
 
 bool ClusterCollections::BeingDeleted(const pb::CollectionEntry& entry) {

@@ -75,6 +75,8 @@ class ClusterCollections {
   // cache has).
   void CacheAlias(const std::string& name, std::optional<std::string> target,
                   Clock::time_point as_of);
+  // The newest placement scheme (names.h) every member implements, for a new collection.
+  uint32_t SharedPlacement() const;
   // Whether DeleteCollection has marked `entry` and the mark is younger than kDeletingMarkTtl.
   static bool BeingDeleted(const bottleneck::cluster::CollectionEntry& entry);
   // DeleteCollection's mark: set on the record (conditioned on its revision, re-read on a race),

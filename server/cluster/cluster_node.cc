@@ -160,6 +160,7 @@ absl::Status ClusterNode::PutHeartbeat() {
   entry.set_node(options_.node_id);
   entry.set_address(address_);
   entry.set_protocol_version(kProtocolVersion);
+  entry.set_placement(kNewestPlacement);
   entry.set_version(kVersion);
   entry.set_training(options_.training);
   entry.set_start_unix(start_ns_);

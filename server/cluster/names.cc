@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -39,9 +40,12 @@ uint32_t ShardOf(absl::string_view id, uint32_t shards) {
   return static_cast<uint32_t>(Fnv1a(id) % shards);
 }
 
-std::vector<std::string> Placement(absl::string_view collection, uint64_t incarnation,
-                                   uint32_t shard, uint32_t replicas,
-                                   const std::vector<std::string>& members) {
+namespace {
+
+// Members by rendezvous hash of (collection, incarnation, shard, node), best first, without
+// duplicates.
+std::vector<std::string> Ranked(absl::string_view collection, uint64_t incarnation, uint32_t shard,
+                                const std::vector<std::string>& members) {
   const std::string key = absl::StrCat(collection, "/", incarnation, "/", shard, "/");
   std::vector<std::pair<uint64_t, std::string>> scored;
   scored.reserve(members.size());
@@ -52,9 +56,32 @@ std::vector<std::string> Placement(absl::string_view collection, uint64_t incarn
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
   std::vector<std::string> out;
-  for (size_t i = 0; i < scored.size() && out.size() < replicas; ++i) {
+  for (size_t i = 0; i < scored.size(); ++i) {
     if (i > 0 && scored[i].second == scored[i - 1].second) continue;  // Duplicate member.
     out.push_back(scored[i].second);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> PlaceShards(absl::string_view collection,
+                                                  uint64_t incarnation, uint32_t shards,
+                                                  uint32_t replicas, uint32_t scheme,
+                                                  const std::vector<std::string>& members) {
+  std::vector<std::vector<std::string>> out(shards);
+  std::map<std::string, uint32_t> load;  // This collection's replicas per member so far.
+  const bool balanced = scheme == static_cast<uint32_t>(PlacementScheme::kBalanced);
+  for (uint32_t s = 0; s < shards; ++s) {
+    std::vector<std::string> ranked = Ranked(collection, incarnation, s, members);
+    if (balanced) {  // The least loaded first; the rendezvous rank among equals.
+      std::stable_sort(
+          ranked.begin(), ranked.end(),
+          [&](const std::string& a, const std::string& b) { return load[a] < load[b]; });
+    }
+    if (ranked.size() > replicas) ranked.resize(replicas);
+    for (const std::string& node : ranked) ++load[node];
+    out[s] = std::move(ranked);
   }
   return out;
 }

@@ -26,12 +26,27 @@ inline constexpr size_t kMaxClusterCollectionName = 58;
 // The shard of an item: FNV-1a 64 of its id, modulo `shards`.
 uint32_t ShardOf(absl::string_view id, uint32_t shards);
 
-// The nodes shard `shard` of a collection is placed on: the `replicas` members with the highest
-// rendezvous hash of (collection, incarnation, shard, node), best first. Fewer when there are
-// fewer members. Adding or removing a member moves only the shards whose placement includes it.
-std::vector<std::string> Placement(absl::string_view collection, uint64_t incarnation,
-                                   uint32_t shard, uint32_t replicas,
-                                   const std::vector<std::string>& members);
+// How a collection's shards are placed (CollectionEntry.placement).
+enum class PlacementScheme : uint32_t {
+  // Each shard on the `replicas` members with the highest rendezvous hash of (collection,
+  // incarnation, shard, node). Adding or removing a member moves only the shards whose
+  // placement includes it, but members can hold very different numbers of shards (4 shards on
+  // 4 nodes were measured as 3, 0, 1, 0).
+  kRendezvous = 0,
+  // Shards in order, each on the members holding the fewest of the collection's replicas so
+  // far, the rendezvous rank deciding among equals: every member holds its share, within one.
+  // Adding or removing a member can move more shards than rendezvous placement does.
+  kBalanced = 1,
+};
+constexpr uint32_t kNewestPlacement = static_cast<uint32_t>(PlacementScheme::kBalanced);
+
+// The nodes each shard of a collection is placed on (one list per shard, best first; fewer
+// than `replicas` when there are fewer members). Every node computes the same from the same
+// members. Unknown schemes are placed as kRendezvous.
+std::vector<std::vector<std::string>> PlaceShards(absl::string_view collection,
+                                                  uint64_t incarnation, uint32_t shards,
+                                                  uint32_t replicas, uint32_t scheme,
+                                                  const std::vector<std::string>& members);
 
 // InvalidArgument unless `value` is 1-64 characters of [A-Za-z0-9_-] (node ids, cluster names:
 // they become parts of NATS subjects and names).

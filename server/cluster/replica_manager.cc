@@ -66,9 +66,10 @@ void ReplicaManager::Reconcile() {
   };
   std::map<std::string, Want> desired;
   for (const auto& [name, view] : collections) {
+    const auto placed = PlaceShards(name, view.entry.incarnation(), view.entry.shards(),
+                                    view.entry.replicas(), view.entry.placement(), members);
     for (uint32_t s = 0; s < view.entry.shards(); ++s) {
-      const auto placement =
-          Placement(name, view.entry.incarnation(), s, view.entry.replicas(), members);
+      const std::vector<std::string>& placement = placed[s];
       if (std::find(placement.begin(), placement.end(), self) != placement.end()) {
         desired[Names::LocalShard(name, s)] = Want{&view.entry, s};
       }

@@ -6,11 +6,13 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "bottleneck/cluster/internal.pb.h"
 #include "bottleneck/v1/cluster.grpc.pb.h"
 #include "bottleneck/v1/collection.grpc.pb.h"
+#include "server/cluster/names.h"
 #include "server/cluster/nats_client.h"
 #include "tests/cluster/cluster_harness.h"
 #include "tests/integration/client_util.h"
@@ -234,6 +236,86 @@ TEST_F(ClusterMetadataTest, CollectionsAreSharedByEveryNodeAndTheirShardCountIsF
   ASSERT_TRUE(a->CreateCollection(Ctx().get(), ImageCollection("fashion", 2), &again).ok());
   EXPECT_NE(again.cluster().stream(), created.cluster().stream());
   EXPECT_EQ(again.cluster().replicas(), 2u) << "--replicas-per-shard's default";
+}
+
+// New collections are placed balanced (every node holds its share of the replicas) once every
+// member implements it; while a member's last heartbeat says it does not (an older build), they
+// keep rendezvous placement, which that member computes too.
+TEST_F(ClusterMetadataTest, ShardsArePlacedBalancedUnlessAMemberPredatesIt) {
+  std::string error;
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(cluster_.StartNode(id, {}, &error)) << error;
+  auto a = v1::CollectionService::NewStub(cluster_.Channel("a"));
+  auto admin = v1::ClusterService::NewStub(cluster_.Channel("a"));
+  auto nodes_seen = [&](size_t n) {
+    v1::Cluster info;
+    if (!admin->GetCluster(Ctx().get(), {}, &info).ok()) return false;
+    return static_cast<size_t>(info.nodes_size()) == n;
+  };
+  ASSERT_TRUE(WaitFor([&] { return nodes_seen(3); }, 20));
+  auto connection = cluster_.nats().Connect();
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  auto bucket = [&](const char* name) {
+    nats::KvConfig config;
+    config.bucket = std::string("bottleneck_") + name;
+    config.replicas = 3;
+    auto kv = (*connection)->EnsureKeyValue(config);
+    EXPECT_TRUE(kv.ok()) << kv.status();
+    return kv.ok() ? std::move(*kv) : nullptr;
+  };
+  auto collections = bucket("collections");
+  ASSERT_NE(collections, nullptr);
+  auto record = [&](const std::string& name) {
+    bottleneck::cluster::CollectionEntry entry;
+    auto value = collections->Get(name);
+    EXPECT_TRUE(value.ok() && value->has_value()) << name;
+    if (value.ok() && value->has_value()) {
+      EXPECT_TRUE(entry.ParseFromString((*value)->value));
+    }
+    return entry;
+  };
+  auto shards_per_node = [&](const std::string& name) {
+    v1::GetCollectionRequest get;
+    get.set_name(name);
+    v1::Collection seen;
+    EXPECT_TRUE(a->GetCollection(Ctx().get(), get, &seen).ok());
+    std::map<std::string, int> count;
+    for (const auto& shard : seen.cluster().shard_status()) {
+      for (const auto& node : shard.placement()) ++count[node];
+    }
+    return count;
+  };
+
+  v1::Collection created;
+  ASSERT_TRUE(a->CreateCollection(Ctx().get(), ImageCollection("spread", 6, 1), &created).ok());
+  EXPECT_EQ(record("spread").placement(), 1u);
+  const std::map<std::string, int> even = {{"a", 2}, {"b", 2}, {"c", 2}};
+  EXPECT_EQ(shards_per_node("spread"), even);
+
+  // A member whose heartbeat carries no placement field: an older build.
+  auto members = bucket("members");
+  auto nodes = bucket("nodes");
+  ASSERT_NE(members, nullptr);
+  ASSERT_NE(nodes, nullptr);
+  bottleneck::cluster::MemberEntry member;
+  member.set_node("old");
+  ASSERT_TRUE(members->Put("old", member.SerializeAsString()).ok());
+  bottleneck::cluster::NodeEntry old;
+  old.set_node("old");
+  old.set_address("127.0.0.1:1");
+  old.set_protocol_version(cluster::kProtocolVersion);
+  old.set_heartbeat(1);
+  ASSERT_TRUE(nodes->Put("old", old.SerializeAsString()).ok());
+  ASSERT_TRUE(WaitFor([&] { return nodes_seen(4); }, 20));
+  ASSERT_TRUE(a->CreateCollection(Ctx().get(), ImageCollection("legacy", 6, 1), &created).ok());
+  const bottleneck::cluster::CollectionEntry legacy = record("legacy");
+  EXPECT_EQ(legacy.placement(), 0u);
+  const auto expected =
+      cluster::PlaceShards("legacy", legacy.incarnation(), 6, 1, 0, {"a", "b", "c", "old"});
+  std::map<std::string, int> rendezvous;
+  for (const auto& shard : expected) ++rendezvous[shard[0]];
+  EXPECT_EQ(shards_per_node("legacy"), rendezvous);
+  // The balanced collection keeps its scheme (placed now over four members).
+  EXPECT_EQ(record("spread").placement(), 1u);
 }
 
 TEST_F(ClusterMetadataTest, NodesAreListedWithLivenessAndOnlyDeadOnesCanBeRemoved) {

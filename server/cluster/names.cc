@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace bn::cluster {
 namespace {
@@ -65,25 +68,109 @@ std::vector<std::string> Ranked(absl::string_view collection, uint64_t incarnati
 
 }  // namespace
 
-std::vector<std::vector<std::string>> PlaceShards(absl::string_view collection,
+namespace {
+
+std::vector<std::vector<std::string>> ComputePlacement(absl::string_view collection,
+                                                       uint64_t incarnation, uint32_t shards,
+                                                       uint32_t replicas, uint32_t scheme,
+                                                       const std::vector<std::string>& members) {
+  // Rendezvous placement first: each shard on its `replicas` best-ranked members.
+  std::vector<std::vector<std::string>> ranked(shards);
+  std::vector<std::vector<std::string>> out(shards);
+  for (uint32_t s = 0; s < shards; ++s) {
+    ranked[s] = Ranked(collection, incarnation, s, members);
+    out[s].assign(ranked[s].begin(),
+                  ranked[s].begin() + std::min<size_t>(replicas, ranked[s].size()));
+  }
+  if (scheme != static_cast<uint32_t>(PlacementScheme::kBalanced) || shards == 0 ||
+      ranked[0].empty()) {
+    return out;
+  }
+  // Balanced: the fewest moves from there that give every member floor(T / N) or ceil(T / N) of
+  // the T replicas. The members already holding the most get the ceil; then, while a member holds
+  // more than its target, one of its replicas moves to a member below target that the shard
+  // does not hold, the one ranked best for that shard.
+  const std::vector<std::string>& nodes = ranked[0];  // Every distinct member, once.
+  std::map<std::string, int64_t> load, target;
+  for (const std::string& node : nodes) load[node] = 0;
+  int64_t total = 0;
+  for (const auto& shard : out) {
+    for (const std::string& node : shard) ++load[node];
+    total += shard.size();
+  }
+  std::vector<std::string> by_load = nodes;
+  std::sort(by_load.begin(), by_load.end(), [&](const std::string& a, const std::string& b) {
+    return load[a] != load[b] ? load[a] > load[b] : a < b;
+  });
+  const int64_t n = by_load.size();
+  for (int64_t i = 0; i < n; ++i) target[by_load[i]] = total / n + (i < total % n ? 1 : 0);
+  std::vector<std::map<std::string, size_t>> rank(shards);
+  for (uint32_t s = 0; s < shards; ++s) {
+    for (size_t i = 0; i < ranked[s].size(); ++i) rank[s][ranked[s][i]] = i;
+  }
+  for (;;) {
+    const std::string* over = nullptr;
+    for (const std::string& node : by_load) {
+      if (load[node] > target[node] &&
+          (over == nullptr || load[node] - target[node] > load[*over] - target[*over])) {
+        over = &node;
+      }
+    }
+    if (over == nullptr) break;
+    uint32_t best_shard = 0;
+    const std::string* best = nullptr;
+    for (uint32_t s = 0; s < shards; ++s) {
+      auto& shard = out[s];
+      if (std::find(shard.begin(), shard.end(), *over) == shard.end()) continue;
+      for (const std::string& node : ranked[s]) {  // Best ranked first.
+        if (load[node] >= target[node]) continue;
+        if (std::find(shard.begin(), shard.end(), node) != shard.end()) continue;
+        if (best == nullptr || rank[s][node] < rank[best_shard][*best]) {
+          best = &node;
+          best_shard = s;
+        }
+        break;
+      }
+    }
+    if (best == nullptr)
+      break;  // Cannot happen: a member above target shares no shard with
+              // one below only if it holds no more than it.
+    auto& shard = out[best_shard];
+    *std::find(shard.begin(), shard.end(), *over) = *best;
+    --load[*over];
+    ++load[*best];
+  }
+  for (uint32_t s = 0; s < shards; ++s) {  // Best ranked first, as rendezvous placement.
+    std::sort(out[s].begin(), out[s].end(),
+              [&](const std::string& a, const std::string& b) { return rank[s][a] < rank[s][b]; });
+  }
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<const ShardPlacement> PlaceShards(absl::string_view collection,
                                                   uint64_t incarnation, uint32_t shards,
                                                   uint32_t replicas, uint32_t scheme,
                                                   const std::vector<std::string>& members) {
-  std::vector<std::vector<std::string>> out(shards);
-  std::map<std::string, uint32_t> load;  // This collection's replicas per member so far.
-  const bool balanced = scheme == static_cast<uint32_t>(PlacementScheme::kBalanced);
-  for (uint32_t s = 0; s < shards; ++s) {
-    std::vector<std::string> ranked = Ranked(collection, incarnation, s, members);
-    if (balanced) {  // The least loaded first; the rendezvous rank among equals.
-      std::stable_sort(
-          ranked.begin(), ranked.end(),
-          [&](const std::string& a, const std::string& b) { return load[a] < load[b]; });
-    }
-    if (ranked.size() > replicas) ranked.resize(replicas);
-    for (const std::string& node : ranked) ++load[node];
-    out[s] = std::move(ranked);
+  // Routing asks for every search: computed once per collection and membership (placing 400
+  // shards over 100 members takes milliseconds).
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const ShardPlacement>>* cache =
+      new std::map<std::string, std::shared_ptr<const ShardPlacement>>();
+  std::string key = absl::StrCat(collection, "/", incarnation, "/", shards, "/", replicas, "/",
+                                 scheme, "/", absl::StrJoin(members, ","));
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache->find(key);
+    if (it != cache->end()) return it->second;
   }
-  return out;
+  auto placed = std::make_shared<const ShardPlacement>(
+      ComputePlacement(collection, incarnation, shards, replicas, scheme, members));
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cache->size() >= 256) cache->clear();  // Old memberships and deleted collections.
+  cache->emplace(std::move(key), placed);
+  return placed;
 }
 
 absl::Status ValidateToken(absl::string_view field, absl::string_view value) {

@@ -6,6 +6,7 @@
 #define BOTTLENECK_SERVER_CLUSTER_NAMES_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,9 +34,9 @@ enum class PlacementScheme : uint32_t {
   // placement includes it, but members can hold very different numbers of shards (4 shards on
   // 4 nodes were measured as 3, 0, 1, 0).
   kRendezvous = 0,
-  // Shards in order, each on the members holding the fewest of the collection's replicas so
-  // far, the rendezvous rank deciding among equals: every member holds its share, within one.
-  // Adding or removing a member can move more shards than rendezvous placement does.
+  // Rendezvous placement, then the fewest replica moves that give every member its share of
+  // the collection's replicas within one (each move to the best-ranked member below its
+  // share). Adding a member moves somewhat more replicas than rendezvous placement alone.
   kBalanced = 1,
 };
 constexpr uint32_t kNewestPlacement = static_cast<uint32_t>(PlacementScheme::kBalanced);
@@ -43,7 +44,9 @@ constexpr uint32_t kNewestPlacement = static_cast<uint32_t>(PlacementScheme::kBa
 // The nodes each shard of a collection is placed on (one list per shard, best first; fewer
 // than `replicas` when there are fewer members). Every node computes the same from the same
 // members. Unknown schemes are placed as kRendezvous.
-std::vector<std::vector<std::string>> PlaceShards(absl::string_view collection,
+// Cached (shared, immutable) per collection, scheme and membership. Thread-safe.
+using ShardPlacement = std::vector<std::vector<std::string>>;
+std::shared_ptr<const ShardPlacement> PlaceShards(absl::string_view collection,
                                                   uint64_t incarnation, uint32_t shards,
                                                   uint32_t replicas, uint32_t scheme,
                                                   const std::vector<std::string>& members);

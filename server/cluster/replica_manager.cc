@@ -69,7 +69,7 @@ void ReplicaManager::Reconcile() {
     const auto placed = PlaceShards(name, view.entry.incarnation(), view.entry.shards(),
                                     view.entry.replicas(), view.entry.placement(), members);
     for (uint32_t s = 0; s < view.entry.shards(); ++s) {
-      const std::vector<std::string>& placement = placed[s];
+      const std::vector<std::string>& placement = (*placed)[s];
       if (std::find(placement.begin(), placement.end(), self) != placement.end()) {
         desired[Names::LocalShard(name, s)] = Want{&view.entry, s};
       }

@@ -21,11 +21,11 @@ std::vector<ShardTopology> Topology(const Metadata& metadata,
   const std::string& name = entry.collection().name();
   const std::vector<std::string> members = metadata.Members();
   std::vector<ShardTopology> shards(entry.shards());
-  std::vector<std::vector<std::string>> placement = PlaceShards(
-      name, entry.incarnation(), entry.shards(), entry.replicas(), entry.placement(), members);
+  const auto placement = PlaceShards(name, entry.incarnation(), entry.shards(), entry.replicas(),
+                                     entry.placement(), members);
   for (uint32_t s = 0; s < entry.shards(); ++s) {
     shards[s].shard = s;
-    shards[s].placement = std::move(placement[s]);
+    shards[s].placement = (*placement)[s];
   }
   for (const Metadata::NodeView& node : metadata.Nodes()) {
     for (const auto& report : node.entry.replicas()) {

@@ -310,7 +310,7 @@ TEST_F(ClusterMetadataTest, ShardsArePlacedBalancedUnlessAMemberPredatesIt) {
   const bottleneck::cluster::CollectionEntry legacy = record("legacy");
   EXPECT_EQ(legacy.placement(), 0u);
   const auto expected =
-      cluster::PlaceShards("legacy", legacy.incarnation(), 6, 1, 0, {"a", "b", "c", "old"});
+      *cluster::PlaceShards("legacy", legacy.incarnation(), 6, 1, 0, {"a", "b", "c", "old"});
   std::map<std::string, int> rendezvous;
   for (const auto& shard : expected) ++rendezvous[shard[0]];
   EXPECT_EQ(shards_per_node("legacy"), rendezvous);

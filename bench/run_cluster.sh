@@ -3,8 +3,10 @@
 # (Debian's nats-server) and bottleneckd nodes started here, synthetic 32-d float codes
 # (bench_service_load setup-synth: PCA-32 of a Gaussian mixture, so codes are the vectors).
 #
-#   bench/run_cluster.sh [--items N] [--seconds S] [--build-dir DIR] [--only 3x2]
-#   (default 200000 items, 5 s; --only 3x2 runs the last part alone: writes, fan-out, catch-up)
+#   bench/run_cluster.sh [--items N] [--seconds S] [--build-dir DIR] [--only 3x2|capacity]
+#                        [--shards "1 2 4"]
+#   (default 200000 items, 5 s; --only 3x2 runs the last part alone: writes, fan-out, catch-up;
+#   --only capacity the first alone, over the --shards counts)
 #
 # Prints "RESULT ..." lines (bench_service_load's, plus its own with what=rss|catchup|...):
 #   capacity   S = 1, 2, 4 shards on S nodes (one replica each): VmRSS of every node when idle
@@ -23,12 +25,14 @@ build="$root/build"
 items=200000
 seconds=5
 only=""
+capacity_shards="1 2 4"
 while [ $# -gt 0 ]; do
   case "$1" in
     --items) items="$2"; shift ;;
     --seconds) seconds="$2"; shift ;;
     --build-dir) build="$2"; shift ;;
     --only) only="$2"; shift ;;
+    --shards) capacity_shards="$2"; shift ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
   shift
@@ -140,7 +144,6 @@ synth=(--dim 32 --seed 7)
 echo "# run_cluster: items=$items seconds=$seconds $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- capacity: RSS per node over 1, 2, 4 shards ---
-capacity_shards="1 2 4"
 [ "$only" = 3x2 ] && capacity_shards=""
 for shards in $capacity_shards; do
   start_nats
@@ -178,7 +181,7 @@ for shards in $capacity_shards; do
 done
 
 # --- single node: writes without and with --sync-writes, search latency ---
-if [ "$only" != 3x2 ]; then
+if [ -z "$only" ]; then
 start_node single 15200
 "$load" setup-synth --server 127.0.0.1:15200 --collection synth --items "$items" "${synth[@]}" \
   --tag single-nosync
@@ -195,6 +198,7 @@ stop_all
 fi
 
 # --- 3 nodes, 3 shards x 2 replicas: writes, fan-out latency, catch-up ---
+[ "$only" = capacity ] && exit 0
 start_nats
 for id in a b c; do
   case $id in a) p=15300 ;; b) p=15301 ;; c) p=15302 ;; esac

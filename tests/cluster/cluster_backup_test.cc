@@ -1,0 +1,404 @@
+// Cluster mode, backups (cluster_backups.h, cluster_restore.h): a backup taken through one node
+// while a writer goes on through two, restored into a second, fresh 1-server NATS: every write
+// acknowledged before CreateBackup is in it, the writes in it are a prefix of the writer's order
+// (a consistent cut), deletes before the call are honoured, exact top-10 searches equal the
+// source's once the source is brought back to the cut, models, aliases and records come back.
+// Refusals (non-empty target, another protocol version, a damaged file) exit 1 and create
+// nothing.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "server/cluster/cluster_backups.h"
+#include "tests/cluster/cluster_harness.h"
+#include "tests/cluster/fashion_util.h"
+#include "tests/integration/client_util.h"
+
+namespace bn::testing {
+namespace {
+
+namespace v1 = ::bottleneck::v1;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using cluster::kClusterBackupManifest;
+
+constexpr int kBase = 600;   // Items "f-<i>" written before the writer starts.
+constexpr int kBatch = 10;   // Items per write of the writer ("w-<i>").
+constexpr int kDeleted = 5;  // f-0 .. f-4 are deleted before the backup.
+
+std::set<std::string> AllIds(Api& api, const std::string& collection) {
+  std::set<std::string> ids;
+  v1::ListItemsRequest request;
+  request.set_collection(collection);
+  request.set_page_size(500);
+  while (true) {
+    v1::ListItemsResponse response;
+    grpc::Status status = api.items->ListItems(Ctx(60).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    if (!status.ok()) break;
+    for (const auto& item : response.items()) ids.insert(item.item().id());
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  return ids;
+}
+
+v1::SearchResponse ExactTopTen(Api& api, const std::string& collection, const v1::Input& input,
+                               uint64_t min_sequence) {
+  v1::SearchRequest request;
+  request.set_collection(collection);
+  *request.mutable_input() = input;
+  request.set_k(10);
+  request.set_exact(true);
+  request.set_min_sequence(min_sequence);
+  v1::SearchResponse response;
+  grpc::Status status = api.query->Search(Ctx(60).get(), request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response;
+}
+
+// Same distances; ids equal except those tying with the 10th.
+void ExpectSameTopTen(const v1::SearchResponse& want, const v1::SearchResponse& got, int query) {
+  ASSERT_EQ(want.neighbors_size(), got.neighbors_size()) << "query " << query;
+  const int n = want.neighbors_size();
+  if (n == 0) return;
+  auto close = [](double a, double b) {
+    return std::fabs(a - b) <= 1e-4 * std::max(1.0, std::fabs(a));
+  };
+  const double last = want.neighbors(n - 1).distance();
+  std::set<std::string> a, b;
+  for (int i = 0; i < n; ++i) {
+    EXPECT_TRUE(close(want.neighbors(i).distance(), got.neighbors(i).distance()))
+        << "query " << query << " rank " << i;
+    if (!close(want.neighbors(i).distance(), last)) a.insert(want.neighbors(i).id());
+    if (!close(got.neighbors(i).distance(), last)) b.insert(got.neighbors(i).id());
+  }
+  EXPECT_EQ(a, b) << "query " << query;
+}
+
+// bottleneckd --cluster ... --restore BACKUP (one-shot) against `target`'s NATS.
+int RunRestore(ClusterHarness& target, const std::string& backup, std::string* output,
+               const std::string& cluster_name = "bottleneck") {
+  return RunProgram(
+      {BN_BOTTLENECKD, "--cluster", target.nats().urls_joined(), "--cluster-name", cluster_name,
+       "--stream-replicas", std::to_string(std::min(3, target.nats().size())), "--restore", backup,
+       "--data-dir", target.dir() + "/restore-" + cluster_name},
+      output);
+}
+
+// True when NATS holds no bucket of cluster `name` (a refused restore created nothing).
+bool NothingCreated(ClusterHarness& target, const std::string& name) {
+  auto connection = target.nats().Connect();
+  if (!connection.ok()) return false;
+  for (const char* bucket : {"_collections", "_meta", "_aliases"}) {
+    auto stream = (*connection)->GetStream("KV_" + name + bucket);
+    if (stream.status().code() != absl::StatusCode::kNotFound) return false;
+  }
+  return true;
+}
+
+TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowledgedWrite) {
+  const auto test_start = Clock::now();
+  std::string error;
+  ClusterHarness source;
+  ASSERT_TRUE(source.StartNats(&error)) << error;
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(source.StartNode(id, {}, &error)) << error;
+  Api a(source.Channel("a")), b(source.Channel("b"));
+  const LabeledImages& images = Fashion(DatasetSplit::kTest, 4000);
+  ASSERT_TRUE(CreateFashionCollection(a, "fashion", 3, 2).ok());
+  ASSERT_TRUE(CreateFashionCollection(a, "empty", 1, 1).ok());
+  ASSERT_TRUE(UploadFashion(a, "fashion", "train", 300).ok());
+  ASSERT_EQ(TrainPca(b, "fashion", "train", 8, /*promote=*/true).model_version(), 1u);
+  ASSERT_TRUE(source.WaitForReady("a", "fashion", 2, 1)) << source.last_seen();
+  // The coordinator: a node without a replica of shard 0, so that at least one shard is cut on
+  // another node (through ShardService.BackupShard) and moved to it over JetStream.
+  std::string coordinator;
+  {
+    v1::GetCollectionRequest request;
+    request.set_name("fashion");
+    v1::Collection collection;
+    ASSERT_TRUE(a.collections->GetCollection(Ctx().get(), request, &collection).ok());
+    const auto& placement = collection.cluster().shard_status(0).placement();
+    for (const char* id : {"a", "b", "c"}) {
+      if (std::find(placement.begin(), placement.end(), id) == placement.end()) coordinator = id;
+    }
+    ASSERT_FALSE(coordinator.empty()) << collection.cluster().DebugString();
+  }
+  Api via(source.Channel(coordinator));
+  const std::string other = coordinator == "a" ? "b" : "a";
+  Api elsewhere(source.Channel(other));
+  UpsertFashion(a, "fashion", images, 0, kBase, "f-");
+  {
+    v1::DeleteItemsRequest request;
+    request.set_collection("fashion");
+    for (int i = 0; i < kDeleted; ++i) request.add_ids("f-" + std::to_string(i));
+    v1::DeleteItemsResponse response;
+    ASSERT_TRUE(b.items->DeleteItems(Ctx().get(), request, &response).ok());
+  }
+  {
+    v1::CreateAliasRequest request;
+    request.set_name("live");
+    request.set_collection("fashion");
+    v1::Alias alias;
+    ASSERT_TRUE(a.collections->CreateAlias(Ctx().get(), request, &alias).ok());
+  }
+
+  // The writer: batches of new items through a and b in turn, one after the other; the oracle
+  // keeps the acknowledged batches in order.
+  std::mutex mutex;
+  std::vector<int> acked;  // Batch numbers, in acknowledgement (= write) order.
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0};
+  std::thread writer([&] {
+    for (int batch = 0; !stop && (kBase + (batch + 1) * kBatch) <= 4000; ++batch) {
+      Api& via = batch % 2 == 0 ? a : b;
+      v1::UpsertRequest request;
+      request.set_collection("live");
+      for (int i = 0; i < kBatch; ++i) {
+        const int n = batch * kBatch + i;
+        v1::Item* item = request.add_items();
+        item->set_id("w-" + std::to_string(n));
+        *item->mutable_input() = FashionInput(images, kBase + n);
+        item->set_label("writer");
+      }
+      v1::UpsertResponse response;
+      if (via.items->Upsert(Ctx().get(), request, &response).ok()) {
+        std::lock_guard<std::mutex> lock(mutex);
+        acked.push_back(batch);
+      } else {
+        ++failed;
+        break;  // The prefix check needs a gap-free order.
+      }
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  size_t acked_before = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    acked_before = acked.size();
+  }
+  v1::CreateBackupRequest create;
+  create.set_name("mid");
+  v1::Backup backup;
+  const auto backup_start = Clock::now();
+  grpc::Status created = via.collections->CreateBackup(Ctx(120).get(), create, &backup);
+  const double backup_seconds = std::chrono::duration<double>(Clock::now() - backup_start).count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  ASSERT_EQ(failed.load(), 0);
+  ASSERT_GT(acked_before, 0u);
+  EXPECT_EQ(backup.name(), "mid");
+  EXPECT_TRUE(fs::exists(fs::path(backup.path()) / kClusterBackupManifest)) << backup.path();
+  EXPECT_GT(backup.size_bytes(), 0u);
+  ASSERT_EQ(backup.collections_size(), 2);
+  EXPECT_EQ(backup.collections(0).name(), "empty");
+  EXPECT_EQ(backup.collections(0).item_count(), 0u);
+  EXPECT_EQ(backup.collections(1).name(), "fashion");
+  EXPECT_EQ(backup.collections(1).serving_model_version(), 1u);
+  ASSERT_EQ(backup.aliases_size(), 1);
+  EXPECT_EQ(backup.aliases(0).name(), "live");
+  std::cout << "backup of " << backup.collections(1).item_count() << " items: " << backup_seconds
+            << " s, " << backup.size_bytes() << " bytes; writes acknowledged "
+            << "before it " << acked_before << " batches, in all " << acked.size()
+            << "; coordinator " << coordinator << "\n";
+  // The coordinator's and the replicas' own account of the cut (hold times).
+  for (const char* id : {"a", "b", "c"}) {
+    std::istringstream log(source.NodeStderr(id));
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("cut at log") != std::string::npos) std::cout << id << ": " << line << "\n";
+    }
+  }
+  {
+    v1::ListBackupsResponse listed;
+    ASSERT_TRUE(via.collections->ListBackups(Ctx().get(), {}, &listed).ok());
+    ASSERT_EQ(listed.backups_size(), 1);
+    EXPECT_EQ(listed.backups(0).name(), "mid");
+    EXPECT_EQ(listed.backups(0).path(), backup.path());
+    v1::ListBackupsResponse on_other;  // Each node lists the backups in its own --backup-dir.
+    ASSERT_TRUE(elsewhere.collections->ListBackups(Ctx().get(), {}, &on_other).ok());
+    EXPECT_EQ(on_other.backups_size(), 0);
+    v1::Backup again;
+    EXPECT_EQ(via.collections->CreateBackup(Ctx().get(), create, &again).error_code(),
+              grpc::StatusCode::ALREADY_EXISTS);
+  }
+
+  // Restore into a fresh 1-server NATS (the backup came from R=3).
+  ClusterHarness target;
+  ASSERT_TRUE(target.StartNats(&error, 1)) << error;
+  // Refusals first, each under a fresh cluster name: nothing may be created.
+  {
+    const fs::path copy = fs::path(target.dir()) / "damaged";
+    fs::copy(backup.path(), copy);
+    std::string damaged;
+    for (const auto& entry : fs::directory_iterator(copy)) {
+      if (entry.path().extension() == ".snap" && fs::file_size(entry.path()) > 100) {
+        damaged = entry.path().string();
+      }
+    }
+    ASSERT_FALSE(damaged.empty());
+    {
+      std::fstream file(damaged, std::ios::in | std::ios::out | std::ios::binary);
+      file.seekp(60);
+      file.put('\x7f');
+    }
+    std::string output;
+    int status = RunRestore(target, copy.string(), &output, "crc");
+    ASSERT_TRUE(WIFEXITED(status)) << output;
+    EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+    EXPECT_NE(output.find("damaged"), std::string::npos) << output;
+    EXPECT_TRUE(NothingCreated(target, "crc"));
+
+    const fs::path other = fs::path(target.dir()) / "other-version";
+    fs::copy(backup.path(), other);
+    std::ifstream in(other / kClusterBackupManifest);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string manifest = text.str();
+    const std::string field = "\"protocol_version\": 1";
+    const size_t at = manifest.find(field);
+    ASSERT_NE(at, std::string::npos);
+    manifest.replace(at, field.size(), "\"protocol_version\": 99");
+    std::ofstream(other / kClusterBackupManifest, std::ios::trunc) << manifest;
+    status = RunRestore(target, other.string(), &output, "version");
+    ASSERT_TRUE(WIFEXITED(status)) << output;
+    EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+    EXPECT_NE(output.find("protocol version 99"), std::string::npos) << output;
+    EXPECT_TRUE(NothingCreated(target, "version"));
+  }
+  const auto restore_start = Clock::now();
+  std::string output;
+  int status = RunRestore(target, backup.path(), &output);
+  const double restore_seconds =
+      std::chrono::duration<double>(Clock::now() - restore_start).count();
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  ASSERT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_NE(output.find("restored backup mid"), std::string::npos) << output;
+  // Into a cluster that now has collections: refused, nothing changed.
+  status = RunRestore(target, backup.path(), &output);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+  EXPECT_NE(output.find("is not empty"), std::string::npos) << output;
+
+  for (const char* id : {"x", "y"}) ASSERT_TRUE(target.StartNode(id, {}, &error)) << error;
+  Api x(target.Channel("x")), y(target.Channel("y"));
+  ASSERT_TRUE(target.WaitForReady("x", "fashion", 2, 1)) << target.last_seen();
+  // The replicas restored the cut snapshots (they did not replay the republished log).
+  EXPECT_NE((target.NodeStderr("x") + target.NodeStderr("y")).find("restoring the snapshot at"),
+            std::string::npos);
+  const std::set<std::string> restored = AllIds(y, "fashion");
+  EXPECT_EQ(restored.size(), backup.collections(1).item_count());
+  // Every write acknowledged before the call is there; the deleted ones are not.
+  for (int i = 0; i < kBase; ++i) {
+    EXPECT_EQ(restored.count("f-" + std::to_string(i)), i < kDeleted ? 0u : 1u) << i;
+  }
+  std::vector<int> order;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    order = acked;
+  }
+  auto in_backup = [&](int batch) {
+    int n = 0;
+    for (int i = 0; i < kBatch; ++i) {
+      n += static_cast<int>(restored.count("w-" + std::to_string(batch * kBatch + i)));
+    }
+    return n;
+  };
+  for (size_t k = 0; k < acked_before; ++k) {
+    EXPECT_EQ(in_backup(order[k]), kBatch) << "batch " << order[k] << " acknowledged before";
+  }
+  // A prefix of the write order: whole batches, then at most one partial batch, then nothing.
+  size_t whole = 0;
+  while (whole < order.size() && in_backup(order[whole]) == kBatch) ++whole;
+  for (size_t k = whole + 1; k < order.size(); ++k) {
+    EXPECT_EQ(in_backup(order[k]), 0) << "batch " << order[k] << " after the cut";
+  }
+  std::cout << "restore: " << restore_seconds << " s; " << restored.size() << " items: " << whole
+            << " whole writer batches of " << order.size() << " (" << acked_before
+            << " acknowledged before the call)\n";
+
+  // The source brought back to the cut (the writer's later items deleted): the same exact top-10.
+  v1::DeleteItemsRequest later;
+  later.set_collection("fashion");
+  for (int batch : order) {
+    for (int i = 0; i < kBatch; ++i) {
+      const std::string id = "w-" + std::to_string(batch * kBatch + i);
+      if (restored.count(id) == 0) later.add_ids(id);
+    }
+  }
+  uint64_t sequence = 0;
+  if (later.ids_size() > 0) {
+    v1::DeleteItemsResponse response;
+    ASSERT_TRUE(a.items->DeleteItems(Ctx().get(), later, &response).ok());
+    sequence = response.sequence();
+  }
+  EXPECT_EQ(AllIds(a, "fashion"), restored);
+  for (int q = 0; q < 20; ++q) {
+    const v1::Input input = FashionInput(images, 3900 + q);
+    ExpectSameTopTen(ExactTopTen(a, "fashion", input, sequence),
+                     ExactTopTen(q % 2 == 0 ? x : y, "live", input, 0), q);
+  }
+  // Records, models, aliases, items.
+  v1::GetCollectionRequest get;
+  get.set_name("empty");
+  v1::Collection empty;
+  ASSERT_TRUE(x.collections->GetCollection(Ctx().get(), get, &empty).ok());
+  EXPECT_EQ(empty.cluster().shards(), 1u);
+  v1::ListModelsRequest models_request;
+  models_request.set_collection("fashion");
+  v1::ListModelsResponse models;
+  ASSERT_TRUE(y.models->ListModels(Ctx().get(), models_request, &models).ok());
+  ASSERT_EQ(models.models_size(), 1);
+  EXPECT_TRUE(models.models(0).serving());
+  v1::ListAliasesResponse aliases;
+  ASSERT_TRUE(x.collections->ListAliases(Ctx().get(), {}, &aliases).ok());
+  ASSERT_EQ(aliases.aliases_size(), 1);
+  EXPECT_EQ(aliases.aliases(0).collection(), "fashion");
+  v1::GetItemRequest item_request;
+  item_request.set_collection("fashion");
+  item_request.set_id("w-0");
+  v1::GetItemResponse from_source, from_restored;
+  ASSERT_TRUE(a.items->GetItem(Ctx().get(), item_request, &from_source).ok());
+  ASSERT_TRUE(x.items->GetItem(Ctx().get(), item_request, &from_restored).ok());
+  EXPECT_EQ(from_source.item().SerializeAsString(), from_restored.item().SerializeAsString());
+  // The restored cluster takes writes.
+  v1::UpsertRequest upsert;
+  upsert.set_collection("live");
+  v1::Item* item = upsert.add_items();
+  item->set_id("after-restore");
+  *item->mutable_input() = FashionInput(images, 3999);
+  v1::UpsertResponse upserted;
+  ASSERT_TRUE(x.items->Upsert(Ctx().get(), upsert, &upserted).ok());
+  item_request.set_id("after-restore");
+  item_request.set_min_sequence(upserted.sequence());
+  EXPECT_TRUE(y.items->GetItem(Ctx().get(), item_request, &from_restored).ok());
+
+  // DeleteBackup: gone from the list and the disk.
+  v1::DeleteBackupRequest remove;
+  remove.set_name("mid");
+  v1::DeleteBackupResponse removed;
+  ASSERT_TRUE(via.collections->DeleteBackup(Ctx().get(), remove, &removed).ok());
+  EXPECT_EQ(removed.backup().name(), "mid");
+  EXPECT_FALSE(fs::exists(backup.path()));
+  v1::ListBackupsResponse listed;
+  ASSERT_TRUE(via.collections->ListBackups(Ctx().get(), {}, &listed).ok());
+  EXPECT_EQ(listed.backups_size(), 0);
+  std::cout << "test took " << std::chrono::duration<double>(Clock::now() - test_start).count()
+            << " s\n";
+}
+
+}  // namespace
+}  // namespace bn::testing

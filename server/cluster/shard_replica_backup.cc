@@ -6,6 +6,7 @@
 #include "engine/store/collection_store.h"
 #include "engine/util/log.h"
 #include "server/cluster/blob_channel.h"
+#include "server/cluster/nats_client.h"
 #include "server/cluster/shard_replica.h"
 #include "server/core/runtime.h"
 
@@ -83,7 +84,25 @@ absl::StatusOr<pb::SnapshotEntry> ShardReplica::Cut(
         absl::StrCat("shard ", shard_, " of collection '", collection_, "' has applied ",
                      applied_.load(), ", past the cut ", cut, "; retry the backup")));
   }
-  if (absl::Status s = WaitForSequence(cut, deadline); !s.ok()) return fail(s);
+  // Every message of this shard up to the cut applied (the cut is a sequence the log had when
+  // it was read, so every message at or below it is stored). Not WaitForSequence: its shortcut
+  // (complete_through_) trusts sequences that searches name.
+  while (true) {
+    auto next = context_.nats->NextMessage(stream_, subject_, applied_.load() + 1);
+    if (!next.ok()) return fail(absl::UnavailableError(std::string(next.status().message())));
+    if (!next->has_value() || (*next)->stream_sequence > cut) break;
+    const uint64_t target = (*next)->stream_sequence;
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!applied_cv_.wait_until(lock, deadline,
+                                [&] { return stopped_ || applied_.load() >= target; }) ||
+        stopped_) {
+      lock.unlock();
+      return fail(absl::UnavailableError(
+          absl::StrCat("shard ", shard_, " of collection '", collection_, "' on node ",
+                       context_.options->node_id, " has applied its log up to ", applied_.load(),
+                       ", not yet the backup's cut ", cut)));
+    }
+  }
   auto runtime = this->runtime();
   if (runtime == nullptr) return fail(absl::UnavailableError("the replica is not prepared"));
   auto serving = runtime->serving();

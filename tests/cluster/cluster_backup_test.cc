@@ -21,7 +21,10 @@
 #include <sstream>
 #include <thread>
 
+#include "bottleneck/cluster/internal.grpc.pb.h"
 #include "server/cluster/cluster_backups.h"
+#include "server/cluster/names.h"
+#include "server/cluster/nats_client.h"
 #include "tests/cluster/cluster_harness.h"
 #include "tests/cluster/fashion_util.h"
 #include "tests/integration/client_util.h"
@@ -396,8 +399,104 @@ TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowle
   v1::ListBackupsResponse listed;
   ASSERT_TRUE(via.collections->ListBackups(Ctx().get(), {}, &listed).ok());
   EXPECT_EQ(listed.backups_size(), 0);
+  // The CLI drives them in cluster mode too (the same RPCs).
+  auto cli = [&](std::vector<std::string> args, std::string* out) {
+    args.insert(args.begin(), {BN_CLI, "--server", source.address(coordinator)});
+    const int status = RunProgram(args, out);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string out;
+  EXPECT_EQ(cli({"backups", "create", "by-cli"}, &out), 0) << out;
+  EXPECT_NE(out.find("fashion="), std::string::npos) << out;
+  EXPECT_EQ(cli({"backups", "list"}, &out), 0) << out;
+  EXPECT_NE(out.find("by-cli"), std::string::npos) << out;
+  EXPECT_EQ(cli({"backups", "delete", "by-cli"}, &out), 0) << out;
+  EXPECT_EQ(cli({"backups", "delete", "by-cli"}, &out), 1) << out;
+  EXPECT_NE(out.find("NOT_FOUND"), std::string::npos) << out;
   std::cout << "test took " << std::chrono::duration<double>(Clock::now() - test_start).count()
             << " s\n";
+}
+
+// A coordinator that dies after holding a replica (it never sends the cut): the replica resumes
+// applying by itself within ClusterBackups::kHoldTimeout, and the late cut is refused. A second
+// backup cannot hold a held replica; a release resumes it at once.
+TEST(ClusterBackupTest, AHeldReplicaResumesByItselfAndALateCutIsRefused) {
+  std::string error;
+  ClusterHarness cluster;
+  ASSERT_TRUE(cluster.StartNats(&error, 1)) << error;
+  ASSERT_TRUE(cluster.StartNode("a", {}, &error)) << error;
+  Api a(cluster.Channel("a"));
+  ASSERT_TRUE(CreateFashionCollection(a, "held", 1, 1).ok());
+  ASSERT_TRUE(cluster.WaitForReady("a", "held", 1)) << cluster.last_seen();
+  auto connection = cluster.nats().Connect();
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  nats::KvConfig config;
+  config.bucket = "bottleneck_collections";
+  auto bucket = (*connection)->EnsureKeyValue(config);
+  ASSERT_TRUE(bucket.ok()) << bucket.status();
+  auto record = (*bucket)->Get("held");
+  ASSERT_TRUE(record.ok() && record->has_value());
+  bottleneck::cluster::CollectionEntry entry;
+  ASSERT_TRUE(entry.ParseFromString((*record)->value));
+
+  auto shards = bottleneck::cluster::ShardService::NewStub(cluster.Channel("a"));
+  auto call = [&](bottleneck::cluster::BackupShardRequest::Phase phase, uint64_t id,
+                  uint64_t cut = 0) {
+    bottleneck::cluster::BackupShardRequest request;
+    request.set_protocol_version(cluster::kProtocolVersion);
+    request.set_collection("held");
+    request.set_incarnation(entry.incarnation());
+    request.set_shard(0);
+    request.set_backup_id(id);
+    request.set_phase(phase);
+    request.set_cut(cut);
+    bottleneck::cluster::BackupShardResponse response;
+    return shards->BackupShard(Ctx(10).get(), request, &response);
+  };
+  const LabeledImages& images = Fashion(DatasetSplit::kTest, 10);
+  int written = 0;
+  auto write = [&]() {
+    v1::UpsertRequest request;
+    request.set_collection("held");
+    v1::Item* item = request.add_items();
+    item->set_id("i-" + std::to_string(written));
+    *item->mutable_input() = FashionInput(images, written % 10);
+    ++written;
+    v1::UpsertResponse response;
+    EXPECT_TRUE(a.items->Upsert(Ctx().get(), request, &response).ok());
+    return response.sequence();
+  };
+  auto applied = [&](uint64_t sequence, int seconds) {
+    v1::GetItemRequest request;
+    request.set_collection("held");
+    request.set_id("i-" + std::to_string(written - 1));
+    request.set_min_sequence(sequence);
+    v1::GetItemResponse response;
+    return a.items->GetItem(Ctx(seconds).get(), request, &response).ok();
+  };
+
+  using Phase = bottleneck::cluster::BackupShardRequest;
+  ASSERT_TRUE(call(Phase::HOLD, 42).ok());
+  const auto held = Clock::now();
+  EXPECT_EQ(call(Phase::HOLD, 43).error_code(), grpc::StatusCode::UNAVAILABLE);
+  uint64_t sequence = write();
+  EXPECT_FALSE(applied(sequence, 1)) << "the held replica applied a write";
+  EXPECT_TRUE(WaitFor([&] { return applied(sequence, 2); }, 15));
+  const double resumed = std::chrono::duration<double>(Clock::now() - held).count();
+  EXPECT_LT(resumed, 7.0);
+  grpc::Status late = call(Phase::CUT, 42, sequence);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << late.error_message();
+  std::cout << "held replica resumed by itself after " << resumed << " s\n";
+
+  ASSERT_TRUE(call(Phase::HOLD, 44).ok());
+  sequence = write();
+  EXPECT_FALSE(applied(sequence, 1));
+  const auto released = Clock::now();
+  ASSERT_TRUE(call(Phase::RELEASE, 44).ok());
+  EXPECT_TRUE(applied(sequence, 10));
+  const double after_release = std::chrono::duration<double>(Clock::now() - released).count();
+  EXPECT_LT(after_release, 3.0);
+  std::cout << "released replica applied within " << after_release << " s\n";
 }
 
 }  // namespace

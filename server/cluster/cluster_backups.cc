@@ -334,6 +334,7 @@ absl::StatusOr<v1::Backup> ClusterBackups::CreateLocked(const std::string& name)
   manifest.set_cluster(context_.names->cluster());
   v1::Backup* backup = manifest.mutable_backup();
   backup->set_name(name);
+  backup->set_node(context_.options->node_id);
   *backup->mutable_create_time() = TimeUtil::GetCurrentTime();
   // From the bucket, not this node's view: a collection created through another node just
   // before the call is in the backup.
@@ -395,6 +396,14 @@ absl::StatusOr<v1::Backup> ClusterBackups::CreateLocked(const std::string& name)
   fs::rename(tmp, final_dir, ec);
   if (ec) return fail(FromErrorCode(ec, "cannot rename " + tmp.string()));
   if (absl::Status s = FsyncPath(root.string(), true); !s.ok()) return s;
+  // Listed for every node. The directory is the truth on this node: a failed put only hides it
+  // from the other nodes' lists.
+  if (auto put = Retrying([&] {
+        return context_.metadata->backups().Put(BackupKey(name), backup->SerializeAsString());
+      });
+      !put.ok()) {
+    BN_LOG(WARNING) << "backup " << name << " is not listed for the other nodes: " << put.status();
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   BN_LOG(INFO) << "backup " << name << " written to " << final_dir.string() << " in " << seconds
@@ -403,13 +412,34 @@ absl::StatusOr<v1::Backup> ClusterBackups::CreateLocked(const std::string& name)
   return *backup;
 }
 
+std::string ClusterBackups::BackupKey(const std::string& name) const {
+  return context_.options->node_id + "." + name;
+}
+
+absl::StatusOr<std::vector<v1::Backup>> ClusterBackups::OtherNodesBackups() const {
+  nats::KeyValue& bucket = context_.metadata->backups();
+  auto keys = bucket.Keys();
+  if (!keys.ok()) return keys.status();
+  std::vector<v1::Backup> out;
+  for (const std::string& key : *keys) {
+    if (absl::StartsWith(key, context_.options->node_id + ".")) continue;
+    auto value = bucket.Get(key);
+    if (!value.ok()) return value.status();
+    v1::Backup backup;
+    if (value->has_value() && backup.ParseFromString((*value)->value)) {
+      out.push_back(std::move(backup));
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<v1::ListBackupsResponse> ClusterBackups::List() const {
   v1::ListBackupsResponse response;
   std::error_code ec;
-  if (!fs::exists(backup_dir_, ec)) return response;
   std::vector<v1::Backup> found;
-  for (auto it = fs::directory_iterator(backup_dir_, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
+  const bool exists = fs::exists(backup_dir_, ec);
+  for (auto it = exists ? fs::directory_iterator(backup_dir_, ec) : fs::directory_iterator();
+       !ec && it != fs::end(it); it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.empty() || name[0] == '.' || !it->is_directory(ec)) continue;
     auto manifest = ReadClusterBackup(it->path().string());
@@ -418,8 +448,16 @@ absl::StatusOr<v1::ListBackupsResponse> ClusterBackups::List() const {
       continue;
     }
     found.push_back(manifest->backup());
+    found.back().set_node(context_.options->node_id);
   }
   if (ec) return FromErrorCode(ec, "cannot list the backup directory " + backup_dir_);
+  // The other nodes' backups, from the bucket (this node's own: from its directory above).
+  auto others = OtherNodesBackups();
+  if (others.ok()) {
+    for (auto& b : *others) found.push_back(std::move(b));
+  } else {
+    BN_LOG(WARNING) << "backups: listing only this node's (" << others.status() << ")";
+  }
   std::sort(found.begin(), found.end(), [](const v1::Backup& a, const v1::Backup& b) {
     const int64_t ta = TimeUtil::TimestampToNanoseconds(a.create_time());
     const int64_t tb = TimeUtil::TimestampToNanoseconds(b.create_time());
@@ -441,8 +479,19 @@ absl::StatusOr<v1::DeleteBackupResponse> ClusterBackups::Delete(
   v1::DeleteBackupResponse response;
   auto manifest = ReadClusterBackup(dir.string());
   if (absl::IsNotFound(manifest.status())) {
-    return absl::NotFoundError("backup '" + request.name() + "' not found in " + root.string() +
-                               " (each node lists and deletes the backups it wrote)");
+    auto others = OtherNodesBackups();
+    if (!others.ok()) return others.status();
+    for (const v1::Backup& b : *others) {
+      if (b.name() != request.name()) continue;
+      std::string address = "?";
+      if (auto node = context_.metadata->Node(b.node()); node.has_value()) {
+        address = node->entry.address();
+      }
+      return absl::FailedPreconditionError(
+          absl::StrCat("backup '", request.name(), "' is in the --backup-dir of node ", b.node(),
+                       " (at ", address, "): delete it through that node"));
+    }
+    return absl::NotFoundError("backup '" + request.name() + "' not found");
   }
   if (manifest.ok()) {
     *response.mutable_backup() = manifest->backup();
@@ -461,6 +510,12 @@ absl::StatusOr<v1::DeleteBackupResponse> ClusterBackups::Delete(
   if (ec) {
     BN_LOG(WARNING) << "backup " << request.name() << " deleted but " << trash.string()
                     << " not removed: " << ec.message();
+  }
+  if (absl::Status s =
+          Retrying([&] { return context_.metadata->backups().Delete(BackupKey(request.name())); });
+      !s.ok()) {
+    BN_LOG(WARNING) << "backup " << request.name()
+                    << " deleted but still listed for the other nodes: " << s;
   }
   BN_LOG(INFO) << "backup " << request.name() << " deleted (" << dir.string() << ")";
   return response;

@@ -1,7 +1,10 @@
 // Backups in cluster mode (docs/cluster.md, "Backups"): CreateBackup on any node writes a
-// backup of the whole cluster into that node's --backup-dir; ListBackups and DeleteBackup
-// answer for the backups in the directory of the node asked. `bottleneckd --cluster URLS
-// --restore DIR` restores one into a fresh cluster (cluster_restore.h).
+// backup of the whole cluster into that node's --backup-dir and lists it in the backups bucket
+// (key <node>.<name>, value the v1.Backup with its node). ListBackups on any node answers every
+// node's backups (its own from its directory, the others' from the bucket); DeleteBackup deletes
+// a backup of the node asked (FAILED_PRECONDITION naming the node that holds it otherwise).
+// `bottleneckd --cluster URLS --restore DIR` restores one into a fresh cluster
+// (cluster_restore.h).
 //
 // A backup is the directory <backup_dir>/<name>:
 //   cluster-backup.json  the manifest (internal.proto's BackupManifest, proto3 JSON): protocol
@@ -36,6 +39,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "bottleneck/cluster/internal.pb.h"
@@ -55,7 +59,7 @@ class ClusterBackups {
 
   [[nodiscard]] absl::StatusOr<bottleneck::v1::Backup> Create(
       const bottleneck::v1::CreateBackupRequest& request);
-  // This node's backups, oldest first.
+  // Every node's backups, oldest first (this node's as its directory has them).
   [[nodiscard]] absl::StatusOr<bottleneck::v1::ListBackupsResponse> List() const;
   [[nodiscard]] absl::StatusOr<bottleneck::v1::DeleteBackupResponse> Delete(
       const bottleneck::v1::DeleteBackupRequest& request);
@@ -68,6 +72,10 @@ class ClusterBackups {
 
  private:
   absl::StatusOr<bottleneck::v1::Backup> CreateLocked(const std::string& name);
+  // This node's key of backup `name` in the backups bucket.
+  std::string BackupKey(const std::string& name) const;
+  // The backups the other nodes wrote, as the backups bucket lists them.
+  absl::StatusOr<std::vector<bottleneck::v1::Backup>> OtherNodesBackups() const;
   // Cuts one collection into `dir` (files c<index>-...), filling `record`.
   absl::Status BackupCollection(const bottleneck::cluster::CollectionEntry& entry, int index,
                                 const std::string& dir,

@@ -231,9 +231,22 @@ TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowle
     ASSERT_EQ(listed.backups_size(), 1);
     EXPECT_EQ(listed.backups(0).name(), "mid");
     EXPECT_EQ(listed.backups(0).path(), backup.path());
-    v1::ListBackupsResponse on_other;  // Each node lists the backups in its own --backup-dir.
+    EXPECT_EQ(listed.backups(0).node(), coordinator);
+    // Any node lists it (from the backups bucket); only its node deletes it.
+    v1::ListBackupsResponse on_other;
     ASSERT_TRUE(elsewhere.collections->ListBackups(Ctx().get(), {}, &on_other).ok());
-    EXPECT_EQ(on_other.backups_size(), 0);
+    ASSERT_EQ(on_other.backups_size(), 1);
+    EXPECT_EQ(on_other.backups(0).node(), coordinator);
+    EXPECT_EQ(on_other.backups(0).path(), backup.path());
+    EXPECT_EQ(on_other.backups(0).collections(1).item_count(), backup.collections(1).item_count());
+    v1::DeleteBackupRequest remove;
+    remove.set_name("mid");
+    v1::DeleteBackupResponse removed;
+    grpc::Status refused = elsewhere.collections->DeleteBackup(Ctx().get(), remove, &removed);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << refused.error_message();
+    EXPECT_NE(refused.error_message().find("node " + coordinator), std::string::npos)
+        << refused.error_message();
     v1::Backup again;
     EXPECT_EQ(via.collections->CreateBackup(Ctx().get(), create, &again).error_code(),
               grpc::StatusCode::ALREADY_EXISTS);
@@ -398,6 +411,8 @@ TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowle
   EXPECT_FALSE(fs::exists(backup.path()));
   v1::ListBackupsResponse listed;
   ASSERT_TRUE(via.collections->ListBackups(Ctx().get(), {}, &listed).ok());
+  EXPECT_EQ(listed.backups_size(), 0);
+  ASSERT_TRUE(elsewhere.collections->ListBackups(Ctx().get(), {}, &listed).ok());
   EXPECT_EQ(listed.backups_size(), 0);
   // The CLI drives them in cluster mode too (the same RPCs).
   auto cli = [&](std::vector<std::string> args, std::string* out) {

@@ -425,6 +425,10 @@ TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowle
   EXPECT_NE(out.find("fashion="), std::string::npos) << out;
   EXPECT_EQ(cli({"backups", "list"}, &out), 0) << out;
   EXPECT_NE(out.find("by-cli"), std::string::npos) << out;
+  EXPECT_EQ(cli({"backups", "restore", "by-cli"}, &out), 0) << out;
+  EXPECT_NE(out.find("bottleneckd --cluster NATS_URLS --cluster-name NAME --restore "),
+            std::string::npos)
+      << out;
   EXPECT_EQ(cli({"backups", "delete", "by-cli"}, &out), 0) << out;
   EXPECT_EQ(cli({"backups", "delete", "by-cli"}, &out), 1) << out;
   EXPECT_NE(out.find("NOT_FOUND"), std::string::npos) << out;

@@ -6,6 +6,7 @@
 // Refusals (non-empty target, another protocol version, a damaged file) exit 1 and create
 // nothing.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -516,6 +517,115 @@ TEST(ClusterBackupTest, AHeldReplicaResumesByItselfAndALateCutIsRefused) {
   const double after_release = std::chrono::duration<double>(Clock::now() - released).count();
   EXPECT_LT(after_release, 3.0);
   std::cout << "released replica applied within " << after_release << " s\n";
+}
+
+// The coordinator SIGKILLed during a backup, while it waits for the hold of a shard whose node
+// is stopped (SIGSTOP): no backup becomes visible on any node; the replicas it already held
+// resume by themselves within the hold timeout; after the coordinator's restart a backup of the
+// same name succeeds (its hidden .tmp- directory is no obstacle).
+TEST(ClusterBackupTest, CoordinatorKilledMidBackupLeavesNoBackupAndHeldReplicasResume) {
+  std::string error;
+  ClusterHarness cluster;
+  ASSERT_TRUE(cluster.StartNats(&error, 1)) << error;
+  const std::vector<std::string> nodes = {"a", "b", "c"};
+  for (const auto& id : nodes) ASSERT_TRUE(cluster.StartNode(id, {}, &error)) << error;
+  Api a(cluster.Channel("a"));
+  ASSERT_TRUE(CreateFashionCollection(a, "k", 6, 1).ok());
+  ASSERT_TRUE(cluster.WaitForReady("a", "k", 1)) << cluster.last_seen();
+  v1::GetCollectionRequest get;
+  get.set_name("k");
+  v1::Collection collection;
+  ASSERT_TRUE(a.collections->GetCollection(Ctx().get(), get, &collection).ok());
+  std::vector<std::string> owner;
+  for (const auto& shard : collection.cluster().shard_status()) {
+    ASSERT_EQ(shard.placement_size(), 1);
+    owner.push_back(shard.placement(0));
+  }
+  // Shards are held in order, and the hold of the first shard on the stopped node blocks: pick
+  // roles so that the third node ("writer_node") owns a shard before that one (it is then held).
+  std::string stopped, coordinator, writer_node;
+  std::vector<std::string> roles = nodes;
+  std::sort(roles.begin(), roles.end());
+  do {
+    const auto first_stopped = std::find(owner.begin(), owner.end(), roles[0]);
+    if (first_stopped != owner.end() &&
+        std::find(owner.begin(), first_stopped, roles[2]) != first_stopped) {
+      stopped = roles[0];
+      coordinator = roles[1];
+      writer_node = roles[2];
+      break;
+    }
+  } while (std::next_permutation(roles.begin(), roles.end()));
+  ASSERT_FALSE(stopped.empty()) << "no such placement: " << collection.cluster().DebugString();
+  Api via(cluster.Channel(coordinator)), other(cluster.Channel(writer_node));
+  const LabeledImages& images = Fashion(DatasetSplit::kTest, 400);
+  UpsertFashion(other, "k", images, 0, 400, "k-", 100);
+
+  ASSERT_EQ(kill(cluster.Pid(stopped), SIGSTOP), 0);
+  grpc::Status created;
+  std::thread backup([&] {
+    v1::CreateBackupRequest request;
+    request.set_name("doomed");
+    v1::Backup response;
+    created = via.collections->CreateBackup(Ctx(120).get(), request, &response);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  cluster.KillNode(coordinator);
+  const auto killed = Clock::now();
+  backup.join();
+  EXPECT_FALSE(created.ok());
+  // Shards on the node that is neither stopped nor the coordinator: held, then free again.
+  std::vector<uint32_t> free_shards;
+  for (uint32_t s = 0; s < owner.size(); ++s) {
+    if (owner[s] == writer_node) free_shards.push_back(s);
+  }
+  double resumed = 0;
+  for (uint32_t shard : free_shards) {
+    std::string item_id;
+    for (int n = 0; item_id.empty(); ++n) {
+      const std::string candidate = "after-" + std::to_string(n);
+      if (cluster::ShardOf(candidate, 6) == shard) item_id = candidate;
+    }
+    v1::UpsertRequest upsert;
+    upsert.set_collection("k");
+    v1::Item* item = upsert.add_items();
+    item->set_id(item_id);
+    *item->mutable_input() = FashionInput(images, 0);
+    v1::UpsertResponse upserted;
+    ASSERT_TRUE(other.items->Upsert(Ctx().get(), upsert, &upserted).ok());
+    v1::GetItemRequest read;
+    read.set_collection("k");
+    read.set_id(item_id);
+    read.set_min_sequence(upserted.sequence());
+    v1::GetItemResponse response;
+    grpc::Status got = other.items->GetItem(Ctx(15).get(), read, &response);
+    EXPECT_TRUE(got.ok()) << got.error_message();
+    resumed = std::chrono::duration<double>(Clock::now() - killed).count();
+  }
+  ASSERT_EQ(kill(cluster.Pid(stopped), SIGCONT), 0);
+  const std::string log = cluster.NodeStderr(writer_node);
+  const bool expired = log.find("expired before its cut") != std::string::npos;
+  std::cout << "coordinator " << coordinator << " killed while waiting for " << stopped << " ("
+            << created.error_message() << "); " << writer_node << "'s " << free_shards.size()
+            << " shards (at least one held) apply new writes " << resumed << " s after the kill\n";
+  EXPECT_TRUE(expired) << "a shard of " << writer_node << " was held: its hold expires";
+  EXPECT_LT(resumed, 5.5);
+  v1::ListBackupsResponse listed;
+  ASSERT_TRUE(other.collections->ListBackups(Ctx().get(), {}, &listed).ok());
+  EXPECT_EQ(listed.backups_size(), 0);
+
+  ASSERT_TRUE(cluster.StartNode(coordinator, {}, &error)) << error;
+  Api restarted(cluster.Channel(coordinator));
+  ASSERT_TRUE(restarted.collections->ListBackups(Ctx().get(), {}, &listed).ok());
+  EXPECT_EQ(listed.backups_size(), 0);
+  ASSERT_TRUE(cluster.WaitForReady(coordinator, "k", 1)) << cluster.last_seen();
+  v1::CreateBackupRequest request;
+  request.set_name("doomed");
+  v1::Backup again;
+  grpc::Status retried = restarted.collections->CreateBackup(Ctx(120).get(), request, &again);
+  ASSERT_TRUE(retried.ok()) << retried.error_message();
+  ASSERT_EQ(again.collections_size(), 1);
+  EXPECT_EQ(again.collections(0).item_count(), 400u + free_shards.size());
 }
 
 }  // namespace

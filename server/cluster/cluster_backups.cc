@@ -180,7 +180,7 @@ absl::Status ClusterBackups::BackupCollection(const pb::CollectionEntry& entry, 
   request.set_collection(name);
   request.set_incarnation(entry.incarnation());
   request.set_backup_id(NewBackupId());
-  const auto held_at = std::chrono::steady_clock::now();
+  const auto hold_start = std::chrono::steady_clock::now();
   size_t held = 0;
   auto release = [&] {
     pb::BackupShardRequest r = request;
@@ -226,8 +226,11 @@ absl::Status ClusterBackups::BackupCollection(const pb::CollectionEntry& entry, 
     }
     for (std::thread& t : threads) t.join();
   }
-  const double held_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - held_at).count();
+  // From the first hold to the last shard's blob written (each replica resumed applying as soon
+  // as its store snapshot was taken: ShardReplica::Cut logs that).
+  const double cut_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - hold_start)
+          .count();
   absl::Status failed = absl::OkStatus();
   for (size_t s = 0; s < cuts.size() && failed.ok(); ++s) {
     if (!cuts[s].ok()) {
@@ -286,7 +289,7 @@ absl::Status ClusterBackups::BackupCollection(const pb::CollectionEntry& entry, 
   for (const auto& shard : record->shards()) items += shard.items();
   BN_LOG(INFO) << "backup: collection " << name << " cut at log sequence " << cut << " (" << items
                << " items in " << record->shards_size() << " shards, " << record->models_size()
-               << " model versions); shards held until cut for " << held_ms << " ms";
+               << " model versions); holds to cut blobs in " << cut_ms << " ms";
   return absl::OkStatus();
 }
 

@@ -134,6 +134,7 @@ class ShardReplica {
   uint64_t hold_id_ = 0;
   std::optional<uint64_t> hold_limit_;
   std::chrono::steady_clock::time_point hold_until_;
+  std::chrono::steady_clock::time_point hold_start_;
   std::thread thread_;
   std::thread snapshot_thread_;
 };

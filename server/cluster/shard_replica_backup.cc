@@ -45,7 +45,8 @@ absl::Status ShardReplica::Hold(uint64_t backup_id, std::chrono::milliseconds ti
   }
   hold_id_ = backup_id;
   hold_limit_.reset();
-  hold_until_ = Clock::now() + timeout;
+  hold_start_ = Clock::now();
+  hold_until_ = hold_start_ + timeout;
   return absl::OkStatus();
 }
 
@@ -62,6 +63,7 @@ void ShardReplica::Release(uint64_t backup_id) {
 absl::StatusOr<pb::SnapshotEntry> ShardReplica::Cut(
     uint64_t backup_id, uint64_t cut, std::chrono::system_clock::time_point deadline) {
   const auto started = Clock::now();
+  Clock::time_point hold_start;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (hold_id_ != backup_id) {
@@ -71,6 +73,7 @@ absl::StatusOr<pb::SnapshotEntry> ShardReplica::Cut(
                        " is no longer held for this backup (the hold expired); retry the backup"));
     }
     hold_limit_ = cut;
+    hold_start = hold_start_;
     hold_until_ = started + std::chrono::duration_cast<Clock::duration>(
                                 deadline - std::chrono::system_clock::now());
   }
@@ -155,10 +158,14 @@ absl::StatusOr<pb::SnapshotEntry> ShardReplica::Cut(
   entry.set_code_version(code_version);
   entry.set_node(context_.options->node_id);
   entry.set_create_unix(std::time(nullptr));
-  BN_LOG(INFO) << "shard " << local_ << ": backup cut at log position " << cut << ": " << items
-               << " items, " << ref->size() << " bytes; apply held for "
-               << std::chrono::duration_cast<std::chrono::milliseconds>(taken - started).count()
-               << " ms after the cut arrived";
+  BN_LOG(INFO)
+      << "shard " << local_ << ": backup cut at log position " << cut << ": " << items << " items, "
+      << ref->size() << " bytes; apply held for "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(taken - hold_start).count()
+      << " ms (" << std::chrono::duration_cast<std::chrono::milliseconds>(taken - started).count()
+      << " ms after the cut arrived), blob written "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - taken).count()
+      << " ms later";
   return entry;
 }
 

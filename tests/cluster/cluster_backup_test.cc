@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -38,7 +39,12 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using cluster::kClusterBackupManifest;
 
-constexpr int kBase = 600;   // Items "f-<i>" written before the writer starts.
+// Items "f-<i>" (training images) written before the writer starts: 600, or
+// BN_CLUSTER_BACKUP_ITEMS for a measurement at a larger size.
+int BaseItems() {
+  const char* value = std::getenv("BN_CLUSTER_BACKUP_ITEMS");
+  return value != nullptr && std::atoi(value) > 0 ? std::min(std::atoi(value), 60000) : 600;
+}
 constexpr int kBatch = 10;   // Items per write of the writer ("w-<i>").
 constexpr int kDeleted = 5;  // f-0 .. f-4 are deleted before the backup.
 
@@ -120,7 +126,9 @@ TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowle
   ASSERT_TRUE(source.StartNats(&error)) << error;
   for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(source.StartNode(id, {}, &error)) << error;
   Api a(source.Channel("a")), b(source.Channel("b"));
-  const LabeledImages& images = Fashion(DatasetSplit::kTest, 4000);
+  const int kBase = BaseItems();
+  const LabeledImages& images = Fashion(DatasetSplit::kTest, 4000);  // Writer items and queries.
+  const LabeledImages& base = Fashion(DatasetSplit::kTrain, kBase);
   ASSERT_TRUE(CreateFashionCollection(a, "fashion", 3, 2).ok());
   ASSERT_TRUE(CreateFashionCollection(a, "empty", 1, 1).ok());
   ASSERT_TRUE(UploadFashion(a, "fashion", "train", 300).ok());
@@ -143,7 +151,7 @@ TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowle
   Api via(source.Channel(coordinator));
   const std::string other = coordinator == "a" ? "b" : "a";
   Api elsewhere(source.Channel(other));
-  UpsertFashion(a, "fashion", images, 0, kBase, "f-");
+  UpsertFashion(a, "fashion", base, 0, kBase, "f-", 500);
   {
     v1::DeleteItemsRequest request;
     request.set_collection("fashion");
@@ -166,7 +174,7 @@ TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowle
   std::atomic<bool> stop{false};
   std::atomic<int> failed{0};
   std::thread writer([&] {
-    for (int batch = 0; !stop && (kBase + (batch + 1) * kBatch) <= 4000; ++batch) {
+    for (int batch = 0; !stop && (batch + 1) * kBatch <= 3800; ++batch) {
       Api& via = batch % 2 == 0 ? a : b;
       v1::UpsertRequest request;
       request.set_collection("live");
@@ -174,7 +182,7 @@ TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowle
         const int n = batch * kBatch + i;
         v1::Item* item = request.add_items();
         item->set_id("w-" + std::to_string(n));
-        *item->mutable_input() = FashionInput(images, kBase + n);
+        *item->mutable_input() = FashionInput(images, n);
         item->set_label("writer");
       }
       v1::UpsertResponse response;

@@ -23,7 +23,6 @@
 #include "server/cluster/retry.h"
 #include "server/cluster/shard_replica.h"
 #include "server/cluster/topology.h"
-#include "server/core/thread_priority.h"
 #include "server/core/validation.h"
 
 namespace bn::cluster {
@@ -307,16 +306,10 @@ absl::StatusOr<v1::Backup> ClusterBackups::Create(const v1::CreateBackupRequest&
       name = DefaultName() + "-" + std::to_string(i);
     }
   }
-  // On a thread of its own at background priority, as the single node's backups: the copy
-  // does not take the CPU from queries and ingest. (The replicas' holds and cuts run on their
-  // nodes' handler threads, at normal priority, to keep the holds short.)
-  absl::StatusOr<v1::Backup> result = absl::InternalError("backup thread did not run");
-  std::thread worker([&] {
-    LowerThisThreadPriority(context_.options->background_nice);
-    result = CreateLocked(name);
-  });
-  worker.join();
-  return result;
+  // On the caller's thread at normal priority, unlike the single node's copy (which runs at
+  // --background-nice): threads inherit their creator's priority, so the cuts of this node's own
+  // replicas would run at background priority while their apply loops wait for them.
+  return CreateLocked(name);
 }
 
 absl::StatusOr<v1::Backup> ClusterBackups::CreateLocked(const std::string& name) {

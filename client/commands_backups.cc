@@ -28,9 +28,12 @@ void PrintBackups(const std::vector<v1::Backup>& backups) {
 }
 
 constexpr char kBackupsUsage[] =
-    "usage: bottleneck backups create [NAME] | list | delete NAME | restore NAME --data-dir DIR\n"
+    "usage: bottleneck backups create [NAME] | list | delete NAME |\n"
+    "                          restore NAME --data-dir DIR (single node) | restore NAME (cluster)\n"
     "  create   a consistent online copy of the whole store under the server's --backup-dir\n"
     "           (default DATA_DIR/backups); NAME defaults to backup-<UTC time>\n"
+    "           (cluster mode: the backup of the whole cluster, in the --backup-dir of the node\n"
+    "           asked; any node lists every node's backups, only that node deletes it)\n"
     "  list     the server's backups, oldest first\n"
     "  delete   removes backup NAME from the server's --backup-dir\n"
     "  restore  prints the command that restores backup NAME on the server's host; the CLI\n"
@@ -82,10 +85,6 @@ int Backups(Client& client, const std::vector<std::string>& words) {
     return kExitOk;
   }
   if ((verb == "list" && pos.size() == 1) || (verb == "restore" && pos.size() == 2)) {
-    if (verb == "restore" && !args.Has("data-dir")) {
-      std::fprintf(stderr, "bottleneck: backups restore needs --data-dir DIR\n%s", kBackupsUsage);
-      return kExitUsage;
-    }
     v1::ListBackupsResponse response;
     grpc::Status s = client.collections().ListBackups(client.Context().get(), {}, &response);
     if (!s.ok()) return Fail("list backups", s);
@@ -99,11 +98,26 @@ int Backups(Client& client, const std::vector<std::string>& words) {
     }
     for (const auto& b : response.backups()) {
       if (b.name() != pos[1]) continue;
-      std::fprintf(stderr,
-                   "run on the server's host (the backup's path is the server's), with the "
-                   "server's other flags:\n");
-      const std::string command =
-          "bottleneckd --restore " + b.path() + " --data-dir " + args.Get("data-dir");
+      std::string command;
+      if (!b.node().empty()) {
+        // A cluster backup: a one-shot into a fresh cluster, on the host of the node that
+        // holds it; the new cluster's nodes are started afterwards.
+        std::fprintf(stderr,
+                     "run on node %s's host (the backup's path is there), against a fresh "
+                     "NATS cluster, then start the nodes:\n",
+                     b.node().c_str());
+        command = "bottleneckd --cluster NATS_URLS --cluster-name NAME --restore " + b.path();
+      } else {
+        if (!args.Has("data-dir")) {
+          std::fprintf(stderr, "bottleneck: backups restore needs --data-dir DIR\n%s",
+                       kBackupsUsage);
+          return kExitUsage;
+        }
+        std::fprintf(stderr,
+                     "run on the server's host (the backup's path is the server's), with the "
+                     "server's other flags:\n");
+        command = "bottleneckd --restore " + b.path() + " --data-dir " + args.Get("data-dir");
+      }
       if (client.options().json) {
         std::fprintf(stderr, "%s\n", command.c_str());
         PrintJson(b);

@@ -162,7 +162,8 @@ const std::map<std::string, Flag>& Flags() {
        {Flag::kString, [](ServerConfig* c) -> void* { return &c->restore; },
         "BACKUP_DIR: restore that backup (a directory CreateBackup wrote) into --data-dir, "
         "which must not exist or be empty, then serve it. A non-empty --data-dir is refused "
-        "(exit status 1, nothing changed). Single-node servers only"}},
+        "(exit status 1, nothing changed). With --cluster: restore a cluster backup into the "
+        "fresh cluster those NATS servers and --cluster-name hold, then exit (docs/cluster.md)"}},
       {"check",
        {Flag::kString, [](ServerConfig* c) -> void* { return &c->check_dir; },
         "DIR: verify the data directory DIR offline and exit (the server must not be running on "
@@ -437,10 +438,10 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError("--metrics-listen needs HOST:PORT, got '" +
                                       config.metrics_listen + "'");
   }
-  if (!config.restore.empty() && (!config.follow.empty() || !config.cluster.empty())) {
+  if (!config.restore.empty() && !config.follow.empty()) {
     return absl::InvalidArgumentError(
-        "--restore restores a single-node server's data directory: it cannot be combined with "
-        "--follow or --cluster");
+        "--restore restores a single-node server's data directory or, with --cluster, a cluster "
+        "backup into a fresh cluster: it cannot be combined with --follow");
   }
   if (!config.cluster.empty()) {
     if (!config.follow.empty()) {

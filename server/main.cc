@@ -103,6 +103,17 @@ int main(int argc, char** argv) {
     }
   }
 
+  // --restore with --cluster: a one-shot into a fresh cluster (the nodes are started afterwards).
+  if (!config->restore.empty() && !config->cluster.empty()) {
+    auto restored = bn::RestoreClusterBackup(*config);
+    if (!restored.ok()) {
+      std::cerr << "bottleneckd: cannot restore " << config->restore << ": "
+                << restored.status().message() << "\n";
+      return kExitStartup;
+    }
+    std::printf("bottleneckd: %s\n", restored->c_str());
+    return 0;
+  }
   // --restore: before anything opens the data directory (after the re-execution above, so once).
   if (!config->restore.empty()) {
     if (absl::Status s = bn::RestoreBackup(config->restore, config->data_dir); !s.ok()) {

@@ -3,7 +3,6 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,18 +13,20 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/item.grpc.pb.h"
 #include "bottleneck/v1/model.grpc.pb.h"
 #include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_split.h"
 #include "engine/store/store.h"
 #include "engine/util/log.h"
 #include "server/admission.h"
 #include "server/auth.h"
 #include "server/cluster/cluster_node.h"
+#include "server/cluster/cluster_restore.h"
 #include "server/cluster/cluster_services.h"
 #include "server/core/core.h"
 #include "server/metrics.h"
@@ -65,11 +66,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
 // The first line of a file (a secret), without surrounding whitespace.
 absl::StatusOr<std::string> ReadSecret(const std::string& path, const char* flag) {
   auto text = ReadFile(path);
-  if (!text.ok()) return absl::InvalidArgumentError(std::string(flag) + ": cannot read '" + path + "'");
+  if (!text.ok())
+    return absl::InvalidArgumentError(std::string(flag) + ": cannot read '" + path + "'");
   std::string line = text->substr(0, text->find('\n'));
   line.erase(0, line.find_first_not_of(" \t\r"));
   line.erase(line.find_last_not_of(" \t\r") + 1);
-  if (line.empty()) return absl::InvalidArgumentError(std::string(flag) + ": '" + path + "' is empty");
+  if (line.empty())
+    return absl::InvalidArgumentError(std::string(flag) + ": '" + path + "' is empty");
   return line;
 }
 
@@ -432,6 +435,19 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   impl_->core.reset();
   impl_->store.reset();
   BN_LOG(INFO) << "shut down";
+}
+
+absl::StatusOr<std::string> RestoreClusterBackup(const ServerConfig& config) {
+  auto options = MakeClusterOptions(config);
+  if (!options.ok()) return options.status();
+  auto manifest = cluster::RestoreClusterBackup(*options, config.restore);
+  if (!manifest.ok()) return manifest.status();
+  uint64_t items = 0;
+  for (const auto& c : manifest->backup().collections()) items += c.item_count();
+  return absl::StrCat("restored backup ", manifest->backup().name(), " of cluster ",
+                      manifest->cluster(), " into cluster ", options->cluster_name, ": ",
+                      manifest->backup().collections_size(), " collections, ", items, " items, ",
+                      manifest->aliases_size(), " aliases");
 }
 
 }  // namespace bn

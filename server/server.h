@@ -44,6 +44,10 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
+// bottleneckd --cluster URLS --restore DIR: restores the cluster backup DIR into the fresh
+// cluster the flags name, then returns a one-line summary (cluster_restore.h's errors).
+[[nodiscard]] absl::StatusOr<std::string> RestoreClusterBackup(const ServerConfig& config);
+
 }  // namespace bn
 
 #endif  // BOTTLENECK_SERVER_SERVER_H_

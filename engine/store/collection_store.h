@@ -175,6 +175,14 @@ class CollectionStore {
   // Same, starting after item id `after` (from the first item when empty).
   [[nodiscard]] absl::Status ScanItemsAfter(absl::string_view collection, absl::string_view after,
                                             const std::function<bool(const Item&)>& fn);
+  // Calls fn(item, code) for every item in id order with its code for `model_version` (empty
+  // when it has none, or when model_version is 0), items, codes and `state` all read from one
+  // consistent snapshot. `taken` (when set) is called once that snapshot is held, before the
+  // first fn: writes after it are not seen (a cluster backup's cut, cluster_backups.h).
+  [[nodiscard]] absl::Status ScanItemsWithCodes(
+      absl::string_view collection, uint64_t model_version,
+      const std::function<bool(const Item&, absl::string_view code)>& fn, CollectionState* state,
+      const std::function<void()>& taken);
   // NotFound when absent.
   [[nodiscard]] absl::StatusOr<std::string> GetCode(absl::string_view collection,
                                                     uint64_t model_version, uint64_t item_no);

@@ -125,6 +125,42 @@ absl::Status CollectionStore::ScanItemsAfter(absl::string_view collection, absl:
   return FromRocks("scanning items", it->status());
 }
 
+absl::Status CollectionStore::ScanItemsWithCodes(
+    absl::string_view collection, uint64_t model_version,
+    const std::function<bool(const Item&, absl::string_view)>& fn, CollectionState* state,
+    const std::function<void()>& taken) {
+  DbSnapshot snap(store_);
+  if (taken) taken();
+  CollectionState st;
+  if (absl::Status s = ReadState(store_, snap.options(), collection, &st); !s.ok()) return s;
+  if (state != nullptr) *state = st;
+  const std::string prefix = keys::ItemKeyPrefix(collection);
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(snap.options(), store_->handle(ColumnFamily::kItems)));
+  Item item;
+  std::string code;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    item.id.assign(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    if (absl::Status d = DecodeItemValue(ToView(it->value()), &item.item_no, &item.record);
+        !d.ok()) {
+      return d;
+    }
+    code.clear();
+    if (model_version != 0) {
+      rocksdb::Status s =
+          store_->db()->Get(snap.options(), store_->handle(ColumnFamily::kCodes),
+                            keys::CodeKey(collection, model_version, item.item_no), &code);
+      if (s.IsNotFound()) {
+        code.clear();
+      } else if (!s.ok()) {
+        return FromRocks("reading code", s);
+      }
+    }
+    if (!fn(item, code)) break;
+  }
+  return FromRocks("scanning items", it->status());
+}
+
 absl::StatusOr<std::string> CollectionStore::GetCode(absl::string_view collection,
                                                      uint64_t model_version, uint64_t item_no) {
   std::string value;

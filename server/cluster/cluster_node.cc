@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/util/log.h"
 #include "server/cluster/blob_channel.h"
+#include "server/cluster/cluster_backups.h"
 #include "server/cluster/cluster_collections.h"
 #include "server/cluster/cluster_items.h"
 #include "server/cluster/cluster_models.h"
@@ -19,6 +20,7 @@
 #include "server/cluster/replica_manager.h"
 #include "server/cluster/retry.h"
 #include "server/cluster/shard_server.h"
+#include "server/core/core.h"
 
 namespace bn::cluster {
 namespace {
@@ -100,6 +102,7 @@ absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Open(const ClusterOpti
       context, node->collections_.get(), node->model_versions_.get(), node->models_.get());
   node->training_ = std::make_unique<ClusterTraining>(
       context, node->local_.get(), node->collections_.get(), node->model_versions_.get());
+  node->backups_ = std::make_unique<ClusterBackups>(context, core->backups().backup_dir());
   return node;
 }
 

@@ -23,6 +23,7 @@
 
 namespace bn::cluster {
 
+class ClusterBackups;
 class ClusterCollections;
 class LocalState;
 class ClusterItems;
@@ -55,6 +56,7 @@ class ClusterNode {
   ClusterTraining& training() { return *training_; }
   ShardServer& shard_server() { return *shard_server_; }
   ModelCache& models() { return *models_; }
+  ClusterBackups& backups() { return *backups_; }
 
   // ClusterService.
   [[nodiscard]] absl::StatusOr<bottleneck::v1::Cluster> Describe() const;
@@ -83,6 +85,7 @@ class ClusterNode {
   std::unique_ptr<ClusterModels> model_versions_;
   std::unique_ptr<ClusterQueries> queries_;
   std::unique_ptr<ClusterTraining> training_;
+  std::unique_ptr<ClusterBackups> backups_;
 
   std::string address_;
   int64_t start_ns_ = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "server/cluster/cluster_backups.h"
 #include "server/cluster/cluster_collections.h"
 #include "server/cluster/cluster_items.h"
 #include "server/cluster/cluster_models.h"
@@ -28,31 +29,26 @@ grpc::Status SingleNode() {
                       "(bottleneckd --cluster NATS_URLS)");
 }
 
-grpc::Status NotInClusterMode(const grpc::ServerContext& context, const Authenticator* auth,
-                              Role role, const char* what) {
-  if (grpc::Status s = auth->Authorize(context, role); !s.ok()) return s;
-  return grpc::Status(
-      grpc::StatusCode::UNIMPLEMENTED,
-      std::string(what) + " are a single-node feature; this bottleneckd runs in cluster mode");
-}
-
 }  // namespace
 
 grpc::Status ClusterCollectionService::CreateBackup(grpc::ServerContext* context,
-                                                    const v1::CreateBackupRequest*, v1::Backup*) {
-  return NotInClusterMode(*context, auth_, Role::kAdmin, "backups");
+                                                    const v1::CreateBackupRequest* request,
+                                                    v1::Backup* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->backups().Create(*request); });
 }
 
 grpc::Status ClusterCollectionService::ListBackups(grpc::ServerContext* context,
                                                    const v1::ListBackupsRequest*,
-                                                   v1::ListBackupsResponse*) {
-  return NotInClusterMode(*context, auth_, Role::kAdmin, "backups");
+                                                   v1::ListBackupsResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response, [&] { return node_->backups().List(); });
 }
 
 grpc::Status ClusterCollectionService::DeleteBackup(grpc::ServerContext* context,
-                                                    const v1::DeleteBackupRequest*,
-                                                    v1::DeleteBackupResponse*) {
-  return NotInClusterMode(*context, auth_, Role::kAdmin, "backups");
+                                                    const v1::DeleteBackupRequest* request,
+                                                    v1::DeleteBackupResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response,
+               [&] { return node_->backups().Delete(*request); });
 }
 
 grpc::Status ClusterCollectionService::CreateAlias(grpc::ServerContext* context,
@@ -206,6 +202,14 @@ grpc::Status ShardServiceImpl::ForwardJob(grpc::ServerContext* context,
                                           v1::Job* response) {
   return Unary(auth_, context, Role::kAdmin, response,
                [&] { return node_->training().HandleForward(*request); });
+}
+
+grpc::Status ShardServiceImpl::BackupShard(grpc::ServerContext* context,
+                                           const bottleneck::cluster::BackupShardRequest* request,
+                                           bottleneck::cluster::BackupShardResponse* response) {
+  return Unary(auth_, context, Role::kAdmin, response, [&] {
+    return node_->backups().HandleShard(*request, Deadline(*context, std::chrono::seconds(300)));
+  });
 }
 
 // --- ModelService ---

@@ -37,7 +37,7 @@ class ClusterCollectionService final : public v1::CollectionService::Service {
   grpc::Status DeleteCollection(grpc::ServerContext* context,
                                 const v1::DeleteCollectionRequest* request,
                                 v1::DeleteCollectionResponse* response) override;
-  // Backups are a single-node feature: UNIMPLEMENTED (after authorisation).
+  // Backups: ClusterBackups (cluster_backups.h), on the backups in this node's --backup-dir.
   grpc::Status CreateBackup(grpc::ServerContext* context, const v1::CreateBackupRequest* request,
                             v1::Backup* response) override;
   grpc::Status ListBackups(grpc::ServerContext* context, const v1::ListBackupsRequest* request,
@@ -167,6 +167,9 @@ class ShardServiceImpl final : public bottleneck::cluster::ShardService::Service
   grpc::Status ForwardJob(grpc::ServerContext* context,
                           const bottleneck::cluster::ForwardJobRequest* request,
                           v1::Job* response) override;
+  grpc::Status BackupShard(grpc::ServerContext* context,
+                           const bottleneck::cluster::BackupShardRequest* request,
+                           bottleneck::cluster::BackupShardResponse* response) override;
 
  private:
   ClusterNode* node_;

@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<Metadata>> Metadata::Open(nats::Connection* conne
       {names.DatasetsBucket(), &metadata->datasets_, {}},
       {names.JobsBucket(), &metadata->jobs_, {}},
       {names.AliasesBucket(), &metadata->aliases_, {}},
+      {names.BackupsBucket(), &metadata->backups_, {}},
   };
   for (const Bucket& bucket : buckets) {
     auto kv = Retrying([&] { return OpenBucket(connection, bucket.name, r, bucket.ttl); });

@@ -1,6 +1,6 @@
 // The cluster's metadata in JetStream key-value buckets (names.h lists them; internal.proto
 // their records): the cluster's protocol version, collections, members (the nodes shards are
-// placed on), node heartbeats, model versions, snapshots, datasets, jobs and aliases.
+// placed on), node heartbeats, model versions, snapshots, datasets, jobs, aliases and backups.
 //
 // Metadata keeps a local view of collections, members and heartbeats, updated by watcher threads,
 // so that routing reads memory. Liveness (liveness.h): a node is live while this node keeps
@@ -61,6 +61,7 @@ class Metadata {
   nats::KeyValue& datasets() { return *datasets_; }
   nats::KeyValue& jobs() { return *jobs_; }
   nats::KeyValue& aliases() { return *aliases_; }  // Not watched: read through a cache.
+  nats::KeyValue& backups() { return *backups_; }  // Not watched (cluster_backups.h).
 
   // --- The local view ---
   struct CollectionView {
@@ -112,7 +113,7 @@ class Metadata {
   nats::Connection* const connection_;
   const Options options_;
   std::unique_ptr<nats::KeyValue> collections_, members_, nodes_, models_, snapshots_, datasets_,
-      jobs_, aliases_;
+      jobs_, aliases_, backups_;
 
   mutable std::mutex mutex_;  // Guards the view.
   mutable std::condition_variable changed_;

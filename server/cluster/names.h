@@ -73,6 +73,8 @@ class Names {
   std::string JobsBucket() const { return cluster_ + "_jobs"; }
   // Collection aliases: key = alias, value = the collection's name (cluster_aliases.cc).
   std::string AliasesBucket() const { return cluster_ + "_aliases"; }
+  // Backups: key <node>.<name>, value = the v1.Backup (its node's --backup-dir holds it).
+  std::string BackupsBucket() const { return cluster_ + "_backups"; }
 
   // Blobs (models, snapshots, datasets): one stream, a subject per blob.
   std::string BlobStream() const { return cluster_ + "_BLOBS"; }

@@ -275,6 +275,7 @@ absl::Status ShardReplica::Follow() {
       }
       ++expected;
       if (message.stream_sequence <= applied_.load()) continue;
+      if (!WaitWhileHeld(message.stream_sequence)) return absl::OkStatus();  // Stopped.
       if (absl::Status s = Apply(message.stream_sequence, message.data); !s.ok()) return s;
     }
     if (!batch->empty()) (void)(*consumer)->AckUpTo(batch->back());

@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -77,7 +78,24 @@ class ShardReplica {
   void RequestSnapshot();
   uint64_t snapshot_position() const { return snapshot_position_.load(); }
 
+  // --- A backup's cut (cluster_backups.h; shard_replica_backup.cc) ---
+  // Holds the apply loop before its next message until Cut or Release of `backup_id`, or for
+  // `timeout` (then the loop resumes by itself). UNAVAILABLE while another backup holds it.
+  [[nodiscard]] absl::Status Hold(uint64_t backup_id, std::chrono::milliseconds timeout);
+  // Lets the held loop apply the log up to `cut` and no further, then writes the shard's items
+  // exactly at `cut` (with their codes of the serving version, read from one store snapshot) as
+  // a snapshot blob with log_position `cut`; the loop resumes as soon as that store snapshot is
+  // taken. FAILED_PRECONDITION when this backup's hold is gone (it expired, and the replica may
+  // have applied past the cut); UNAVAILABLE when the log up to `cut` is not applied by
+  // `deadline`. The hold is released on every return.
+  [[nodiscard]] absl::StatusOr<bottleneck::cluster::SnapshotEntry> Cut(
+      uint64_t backup_id, uint64_t cut, std::chrono::system_clock::time_point deadline);
+  void Release(uint64_t backup_id);
+
  private:
+  // Called by the apply loop before it applies `sequence`: waits while a backup holds the loop
+  // below it. False when the replica stops.
+  bool WaitWhileHeld(uint64_t sequence);
   void Run();
   absl::Status Prepare();
   absl::Status Restore(const bottleneck::cluster::SnapshotEntry& snapshot);
@@ -111,6 +129,12 @@ class ShardReplica {
   std::atomic<bool> leaving_{false};
   std::atomic<uint64_t> snapshot_position_{0};
   std::atomic<bool> snapshot_requested_{false};
+  // A backup's hold (guarded by mutex_): the loop applies nothing past hold_limit_ (nothing at
+  // all while unset) until hold_until_, while hold_id_ is non-zero.
+  uint64_t hold_id_ = 0;
+  std::optional<uint64_t> hold_limit_;
+  std::chrono::steady_clock::time_point hold_until_;
+  std::chrono::steady_clock::time_point hold_start_;
   std::thread thread_;
   std::thread snapshot_thread_;
 };

@@ -68,6 +68,11 @@ void ClusterHarness::WipeNode(const std::string& id) {
 
 bool ClusterHarness::running(const std::string& id) const { return nodes_.count(id) > 0; }
 
+pid_t ClusterHarness::Pid(const std::string& id) const {
+  auto it = nodes_.find(id);
+  return it == nodes_.end() ? -1 : it->second->pid();
+}
+
 std::string ClusterHarness::address(const std::string& id) const {
   auto it = nodes_.find(id);
   return it == nodes_.end() ? "" : it->second->address();

@@ -32,6 +32,8 @@ class ClusterHarness {
   void StopNode(const std::string& id);
   void WipeNode(const std::string& id);  // Removes its data directory (the node must be down).
   bool running(const std::string& id) const;
+  // The node's process id (-1 when it is not running), e.g. to SIGSTOP it.
+  pid_t Pid(const std::string& id) const;
 
   std::string address(const std::string& id) const;
   std::shared_ptr<grpc::Channel> Channel(const std::string& id) const;

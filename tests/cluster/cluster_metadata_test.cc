@@ -128,31 +128,37 @@ TEST_F(ClusterMetadataTest, SecondNodeWithALiveNodesIdIsRefused) {
   ASSERT_TRUE(cluster_.StartNode("a", {}, &error)) << error;
 }
 
-// Backups are a single-node feature (issue 24): every one of their RPCs answers UNIMPLEMENTED in
-// cluster mode, and --restore with --cluster is a usage error. (Aliases work in cluster mode:
-// cluster_aliases_test.cc.)
-TEST_F(ClusterMetadataTest, BackupsAreUnimplemented) {
+// Backups in cluster mode (cluster_backup_test.cc has the backup and restore themselves): a
+// node without backups lists none and deletes none; --restore with --cluster of a directory
+// that is not a cluster backup fails before touching NATS; --restore with --follow is a usage
+// error.
+TEST_F(ClusterMetadataTest, BackupCallsOnANodeWithoutBackupsAndRestoreArguments) {
   std::string error;
   ASSERT_TRUE(cluster_.StartNode("a", {}, &error)) << error;
   auto a = v1::CollectionService::NewStub(cluster_.Channel("a"));
-  v1::Backup backup;
   v1::ListBackupsResponse backups;
+  grpc::Status listed = a->ListBackups(Ctx().get(), {}, &backups);
+  ASSERT_TRUE(listed.ok()) << listed.error_message();
+  EXPECT_EQ(backups.backups_size(), 0);
   v1::DeleteBackupRequest delete_backup;
   delete_backup.set_name("nightly");
   v1::DeleteBackupResponse deleted_backup;
-  const std::vector<grpc::Status> statuses = {
-      a->CreateBackup(Ctx().get(), {}, &backup), a->ListBackups(Ctx().get(), {}, &backups),
-      a->DeleteBackup(Ctx().get(), delete_backup, &deleted_backup)};
-  for (size_t i = 0; i < statuses.size(); ++i) {
-    EXPECT_EQ(statuses[i].error_code(), grpc::StatusCode::UNIMPLEMENTED)
-        << i << ": " << statuses[i].error_message();
-    EXPECT_NE(statuses[i].error_message().find("single-node feature"), std::string::npos) << i;
-  }
+  grpc::Status deleted = a->DeleteBackup(Ctx().get(), delete_backup, &deleted_backup);
+  EXPECT_EQ(deleted.error_code(), grpc::StatusCode::NOT_FOUND) << deleted.error_message();
+  delete_backup.set_name("../x");
+  deleted = a->DeleteBackup(Ctx().get(), delete_backup, &deleted_backup);
+  EXPECT_EQ(deleted.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << deleted.error_message();
   TempDir dir;
   std::string output;
-  const int status = RunProgram({BN_BOTTLENECKD, "--cluster", "nats://127.0.0.1:4222", "--restore",
-                                 dir.Sub("b"), "--data-dir", dir.Sub("a")},
-                                &output);
+  int status = RunProgram({BN_BOTTLENECKD, "--cluster", cluster_.nats().urls_joined(), "--restore",
+                           dir.path(), "--data-dir", dir.Sub("a")},
+                          &output);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+  EXPECT_NE(output.find("is not a cluster backup"), std::string::npos) << output;
+  status = RunProgram({BN_BOTTLENECKD, "--follow", dir.Sub("x"), "--restore", dir.Sub("b"),
+                       "--data-dir", dir.Sub("a")},
+                      &output);
   ASSERT_TRUE(WIFEXITED(status)) << output;
   EXPECT_EQ(WEXITSTATUS(status), 2) << output;
   EXPECT_NE(output.find("--restore"), std::string::npos) << output;

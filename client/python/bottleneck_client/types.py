@@ -318,6 +318,7 @@ class Backup:
     aliases: Dict[str, str]  # alias -> collection, as stored in the backup
     size_bytes: int
     index_snapshots: int
+    node: str = ""  # Cluster mode: the node whose --backup-dir holds it (path is on that node)
     raw: Any = _RAW
 
     @classmethod
@@ -326,7 +327,7 @@ class Backup:
                    [BackupCollection(c.name, c.item_count, c.serving_model_version)
                     for c in b.collections],
                    {a.name: a.collection for a in b.aliases}, b.size_bytes, b.index_snapshots,
-                   raw=b)
+                   node=b.node, raw=b)
 
 
 @dataclasses.dataclass

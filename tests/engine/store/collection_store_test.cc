@@ -225,6 +225,48 @@ TEST_F(CollectionStoreTest, ScansAndChangeLog) {
   EXPECT_TRUE(cs_->ReadChangesForVersion("c", 7, 7)->entries.empty());
 }
 
+// A cluster backup's cut: items, their codes of one version and the state come from the
+// snapshot taken before `taken` runs; writes made from `taken` on are not seen.
+TEST_F(CollectionStoreTest, ScanItemsWithCodesReadsOneSnapshot) {
+  ASSERT_TRUE(cs_->PutCollection("c", "").ok());
+  ItemBatch first;
+  first.Upsert("a", "rec-a", {{1, "code-a1"}, {2, "code-a2"}});
+  first.Upsert("b", "rec-b", {{2, "code-b2"}});
+  first.SetLogPosition(7);
+  ASSERT_TRUE(cs_->Write("c", first).ok());
+  std::vector<std::string> seen;
+  CollectionState state;
+  absl::Status s = cs_->ScanItemsWithCodes(
+      "c", 1,
+      [&](const Item& item, absl::string_view code) {
+        seen.push_back(item.id + "=" + item.record + "/" + std::string(code));
+        return true;
+      },
+      &state,
+      [&] {
+        ItemBatch later;
+        later.Upsert("a", "rec-a-new", {{1, "code-a1-new"}});
+        later.Upsert("c", "rec-c", {{1, "code-c1"}});
+        later.Delete("b");
+        later.SetLogPosition(9);
+        ASSERT_TRUE(cs_->Write("c", later).ok());
+      });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(seen, (std::vector<std::string>{"a=rec-a/code-a1", "b=rec-b/"}));
+  EXPECT_EQ(state.log_position, 7u);
+  EXPECT_EQ(state.item_count, 2u);
+  seen.clear();
+  ASSERT_TRUE(cs_->ScanItemsWithCodes(
+                     "c", 0,
+                     [&](const Item& item, absl::string_view code) {
+                       seen.push_back(item.id + "=" + item.record + "/" + std::string(code));
+                       return true;
+                     },
+                     nullptr, nullptr)
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"a=rec-a-new/", "c=rec-c/"}));
+}
+
 TEST_F(CollectionStoreTest, DeleteCollectionRemovesEverythingInEveryColumnFamily) {
   BlobStore blobs(store_.get());
   for (const char* c : {"keep", "gone"}) {

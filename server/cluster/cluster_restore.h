@@ -1,0 +1,34 @@
+// Restores a cluster backup (cluster_backups.h) into a fresh cluster:
+// `bottleneckd --cluster URLS [--cluster-name N] --restore DIR`, a one-shot that exits; the
+// nodes are then started as usual and restore their shards from the snapshots it wrote.
+//
+// Refused, with nothing changed (FAILED_PRECONDITION): a manifest of another protocol version,
+// a file whose size or CRC differs from the manifest's, and a target that already has a
+// collection or an alias under that cluster name. NOT_FOUND when DIR is not a cluster backup.
+//
+// Then, per collection: a new incarnation (a new log; node disks of another cluster are never
+// resumed against it), its items republished into the new log (upserts in id order, batched
+// under the servers' max_payload), each shard's cut snapshot (with the codes it held) written
+// with log_position = the last republished sequence of that shard, its model versions, and its
+// record last (a record is never visible without its data; a promotion in progress at the cut
+// is not restored). Aliases are written after every collection. A restore that fails midway
+// leaves what it wrote: the target is then not fresh, so a second attempt is refused; delete
+// the cluster's streams and buckets (or use a new --cluster-name) and run it again.
+#ifndef BOTTLENECK_SERVER_CLUSTER_CLUSTER_RESTORE_H_
+#define BOTTLENECK_SERVER_CLUSTER_CLUSTER_RESTORE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "bottleneck/cluster/internal.pb.h"
+#include "server/cluster/cluster_options.h"
+
+namespace bn::cluster {
+
+// Returns the restored backup's manifest.
+[[nodiscard]] absl::StatusOr<bottleneck::cluster::BackupManifest> RestoreClusterBackup(
+    const ClusterOptions& options, const std::string& dir);
+
+}  // namespace bn::cluster
+
+#endif  // BOTTLENECK_SERVER_CLUSTER_CLUSTER_RESTORE_H_

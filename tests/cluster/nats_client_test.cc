@@ -588,8 +588,15 @@ TEST(NatsClusterTest, ReplicatedStreamConsumerAndBucketSurviveAServerKill) {
       << std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start).count()
       << " ms\n";
   // The durable consumer continues where it was acknowledged (5 delivered and acknowledged, so
-  // 15 remain); a delivery lost in the failover shows as a gap in consumer sequences.
+  // 15 remain). A delivery lost in the failover (a fetch whose reply went to the dead server)
+  // shows as a gap in consumer sequences; acknowledging past it would skip that message for
+  // good (acknowledgements cover everything below), so the reader does what ShardReplica::
+  // Follow does: it re-creates the consumer after the last message it got in order. (Seen once
+  // in a full cluster CTest run: stream sequence 10 missing without this rule.)
   std::vector<Message> rest;
+  uint64_t expected = first.size() + 1;  // The next consumer sequence.
+  uint64_t contiguous = first.back().stream_sequence;
+  int gaps = 0;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (rest.size() < 15 && std::chrono::steady_clock::now() < until) {
     auto batch = (*consumer)->Fetch(20, milliseconds(1000));
@@ -597,9 +604,28 @@ TEST(NatsClusterTest, ReplicatedStreamConsumerAndBucketSurviveAServerKill) {
       std::this_thread::sleep_for(milliseconds(100));
       continue;
     }
-    for (auto& m : *batch) rest.push_back(std::move(m));
+    bool gap = false;
+    for (auto& m : *batch) {
+      if (m.consumer_sequence != expected) {
+        gap = true;
+        break;
+      }
+      ++expected;
+      contiguous = m.stream_sequence;
+      rest.push_back(std::move(m));
+    }
+    if (gap) {
+      ++gaps;
+      auto again = retry(
+          [&] { return connection.CreatePullConsumer("R", "reader", "r.x", contiguous + 1); });
+      ASSERT_TRUE(again.ok()) << again.status();
+      consumer = std::move(again);
+      expected = 1;
+      continue;
+    }
     if (!rest.empty()) (void)(*consumer)->AckUpTo(rest.back());
   }
+  std::cerr << "consumer re-created after " << gaps << " lost deliveries\n";
   std::set<uint64_t> delivered;
   for (const auto& m : first) delivered.insert(m.stream_sequence);
   for (const auto& m : rest) delivered.insert(m.stream_sequence);

@@ -297,6 +297,17 @@ absl::StatusOr<v1::SearchResponse> ClusterQueries::SearchOnce(const v1::SearchRe
       const absl::Status& failed = results[s].status();
       auto now = collections_->Find(request.collection());
       *version_moved = now.ok() && now->entry.serving_version() != version;
+      if (!*version_moved && Retryable(failed)) {
+        // This node's view may lag a flip that the replicas have already made (they then hold
+        // only the new version's index): ask the bucket, and take its newer record into the view
+        // so that the caller's retry uses the new version.
+        auto fresh = context_.metadata->ReadCollection(name);
+        if (fresh.ok() && fresh->has_value() && (*fresh)->entry.serving_version() != version &&
+            (*fresh)->entry.incarnation() == entry.incarnation()) {
+          context_.metadata->Remember(**fresh);
+          *version_moved = true;
+        }
+      }
       if (request.allow_partial() && Retryable(failed)) {
         response.add_missing_shards(s);
         continue;

@@ -23,6 +23,7 @@
 #include "server/cluster/retry.h"
 #include "server/cluster/shard_replica.h"
 #include "server/cluster/topology.h"
+#include "server/core/backup_dir.h"
 #include "server/core/validation.h"
 
 namespace bn::cluster {
@@ -33,21 +34,10 @@ namespace v1 = ::bottleneck::v1;
 namespace fs = std::filesystem;
 using google::protobuf::util::TimeUtil;
 
-constexpr char kTmpPrefix[] = ".tmp-";
-constexpr char kDeletingPrefix[] = ".deleting-";
 constexpr auto kCutBudget = std::chrono::seconds(120);
 
 absl::Status FromErrorCode(const std::error_code& ec, const std::string& context) {
   return ErrnoStatus(ec.value(), context);
-}
-
-std::string DefaultName() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof(text), "backup-%Y%m%dT%H%M%SZ", &utc);
-  return text;
 }
 
 uint64_t NewBackupId() {
@@ -300,11 +290,7 @@ absl::StatusOr<v1::Backup> ClusterBackups::Create(const v1::CreateBackupRequest&
   std::lock_guard<std::mutex> lock(mutex_);
   std::string name = request.name();
   if (name.empty()) {
-    name = DefaultName();
-    std::error_code ec;
-    for (int i = 2; fs::exists(fs::path(backup_dir_) / name, ec); ++i) {
-      name = DefaultName() + "-" + std::to_string(i);
-    }
+    name = FreeBackupName(backup_dir_);
   }
   // On the caller's thread at normal priority, unlike the single node's copy (which runs at
   // --background-nice): threads inherit their creator's priority, so the cuts of this node's own
@@ -314,26 +300,11 @@ absl::StatusOr<v1::Backup> ClusterBackups::Create(const v1::CreateBackupRequest&
 
 absl::StatusOr<v1::Backup> ClusterBackups::CreateLocked(const std::string& name) {
   const auto start = std::chrono::steady_clock::now();
-  std::error_code ec;
-  const fs::path root = fs::absolute(backup_dir_, ec);
-  if (ec) return FromErrorCode(ec, "bad backup directory " + backup_dir_);
-  const fs::path final_dir = root / name;
-  if (fs::exists(final_dir, ec)) {
-    return absl::AlreadyExistsError("backup '" + name + "' already exists (" + final_dir.string() +
-                                    ")");
-  }
-  fs::create_directories(root, ec);
-  if (ec) return FromErrorCode(ec, "cannot create the backup directory " + root.string());
-  const fs::path tmp = root / (kTmpPrefix + name);
-  fs::remove_all(tmp, ec);  // Left by an interrupted backup.
-  fs::create_directory(tmp, ec);
-  if (ec) return FromErrorCode(ec, "cannot create " + tmp.string());
-  auto fail = [&](absl::Status s) {
-    std::error_code ignored;
-    fs::remove_all(tmp, ignored);
-    BN_LOG(WARNING) << "backup " << name << " failed: " << s;
-    return s;
-  };
+  auto staging = BeginBackup(backup_dir_, name);
+  if (!staging.ok()) return staging.status();
+  const fs::path& tmp = staging->tmp;
+  const fs::path& final_dir = staging->final_dir;
+  auto fail = [&](absl::Status s) { return AbandonBackup(*staging, std::move(s)); };
 
   pb::BackupManifest manifest;
   manifest.set_protocol_version(kProtocolVersion);
@@ -399,9 +370,7 @@ absl::StatusOr<v1::Backup> ClusterBackups::CreateLocked(const std::string& name)
     return fail(s);
   }
   if (absl::Status s = FsyncPath(tmp.string(), true); !s.ok()) return fail(s);
-  fs::rename(tmp, final_dir, ec);
-  if (ec) return fail(FromErrorCode(ec, "cannot rename " + tmp.string()));
-  if (absl::Status s = FsyncPath(root.string(), true); !s.ok()) return s;
+  if (absl::Status s = PublishBackup(*staging); !s.ok()) return fail(s);
   // Listed for every node. The directory is the truth on this node: a failed put only hides it
   // from the other nodes' lists.
   if (auto put = Retrying([&] {
@@ -507,16 +476,7 @@ absl::StatusOr<v1::DeleteBackupResponse> ClusterBackups::Delete(
   } else {
     return manifest.status();
   }
-  const fs::path trash = root / (kDeletingPrefix + request.name());
-  fs::remove_all(trash, ec);
-  fs::rename(dir, trash, ec);
-  if (ec) return FromErrorCode(ec, "cannot rename " + dir.string() + " to " + trash.string());
-  if (absl::Status s = FsyncPath(root.string(), true); !s.ok()) return s;
-  fs::remove_all(trash, ec);
-  if (ec) {
-    BN_LOG(WARNING) << "backup " << request.name() << " deleted but " << trash.string()
-                    << " not removed: " << ec.message();
-  }
+  if (absl::Status s = RemoveBackupDir(root, request.name()); !s.ok()) return s;
   if (absl::Status s =
           Retrying([&] { return context_.metadata->backups().Delete(BackupKey(request.name())); });
       !s.ok()) {

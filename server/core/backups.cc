@@ -20,6 +20,7 @@
 #include "engine/store/store.h"
 #include "engine/util/atomic_file.h"
 #include "engine/util/log.h"
+#include "server/core/backup_dir.h"
 #include "server/core/collection_registry.h"
 #include "server/core/thread_priority.h"
 #include "server/core/validation.h"
@@ -33,22 +34,10 @@ using google::protobuf::util::TimeUtil;
 namespace {
 
 constexpr char kManifest[] = "backup.json";
-constexpr char kTmpPrefix[] = ".tmp-";
 constexpr char kRestoring[] = ".restoring";
-constexpr char kDeletingPrefix[] = ".deleting-";
 
 absl::Status FromErrorCode(const std::error_code& ec, const std::string& context) {
   return ErrnoStatus(ec.value(), context);
-}
-
-absl::Status Fsync(const fs::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
-  if (fd < 0) return ErrnoStatus(errno, "cannot open " + path.string());
-  const int rc = ::fsync(fd);
-  const int error = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus(error, "cannot fsync " + path.string());
-  return absl::OkStatus();
 }
 
 // Fsyncs every file and directory under `root`, then `root` itself.
@@ -60,15 +49,15 @@ absl::Status FsyncTree(const fs::path& root) {
     const bool dir = it->is_directory(ec);
     if (dir) {
       dirs.push_back(it->path());
-    } else if (absl::Status s = Fsync(it->path(), false); !s.ok()) {
+    } else if (absl::Status s = FsyncFileOrDir(it->path(), false); !s.ok()) {
       return s;
     }
   }
   if (ec) return FromErrorCode(ec, "cannot list " + root.string());
   for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) {
-    if (absl::Status s = Fsync(*d, true); !s.ok()) return s;
+    if (absl::Status s = FsyncFileOrDir(*d, true); !s.ok()) return s;
   }
-  return Fsync(root, true);
+  return FsyncFileOrDir(root, true);
 }
 
 uint64_t TreeBytes(const fs::path& root) {
@@ -116,15 +105,6 @@ absl::Status CopyDirectory(const fs::path& from, const fs::path& to, LinkIf link
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string DefaultName() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof(text), "backup-%Y%m%dT%H%M%SZ", &utc);
-  return text;
 }
 
 // The collections and aliases of the copy, read back from it (not from the live store, which has
@@ -193,11 +173,7 @@ absl::StatusOr<v1::Backup> Backups::Create(const v1::CreateBackupRequest& reques
   std::lock_guard<std::mutex> lock(mutex_);
   std::string name = request.name();
   if (name.empty()) {
-    name = DefaultName();
-    std::error_code ec;
-    for (int i = 2; fs::exists(fs::path(backup_dir_) / name, ec); ++i) {
-      name = DefaultName() + "-" + std::to_string(i);
-    }
+    name = FreeBackupName(backup_dir_);
   }
   // On a thread of its own: its priority is lowered for good (a thread cannot always raise it
   // back), and the caller's (a gRPC handler's) is left alone.
@@ -212,26 +188,12 @@ absl::StatusOr<v1::Backup> Backups::Create(const v1::CreateBackupRequest& reques
 
 absl::StatusOr<v1::Backup> Backups::CreateLocked(const std::string& name) {
   const auto start = std::chrono::steady_clock::now();
+  auto staging = BeginBackup(backup_dir_, name);
+  if (!staging.ok()) return staging.status();
+  const fs::path& tmp = staging->tmp;
+  const fs::path& final_dir = staging->final_dir;
   std::error_code ec;
-  const fs::path root = fs::absolute(backup_dir_, ec);
-  if (ec) return FromErrorCode(ec, "bad backup directory " + backup_dir_);
-  const fs::path final_dir = root / name;
-  if (fs::exists(final_dir, ec)) {
-    return absl::AlreadyExistsError("backup '" + name + "' already exists (" + final_dir.string() +
-                                    ")");
-  }
-  fs::create_directories(root, ec);
-  if (ec) return FromErrorCode(ec, "cannot create the backup directory " + root.string());
-  const fs::path tmp = root / (kTmpPrefix + name);
-  fs::remove_all(tmp, ec);  // Left by an interrupted backup.
-  fs::create_directory(tmp, ec);
-  if (ec) return FromErrorCode(ec, "cannot create " + tmp.string());
-  auto fail = [&](absl::Status s) {
-    std::error_code ignored;
-    fs::remove_all(tmp, ignored);
-    BN_LOG(WARNING) << "backup " << name << " failed: " << s;
-    return s;
-  };
+  auto fail = [&](absl::Status s) { return AbandonBackup(*staging, std::move(s)); };
 
   v1::Backup backup;
   backup.set_name(name);
@@ -278,9 +240,7 @@ absl::StatusOr<v1::Backup> Backups::CreateLocked(const std::string& name) {
     return fail(s);
   }
   if (absl::Status s = FsyncTree(tmp); !s.ok()) return fail(s);
-  fs::rename(tmp, final_dir, ec);
-  if (ec) return fail(FromErrorCode(ec, "cannot rename " + tmp.string()));
-  if (absl::Status s = Fsync(root, true); !s.ok()) return s;
+  if (absl::Status s = PublishBackup(*staging); !s.ok()) return fail(s);
   backup.set_path(final_dir.string());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -341,26 +301,7 @@ absl::StatusOr<v1::DeleteBackupResponse> Backups::Delete(const v1::DeleteBackupR
   } else {
     return manifest.status();
   }
-  // Left-overs of deletions interrupted by a crash: hidden, never listed, removed now.
-  std::vector<fs::path> leftovers;
-  for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::end(it); it.increment(ec)) {
-    if (it->path().filename().string().rfind(kDeletingPrefix, 0) == 0) {
-      leftovers.push_back(it->path());
-    }
-  }
-  for (const fs::path& leftover : leftovers) {
-    std::error_code ignored;
-    fs::remove_all(leftover, ignored);
-  }
-  const fs::path trash = root / (kDeletingPrefix + request.name());
-  fs::rename(dir, trash, ec);
-  if (ec) return FromErrorCode(ec, "cannot rename " + dir.string() + " to " + trash.string());
-  if (absl::Status s = Fsync(root, true); !s.ok()) return s;
-  fs::remove_all(trash, ec);
-  if (ec) {
-    BN_LOG(WARNING) << "backup " << request.name() << " deleted but " << trash.string()
-                    << " not removed (the next DeleteBackup retries): " << ec.message();
-  }
+  if (absl::Status s = RemoveBackupDir(root, request.name()); !s.ok()) return s;
   BN_LOG(INFO) << "backup " << request.name() << " deleted (" << dir.string() << ")";
   return response;
 }
@@ -406,7 +347,7 @@ absl::Status RestoreBackup(const std::string& backup, const std::string& data_di
     fs::rename(staging / "db", target / "db", ec);  // Last: the store makes the restore.
     if (ec) s = FromErrorCode(ec, "cannot move the restored store into place");
   }
-  if (s.ok()) s = Fsync(target, true);
+  if (s.ok()) s = FsyncFileOrDir(target, true);
   fs::remove_all(staging, ec);
   if (!s.ok()) {
     if (moved_index) fs::remove_all(target / "index", ec);  // Leave the directory as it was.

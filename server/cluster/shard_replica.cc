@@ -11,6 +11,7 @@
 #include "server/cluster/nats_client.h"
 #include "server/cluster/retry.h"
 #include "server/cluster/shard_versions.h"
+#include "server/cluster/snapshot_blob.h"
 #include "server/cluster/topology.h"
 #include "server/core/core.h"
 #include "server/core/runtime.h"
@@ -24,7 +25,6 @@ namespace v1 = ::bottleneck::v1;
 
 constexpr int kFetchBatch = 256;
 constexpr size_t kRestoreBatch = 512;
-constexpr size_t kSnapshotChunk = size_t{512} << 10;
 
 }  // namespace
 
@@ -407,50 +407,31 @@ absl::Status ShardReplica::WriteSnapshot() {
   if (position == 0 || position <= snapshot_position_.load()) return absl::OkStatus();
   auto serving = runtime->serving();
   const uint64_t code_version = serving == nullptr ? 0 : serving->model->version;
-  auto writer = context_.snapshot_blobs->NewWriter();
   pb::SnapshotHeader header;
   header.set_collection(collection_);
   header.set_incarnation(incarnation_);
   header.set_shard(shard_);
   header.set_log_position(position);
   header.set_code_version(code_version);
-  std::string buffer;
-  AppendRecord(header.SerializeAsString(), &buffer);
-  uint64_t items = 0;
-  absl::Status written = absl::OkStatus();
+  SnapshotBlobWriter writer(context_.snapshot_blobs, header);
   absl::Status scanned = store.ScanItems(local_, [&](const Item& item) {
-    pb::SnapshotItem out;
-    out.set_id(item.id);
-    out.set_record(item.record);
+    std::string code;
     if (code_version != 0) {
-      if (auto code = store.GetCode(local_, code_version, item.item_no); code.ok()) {
-        out.set_code(*code);
+      if (auto stored = store.GetCode(local_, code_version, item.item_no); stored.ok()) {
+        code = std::move(*stored);
       }
     }
-    AppendRecord(out.SerializeAsString(), &buffer);
-    ++items;
-    if (buffer.size() >= kSnapshotChunk) {
-      written = writer->Append(buffer);
-      buffer.clear();
-    }
-    return written.ok() && !stopped_;
+    return writer.Add(item.id, item.record, code) && !stopped_;
   });
   if (!scanned.ok()) return scanned;
-  if (!written.ok()) return written;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopped_) return absl::OkStatus();
   }
-  if (absl::Status s = writer->Append(buffer); !s.ok()) return s;
-  auto ref = writer->Finish();
-  if (!ref.ok()) return ref.status();
-  pb::SnapshotEntry entry;
-  *entry.mutable_blob() = *ref;
-  entry.set_log_position(position);
-  entry.set_items(items);
-  entry.set_code_version(code_version);
-  entry.set_node(context_.options->node_id);
-  entry.set_create_unix(std::time(nullptr));
+  auto written = writer.Finish(context_.options->node_id);
+  if (!written.ok()) return written.status();
+  const pb::SnapshotEntry& entry = *written;
+  const uint64_t items = entry.items();
   const std::string key = Names::SnapshotKey(collection_, incarnation_, shard_);
   nats::KeyValue& bucket = context_.metadata->snapshots();
   auto current = bucket.Get(key);
@@ -460,7 +441,7 @@ absl::Status ShardReplica::WriteSnapshot() {
   if (current->has_value()) {
     if (!previous.ParseFromString((*current)->value)) previous.Clear();
     if (previous.log_position() >= position) {  // Another replica wrote a newer one.
-      (void)context_.snapshot_blobs->Delete(*ref);
+      (void)context_.snapshot_blobs->Delete(entry.blob());
       snapshot_position_ = previous.log_position();
       return absl::OkStatus();
     }
@@ -469,13 +450,13 @@ absl::Status ShardReplica::WriteSnapshot() {
     put = bucket.Create(key, entry.SerializeAsString());
   }
   if (!put.ok()) {
-    (void)context_.snapshot_blobs->Delete(*ref);
+    (void)context_.snapshot_blobs->Delete(entry.blob());
     return put.status();
   }
   if (previous.has_blob()) (void)context_.snapshot_blobs->Delete(previous.blob());
   snapshot_position_ = position;
   BN_LOG(INFO) << "shard " << local_ << ": snapshot of " << items << " items at log position "
-               << position << " (" << ref->size() << " bytes)";
+               << position << " (" << entry.blob().size() << " bytes)";
   return absl::OkStatus();
 }
 

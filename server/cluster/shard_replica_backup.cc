@@ -8,6 +8,7 @@
 #include "server/cluster/blob_channel.h"
 #include "server/cluster/nats_client.h"
 #include "server/cluster/shard_replica.h"
+#include "server/cluster/snapshot_blob.h"
 #include "server/core/runtime.h"
 
 namespace bn::cluster {
@@ -15,8 +16,6 @@ namespace {
 
 namespace pb = ::bottleneck::cluster;
 using Clock = std::chrono::steady_clock;
-
-constexpr size_t kCutChunk = size_t{512} << 10;
 
 }  // namespace
 
@@ -111,33 +110,19 @@ absl::StatusOr<pb::SnapshotEntry> ShardReplica::Cut(
   auto serving = runtime->serving();
   const uint64_t code_version = serving == nullptr ? 0 : serving->model->version;
 
-  auto writer = context_.snapshot_blobs->NewWriter();
   pb::SnapshotHeader header;
   header.set_collection(collection_);
   header.set_incarnation(incarnation_);
   header.set_shard(shard_);
   header.set_log_position(cut);
   header.set_code_version(code_version);
-  std::string buffer;
-  AppendRecord(header.SerializeAsString(), &buffer);
-  uint64_t items = 0;
+  SnapshotBlobWriter writer(context_.snapshot_blobs, header);
   Clock::time_point taken;
-  absl::Status written = absl::OkStatus();
   CollectionStore store(context_.store);
   absl::Status scanned = store.ScanItemsWithCodes(
       local_, code_version,
       [&](const Item& item, absl::string_view code) {
-        pb::SnapshotItem out;
-        out.set_id(item.id);
-        out.set_record(item.record);
-        if (!code.empty()) out.set_code(std::string(code));
-        AppendRecord(out.SerializeAsString(), &buffer);
-        ++items;
-        if (buffer.size() >= kCutChunk) {
-          written = writer->Append(buffer);
-          buffer.clear();
-        }
-        return written.ok();
+        return writer.Add(item.id, item.record, code);
       },
       nullptr,
       [&] {
@@ -147,20 +132,12 @@ absl::StatusOr<pb::SnapshotEntry> ShardReplica::Cut(
       });
   Release(backup_id);
   if (!scanned.ok()) return scanned;
-  if (!written.ok()) return written;
-  if (absl::Status s = writer->Append(buffer); !s.ok()) return s;
-  auto ref = writer->Finish();
-  if (!ref.ok()) return ref.status();
-  pb::SnapshotEntry entry;
-  *entry.mutable_blob() = *ref;
-  entry.set_log_position(cut);
-  entry.set_items(items);
-  entry.set_code_version(code_version);
-  entry.set_node(context_.options->node_id);
-  entry.set_create_unix(std::time(nullptr));
+  auto entry = writer.Finish(context_.options->node_id);
+  if (!entry.ok()) return entry.status();
+  const uint64_t items = entry->items();
   BN_LOG(INFO)
       << "shard " << local_ << ": backup cut at log position " << cut << ": " << items << " items, "
-      << ref->size() << " bytes; apply held for "
+      << entry->blob().size() << " bytes; apply held for "
       << std::chrono::duration_cast<std::chrono::milliseconds>(taken - hold_start).count()
       << " ms (" << std::chrono::duration_cast<std::chrono::milliseconds>(taken - started).count()
       << " ms after the cut arrived), blob written "

@@ -104,6 +104,13 @@ absl::StatusOr<pb::BackupShardResponse> ClusterBackups::HandleShard(
         absl::StrCat("node ", context_.options->node_id, " speaks cluster protocol version ",
                      kProtocolVersion, ", the caller version ", request.protocol_version()));
   }
+  if (request.phase() == pb::BackupShardRequest::DELETE_BACKUP) {
+    auto deleted = DeleteHere(request.backup_name());
+    if (!deleted.ok()) return deleted.status();
+    pb::BackupShardResponse response;
+    *response.mutable_deleted() = std::move(*deleted);
+    return response;
+  }
   auto replica =
       context_.replicas->Find(request.collection(), request.incarnation(), request.shard());
   if (replica == nullptr) {
@@ -446,44 +453,57 @@ absl::StatusOr<v1::ListBackupsResponse> ClusterBackups::List() const {
 absl::StatusOr<v1::DeleteBackupResponse> ClusterBackups::Delete(
     const v1::DeleteBackupRequest& request) {
   if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  auto here = DeleteHere(request.name());
+  if (!absl::IsNotFound(here.status())) return here;
+  // Not in this node's directory: forwarded to the node whose directory holds it.
+  auto others = OtherNodesBackups();
+  if (!others.ok()) return others.status();
+  for (const v1::Backup& b : *others) {
+    if (b.name() != request.name()) continue;
+    auto node = context_.metadata->Node(b.node());
+    if (!node.has_value() || !node->live) {
+      return absl::UnavailableError(absl::StrCat("backup '", request.name(),
+                                                 "' is in the --backup-dir of node ", b.node(),
+                                                 ", which is down: delete it when it is back"));
+    }
+    pb::BackupShardRequest forward;
+    forward.set_protocol_version(kProtocolVersion);
+    forward.set_phase(pb::BackupShardRequest::DELETE_BACKUP);
+    forward.set_backup_name(request.name());
+    auto answer = CallShard(b.node(), node->entry.address(), forward,
+                            std::chrono::system_clock::now() + std::chrono::seconds(60));
+    if (!answer.ok()) return answer.status();
+    return answer->deleted();
+  }
+  return here;  // NOT_FOUND.
+}
+
+absl::StatusOr<v1::DeleteBackupResponse> ClusterBackups::DeleteHere(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::error_code ec;
   const fs::path root = fs::absolute(backup_dir_, ec);
   if (ec) return FromErrorCode(ec, "bad backup directory " + backup_dir_);
-  const fs::path dir = root / request.name();
+  const fs::path dir = root / name;
   v1::DeleteBackupResponse response;
   auto manifest = ReadClusterBackup(dir.string());
   if (absl::IsNotFound(manifest.status())) {
-    auto others = OtherNodesBackups();
-    if (!others.ok()) return others.status();
-    for (const v1::Backup& b : *others) {
-      if (b.name() != request.name()) continue;
-      std::string address = "?";
-      if (auto node = context_.metadata->Node(b.node()); node.has_value()) {
-        address = node->entry.address();
-      }
-      return absl::FailedPreconditionError(
-          absl::StrCat("backup '", request.name(), "' is in the --backup-dir of node ", b.node(),
-                       " (at ", address, "): delete it through that node"));
-    }
-    return absl::NotFoundError("backup '" + request.name() + "' not found");
+    return absl::NotFoundError("backup '" + name + "' not found");
   }
   if (manifest.ok()) {
     *response.mutable_backup() = manifest->backup();
   } else if (absl::IsDataLoss(manifest.status())) {
-    response.mutable_backup()->set_name(request.name());
+    response.mutable_backup()->set_name(name);
     response.mutable_backup()->set_path(dir.string());
   } else {
     return manifest.status();
   }
-  if (absl::Status s = RemoveBackupDir(root, request.name()); !s.ok()) return s;
+  if (absl::Status s = RemoveBackupDir(root, name); !s.ok()) return s;
   if (absl::Status s =
-          Retrying([&] { return context_.metadata->backups().Delete(BackupKey(request.name())); });
+          Retrying([&] { return context_.metadata->backups().Delete(BackupKey(name)); });
       !s.ok()) {
-    BN_LOG(WARNING) << "backup " << request.name()
-                    << " deleted but still listed for the other nodes: " << s;
+    BN_LOG(WARNING) << "backup " << name << " deleted but still listed for the other nodes: " << s;
   }
-  BN_LOG(INFO) << "backup " << request.name() << " deleted (" << dir.string() << ")";
+  BN_LOG(INFO) << "backup " << name << " deleted (" << dir.string() << ")";
   return response;
 }
 

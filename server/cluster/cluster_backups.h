@@ -1,8 +1,9 @@
 // Backups in cluster mode (docs/cluster.md, "Backups"): CreateBackup on any node writes a
 // backup of the whole cluster into that node's --backup-dir and lists it in the backups bucket
 // (key <node>.<name>, value the v1.Backup with its node). ListBackups on any node answers every
-// node's backups (its own from its directory, the others' from the bucket); DeleteBackup deletes
-// a backup of the node asked (FAILED_PRECONDITION naming the node that holds it otherwise).
+// node's backups (its own from its directory, the others' from the bucket); DeleteBackup on any
+// node deletes it, forwarded to the node whose directory holds it (UNAVAILABLE naming that node
+// while it is down).
 // `bottleneckd --cluster URLS --restore DIR` restores one into a fresh cluster
 // (cluster_restore.h).
 //
@@ -72,6 +73,9 @@ class ClusterBackups {
 
  private:
   absl::StatusOr<bottleneck::v1::Backup> CreateLocked(const std::string& name);
+  // Deletes backup `name` from this node's directory and the backups bucket (NOT_FOUND when this
+  // node's directory does not hold it).
+  absl::StatusOr<bottleneck::v1::DeleteBackupResponse> DeleteHere(const std::string& name);
   // This node's key of backup `name` in the backups bucket.
   std::string BackupKey(const std::string& name) const;
   // The backups the other nodes wrote, as the backups bucket lists them.

@@ -291,18 +291,13 @@ absl::Status ClusterBackups::BackupCollection(const pb::CollectionEntry& entry, 
 }
 
 absl::StatusOr<v1::Backup> ClusterBackups::Create(const v1::CreateBackupRequest& request) {
-  if (!request.name().empty()) {
-    if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
-  }
   std::lock_guard<std::mutex> lock(mutex_);
-  std::string name = request.name();
-  if (name.empty()) {
-    name = FreeBackupName(backup_dir_);
-  }
+  auto name = NewBackupName(request.name(), backup_dir_);
+  if (!name.ok()) return name.status();
   // On the caller's thread at normal priority, unlike the single node's copy (which runs at
   // --background-nice): threads inherit their creator's priority, so the cuts of this node's own
   // replicas would run at background priority while their apply loops wait for them.
-  return CreateLocked(name);
+  return CreateLocked(*name);
 }
 
 absl::StatusOr<v1::Backup> ClusterBackups::CreateLocked(const std::string& name) {

@@ -10,6 +10,7 @@
 
 #include "engine/util/atomic_file.h"
 #include "engine/util/log.h"
+#include "server/core/validation.h"
 
 namespace bn {
 namespace {
@@ -34,7 +35,12 @@ std::string DefaultName() {
 
 }  // namespace
 
-std::string FreeBackupName(const std::string& backup_dir) {
+absl::StatusOr<std::string> NewBackupName(const std::string& requested,
+                                          const std::string& backup_dir) {
+  if (!requested.empty()) {
+    if (absl::Status s = ValidateName("name", requested); !s.ok()) return s;
+    return requested;
+  }
   std::string name = DefaultName();
   std::error_code ec;
   for (int i = 2; fs::exists(fs::path(backup_dir) / name, ec); ++i) {

@@ -17,9 +17,11 @@
 
 namespace bn {
 
-// backup-YYYYMMDDTHHMMSSZ (now, UTC), with -2, -3, ... appended while <backup_dir>/<name>
+// The name of a new backup: `requested` (INVALID_ARGUMENT unless a valid name), or when it is
+// empty backup-YYYYMMDDTHHMMSSZ (now, UTC) with -2, -3, ... appended while <backup_dir>/<name>
 // exists.
-std::string FreeBackupName(const std::string& backup_dir);
+[[nodiscard]] absl::StatusOr<std::string> NewBackupName(const std::string& requested,
+                                                        const std::string& backup_dir);
 
 // Where a new backup is written.
 struct BackupStaging {

@@ -167,14 +167,10 @@ absl::StatusOr<v1::Backup> Backups::Create(const v1::CreateBackupRequest& reques
   if (absl::Status s = registry_->CheckWritable(); !s.ok()) return s;
   // The checkpoint flushes the memtables into the data directory: not below the flood stage.
   if (absl::Status s = store_->CheckWrite(); !s.ok()) return s;
-  if (!request.name().empty()) {
-    if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
-  }
   std::lock_guard<std::mutex> lock(mutex_);
-  std::string name = request.name();
-  if (name.empty()) {
-    name = FreeBackupName(backup_dir_);
-  }
+  auto named = NewBackupName(request.name(), backup_dir_);
+  if (!named.ok()) return named.status();
+  const std::string name = *named;
   // On a thread of its own: its priority is lowered for good (a thread cannot always raise it
   // back), and the caller's (a gRPC handler's) is left alone.
   absl::StatusOr<v1::Backup> result = absl::InternalError("backup thread did not run");

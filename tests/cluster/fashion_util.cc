@@ -12,13 +12,6 @@ namespace bn::testing {
 
 namespace v1 = ::bottleneck::v1;
 
-Api::Api(const std::shared_ptr<grpc::Channel>& channel)
-    : collections(v1::CollectionService::NewStub(channel)),
-      training(v1::TrainingService::NewStub(channel)),
-      models(v1::ModelService::NewStub(channel)),
-      items(v1::ItemService::NewStub(channel)),
-      query(v1::QueryService::NewStub(channel)) {}
-
 const LabeledImages& Fashion(DatasetSplit split, int n) {
   static std::mutex mutex;
   static auto* cache = new std::map<std::pair<int, int>, LabeledImages>();

@@ -15,18 +15,9 @@
 #include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
 #include "engine/data/idx.h"
+#include "tests/integration/client_util.h"  // Api.
 
 namespace bn::testing {
-
-// Stubs of every v1 service over one channel.
-struct Api {
-  explicit Api(const std::shared_ptr<grpc::Channel>& channel);
-  std::unique_ptr<bottleneck::v1::CollectionService::Stub> collections;
-  std::unique_ptr<bottleneck::v1::TrainingService::Stub> training;
-  std::unique_ptr<bottleneck::v1::ModelService::Stub> models;
-  std::unique_ptr<bottleneck::v1::ItemService::Stub> items;
-  std::unique_ptr<bottleneck::v1::QueryService::Stub> query;
-};
 
 // The first `n` images of a split (loaded once per process).
 const LabeledImages& Fashion(DatasetSplit split, int n);

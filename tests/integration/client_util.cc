@@ -5,6 +5,15 @@
 
 namespace bn::testing {
 
+namespace v1 = ::bottleneck::v1;
+
+Api::Api(const std::shared_ptr<grpc::Channel>& channel)
+    : collections(v1::CollectionService::NewStub(channel)),
+      training(v1::TrainingService::NewStub(channel)),
+      models(v1::ModelService::NewStub(channel)),
+      items(v1::ItemService::NewStub(channel)),
+      query(v1::QueryService::NewStub(channel)) {}
+
 std::unique_ptr<grpc::ClientContext> Ctx(int seconds) {
   auto c = std::make_unique<grpc::ClientContext>();
   c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));

@@ -11,9 +11,22 @@
 
 #include "bottleneck/v1/collection.grpc.pb.h"
 #include "bottleneck/v1/common.pb.h"
+#include "bottleneck/v1/item.grpc.pb.h"
+#include "bottleneck/v1/model.grpc.pb.h"
+#include "bottleneck/v1/query.grpc.pb.h"
 #include "bottleneck/v1/training.grpc.pb.h"
 
 namespace bn::testing {
+
+// Stubs of every v1 service over one channel.
+struct Api {
+  explicit Api(const std::shared_ptr<grpc::Channel>& channel);
+  std::unique_ptr<bottleneck::v1::CollectionService::Stub> collections;
+  std::unique_ptr<bottleneck::v1::TrainingService::Stub> training;
+  std::unique_ptr<bottleneck::v1::ModelService::Stub> models;
+  std::unique_ptr<bottleneck::v1::ItemService::Stub> items;
+  std::unique_ptr<bottleneck::v1::QueryService::Stub> query;
+};
 
 // A client context whose deadline is `seconds` from now.
 std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30);

@@ -94,11 +94,7 @@ class FilteredSearchTest : public ::testing::TestWithParam<bool> {
     server_ = ServerProcess::Start(dir_.Sub("data"), {}, &error);
     unsetenv("BN_FILTER_EXACT_BELOW");
     ASSERT_NE(server_, nullptr) << error;
-    auto channel = server_->Channel();
-    collections_ = v1::CollectionService::NewStub(channel);
-    training_ = v1::TrainingService::NewStub(channel);
-    items_ = v1::ItemService::NewStub(channel);
-    query_ = v1::QueryService::NewStub(channel);
+    api_ = std::make_unique<Api>(server_->Channel());
     v1::CreateCollectionRequest create;
     create.set_name("img");
     create.mutable_spec()->mutable_image()->set_height(kSide);
@@ -106,12 +102,13 @@ class FilteredSearchTest : public ::testing::TestWithParam<bool> {
     create.mutable_spec()->mutable_image()->set_channels(1);
     create.mutable_spec()->add_numeric_metadata_keys("price");
     v1::Collection c;
-    ASSERT_TRUE(collections_->CreateCollection(Ctx().get(), create, &c).ok());
+    ASSERT_TRUE(api_->collections->CreateCollection(Ctx().get(), create, &c).ok());
     std::mt19937 rng(42);
     std::vector<v1::Input> examples;
     for (int i = 0; i < 60; ++i) examples.push_back(RandomImage(&rng));
-    ASSERT_TRUE(UploadExamples(training_.get(), "img", "train", examples).ok());
-    ASSERT_EQ(TrainPcaAndServe(training_.get(), collections_.get(), "img", "train", 6), 1u);
+    ASSERT_TRUE(UploadExamples(api_->training.get(), "img", "train", examples).ok());
+    ASSERT_EQ(TrainPcaAndServe(api_->training.get(), api_->collections.get(), "img", "train", 6),
+              1u);
     v1::UpsertRequest upsert;
     upsert.set_collection("img");
     for (int i = 0; i < kItems; ++i) {
@@ -119,7 +116,7 @@ class FilteredSearchTest : public ::testing::TestWithParam<bool> {
       Put(&upsert, "i" + std::to_string(i), RandomImage(&rng), a);
     }
     v1::UpsertResponse r;
-    ASSERT_TRUE(items_->Upsert(Ctx().get(), upsert, &r).ok());
+    ASSERT_TRUE(api_->items->Upsert(Ctx().get(), upsert, &r).ok());
   }
 
   void Put(v1::UpsertRequest* upsert, const std::string& id, const v1::Input& input,
@@ -141,7 +138,7 @@ class FilteredSearchTest : public ::testing::TestWithParam<bool> {
     all.set_exact(true);
     all.set_k(1000);
     v1::SearchResponse r;
-    EXPECT_TRUE(query_->Search(Ctx().get(), all, &r).ok());
+    EXPECT_TRUE(api_->query->Search(Ctx().get(), all, &r).ok());
     std::vector<std::string> ids;
     for (const auto& n : r.neighbors()) {
       if (ids.size() < k && Holds(filter, attrs_.at(n.id()))) ids.push_back(n.id());
@@ -151,10 +148,7 @@ class FilteredSearchTest : public ::testing::TestWithParam<bool> {
 
   TempDir dir_;
   std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<v1::CollectionService::Stub> collections_;
-  std::unique_ptr<v1::TrainingService::Stub> training_;
-  std::unique_ptr<v1::ItemService::Stub> items_;
-  std::unique_ptr<v1::QueryService::Stub> query_;
+  std::unique_ptr<Api> api_;
   std::map<std::string, Attrs> attrs_;
 };
 
@@ -178,7 +172,7 @@ TEST_P(FilteredSearchTest, ReturnsKMatchingItemsLikeTheExactFilteredSearch) {
       request.set_k(10);
       *request.mutable_filter() = filters[f];
       v1::SearchResponse response;
-      grpc::Status s = query_->Search(Ctx().get(), request, &response);
+      grpc::Status s = api_->query->Search(Ctx().get(), request, &response);
       ASSERT_TRUE(s.ok()) << s.error_message();
       std::vector<std::string> truth = Truth(request, filters[f], 11);
       truth.erase(std::remove(truth.begin(), truth.end(), request.item_id()), truth.end());
@@ -204,13 +198,13 @@ TEST_P(FilteredSearchTest, ReturnsEveryMatchWhenFewerThanKMatch) {
   request.set_k(10);
   *request.mutable_filter() = PriceBelow(4);  // i0..i3.
   v1::SearchResponse response;
-  ASSERT_TRUE(query_->Search(Ctx().get(), request, &response).ok());
+  ASSERT_TRUE(api_->query->Search(Ctx().get(), request, &response).ok());
   std::set<std::string> ids;
   for (const auto& n : response.neighbors()) ids.insert(n.id());
   EXPECT_EQ(ids, (std::set<std::string>{"i0", "i1", "i2", "i3"}));
   // Nothing matches: an empty answer, not an error.
   *request.mutable_filter() = Match("label", {"nope"});
-  ASSERT_TRUE(query_->Search(Ctx().get(), request, &response).ok());
+  ASSERT_TRUE(api_->query->Search(Ctx().get(), request, &response).ok());
   EXPECT_EQ(response.neighbors_size(), 0);
 }
 
@@ -221,7 +215,7 @@ TEST_P(FilteredSearchTest, SeesAcknowledgedWrites) {
   request.set_k(5);
   *request.mutable_filter() = Match("label", {"fresh"});
   v1::SearchResponse response;
-  ASSERT_TRUE(query_->Search(Ctx().get(), request, &response).ok());
+  ASSERT_TRUE(api_->query->Search(Ctx().get(), request, &response).ok());
   EXPECT_EQ(response.neighbors_size(), 0);
   // Relabel two items and add one: the next search finds them.
   std::mt19937 rng(5);
@@ -231,8 +225,8 @@ TEST_P(FilteredSearchTest, SeesAcknowledgedWrites) {
   Put(&upsert, "i8", RandomImage(&rng), {"fresh", 8, "red"});
   Put(&upsert, "new", RandomImage(&rng), {"fresh", 1000, "red"});
   v1::UpsertResponse r;
-  ASSERT_TRUE(items_->Upsert(Ctx().get(), upsert, &r).ok());
-  ASSERT_TRUE(query_->Search(Ctx().get(), request, &response).ok());
+  ASSERT_TRUE(api_->items->Upsert(Ctx().get(), upsert, &r).ok());
+  ASSERT_TRUE(api_->query->Search(Ctx().get(), request, &response).ok());
   std::set<std::string> ids;
   for (const auto& n : response.neighbors()) ids.insert(n.id());
   EXPECT_EQ(ids, (std::set<std::string>{"i7", "i8", "new"}));
@@ -241,8 +235,8 @@ TEST_P(FilteredSearchTest, SeesAcknowledgedWrites) {
   del.set_collection("img");
   del.add_ids("i8");
   v1::DeleteItemsResponse d;
-  ASSERT_TRUE(items_->DeleteItems(Ctx().get(), del, &d).ok());
-  ASSERT_TRUE(query_->Search(Ctx().get(), request, &response).ok());
+  ASSERT_TRUE(api_->items->DeleteItems(Ctx().get(), del, &d).ok());
+  ASSERT_TRUE(api_->query->Search(Ctx().get(), request, &response).ok());
   ids.clear();
   for (const auto& n : response.neighbors()) ids.insert(n.id());
   EXPECT_EQ(ids, (std::set<std::string>{"i7", "new"}));
@@ -266,7 +260,7 @@ TEST_P(FilteredSearchTest, SearchBatchAnswersLikeSingleSearches) {
     s->set_k(3 + i);
   }
   v1::SearchBatchResponse out;
-  grpc::Status status = query_->SearchBatch(Ctx().get(), batch, &out);
+  grpc::Status status = api_->query->SearchBatch(Ctx().get(), batch, &out);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(out.results_size(), batch.searches_size());
   EXPECT_EQ(out.model_version(), 1u);
@@ -274,7 +268,7 @@ TEST_P(FilteredSearchTest, SearchBatchAnswersLikeSingleSearches) {
     v1::SearchRequest single = batch.searches(i);
     single.set_collection("img");
     v1::SearchResponse one;
-    ASSERT_TRUE(query_->Search(Ctx().get(), single, &one).ok());
+    ASSERT_TRUE(api_->query->Search(Ctx().get(), single, &one).ok());
     ASSERT_EQ(out.results(i).neighbors_size(), one.neighbors_size()) << i;
     EXPECT_EQ(out.results(i).neighbors_size(), 3 + i);
     for (int j = 0; j < one.neighbors_size(); ++j) {
@@ -292,7 +286,7 @@ TEST_P(FilteredSearchTest, ListsEveryItemOnceAcrossPagesUnderWrites) {
   bool wrote = false;
   for (int pages = 0; pages < 100; ++pages) {
     v1::ListItemsResponse page;
-    grpc::Status s = items_->ListItems(Ctx().get(), list, &page);
+    grpc::Status s = api_->items->ListItems(Ctx().get(), list, &page);
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_LE(page.items_size(), 7);
     for (const auto& listed : page.items()) {
@@ -307,7 +301,7 @@ TEST_P(FilteredSearchTest, ListsEveryItemOnceAcrossPagesUnderWrites) {
       upsert.set_collection("img");
       Put(&upsert, "zz-new", RandomImage(&rng), {"c9", 1, "red"});
       v1::UpsertResponse r;
-      ASSERT_TRUE(items_->Upsert(Ctx().get(), upsert, &r).ok());
+      ASSERT_TRUE(api_->items->Upsert(Ctx().get(), upsert, &r).ok());
       wrote = true;
     }
     if (page.next_page_token().empty()) break;
@@ -329,7 +323,7 @@ TEST_P(FilteredSearchTest, ListsEveryItemOnceAcrossPagesUnderWrites) {
   list.set_include_inputs(true);
   *list.mutable_filter() = red_cheap;
   v1::ListItemsResponse page;
-  ASSERT_TRUE(items_->ListItems(Ctx().get(), list, &page).ok());
+  ASSERT_TRUE(api_->items->ListItems(Ctx().get(), list, &page).ok());
   EXPECT_TRUE(page.next_page_token().empty());
   EXPECT_EQ(page.model_version(), 1u);
   std::set<std::string> want, got;
@@ -347,30 +341,30 @@ TEST_P(FilteredSearchTest, ListsEveryItemOnceAcrossPagesUnderWrites) {
   v1::CountItemsRequest count;
   count.set_collection("img");
   v1::CountItemsResponse n;
-  ASSERT_TRUE(items_->CountItems(Ctx().get(), count, &n).ok());
+  ASSERT_TRUE(api_->items->CountItems(Ctx().get(), count, &n).ok());
   EXPECT_EQ(n.count(), attrs_.size());
   *count.mutable_filter() = red_cheap;
-  ASSERT_TRUE(items_->CountItems(Ctx().get(), count, &n).ok());
+  ASSERT_TRUE(api_->items->CountItems(Ctx().get(), count, &n).ok());
   EXPECT_EQ(n.count(), want.size());
 
   // Bad listing and counting requests.
   list.clear_filter();
   list.set_page_size(1001);
-  grpc::Status s = items_->ListItems(Ctx().get(), list, &page);
+  grpc::Status s = api_->items->ListItems(Ctx().get(), list, &page);
   EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "page_size must be in 0..1000");
   list.set_page_size(5);
   list.set_page_token("garbage");
-  s = items_->ListItems(Ctx().get(), list, &page);
+  s = api_->items->ListItems(Ctx().get(), list, &page);
   EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("page_token is malformed"), std::string::npos);
   list.set_page_token("L1.zz");
-  EXPECT_EQ(items_->ListItems(Ctx().get(), list, &page).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(api_->items->ListItems(Ctx().get(), list, &page).error_code(), Code::INVALID_ARGUMENT);
   list.clear_page_token();
   list.set_collection("nope");
-  EXPECT_EQ(items_->ListItems(Ctx().get(), list, &page).error_code(), Code::NOT_FOUND);
+  EXPECT_EQ(api_->items->ListItems(Ctx().get(), list, &page).error_code(), Code::NOT_FOUND);
   *count.mutable_filter() = v1::Filter();
-  EXPECT_EQ(items_->CountItems(Ctx().get(), count, &n).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(api_->items->CountItems(Ctx().get(), count, &n).error_code(), Code::INVALID_ARGUMENT);
 }
 
 TEST_P(FilteredSearchTest, DeletesByFilterAndReportsTheCount) {
@@ -380,24 +374,24 @@ TEST_P(FilteredSearchTest, DeletesByFilterAndReportsTheCount) {
   del.add_ids("i1");
   *del.mutable_filter() = PriceBelow(10);
   v1::DeleteItemsResponse d;
-  grpc::Status s = items_->DeleteItems(Ctx().get(), del, &d);
+  grpc::Status s = api_->items->DeleteItems(Ctx().get(), del, &d);
   EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "set ids or a filter, not both");
   del.clear_ids();
   del.mutable_filter()->mutable_range()->set_metadata_key("colour");
-  s = items_->DeleteItems(Ctx().get(), del, &d);
+  s = api_->items->DeleteItems(Ctx().get(), del, &d);
   EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
   v1::CountItemsRequest count;
   count.set_collection("img");
   v1::CountItemsResponse n;
-  ASSERT_TRUE(items_->CountItems(Ctx().get(), count, &n).ok());
+  ASSERT_TRUE(api_->items->CountItems(Ctx().get(), count, &n).ok());
   EXPECT_EQ(n.count(), static_cast<uint64_t>(kItems));
 
   // Items priced below 10 that are not red: i1 i2 i4 i5 i7 i8.
   *del.mutable_filter() = AllOf({PriceBelow(10), NoneOf(Match("colour", {"red"}))});
-  ASSERT_TRUE(items_->DeleteItems(Ctx().get(), del, &d).ok());
+  ASSERT_TRUE(api_->items->DeleteItems(Ctx().get(), del, &d).ok());
   EXPECT_EQ(d.deleted(), 6u);
-  ASSERT_TRUE(items_->CountItems(Ctx().get(), count, &n).ok());
+  ASSERT_TRUE(api_->items->CountItems(Ctx().get(), count, &n).ok());
   EXPECT_EQ(n.count(), static_cast<uint64_t>(kItems - 6));
   v1::SearchRequest search;
   search.set_collection("img");
@@ -405,12 +399,12 @@ TEST_P(FilteredSearchTest, DeletesByFilterAndReportsTheCount) {
   search.set_k(10);
   *search.mutable_filter() = PriceBelow(10);
   v1::SearchResponse found;
-  ASSERT_TRUE(query_->Search(Ctx().get(), search, &found).ok());
+  ASSERT_TRUE(api_->query->Search(Ctx().get(), search, &found).ok());
   std::set<std::string> ids;
   for (const auto& nb : found.neighbors()) ids.insert(nb.id());
   EXPECT_EQ(ids, (std::set<std::string>{"i0", "i3", "i6", "i9"}));
   // Again: nothing left to delete.
-  ASSERT_TRUE(items_->DeleteItems(Ctx().get(), del, &d).ok());
+  ASSERT_TRUE(api_->items->DeleteItems(Ctx().get(), del, &d).ok());
   EXPECT_EQ(d.deleted(), 0u);
 }
 
@@ -428,7 +422,7 @@ TEST_P(FilteredSearchTest, RejectsBadFiltersAndBatches) {
     request.set_item_id("i1");
     *request.mutable_filter() = filter;
     v1::SearchResponse response;
-    return query_->Search(Ctx().get(), request, &response);
+    return api_->query->Search(Ctx().get(), request, &response);
   };
   struct Case {
     v1::Filter filter;
@@ -492,7 +486,7 @@ TEST_P(FilteredSearchTest, RejectsBadFiltersAndBatches) {
   *bad->mutable_input() = RandomImage(&rng);
   (*bad->mutable_metadata())["price"] = "cheap";
   v1::UpsertResponse r;
-  grpc::Status s = items_->Upsert(Ctx().get(), upsert, &r);
+  grpc::Status s = api_->items->Upsert(Ctx().get(), upsert, &r);
   EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("items[1]: metadata 'price' is declared numeric"),
             std::string::npos)
@@ -501,7 +495,7 @@ TEST_P(FilteredSearchTest, RejectsBadFiltersAndBatches) {
   get.set_collection("img");
   get.set_id("ok");
   v1::GetItemResponse item;
-  EXPECT_EQ(items_->GetItem(Ctx().get(), get, &item).error_code(), Code::NOT_FOUND);
+  EXPECT_EQ(api_->items->GetItem(Ctx().get(), get, &item).error_code(), Code::NOT_FOUND);
 
   // A collection declaring a key twice.
   v1::CreateCollectionRequest create;
@@ -512,7 +506,7 @@ TEST_P(FilteredSearchTest, RejectsBadFiltersAndBatches) {
   create.mutable_spec()->add_numeric_metadata_keys("a");
   create.mutable_spec()->add_numeric_metadata_keys("a");
   v1::Collection c;
-  s = collections_->CreateCollection(Ctx().get(), create, &c);
+  s = api_->collections->CreateCollection(Ctx().get(), create, &c);
   EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("numeric_metadata_keys[1] repeats"), std::string::npos);
 
@@ -520,37 +514,39 @@ TEST_P(FilteredSearchTest, RejectsBadFiltersAndBatches) {
   v1::SearchBatchRequest batch;
   batch.set_collection("img");
   v1::SearchBatchResponse out;
-  EXPECT_EQ(query_->SearchBatch(Ctx().get(), batch, &out).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(api_->query->SearchBatch(Ctx().get(), batch, &out).error_code(),
+            Code::INVALID_ARGUMENT);
   for (int i = 0; i < 1025; ++i) batch.add_searches()->set_item_id("i1");
-  EXPECT_EQ(query_->SearchBatch(Ctx().get(), batch, &out).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(api_->query->SearchBatch(Ctx().get(), batch, &out).error_code(),
+            Code::INVALID_ARGUMENT);
   batch.clear_searches();
   batch.add_searches()->set_item_id("i1");
   batch.add_searches()->set_k(5000);
   batch.mutable_searches(1)->set_item_id("i2");
-  s = query_->SearchBatch(Ctx().get(), batch, &out);
+  s = api_->query->SearchBatch(Ctx().get(), batch, &out);
   EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "searches[1]: k must be in 1..1000");
   batch.mutable_searches(1)->set_k(3);
   batch.mutable_searches(1)->set_collection("other");
-  s = query_->SearchBatch(Ctx().get(), batch, &out);
+  s = api_->query->SearchBatch(Ctx().get(), batch, &out);
   EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("searches[1]: collection must be empty or 'img'"),
             std::string::npos);
   batch.mutable_searches(1)->clear_collection();
   batch.mutable_searches(1)->set_item_id("missing");
-  s = query_->SearchBatch(Ctx().get(), batch, &out);
+  s = api_->query->SearchBatch(Ctx().get(), batch, &out);
   EXPECT_EQ(s.error_code(), Code::NOT_FOUND);
   EXPECT_NE(s.error_message().find("searches[1]: item 'missing' not found"), std::string::npos);
   batch.set_collection("nope");
-  EXPECT_EQ(query_->SearchBatch(Ctx().get(), batch, &out).error_code(), Code::NOT_FOUND);
+  EXPECT_EQ(api_->query->SearchBatch(Ctx().get(), batch, &out).error_code(), Code::NOT_FOUND);
 
   // Still serving, nothing changed.
   v1::GetCollectionRequest gc;
   gc.set_name("img");
-  ASSERT_TRUE(collections_->GetCollection(Ctx().get(), gc, &c).ok());
+  ASSERT_TRUE(api_->collections->GetCollection(Ctx().get(), gc, &c).ok());
   EXPECT_EQ(c.stats().item_count(), static_cast<uint64_t>(kItems));
   v1::ListCollectionsResponse list;
-  ASSERT_TRUE(collections_->ListCollections(Ctx().get(), {}, &list).ok());
+  ASSERT_TRUE(api_->collections->ListCollections(Ctx().get(), {}, &list).ok());
   EXPECT_EQ(list.collections_size(), 1);
 }
 

@@ -86,11 +86,7 @@ class IndexedFilterTest : public ::testing::Test {
     std::string error;
     server_ = ServerProcess::Start(dir_.Sub("data"), {}, &error);
     ASSERT_NE(server_, nullptr) << error;
-    auto channel = server_->Channel();
-    collections_ = v1::CollectionService::NewStub(channel);
-    training_ = v1::TrainingService::NewStub(channel);
-    items_ = v1::ItemService::NewStub(channel);
-    query_ = v1::QueryService::NewStub(channel);
+    api_ = std::make_unique<Api>(server_->Channel());
   }
 
   v1::Input RandomImage() {
@@ -121,7 +117,7 @@ class IndexedFilterTest : public ::testing::Test {
       attrs_[id] = a;
     }
     v1::UpsertResponse r;
-    grpc::Status s = items_->Upsert(Ctx().get(), upsert, &r);
+    grpc::Status s = api_->items->Upsert(Ctx().get(), upsert, &r);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
@@ -173,7 +169,7 @@ class IndexedFilterTest : public ::testing::Test {
       all.set_exact(true);
       all.set_k(1000);
       v1::SearchResponse everything;
-      ASSERT_TRUE(query_->Search(Ctx().get(), all, &everything).ok());
+      ASSERT_TRUE(api_->query->Search(Ctx().get(), all, &everything).ok());
       ASSERT_EQ(static_cast<size_t>(everything.neighbors_size()), attrs_.size() - 1);
       for (size_t f = 0; f < filters.size(); ++f) {
         std::vector<std::pair<std::string, float>> want;
@@ -188,7 +184,7 @@ class IndexedFilterTest : public ::testing::Test {
           request.set_k(10);
           *request.mutable_filter() = filters[f];
           v1::SearchResponse got;
-          grpc::Status s = query_->Search(Ctx().get(), request, &got);
+          grpc::Status s = api_->query->Search(Ctx().get(), request, &got);
           ASSERT_TRUE(s.ok()) << s.error_message();
           std::vector<std::pair<std::string, float>> ids;
           for (const auto& n : got.neighbors()) ids.emplace_back(n.id(), n.distance());
@@ -205,7 +201,7 @@ class IndexedFilterTest : public ::testing::Test {
       count.set_collection("shop");
       *count.mutable_filter() = filters[f];
       v1::CountItemsResponse counted;
-      ASSERT_TRUE(items_->CountItems(Ctx().get(), count, &counted).ok());
+      ASSERT_TRUE(api_->items->CountItems(Ctx().get(), count, &counted).ok());
       EXPECT_EQ(counted.count(), want.size()) << "filter " << f;
       v1::ListItemsRequest list;
       list.set_collection("shop");
@@ -214,7 +210,7 @@ class IndexedFilterTest : public ::testing::Test {
       std::vector<std::string> listed;
       for (int page = 0; page < 200; ++page) {
         v1::ListItemsResponse response;
-        ASSERT_TRUE(items_->ListItems(Ctx().get(), list, &response).ok());
+        ASSERT_TRUE(api_->items->ListItems(Ctx().get(), list, &response).ok());
         for (const auto& item : response.items()) listed.push_back(item.item().id());
         if (response.next_page_token().empty()) break;
         list.set_page_token(response.next_page_token());
@@ -226,10 +222,7 @@ class IndexedFilterTest : public ::testing::Test {
   TempDir dir_;
   std::mt19937 rng_{24};
   std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<v1::CollectionService::Stub> collections_;
-  std::unique_ptr<v1::TrainingService::Stub> training_;
-  std::unique_ptr<v1::ItemService::Stub> items_;
-  std::unique_ptr<v1::QueryService::Stub> query_;
+  std::unique_ptr<Api> api_;
   std::map<std::string, Attrs> attrs_;
 };
 
@@ -245,12 +238,13 @@ TEST_F(IndexedFilterTest, FilteredReadsMatchTheWritesAcrossOverwritesDeletesAndA
   create.mutable_spec()->add_indexed_metadata_keys("shop");
   create.mutable_spec()->add_indexed_metadata_keys("weight");
   v1::Collection c;
-  ASSERT_TRUE(collections_->CreateCollection(Ctx().get(), create, &c).ok());
+  ASSERT_TRUE(api_->collections->CreateCollection(Ctx().get(), create, &c).ok());
   ASSERT_EQ(c.spec().indexed_metadata_keys_size(), 2);
   std::vector<v1::Input> examples;
   for (int i = 0; i < 60; ++i) examples.push_back(RandomImage());
-  ASSERT_TRUE(UploadExamples(training_.get(), "shop", "train", examples).ok());
-  ASSERT_EQ(TrainPcaAndServe(training_.get(), collections_.get(), "shop", "train", 6), 1u);
+  ASSERT_TRUE(UploadExamples(api_->training.get(), "shop", "train", examples).ok());
+  ASSERT_EQ(TrainPcaAndServe(api_->training.get(), api_->collections.get(), "shop", "train", 6),
+            1u);
 
   std::vector<int> ids(240);
   for (int i = 0; i < 240; ++i) ids[i] = i;
@@ -264,7 +258,7 @@ TEST_F(IndexedFilterTest, FilteredReadsMatchTheWritesAcrossOverwritesDeletesAndA
     attrs_.erase("i" + std::to_string(1000 + i));
   }
   v1::DeleteItemsResponse deleted;
-  ASSERT_TRUE(items_->DeleteItems(Ctx().get(), del, &deleted).ok());
+  ASSERT_TRUE(api_->items->DeleteItems(Ctx().get(), del, &deleted).ok());
   EXPECT_EQ(deleted.deleted(), 4u);
   v1::DeleteItemsRequest by_filter;
   by_filter.set_collection("shop");
@@ -278,7 +272,7 @@ TEST_F(IndexedFilterTest, FilteredReadsMatchTheWritesAcrossOverwritesDeletesAndA
       ++it;
     }
   }
-  ASSERT_TRUE(items_->DeleteItems(Ctx().get(), by_filter, &deleted).ok());
+  ASSERT_TRUE(api_->items->DeleteItems(Ctx().get(), by_filter, &deleted).ok());
   EXPECT_EQ(deleted.deleted(), s9);
   CheckFilters();
 
@@ -301,7 +295,7 @@ TEST_F(IndexedFilterTest, BadIndexedKeyListsAreRefusedAndCreateNothing) {
     request.mutable_spec()->mutable_image()->set_channels(1);
     for (auto& k : keys) request.mutable_spec()->add_indexed_metadata_keys(k);
     v1::Collection c;
-    return collections_->CreateCollection(Ctx().get(), request, &c);
+    return api_->collections->CreateCollection(Ctx().get(), request, &c);
   };
   struct Case {
     std::vector<std::string> keys;
@@ -320,7 +314,8 @@ TEST_F(IndexedFilterTest, BadIndexedKeyListsAreRefusedAndCreateNothing) {
     v1::GetCollectionRequest get;
     get.set_name("bad");
     v1::Collection got;
-    EXPECT_EQ(collections_->GetCollection(Ctx().get(), get, &got).error_code(), Code::NOT_FOUND);
+    EXPECT_EQ(api_->collections->GetCollection(Ctx().get(), get, &got).error_code(),
+              Code::NOT_FOUND);
   }
   EXPECT_TRUE(create({"a", "b"}).ok());
 }

@@ -47,14 +47,8 @@ absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Open(const ClusterOpti
   if (absl::Status s = ValidateToken("--node-id", options.node_id); !s.ok()) return s;
   if (absl::Status s = ValidateToken("--cluster-name", options.cluster_name); !s.ok()) return s;
   std::unique_ptr<ClusterNode> node(new ClusterNode(options));
-  nats::ConnectOptions connect;
-  connect.servers = options.nats_servers;
-  connect.name = "bottleneckd " + options.node_id;
-  connect.connect_timeout = options.nats_connect_timeout;
-  connect.user = options.nats_user;
-  connect.password = options.nats_password;
-  connect.token = options.nats_token;
-  auto connection = nats::Connection::Connect(connect);
+  auto connection =
+      nats::Connection::Connect(NatsConnectOptions(options, "bottleneckd " + options.node_id));
   if (!connection.ok()) return connection.status();
   node->nats_ = std::move(*connection);
   Metadata::Options metadata;

@@ -5,7 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "server/cluster/nats_client.h"
 
 namespace bn::cluster {
 
@@ -35,6 +38,20 @@ struct ClusterOptions {
   bool peer_tls = false;
   std::string peer_tls_roots;
 };
+
+// How this process connects to NATS with `options`' servers and credentials; `client_name` is
+// what the servers' monitoring shows.
+inline nats::ConnectOptions NatsConnectOptions(const ClusterOptions& options,
+                                               std::string client_name) {
+  nats::ConnectOptions connect;
+  connect.servers = options.nats_servers;
+  connect.name = std::move(client_name);
+  connect.connect_timeout = options.nats_connect_timeout;
+  connect.user = options.nats_user;
+  connect.password = options.nats_password;
+  connect.token = options.nats_token;
+  return connect;
+}
 
 }  // namespace bn::cluster
 

@@ -76,14 +76,8 @@ class Restorer {
         manifest_(manifest) {}
 
   absl::Status Connect() {
-    nats::ConnectOptions connect;
-    connect.servers = options_.nats_servers;
-    connect.name = "bottleneckd --restore";
-    connect.connect_timeout = options_.nats_connect_timeout;
-    connect.user = options_.nats_user;
-    connect.password = options_.nats_password;
-    connect.token = options_.nats_token;
-    auto connection = nats::Connection::Connect(connect);
+    auto connection =
+        nats::Connection::Connect(NatsConnectOptions(options_, "bottleneckd --restore"));
     if (!connection.ok()) return connection.status();
     nats_ = std::move(*connection);
     Metadata::Options metadata;

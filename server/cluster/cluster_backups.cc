@@ -282,11 +282,74 @@ absl::Status ClusterBackups::BackupCollection(const pb::CollectionEntry& entry, 
     *listed->mutable_model() = model.model();
     listed->set_file(file);
   }
+  if (absl::Status s = BackupDatasetsAndJobs(entry, index, dir, manifest, record); !s.ok()) {
+    return s;
+  }
   uint64_t items = 0;
   for (const auto& shard : record->shards()) items += shard.items();
   BN_LOG(INFO) << "backup: collection " << name << " cut at log sequence " << cut << " (" << items
                << " items in " << record->shards_size() << " shards, " << record->models_size()
-               << " model versions); holds to cut blobs in " << cut_ms << " ms";
+               << " model versions, " << record->datasets_size() << " datasets, "
+               << record->jobs_size() << " finished jobs); holds to cut blobs in " << cut_ms
+               << " ms";
+  return absl::OkStatus();
+}
+
+absl::Status ClusterBackups::BackupDatasetsAndJobs(const pb::CollectionEntry& entry, int index,
+                                                   const std::string& dir,
+                                                   pb::BackupManifest* manifest,
+                                                   pb::BackupCollectionRecord* record) {
+  const std::string& name = entry.collection().name();
+  // Datasets (an entry is created only once its blob is complete).
+  nats::KeyValue& datasets = context_.metadata->datasets();
+  auto keys = Retrying([&] { return datasets.Keys(); });
+  if (!keys.ok()) return keys.status();
+  std::sort(keys->begin(), keys->end());
+  const std::string prefix = Names::DatasetKeyPrefix(name, entry.incarnation());
+  for (const std::string& key : *keys) {
+    if (!absl::StartsWith(key, prefix)) continue;
+    auto value = Retrying([&] { return datasets.Get(key); });
+    if (!value.ok()) return value.status();
+    pb::DatasetEntry dataset;
+    if (!value->has_value() || !dataset.ParseFromString((*value)->value) || !dataset.has_blob()) {
+      continue;  // Deleted meanwhile.
+    }
+    const std::string file = absl::StrCat("c", index, "-d", record->datasets_size(), ".dataset");
+    absl::Status s = CopyBlob(context_.blobs, dataset.blob(), dir, file, manifest);
+    if (absl::IsNotFound(s)) {  // Deleted between the read and the copy.
+      std::error_code ec;
+      fs::remove(fs::path(dir) / file, ec);  // CopyBlob lists a file only once it is whole.
+      continue;
+    }
+    if (!s.ok()) return s;
+    pb::BackupDatasetFile* listed = record->add_datasets();
+    *listed->mutable_dataset() = dataset.dataset();
+    listed->set_file(file);
+  }
+  // Finished jobs of this incarnation (keys <collection>.<node>.<number>): their reports. A job
+  // still running has no result to restore (the restored cluster has no node running it).
+  nats::KeyValue& jobs = context_.metadata->jobs();
+  auto job_keys = Retrying([&] { return jobs.Keys(); });
+  if (!job_keys.ok()) return job_keys.status();
+  std::sort(job_keys->begin(), job_keys->end());
+  for (const std::string& key : *job_keys) {
+    if (!absl::StartsWith(key, name + ".")) continue;
+    auto value = Retrying([&] { return jobs.Get(key); });
+    if (!value.ok()) return value.status();
+    pb::JobEntry job;
+    if (!value->has_value() || !job.ParseFromString((*value)->value) ||
+        job.incarnation() != entry.incarnation() || job.job().collection() != name) {
+      continue;
+    }
+    const v1::JobState state = job.job().state();
+    if (state != v1::JOB_STATE_SUCCEEDED && state != v1::JOB_STATE_FAILED &&
+        state != v1::JOB_STATE_CANCELLED) {
+      BN_LOG(INFO) << "backup: job " << key << " is " << v1::JobState_Name(state)
+                   << ": not in the backup";
+      continue;
+    }
+    *record->add_jobs() = std::move(job);
+  }
   return absl::OkStatus();
 }
 

@@ -16,6 +16,8 @@
 //                        SnapshotItem records: each item's stored v1.Item and its code of the
 //                        serving version).
 //   c<i>-m<version>.model  a model version's ModelRecord.
+//   c<i>-d<k>.dataset    the k-th dataset's blob (its uploaded examples); the manifest also
+//                        holds the collection's finished jobs (JobEntry, with their reports).
 // It is written under <backup_dir>/.tmp-<name>, every file fsynced, then renamed into place
 // (and <backup_dir> fsynced): a backup without the dot exists only complete. Delete renames to
 // .deleting-<name> first.
@@ -84,6 +86,11 @@ class ClusterBackups {
   absl::Status BackupCollection(const bottleneck::cluster::CollectionEntry& entry, int index,
                                 const std::string& dir,
                                 bottleneck::cluster::BackupManifest* manifest);
+  // Copies the collection's datasets (files c<index>-d<k>.dataset) and records its finished jobs.
+  absl::Status BackupDatasetsAndJobs(const bottleneck::cluster::CollectionEntry& entry, int index,
+                                     const std::string& dir,
+                                     bottleneck::cluster::BackupManifest* manifest,
+                                     bottleneck::cluster::BackupCollectionRecord* record);
   absl::StatusOr<bottleneck::cluster::BackupShardResponse> CallShard(
       const std::string& node, const std::string& address,
       const bottleneck::cluster::BackupShardRequest& request,

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/util/log.h"
@@ -122,8 +125,17 @@ class Restorer {
     const std::string& name = entry.collection().name();
     entry.set_incarnation(NewIncarnation());
     entry.set_stream(names_.LogStream(name, entry.incarnation()));
-    entry.set_promotion_target(0);
-    entry.set_promotion_start_unix(0);
+    // A promotion in progress at the cut goes on in the restored cluster (its target's model is
+    // in the backup): the replicas re-encode with it and the version flips when every shard is
+    // ready, as in the source.
+    const uint64_t target = entry.promotion_target();
+    const bool target_restored =
+        target != 0 && std::any_of(record.models().begin(), record.models().end(),
+                                   [&](const pb::BackupModelFile& model) {
+                                     return model.model().version() == target;
+                                   });
+    entry.set_promotion_target(target_restored ? target : 0);
+    entry.set_promotion_start_unix(target_restored ? std::time(nullptr) : 0);
     entry.set_deleting_unix_ms(0);  // A delete marked at the cut did not happen in the backup.
     // The restoring build places shards its newest way (the target cluster runs it).
     entry.set_placement(kNewestPlacement);
@@ -134,6 +146,9 @@ class Restorer {
     if (auto created = Retrying([&] { return nats_->EnsureStream(stream); }); !created.ok()) {
       return created.status();
     }
+    Undo("log stream " + stream.name, [this, name = stream.name] {
+      return Retrying([&] { return nats_->DeleteStream(name); });
+    });
     uint64_t items = 0;
     for (const pb::BackupShardFile& shard : record.shards()) {
       auto restored = RestoreShard(entry, shard);
@@ -143,26 +158,56 @@ class Restorer {
     for (const pb::BackupModelFile& model : record.models()) {
       if (absl::Status s = RestoreModel(entry, model); !s.ok()) return s;
     }
+    for (const pb::BackupDatasetFile& dataset : record.datasets()) {
+      if (absl::Status s = RestoreDataset(entry, dataset); !s.ok()) return s;
+    }
+    for (pb::JobEntry job : record.jobs()) {
+      job.set_incarnation(entry.incarnation());
+      if (absl::Status s =
+              CreateKey(&metadata_->jobs(), "job", job.job().id(), job.SerializeAsString());
+          !s.ok()) {
+        return s;
+      }
+    }
     // The record last: it is never visible without its log, snapshots and models.
-    if (auto put = Retrying(
-            [&] { return metadata_->collections().Create(name, entry.SerializeAsString()); });
-        !put.ok()) {
-      return put.status();
+    if (absl::Status s =
+            CreateKey(&metadata_->collections(), "collection", name, entry.SerializeAsString());
+        !s.ok()) {
+      return s;
     }
     BN_LOG(INFO) << "restore: collection " << name << " (" << items << " items, "
-                 << record.models_size() << " model versions) as log " << entry.stream();
+                 << record.models_size() << " model versions, " << record.datasets_size()
+                 << " datasets, " << record.jobs_size() << " jobs) as log " << entry.stream();
     return absl::OkStatus();
   }
 
   absl::Status RestoreAliases() {
     for (const auto& alias : manifest_.aliases()) {
-      if (auto put = Retrying(
-              [&] { return metadata_->aliases().Create(alias.name(), alias.collection()); });
-          !put.ok()) {
-        return put.status();
+      if (absl::Status s =
+              CreateKey(&metadata_->aliases(), "alias", alias.name(), alias.collection());
+          !s.ok()) {
+        return s;
       }
     }
     return absl::OkStatus();
+  }
+
+  // Removes what this restore wrote, newest first (after a failure). Returns the first error of
+  // the removal (it goes on past it).
+  absl::Status RollBack() {
+    absl::Status first = absl::OkStatus();
+    size_t failed = 0;
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+      if (absl::Status s = it->second(); !s.ok() && !absl::IsNotFound(s)) {
+        ++failed;
+        BN_LOG(WARNING) << "restore: cannot remove " << it->first << ": " << s;
+        if (first.ok()) first = absl::Status(s.code(), it->first + ": " + std::string(s.message()));
+      }
+    }
+    BN_LOG(INFO) << "restore: removed " << undo_.size() - failed << " of the " << undo_.size()
+                 << " things it had written";
+    undo_.clear();
+    return first;
   }
 
   void Stop() {
@@ -239,6 +284,7 @@ class Restorer {
     if (!read.ok()) return read;
     auto ref = writer->Finish();
     if (!ref.ok()) return ref.status();
+    UndoBlob(snapshot_blobs_.get(), "snapshot of shard " + std::to_string(shard.shard()), *ref);
     pb::SnapshotEntry snapshot;
     *snapshot.mutable_blob() = *ref;
     snapshot.set_log_position(last);
@@ -247,10 +293,10 @@ class Restorer {
     snapshot.set_node("restore");
     snapshot.set_create_unix(std::time(nullptr));
     const std::string key = Names::SnapshotKey(name, entry.incarnation(), shard.shard());
-    if (auto put =
-            Retrying([&] { return metadata_->snapshots().Put(key, snapshot.SerializeAsString()); });
-        !put.ok()) {
-      return put.status();
+    if (absl::Status s =
+            CreateKey(&metadata_->snapshots(), "snapshot", key, snapshot.SerializeAsString());
+        !s.ok()) {
+      return s;
     }
     return items;
   }
@@ -267,12 +313,62 @@ class Restorer {
     }
     auto ref = writer->Finish();
     if (!ref.ok()) return ref.status();
+    UndoBlob(blobs_.get(), "model version " + std::to_string(model.model().version()), *ref);
     pb::ModelEntry out;
     *out.mutable_model() = model.model();
     *out.mutable_blob() = *ref;
     const std::string key =
         Names::ModelKey(entry.collection().name(), entry.incarnation(), model.model().version());
-    return Retrying([&] { return metadata_->models().Put(key, out.SerializeAsString()); }).status();
+    return CreateKey(&metadata_->models(), "model", key, out.SerializeAsString());
+  }
+
+  absl::Status RestoreDataset(const pb::CollectionEntry& entry,
+                              const pb::BackupDatasetFile& dataset) {
+    const pb::BackupFile* listed = Listed(manifest_, dataset.file());
+    if (listed == nullptr) return absl::FailedPreconditionError("unlisted file " + dataset.file());
+    auto writer = blobs_->NewWriter();
+    if (absl::Status s =
+            ReadBackupFile(dir_ + "/" + dataset.file(), listed->size(), listed->crc(),
+                           [&](absl::string_view chunk) { return writer->Append(chunk); });
+        !s.ok()) {
+      return s;
+    }
+    auto ref = writer->Finish();
+    if (!ref.ok()) return ref.status();
+    UndoBlob(blobs_.get(), "dataset " + dataset.dataset().name(), *ref);
+    pb::DatasetEntry out;
+    *out.mutable_dataset() = dataset.dataset();
+    *out.mutable_blob() = *ref;
+    const std::string key =
+        Names::DatasetKey(entry.collection().name(), entry.incarnation(), dataset.dataset().name());
+    return CreateKey(&metadata_->datasets(), "dataset", key, out.SerializeAsString());
+  }
+
+  // Writes `key` in `bucket` and remembers to purge it on a rollback. Records and aliases are
+  // created (it must not exist: the target is fresh); the keys under them are put (idempotent
+  // when a retried call had succeeded).
+  absl::Status CreateKey(nats::KeyValue* bucket, const std::string& what, const std::string& key,
+                         const std::string& value) {
+    const bool create = bucket == &metadata_->collections() || bucket == &metadata_->aliases();
+    if (auto created =
+            Retrying([&] { return create ? bucket->Create(key, value) : bucket->Put(key, value); });
+        !created.ok()) {
+      return absl::Status(created.status().code(),
+                          what + " '" + key + "': " + std::string(created.status().message()));
+    }
+    Undo(what + " '" + key + "'",
+         [bucket, key] { return Retrying([&] { return bucket->Purge(key); }); });
+    return absl::OkStatus();
+  }
+
+  void UndoBlob(BlobChannel* channel, const std::string& what, const pb::BlobRef& ref) {
+    // Message by message, never a purge (nats-io/nats-server#4196).
+    Undo(what + " (blob " + ref.id() + ")",
+         [channel, ref] { return Retrying([&] { return channel->Delete(ref); }); });
+  }
+
+  void Undo(std::string what, std::function<absl::Status()> undo) {
+    undo_.emplace_back(std::move(what), std::move(undo));
   }
 
   const ClusterOptions& options_;
@@ -283,6 +379,8 @@ class Restorer {
   std::unique_ptr<Metadata> metadata_;
   std::unique_ptr<BlobChannel> blobs_;
   std::unique_ptr<BlobChannel> snapshot_blobs_;
+  // What RollBack() removes, in the order it was written.
+  std::vector<std::pair<std::string, std::function<absl::Status()>>> undo_;
 };
 
 }  // namespace
@@ -316,9 +414,12 @@ absl::StatusOr<pb::BackupManifest> RestoreClusterBackup(const ClusterOptions& op
                                              " is not listed in its manifest");
       }
     }
-    for (const auto& model : record.models()) {
-      if (Listed(*manifest, model.file()) == nullptr) {
-        return absl::FailedPreconditionError("the backup is damaged: " + model.file() +
+    std::vector<std::string> files;
+    for (const auto& model : record.models()) files.push_back(model.file());
+    for (const auto& dataset : record.datasets()) files.push_back(dataset.file());
+    for (const std::string& file : files) {
+      if (Listed(*manifest, file) == nullptr) {
+        return absl::FailedPreconditionError("the backup is damaged: " + file +
                                              " is not listed in its manifest");
       }
     }
@@ -326,12 +427,34 @@ absl::StatusOr<pb::BackupManifest> RestoreClusterBackup(const ClusterOptions& op
   Restorer restorer(options, dir, *manifest);
   absl::Status s = restorer.Connect();
   if (s.ok()) s = restorer.CheckFresh();
+  if (!s.ok()) {
+    restorer.Stop();
+    return s;
+  }
+  std::string at;
   for (int i = 0; s.ok() && i < manifest->collections_size(); ++i) {
+    at = "collection '" + manifest->collections(i).entry().collection().name() + "'";
     s = restorer.RestoreCollection(manifest->collections(i));
   }
-  if (s.ok()) s = restorer.RestoreAliases();
+  if (s.ok()) {
+    at = "the aliases";
+    s = restorer.RestoreAliases();
+  }
+  if (!s.ok()) {
+    // All or nothing: what was written is removed, so that the target is fresh again.
+    const absl::Status removed = restorer.RollBack();
+    restorer.Stop();
+    std::string message = "the restore failed at " + at + ": " + std::string(s.message());
+    if (removed.ok()) {
+      message += "; everything it had written was removed (the cluster is fresh again)";
+    } else {
+      message += "; removing what it had written failed too (" + std::string(removed.message()) +
+                 "): delete the cluster's streams and buckets, or restore under another "
+                 "--cluster-name";
+    }
+    return absl::Status(s.code(), message);
+  }
   restorer.Stop();
-  if (!s.ok()) return s;
   return *manifest;
 }
 

@@ -10,10 +10,15 @@
 // resumed against it), its items republished into the new log (upserts in id order, batched
 // under the servers' max_payload), each shard's cut snapshot (with the codes it held) written
 // with log_position = the last republished sequence of that shard, its model versions, and its
-// record last (a record is never visible without its data; a promotion in progress at the cut
-// is not restored). Aliases are written after every collection. A restore that fails midway
-// leaves what it wrote: the target is then not fresh, so a second attempt is refused; delete
-// the cluster's streams and buckets (or use a new --cluster-name) and run it again.
+// datasets (their blobs) and finished jobs, and its record last (a record is never visible
+// without its data). A promotion in progress at the cut goes on: the restored replicas re-encode
+// with its target and the serving version flips when every shard is ready. Aliases are written
+// after every collection.
+// All or nothing: a restore that fails midway (the target's JetStream full or unreachable)
+// removes what it wrote, newest first (keys purged, log streams deleted, blobs deleted message by
+// message), and answers the first error with "everything it had written was removed"; the target
+// is then fresh again (its empty buckets remain) and the restore can simply be run again. Only if
+// that removal fails too does the error say so, naming what it could not remove.
 #ifndef BOTTLENECK_SERVER_CLUSTER_CLUSTER_RESTORE_H_
 #define BOTTLENECK_SERVER_CLUSTER_CLUSTER_RESTORE_H_
 

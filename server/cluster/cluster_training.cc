@@ -298,6 +298,11 @@ absl::StatusOr<v1::Job> ClusterTraining::Forward(const std::string& job_id, bool
   request.set_resume(resume);
   if (entry.node() == context_.options->node_id) return HandleForward(request);
   if (!resume && Finished(entry.job().state())) return entry.job();
+  // As the single node answers (and a job restored from a backup names a node that may not exist).
+  if (resume && Finished(entry.job().state())) {
+    return absl::FailedPreconditionError("only INTERRUPTED jobs can be resumed; job '" + job_id +
+                                         "' is " + v1::JobState_Name(entry.job().state()));
+  }
   auto node = context_.metadata->Node(entry.node());
   if (!node.has_value() || !node->live) {
     return absl::FailedPreconditionError(

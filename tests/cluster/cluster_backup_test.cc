@@ -5,6 +5,7 @@
 // source's once the source is brought back to the cut, models, aliases and records come back.
 // Refusals (non-empty target, another protocol version, a damaged file) exit 1 and create
 // nothing.
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -132,7 +134,8 @@ TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowle
   ASSERT_TRUE(CreateFashionCollection(a, "fashion", 3, 2).ok());
   ASSERT_TRUE(CreateFashionCollection(a, "empty", 1, 1).ok());
   ASSERT_TRUE(UploadFashion(a, "fashion", "train", 300).ok());
-  ASSERT_EQ(TrainPca(b, "fashion", "train", 8, /*promote=*/true).model_version(), 1u);
+  const v1::Job trained = TrainPca(b, "fashion", "train", 8, /*promote=*/true);
+  ASSERT_EQ(trained.model_version(), 1u);
   ASSERT_TRUE(source.WaitForReady("a", "fashion", 2, 1)) << source.last_seen();
   // The coordinator: a node without a replica of shard 0, so that at least one shard is cut on
   // another node (through ShardService.BackupShard) and moved to it over JetStream.
@@ -399,6 +402,34 @@ TEST(ClusterBackupTest, CutUnderWritesRestoresIntoAFreshClusterWithEveryAcknowle
   ASSERT_TRUE(a.items->GetItem(Ctx().get(), item_request, &from_source).ok());
   ASSERT_TRUE(x.items->GetItem(Ctx().get(), item_request, &from_restored).ok());
   EXPECT_EQ(from_source.item().SerializeAsString(), from_restored.item().SerializeAsString());
+  // Datasets and finished jobs: listed as in the source, and the dataset trains.
+  {
+    v1::ListDatasetsRequest request;
+    request.set_collection("fashion");
+    v1::ListDatasetsResponse datasets;
+    ASSERT_TRUE(x.training->ListDatasets(Ctx().get(), request, &datasets).ok());
+    ASSERT_EQ(datasets.datasets_size(), 1);
+    EXPECT_EQ(datasets.datasets(0).name(), "train");
+    EXPECT_EQ(datasets.datasets(0).example_count(), 300u);
+    v1::ListJobsRequest jobs_request;
+    jobs_request.set_collection("fashion");
+    v1::ListJobsResponse jobs;
+    ASSERT_TRUE(y.training->ListJobs(Ctx().get(), jobs_request, &jobs).ok());
+    ASSERT_EQ(jobs.jobs_size(), 1);
+    EXPECT_EQ(jobs.jobs(0).id(), trained.id());
+    EXPECT_EQ(jobs.jobs(0).state(), v1::JOB_STATE_SUCCEEDED);
+    EXPECT_EQ(jobs.jobs(0).model_version(), 1u);
+    EXPECT_EQ(jobs.jobs(0).history_size(), trained.history_size());
+    EXPECT_EQ(jobs.jobs(0).end_time().seconds(), trained.end_time().seconds());
+    v1::ResumeJobRequest resume;
+    resume.set_job_id(trained.id());
+    v1::Job resumed;
+    grpc::Status refused = x.training->ResumeJob(Ctx().get(), resume, &resumed);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_NE(refused.error_message().find("only INTERRUPTED jobs"), std::string::npos)
+        << refused.error_message();
+    EXPECT_EQ(TrainPca(x, "fashion", "train", 8, /*promote=*/false).model_version(), 2u);
+  }
   // The restored cluster takes writes.
   v1::UpsertRequest upsert;
   upsert.set_collection("live");
@@ -639,6 +670,105 @@ TEST(ClusterBackupTest, CoordinatorKilledMidBackupLeavesNoBackupAndHeldReplicasR
   ASSERT_TRUE(retried.ok()) << retried.error_message();
   ASSERT_EQ(again.collections_size(), 1);
   EXPECT_EQ(again.collections(0).item_count(), 400u + free_shards.size());
+}
+
+// A restore that fails midway (the target's JetStream runs out of file storage after the first
+// collection) removes what it wrote: no key in any bucket, no log stream, no blob or snapshot
+// message left, so the target is fresh again; given the storage, the same restore then succeeds.
+TEST(ClusterBackupTest, ARestoreThatFailsMidwayRemovesWhatItWroteAndThenRunsAgain) {
+  std::string error;
+  ClusterHarness source;
+  ASSERT_TRUE(source.StartNats(&error, 1)) << error;
+  ASSERT_TRUE(source.StartNode("a", {}, &error)) << error;
+  Api a(source.Channel("a"));
+  const LabeledImages& images = Fashion(DatasetSplit::kTrain, 3000);
+  for (const char* name : {"a-small", "b-large"}) {
+    ASSERT_TRUE(CreateFashionCollection(a, name, 1, 1).ok());
+    ASSERT_TRUE(UploadFashion(a, name, "train", 200).ok());
+    ASSERT_EQ(TrainPca(a, name, "train", 8, /*promote=*/true).model_version(), 1u);
+    ASSERT_TRUE(WaitForServing(a, name, 1));
+  }
+  UpsertFashion(a, "a-small", images, 0, 100, "s-");
+  UpsertFashion(a, "b-large", images, 0, 3000, "l-");
+  {
+    v1::CreateAliasRequest request;
+    request.set_name("live");
+    request.set_collection("b-large");
+    v1::Alias alias;
+    ASSERT_TRUE(a.collections->CreateAlias(Ctx().get(), request, &alias).ok());
+  }
+  v1::CreateBackupRequest create;
+  create.set_name("full");
+  v1::Backup backup;
+  grpc::Status created = a.collections->CreateBackup(Ctx(120).get(), create, &backup);
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  ASSERT_EQ(backup.collections_size(), 2);
+  EXPECT_EQ(backup.collections(1).item_count(), 3000u);
+  EXPECT_EQ(backup.collections(0).serving_model_version(), 1u);
+  EXPECT_EQ(backup.collections(1).serving_model_version(), 1u);
+
+  // The target's JetStream may store about the backup's size: the small collection fits, the
+  // large one's log and snapshot (each about its share of the backup) do not.
+  ClusterHarness target;
+  target.nats().set_jetstream_options("max_file_store: " + std::to_string(backup.size_bytes()));
+  ASSERT_TRUE(target.StartNats(&error, 1)) << error;
+  std::string output;
+  int status = RunRestore(target, backup.path(), &output);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  ASSERT_EQ(WEXITSTATUS(status), 1) << output;
+  EXPECT_NE(output.find("the restore failed at collection 'b-large'"), std::string::npos) << output;
+  EXPECT_NE(output.find("everything it had written was removed"), std::string::npos) << output;
+  // "a-small" was restored whole before the failure (its record, then b-large's data).
+  EXPECT_NE(output.find("restore: collection a-small"), std::string::npos) << output;
+  {
+    auto connection = target.nats().Connect();
+    ASSERT_TRUE(connection.ok()) << connection.status();
+    for (const char* bucket :
+         {"collections", "aliases", "models", "snapshots", "datasets", "jobs"}) {
+      nats::KvConfig config;
+      config.bucket = std::string("bottleneck_") + bucket;
+      auto kv = (*connection)->EnsureKeyValue(config);
+      ASSERT_TRUE(kv.ok()) << kv.status();
+      auto keys = (*kv)->Keys();
+      ASSERT_TRUE(keys.ok()) << keys.status();
+      EXPECT_TRUE(keys->empty()) << bucket << ": " << keys->front();
+    }
+    for (const char* stream : {"bottleneck_BLOBS", "bottleneck_SNAPSHOTS"}) {
+      auto state = (*connection)->GetStream(stream);
+      ASSERT_TRUE(state.ok()) << state.status();
+      EXPECT_EQ(state->messages, 0u) << stream;
+    }
+    EXPECT_EQ(target.nats().StreamLeader("bottleneck_LOG_"), -1) << "a log stream is left";
+  }
+  // With the storage there (the same server restarted without the limit), it runs. The copy
+  // restored has a-small's record as a backup taken mid-promotion has it (serving nothing yet,
+  // model v1 the target): the promotion goes on in the restored cluster.
+  const fs::path copy = fs::path(target.dir()) / "mid-promotion";
+  fs::copy(backup.path(), copy);
+  {
+    auto manifest = cluster::ReadClusterBackup(copy.string());
+    ASSERT_TRUE(manifest.ok()) << manifest.status();
+    auto* entry = manifest->mutable_collections(0)->mutable_entry();
+    ASSERT_EQ(entry->collection().name(), "a-small");
+    entry->set_serving_version(0);
+    entry->set_promotion_target(1);
+    entry->set_promotion_start_unix(std::time(nullptr));
+    std::string json;
+    ASSERT_TRUE(google::protobuf::util::MessageToJsonString(*manifest, &json).ok());
+    std::ofstream(copy / kClusterBackupManifest, std::ios::trunc) << json;
+  }
+  target.nats().set_jetstream_options("");
+  ASSERT_TRUE(target.nats().Restart(0, &error)) << error;
+  status = RunRestore(target, copy.string(), &output);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  ASSERT_EQ(WEXITSTATUS(status), 0) << output;
+  ASSERT_TRUE(target.StartNode("x", {}, &error)) << error;
+  Api x(target.Channel("x"));
+  ASSERT_TRUE(target.WaitForReady("x", "b-large", 1, 1))
+      << target.last_seen() << output << target.NodeStderr("x");
+  EXPECT_EQ(AllIds(x, "live").size(), 3000u);
+  EXPECT_TRUE(WaitForServing(x, "a-small", 1));
+  EXPECT_EQ(AllIds(x, "a-small").size(), 100u);
 }
 
 }  // namespace

@@ -74,34 +74,46 @@ int FreePort() {
 
 bool NatsCluster::Start(const std::string& dir, int size, std::string* error, bool jetstream) {
   servers_.resize(size);
+  dir_ = dir;
+  jetstream_ = jetstream;
   for (Server& server : servers_) {
     server.port = FreePort();
     server.route_port = FreePort();
   }
-  std::string routes;
+  routes_.clear();
   for (const Server& server : servers_) {
-    if (!routes.empty()) routes += ", ";
-    routes += "nats-route://127.0.0.1:" + std::to_string(server.route_port);
+    if (!routes_.empty()) routes_ += ", ";
+    routes_ += "nats-route://127.0.0.1:" + std::to_string(server.route_port);
   }
   for (int i = 0; i < size; ++i) {
     Server& server = servers_[i];
     const std::string name = "n" + std::to_string(i);
     server.config = dir + "/" + name + ".conf";
     server.log = dir + "/" + name + ".log";
-    std::ofstream out(server.config);
-    out << "server_name: " << name << "\n"
-        << "listen: 127.0.0.1:" << server.port << "\n"
-        << "max_payload: 8MB\n";
-    if (jetstream) out << "jetstream { store_dir: \"" << dir << "/" << name << "-store\" }\n";
-    if (size > 1) {
-      out << "cluster { name: c, listen: 127.0.0.1:" << server.route_port << ", routes: [" << routes
-          << "] }\n";
-    }
+    WriteConfig(i);
   }
   for (int i = 0; i < size; ++i) {
     if (!Launch(i, error)) return false;
   }
   return !jetstream || WaitForJetStream(error);
+}
+
+void NatsCluster::WriteConfig(int i) const {
+  const Server& server = servers_[i];
+  const std::string name = "n" + std::to_string(i);
+  std::ofstream out(server.config, std::ios::trunc);
+  out << "server_name: " << name << "\n"
+      << "listen: 127.0.0.1:" << server.port << "\n"
+      << "max_payload: 8MB\n";
+  if (jetstream_) {
+    out << "jetstream { store_dir: \"" << dir_ << "/" << name << "-store\"";
+    if (!jetstream_options_.empty()) out << ", " << jetstream_options_;
+    out << " }\n";
+  }
+  if (size() > 1) {
+    out << "cluster { name: c, listen: 127.0.0.1:" << server.route_port << ", routes: [" << routes_
+        << "] }\n";
+  }
 }
 
 bool NatsCluster::Launch(int i, std::string* error) {
@@ -191,6 +203,7 @@ void NatsCluster::Kill(int i) {
 
 bool NatsCluster::Restart(int i, std::string* error) {
   Kill(i);
+  WriteConfig(i);
   return Launch(i, error);
 }
 

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,10 @@ class NatsCluster {
   // fills `error` with the servers' logs. `jetstream` false: plain NATS (no JetStream), size 1.
   bool Start(const std::string& dir, int size, std::string* error, bool jetstream = true);
   ~NatsCluster();  // SIGKILLs every server still running.
+
+  // More options of each server's jetstream block, e.g. "max_file_store: 4MB"; used by Start and
+  // by every Restart (so a restart can change them).
+  void set_jetstream_options(std::string options) { jetstream_options_ = std::move(options); }
 
   int size() const { return static_cast<int>(servers_.size()); }
   // "nats://127.0.0.1:PORT" of server i, and of all of them joined by commas.
@@ -51,10 +56,15 @@ class NatsCluster {
     std::string log;
     pid_t pid = -1;
   };
+  void WriteConfig(int i) const;
   bool Launch(int i, std::string* error);
   bool WaitForJetStream(std::string* error);
 
   std::vector<Server> servers_;
+  std::string dir_;
+  bool jetstream_ = true;
+  std::string routes_;
+  std::string jetstream_options_;
 };
 
 }  // namespace bn::testing

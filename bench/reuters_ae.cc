@@ -312,6 +312,41 @@ int main(int argc, char** argv) {
     }
     Report((name + ", standardised codes").c_str(), fit, wa, wb, *corpus);
   }
+  // Diagnostic: documents compared by their decoded word distributions p(w | code) (a function
+  // of the 10-d code alone) instead of the codes: cosine of p, of sqrt(p) (Hellinger) and of
+  // p x idf.
+  if (HasFlag(argc, argv, "--decoded")) {
+    const int64_t v = corpus->vocab.size();
+    std::vector<double> idf(static_cast<size_t>(v), 0.0);
+    for (const bn::SparseVector& doc : corpus->train_counts) {
+      for (int32_t w : doc.ids) idf[w] += 1.0;
+    }
+    const double n = static_cast<double>(corpus->train_counts.size());
+    for (double& d : idf) d = std::log((1.0 + n) / (1.0 + d)) + 1.0;
+    auto decode = [&](const bn::FloatMatrix& codes) {
+      bn::FloatMatrix out(codes.rows, v);
+      for (int64_t start = 0; start < codes.rows; start += 512) {
+        const int64_t rows = std::min<int64_t>(512, codes.rows - start);
+        (void)trained->model->Decode(codes.row(start), rows, out.row(start));
+      }
+      return out;
+    };
+    const bn::FloatMatrix pa = decode(*a), pb = decode(*b);
+    for (int variant = 0; variant < 3; ++variant) {
+      bn::FloatMatrix ta = pa, tb = pb;
+      for (bn::FloatMatrix* m : {&ta, &tb}) {
+        for (int64_t r = 0; r < m->rows; ++r) {
+          for (int64_t c = 0; c < v; ++c) {
+            float& x = m->at(r, c);
+            if (variant == 1) x = std::sqrt(std::max(x, 0.0f));
+            if (variant == 2) x = static_cast<float>(x * idf[c]);
+          }
+        }
+      }
+      const char* what[] = {"decoded p", "decoded sqrt(p)", "decoded p x idf"};
+      Report((name + ", " + what[variant]).c_str(), fit, ta, tb, *corpus);
+    }
+  }
   if (HasFlag(argc, argv, "--centred")) {  // diagnostic: codes minus the training codes' mean
     std::vector<double> mean(static_cast<size_t>(a->cols), 0.0);
     for (int64_t r = 0; r < a->rows; ++r) {

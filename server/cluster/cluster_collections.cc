@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/util/log.h"
 #include "server/cluster/blob_channel.h"
+#include "server/cluster/incarnation_cleanup.h"
 #include "server/cluster/nats_client.h"
 #include "server/cluster/topology.h"
 #include "server/core/specs.h"
@@ -284,48 +285,12 @@ absl::Status ClusterCollections::Delete(const std::string& name) {
     return s;
   }
   context_.metadata->Forget(name, *marked);
-  if (absl::Status s = context_.nats->DeleteStream(entry.stream());
-      !s.ok() && s.code() != absl::StatusCode::kNotFound) {
-    BN_LOG(WARNING) << "collection " << name << ": log " << entry.stream() << " not deleted: " << s;
-  }
-  const std::string prefix = Names::ModelKeyPrefix(name, entry.incarnation());
-  auto drop = [&](nats::KeyValue& bucket, BlobChannel* blobs, auto parse_blob) {
-    auto keys = bucket.Keys();
-    if (!keys.ok()) return;
-    for (const std::string& key : *keys) {
-      if (!absl::StartsWith(key, prefix)) continue;
-      if (auto value = bucket.Get(key); value.ok() && value->has_value()) {
-        pb::BlobRef blob;
-        if (parse_blob((*value)->value, &blob)) (void)blobs->Delete(blob);
-      }
-      (void)bucket.Purge(key);
-    }
-  };
-  drop(context_.metadata->models(), context_.blobs,
-       [](const std::string& value, pb::BlobRef* blob) {
-         pb::ModelEntry model;
-         if (!model.ParseFromString(value)) return false;
-         *blob = model.blob();
-         return true;
-       });
-  drop(context_.metadata->snapshots(), context_.snapshot_blobs,
-       [](const std::string& value, pb::BlobRef* blob) {
-         pb::SnapshotEntry snapshot;
-         if (!snapshot.ParseFromString(value)) return false;
-         *blob = snapshot.blob();
-         return true;
-       });
-  drop(context_.metadata->datasets(), context_.blobs,
-       [](const std::string& value, pb::BlobRef* blob) {
-         pb::DatasetEntry dataset;
-         if (!dataset.ParseFromString(value)) return false;
-         *blob = dataset.blob();
-         return true;
-       });
-  if (auto keys = context_.metadata->jobs().Keys(); keys.ok()) {
-    for (const std::string& key : *keys) {
-      if (absl::StartsWith(key, name + ".")) (void)context_.metadata->jobs().Purge(key);
-    }
+  if (absl::Status s =
+          RemoveIncarnation(context_.nats, context_.metadata, *context_.names, context_.blobs,
+                            context_.snapshot_blobs, name, entry.incarnation());
+      !s.ok()) {
+    BN_LOG(WARNING) << "collection " << name << ": some of its log, models, snapshots, datasets "
+                    << "or jobs were not removed: " << s;
   }
   BN_LOG(INFO) << "deleted collection " << name;
   return absl::OkStatus();

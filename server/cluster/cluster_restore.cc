@@ -1,9 +1,19 @@
 #include "server/cluster/cluster_restore.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <functional>
+#include <mutex>
 #include <random>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -12,6 +22,7 @@
 #include "server/cluster/backup_files.h"
 #include "server/cluster/blob_channel.h"
 #include "server/cluster/cluster_backups.h"
+#include "server/cluster/incarnation_cleanup.h"
 #include "server/cluster/metadata.h"
 #include "server/cluster/nats_client.h"
 #include "server/cluster/retry.h"
@@ -22,6 +33,9 @@ namespace {
 namespace pb = ::bottleneck::cluster;
 
 constexpr size_t kMaxItemsPerMessage = 1000;
+constexpr char kJournalKey[] = "restore";
+// A journal not refreshed for this long belongs to a restore that is gone.
+constexpr int64_t kJournalStaleMs = 15000;
 constexpr size_t kMessageOverhead = 1024;
 
 uint64_t NewIncarnation() {
@@ -78,6 +92,10 @@ class Restorer {
         dir_(std::move(dir)),
         manifest_(manifest) {}
 
+  ~Restorer() {
+    if (refresher_.joinable()) EndJournal(/*clean=*/false);
+  }
+
   absl::Status Connect() {
     auto connection =
         nats::Connection::Connect(NatsConnectOptions(options_, "bottleneckd --restore"));
@@ -90,6 +108,12 @@ class Restorer {
     auto opened = Metadata::Open(nats_.get(), names_, metadata);
     if (!opened.ok()) return opened.status();
     metadata_ = std::move(*opened);
+    nats::KvConfig meta;
+    meta.bucket = names_.MetaBucket();
+    meta.replicas = options_.stream_replicas;
+    auto meta_bucket = Retrying([&] { return nats_->EnsureKeyValue(meta); });
+    if (!meta_bucket.ok()) return meta_bucket.status();
+    meta_ = std::move(*meta_bucket);
     blobs_ = std::make_unique<BlobChannel>(nats_.get(), names_);
     snapshot_blobs_ = std::make_unique<BlobChannel>(nats_.get(), names_, size_t{1} << 20,
                                                     BlobChannel::Kind::kSnapshots);
@@ -101,6 +125,112 @@ class Restorer {
       }
     }
     return absl::OkStatus();
+  }
+
+  // A restore that was killed left its journal: remove what it wrote (FAILED_PRECONDITION
+  // while that restore may still be running).
+  absl::Status RecoverDeadRestore() {
+    auto value = Retrying([&] { return meta_->Get(kJournalKey); });
+    if (!value.ok()) return value.status();
+    if (!value->has_value()) return absl::OkStatus();
+    pb::RestoreJournal dead;
+    if (!dead.ParseFromString((*value)->value)) {
+      return absl::DataLossError("the restore journal of cluster '" + names_.cluster() +
+                                 "' does not parse");
+    }
+    const int64_t age_ms = NowMs() - dead.alive_unix_ms();
+    const bool gone_here = dead.host() == Hostname() && dead.pid() > 0 &&
+                           kill(static_cast<pid_t>(dead.pid()), 0) != 0 && errno == ESRCH;
+    if (!gone_here && age_ms < kJournalStaleMs) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "another restore (of backup ", dead.backup(), ", process ", dead.pid(), " on ",
+          dead.host(), ") is writing cluster '", names_.cluster(), "' (alive ", age_ms / 1000,
+          " s ago); if it was killed, run this again in ", kJournalStaleMs / 1000, " s"));
+    }
+    BN_LOG(WARNING) << "restore: a restore of backup " << dead.backup() << " (process "
+                    << dead.pid() << " on " << dead.host()
+                    << ") did not finish: removing what it began (" << dead.collections_size()
+                    << " collections, " << dead.aliases_size() << " aliases)";
+    absl::Status first = absl::OkStatus();
+    for (const std::string& alias : dead.aliases()) {
+      auto target = Retrying([&] { return metadata_->aliases().Get(alias); });
+      const bool ours = target.ok() && target->has_value() &&
+                        std::any_of(dead.collections().begin(), dead.collections().end(),
+                                    [&](const pb::RestoreJournalCollection& c) {
+                                      return c.name() == (*target)->value;
+                                    });
+      if (ours) {
+        if (absl::Status s = Retrying([&] { return metadata_->aliases().Purge(alias); });
+            !s.ok() && first.ok()) {
+          first = s;
+        }
+      }
+    }
+    for (const pb::RestoreJournalCollection& c : dead.collections()) {
+      auto record = Retrying([&] { return metadata_->collections().Get(c.name()); });
+      pb::CollectionEntry entry;
+      if (record.ok() && record->has_value() && entry.ParseFromString((*record)->value) &&
+          entry.incarnation() == c.incarnation()) {
+        if (absl::Status s = Retrying([&] { return metadata_->collections().Purge(c.name()); });
+            !s.ok() && first.ok()) {
+          first = s;
+        }
+      }
+      if (absl::Status s = RemoveIncarnation(nats_.get(), metadata_.get(), names_, blobs_.get(),
+                                             snapshot_blobs_.get(), c.name(), c.incarnation());
+          !s.ok() && first.ok()) {
+        first = s;
+      }
+    }
+    if (!first.ok()) {
+      return absl::Status(first.code(),
+                          "removing what a killed restore wrote: " + std::string(first.message()));
+    }
+    return Retrying([&] { return meta_->Purge(kJournalKey); });
+  }
+
+  // Starts the journal (and its refresher); ALREADY_EXISTS -> FAILED_PRECONDITION when another
+  // restore started meanwhile.
+  absl::Status BeginJournal() {
+    journal_.set_backup(manifest_.backup().name());
+    journal_.set_host(Hostname());
+    journal_.set_pid(getpid());
+    journal_.set_alive_unix_ms(NowMs());
+    auto created =
+        Retrying([&] { return meta_->Create(kJournalKey, journal_.SerializeAsString()); });
+    if (absl::IsAlreadyExists(created.status())) {
+      return absl::FailedPreconditionError("another restore into cluster '" + names_.cluster() +
+                                           "' started at the same time");
+    }
+    if (!created.ok()) return created.status();
+    refresher_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(journal_mutex_);
+      while (!journal_done_) {
+        journal_cv_.wait_for(lock, std::chrono::seconds(2));
+        if (journal_done_) break;
+        journal_.set_alive_unix_ms(NowMs());
+        (void)meta_->Put(kJournalKey, journal_.SerializeAsString());
+      }
+    });
+    return absl::OkStatus();
+  }
+
+  // Ends the journal: removed when nothing of this restore is left half-written (`clean`), kept
+  // (for the next restore to clean up) otherwise.
+  void EndJournal(bool clean) {
+    {
+      std::lock_guard<std::mutex> lock(journal_mutex_);
+      journal_done_ = true;
+    }
+    journal_cv_.notify_all();
+    if (refresher_.joinable()) refresher_.join();
+    if (clean) {
+      if (absl::Status s = Retrying([&] { return meta_->Purge(kJournalKey); }); !s.ok()) {
+        BN_LOG(WARNING) << "restore: the journal was not removed (" << s
+                        << "); the next restore removes it after " << kJournalStaleMs / 1000
+                        << " s";
+      }
+    }
   }
 
   // FAILED_PRECONDITION unless the target has no collection and no alias.
@@ -139,6 +269,14 @@ class Restorer {
     entry.set_deleting_unix_ms(0);  // A delete marked at the cut did not happen in the backup.
     // The restoring build places shards its newest way (the target cluster runs it).
     entry.set_placement(kNewestPlacement);
+    if (absl::Status s = Journal([&] {
+          pb::RestoreJournalCollection* c = journal_.add_collections();
+          c->set_name(name);
+          c->set_incarnation(entry.incarnation());
+        });
+        !s.ok()) {
+      return s;
+    }
     nats::StreamConfig stream;
     stream.name = entry.stream();
     stream.subjects = {names_.LogSubjects(name, entry.incarnation())};
@@ -178,10 +316,21 @@ class Restorer {
     BN_LOG(INFO) << "restore: collection " << name << " (" << items << " items, "
                  << record.models_size() << " model versions, " << record.datasets_size()
                  << " datasets, " << record.jobs_size() << " jobs) as log " << entry.stream();
+    // Test hook (ClusterBackupTest): die here, as a restore killed midway does.
+    if (const char* kill_after = std::getenv("BN_TEST_RESTORE_KILL_AFTER");
+        kill_after != nullptr && name == kill_after) {
+      std::raise(SIGKILL);
+    }
     return absl::OkStatus();
   }
 
   absl::Status RestoreAliases() {
+    if (absl::Status s = Journal([&] {
+          for (const auto& alias : manifest_.aliases()) journal_.add_aliases(alias.name());
+        });
+        !s.ok()) {
+      return s;
+    }
     for (const auto& alias : manifest_.aliases()) {
       if (absl::Status s =
               CreateKey(&metadata_->aliases(), "alias", alias.name(), alias.collection());
@@ -367,6 +516,26 @@ class Restorer {
          [channel, ref] { return Retrying([&] { return channel->Delete(ref); }); });
   }
 
+  // Changes the journal and writes it before what it announces is written.
+  absl::Status Journal(const std::function<void()>& change) {
+    std::lock_guard<std::mutex> lock(journal_mutex_);
+    change();
+    journal_.set_alive_unix_ms(NowMs());
+    return Retrying([&] { return meta_->Put(kJournalKey, journal_.SerializeAsString()); }).status();
+  }
+
+  static int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  static std::string Hostname() {
+    char host[256] = {0};
+    if (gethostname(host, sizeof(host) - 1) != 0) return "";
+    return host;
+  }
+
   void Undo(std::string what, std::function<absl::Status()> undo) {
     undo_.emplace_back(std::move(what), std::move(undo));
   }
@@ -379,6 +548,13 @@ class Restorer {
   std::unique_ptr<Metadata> metadata_;
   std::unique_ptr<BlobChannel> blobs_;
   std::unique_ptr<BlobChannel> snapshot_blobs_;
+  std::unique_ptr<nats::KeyValue> meta_;
+  // The journal (key kJournalKey of the meta bucket) and the thread that keeps it alive.
+  std::mutex journal_mutex_;
+  std::condition_variable journal_cv_;
+  bool journal_done_ = false;
+  pb::RestoreJournal journal_;
+  std::thread refresher_;
   // What RollBack() removes, in the order it was written.
   std::vector<std::pair<std::string, std::function<absl::Status()>>> undo_;
 };
@@ -426,7 +602,9 @@ absl::StatusOr<pb::BackupManifest> RestoreClusterBackup(const ClusterOptions& op
   }
   Restorer restorer(options, dir, *manifest);
   absl::Status s = restorer.Connect();
+  if (s.ok()) s = restorer.RecoverDeadRestore();
   if (s.ok()) s = restorer.CheckFresh();
+  if (s.ok()) s = restorer.BeginJournal();
   if (!s.ok()) {
     restorer.Stop();
     return s;
@@ -443,6 +621,7 @@ absl::StatusOr<pb::BackupManifest> RestoreClusterBackup(const ClusterOptions& op
   if (!s.ok()) {
     // All or nothing: what was written is removed, so that the target is fresh again.
     const absl::Status removed = restorer.RollBack();
+    restorer.EndJournal(/*clean=*/removed.ok());
     restorer.Stop();
     std::string message = "the restore failed at " + at + ": " + std::string(s.message());
     if (removed.ok()) {
@@ -454,6 +633,7 @@ absl::StatusOr<pb::BackupManifest> RestoreClusterBackup(const ClusterOptions& op
     }
     return absl::Status(s.code(), message);
   }
+  restorer.EndJournal(/*clean=*/true);
   restorer.Stop();
   return *manifest;
 }

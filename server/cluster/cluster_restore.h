@@ -19,6 +19,15 @@
 // message), and answers the first error with "everything it had written was removed"; the target
 // is then fresh again (its empty buckets remain) and the restore can simply be run again. Only if
 // that removal fails too does the error say so, naming what it could not remove.
+// A restore killed midway cannot remove anything, so it keeps a journal (key "restore" of the
+// <cluster>_meta bucket, RestoreJournal: the collections and aliases it has begun, refreshed
+// every 2 s). The next restore removes what a dead one began (records of those incarnations,
+// RemoveIncarnation, its aliases) before the freshness check: at once when the journal names
+// this host and a process that is gone, else once the journal is 15 s old; while it is younger
+// the restore is refused (FAILED_PRECONDITION "another restore ... is writing"). Blob chunks the
+// killed process wrote but never named in a key stay in the blob streams (a leak, not an error).
+// Test hook: BN_TEST_RESTORE_KILL_AFTER=<collection> SIGKILLs the restore right after that
+// collection's record is written.
 #ifndef BOTTLENECK_SERVER_CLUSTER_CLUSTER_RESTORE_H_
 #define BOTTLENECK_SERVER_CLUSTER_CLUSTER_RESTORE_H_
 

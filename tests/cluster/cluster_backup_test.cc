@@ -738,7 +738,8 @@ TEST(ClusterBackupTest, ARestoreThatFailsMidwayRemovesWhatItWroteAndThenRunsAgai
       ASSERT_TRUE(state.ok()) << state.status();
       EXPECT_EQ(state->messages, 0u) << stream;
     }
-    EXPECT_EQ(target.nats().StreamLeader("bottleneck_LOG_"), -1) << "a log stream is left";
+    EXPECT_EQ(target.nats().StreamNames("bottleneck_").size(), 2u);  // BLOBS and SNAPSHOTS.
+    EXPECT_TRUE(target.nats().StreamNames("bottleneck_LOG_").empty()) << "a log stream is left";
   }
   // With the storage there (the same server restarted without the limit), it runs. The copy
   // restored has a-small's record as a backup taken mid-promotion has it (serving nothing yet,
@@ -759,9 +760,51 @@ TEST(ClusterBackupTest, ARestoreThatFailsMidwayRemovesWhatItWroteAndThenRunsAgai
   }
   target.nats().set_jetstream_options("");
   ASSERT_TRUE(target.nats().Restart(0, &error)) << error;
+  // A journal of a restore on another host that is alive: refused, nothing changed. Once it is
+  // 20 s old (its restore gone), the next restore removes it and goes on.
+  {
+    auto connection = target.nats().Connect();
+    ASSERT_TRUE(connection.ok()) << connection.status();
+    nats::KvConfig config;
+    config.bucket = "bottleneck_meta";
+    auto meta = (*connection)->EnsureKeyValue(config);
+    ASSERT_TRUE(meta.ok()) << meta.status();
+    bottleneck::cluster::RestoreJournal other;
+    other.set_backup("elsewhere");
+    other.set_host("another-host");
+    other.set_pid(1);
+    other.set_alive_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+    ASSERT_TRUE((*meta)->Put("restore", other.SerializeAsString()).ok());
+    status = RunRestore(target, copy.string(), &output);
+    ASSERT_TRUE(WIFEXITED(status)) << output;
+    EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+    EXPECT_NE(output.find("another restore (of backup elsewhere, process 1 on another-host)"),
+              std::string::npos)
+        << output;
+    EXPECT_TRUE(target.nats().StreamNames("bottleneck_LOG_").empty());
+    other.set_alive_unix_ms(other.alive_unix_ms() - 20000);
+    ASSERT_TRUE((*meta)->Put("restore", other.SerializeAsString()).ok());
+  }
+  // A restore killed midway (test hook: SIGKILL right after a-small's record) leaves a partial
+  // target and its journal; the next restore on this host sees that process gone, removes what
+  // it wrote, and restores.
+  setenv("BN_TEST_RESTORE_KILL_AFTER", "a-small", 1);
+  status = RunRestore(target, copy.string(), &output);
+  unsetenv("BN_TEST_RESTORE_KILL_AFTER");
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << output;
+  EXPECT_EQ(target.nats().StreamNames("bottleneck_LOG_a-small_").size(), 1u);
+  EXPECT_TRUE(target.nats().StreamNames("bottleneck_LOG_b-large_").empty());
   status = RunRestore(target, copy.string(), &output);
   ASSERT_TRUE(WIFEXITED(status)) << output;
   ASSERT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_NE(output.find("did not finish: removing what it began (1 collections, 0 aliases)"),
+            std::string::npos)
+      << output;
+  // Only the second restore's logs remain.
+  EXPECT_EQ(target.nats().StreamNames("bottleneck_LOG_a-small_").size(), 1u);
+  EXPECT_EQ(target.nats().StreamNames("bottleneck_LOG_b-large_").size(), 1u);
   ASSERT_TRUE(target.StartNode("x", {}, &error)) << error;
   Api x(target.Channel("x"));
   ASSERT_TRUE(target.WaitForReady("x", "b-large", 1, 1))

@@ -207,6 +207,27 @@ bool NatsCluster::Restart(int i, std::string* error) {
   return Launch(i, error);
 }
 
+std::vector<std::string> NatsCluster::StreamNames(const std::string& prefix) const {
+  std::vector<std::string> out;
+  for (int i = 0; i < size(); ++i) {
+    if (!running(i)) continue;
+    natsConnection* connection = nullptr;
+    if (natsConnection_ConnectTo(&connection, url(i).c_str()) != NATS_OK) continue;
+    // The first page of names (up to 1024), enough for tests.
+    const std::string names = Request(connection, "$JS.API.STREAM.NAMES", "{}");
+    natsConnection_Destroy(connection);
+    for (size_t at = names.find('"'); at != std::string::npos;) {
+      const size_t end = names.find('"', at + 1);
+      if (end == std::string::npos) break;
+      const std::string word = names.substr(at + 1, end - at - 1);
+      if (word.rfind(prefix, 0) == 0) out.push_back(word);
+      at = names.find('"', end + 1);
+    }
+    return out;
+  }
+  return out;
+}
+
 int NatsCluster::StreamLeader(const std::string& prefix) const {
   for (int i = 0; i < size(); ++i) {
     if (!running(i)) continue;

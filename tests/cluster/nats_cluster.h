@@ -44,6 +44,9 @@ class NatsCluster {
   bool Restart(int i, std::string* error);
   bool running(int i) const { return servers_[i].pid > 0; }
   std::string Log(int i) const;
+  // The names of the streams that start with `prefix`, asked through any running server (empty
+  // when none answers).
+  std::vector<std::string> StreamNames(const std::string& prefix) const;
   // The index of the server leading the first stream whose name starts with `prefix`, asked
   // through any running server; -1 when none answers or no such stream exists.
   int StreamLeader(const std::string& prefix) const;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -62,6 +63,22 @@ absl::Status CopyBlob(BlobChannel* channel, const pb::BlobRef& ref, const std::s
   listed->set_path(name);
   listed->set_size(file.size());
   listed->set_crc(file.crc());
+  return absl::OkStatus();
+}
+
+// Calls `each` with every present value of `bucket` whose key starts with `prefix`, in key order.
+absl::Status ForEachValue(nats::KeyValue& bucket, const std::string& prefix,
+                          const std::function<absl::Status(const std::string&)>& each) {
+  auto keys = Retrying([&] { return bucket.Keys(); });
+  if (!keys.ok()) return keys.status();
+  std::sort(keys->begin(), keys->end());
+  for (const std::string& key : *keys) {
+    if (!absl::StartsWith(key, prefix)) continue;
+    auto value = Retrying([&] { return bucket.Get(key); });
+    if (!value.ok()) return value.status();
+    if (!value->has_value()) continue;  // Deleted meanwhile.
+    if (absl::Status s = each((*value)->value); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 
@@ -261,26 +278,24 @@ absl::Status ClusterBackups::BackupCollection(const pb::CollectionEntry& entry, 
     return failed;
   }
   // Its model versions (the ones published: an entry without a blob is being published).
-  nats::KeyValue& models = context_.metadata->models();
-  auto keys = Retrying([&] { return models.Keys(); });
-  if (!keys.ok()) return keys.status();
-  std::sort(keys->begin(), keys->end());
-  const std::string prefix = Names::ModelKeyPrefix(name, entry.incarnation());
-  for (const std::string& key : *keys) {
-    if (!absl::StartsWith(key, prefix)) continue;
-    auto value = Retrying([&] { return models.Get(key); });
-    if (!value.ok()) return value.status();
-    pb::ModelEntry model;
-    if (!value->has_value() || !model.ParseFromString((*value)->value) || !model.has_blob()) {
-      continue;
-    }
-    const std::string file = absl::StrCat("c", index, "-m", model.model().version(), ".model");
-    if (absl::Status s = CopyBlob(context_.blobs, model.blob(), dir, file, manifest); !s.ok()) {
-      return s;
-    }
-    pb::BackupModelFile* listed = record->add_models();
-    *listed->mutable_model() = model.model();
-    listed->set_file(file);
+  if (absl::Status s = ForEachValue(
+          context_.metadata->models(), Names::ModelKeyPrefix(name, entry.incarnation()),
+          [&](const std::string& value) {
+            pb::ModelEntry model;
+            if (!model.ParseFromString(value) || !model.has_blob()) return absl::OkStatus();
+            const std::string file =
+                absl::StrCat("c", index, "-m", model.model().version(), ".model");
+            if (absl::Status s = CopyBlob(context_.blobs, model.blob(), dir, file, manifest);
+                !s.ok()) {
+              return s;
+            }
+            pb::BackupModelFile* listed = record->add_models();
+            *listed->mutable_model() = model.model();
+            listed->set_file(file);
+            return absl::OkStatus();
+          });
+      !s.ok()) {
+    return s;
   }
   if (absl::Status s = BackupDatasetsAndJobs(entry, index, dir, manifest, record); !s.ok()) {
     return s;
@@ -301,56 +316,44 @@ absl::Status ClusterBackups::BackupDatasetsAndJobs(const pb::CollectionEntry& en
                                                    pb::BackupCollectionRecord* record) {
   const std::string& name = entry.collection().name();
   // Datasets (an entry is created only once its blob is complete).
-  nats::KeyValue& datasets = context_.metadata->datasets();
-  auto keys = Retrying([&] { return datasets.Keys(); });
-  if (!keys.ok()) return keys.status();
-  std::sort(keys->begin(), keys->end());
-  const std::string prefix = Names::DatasetKeyPrefix(name, entry.incarnation());
-  for (const std::string& key : *keys) {
-    if (!absl::StartsWith(key, prefix)) continue;
-    auto value = Retrying([&] { return datasets.Get(key); });
-    if (!value.ok()) return value.status();
-    pb::DatasetEntry dataset;
-    if (!value->has_value() || !dataset.ParseFromString((*value)->value) || !dataset.has_blob()) {
-      continue;  // Deleted meanwhile.
-    }
-    const std::string file = absl::StrCat("c", index, "-d", record->datasets_size(), ".dataset");
-    absl::Status s = CopyBlob(context_.blobs, dataset.blob(), dir, file, manifest);
-    if (absl::IsNotFound(s)) {  // Deleted between the read and the copy.
-      std::error_code ec;
-      fs::remove(fs::path(dir) / file, ec);  // CopyBlob lists a file only once it is whole.
-      continue;
-    }
-    if (!s.ok()) return s;
-    pb::BackupDatasetFile* listed = record->add_datasets();
-    *listed->mutable_dataset() = dataset.dataset();
-    listed->set_file(file);
-  }
+  absl::Status s = ForEachValue(
+      context_.metadata->datasets(), Names::DatasetKeyPrefix(name, entry.incarnation()),
+      [&](const std::string& value) {
+        pb::DatasetEntry dataset;
+        if (!dataset.ParseFromString(value) || !dataset.has_blob()) return absl::OkStatus();
+        const std::string file =
+            absl::StrCat("c", index, "-d", record->datasets_size(), ".dataset");
+        absl::Status copied = CopyBlob(context_.blobs, dataset.blob(), dir, file, manifest);
+        if (absl::IsNotFound(copied)) {  // Deleted between the read and the copy.
+          std::error_code ec;
+          fs::remove(fs::path(dir) / file, ec);  // CopyBlob lists a file only once it is whole.
+          return absl::OkStatus();
+        }
+        if (!copied.ok()) return copied;
+        pb::BackupDatasetFile* listed = record->add_datasets();
+        *listed->mutable_dataset() = dataset.dataset();
+        listed->set_file(file);
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
   // Finished jobs of this incarnation (keys <collection>.<node>.<number>): their reports. A job
   // still running has no result to restore (the restored cluster has no node running it).
-  nats::KeyValue& jobs = context_.metadata->jobs();
-  auto job_keys = Retrying([&] { return jobs.Keys(); });
-  if (!job_keys.ok()) return job_keys.status();
-  std::sort(job_keys->begin(), job_keys->end());
-  for (const std::string& key : *job_keys) {
-    if (!absl::StartsWith(key, name + ".")) continue;
-    auto value = Retrying([&] { return jobs.Get(key); });
-    if (!value.ok()) return value.status();
+  return ForEachValue(context_.metadata->jobs(), name + ".", [&](const std::string& value) {
     pb::JobEntry job;
-    if (!value->has_value() || !job.ParseFromString((*value)->value) ||
-        job.incarnation() != entry.incarnation() || job.job().collection() != name) {
-      continue;
+    if (!job.ParseFromString(value) || job.incarnation() != entry.incarnation() ||
+        job.job().collection() != name) {
+      return absl::OkStatus();
     }
     const v1::JobState state = job.job().state();
     if (state != v1::JOB_STATE_SUCCEEDED && state != v1::JOB_STATE_FAILED &&
         state != v1::JOB_STATE_CANCELLED) {
-      BN_LOG(INFO) << "backup: job " << key << " is " << v1::JobState_Name(state)
+      BN_LOG(INFO) << "backup: job " << job.job().id() << " is " << v1::JobState_Name(state)
                    << ": not in the backup";
-      continue;
+      return absl::OkStatus();
     }
     *record->add_jobs() = std::move(job);
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<v1::Backup> ClusterBackups::Create(const v1::CreateBackupRequest& request) {

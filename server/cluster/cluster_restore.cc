@@ -450,19 +450,26 @@ class Restorer {
     return items;
   }
 
-  absl::Status RestoreModel(const pb::CollectionEntry& entry, const pb::BackupModelFile& model) {
-    const pb::BackupFile* listed = Listed(manifest_, model.file());
-    if (listed == nullptr) return absl::FailedPreconditionError("unlisted file " + model.file());
+  // Publishes the backup's file `file` as a blob (undone on a rollback).
+  absl::StatusOr<pb::BlobRef> PublishFile(const std::string& file, const std::string& what) {
+    const pb::BackupFile* listed = Listed(manifest_, file);
+    if (listed == nullptr) return absl::FailedPreconditionError("unlisted file " + file);
     auto writer = blobs_->NewWriter();
     if (absl::Status s =
-            ReadBackupFile(dir_ + "/" + model.file(), listed->size(), listed->crc(),
+            ReadBackupFile(dir_ + "/" + file, listed->size(), listed->crc(),
                            [&](absl::string_view chunk) { return writer->Append(chunk); });
         !s.ok()) {
       return s;
     }
     auto ref = writer->Finish();
+    if (ref.ok()) UndoBlob(blobs_.get(), what, *ref);
+    return ref;
+  }
+
+  absl::Status RestoreModel(const pb::CollectionEntry& entry, const pb::BackupModelFile& model) {
+    auto ref =
+        PublishFile(model.file(), "model version " + std::to_string(model.model().version()));
     if (!ref.ok()) return ref.status();
-    UndoBlob(blobs_.get(), "model version " + std::to_string(model.model().version()), *ref);
     pb::ModelEntry out;
     *out.mutable_model() = model.model();
     *out.mutable_blob() = *ref;
@@ -473,18 +480,8 @@ class Restorer {
 
   absl::Status RestoreDataset(const pb::CollectionEntry& entry,
                               const pb::BackupDatasetFile& dataset) {
-    const pb::BackupFile* listed = Listed(manifest_, dataset.file());
-    if (listed == nullptr) return absl::FailedPreconditionError("unlisted file " + dataset.file());
-    auto writer = blobs_->NewWriter();
-    if (absl::Status s =
-            ReadBackupFile(dir_ + "/" + dataset.file(), listed->size(), listed->crc(),
-                           [&](absl::string_view chunk) { return writer->Append(chunk); });
-        !s.ok()) {
-      return s;
-    }
-    auto ref = writer->Finish();
+    auto ref = PublishFile(dataset.file(), "dataset " + dataset.dataset().name());
     if (!ref.ok()) return ref.status();
-    UndoBlob(blobs_.get(), "dataset " + dataset.dataset().name(), *ref);
     pb::DatasetEntry out;
     *out.mutable_dataset() = dataset.dataset();
     *out.mutable_blob() = *ref;

@@ -17,6 +17,15 @@ void Keep(absl::Status s, absl::Status* first) {
   if (!s.ok() && !absl::IsNotFound(s) && first->ok()) *first = std::move(s);
 }
 
+// The blob a bucket value (ModelEntry, SnapshotEntry, DatasetEntry) names; false when none.
+template <typename Entry>
+bool BlobOf(const std::string& value, pb::BlobRef* blob) {
+  Entry entry;
+  if (!entry.ParseFromString(value) || !entry.has_blob()) return false;
+  *blob = entry.blob();
+  return true;
+}
+
 // Purges every key of `bucket` under `prefix`, deleting the blob each value names first.
 void Drop(nats::KeyValue& bucket, const std::string& prefix, BlobChannel* blobs,
           const std::function<bool(const std::string&, pb::BlobRef*)>& parse_blob,
@@ -42,33 +51,9 @@ absl::Status RemoveIncarnation(nats::Connection* nats, Metadata* metadata, const
   Keep(nats->DeleteStream(names.LogStream(collection, incarnation)), &first);
   // Model, snapshot and dataset keys share the prefix <collection>.<incarnation>.
   const std::string prefix = Names::ModelKeyPrefix(collection, incarnation);
-  Drop(
-      metadata->models(), prefix, blobs,
-      [](const std::string& value, pb::BlobRef* blob) {
-        pb::ModelEntry model;
-        if (!model.ParseFromString(value) || !model.has_blob()) return false;
-        *blob = model.blob();
-        return true;
-      },
-      &first);
-  Drop(
-      metadata->snapshots(), prefix, snapshot_blobs,
-      [](const std::string& value, pb::BlobRef* blob) {
-        pb::SnapshotEntry snapshot;
-        if (!snapshot.ParseFromString(value) || !snapshot.has_blob()) return false;
-        *blob = snapshot.blob();
-        return true;
-      },
-      &first);
-  Drop(
-      metadata->datasets(), prefix, blobs,
-      [](const std::string& value, pb::BlobRef* blob) {
-        pb::DatasetEntry dataset;
-        if (!dataset.ParseFromString(value) || !dataset.has_blob()) return false;
-        *blob = dataset.blob();
-        return true;
-      },
-      &first);
+  Drop(metadata->models(), prefix, blobs, BlobOf<pb::ModelEntry>, &first);
+  Drop(metadata->snapshots(), prefix, snapshot_blobs, BlobOf<pb::SnapshotEntry>, &first);
+  Drop(metadata->datasets(), prefix, blobs, BlobOf<pb::DatasetEntry>, &first);
   // Jobs: keys <collection>.<node>.<number>; the entry names its incarnation.
   nats::KeyValue& jobs = metadata->jobs();
   if (auto keys = jobs.Keys(); keys.ok()) {

@@ -674,7 +674,9 @@ TEST(ClusterBackupTest, CoordinatorKilledMidBackupLeavesNoBackupAndHeldReplicasR
 
 // A restore that fails midway (the target's JetStream runs out of file storage after the first
 // collection) removes what it wrote: no key in any bucket, no log stream, no blob or snapshot
-// message left, so the target is fresh again; given the storage, the same restore then succeeds.
+// message left, so the target is fresh again. Then, with the storage there: a live restore's
+// journal refuses another; a restore killed midway is cleaned up by the next, which restores
+// (a copy whose first collection was mid-promotion at the cut: it then serves the model).
 TEST(ClusterBackupTest, ARestoreThatFailsMidwayRemovesWhatItWroteAndThenRunsAgain) {
   std::string error;
   ClusterHarness source;

@@ -156,7 +156,14 @@ class PullConsumerImpl final : public InternalPullConsumer {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (static_cast<int>(out.size()) < max_messages && (max_bytes <= 0 || bytes < max_bytes)) {
       const auto now = std::chrono::steady_clock::now();
-      if (!request_open_ || now >= request_deadline_) {
+      if (request_open_ && now >= request_deadline_) {
+        // Neither messages nor the server's end of the request by its deadline: it was lost
+        // (with a failed server, or sent to a consumer that no longer exists). Counted here as
+        // well as below: a Fetch that ends before the deadline leaves it to the next one.
+        ++lost_requests_;
+        request_open_ = false;
+      }
+      if (!request_open_) {
         if (absl::Status s = SendRequest(std::max(timeout, std::chrono::milliseconds(1000)));
             !s.ok()) {
           return s;
@@ -183,13 +190,14 @@ class PullConsumerImpl final : public InternalPullConsumer {
         }
         continue;
       }
-      lost_requests_ = 0;
       if (s != NATS_OK) return FromNats(s, "fetching from consumer " + name_);
       const char* status = nullptr;
       if (natsMsgGetStatus(msg, &status)) {
         // A status ends the request it answers (404 no messages, 408 expired, 409 leadership
-        // change or consumer deleted); one of an earlier request means nothing now.
+        // change or consumer deleted); one of an earlier request means nothing now (and does not
+        // show that the consumer still answers).
         const bool current = current_reply_ == natsMsg_GetSubject(msg);
+        if (current) lost_requests_ = 0;
         std::string description;
         const char* text = nullptr;
         if (natsMsgHeader_Get(msg, "Description", &text) == NATS_OK && text != nullptr) {
@@ -203,6 +211,7 @@ class PullConsumerImpl final : public InternalPullConsumer {
         }
         continue;
       }
+      lost_requests_ = 0;
       Message message = FromNatsMsg(msg);
       natsMsg_Destroy(msg);
       bytes += static_cast<int64_t>(message.data.size());

@@ -142,10 +142,11 @@ class Restorer {
     const bool gone_here = dead.host() == Hostname() && dead.pid() > 0 &&
                            kill(static_cast<pid_t>(dead.pid()), 0) != 0 && errno == ESRCH;
     if (!gone_here && age_ms < kJournalStaleMs) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "another restore (of backup ", dead.backup(), ", process ", dead.pid(), " on ",
-          dead.host(), ") is writing cluster '", names_.cluster(), "' (alive ", age_ms / 1000,
-          " s ago); if it was killed, run this again in ", kJournalStaleMs / 1000, " s"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("another restore (of backup ", dead.backup(), ", process ", dead.pid(),
+                       " on ", dead.host(), ") is writing cluster '", names_.cluster(), "' (alive ",
+                       age_ms / 1000, " s ago); if it was killed, run this again in ",
+                       (kJournalStaleMs - age_ms + 999) / 1000, " s"));
     }
     BN_LOG(WARNING) << "restore: a restore of backup " << dead.backup() << " (process "
                     << dead.pid() << " on " << dead.host()

@@ -38,17 +38,13 @@ class BagOfWordsTest : public ::testing::Test {
     server_ = ServerProcess::Start(dir_.Sub("data"), {}, &error);
     ASSERT_NE(server_, nullptr) << error;
     auto channel = server_->Channel();
-    collections_ = v1::CollectionService::NewStub(channel);
-    training_ = v1::TrainingService::NewStub(channel);
-    models_ = v1::ModelService::NewStub(channel);
-    items_ = v1::ItemService::NewStub(channel);
-    query_ = v1::QueryService::NewStub(channel);
+    api_ = std::make_unique<Api>(channel);
   }
 
   // Streams `messages` as one upload.
   grpc::Status Upload(const std::vector<v1::UploadDatasetRequest>& messages, v1::Dataset* out) {
     auto ctx = Ctx(60);
-    auto writer = training_->UploadDataset(ctx.get(), out);
+    auto writer = api_->training->UploadDataset(ctx.get(), out);
     for (const auto& m : messages) {
       if (!writer->Write(m)) break;
     }
@@ -58,11 +54,7 @@ class BagOfWordsTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<v1::CollectionService::Stub> collections_;
-  std::unique_ptr<v1::TrainingService::Stub> training_;
-  std::unique_ptr<v1::ModelService::Stub> models_;
-  std::unique_ptr<v1::ItemService::Stub> items_;
-  std::unique_ptr<v1::QueryService::Stub> query_;
+  std::unique_ptr<Api> api_;  // The five service stubs.
 };
 
 TEST_F(BagOfWordsTest, BinaryCodesForDocumentsFromTrainingToHammingSearch) {
@@ -74,7 +66,7 @@ TEST_F(BagOfWordsTest, BinaryCodesForDocumentsFromTrainingToHammingSearch) {
   *g->mutable_vocabulary_words() = {corpus.vocabulary.begin(), corpus.vocabulary.end()};
   create.mutable_spec()->set_code_kind(v1::CODE_KIND_BINARY);
   v1::Collection collection;
-  grpc::Status s = collections_->CreateCollection(Ctx().get(), create, &collection);
+  grpc::Status s = api_->collections->CreateCollection(Ctx().get(), create, &collection);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(collection.spec().document().vocabulary_size(), static_cast<uint32_t>(kV));
   EXPECT_EQ(collection.spec().distance(), v1::DISTANCE_HAMMING);
@@ -108,18 +100,19 @@ TEST_F(BagOfWordsTest, BinaryCodesForDocumentsFromTrainingToHammingSearch) {
   start.mutable_spec()->mutable_training()->set_learning_rate(0.01f);
   start.set_promote_when_done(true);
   v1::Job job;
-  s = training_->StartTraining(Ctx().get(), start, &job);
+  s = api_->training->StartTraining(Ctx().get(), start, &job);
   ASSERT_TRUE(s.ok()) << s.error_message();
   ASSERT_TRUE(Eventually([&] {
     v1::GetJobRequest get;
     get.set_job_id(job.id());
-    return training_->GetJob(Ctx().get(), get, &job).ok() && job.state() > v1::JOB_STATE_RUNNING;
+    return api_->training->GetJob(Ctx().get(), get, &job).ok() &&
+           job.state() > v1::JOB_STATE_RUNNING;
   }));
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
   ASSERT_TRUE(Eventually([&] {
     v1::GetCollectionRequest get;
     get.set_name("hash");
-    return collections_->GetCollection(Ctx().get(), get, &collection).ok() &&
+    return api_->collections->GetCollection(Ctx().get(), get, &collection).ok() &&
            collection.stats().serving_model_version() == job.model_version();
   }));
 
@@ -127,7 +120,7 @@ TEST_F(BagOfWordsTest, BinaryCodesForDocumentsFromTrainingToHammingSearch) {
   get_model.set_collection("hash");
   get_model.set_version(job.model_version());
   v1::Model model;
-  ASSERT_TRUE(models_->GetModel(Ctx().get(), get_model, &model).ok());
+  ASSERT_TRUE(api_->models->GetModel(Ctx().get(), get_model, &model).ok());
   EXPECT_EQ(model.spec().dense().code_activation(), v1::ACTIVATION_LOGISTIC);
   EXPECT_EQ(model.spec().dense().binary().noise_stddev(), 4.0f);
   EXPECT_EQ(model.vocabulary_source(), v1::VOCABULARY_SOURCE_COLLECTION);
@@ -150,13 +143,13 @@ TEST_F(BagOfWordsTest, BinaryCodesForDocumentsFromTrainingToHammingSearch) {
     item->set_label(held_out.documents[i].label());
   }
   v1::UpsertResponse upserted;
-  ASSERT_TRUE(items_->Upsert(Ctx().get(), upsert, &upserted).ok());
+  ASSERT_TRUE(api_->items->Upsert(Ctx().get(), upsert, &upserted).ok());
   v1::GetItemRequest get_item;
   get_item.set_collection("hash");
   get_item.set_id("d3");
   get_item.set_include_code(true);
   v1::GetItemResponse item;
-  ASSERT_TRUE(items_->GetItem(Ctx().get(), get_item, &item).ok());
+  ASSERT_TRUE(api_->items->GetItem(Ctx().get(), get_item, &item).ok());
   ASSERT_TRUE(item.code().has_binary_code());
   EXPECT_EQ(item.code().binary_code().num_bits(), 16u);
   EXPECT_EQ(item.code().binary_code().bits().size(), 2u);
@@ -168,7 +161,7 @@ TEST_F(BagOfWordsTest, BinaryCodesForDocumentsFromTrainingToHammingSearch) {
     search.set_item_id("d" + std::to_string(i));
     search.set_k(10);
     v1::SearchResponse response;
-    s = query_->Search(Ctx().get(), search, &response);
+    s = api_->query->Search(Ctx().get(), search, &response);
     ASSERT_TRUE(s.ok()) << s.error_message();
     ASSERT_EQ(response.neighbors_size(), 10);
     float previous = 0;
@@ -188,7 +181,7 @@ TEST_F(BagOfWordsTest, BinaryCodesForDocumentsFromTrainingToHammingSearch) {
   by_text.set_collection("hash");
   by_text.mutable_input()->mutable_document()->set_text(corpus.documents[2].text);
   v1::SearchResponse response;
-  s = query_->Search(Ctx().get(), by_text, &response);
+  s = api_->query->Search(Ctx().get(), by_text, &response);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(response.query_code().binary_code().num_bits(), 16u);
 }
@@ -199,7 +192,7 @@ TEST_F(BagOfWordsTest, UploadWithAVocabularySkipsInvalidExamplesAndReportsThem) 
   create.set_name("docs");
   create.mutable_spec()->mutable_document()->set_vocabulary_size(kV);
   v1::Collection collection;
-  ASSERT_TRUE(collections_->CreateCollection(Ctx().get(), create, &collection).ok());
+  ASSERT_TRUE(api_->collections->CreateCollection(Ctx().get(), create, &collection).ok());
   v1::UploadDatasetRequest first;
   first.set_collection("docs");
   first.set_dataset("train");
@@ -236,7 +229,7 @@ TEST_F(BagOfWordsTest, UploadWithAVocabularySkipsInvalidExamplesAndReportsThem) 
   get.set_collection("docs");
   get.set_dataset("train");
   v1::Dataset stored;
-  ASSERT_TRUE(training_->GetDataset(Ctx().get(), get, &stored).ok());
+  ASSERT_TRUE(api_->training->GetDataset(Ctx().get(), get, &stored).ok());
   EXPECT_EQ(stored.SerializeAsString(), dataset.SerializeAsString());
 }
 

@@ -39,11 +39,7 @@ class ClassifierFlowTest : public ::testing::Test {
     server_ = ServerProcess::Start(dir_.Sub("data"), {}, &error);
     ASSERT_NE(server_, nullptr) << error;
     auto channel = server_->Channel();
-    collections_ = v1::CollectionService::NewStub(channel);
-    training_ = v1::TrainingService::NewStub(channel);
-    models_ = v1::ModelService::NewStub(channel);
-    items_ = v1::ItemService::NewStub(channel);
-    query_ = v1::QueryService::NewStub(channel);
+    api_ = std::make_unique<Api>(channel);
   }
 
   v1::Input Image(const LabeledImages& d, int64_t row) {
@@ -58,13 +54,13 @@ class ClassifierFlowTest : public ::testing::Test {
     *start.mutable_spec() = spec;
     start.set_promote_when_done(promote);
     v1::Job job;
-    grpc::Status s = training_->StartTraining(Ctx().get(), start, &job);
+    grpc::Status s = api_->training->StartTraining(Ctx().get(), start, &job);
     EXPECT_TRUE(s.ok()) << s.error_message();
     if (!s.ok()) return 0;
     const bool ended = Eventually([&] {
       v1::GetJobRequest get;
       get.set_job_id(job.id());
-      return training_->GetJob(Ctx().get(), get, &job).ok() &&
+      return api_->training->GetJob(Ctx().get(), get, &job).ok() &&
              job.state() != v1::JOB_STATE_QUEUED && job.state() != v1::JOB_STATE_RUNNING;
     });
     EXPECT_TRUE(ended) << "job " << job.id() << " did not end";
@@ -80,7 +76,7 @@ class ClassifierFlowTest : public ::testing::Test {
     request.set_k(3);
     for (int i = 0; i < kTest; ++i) *request.add_inputs() = Image(test_, i);
     v1::ClassifyResponse response;
-    grpc::Status s = query_->Classify(Ctx().get(), request, &response);
+    grpc::Status s = api_->query->Classify(Ctx().get(), request, &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     if (!s.ok() || response.classifications_size() != kTest) return 0;
     *used = response.model_version();
@@ -103,11 +99,7 @@ class ClassifierFlowTest : public ::testing::Test {
   LabeledImages train_, test_;
   TempDir dir_;
   std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<v1::CollectionService::Stub> collections_;
-  std::unique_ptr<v1::TrainingService::Stub> training_;
-  std::unique_ptr<v1::ModelService::Stub> models_;
-  std::unique_ptr<v1::ItemService::Stub> items_;
-  std::unique_ptr<v1::QueryService::Stub> query_;
+  std::unique_ptr<Api> api_;  // The five service stubs.
 };
 
 TEST_F(ClassifierFlowTest, ClassifyWithAndWithoutPretrainingAndVoteWithSearch) {
@@ -117,11 +109,11 @@ TEST_F(ClassifierFlowTest, ClassifyWithAndWithoutPretrainingAndVoteWithSearch) {
   create.mutable_spec()->mutable_image()->set_width(28);
   create.mutable_spec()->mutable_image()->set_channels(1);
   v1::Collection collection;
-  ASSERT_TRUE(collections_->CreateCollection(Ctx().get(), create, &collection).ok());
+  ASSERT_TRUE(api_->collections->CreateCollection(Ctx().get(), create, &collection).ok());
   {
     auto ctx = Ctx();
     v1::Dataset dataset;
-    auto writer = training_->UploadDataset(ctx.get(), &dataset);
+    auto writer = api_->training->UploadDataset(ctx.get(), &dataset);
     v1::UploadDatasetRequest message;
     message.set_collection("fashion");
     message.set_dataset("train");
@@ -156,7 +148,7 @@ TEST_F(ClassifierFlowTest, ClassifyWithAndWithoutPretrainingAndVoteWithSearch) {
   get.set_collection("fashion");
   get.set_version(pretrained);
   v1::Model model;
-  ASSERT_TRUE(models_->GetModel(Ctx().get(), get, &model).ok());
+  ASSERT_TRUE(api_->models->GetModel(Ctx().get(), get, &model).ok());
   EXPECT_EQ(model.class_labels_size(), 10);
   EXPECT_EQ(model.code_size(), 10u);
   EXPECT_GT(model.report().classification_error(), 0);
@@ -178,7 +170,7 @@ TEST_F(ClassifierFlowTest, ClassifyWithAndWithoutPretrainingAndVoteWithSearch) {
   promote.set_collection("fashion");
   promote.set_version(pretrained);
   v1::Promotion promotion;
-  grpc::Status refused = models_->PromoteModel(Ctx().get(), promote, &promotion);
+  grpc::Status refused = api_->models->PromoteModel(Ctx().get(), promote, &promotion);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 
   // kNN votes: the training images as items, each test image searching them.
@@ -191,7 +183,7 @@ TEST_F(ClassifierFlowTest, ClassifyWithAndWithoutPretrainingAndVoteWithSearch) {
     item->set_label(std::to_string(train_.labels[i]));
   }
   v1::UpsertResponse upserted;
-  grpc::Status s = items_->Upsert(Ctx().get(), upsert, &upserted);
+  grpc::Status s = api_->items->Upsert(Ctx().get(), upsert, &upserted);
   ASSERT_TRUE(s.ok()) << s.error_message();
   int right = 0;
   constexpr int kQueries = 100;
@@ -202,7 +194,7 @@ TEST_F(ClassifierFlowTest, ClassifyWithAndWithoutPretrainingAndVoteWithSearch) {
     search.set_k(10);
     search.set_label_votes(true);
     v1::SearchResponse found;
-    s = query_->Search(Ctx().get(), search, &found);
+    s = api_->query->Search(Ctx().get(), search, &found);
     ASSERT_TRUE(s.ok()) << s.error_message();
     ASSERT_FALSE(found.label_votes().empty());
     uint32_t votes = 0;

@@ -39,19 +39,7 @@ v1::Input Image(int seed) {
   return RawGrey(8, 8, std::move(data));
 }
 
-struct Stubs {
-  explicit Stubs(const std::shared_ptr<grpc::Channel>& c)
-      : collections(v1::CollectionService::NewStub(c)),
-        training(v1::TrainingService::NewStub(c)),
-        models(v1::ModelService::NewStub(c)),
-        items(v1::ItemService::NewStub(c)),
-        query(v1::QueryService::NewStub(c)) {}
-  std::unique_ptr<v1::CollectionService::Stub> collections;
-  std::unique_ptr<v1::TrainingService::Stub> training;
-  std::unique_ptr<v1::ModelService::Stub> models;
-  std::unique_ptr<v1::ItemService::Stub> items;
-  std::unique_ptr<v1::QueryService::Stub> query;
-};
+using Stubs = Api;  // tests/integration/client_util.h
 
 // What the clients were told.
 struct Oracle {

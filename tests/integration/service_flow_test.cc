@@ -19,6 +19,7 @@
 #include "client/lib/raw_input.h"
 #include "engine/data/idx.h"
 #include "gtest/gtest.h"
+#include "tests/integration/client_util.h"
 #include "tests/integration/server_process.h"
 #include "tests/util/temp_dir.h"
 
@@ -40,19 +41,7 @@ v1::Input RawImage(const LabeledImages& data, int64_t row) {
   return GreyRowToInput(data.images, row, data.height, data.width);
 }
 
-struct Stubs {
-  explicit Stubs(const std::shared_ptr<grpc::Channel>& channel)
-      : collections(v1::CollectionService::NewStub(channel)),
-        training(v1::TrainingService::NewStub(channel)),
-        models(v1::ModelService::NewStub(channel)),
-        items(v1::ItemService::NewStub(channel)),
-        query(v1::QueryService::NewStub(channel)) {}
-  std::unique_ptr<v1::CollectionService::Stub> collections;
-  std::unique_ptr<v1::TrainingService::Stub> training;
-  std::unique_ptr<v1::ModelService::Stub> models;
-  std::unique_ptr<v1::ItemService::Stub> items;
-  std::unique_ptr<v1::QueryService::Stub> query;
-};
+using Stubs = Api;  // tests/integration/client_util.h
 
 class ServiceFlowTest : public ::testing::Test {
  protected:

@@ -109,7 +109,9 @@ class PullConsumer {
   virtual ~PullConsumer() = default;
   // Up to `max_messages` messages (at most `max_bytes` bytes when > 0) in stream order, waiting
   // up to `timeout` for the first; an empty list when none arrived in time. UNAVAILABLE while
-  // the connection is down.
+  // the connection is down, and when the consumer answered none of its last 2 pull requests
+  // (each expires after max(timeout, 1 s) + 0.5 s: deleted, or lost with a NATS server), after
+  // which it must be created again; NOT_FOUND when the server says it was deleted.
   [[nodiscard]] virtual absl::StatusOr<std::vector<Message>> Fetch(
       int max_messages, std::chrono::milliseconds timeout, int64_t max_bytes = 0) = 0;
   // Acknowledges `message` and every earlier one of this consumer (fire and forget).

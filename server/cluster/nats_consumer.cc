@@ -131,7 +131,7 @@ namespace {
 // batch) and a late status of an earlier request is told apart (each request has its own reply
 // subject). At most one request is open at a time; messages arrive in consumer order whichever
 // request they answer.
-class PullConsumerImpl final : public InternalPullConsumer {
+class PullConsumerImpl final : public PullConsumer {
  public:
   static constexpr int kRequestBatch = 1024;
   static constexpr int64_t kRequestBytes = int64_t{64} << 20;
@@ -163,6 +163,7 @@ class PullConsumerImpl final : public InternalPullConsumer {
         ++lost_requests_;
         request_open_ = false;
       }
+      if (lost_requests_ >= kLostRequestsLimit && out.empty()) return ConsumerSilent();
       if (!request_open_) {
         if (absl::Status s = SendRequest(std::max(timeout, std::chrono::milliseconds(1000)));
             !s.ok()) {
@@ -187,6 +188,7 @@ class PullConsumerImpl final : public InternalPullConsumer {
           // Neither messages nor the server's end of the request: it was lost with a server.
           ++lost_requests_;
           request_open_ = false;
+          if (lost_requests_ >= kLostRequestsLimit) return ConsumerSilent();
         }
         continue;
       }
@@ -239,10 +241,18 @@ class PullConsumerImpl final : public InternalPullConsumer {
   }
 
   const std::string& name() const override { return name_; }
-  // Requests in a row that ended with no answer at all (the consumer's server may be gone).
-  int lost_requests() const override { return lost_requests_; }
 
  private:
+  // Pull requests in a row that end with no answer at all before Fetch gives the consumer up.
+  static constexpr int kLostRequestsLimit = 2;
+
+  absl::Status ConsumerSilent() const {
+    return absl::UnavailableError(absl::StrCat("consumer ", name_, " of ", stream_,
+                                               " answered none of its last ", lost_requests_,
+                                               " pull requests (deleted, or lost with a NATS "
+                                               "server): create it again"));
+  }
+
   // True (and *status set) for a header-only status message ("NATS/1.0 408 ...").
   static bool natsMsgGetStatus(natsMsg* msg, const char** status) {
     return natsMsg_GetDataLength(msg) == 0 && natsMsg_GetReply(msg) == nullptr &&
@@ -278,15 +288,16 @@ class PullConsumerImpl final : public InternalPullConsumer {
   std::string current_reply_;
   bool request_open_ = false;
   int request_remaining_ = 0;
-  int lost_requests_ = 0;
+  int lost_requests_ = 0;  // Requests in a row that ended with no answer at all.
   std::chrono::steady_clock::time_point request_deadline_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<InternalPullConsumer>> NewConsumer(
-    const std::shared_ptr<Shared>& shared, const std::string& stream, const ConsumerSpec& spec,
-    uint64_t* initial_pending) {
+absl::StatusOr<std::unique_ptr<PullConsumer>> NewConsumer(const std::shared_ptr<Shared>& shared,
+                                                          const std::string& stream,
+                                                          const ConsumerSpec& spec,
+                                                          uint64_t* initial_pending) {
   jsConsumerConfig cc;
   jsConsumerConfig_Init(&cc);
   if (!spec.durable.empty()) {

@@ -50,13 +50,6 @@ std::optional<std::string> JsonField(absl::string_view json, absl::string_view k
 // A received message with its headers and JetStream metadata.
 Message FromNatsMsg(natsMsg* msg);
 
-// A pull consumer that also counts the requests in a row that ended with no answer at all (the
-// consumer's server may be gone).
-class InternalPullConsumer : public PullConsumer {
- public:
-  virtual int lost_requests() const = 0;
-};
-
 // How a consumer starts.
 struct ConsumerSpec {
   std::string durable;  // Empty: ephemeral (removed by the server after inactive_threshold).
@@ -68,9 +61,10 @@ struct ConsumerSpec {
 
 // Creates a pull consumer of `stream` and the inbox subscription it delivers to; sets
 // *initial_pending (if given) to the consumer's pending count.
-absl::StatusOr<std::unique_ptr<InternalPullConsumer>> NewConsumer(
-    const std::shared_ptr<Shared>& shared, const std::string& stream, const ConsumerSpec& spec,
-    uint64_t* initial_pending);
+absl::StatusOr<std::unique_ptr<PullConsumer>> NewConsumer(const std::shared_ptr<Shared>& shared,
+                                                          const std::string& stream,
+                                                          const ConsumerSpec& spec,
+                                                          uint64_t* initial_pending);
 
 // The KeyValue of an opened bucket; takes ownership of `kv`.
 std::unique_ptr<KeyValue> NewKeyValue(std::shared_ptr<Shared> shared, kvStore* kv,

@@ -57,10 +57,10 @@ class KvWatcherImpl final : public KvWatcher {
           consumer_ == nullptr
               ? absl::UnavailableError("no consumer")
               : consumer_->Fetch(1024, std::max(wait, std::chrono::milliseconds(1)), 0);
-      bool reset = !batch.ok() || consumer_->lost_requests() >= 2;
-      std::string why = !batch.ok()                       ? batch.status().ToString()
-                        : consumer_->lost_requests() >= 2 ? "2 requests unanswered"
-                                                          : "";
+      // Fetch fails also when the consumer answered none of its last requests (deleted, or
+      // lost with a NATS server).
+      bool reset = !batch.ok();
+      std::string why = batch.ok() ? "" : batch.status().ToString();
       if (batch.ok()) {
         for (Message& message : *batch) {
           if (message.consumer_sequence != consumer_sequence_ + 1) {
@@ -132,7 +132,7 @@ class KvWatcherImpl final : public KvWatcher {
   const std::string prefix_;
   const std::string pattern_;
   std::atomic<bool> stopped_{false};
-  std::unique_ptr<InternalPullConsumer> consumer_;
+  std::unique_ptr<PullConsumer> consumer_;
   bool started_ = false;
   uint64_t initial_pending_ = 0;
   uint64_t delivered_ = 0;

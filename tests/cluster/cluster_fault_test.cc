@@ -9,9 +9,11 @@
 //
 // BN_CLUSTER_KILL_CYCLES sets the number of cycles (default 5; the long run: 50).
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -516,6 +518,50 @@ TEST_F(ClusterFaultTest, RandomKillCyclesLoseNoAcknowledgedWrite) {
   // Searches go through live nodes; a replica killed a moment ago is skipped for the next one.
   EXPECT_LE(failed_searches_.load(), searches_.load() / 50)
       << (search_errors_.empty() ? "" : search_errors_[0]);
+}
+
+// A replica whose durable consumer disappears while no pull request of it is open (the node
+// paused past the request's expiry, then the consumer deleted) notices that its requests go
+// unanswered, creates the consumer again and applies the writes made meanwhile. Before, it
+// re-sent requests to the missing consumer forever and called itself caught up.
+TEST(ClusterConsumerTest, AReplicaWhoseConsumerVanishesCreatesItAgainAndCatchesUp) {
+  std::string error;
+  ClusterHarness cluster;
+  ASSERT_TRUE(cluster.StartNats(&error, 1)) << error;
+  ASSERT_TRUE(cluster.StartNode("a", {}, &error)) << error;
+  Api a(cluster.Channel("a"));
+  ASSERT_TRUE(CreateFashionCollection(a, "f", 1, 1).ok());
+  ASSERT_TRUE(UploadFashion(a, "f", "train", 100).ok());
+  ASSERT_EQ(TrainPca(a, "f", "train", 8, /*promote=*/true).model_version(), 1u);
+  ASSERT_TRUE(WaitForServing(a, "f", 1));
+  const LabeledImages& images = Fashion(DatasetSplit::kTest, 20);
+  UpsertFashion(a, "f", images, 0, 10, "before-");
+  v1::GetCollectionRequest get;
+  get.set_name("f");
+  v1::Collection collection;
+  ASSERT_TRUE(a.collections->GetCollection(Ctx().get(), get, &collection).ok());
+  // Paused for 3 s, its open pull request (1 s) expires; the consumer is deleted meanwhile.
+  ASSERT_EQ(kill(cluster.Pid("a"), SIGSTOP), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto connection = cluster.nats().Connect();
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE((*connection)->DeleteConsumer(collection.cluster().stream(), "a_s0").ok());
+  ASSERT_EQ(kill(cluster.Pid("a"), SIGCONT), 0);
+  const uint64_t sequence = UpsertFashion(a, "f", images, 10, 20, "after-");
+  ASSERT_GT(sequence, 0u);
+  v1::GetItemRequest item;
+  item.set_collection("f");
+  item.set_id("after-19");
+  item.set_min_sequence(sequence);
+  v1::GetItemResponse response;
+  const auto start = std::chrono::steady_clock::now();
+  grpc::Status status = a.items->GetItem(Ctx(30).get(), item, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << cluster.NodeStderr("a");
+  std::cout << "the replica applied the write "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+            << " s after it was acknowledged\n";
+  EXPECT_NE(cluster.NodeStderr("a").find("answered none of its last 2 pull requests"),
+            std::string::npos);
 }
 
 }  // namespace

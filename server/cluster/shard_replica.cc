@@ -395,6 +395,18 @@ pb::ReplicaReport ShardReplica::Report() const {
 
 void ShardReplica::RequestSnapshot() { snapshot_requested_ = true; }
 
+pb::SnapshotHeader ShardReplica::SnapshotHeaderAt(uint64_t position,
+                                                  const CollectionRuntime& runtime) const {
+  auto serving = runtime.serving();
+  pb::SnapshotHeader header;
+  header.set_collection(collection_);
+  header.set_incarnation(incarnation_);
+  header.set_shard(shard_);
+  header.set_log_position(position);
+  header.set_code_version(serving == nullptr ? 0 : serving->model->version);
+  return header;
+}
+
 absl::Status ShardReplica::WriteSnapshot() {
   auto runtime = this->runtime();
   if (runtime == nullptr) return absl::OkStatus();
@@ -405,14 +417,8 @@ absl::Status ShardReplica::WriteSnapshot() {
   if (!state.ok()) return state.status();
   const uint64_t position = state->log_position;
   if (position == 0 || position <= snapshot_position_.load()) return absl::OkStatus();
-  auto serving = runtime->serving();
-  const uint64_t code_version = serving == nullptr ? 0 : serving->model->version;
-  pb::SnapshotHeader header;
-  header.set_collection(collection_);
-  header.set_incarnation(incarnation_);
-  header.set_shard(shard_);
-  header.set_log_position(position);
-  header.set_code_version(code_version);
+  const pb::SnapshotHeader header = SnapshotHeaderAt(position, *runtime);
+  const uint64_t code_version = header.code_version();
   SnapshotBlobWriter writer(context_.snapshot_blobs, header);
   absl::Status scanned = store.ScanItems(local_, [&](const Item& item) {
     std::string code;

@@ -102,6 +102,10 @@ class ShardReplica {
   absl::Status Follow();
   absl::Status Apply(uint64_t sequence, const std::string& data);
   absl::Status WriteSnapshot();
+  // The header of a snapshot of this shard at log `position`, with the codes of the version
+  // `runtime` serves (0: none).
+  bottleneck::cluster::SnapshotHeader SnapshotHeaderAt(uint64_t position,
+                                                       const CollectionRuntime& runtime) const;
   bool Sleep(std::chrono::milliseconds duration);  // False when stopped.
 
   const ClusterContext context_;

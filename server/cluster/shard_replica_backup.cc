@@ -107,20 +107,12 @@ absl::StatusOr<pb::SnapshotEntry> ShardReplica::Cut(
   }
   auto runtime = this->runtime();
   if (runtime == nullptr) return fail(absl::UnavailableError("the replica is not prepared"));
-  auto serving = runtime->serving();
-  const uint64_t code_version = serving == nullptr ? 0 : serving->model->version;
-
-  pb::SnapshotHeader header;
-  header.set_collection(collection_);
-  header.set_incarnation(incarnation_);
-  header.set_shard(shard_);
-  header.set_log_position(cut);
-  header.set_code_version(code_version);
+  const pb::SnapshotHeader header = SnapshotHeaderAt(cut, *runtime);
   SnapshotBlobWriter writer(context_.snapshot_blobs, header);
   Clock::time_point taken;
   CollectionStore store(context_.store);
   absl::Status scanned = store.ScanItemsWithCodes(
-      local_, code_version,
+      local_, header.code_version(),
       [&](const Item& item, absl::string_view code) {
         return writer.Add(item.id, item.record, code);
       },

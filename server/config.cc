@@ -230,6 +230,10 @@ const std::map<std::string, Flag>& Flags() {
        {Flag::kInt, [](ServerConfig* c) -> void* { return &c->shard_snapshot_interval_seconds; },
         "how often a shard's snapshot (from which new or wiped replicas restore) is refreshed "
         "when its log moved. Default 300"}},
+      {"log-trim",
+       {Flag::kBool, [](ServerConfig* c) -> void* { return &c->log_trim; },
+        "delete the messages of a collection's log that its shards' snapshots hold, every "
+        "snapshot interval (docs/cluster.md, Log trimming). Default true"}},
       {"nats-user",
        {Flag::kString, [](ServerConfig* c) -> void* { return &c->nats_user; },
         "user name for NATS (with --nats-password-file)"}},

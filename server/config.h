@@ -88,6 +88,7 @@ struct ServerConfig {
   int heartbeat_ms = 1000;
   int node_lease_ms = 5000;
   int shard_snapshot_interval_seconds = 300;
+  bool log_trim = true;
   std::string nats_user;
   std::string nats_password_file;
   std::string nats_token_file;

@@ -96,6 +96,7 @@ absl::StatusOr<cluster::ClusterOptions> MakeClusterOptions(const ServerConfig& c
   options.heartbeat = std::chrono::milliseconds(config.heartbeat_ms);
   options.lease = std::chrono::milliseconds(config.node_lease_ms);
   options.snapshot_interval = std::chrono::seconds(config.shard_snapshot_interval_seconds);
+  options.log_trim = config.log_trim;
   options.background_nice = config.background_nice;
   options.nats_user = config.nats_user;
   if (!config.nats_password_file.empty()) {

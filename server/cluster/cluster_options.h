@@ -29,6 +29,9 @@ struct ClusterOptions {
   std::chrono::milliseconds lease{5000};  // A node without a new heartbeat for this long is down.
   // A shard's snapshot is refreshed this often when its log moved (by one of its replicas).
   std::chrono::seconds snapshot_interval{300};
+  // Deletes the log's messages the shards' snapshots hold, every snapshot interval
+  // (log_trimmer.h).
+  bool log_trim = true;
   uint32_t max_batch_items = 4096;  // Items per Upsert request.
   // Priority of replica maintenance (re-encoding, snapshots): LowerThisThreadPriority levels.
   int background_nice = 20;

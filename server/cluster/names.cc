@@ -226,6 +226,10 @@ std::string Names::ModelKeyPrefix(absl::string_view collection, uint64_t incarna
   return absl::StrCat(collection, ".", Hex(incarnation), ".");
 }
 
+std::string Names::LogTrimKey(absl::string_view collection, uint64_t incarnation) {
+  return absl::StrCat(collection, ".", Hex(incarnation), ".trim");
+}
+
 std::string Names::SnapshotKey(absl::string_view collection, uint64_t incarnation, uint32_t shard) {
   return absl::StrCat(collection, ".", Hex(incarnation), ".", shard);
 }

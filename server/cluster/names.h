@@ -100,6 +100,8 @@ class Names {
   // Keys of the per-collection buckets.
   static std::string ModelKey(absl::string_view collection, uint64_t incarnation, uint64_t version);
   static std::string ModelKeyPrefix(absl::string_view collection, uint64_t incarnation);
+  // The collection's LogTrimEntry, in the snapshots bucket next to its shards' snapshots.
+  static std::string LogTrimKey(absl::string_view collection, uint64_t incarnation);
   static std::string SnapshotKey(absl::string_view collection, uint64_t incarnation,
                                  uint32_t shard);
   static std::string DatasetKey(absl::string_view collection, uint64_t incarnation,

@@ -5,6 +5,7 @@
 
 #include "engine/util/log.h"
 #include "server/cluster/local_state.h"
+#include "server/cluster/log_trimmer.h"
 #include "server/cluster/metadata.h"
 #include "server/cluster/shard_replica.h"
 #include "server/cluster/topology.h"
@@ -19,12 +20,15 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 ReplicaManager::ReplicaManager(const ClusterContext& context, LocalState* local)
-    : context_(context), local_(local) {}
+    : context_(context), local_(local) {
+  if (context_.options->log_trim) trimmer_ = std::make_unique<LogTrimmer>(context_);
+}
 
 ReplicaManager::~ReplicaManager() { Stop(); }
 
 absl::Status ReplicaManager::Start() {
   Reconcile();
+  if (trimmer_ != nullptr) trimmer_->Start();
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
@@ -38,6 +42,7 @@ void ReplicaManager::Stop() {
     replicas.swap(replicas_);
   }
   if (thread_.joinable()) thread_.join();
+  if (trimmer_ != nullptr) trimmer_->Stop();
   for (auto& [name, replica] : replicas) replica->Stop();
 }
 
@@ -78,11 +83,20 @@ void ReplicaManager::Reconcile() {
 
   std::vector<std::shared_ptr<ShardReplica>> to_drop;
   std::vector<std::shared_ptr<ShardReplica>> to_start;
+  std::set<std::string> replaced;  // Lost replicas: dropped now, started afresh next time.
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopped_) return;
     for (auto it = replicas_.begin(); it != replicas_.end();) {
       const std::shared_ptr<ShardReplica>& replica = it->second;
+      if (replica->lost()) {
+        BN_LOG(WARNING) << "shard " << it->first << ": the log was trimmed past it; replacing it";
+        to_drop.push_back(replica);
+        replaced.insert(it->first);
+        snapshot_due_.erase(it->first);
+        it = replicas_.erase(it);
+        continue;
+      }
       auto view = collections.find(replica->collection());
       if (view == collections.end() || view->second.entry.incarnation() != replica->incarnation()) {
         to_drop.push_back(replica);  // Deleted (or created again): its data is garbage.
@@ -118,7 +132,7 @@ void ReplicaManager::Reconcile() {
       ++it;
     }
     for (const auto& [name, want] : desired) {
-      if (replicas_.count(name) > 0) continue;
+      if (replicas_.count(name) > 0 || replaced.count(name) > 0) continue;
       auto replica = std::make_shared<ShardReplica>(context_, local_, *want.entry, want.shard);
       replicas_[name] = replica;
       snapshot_due_[name] = Clock::now() + context_.options->snapshot_interval;
@@ -170,9 +184,10 @@ void ReplicaManager::Reconcile() {
     for (const ReplicaInfo& r : topology[replica->shard()].replicas) {
       if (r.ReadyAt(0) && (writer.empty() || r.node < writer)) writer = r.node;
     }
-    if (writer == self && replica->applied() > replica->snapshot_position()) {
-      replica->RequestSnapshot();
-    }
+    if (writer != self) continue;
+    if (replica->applied() > replica->snapshot_position()) replica->RequestSnapshot();
+    // The trim uses the snapshots already written (this round's come into the next one).
+    if (replica->shard() == 0 && trimmer_ != nullptr) trimmer_->Request(view->second.entry);
   }
 }
 

@@ -4,7 +4,8 @@
 // (and every second): starts replicas, hands their collection's record to them, stops and drops
 // replicas of deleted collections and local collections nobody needs, and asks the shard's
 // designated replica (the live ready one with the smallest node id) for a snapshot every
-// snapshot interval.
+// snapshot interval. The designated replica of shard 0 also trims the collection's log then
+// (log_trimmer.h); a replica the trim left behind (ShardReplica::lost) is replaced by a new one.
 //
 // Thread safety: every public method may be called from any thread.
 #ifndef BOTTLENECK_SERVER_CLUSTER_REPLICA_MANAGER_H_
@@ -25,6 +26,7 @@
 namespace bn::cluster {
 
 class LocalState;
+class LogTrimmer;
 class ShardReplica;
 
 class ReplicaManager {
@@ -52,6 +54,8 @@ class ReplicaManager {
   mutable std::mutex mutex_;  // Guards replicas_, snapshot_due_, stopped_.
   std::map<std::string, std::shared_ptr<ShardReplica>> replicas_;  // By local name.
   std::map<std::string, std::chrono::steady_clock::time_point> snapshot_due_;
+  // Trims the logs of the collections whose shard 0 this node snapshots (null: --log-trim false).
+  std::unique_ptr<LogTrimmer> trimmer_;
   bool stopped_ = false;
   std::thread thread_;
 };

@@ -7,6 +7,7 @@
 #include "engine/util/log.h"
 #include "server/cluster/blob_channel.h"
 #include "server/cluster/local_state.h"
+#include "server/cluster/log_trimmer.h"
 #include "server/cluster/metadata.h"
 #include "server/cluster/nats_client.h"
 #include "server/cluster/retry.h"
@@ -109,6 +110,10 @@ void ShardReplica::Run() {
     absl::Status s = prepared_ ? absl::OkStatus() : Prepare();
     if (s.ok()) s = Follow();
     if (s.ok()) return;  // Stopped.
+    if (lost_) {
+      BN_LOG(WARNING) << "shard " << local_ << ": " << s;
+      return;
+    }
     BN_LOG(WARNING) << "shard " << local_ << ": " << s << " (retrying)";
     if (!Sleep(backoff)) return;
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
@@ -133,6 +138,14 @@ absl::Status ShardReplica::Prepare() {
     auto state = store.GetCollectionState(local_);
     if (!state.ok()) return state.status();
     if (state->log_position == 0 && state->item_count > 0) runtime = absl::NotFoundError("redo");
+    // Down while the log was trimmed past it: the messages it needs are gone.
+    auto trimmed = TrimmedPastApplied(state->log_position);
+    if (!trimmed.ok()) return trimmed.status();
+    if (*trimmed) {
+      BN_LOG(WARNING) << "shard " << local_ << ": the log was trimmed past its position "
+                      << state->log_position << "; restoring the shard's snapshot";
+      runtime = absl::NotFoundError("trimmed");
+    }
   }
   if (!(runtime.ok() && ours)) {
     // Another incarnation's data, an unfinished restore, or nothing yet: start afresh.
@@ -166,6 +179,21 @@ absl::Status ShardReplica::Prepare() {
         if (absl::Status s = Restore(parsed); !s.ok()) {
           if (s.code() != absl::StatusCode::kNotFound && s.code() != absl::StatusCode::kDataLoss) {
             return s;
+          }
+          auto trim = ReadLogTrim(context_, collection_, incarnation_);
+          if (!trim.ok()) return trim.status();
+          if (trim->has_value() && (*trim)->deleting_below() > 1) {
+            // The log no longer starts at 1. A snapshot replaced while it was read is gone
+            // (NOT_FOUND) but its successor is there; a damaged one is replaced within a
+            // snapshot interval by a ready replica. Start over then (Run retries).
+            if (absl::Status dropped = context_.core->DeleteCollection(local_); !dropped.ok()) {
+              return dropped;
+            }
+            return absl::Status(
+                s.code(), absl::StrCat("the shard's snapshot at log position ",
+                                       parsed.log_position(), " was not restored (", s.message(),
+                                       ") and the log is trimmed below ",
+                                       (*trim)->deleting_below(), "; trying the latest again"));
           }
           BN_LOG(WARNING) << "shard " << local_ << ": snapshot not restored (" << s
                           << "); replaying the log from its start";
@@ -266,6 +294,26 @@ absl::Status ShardReplica::Follow() {
     }
     auto batch = (*consumer)->Fetch(kFetchBatch, std::chrono::milliseconds(500), 0);
     if (!batch.ok()) return batch.status();
+    // The consumer skips deleted messages as it skips other shards' ones: a fetch that jumps
+    // past the next sequence, or finds nothing (the trimmer may have deleted the log's whole
+    // tail), may have missed messages the log trimmer deleted (log_trimmer.h).
+    bool gap = true;
+    for (const nats::Message& message : *batch) {
+      if (message.stream_sequence <= applied_.load()) continue;
+      gap = message.stream_sequence > applied_.load() + 1;
+      break;
+    }
+    if (gap) {
+      auto trimmed = TrimmedPastApplied(applied_.load());
+      if (!trimmed.ok()) return trimmed.status();
+      if (*trimmed) {
+        lost_ = true;
+        ready_ = false;
+        return absl::DataLossError(absl::StrCat(
+            "the log was trimmed past this replica's position ", applied_.load(),
+            "; it stops and a new replica restores the shard's snapshot"));
+      }
+    }
     for (const nats::Message& message : *batch) {
       if (message.consumer_sequence != expected) {
         // A delivery was lost (e.g. with a failed NATS server): start again after what was
@@ -285,6 +333,12 @@ absl::Status ShardReplica::Follow() {
       }
     }
   }
+}
+
+absl::StatusOr<bool> ShardReplica::TrimmedPastApplied(uint64_t applied) {
+  auto trim = ReadLogTrim(context_, collection_, incarnation_);
+  if (!trim.ok()) return trim.status();
+  return trim->has_value() && TrimmedPast(**trim, shard_, applied);
 }
 
 absl::Status ShardReplica::Apply(uint64_t sequence, const std::string& data) {
@@ -364,7 +418,7 @@ pb::ReplicaReport ShardReplica::Report() const {
   report.set_incarnation(incarnation_);
   report.set_shard(shard_);
   const bool ready = ready_.load();
-  report.set_state(!prepared_ ? kRestoring : !ready ? kCatchingUp : leaving_ ? kLeaving : kReady);
+  report.set_state(!prepared_ || lost_ ? kRestoring : !ready ? kCatchingUp : leaving_ ? kLeaving : kReady);
   report.set_applied_sequence(applied_.load());
   auto runtime = this->runtime();
   if (runtime != nullptr) {

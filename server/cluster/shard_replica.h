@@ -63,6 +63,9 @@ class ShardReplica {
   bool leaving() const { return leaving_; }
 
   uint64_t applied() const { return applied_.load(); }
+  // The log was trimmed past what this replica applied while it ran (log_trimmer.h): it stopped
+  // following, and its owner drops it and starts a new one, which restores the shard's snapshot.
+  bool lost() const { return lost_.load(); }
   bool ready() const { return ready_.load(); }
   bottleneck::cluster::ReplicaReport Report() const;
 
@@ -100,6 +103,8 @@ class ShardReplica {
   absl::Status Prepare();
   absl::Status Restore(const bottleneck::cluster::SnapshotEntry& snapshot);
   absl::Status Follow();
+  // Whether the log was trimmed past `applied` (a fetch skipped sequences, so it cannot tell).
+  absl::StatusOr<bool> TrimmedPastApplied(uint64_t applied);
   absl::Status Apply(uint64_t sequence, const std::string& data);
   absl::Status WriteSnapshot();
   // The header of a snapshot of this shard at log `position`, with the codes of the version
@@ -131,6 +136,7 @@ class ShardReplica {
   std::atomic<bool> ready_{false};
   std::atomic<bool> prepared_{false};
   std::atomic<bool> leaving_{false};
+  std::atomic<bool> lost_{false};
   std::atomic<uint64_t> snapshot_position_{0};
   std::atomic<bool> snapshot_requested_{false};
   // A backup's hold (guarded by mutex_): the loop applies nothing past hold_limit_ (nothing at

@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 
+#include "server/cluster/nats_client.h"
 #include "tests/cluster/cluster_harness.h"
 #include "tests/cluster/fashion_util.h"
 #include "tests/integration/client_util.h"
@@ -515,6 +516,19 @@ TEST_F(ClusterFaultTest, RandomKillCyclesLoseNoAcknowledgedWrite) {
     if (HasFatalFailure()) return;
   }
   EXPECT_GT(writes_.load(), cycles * 10);
+  // With a snapshot every 2 s the log trimmer (log_trimmer.h) keeps the log short meanwhile.
+  v1::GetCollectionRequest get;
+  get.set_name("fashion");
+  v1::Collection described;
+  Api api(cluster_.Channel(nodes_[0]));
+  if (api.collections->GetCollection(Ctx().get(), get, &described).ok()) {
+    if (auto nats = cluster_.nats().Connect(); nats.ok()) {
+      if (auto log = (*nats)->GetStream(described.cluster().stream()); log.ok()) {
+        std::cout << "the log holds " << log->messages << " of its " << log->last_sequence
+                  << " messages (first sequence " << log->first_sequence << ")\n";
+      }
+    }
+  }
   // Searches go through live nodes; a replica killed a moment ago is skipped for the next one.
   EXPECT_LE(failed_searches_.load(), searches_.load() / 50)
       << (search_errors_.empty() ? "" : search_errors_[0]);

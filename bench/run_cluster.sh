@@ -3,10 +3,11 @@
 # (Debian's nats-server) and bottleneckd nodes started here, synthetic 32-d float codes
 # (bench_service_load setup-synth: PCA-32 of a Gaussian mixture, so codes are the vectors).
 #
-#   bench/run_cluster.sh [--items N] [--seconds S] [--build-dir DIR] [--only 3x2|capacity]
+#   bench/run_cluster.sh [--items N] [--seconds S] [--build-dir DIR] [--only 3x2|capacity|trim]
 #                        [--shards "1 2 4"]
 #   (default 200000 items, 5 s; --only 3x2 runs the last part alone: writes, fan-out, catch-up;
-#   --only capacity the first alone, over the --shards counts)
+#   --only capacity the first alone, over the --shards counts; --only trim the log trimmer alone,
+#   with --items single-item writes)
 #
 # Prints "RESULT ..." lines (bench_service_load's, plus its own with what=rss|catchup|...):
 #   capacity   S = 1, 2, 4 shards on S nodes (one replica each): VmRSS of every node when idle
@@ -142,6 +143,41 @@ sys.exit(0 if total == n else 1)' "$n" "$want"; then
 synth=(--dim 32 --seed 7)
 
 echo "# run_cluster: items=$items seconds=$seconds $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- log trimming (--only trim): one item per log message, trimming off vs on ---
+# One node, 1 shard, snapshots every 5 s; --items single-item upserts after 1,000 set-up items.
+# Reports the acknowledged writes/s, the log's messages left (GetCollection) and the trimmer's
+# deletes per second (from its "trimmed below" log lines).
+log_messages() {
+  "$cli" --server "127.0.0.1:$1" --json collections get "$2" | /usr/bin/python3 -c '
+import json, sys
+c = json.load(sys.stdin).get("cluster", {})
+print(c.get("logMessages", c.get("log_messages", 0)), c.get("lastSequence", c.get("last_sequence", 0)))'
+}
+if [ "$only" = trim ]; then
+  for trim in false true; do
+    start_nats
+    start_node a 15400 --default-shards 1 --replicas-per-shard 1 --stream-replicas 3 \
+      --shard-snapshot-interval-seconds 5 "--log-trim=$trim"
+    "$load" setup-synth --server 127.0.0.1:15400 --collection synth --items 1000 "${synth[@]}" \
+      --tag "trim-$trim-setup"
+    "$load" ingest-synth --server 127.0.0.1:15400 --collection synth --first 1000 \
+      --items "$items" --batch 1 "${synth[@]}" --tag "trim-$trim"
+    sleep 15
+    read -r left last < <(log_messages 15400 synth)
+    deletes=$({ grep -h "trimmed below" "$work/a.log" || true; } | /usr/bin/python3 -c '
+import re, sys
+n = t = 0.0
+for line in sys.stdin:
+    m = re.search(r"\((\d+) messages deleted in ([0-9.e-]+) s", line)
+    if m: n += int(m.group(1)); t += float(m.group(2))
+print("deleted=%d delete_seconds=%.2f deletes_per_s=%.0f" % (n, t, n / t if t else 0))')
+    echo "RESULT what=trim tag=trim-$trim log_messages_left=$left log_last_sequence=$last $deletes"
+    stop_all
+    rm -rf "$work/a" "$work/a.log"
+  done
+  exit 0
+fi
 
 # --- capacity: RSS per node over 1, 2, 4 shards ---
 [ "$only" = 3x2 ] && capacity_shards=""

@@ -143,6 +143,8 @@ v1::Collection ClusterCollections::DescribeView(const Metadata::CollectionView& 
   placement->set_stream(entry.stream());
   if (auto state = context_.nats->GetStream(entry.stream()); state.ok()) {
     placement->set_last_sequence(state->last_sequence);
+    placement->set_log_messages(state->messages);
+    placement->set_first_sequence(state->first_sequence);
   }
   uint64_t promotion_done = 0;
   for (const ShardTopology& shard : Topology(*context_.metadata, entry)) {

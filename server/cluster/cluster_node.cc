@@ -158,6 +158,7 @@ absl::Status ClusterNode::PutHeartbeat() {
   entry.set_address(address_);
   entry.set_protocol_version(kProtocolVersion);
   entry.set_placement(kNewestPlacement);
+  entry.set_checks_log_trim(true);
   entry.set_version(kVersion);
   entry.set_training(options_.training);
   entry.set_start_unix(start_ns_);

@@ -20,6 +20,8 @@ namespace pb = ::bottleneck::cluster;
 // Progress is stored every this many sequences, so that a trim stopped midway resumes near
 // where it stopped.
 constexpr uint64_t kProgressEvery = 4096;
+// Delete requests in flight (each is a Raft entry of the log's stream).
+constexpr int kWindow = 64;
 
 }  // namespace
 
@@ -118,6 +120,18 @@ absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntr
   const uint64_t incarnation = entry.incarnation();
   nats::KeyValue& bucket = context_.metadata->snapshots();
   Result result;
+  // Not while a member of an older build (which would not notice deleted messages) may run.
+  std::map<std::string, bool> checks;
+  for (const Metadata::NodeView& node : context_.metadata->Nodes()) {
+    checks[node.entry.node()] = node.entry.checks_log_trim();
+  }
+  for (const std::string& member : context_.metadata->Members()) {
+    if (!checks[member]) {
+      BN_LOG(INFO) << "log of collection " << name << " not trimmed: member " << member
+                   << " runs a build that does not check for trimmed logs";
+      return result;
+    }
+  }
 
   // How far each shard's latest snapshot covers the log: its position P, then the shard's next
   // message after P (or the log's end, read first: a message stored later lies beyond it).
@@ -195,20 +209,23 @@ absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntr
   uint64_t sequence = std::max<uint64_t>({trim.deleted_below(), stream->first_sequence, 1});
   const auto start = std::chrono::steady_clock::now();
   absl::Status failed = absl::OkStatus();
-  for (; sequence < end; ++sequence) {
+  while (sequence < end) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopped_) break;
     }
-    absl::Status s = context_.nats->DeleteMessage(entry.stream(), sequence);
-    if (s.ok()) {
-      ++result.deleted;
-    } else if (!absl::IsNotFound(s)) {
+    uint64_t deleted = 0, done = sequence;
+    absl::Status s = context_.nats->DeleteMessages(
+        entry.stream(), sequence, std::min(end, sequence + kProgressEvery), kWindow, &deleted,
+        &done);
+    result.deleted += deleted;
+    sequence = std::max(sequence, done);
+    if (!s.ok()) {
       failed = s;
       break;
     }
-    if ((sequence + 1) % kProgressEvery == 0) {
-      trim.set_deleted_below(sequence + 1);
+    if (sequence < end) {
+      trim.set_deleted_below(sequence);
       if (absl::Status stored = Store(key, &trim, &revision); !stored.ok()) return stored;
     }
   }

@@ -19,7 +19,9 @@
 // when they start (Prepare) and after every fetch that skips sequences (the consumer cannot tell
 // a deleted message from another shard's): a replica that was down, or too slow to be counted,
 // restores the shard's latest snapshot instead of replaying a log with holes. The heartbeat cap
-// only keeps live replicas from being forced to do that.
+// only keeps live replicas from being forced to do that. Nothing is trimmed while a member node
+// (dead ones too, by their last heartbeat) runs a build without these checks
+// (NodeEntry.checks_log_trim).
 //
 // Thread safety: every method may be called from any thread.
 #ifndef BOTTLENECK_SERVER_CLUSTER_LOG_TRIMMER_H_

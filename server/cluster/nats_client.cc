@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <set>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -110,6 +111,92 @@ class ConnectionImpl final : public Connection {
       return absl::NotFoundError(s.message());
     }
     return s;
+  }
+
+  absl::Status DeleteMessages(absl::string_view stream, uint64_t from, uint64_t to, int window,
+                              uint64_t* deleted, uint64_t* done_below) override {
+    *deleted = 0;
+    *done_below = from;
+    if (from >= to) {
+      *done_below = to;
+      return absl::OkStatus();
+    }
+    const std::string api = absl::StrCat("$JS.API.STREAM.MSG.DELETE.", stream);
+    natsInbox* inbox = nullptr;
+    if (natsStatus is = natsInbox_Create(&inbox); is != NATS_OK) {
+      return FromNats(is, "creating an inbox");
+    }
+    const std::string prefix = absl::StrCat(inbox, ".");
+    natsInbox_Destroy(inbox);
+    natsSubscription* sub = nullptr;
+    natsStatus ns = natsConnection_SubscribeSync(&sub, shared_->nc, (prefix + "*").c_str());
+    if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(sub, -1, -1);
+    if (ns != NATS_OK) {
+      if (sub != nullptr) natsSubscription_Destroy(sub);
+      return FromNats(ns, "subscribing for message deletes");
+    }
+    std::set<uint64_t> open;  // Sent, not answered.
+    uint64_t next = from;
+    uint64_t failed_at = to;
+    absl::Status status = absl::OkStatus();
+    while ((status.ok() && next < to) || !open.empty()) {
+      while (status.ok() && next < to && open.size() < static_cast<size_t>(std::max(1, window))) {
+        const std::string body = absl::StrCat("{\"seq\":", next, ",\"no_erase\":true}");
+        const std::string reply = absl::StrCat(prefix, next);
+        ns = natsConnection_PublishRequest(shared_->nc, api.c_str(), reply.c_str(), body.data(),
+                                           static_cast<int>(body.size()));
+        if (ns != NATS_OK) {
+          status = FromNats(ns, absl::StrCat("deleting message ", next, " of ", stream));
+          break;
+        }
+        open.insert(next++);
+      }
+      if (open.empty()) break;
+      natsMsg* msg = nullptr;
+      ns = natsSubscription_NextMsg(&msg, sub, shared_->request_timeout_ms);
+      if (ns != NATS_OK) {
+        if (status.ok()) {
+          status = ns == NATS_TIMEOUT
+                       ? absl::UnavailableError(absl::StrCat(
+                             "no answer to deleting message ", *open.begin(), " of ", stream))
+                       : FromNats(ns, absl::StrCat("deleting messages of ", stream));
+        }
+        failed_at = std::min(failed_at, *open.begin());
+        break;
+      }
+      const std::string subject = natsMsg_GetSubject(msg);
+      const std::string json(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+      natsMsg_Destroy(msg);
+      uint64_t sequence = 0;
+      if (!absl::SimpleAtoi(absl::string_view(subject).substr(prefix.size()), &sequence) ||
+          open.erase(sequence) == 0) {
+        continue;  // Not one of this call's (cannot happen: the inbox is new).
+      }
+      if (absl::StrContains(json, "\"success\":true")) {
+        ++*deleted;
+        continue;
+      }
+      // A missing message, as DeleteMessage reads it (nats-server 2.9.10 answers "no message
+      // found", "sequence N not found" or "stream store EOF").
+      const auto code = JsonField(json, "err_code");
+      const std::string description = JsonField(json, "description").value_or(json);
+      if (code == std::optional<std::string>("10037") ||
+          absl::StrContains(description, "no message found") ||
+          absl::StrContains(description, "stream store EOF") ||
+          (absl::StartsWith(description, "sequence ") &&
+           absl::StrContains(description, "not found"))) {
+        continue;
+      }
+      failed_at = std::min(failed_at, sequence);
+      if (status.ok()) {
+        status = absl::UnavailableError(
+            absl::StrCat("deleting message ", sequence, " of ", stream, ": ", description));
+      }
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    *done_below = std::min({failed_at, next, open.empty() ? to : *open.begin()});
+    return status;
   }
 
   absl::Status PurgeSubjectBelow(absl::string_view stream, absl::string_view subject,

@@ -208,6 +208,14 @@ class Connection {
   // Removes the message stored at `sequence` (NOT_FOUND when there is none). Unlike a purge, a
   // restarted nats-server 2.9 replays it exactly (docs/notes/cluster-log-trimming.md).
   [[nodiscard]] virtual absl::Status DeleteMessage(absl::string_view stream, uint64_t sequence) = 0;
+  // Deletes the messages stored at sequences [from, to) as DeleteMessage does, with up to
+  // `window` requests in flight; sequences without a message are skipped. Sets `*deleted` to the
+  // messages removed and `*done_below` to the sequence below which every one is handled (`to`
+  // when all are). Stops at the first other error (or a request unanswered within the request
+  // timeout) and returns it; the caller resumes from `*done_below`.
+  [[nodiscard]] virtual absl::Status DeleteMessages(absl::string_view stream, uint64_t from,
+                                                    uint64_t to, int window, uint64_t* deleted,
+                                                    uint64_t* done_below) = 0;
   // Removes the messages of `subject` ("": of every subject) stored before `sequence` (a trim;
   // later ones stay). Unsafe on nats-server 2.9.10: a restarted server may replay it as a
   // compaction of the whole stream (nats-io/nats-server#4196).

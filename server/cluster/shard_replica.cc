@@ -394,6 +394,15 @@ absl::Status ShardReplica::WaitForSequence(uint64_t sequence,
     auto next = context_.nats->NextMessage(stream_, subject_, applied_.load() + 1);
     if (!next.ok()) return absl::UnavailableError(std::string(next.status().message()));
     if (!next->has_value() || (*next)->stream_sequence > sequence) {
+      // Unless the messages in between were deleted under a replica the trim left behind (it
+      // finds out at its next fetch and is replaced).
+      auto trimmed = TrimmedPastApplied(applied_.load());
+      if (!trimmed.ok()) return absl::UnavailableError(std::string(trimmed.status().message()));
+      if (*trimmed) {
+        return absl::UnavailableError(absl::StrCat(
+            "shard ", shard_, " of collection '", collection_, "' on node ",
+            context_.options->node_id, " was left behind by the log's trim and is being rebuilt"));
+      }
       uint64_t seen = complete_through_.load();
       while (seen < sequence && !complete_through_.compare_exchange_weak(seen, sequence)) {
       }

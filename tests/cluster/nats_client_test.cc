@@ -218,6 +218,40 @@ TEST_F(NatsStandaloneTest, DeleteMessageRemovesOneMessageAndThenIsNotFound) {
   EXPECT_EQ(state->messages, 2u);
 }
 
+TEST_F(NatsStandaloneTest, DeleteMessagesRemovesARangeSkippingMissingOnes) {
+  StreamConfig config;
+  config.name = "DR";
+  config.subjects = {"dr.>"};
+  ASSERT_TRUE(connection_->EnsureStream(config).ok());
+  for (int i = 1; i <= 300; ++i) {
+    ASSERT_TRUE(connection_->Publish(i % 3 == 0 ? "dr.a" : "dr.b", std::to_string(i)).ok());
+  }
+  ASSERT_TRUE(connection_->DeleteMessage("DR", 50).ok());  // Already gone: skipped.
+  uint64_t deleted = 0, done_below = 0;
+  // [10, 250) with 16 requests in flight: 239 of its 240 sequences hold a message.
+  absl::Status s = connection_->DeleteMessages("DR", 10, 250, 16, &deleted, &done_below);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(deleted, 239u);
+  EXPECT_EQ(done_below, 250u);
+  auto state = connection_->GetStream("DR");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->messages, 300u - 240u);
+  EXPECT_EQ(connection_->GetMessage("DR", 9)->data, "9");
+  EXPECT_EQ(connection_->GetMessage("DR", 250)->data, "250");
+  EXPECT_EQ(connection_->GetMessage("DR", 100).status().code(), absl::StatusCode::kNotFound);
+  // Past the end and an empty range: nothing to delete, not an error.
+  s = connection_->DeleteMessages("DR", 290, 400, 8, &deleted, &done_below);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(deleted, 11u);
+  EXPECT_EQ(done_below, 400u);
+  s = connection_->DeleteMessages("DR", 5, 5, 8, &deleted, &done_below);
+  EXPECT_TRUE(s.ok() && deleted == 0 && done_below == 5u) << s;
+  // A stream that does not exist: an error, and nothing counted as handled.
+  s = connection_->DeleteMessages("NOPE", 1, 10, 4, &deleted, &done_below);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(done_below, 1u);
+}
+
 TEST_F(NatsStandaloneTest, OversizedMessageIsResourceExhausted) {
   StreamConfig config;
   config.name = "BIG";

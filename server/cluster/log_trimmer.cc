@@ -98,8 +98,7 @@ void LogTrimmer::Run() {
   }
 }
 
-absl::Status LogTrimmer::Store(const std::string& key, pb::LogTrimEntry* trim,
-                               uint64_t* revision) {
+absl::Status LogTrimmer::Store(const std::string& key, pb::LogTrimEntry* trim, uint64_t* revision) {
   trim->set_node(context_.options->node_id);
   trim->set_update_unix(static_cast<int64_t>(std::time(nullptr)));
   nats::KeyValue& bucket = context_.metadata->snapshots();
@@ -215,9 +214,9 @@ absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntr
       if (stopped_) break;
     }
     uint64_t deleted = 0, done = sequence;
-    absl::Status s = context_.nats->DeleteMessages(
-        entry.stream(), sequence, std::min(end, sequence + kProgressEvery), kWindow, &deleted,
-        &done);
+    absl::Status s = context_.nats->DeleteMessages(entry.stream(), sequence,
+                                                   std::min(end, sequence + kProgressEvery),
+                                                   kWindow, &deleted, &done);
     result.deleted += deleted;
     sequence = std::max(sequence, done);
     if (!s.ok()) {

@@ -157,8 +157,8 @@ class ConnectionImpl final : public Connection {
       if (ns != NATS_OK) {
         if (status.ok()) {
           status = ns == NATS_TIMEOUT
-                       ? absl::UnavailableError(absl::StrCat(
-                             "no answer to deleting message ", *open.begin(), " of ", stream))
+                       ? absl::UnavailableError(absl::StrCat("no answer to deleting message ",
+                                                             *open.begin(), " of ", stream))
                        : FromNats(ns, absl::StrCat("deleting messages of ", stream));
         }
         failed_at = std::min(failed_at, *open.begin());

@@ -190,10 +190,10 @@ absl::Status ShardReplica::Prepare() {
               return dropped;
             }
             return absl::Status(
-                s.code(), absl::StrCat("the shard's snapshot at log position ",
-                                       parsed.log_position(), " was not restored (", s.message(),
-                                       ") and the log is trimmed below ",
-                                       (*trim)->deleting_below(), "; trying the latest again"));
+                s.code(),
+                absl::StrCat("the shard's snapshot at log position ", parsed.log_position(),
+                             " was not restored (", s.message(), ") and the log is trimmed below ",
+                             (*trim)->deleting_below(), "; trying the latest again"));
           }
           BN_LOG(WARNING) << "shard " << local_ << ": snapshot not restored (" << s
                           << "); replaying the log from its start";
@@ -309,9 +309,9 @@ absl::Status ShardReplica::Follow() {
       if (*trimmed) {
         lost_ = true;
         ready_ = false;
-        return absl::DataLossError(absl::StrCat(
-            "the log was trimmed past this replica's position ", applied_.load(),
-            "; it stops and a new replica restores the shard's snapshot"));
+        return absl::DataLossError(
+            absl::StrCat("the log was trimmed past this replica's position ", applied_.load(),
+                         "; it stops and a new replica restores the shard's snapshot"));
       }
     }
     for (const nats::Message& message : *batch) {
@@ -427,7 +427,10 @@ pb::ReplicaReport ShardReplica::Report() const {
   report.set_incarnation(incarnation_);
   report.set_shard(shard_);
   const bool ready = ready_.load();
-  report.set_state(!prepared_ || lost_ ? kRestoring : !ready ? kCatchingUp : leaving_ ? kLeaving : kReady);
+  report.set_state(!prepared_ || lost_ ? kRestoring
+                   : !ready            ? kCatchingUp
+                   : leaving_          ? kLeaving
+                                       : kReady);
   report.set_applied_sequence(applied_.load());
   auto runtime = this->runtime();
   if (runtime != nullptr) {

@@ -88,6 +88,19 @@ class LogTrimmerTest : public ::testing::Test {
     EXPECT_EQ(missing, 0) << "of " << n << " acknowledged items, read through node " << via;
   }
 
+  // Creates collection "f" (1 shard x 2 replicas) serving a PCA model, and finds its log.
+  void CreateCollection(Api& api) {
+    ASSERT_TRUE(CreateFashionCollection(api, "f", 1, 2).ok());
+    ASSERT_TRUE(UploadFashion(api, "f", "train", 100).ok());
+    ASSERT_EQ(TrainPca(api, "f", "train", 8, /*promote=*/true).model_version(), 1u);
+    ASSERT_TRUE(WaitForServing(api, "f", 1));
+    v1::GetCollectionRequest get;
+    get.set_name("f");
+    v1::Collection collection;
+    ASSERT_TRUE(api.collections->GetCollection(Ctx().get(), get, &collection).ok());
+    stream_ = collection.cluster().stream();
+  }
+
   const std::vector<std::string> kFlags = {"--shard-snapshot-interval-seconds", "1"};
   ClusterHarness cluster_;
   std::unique_ptr<nats::Connection> nats_;
@@ -98,15 +111,7 @@ class LogTrimmerTest : public ::testing::Test {
 TEST_F(LogTrimmerTest, TrimsBelowTheSnapshotsAndReplicasLeftBehindRestoreThem) {
   std::string error;
   Api a(cluster_.Channel("a"));
-  ASSERT_TRUE(CreateFashionCollection(a, "f", 1, 2).ok());
-  ASSERT_TRUE(UploadFashion(a, "f", "train", 100).ok());
-  ASSERT_EQ(TrainPca(a, "f", "train", 8, /*promote=*/true).model_version(), 1u);
-  ASSERT_TRUE(WaitForServing(a, "f", 1));
-  v1::GetCollectionRequest get;
-  get.set_name("f");
-  v1::Collection collection;
-  ASSERT_TRUE(a.collections->GetCollection(Ctx().get(), get, &collection).ok());
-  stream_ = collection.cluster().stream();
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(a));
 
   // 1. Both replicas up: the log shrinks to what the latest snapshot does not hold.
   ASSERT_NO_FATAL_FAILURE(Write(a, 0, 100));
@@ -152,6 +157,30 @@ TEST_F(LogTrimmerTest, TrimsBelowTheSnapshotsAndReplicasLeftBehindRestoreThem) {
   ASSERT_TRUE(cluster_.WaitForReady("a", "f", 2, 0, 60)) << cluster_.last_seen();
   cluster_.StopNode("a");
   ASSERT_NO_FATAL_FAILURE(ExpectEveryItemThrough("b", 300));
+}
+
+// A member that never reported NodeEntry.checks_log_trim (a node of an older build, down now)
+// would follow a trimmed log without noticing: nothing is trimmed until it leaves.
+TEST_F(LogTrimmerTest, NothingIsTrimmedWhileAMemberRunsAnOlderBuild) {
+  nats::KvConfig config;
+  config.bucket = "bottleneck_members";
+  auto members = nats_->EnsureKeyValue(config);
+  ASSERT_TRUE(members.ok()) << members.status();
+  pb::MemberEntry old;
+  old.set_node("old");
+  ASSERT_TRUE((*members)->Put("old", old.SerializeAsString()).ok());
+  Api a(cluster_.Channel("a"));
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(a));
+  ASSERT_NO_FATAL_FAILURE(Write(a, 0, 100));
+  const uint64_t written = Stream().last_sequence;
+  // Snapshots every second, a lease of 1.5 s: several trims would have run by now.
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  EXPECT_EQ(Stream().messages, written);
+  EXPECT_NE((cluster_.NodeStderr("a") + cluster_.NodeStderr("b"))
+                .find("member old runs a build that does not check for trimmed logs"),
+            std::string::npos);
+  ASSERT_TRUE((*members)->Purge("old").ok());
+  EXPECT_TRUE(WaitForTrimPast(written / 2)) << cluster_.NodeStderr("a");
 }
 
 }  // namespace

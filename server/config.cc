@@ -234,6 +234,11 @@ const std::map<std::string, Flag>& Flags() {
        {Flag::kBool, [](ServerConfig* c) -> void* { return &c->log_trim; },
         "delete the messages of a collection's log that its shards' snapshots hold, every "
         "snapshot interval (docs/cluster.md, Log trimming). Default true"}},
+      {"blob-gc-grace-seconds",
+       {Flag::kInt, [](ServerConfig* c) -> void* { return &c->blob_gc_grace_seconds; },
+        "delete blob chunks (models, datasets, snapshots) that no metadata names once their last "
+        "chunk is this old: what a node killed while it wrote a blob left behind. 0: never. "
+        "Default 3600"}},
       {"nats-user",
        {Flag::kString, [](ServerConfig* c) -> void* { return &c->nats_user; },
         "user name for NATS (with --nats-password-file)"}},
@@ -477,6 +482,9 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     }
     if (config.shard_snapshot_interval_seconds < 1) {
       return absl::InvalidArgumentError("--shard-snapshot-interval-seconds must be at least 1");
+    }
+    if (config.blob_gc_grace_seconds < 0) {
+      return absl::InvalidArgumentError("--blob-gc-grace-seconds must not be negative");
     }
   }
   LogFormat format;

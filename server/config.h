@@ -89,6 +89,7 @@ struct ServerConfig {
   int node_lease_ms = 5000;
   int shard_snapshot_interval_seconds = 300;
   bool log_trim = true;
+  int blob_gc_grace_seconds = 3600;
   std::string nats_user;
   std::string nats_password_file;
   std::string nats_token_file;

@@ -97,6 +97,7 @@ absl::StatusOr<cluster::ClusterOptions> MakeClusterOptions(const ServerConfig& c
   options.lease = std::chrono::milliseconds(config.node_lease_ms);
   options.snapshot_interval = std::chrono::seconds(config.shard_snapshot_interval_seconds);
   options.log_trim = config.log_trim;
+  options.blob_gc_grace = std::chrono::seconds(config.blob_gc_grace_seconds);
   options.background_nice = config.background_nice;
   options.nats_user = config.nats_user;
   if (!config.nats_password_file.empty()) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/util/log.h"
 #include "server/cluster/blob_channel.h"
+#include "server/cluster/blob_collector.h"
 #include "server/cluster/cluster_backups.h"
 #include "server/cluster/cluster_collections.h"
 #include "server/cluster/cluster_items.h"
@@ -83,6 +84,12 @@ absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Open(const ClusterOpti
   node->local_ = std::move(*local);
   // Each part keeps a copy of the context: build them in dependency order.
   node->replicas_ = std::make_unique<ReplicaManager>(context, node->local_.get());
+  if (options.blob_gc_grace.count() > 0) {
+    node->collector_ = std::make_unique<BlobCollector>(
+        context, options.blob_gc_grace,
+        std::max(std::chrono::seconds(1),
+                 std::min(options.blob_gc_grace / 2, std::chrono::seconds(600))));
+  }
   context.replicas = node->replicas_.get();
   node->shard_server_ = std::make_unique<ShardServer>(context);
   node->peers_ = std::make_unique<Peers>(node->options_, node->shard_server_.get());
@@ -147,6 +154,7 @@ absl::Status ClusterNode::Start(const std::string& address) {
   heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
   if (absl::Status s = replicas_->Start(); !s.ok()) return s;
   training_->Start();
+  if (collector_ != nullptr) collector_->Start();
   BN_LOG(INFO) << "cluster " << options_.cluster_name << ": node " << options_.node_id << " at "
                << address_ << " (NATS " << nats_->connected_url() << ")";
   return absl::OkStatus();
@@ -192,6 +200,7 @@ void ClusterNode::Shutdown() {
   stop_cv_.notify_all();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   if (training_ != nullptr) training_->Stop();
+  if (collector_ != nullptr) collector_->Stop();
   if (replicas_ != nullptr) replicas_->Stop();
   if (metadata_ != nullptr) metadata_->Stop();
 }

@@ -23,6 +23,7 @@
 
 namespace bn::cluster {
 
+class BlobCollector;
 class ClusterBackups;
 class ClusterCollections;
 class LocalState;
@@ -79,6 +80,7 @@ class ClusterNode {
   std::unique_ptr<ShardServer> shard_server_;
   std::unique_ptr<Peers> peers_;
   std::unique_ptr<ReplicaManager> replicas_;
+  std::unique_ptr<BlobCollector> collector_;  // Null when --blob-gc-grace-seconds is 0.
   std::unique_ptr<ModelCache> models_;
   std::unique_ptr<ClusterCollections> collections_;
   std::unique_ptr<ClusterItems> items_;

@@ -32,6 +32,9 @@ struct ClusterOptions {
   // Deletes the log's messages the shards' snapshots hold, every snapshot interval
   // (log_trimmer.h).
   bool log_trim = true;
+  // Blobs no metadata names are deleted once their last chunk is this old (0: never;
+  // blob_collector.h).
+  std::chrono::seconds blob_gc_grace{3600};
   uint32_t max_batch_items = 4096;  // Items per Upsert request.
   // Priority of replica maintenance (re-encoding, snapshots): LowerThisThreadPriority levels.
   int background_nice = 20;

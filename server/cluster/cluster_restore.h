@@ -25,7 +25,8 @@
 // RemoveIncarnation, its aliases) before the freshness check: at once when the journal names
 // this host and a process that is gone, else once the journal is 15 s old; while it is younger
 // the restore is refused (FAILED_PRECONDITION "another restore ... is writing"). Blob chunks the
-// killed process wrote but never named in a key stay in the blob streams (a leak, not an error).
+// killed process wrote but never named in a key are left to the nodes' blob collector
+// (blob_collector.h), which deletes them after their grace period.
 // Test hook: BN_TEST_RESTORE_KILL_AFTER=<collection> SIGKILLs the restore right after that
 // collection's record is written.
 #ifndef BOTTLENECK_SERVER_CLUSTER_CLUSTER_RESTORE_H_

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "server/cluster/nats_internal.h"
 
 namespace bn::nats {
@@ -254,34 +255,37 @@ class ConnectionImpl final : public Connection {
                                                      absl::string_view subject,
                                                      uint64_t sequence) override {
     const std::string subj(subject);
-    const std::string what = absl::StrCat("reading ", subj, " from ", sequence);
-    const std::string api = absl::StrCat("$JS.API.STREAM.MSG.GET.", stream);
-    const std::string body = absl::StrCat("{\"seq\":", std::max<uint64_t>(sequence, 1),
-                                          ",\"next_by_subj\":\"", subj, "\"}");
-    natsMsg* reply = nullptr;
-    natsStatus s =
-        natsConnection_Request(&reply, shared_->nc, api.c_str(), body.data(),
-                               static_cast<int>(body.size()), shared_->request_timeout_ms);
-    if (s != NATS_OK) return FromNats(s, what);
-    const std::string json(natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
-    natsMsg_Destroy(reply);
-    if (const size_t error = json.find("\"error\":"); error != std::string::npos) {
-      if (JsonField(json, "code", error) == "404") return std::nullopt;
-      return absl::UnavailableError(
-          absl::StrCat(what, ": ", JsonField(json, "description", error).value_or(json)));
+    return MessageGet(stream,
+                      absl::StrCat("{\"seq\":", std::max<uint64_t>(sequence, 1),
+                                   ",\"next_by_subj\":\"", subj, "\"}"),
+                      absl::StrCat("reading ", subj, " from ", sequence));
+  }
+
+  absl::StatusOr<std::optional<Message>> LastMessage(absl::string_view stream,
+                                                     absl::string_view subject) override {
+    const std::string subj(subject);
+    return MessageGet(stream, absl::StrCat("{\"last_by_subj\":\"", subj, "\"}"),
+                      absl::StrCat("reading the last message of ", subj));
+  }
+
+  absl::StatusOr<std::map<std::string, uint64_t>> StreamSubjects(
+      absl::string_view stream, absl::string_view filter) override {
+    jsOptions options;
+    jsOptions_Init(&options);
+    const std::string n(stream), f(filter);
+    options.Stream.Info.SubjectsFilter = f.c_str();
+    jsStreamInfo* info = nullptr;
+    jsErrCode js_error = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetStreamInfo(&info, shared_->js, n.c_str(), &options, &js_error);
+    if (s != NATS_OK) return FromNats(s, js_error, "subjects of stream " + n);
+    std::map<std::string, uint64_t> out;
+    if (info->State.Subjects != nullptr) {
+      for (int i = 0; i < info->State.Subjects->Count; ++i) {
+        const jsStreamStateSubject& subject = info->State.Subjects->List[i];
+        out[subject.Subject] = subject.Msgs;
+      }
     }
-    const size_t message = json.find("\"message\":");
-    Message out;
-    auto seq = JsonField(json, "seq", message);
-    if (message == std::string::npos || !seq.has_value() ||
-        !absl::SimpleAtoi(*seq, &out.stream_sequence)) {
-      return absl::UnavailableError(absl::StrCat(what, ": unexpected reply ", json));
-    }
-    out.subject = JsonField(json, "subject", message).value_or("");
-    if (auto data = JsonField(json, "data", message);
-        data.has_value() && !absl::Base64Unescape(*data, &out.data)) {
-      return absl::DataLossError(absl::StrCat(what, ": message data is not base64"));
-    }
+    jsStreamInfo_Destroy(info);
     return out;
   }
 
@@ -368,6 +372,44 @@ class ConnectionImpl final : public Connection {
   }
 
  private:
+  // $JS.API.STREAM.MSG.GET with `body` (a leader read, unlike a direct get): nullopt on 404.
+  absl::StatusOr<std::optional<Message>> MessageGet(absl::string_view stream,
+                                                    const std::string& body,
+                                                    const std::string& what) {
+    const std::string api = absl::StrCat("$JS.API.STREAM.MSG.GET.", stream);
+    natsMsg* reply = nullptr;
+    natsStatus s =
+        natsConnection_Request(&reply, shared_->nc, api.c_str(), body.data(),
+                               static_cast<int>(body.size()), shared_->request_timeout_ms);
+    if (s != NATS_OK) return FromNats(s, what);
+    const std::string json(natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
+    natsMsg_Destroy(reply);
+    if (const size_t error = json.find("\"error\":"); error != std::string::npos) {
+      if (JsonField(json, "code", error) == "404") return std::nullopt;
+      return absl::UnavailableError(
+          absl::StrCat(what, ": ", JsonField(json, "description", error).value_or(json)));
+    }
+    const size_t message = json.find("\"message\":");
+    Message out;
+    auto seq = JsonField(json, "seq", message);
+    if (message == std::string::npos || !seq.has_value() ||
+        !absl::SimpleAtoi(*seq, &out.stream_sequence)) {
+      return absl::UnavailableError(absl::StrCat(what, ": unexpected reply ", json));
+    }
+    out.subject = JsonField(json, "subject", message).value_or("");
+    if (auto data = JsonField(json, "data", message);
+        data.has_value() && !absl::Base64Unescape(*data, &out.data)) {
+      return absl::DataLossError(absl::StrCat(what, ": message data is not base64"));
+    }
+    absl::Time time;
+    std::string ignored;
+    if (auto stamp = JsonField(json, "time", message);
+        stamp.has_value() && absl::ParseTime(absl::RFC3339_full, *stamp, &time, &ignored)) {
+      out.timestamp_ns = absl::ToUnixNanos(time);
+    }
+    return out;
+  }
+
   static StreamState ToState(const jsStreamInfo* info) {
     StreamState state;
     state.messages = info->State.Msgs;

@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -201,6 +202,9 @@ class Connection {
   // change; storage cannot).
   [[nodiscard]] virtual absl::StatusOr<StreamState> EnsureStream(const StreamConfig& config) = 0;
   [[nodiscard]] virtual absl::StatusOr<StreamState> GetStream(absl::string_view name) = 0;
+  // The subjects of the stream's messages that match `filter`, with their message counts.
+  [[nodiscard]] virtual absl::StatusOr<std::map<std::string, uint64_t>> StreamSubjects(
+      absl::string_view stream, absl::string_view filter) = 0;
   [[nodiscard]] virtual absl::Status DeleteStream(absl::string_view name) = 0;
   // Removes every message of `subject` from the stream.
   [[nodiscard]] virtual absl::Status PurgeSubject(absl::string_view stream,
@@ -235,6 +239,10 @@ class Connection {
   // by the stream's leader (not a direct get, which any replica may answer, including one that
   // is still catching up after a restart and would report a stored message as missing).
   // Headers are not returned.
+  // The last message of `subject` (with its timestamp), read from the stream's leader; nullopt
+  // when the subject has none.
+  [[nodiscard]] virtual absl::StatusOr<std::optional<Message>> LastMessage(
+      absl::string_view stream, absl::string_view subject) = 0;
   [[nodiscard]] virtual absl::StatusOr<std::optional<Message>> NextMessage(
       absl::string_view stream, absl::string_view subject, uint64_t sequence) = 0;
 

@@ -94,8 +94,11 @@ class ClusterFaultTest : public ::testing::Test {
     ASSERT_TRUE(cluster_.WaitForReady("a", "fashion", 2, 1)) << cluster_.last_seen();
   }
 
+  // Snapshots every 2 s (so logs are trimmed), and the blob collector deleting unnamed blobs
+  // (those of killed snapshot writers) 10 s after they were written, during the faults.
   bool Start(const std::string& id, std::string* error) {
-    return cluster_.StartNode(id, {"--shard-snapshot-interval-seconds", "2"}, error);
+    return cluster_.StartNode(
+        id, {"--shard-snapshot-interval-seconds", "2", "--blob-gc-grace-seconds", "10"}, error);
   }
 
   std::vector<std::string> Live() {

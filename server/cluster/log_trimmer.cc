@@ -40,9 +40,10 @@ absl::StatusOr<std::optional<pb::LogTrimEntry>> ReadLogTrim(const ClusterContext
 
 bool TrimmedPast(const pb::LogTrimEntry& trim, uint32_t shard, uint64_t applied) {
   if (applied + 1 >= trim.deleting_below()) return false;
-  // Past its snapshot's position the shard has no message below trimmed_below.
-  return shard >= static_cast<uint32_t>(trim.shard_positions_size()) ||
-         applied < trim.shard_positions(static_cast<int>(shard));
+  // Past the position of the snapshot the bound was set under, the shard has no message below
+  // the bound.
+  return shard >= static_cast<uint32_t>(trim.deleting_positions_size()) ||
+         applied < trim.deleting_positions(static_cast<int>(shard));
 }
 
 LogTrimmer::LogTrimmer(const ClusterContext& context) : context_(context) {}
@@ -200,6 +201,7 @@ absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntr
   }
   if (bound > trim.deleting_below()) {
     trim.set_deleting_below(bound);
+    *trim.mutable_deleting_positions() = trim.shard_positions();
     if (absl::Status s = Store(key, &trim, &revision); !s.ok()) return s;
   }
   result.deleting_below = trim.deleting_below();

@@ -15,7 +15,8 @@
 //   2. deleting_below = D = min(T, applied + 1 of every live replica that still needs messages
 //      below T), then it deletes the messages below D.
 // A replica that applied its shard's log up to A may have lost messages to the trim exactly
-// when A + 1 < deleting_below and A < shard_positions[shard] (TrimmedPast). Replicas check that
+// when A + 1 < deleting_below and A < the shard's position P under which deleting_below was set
+// (deleting_positions; TrimmedPast). Replicas check that
 // when they start (Prepare) and after every fetch that skips sequences (the consumer cannot tell
 // a deleted message from another shard's): a replica that was down, or too slow to be counted,
 // restores the shard's latest snapshot instead of replaying a log with holes. The heartbeat cap

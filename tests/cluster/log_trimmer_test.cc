@@ -24,9 +24,12 @@ namespace v1 = ::bottleneck::v1;
 TEST(TrimmedPastTest, OnlyAReplicaBehindItsShardsSnapshotAndBelowTheDeletionsHasLostMessages) {
   pb::LogTrimEntry trim;
   trim.set_trimmed_below(100);
-  trim.add_shard_positions(90);  // Shard 0's snapshot; shard 0 has no message in (90, 100).
-  trim.add_shard_positions(40);  // Shard 1's.
-  trim.set_deleting_below(80);   // A live replica at 79 held the deletions back.
+  trim.add_deleting_positions(90);  // Shard 0's snapshot; shard 0 has no message in (90, 100).
+  trim.add_deleting_positions(40);  // Shard 1's.
+  trim.set_deleting_below(80);      // A live replica at 79 held the deletions back.
+  // A later announcement (newer snapshots) does not change what was deleted under the old one.
+  trim.add_shard_positions(500);
+  trim.add_shard_positions(600);
   // Shard 0: everything below 80 may be gone, and shard 0 had messages up to 90.
   EXPECT_TRUE(cluster::TrimmedPast(trim, 0, 10));
   EXPECT_TRUE(cluster::TrimmedPast(trim, 0, 78));

@@ -83,18 +83,34 @@ bool LogTrimmer::Sleep(std::chrono::milliseconds duration) {
 
 void LogTrimmer::Run() {
   while (true) {
-    pb::CollectionEntry entry;
+    std::map<std::string, pb::CollectionEntry> requested;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stopped_ || !pending_.empty(); });
       if (stopped_) return;
-      entry = std::move(pending_.begin()->second);
-      pending_.erase(pending_.begin());
+      requested.swap(pending_);
     }
-    auto result = TrimOnce(entry);
-    if (!result.ok()) {
-      BN_LOG(WARNING) << "log of collection " << entry.collection().name()
-                      << " not trimmed: " << result.status();
+    // Every collection's announcement first, then one lease for all of them.
+    std::vector<Pass> passes;
+    bool announced = false;
+    for (auto& [name, entry] : requested) {
+      Pass pass;
+      pass.entry = std::move(entry);
+      bool stored = false;
+      auto go_on = Announce(&pass, &stored);
+      if (!go_on.ok()) {
+        BN_LOG(WARNING) << "log of collection " << name << " not trimmed: " << go_on.status();
+        continue;
+      }
+      announced = announced || stored;
+      if (*go_on) passes.push_back(std::move(pass));
+    }
+    if (announced && !Sleep(context_.options->lease)) return;
+    for (Pass& pass : passes) {
+      if (auto result = Delete(&pass); !result.ok()) {
+        BN_LOG(WARNING) << "log of collection " << pass.entry.collection().name()
+                        << " not trimmed: " << result.status();
+      }
     }
   }
 }
@@ -116,10 +132,22 @@ absl::Status LogTrimmer::Store(const std::string& key, pb::LogTrimEntry* trim, u
 }
 
 absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntry& entry) {
+  Pass pass;
+  pass.entry = entry;
+  bool announced = false;
+  auto go_on = Announce(&pass, &announced);
+  if (!go_on.ok()) return go_on.status();
+  if (!*go_on) return Result();
+  if (announced && !Sleep(context_.options->lease)) return Result();
+  return Delete(&pass);
+}
+
+absl::StatusOr<bool> LogTrimmer::Announce(Pass* pass, bool* announced) {
+  const pb::CollectionEntry& entry = pass->entry;
   const std::string& name = entry.collection().name();
   const uint64_t incarnation = entry.incarnation();
   nats::KeyValue& bucket = context_.metadata->snapshots();
-  Result result;
+  *announced = false;
   // Not while a member of an older build (which would not notice deleted messages) may run.
   std::map<std::string, bool> checks;
   for (const Metadata::NodeView& node : context_.metadata->Nodes()) {
@@ -129,7 +157,7 @@ absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntr
     if (!checks[member]) {
       BN_LOG(INFO) << "log of collection " << name << " not trimmed: member " << member
                    << " runs a build that does not check for trimmed logs";
-      return result;
+      return false;
     }
   }
 
@@ -158,12 +186,13 @@ absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntr
     trimmed_below = std::min(trimmed_below, covered);
     positions.push_back(position);
   }
-  if (positions.empty()) return result;
+  if (positions.empty()) return false;
+  pass->first_sequence = stream->first_sequence;
 
-  const std::string key = Names::LogTrimKey(name, incarnation);
-  pb::LogTrimEntry trim;
-  uint64_t revision = 0;
-  if (auto value = bucket.Get(key); !value.ok()) {
+  pass->key = Names::LogTrimKey(name, incarnation);
+  pb::LogTrimEntry& trim = pass->trim;
+  uint64_t& revision = pass->revision;
+  if (auto value = bucket.Get(pass->key); !value.ok()) {
     return value.status();
   } else if (value->has_value()) {
     if (!trim.ParseFromString((*value)->value)) {
@@ -176,10 +205,19 @@ absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntr
     trim.set_trimmed_below(trimmed_below);
     trim.clear_shard_positions();
     for (uint64_t p : positions) trim.add_shard_positions(p);
-    if (absl::Status s = Store(key, &trim, &revision); !s.ok()) return s;
-    if (!Sleep(context_.options->lease)) return result;
+    if (absl::Status s = Store(pass->key, &trim, &revision); !s.ok()) return s;
+    *announced = true;
   }
+  return true;
+}
 
+absl::StatusOr<LogTrimmer::Result> LogTrimmer::Delete(Pass* pass) {
+  const pb::CollectionEntry& entry = pass->entry;
+  const std::string& name = entry.collection().name();
+  const std::string& key = pass->key;
+  pb::LogTrimEntry& trim = pass->trim;
+  uint64_t& revision = pass->revision;
+  Result result;
   // Step 2: not past a live replica that still needs messages below trimmed_below.
   uint64_t bound = trim.trimmed_below();
   for (const ShardTopology& shard : Topology(*context_.metadata, entry)) {
@@ -195,7 +233,7 @@ absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntr
       bound = std::min(bound, applied + 1);
     }
   }
-  if (bound <= trim.deleted_below() || bound <= stream->first_sequence) {
+  if (bound <= trim.deleted_below() || bound <= pass->first_sequence) {
     result.deleting_below = trim.deleting_below();
     return result;
   }
@@ -207,7 +245,7 @@ absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntr
   result.deleting_below = trim.deleting_below();
 
   const uint64_t end = trim.deleting_below();
-  uint64_t sequence = std::max<uint64_t>({trim.deleted_below(), stream->first_sequence, 1});
+  uint64_t sequence = std::max<uint64_t>({trim.deleted_below(), pass->first_sequence, 1});
   const auto start = std::chrono::steady_clock::now();
   absl::Status failed = absl::OkStatus();
   while (sequence < end) {

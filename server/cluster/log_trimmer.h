@@ -35,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "bottleneck/cluster/internal.pb.h"
@@ -61,7 +62,8 @@ class LogTrimmer {
   void Stop();  // Idempotent; interrupts a trim in progress (it resumes from its record).
 
   // Asks the trimmer's thread to trim `entry`'s log (a request already waiting for the same
-  // collection is replaced).
+  // collection is replaced). The thread announces every waiting collection's bound, waits one
+  // lease for all of them, then deletes.
   void Request(const bottleneck::cluster::CollectionEntry& entry);
 
   struct Result {
@@ -74,6 +76,19 @@ class LogTrimmer {
   [[nodiscard]] absl::StatusOr<Result> TrimOnce(const bottleneck::cluster::CollectionEntry& entry);
 
  private:
+  // One collection's trim between its two steps.
+  struct Pass {
+    bottleneck::cluster::CollectionEntry entry;
+    std::string key;  // Of its LogTrimEntry.
+    bottleneck::cluster::LogTrimEntry trim;
+    uint64_t revision = 0;        // The record's, 0 when it has none yet.
+    uint64_t first_sequence = 0;  // The log's, when the pass began.
+  };
+  // Step 1: reads the snapshots and the record, and stores a higher trimmed_below (then sets
+  // `*announced`). False when nothing is to be trimmed (a member of an older build, no shard).
+  absl::StatusOr<bool> Announce(Pass* pass, bool* announced);
+  // Step 2, one lease after an announcement: stores deleting_below and deletes below it.
+  absl::StatusOr<Result> Delete(Pass* pass);
   void Run();
   bool Sleep(std::chrono::milliseconds duration);  // False when stopped.
   // Stores `trim` over `*revision` (Create when 0) and updates `*revision`.

@@ -91,14 +91,14 @@ class LogTrimmerTest : public ::testing::Test {
     EXPECT_EQ(missing, 0) << "of " << n << " acknowledged items, read through node " << via;
   }
 
-  // Creates collection "f" (1 shard x 2 replicas) serving a PCA model, and finds its log.
-  void CreateCollection(Api& api) {
-    ASSERT_TRUE(CreateFashionCollection(api, "f", 1, 2).ok());
-    ASSERT_TRUE(UploadFashion(api, "f", "train", 100).ok());
-    ASSERT_EQ(TrainPca(api, "f", "train", 8, /*promote=*/true).model_version(), 1u);
-    ASSERT_TRUE(WaitForServing(api, "f", 1));
+  // Creates collection `name` (1 shard x 2 replicas) serving a PCA model; stream_ is its log.
+  void CreateCollection(Api& api, const std::string& name = "f") {
+    ASSERT_TRUE(CreateFashionCollection(api, name, 1, 2).ok());
+    ASSERT_TRUE(UploadFashion(api, name, "train", 100).ok());
+    ASSERT_EQ(TrainPca(api, name, "train", 8, /*promote=*/true).model_version(), 1u);
+    ASSERT_TRUE(WaitForServing(api, name, 1));
     v1::GetCollectionRequest get;
-    get.set_name("f");
+    get.set_name(name);
     v1::Collection collection;
     ASSERT_TRUE(api.collections->GetCollection(Ctx().get(), get, &collection).ok());
     stream_ = collection.cluster().stream();
@@ -184,6 +184,25 @@ TEST_F(LogTrimmerTest, NothingIsTrimmedWhileAMemberRunsAnOlderBuild) {
             std::string::npos);
   ASSERT_TRUE((*members)->Purge("old").ok());
   EXPECT_TRUE(WaitForTrimPast(written / 2)) << cluster_.NodeStderr("a");
+}
+
+// Several collections' trims share one lease wait on the trimmer's thread; each log is trimmed.
+TEST_F(LogTrimmerTest, TrimsTheLogOfEveryCollection) {
+  Api a(cluster_.Channel("a"));
+  std::vector<std::string> streams;
+  for (const char* name : {"g", "f"}) {  // f last: Write() writes to it.
+    ASSERT_NO_FATAL_FAILURE(CreateCollection(a, name));
+    streams.push_back(stream_);
+  }
+  ASSERT_NO_FATAL_FAILURE(Write(a, 0, 60));
+  for (int i = 0; i < 60; i += 2) {
+    ASSERT_GT(UpsertFashion(a, "g", images_, i, i + 2, "item-"), 0u);
+  }
+  for (const std::string& stream : streams) {
+    stream_ = stream;
+    const uint64_t written = Stream().last_sequence;
+    EXPECT_TRUE(WaitForTrimPast(written / 2)) << stream << "\n" << cluster_.NodeStderr("a");
+  }
 }
 
 }  // namespace

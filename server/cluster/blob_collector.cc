@@ -1,5 +1,6 @@
 #include "server/cluster/blob_collector.h"
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -96,20 +97,27 @@ absl::StatusOr<BlobCollector::Result> BlobCollector::CollectOnce() {
       {context_.blobs, names.BlobStream(), names.BlobSubject("")},
       {context_.snapshot_blobs, names.SnapshotStream(), names.SnapshotSubject("")},
   };
-  for (const Channel& channel : channels) {
-    // The subjects first: a blob named after this listing is in the buckets read next.
-    auto subjects = context_.nats->StreamSubjects(channel.stream, channel.prefix + "*");
+  // The subjects first: a blob named after this listing is in the buckets read next.
+  std::map<std::string, uint64_t> listed[2];
+  bool any = false;
+  for (int c = 0; c < 2; ++c) {
+    auto subjects = context_.nats->StreamSubjects(channels[c].stream, channels[c].prefix + "*");
     if (!subjects.ok()) return subjects.status();
-    if (subjects->empty()) continue;
-    std::set<std::string> named;
-    for (absl::Status s : {AddNamed<pb::ModelEntry>(context_.metadata->models(), &named),
-                           AddNamed<pb::DatasetEntry>(context_.metadata->datasets(), &named),
-                           AddNamed<pb::SnapshotEntry>(context_.metadata->snapshots(), &named)}) {
-      if (!s.ok()) return s;
-    }
-    const int64_t cutoff_ns = absl::ToUnixNanos(absl::Now()) -
-                              std::chrono::duration_cast<std::chrono::nanoseconds>(grace_).count();
-    for (const auto& [subject, chunks] : *subjects) {
+    listed[c] = std::move(*subjects);
+    any = any || !listed[c].empty();
+  }
+  if (!any) return result;
+  std::set<std::string> named;
+  for (absl::Status s : {AddNamed<pb::ModelEntry>(context_.metadata->models(), &named),
+                         AddNamed<pb::DatasetEntry>(context_.metadata->datasets(), &named),
+                         AddNamed<pb::SnapshotEntry>(context_.metadata->snapshots(), &named)}) {
+    if (!s.ok()) return s;
+  }
+  const int64_t cutoff_ns = absl::ToUnixNanos(absl::Now()) -
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(grace_).count();
+  for (int c = 0; c < 2; ++c) {
+    const Channel& channel = channels[c];
+    for (const auto& [subject, chunks] : listed[c]) {
       if (!absl::StartsWith(subject, channel.prefix)) continue;
       const std::string id = subject.substr(channel.prefix.size());
       if (named.count(id) > 0) continue;

@@ -131,17 +131,6 @@ absl::Status LogTrimmer::Store(const std::string& key, pb::LogTrimEntry* trim, u
   return absl::OkStatus();
 }
 
-absl::StatusOr<LogTrimmer::Result> LogTrimmer::TrimOnce(const pb::CollectionEntry& entry) {
-  Pass pass;
-  pass.entry = entry;
-  bool announced = false;
-  auto go_on = Announce(&pass, &announced);
-  if (!go_on.ok()) return go_on.status();
-  if (!*go_on) return Result();
-  if (announced && !Sleep(context_.options->lease)) return Result();
-  return Delete(&pass);
-}
-
 absl::StatusOr<bool> LogTrimmer::Announce(Pass* pass, bool* announced) {
   const pb::CollectionEntry& entry = pass->entry;
   const std::string& name = entry.collection().name();

@@ -66,16 +66,11 @@ class LogTrimmer {
   // lease for all of them, then deletes.
   void Request(const bottleneck::cluster::CollectionEntry& entry);
 
+ private:
   struct Result {
     uint64_t deleting_below = 0;  // The bound of this run (0: nothing to trim).
     uint64_t deleted = 0;         // Messages deleted by this run.
   };
-  // One trim on the caller's thread. FAILED_PRECONDITION when another node updated the record
-  // meanwhile (it trims), UNAVAILABLE when NATS does not answer; a trim stopped midway resumes
-  // from the record's deleted_below.
-  [[nodiscard]] absl::StatusOr<Result> TrimOnce(const bottleneck::cluster::CollectionEntry& entry);
-
- private:
   // One collection's trim between its two steps.
   struct Pass {
     bottleneck::cluster::CollectionEntry entry;
@@ -88,6 +83,8 @@ class LogTrimmer {
   // `*announced`). False when nothing is to be trimmed (a member of an older build, no shard).
   absl::StatusOr<bool> Announce(Pass* pass, bool* announced);
   // Step 2, one lease after an announcement: stores deleting_below and deletes below it.
+  // FAILED_PRECONDITION when another node updated the record meanwhile (it trims), UNAVAILABLE
+  // when NATS does not answer; a trim stopped midway resumes from the record's deleted_below.
   absl::StatusOr<Result> Delete(Pass* pass);
   void Run();
   bool Sleep(std::chrono::milliseconds duration);  // False when stopped.

@@ -244,6 +244,7 @@ int main(int argc, char** argv) {
       FloatFlag(argc, argv, "--fixed-length", options.pretrain_document_length);
   options.weight_decay = FloatFlag(argc, argv, "--weight-decay", 0.0f);
   options.code_noise_stddev = FloatFlag(argc, argv, "--code-noise", 0.0f);
+  options.dropout = FloatFlag(argc, argv, "--dropout", 0.0f);  // hidden layers, fine-tuning
   if (HasFlag(argc, argv, "--mask")) {  // denoising: zero this fraction of the input words
     spec.corruption = bn::Corruption::kMasking;
     spec.corruption_level = FloatFlag(argc, argv, "--mask", 0.0f);

@@ -411,6 +411,7 @@ const char kTrainUsage[] =
     "      [--denoise masking|gaussian|salt-and-pepper[:LEVEL]] [--code-noise S] (the\n"
     "      std-dev of the code units' noise for binary codes; the server's default is 4)\n"
     "training: [--epochs N] [--batch N] [--lr X] [--sgd] [--seed N] [--weight-decay X]\n"
+    "  [--dropout F] (dense and classifier: the fraction of hidden units dropped per step)\n"
     "  [--validation F] [--validation-split random|by-label] [--patience N]\n"
     "  [--lr-schedule constant|step|cosine] [--lr-step-epochs N] [--lr-gamma X] [--lr-min X]\n"
     "  [--augment shift=PX,rotate=DEG,scale=MIN-MAX,crop=F,hflip,vflip]\n"
@@ -577,15 +578,16 @@ bool ParseArchitecture(const Args& args, v1::ModelSpec* spec) {
 // The training options of the flags into `t`; false on a bad flag.
 bool ParseTrainingOptions(const Args& args, v1::TrainingOptions* t) {
   v1::ImageAugmentation augmentation;
-  double lr = 0, validation = 0, weight_decay = 0, gamma = 0, lr_min = 0;
+  double lr = 0, validation = 0, weight_decay = 0, gamma = 0, lr_min = 0, dropout = 0;
   uint64_t epochs = 0, batch = 0, seed = 0, patience = 0, step_epochs = 0;
   if (!ParseAugmentation(args.Get("augment"), &augmentation) ||
       !args.GetUint("epochs", 0, &epochs) || !args.GetUint("batch", 0, &batch) ||
       !args.GetUint("seed", 0, &seed) || !args.GetDouble("lr", 0, &lr) ||
       !args.GetDouble("validation", 0, &validation) ||
       !args.GetDouble("weight-decay", 0, &weight_decay) ||
-      !args.GetUint("patience", 0, &patience) || !args.GetUint("lr-step-epochs", 0, &step_epochs) ||
-      !args.GetDouble("lr-gamma", 0, &gamma) || !args.GetDouble("lr-min", 0, &lr_min)) {
+      !args.GetDouble("dropout", 0, &dropout) || !args.GetUint("patience", 0, &patience) ||
+      !args.GetUint("lr-step-epochs", 0, &step_epochs) || !args.GetDouble("lr-gamma", 0, &gamma) ||
+      !args.GetDouble("lr-min", 0, &lr_min)) {
     return false;
   }
   t->set_epochs(static_cast<uint32_t>(epochs));
@@ -594,6 +596,7 @@ bool ParseTrainingOptions(const Args& args, v1::TrainingOptions* t) {
   t->set_learning_rate(static_cast<float>(lr));
   t->set_validation_fraction(static_cast<float>(validation));
   t->set_weight_decay(static_cast<float>(weight_decay));
+  t->set_dropout(static_cast<float>(dropout));
   t->set_early_stopping_patience(static_cast<uint32_t>(patience));
   t->set_lr_step_epochs(static_cast<uint32_t>(step_epochs));
   t->set_lr_step_gamma(static_cast<float>(gamma));

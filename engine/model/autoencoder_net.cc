@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/nn/contractive.h"
+#include "engine/nn/dropout.h"
 
 // The dense auto-encoder's architecture:
 //
@@ -239,13 +240,24 @@ absl::Status AutoencoderNet::EnsureTrainBuffers(int64_t n) {
     }
     buffer_rows_ = n;
   }
+  if (dropout_ > 0) {
+    masks_.resize(num + 1);
+    dropped_.resize(num + 1);
+    for (size_t l = 1; l <= num; ++l) {
+      if (!Dropped(static_cast<int>(l) - 1)) continue;
+      masks_[l].resize(static_cast<size_t>(buffer_rows_ * sizes_[l]));
+      dropped_[l].resize(masks_[l].size());
+    }
+  }
   return absl::OkStatus();
 }
 
 absl::Status AutoencoderNet::TrainStep(const float* x_in, const float* target, int64_t n,
-                                       const float* code_noise, Optimizer* optimizer,
-                                       double* loss) {
-  if (absl::Status s = ComputeGradients(x_in, target, n, code_noise, loss); !s.ok()) return s;
+                                       const float* code_noise, Optimizer* optimizer, double* loss,
+                                       uint64_t dropout_seed) {
+  if (absl::Status s = ComputeGradients(x_in, target, n, code_noise, loss, dropout_seed); !s.ok()) {
+    return s;
+  }
   optimizer->BeginStep();
   for (int l = 0; l < num_layers(); ++l) {
     if (weight_block_[l] >= 0) optimizer->Update(weight_block_[l], grad_w_[l].data());
@@ -255,17 +267,29 @@ absl::Status AutoencoderNet::TrainStep(const float* x_in, const float* target, i
 }
 
 absl::Status AutoencoderNet::ComputeGradients(const float* x_in, const float* target, int64_t n,
-                                              const float* code_noise, double* loss) {
+                                              const float* code_noise, double* loss,
+                                              uint64_t dropout_seed) {
   if (absl::Status s = EnsureTrainBuffers(n); !s.ok()) return s;
   const int num = num_layers();
   const int code = code_layer();
-  // Forward: acts[l+1][n, sizes[l+1]] = layer l (acts[l]); acts[0] is the input.
+  // Layer l's input: x_in, or layer l-1's output (masked when dropped).
+  const auto input_of = [&](int l) -> const float* {
+    if (l == 0) return x_in;
+    return Dropped(l - 1) ? dropped_[l].data() : acts_[l].data();
+  };
+  // Forward: acts[l+1][n, sizes[l+1]] = layer l (input_of(l)); acts[0] is the input. A dropped
+  // output gets dropped[l+1] = acts[l+1] * mask[l+1], each layer's mask from its own seed.
   for (int l = 0; l < num; ++l) {
-    const float* src = l == 0 ? x_in : acts_[l].data();
-    if (absl::Status s = layers_[l]->Forward(src, n, acts_[l + 1].data(), true,
+    if (absl::Status s = layers_[l]->Forward(input_of(l), n, acts_[l + 1].data(), true,
                                              l == code ? code_noise : nullptr);
         !s.ok()) {
       return s;
+    }
+    if (Dropped(l)) {
+      const int64_t count = n * sizes_[l + 1];
+      DropoutMask(dropout_, dropout_seed * 131 + static_cast<uint64_t>(l), count,
+                  masks_[l + 1].data());
+      ApplyDropoutMask(masks_[l + 1].data(), acts_[l + 1].data(), count, dropped_[l + 1].data());
     }
   }
   const int64_t d = spec_.input_size;
@@ -276,6 +300,9 @@ absl::Status AutoencoderNet::ComputeGradients(const float* x_in, const float* ta
   for (int l = num - 1; l >= 0; --l) {
     DenseLayer& layer = *layers_[l];
     float* diff = diffs_[l + 1].data();  // [n, out]: dL/d(layer output), then dL/d(pre-act)
+    if (Dropped(l)) {                    // dL/d(dropped output) -> dL/d(output)
+      ApplyDropoutMask(masks_[l + 1].data(), diff, n * sizes_[l + 1], diff);
+    }
     if (absl::Status s = layer.ActivationBackward(n, acts_[l + 1].data(), diff, diff); !s.ok()) {
       return s;
     }
@@ -284,8 +311,7 @@ absl::Status AutoencoderNet::ComputeGradients(const float* x_in, const float* ta
       total += ContractivePenalty(acts_[1].data(), n, layer.out_size(), layer.weights().data(),
                                   layer.in_size(), spec_.contractive_lambda, diff, nullptr);
     }
-    const float* src = l == 0 ? x_in : acts_[l].data();
-    if (absl::Status s = layer.Backward(n, src, diff, l == 0 ? nullptr : diffs_[l].data(),
+    if (absl::Status s = layer.Backward(n, input_of(l), diff, l == 0 ? nullptr : diffs_[l].data(),
                                         grad_w_[l].data(), grad_b_[l].data());
         !s.ok()) {
       return s;
@@ -309,7 +335,8 @@ absl::Status AutoencoderNet::ComputeGradients(const float* x_in, const float* ta
 
 absl::Status AutoencoderNet::TrainStep(const TrainBatch& batch, Optimizer* optimizer,
                                        double* loss) {
-  return TrainStep(batch.input, batch.target, batch.size, batch.code_noise, optimizer, loss);
+  return TrainStep(batch.input, batch.target, batch.size, batch.code_noise, optimizer, loss,
+                   batch.step_seed);
 }
 
 absl::StatusOr<double> AutoencoderNet::Evaluate(const FloatMatrix& x,

@@ -48,14 +48,21 @@ class AutoencoderNet : public Trainable {
   [[nodiscard]] absl::Status Encode(const float* x, int64_t n, float* codes);
   [[nodiscard]] absl::Status Decode(const float* codes, int64_t n, float* x);
 
+  // Dropout in training steps (engine/nn/dropout.h): every hidden layer's output except the
+  // code's is masked, with masks seeded by the step's `dropout_seed`. Inference is unchanged.
+  // rate in [0, kMaxDropoutRate] (the trainer validates it); 0 (the default) = off.
+  void set_dropout(float rate) { dropout_ = rate; }
+
   // One optimiser step on a batch: input x_in[n,D] (possibly corrupted), target[n,D], optional
   // code_noise[n,K] added to the code pre-activation. Writes the mean loss (with penalty).
   [[nodiscard]] absl::Status TrainStep(const float* x_in, const float* target, int64_t n,
-                                       const float* code_noise, Optimizer* optimizer, double* loss);
+                                       const float* code_noise, Optimizer* optimizer, double* loss,
+                                       uint64_t dropout_seed = 0);
   // The loss and its gradients (grad_weights(l) / grad_bias(l)) without updating anything.
   // For a tied decoder layer the weight gradient is folded into its source layer's.
   [[nodiscard]] absl::Status ComputeGradients(const float* x_in, const float* target, int64_t n,
-                                              const float* code_noise, double* loss);
+                                              const float* code_noise, double* loss,
+                                              uint64_t dropout_seed = 0);
   const std::vector<float>& grad_weights(int l) const { return grad_w_[static_cast<size_t>(l)]; }
   const std::vector<float>& grad_bias(int l) const { return grad_b_[static_cast<size_t>(l)]; }
 
@@ -79,6 +86,8 @@ class AutoencoderNet : public Trainable {
   explicit AutoencoderNet(const DenseAutoencoderSpec& spec) : spec_(spec) {}
   absl::Status Build();
   absl::Status EnsureTrainBuffers(int64_t n);
+  // Whether layer l's output (acts_[l + 1]) is dropped in training: hidden layers but the code.
+  bool Dropped(int l) const { return dropout_ > 0 && l != code_layer() && l + 1 < num_layers(); }
 
   DenseAutoencoderSpec spec_;
   std::vector<int64_t> sizes_;
@@ -87,6 +96,9 @@ class AutoencoderNet : public Trainable {
   // Training buffers: acts_[l] = output of layer l-1 ([n, sizes[l]]), diffs_ alike.
   int64_t buffer_rows_ = 0;
   std::vector<std::vector<float>> acts_, diffs_, grad_w_, grad_b_;
+  // With dropout: masks_[l] and dropped_[l] = acts_[l] * masks_[l] for the dropped outputs.
+  float dropout_ = 0;
+  std::vector<std::vector<float>> masks_, dropped_;
   std::vector<int> weight_block_, bias_block_;
   std::vector<float> scratch_a_, scratch_b_;
 };

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "engine/nn/context.h"
+#include "engine/nn/dropout.h"
 #include "engine/nn/loss.h"
 
 namespace bn {
@@ -152,6 +153,14 @@ void ClassifierNet::EnsureTrainBuffers(int64_t n) {
     target_.resize(static_cast<size_t>(n * spec_.num_classes));
     buffer_rows_ = n;
   }
+  if (dropout_ > 0) {
+    masks_.resize(num);
+    dropped_.resize(num);
+    for (size_t l = 1; l < num; ++l) {  // the hidden outputs acts_[1 .. num - 1]
+      masks_[l].resize(static_cast<size_t>(buffer_rows_ * layers_[l - 1]->out_size()));
+      dropped_[l].resize(masks_[l].size());
+    }
+  }
 }
 
 absl::Status ClassifierNet::TrainStep(const TrainBatch& batch, Optimizer* optimizer, double* loss) {
@@ -163,10 +172,21 @@ absl::Status ClassifierNet::TrainStep(const TrainBatch& batch, Optimizer* optimi
   // One-hot targets; the input rows are batch.input (no copy).
   std::fill(target_.begin(), target_.end(), 0.0f);
   for (int64_t r = 0; r < m; ++r) target_[r * c + batch.labels[r]] = 1.0f;
+  // Layer l's input: the batch, or layer l-1's output (masked with dropout).
+  const bool drop = dropout_ > 0;
+  const auto input_of = [&](size_t l) -> const float* {
+    if (l == 0) return batch.input;
+    return drop ? dropped_[l].data() : acts_[l].data();
+  };
   for (size_t l = 0; l < num; ++l) {
-    const float* src = l == 0 ? batch.input : acts_[l].data();
-    if (absl::Status s = layers_[l]->Forward(src, m, acts_[l + 1].data(), l >= first); !s.ok()) {
+    if (absl::Status s = layers_[l]->Forward(input_of(l), m, acts_[l + 1].data(), l >= first);
+        !s.ok()) {
       return s;
+    }
+    if (drop && l + 1 < num) {  // a hidden output: dropped[l+1] = acts[l+1] * mask[l+1]
+      const int64_t count = m * layers_[l]->out_size();
+      DropoutMask(dropout_, batch.step_seed * 131 + l, count, masks_[l + 1].data());
+      ApplyDropoutMask(masks_[l + 1].data(), acts_[l + 1].data(), count, dropped_[l + 1].data());
     }
   }
   *loss = LossAndGradient(LossKind::kSoftmaxCrossEntropy, acts_[num].data(), target_.data(), m, c,
@@ -174,13 +194,16 @@ absl::Status ClassifierNet::TrainStep(const TrainBatch& batch, Optimizer* optimi
   // Backward down to the first trained layer: frozen layers need no gradient.
   for (size_t l = num; l-- > first;) {
     float* diff = diffs_[l + 1].data();
+    if (drop && l + 1 < num) {  // dL/d(dropped output) -> dL/d(output)
+      ApplyDropoutMask(masks_[l + 1].data(), diff, m * layers_[l]->out_size(), diff);
+    }
     if (absl::Status s = layers_[l]->ActivationBackward(m, acts_[l + 1].data(), diff, diff);
         !s.ok()) {
       return s;
     }
-    const float* src = l == 0 ? batch.input : acts_[l].data();
-    if (absl::Status s = layers_[l]->Backward(m, src, diff, l == first ? nullptr : diffs_[l].data(),
-                                              grad_w_[l].data(), grad_b_[l].data());
+    if (absl::Status s =
+            layers_[l]->Backward(m, input_of(l), diff, l == first ? nullptr : diffs_[l].data(),
+                                 grad_w_[l].data(), grad_b_[l].data());
         !s.ok()) {
       return s;
     }

@@ -43,6 +43,10 @@ class ClassifierNet : public Trainable {
   // clamped to [0, num_layers() - 1] (the output layer always trains).
   void set_frozen_layers(int n);
   int frozen_layers() const { return frozen_; }
+  // Dropout in training steps (engine/nn/dropout.h) on every hidden layer's output, with masks
+  // seeded by TrainBatch::step_seed; inference is unchanged. rate in [0, kMaxDropoutRate] (the
+  // trainer validates it); 0 (the default) = off.
+  void set_dropout(float rate) { dropout_ = rate; }
 
   // probs [n, num_classes]: class probabilities, in chunks of 256 rows.
   [[nodiscard]] absl::Status Predict(const float* x, int64_t n, float* probs);
@@ -77,6 +81,9 @@ class ClassifierNet : public Trainable {
   int64_t buffer_rows_ = 0;
   std::vector<std::vector<float>> acts_, diffs_, grad_w_, grad_b_;
   std::vector<float> target_;
+  // With dropout: masks_[l] and dropped_[l] = acts_[l] * masks_[l] for every hidden output.
+  float dropout_ = 0;
+  std::vector<std::vector<float>> masks_, dropped_;
   std::vector<int> weight_block_, bias_block_;  // -1 for frozen layers
 };
 

@@ -26,6 +26,9 @@ struct TrainBatch {
   const float* target = nullptr;      // [size, width]: the clean rows
   const int* labels = nullptr;        // [size] class labels; null without labels
   const float* code_noise = nullptr;  // [size, code width] added to the code pre-activations; null
+  // A function of (options.seed, epoch, step) only: the seed of the step's dropout masks, so a
+  // resumed run draws the same masks.
+  uint64_t step_seed = 0;
 };
 
 class Trainable {

@@ -99,6 +99,7 @@ absl::StatusOr<TrainResult> TrainDense(
   if (!created.ok()) return created.status();
   std::unique_ptr<AutoencoderNet> net = std::move(*created);
   net->InitWeights(options.seed);
+  net->set_dropout(options.dropout);
 
   LoopSettings settings;
   settings.noise = BatchNoiseFor(spec, spec.code_size, options.seed);
@@ -135,6 +136,9 @@ absl::StatusOr<TrainResult> TrainConv(const FloatMatrix& train, const FloatMatri
     return absl::InvalidArgumentError("validation matrix does not match H*W*C");
   }
   if (absl::Status s = ValidateTrainOptions(options); !s.ok()) return s;
+  if (options.dropout > 0) {
+    return absl::InvalidArgumentError("dropout applies to dense auto-encoders and classifiers");
+  }
   SetNnThreads(options.threads);
   auto created = ConvAutoencoderNet::Create(spec);
   if (!created.ok()) return created.status();

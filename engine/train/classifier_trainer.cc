@@ -63,6 +63,7 @@ absl::StatusOr<Trained> Train(const FloatMatrix& x, const std::vector<int>& labe
   net->InitWeights(options.seed);
   if (absl::Status s = net->SetLayers(init.layers); !s.ok()) return s;
   if (init.freeze) net->set_frozen_layers(static_cast<int>(init.layers.size()));
+  net->set_dropout(options.dropout);
 
   LoopSettings settings;  // No corruption, no code noise.
   // Phases: one RBM per hidden layer, then fine-tuning.

@@ -178,8 +178,9 @@ absl::StatusOr<TrainResult> RunTrainingLoop(const Examples& train_in, const Exam
       }
       const int64_t b0 = step * batch, m = std::min(batch, n - b0);
       augment_rng.seed(options.seed ^ (0xa06ull << 40) ^ (uint64_t(epoch) << 20) ^ uint64_t(step));
-      const TrainBatch b = PrepareBatch(x, train->labels, order.data() + b0, m, settings.noise,
-                                        &rng, &buffers, augment ? &augment : nullptr);
+      TrainBatch b = PrepareBatch(x, train->labels, order.data() + b0, m, settings.noise, &rng,
+                                  &buffers, augment ? &augment : nullptr);
+      b.step_seed = options.seed ^ (0xd20ull << 40) ^ (uint64_t(epoch) << 20) ^ uint64_t(step);
       double loss = 0;
       if (absl::Status s = model->TrainStep(b, &optimizer, &loss); !s.ok()) return s;
       if (!std::isfinite(loss)) {

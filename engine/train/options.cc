@@ -2,12 +2,17 @@
 
 #include <cmath>
 
+#include "engine/nn/dropout.h"
+
 namespace bn {
 
 absl::Status ValidateTrainOptions(const TrainOptions& options) {
   if (options.batch_size < 1 || options.epochs < 0 || !(options.learning_rate > 0) ||
       !(options.validation_fraction >= 0) || options.validation_fraction >= 1) {
     return absl::InvalidArgumentError("bad training options");
+  }
+  if (!(options.dropout >= 0) || options.dropout > kMaxDropoutRate) {
+    return absl::InvalidArgumentError("dropout must be in [0, 0.9]");
   }
   switch (options.lr_schedule) {
     case LrSchedule::kConstant:

@@ -69,6 +69,10 @@ struct TrainOptions {
   // Dense auto-encoder without binary codes: std-dev of fresh Gaussian noise added to the code
   // units' inputs each batch (a regulariser); 0 = off.
   float code_noise_stddev = 0.0f;
+  // Dense auto-encoders and classifiers: the fraction of every hidden layer's units dropped in
+  // each training step (engine/nn/dropout.h); the code layer, the output and the input are never
+  // dropped (input noise is the spec's corruption). In [0, kMaxDropoutRate]; 0 = off.
+  float dropout = 0.0f;
   double max_seconds = 0.0;  // stop fine-tuning after this long (checked per batch); <= 0: never
   // After each epoch, if want_checkpoint (empty: always) says so, on_checkpoint gets the whole
   // training state as bytes (engine/train/checkpoint.h). Must not throw.
@@ -87,8 +91,8 @@ struct TrainResult {
 };
 
 // InvalidArgument unless batch_size >= 1, epochs >= 0, learning_rate > 0, validation_fraction
-// in [0, 1) and the schedule's values are in range (step: epochs >= 1, gamma in (0, 1];
-// cosine: min factor in [0, 1]).
+// in [0, 1), dropout in [0, kMaxDropoutRate] and the schedule's values are in range (step: epochs
+// >= 1, gamma in (0, 1]; cosine: min factor in [0, 1]).
 [[nodiscard]] absl::Status ValidateTrainOptions(const TrainOptions& options);
 
 // The learning rate of (1-based) `epoch` under the options' schedule.

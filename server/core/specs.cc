@@ -8,6 +8,7 @@
 
 #include "engine/input/augment.h"
 #include "engine/input/text.h"
+#include "engine/nn/dropout.h"
 #include "server/core/recipes.h"
 
 namespace bn {
@@ -433,6 +434,13 @@ absl::Status NormalizeModelSpec(const v1::CollectionSpec& collection, v1::ModelS
       return Invalid("spec needs an architecture: pca, lsa, dense, conv or classifier");
   }
   if (absl::Status s = NormalizeTraining(collection, spec->mutable_training()); !s.ok()) return s;
+  const float dropout = spec->training().dropout();
+  if (!Finite(dropout) || dropout < 0 || dropout > kMaxDropoutRate) {
+    return Invalid("training.dropout must be in [0, 0.9]");
+  }
+  if (dropout > 0 && !spec->has_dense() && !spec->has_classifier()) {
+    return Invalid("training.dropout applies to dense auto-encoders and classifiers");
+  }
   if (spec->has_classifier() && spec->training().validation() == v1::VALIDATION_SPLIT_BY_LABEL) {
     return Invalid(
         "training.validation BY_LABEL holds out whole labels, which a classifier cannot predict; "

@@ -27,6 +27,7 @@ TrainOptions ToEngineOptions(const v1::ModelSpec& spec, const TrainingHooks& hoo
   out.learning_rate = t.learning_rate();
   out.momentum = t.momentum();
   out.weight_decay = t.weight_decay();
+  out.dropout = t.dropout();
   out.batch_size = static_cast<int>(t.batch_size());
   out.epochs = static_cast<int>(t.epochs());
   out.seed = t.seed();

@@ -408,6 +408,8 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
       {"train augmentation shifting half the image", Code::INVALID_ARGUMENT, train([](auto* r) {
          r->mutable_spec()->mutable_training()->mutable_augmentation()->set_max_shift_pixels(4);
        })},
+      {"train dropout above 0.9", Code::INVALID_ARGUMENT,
+       train([](auto* r) { r->mutable_spec()->mutable_training()->set_dropout(0.95f); })},
       {"train unknown validation split", Code::INVALID_ARGUMENT, train([](auto* r) {
          r->mutable_spec()->mutable_training()->set_validation(static_cast<v1::ValidationSplit>(9));
        })},

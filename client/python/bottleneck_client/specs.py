@@ -17,6 +17,7 @@ codes; the server's default is 4).
 Training options: epochs, batch_size, learning_rate, optimizer ("adam" | "sgd"), momentum,
 weight_decay, seed, validation_fraction, validation ("random" | "by_label"), patience,
 lr_schedule ("constant" | "step" | "cosine"), lr_step_epochs, lr_step_gamma, lr_min_factor,
+dropout (dense auto-encoders and classifiers: the fraction of hidden units dropped per step),
 augmentation (a dict of ImageAugmentation fields, e.g. {"max_shift_pixels": 2}).
 Documents: text (a dict of TextOptions fields, e.g. {"keep_headers": True}).
 Anything else: build a model_pb2.ModelSpec yourself and pass spec=.
@@ -35,7 +36,7 @@ _TRAINING = {
     "momentum": "momentum", "weight_decay": "weight_decay", "seed": "seed",
     "validation_fraction": "validation_fraction", "patience": "early_stopping_patience",
     "lr_step_epochs": "lr_step_epochs", "lr_step_gamma": "lr_step_gamma",
-    "lr_min_factor": "lr_min_factor",
+    "lr_min_factor": "lr_min_factor", "dropout": "dropout",
 }
 _ARCHITECTURE = ("code_size", "decoder", "activation", "code_activation", "tied", "pretrain",
                  "denoise", "contractive", "code_noise", "gaussian", "kernel", "stride", "pool",

@@ -158,7 +158,8 @@ def test_model_spec_from_keywords():
     assert spec.training.optimizer == model_pb2.OPTIMIZER_KIND_SGD
     assert spec.training.validation == model_pb2.VALIDATION_SPLIT_BY_LABEL
     dense = specs.model_spec(dense=[100], pretrain=3, denoise=("gaussian", 0.1), patience=2,
-                             gaussian=True)
+                             gaussian=True, dropout=0.2)
+    assert abs(dense.training.dropout - 0.2) < 1e-6
     assert dense.dense.pretraining.epochs_per_layer == 3 and dense.dense.gaussian_visible
     assert dense.dense.denoising.corruption == model_pb2.CORRUPTION_GAUSSIAN
     assert dense.training.early_stopping_patience == 2

@@ -1,8 +1,10 @@
 // Whole-network gradient checks of the auto-encoder's training step (internal API): the
 // analytic gradients of every weight and bias against central finite differences of the loss,
-// for each output kind, tied weights, binary-code noise and the contractive penalty.
+// for each output kind, tied weights, binary-code noise, the contractive penalty and dropout
+// (with a fixed mask seed the loss is a function of the weights like any other).
 #include "engine/model/autoencoder_net.h"
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -21,6 +23,7 @@ struct Case {
   bool tied;
   bool noise;
   float contractive;
+  float dropout = 0.0f;
 };
 
 class AutoencoderGradientTest : public ::testing::TestWithParam<Case> {};
@@ -41,6 +44,8 @@ TEST_P(AutoencoderGradientTest, MatchesFiniteDifferences) {
   ASSERT_TRUE(net_or.ok()) << net_or.status();
   AutoencoderNet& net = **net_or;
   net.InitWeights(5);
+  net.set_dropout(c.dropout);
+  const uint64_t dropout_seed = 99;
   std::mt19937 rng(17);
   std::uniform_real_distribution<float> u(0.05f, 0.95f);
   std::normal_distribution<float> g(0.0f, 0.3f);
@@ -62,7 +67,15 @@ TEST_P(AutoencoderGradientTest, MatchesFiniteDifferences) {
   for (float& v : noise) v = g(rng) * 4.0f;
   const float* np = c.noise ? noise.data() : nullptr;
   double loss = 0;
-  ASSERT_TRUE(net.ComputeGradients(x.data(), t.data(), n, np, &loss).ok());
+  if (c.dropout > 0) {  // the masks change the loss (so the check below covers them)
+    net.set_dropout(0);
+    ASSERT_TRUE(net.ComputeGradients(x.data(), t.data(), n, np, &loss).ok());
+    const double undropped = loss;
+    net.set_dropout(c.dropout);
+    ASSERT_TRUE(net.ComputeGradients(x.data(), t.data(), n, np, &loss, dropout_seed).ok());
+    EXPECT_GT(std::abs(loss - undropped), 1e-4);
+  }
+  ASSERT_TRUE(net.ComputeGradients(x.data(), t.data(), n, np, &loss, dropout_seed).ok());
   std::vector<std::vector<float>> gw, gb;
   for (int l = 0; l < net.num_layers(); ++l) {
     gw.push_back(net.grad_weights(l));
@@ -70,7 +83,7 @@ TEST_P(AutoencoderGradientTest, MatchesFiniteDifferences) {
   }
   auto eval = [&]() {
     double l = 0;
-    EXPECT_TRUE(net.ComputeGradients(x.data(), t.data(), n, np, &l).ok());
+    EXPECT_TRUE(net.ComputeGradients(x.data(), t.data(), n, np, &l, dropout_seed).ok());
     return l;
   };
   const float eps = 5e-3f;
@@ -113,7 +126,13 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"contractive", OutputKind::kLogisticCrossEntropy, Activation::kLogistic,
                            Activation::kLinear, false, false, 0.5f},
                       Case{"contractive_tied", OutputKind::kLogisticCrossEntropy,
-                           Activation::kLogistic, Activation::kLinear, true, false, 0.5f}),
+                           Activation::kLogistic, Activation::kLinear, true, false, 0.5f},
+                      Case{"dropout", OutputKind::kLogisticCrossEntropy, Activation::kLogistic,
+                           Activation::kLinear, false, false, 0.0f, 0.4f},
+                      Case{"dropout_softmax_tied", OutputKind::kSoftmaxCrossEntropy,
+                           Activation::kLogistic, Activation::kLinear, true, false, 0.0f, 0.4f},
+                      Case{"dropout_relu_squared", OutputKind::kLinearSquaredError,
+                           Activation::kRelu, Activation::kLinear, false, false, 0.0f, 0.4f}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 // The penalty's value against its definition via the explicit Jacobian dh/dx = diag(d) W.

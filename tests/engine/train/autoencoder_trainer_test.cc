@@ -53,6 +53,37 @@ TEST(DenseAutoencoderTrainer, SameSeedAndThreadsGiveBitIdenticalModels) {
   EXPECT_EQ(*SerializeModel(*a->model), *SerializeModel(*b->model));
   EXPECT_NE(*SerializeModel(*a->model), *SerializeModel(*c->model));
 }
+// Dropout masks come from (seed, epoch, step): the same options give the same model, dropout
+// changes it, a resumed run ends bit-identical, and rates outside [0, 0.9] are refused.
+TEST(DenseAutoencoderTrainer, DropoutIsSeededResumableAndRangeChecked) {
+  FloatMatrix x = RandomData(200, 24, 8);
+  TrainOptions o = FastOptions();
+  o.epochs = 4;
+  o.dropout = 0.3f;
+  std::vector<std::string> checkpoints;
+  o.on_checkpoint = [&](const std::string& c) { checkpoints.push_back(c); };
+  auto a = TrainDenseAutoencoder(x, nullptr, SmallSpec(), o, nullptr, nullptr);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(checkpoints.size(), 4u);
+  o.on_checkpoint = nullptr;
+  auto b = TrainDenseAutoencoder(x, nullptr, SmallSpec(), o, nullptr, nullptr);
+  o.resume_from = &checkpoints[1];  // after epoch 2
+  auto resumed = TrainDenseAutoencoder(x, nullptr, SmallSpec(), o, nullptr, nullptr);
+  o.resume_from = nullptr;
+  o.dropout = 0;
+  auto plain = TrainDenseAutoencoder(x, nullptr, SmallSpec(), o, nullptr, nullptr);
+  ASSERT_TRUE(b.ok() && resumed.ok() && plain.ok());
+  EXPECT_EQ(*SerializeModel(*a->model), *SerializeModel(*b->model));
+  EXPECT_EQ(*SerializeModel(*resumed->model), *SerializeModel(*a->model));
+  EXPECT_NE(*SerializeModel(*plain->model), *SerializeModel(*a->model));
+  for (float bad : {-0.1f, 0.95f, 1.0f, std::nanf("")}) {
+    o.dropout = bad;
+    EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, SmallSpec(), o, nullptr, nullptr).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
 TEST(DenseAutoencoderTrainer, CancellationStopsTraining) {
   FloatMatrix x = RandomData(512, 24, 4);
   CancellationFlag pre;

@@ -192,6 +192,26 @@ TEST(ClassifierTrainer, TheSameSeedGivesTheSameWeightsAndAResumedRunEndsTheSame)
   auto other = TrainClassifier(x, y, nullptr, nullptr, spec, init, o, nullptr, nullptr);
   ASSERT_TRUE(other.ok());
   EXPECT_NE(bytes_of(*other), bytes_of(*a));
+  // Dropout (on the hidden layers, the frozen encoder's output included): seeded like the rest,
+  // so the same again and a resumed run give the same weights, and different from none.
+  o.seed = 1;
+  o.dropout = 0.3f;
+  checkpoints.clear();
+  o.on_checkpoint = [&](const std::string& bytes) { checkpoints.push_back(bytes); };
+  auto d1 = TrainClassifier(x, y, nullptr, nullptr, spec, unfrozen, o, nullptr, nullptr);
+  ASSERT_TRUE(d1.ok()) << d1.status();
+  ASSERT_EQ(checkpoints.size(), 4u);
+  o.on_checkpoint = nullptr;
+  auto d2 = TrainClassifier(x, y, nullptr, nullptr, spec, unfrozen, o, nullptr, nullptr);
+  o.resume_from = &checkpoints[1];
+  auto d_resumed = TrainClassifier(x, y, nullptr, nullptr, spec, unfrozen, o, nullptr, nullptr);
+  o.resume_from = nullptr;
+  o.dropout = 0;
+  auto no_dropout = TrainClassifier(x, y, nullptr, nullptr, spec, unfrozen, o, nullptr, nullptr);
+  ASSERT_TRUE(d2.ok() && d_resumed.ok() && no_dropout.ok());
+  EXPECT_EQ(bytes_of(*d1), bytes_of(*d2));
+  EXPECT_EQ(bytes_of(*d_resumed), bytes_of(*d1));
+  EXPECT_NE(bytes_of(*no_dropout), bytes_of(*d1));
 }
 
 }  // namespace

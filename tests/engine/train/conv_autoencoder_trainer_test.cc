@@ -50,6 +50,13 @@ TEST(ConvAutoencoderTrainer, CancellationAndBadInputs) {
   EXPECT_FALSE(TrainConvAutoencoder(wrong, nullptr, TinySpec(UnpoolMode::kRepeat), FastOptions(),
                                     nullptr, nullptr)
                    .ok());
+  TrainOptions dropout = FastOptions();  // dropout is for dense layer stacks only
+  dropout.dropout = 0.2f;
+  EXPECT_EQ(
+      TrainConvAutoencoder(x, nullptr, TinySpec(UnpoolMode::kRepeat), dropout, nullptr, nullptr)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   ConvAutoencoderSpec bad = TinySpec(UnpoolMode::kRepeat);
   bad.layers[0].kernel = 2;
   EXPECT_FALSE(ValidateConvSpec(bad).ok());

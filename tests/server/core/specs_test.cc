@@ -143,6 +143,37 @@ TEST(SpecsTest, TrainingDefaultsForEarlyStoppingValidationAndSchedules) {
   EXPECT_FLOAT_EQ(spec.training().lr_min_factor(), 0.01f);
 }
 
+TEST(SpecsTest, DropoutIsForDenseAutoencodersAndClassifiersWithinRange) {
+  v1::CollectionSpec images = ImageSpec(28, 28, 1);
+  ASSERT_TRUE(NormalizeCollectionSpec(&images).ok());
+  v1::ModelSpec dense;
+  dense.mutable_dense()->set_code_size(30);
+  dense.mutable_training()->set_dropout(0.2f);
+  ASSERT_TRUE(NormalizeModelSpec(images, &dense).ok());
+  EXPECT_FLOAT_EQ(dense.training().dropout(), 0.2f);
+  for (float bad : {-0.1f, 0.95f, std::numeric_limits<float>::infinity(), std::nanf("")}) {
+    v1::ModelSpec spec = dense;
+    spec.mutable_training()->set_dropout(bad);
+    const absl::Status s = NormalizeModelSpec(images, &spec);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("training.dropout must be in [0, 0.9]"), absl::string_view::npos)
+        << s;
+  }
+  v1::ModelSpec pca;
+  pca.mutable_pca()->set_code_size(10);
+  pca.mutable_training()->set_dropout(0.2f);
+  absl::Status s = NormalizeModelSpec(images, &pca);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("dense auto-encoders and classifiers"), absl::string_view::npos) << s;
+  v1::ModelSpec conv;
+  conv.mutable_conv()->add_encoder()->set_filters(8);
+  conv.mutable_conv()->set_code_size(10);
+  conv.mutable_training()->set_dropout(0.2f);
+  s = NormalizeModelSpec(images, &conv);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("dropout"), absl::string_view::npos) << s;
+}
+
 TEST(SpecsTest, AugmentationMustFitTheCollection) {
   v1::CollectionSpec images = ImageSpec(28, 28, 1);
   ASSERT_TRUE(NormalizeCollectionSpec(&images).ok());

@@ -12,6 +12,8 @@
 //       [--weight-decay 0] [--mask FRACTION] [--code-noise STDDEV] [--cosine (lr schedule)]
 //       [--max-train N (a random N of the training documents)] [--dump-counts PREFIX]
 //       [--length-scale X (every document length times X)] [--max-mean-length N (64; 0 = off)]
+//       [--dropout RATE (hidden layers, fine-tuning)] [--code N (code size; default 10, and LSA-N
+//       is added to the LSA rows)]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -180,7 +182,12 @@ int main(int argc, char** argv) {
   auto train_tfidf = bn::RepresentAll(corpus->vocab, corpus->train_counts, tfidf);
   auto test_tfidf = bn::RepresentAll(corpus->vocab, corpus->test_counts, tfidf);
   if (!train_sparse.ok() || !train_tfidf.ok() || !test_tfidf.ok()) return 1;
-  for (int k : {10, 50}) {
+  // LSA-10 and LSA-50, and LSA at the AE's code size when it is another (--code N).
+  std::vector<int> lsa_sizes = {10, 50};
+  if (const int code = IntFlag(argc, argv, "--code", 10); code != 10 && code != 50) {
+    lsa_sizes.push_back(code);
+  }
+  for (int k : lsa_sizes) {
     if (HasFlag(argc, argv, "--no-lsa")) break;
     auto t = std::chrono::steady_clock::now();
     auto lsa = bn::FitLsa(*train_sparse, corpus->vocab.size(), k);
@@ -220,7 +227,7 @@ int main(int argc, char** argv) {
       p = *end == ',' ? end + 1 : end;
     }
   }
-  spec.code_size = 10;
+  spec.code_size = IntFlag(argc, argv, "--code", 10);  // the code size (the paper: 10)
   spec.hidden_activation = bn::Activation::kLogistic;
   spec.code_activation = bn::Activation::kLinear;
   spec.output = bn::OutputKind::kSoftmaxCrossEntropy;

@@ -5,6 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "server/core/specs.h"
+#include "server/core/trainer_options.h"
 
 namespace bn {
 namespace {
@@ -21,6 +22,26 @@ LabelledMatrix Data(int n, int labels) {
   }
   for (int l = 0; l < labels; ++l) m.label_names.push_back("label-" + std::to_string(l));
   return m;
+}
+
+TEST(TrainerOptionsTest, TheSpecsTrainingOptionsReachTheEngine) {
+  v1::ModelSpec spec;
+  v1::TrainingOptions* t = spec.mutable_training();
+  t->set_optimizer(v1::OPTIMIZER_KIND_SGD);
+  t->set_learning_rate(0.3f);
+  t->set_weight_decay(1e-4f);
+  t->set_dropout(0.25f);
+  t->set_epochs(7);
+  t->set_lr_schedule(v1::LEARNING_RATE_SCHEDULE_COSINE);
+  t->set_lr_min_factor(0.05f);
+  const TrainOptions o = ToEngineOptions(spec, TrainingHooks{});
+  EXPECT_EQ(o.optimizer, OptimizerKind::kSgd);
+  EXPECT_FLOAT_EQ(o.learning_rate, 0.3f);
+  EXPECT_FLOAT_EQ(o.weight_decay, 1e-4f);
+  EXPECT_FLOAT_EQ(o.dropout, 0.25f);
+  EXPECT_EQ(o.epochs, 7);
+  EXPECT_EQ(o.lr_schedule, LrSchedule::kCosine);
+  EXPECT_FLOAT_EQ(o.lr_min_factor, 0.05f);
 }
 
 TEST(SplitForTrainingTest, ByLabelHoldsOutWholeLabels) {

@@ -287,9 +287,8 @@ absl::Status AutoencoderNet::ComputeGradients(const float* x_in, const float* ta
     }
     if (Dropped(l)) {
       const int64_t count = n * sizes_[l + 1];
-      DropoutMask(dropout_, dropout_seed * 131 + static_cast<uint64_t>(l), count,
-                  masks_[l + 1].data());
-      ApplyDropoutMask(masks_[l + 1].data(), acts_[l + 1].data(), count, dropped_[l + 1].data());
+      DropoutForward(dropout_, dropout_seed, l, acts_[l + 1].data(), count, masks_[l + 1].data(),
+                     dropped_[l + 1].data());
     }
   }
   const int64_t d = spec_.input_size;

@@ -185,8 +185,8 @@ absl::Status ClassifierNet::TrainStep(const TrainBatch& batch, Optimizer* optimi
     }
     if (drop && l + 1 < num) {  // a hidden output: dropped[l+1] = acts[l+1] * mask[l+1]
       const int64_t count = m * layers_[l]->out_size();
-      DropoutMask(dropout_, batch.step_seed * 131 + l, count, masks_[l + 1].data());
-      ApplyDropoutMask(masks_[l + 1].data(), acts_[l + 1].data(), count, dropped_[l + 1].data());
+      DropoutForward(dropout_, batch.step_seed, static_cast<int64_t>(l), acts_[l + 1].data(), count,
+                     masks_[l + 1].data(), dropped_[l + 1].data());
     }
   }
   *loss = LossAndGradient(LossKind::kSoftmaxCrossEntropy, acts_[num].data(), target_.data(), m, c,

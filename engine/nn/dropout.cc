@@ -35,4 +35,10 @@ void ApplyDropoutMask(const float* mask, const float* x, int64_t count, float* y
   for (int64_t i = 0; i < count; ++i) y[i] = x[i] * mask[i];
 }
 
+void DropoutForward(float rate, uint64_t step_seed, int64_t layer, const float* x, int64_t count,
+                    float* mask, float* y) {
+  DropoutMask(rate, step_seed * 131 + static_cast<uint64_t>(layer), count, mask);
+  ApplyDropoutMask(mask, x, count, y);
+}
+
 }  // namespace bn

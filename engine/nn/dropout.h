@@ -24,6 +24,12 @@ void DropoutMask(float rate, uint64_t seed, int64_t count, float* mask);
 // y[i] = x[i] * mask[i] for i < count; y may be x.
 void ApplyDropoutMask(const float* mask, const float* x, int64_t count, float* y);
 
+// The forward pass of layer `layer`'s output in a training step seeded by `step_seed`: draws its
+// mask (a seed per step and layer) and writes y = x * mask. Keep `mask` for the backward pass
+// (ApplyDropoutMask on the gradient).
+void DropoutForward(float rate, uint64_t step_seed, int64_t layer, const float* x, int64_t count,
+                    float* mask, float* y);
+
 }  // namespace bn
 
 #endif  // BOTTLENECK_ENGINE_NN_DROPOUT_H_

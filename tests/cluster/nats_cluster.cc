@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -76,9 +77,20 @@ bool NatsCluster::Start(const std::string& dir, int size, std::string* error, bo
   servers_.resize(size);
   dir_ = dir;
   jetstream_ = jetstream;
+  // Released ports can come back from the next bind (a CI run once got the same port as one
+  // server's client and route port): draw until every port of the cluster is distinct.
+  std::set<int> taken;
+  const auto distinct_port = [&taken] {
+    int port = FreePort();
+    for (int tries = 0; tries < 100 && (port <= 0 || taken.count(port) > 0); ++tries) {
+      port = FreePort();
+    }
+    taken.insert(port);
+    return port;
+  };
   for (Server& server : servers_) {
-    server.port = FreePort();
-    server.route_port = FreePort();
+    server.port = distinct_port();
+    server.route_port = distinct_port();
   }
   routes_.clear();
   for (const Server& server : servers_) {

@@ -152,6 +152,30 @@ int main(int argc, char** argv) {
     c.train_labels = std::move(labels);
     c.train_ids = std::move(ids);
   }
+  // --dev F: model selection without the test set. A fixed random F of the training documents
+  // replaces the test documents (queries and the test-test pool); everything trains on the rest.
+  if (const double dev = FloatFlag(argc, argv, "--dev", 0.0f); dev > 0 && dev < 1) {
+    bn::ReutersCorpus& c = *corpus;
+    std::vector<size_t> order(c.train_counts.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::mt19937_64 rng(11);
+    std::shuffle(order.begin(), order.end(), rng);
+    const size_t held = static_cast<size_t>(dev * static_cast<double>(order.size()));
+    bn::ReutersCorpus split = c;
+    split.train_counts.clear();
+    split.train_labels.clear();
+    split.train_ids.clear();
+    split.test_counts.clear();
+    split.test_labels.clear();
+    split.test_ids.clear();
+    for (size_t i = 0; i < order.size(); ++i) {
+      const size_t r = order[i];
+      (i < held ? split.test_counts : split.train_counts).push_back(c.train_counts[r]);
+      (i < held ? split.test_labels : split.train_labels).push_back(c.train_labels[r]);
+      (i < held ? split.test_ids : split.train_ids).push_back(c.train_ids[r]);
+    }
+    c = std::move(split);
+  }
   // --dump-counts PREFIX: PREFIX-{train,test}.txt as `doc word count` triplets (1-based, the
   // paper's format) and PREFIX-{train,test}-labels.txt, for baselines outside this binary.
   if (const char* prefix = StringFlag(argc, argv, "--dump-counts"); prefix != nullptr) {
@@ -274,6 +298,18 @@ int main(int argc, char** argv) {
     lengths.push_back(static_cast<float>(n * length_scale));
   }
   if (!HasFlag(argc, argv, "--fixed-length")) options.document_lengths = &lengths;
+  // --neighbours K [--neighbour-weight W]: neighbour-smoothed reconstruction targets
+  // (engine/train/neighbour_targets.h; the service's default for documents: 20 and 0.7).
+  options.neighbour_count = IntFlag(argc, argv, "--neighbours", 0);
+  options.neighbour_weight = FloatFlag(argc, argv, "--neighbour-weight", 0.7f);
+  // --validation F [--patience P]: the service's validation split (0.1), early stopping (5) and
+  // best-epoch restore, so that the bench sees what a model trained through the API sees.
+  options.validation_fraction = FloatFlag(argc, argv, "--validation", 0.0f);
+  if (options.validation_fraction > 0) {
+    options.early_stopping_patience = IntFlag(argc, argv, "--patience", 5);
+    options.restore_best = !HasFlag(argc, argv, "--last-epoch");  // --last-epoch: no restore
+    if (!options.restore_best) options.early_stopping_patience = 0;
+  }
   double length_sum = 0;
   for (float l : lengths) length_sum += l;
   std::printf("mean training document length N = %.1f counted words\n",

@@ -403,6 +403,9 @@ const char kTrainUsage[] =
     "  --dense 1000,500,250 --code 30 [--decoder SIZES] [--tied] [--pretrain]\n"
     "      [--pretrain-epochs N] [--code-activation linear|logistic] [--contractive L]\n"
     "      [--gaussian] (images: standardised pixels, linear output, Gaussian visible RBM)\n"
+    "      [--neighbours K] [--neighbour-weight W] (documents: reconstruct each document mixed\n"
+    "      with its K nearest training documents', weight W, default 0.7; the default recipe\n"
+    "      uses 20)\n"
     "  --conv 32,64 [--kernel 3|5,3] [--stride 1|2,1] [--pool 2|2,0] [--dense 256]\n"
     "      [--unpool repeat|switches] --code 30   (convolutional; images only; --dense then\n"
     "      gives the dense layers between the feature maps and the code; kernel 3, stride 1\n"
@@ -413,6 +416,7 @@ const char kTrainUsage[] =
     "training: [--epochs N] [--batch N] [--lr X] [--sgd] [--seed N] [--weight-decay X]\n"
     "  [--dropout F] (dense and classifier: the fraction of hidden units dropped per step)\n"
     "  [--validation F] [--validation-split random|by-label] [--patience N]\n"
+    "  [--keep-last-epoch] (every epoch, the last one kept: no early stopping or best restore)\n"
     "  [--lr-schedule constant|step|cosine] [--lr-step-epochs N] [--lr-gamma X] [--lr-min X]\n"
     "  [--augment shift=PX,rotate=DEG,scale=MIN-MAX,crop=F,hflip,vflip]\n"
     "documents: [--keep-headers] [--keep-quoted] [--keep-encoded] [--keep-markup]\n"
@@ -518,6 +522,10 @@ bool ParseArchitecture(const Args& args, v1::ModelSpec* spec) {
     c->set_hidden_activation(activation);
     c->set_freeze_encoder(args.Has("freeze-encoder"));
   } else if (args.Has("conv")) {
+    if (args.Has("neighbours") || args.Has("neighbour-weight")) {
+      std::fprintf(stderr, "bottleneck: --neighbours needs --dense (document collections)\n");
+      return false;
+    }
     v1::ConvAutoencoderSpec* c = spec->mutable_conv();
     std::vector<uint32_t> dense;
     if (!ParseConvLayers(args, c) || !ParseSizes("dense", args.Get("dense"), &dense) ||
@@ -563,8 +571,18 @@ bool ParseArchitecture(const Args& args, v1::ModelSpec* spec) {
     }
     d->mutable_contractive()->set_lambda(static_cast<float>(lambda));
     if (args.Has("code-noise")) d->mutable_binary()->set_noise_stddev(static_cast<float>(noise));
+    double neighbour_weight = 0;
+    if (!args.GetUint("neighbours", 0, &value) ||
+        !args.GetDouble("neighbour-weight", 0, &neighbour_weight)) {
+      return false;
+    }
+    if (value > 0 || neighbour_weight != 0) {
+      d->mutable_neighbour_targets()->set_count(static_cast<uint32_t>(value));
+      d->mutable_neighbour_targets()->set_weight(static_cast<float>(neighbour_weight));
+    }
   } else {
-    for (const char* architecture_only : {"code", "code-noise", "activation", "denoise"}) {
+    for (const char* architecture_only :
+         {"code", "code-noise", "activation", "denoise", "neighbours", "neighbour-weight"}) {
       if (args.Has(architecture_only)) {
         std::fprintf(stderr, "bottleneck: --%s needs an architecture (--dense or --conv)\n",
                      architecture_only);
@@ -598,6 +616,7 @@ bool ParseTrainingOptions(const Args& args, v1::TrainingOptions* t) {
   t->set_weight_decay(static_cast<float>(weight_decay));
   t->set_dropout(static_cast<float>(dropout));
   t->set_early_stopping_patience(static_cast<uint32_t>(patience));
+  t->set_keep_last_epoch(args.Has("keep-last-epoch"));
   t->set_lr_step_epochs(static_cast<uint32_t>(step_epochs));
   t->set_lr_step_gamma(static_cast<float>(gamma));
   t->set_lr_min_factor(static_cast<float>(lr_min));

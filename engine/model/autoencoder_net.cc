@@ -340,12 +340,20 @@ absl::Status AutoencoderNet::TrainStep(const TrainBatch& batch, Optimizer* optim
 
 absl::StatusOr<double> AutoencoderNet::Evaluate(const FloatMatrix& x,
                                                 const std::vector<int>* /*labels*/) {
+  return EvaluateAgainst(x, x);
+}
+
+absl::StatusOr<double> AutoencoderNet::EvaluateAgainst(const FloatMatrix& x,
+                                                       const FloatMatrix& targets) {
+  if (targets.rows != x.rows || targets.cols != x.cols) {
+    return absl::InvalidArgumentError("targets do not match the rows");
+  }
   if (x.rows == 0) return 0.0;
   FloatMatrix codes(x.rows, spec_.code_size);
   FloatMatrix recon(x.rows, x.cols);
   if (absl::Status s = Encode(x.data.data(), x.rows, codes.data.data()); !s.ok()) return s;
   if (absl::Status s = Decode(codes.data.data(), x.rows, recon.data.data()); !s.ok()) return s;
-  return SumSquaredError(recon.data.data(), x.data.data(), x.rows * x.cols) /
+  return SumSquaredError(recon.data.data(), targets.data.data(), x.rows * x.cols) /
          static_cast<double>(x.rows);
 }
 

@@ -73,6 +73,9 @@ class AutoencoderNet : public Trainable {
                                        double* loss) override;
   [[nodiscard]] absl::StatusOr<double> Evaluate(const FloatMatrix& x,
                                                 const std::vector<int>* labels) override;
+  // The summed squared error per row of x's reconstruction against `targets`.
+  [[nodiscard]] absl::StatusOr<double> EvaluateAgainst(const FloatMatrix& x,
+                                                       const FloatMatrix& targets) override;
   // All weights and biases, in layer order.
   std::vector<float> FlatParameters() const override;
   void SetFlatParameters(const std::vector<float>& flat) override;

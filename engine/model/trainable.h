@@ -45,6 +45,14 @@ class Trainable {
   // classifiers, else null.
   [[nodiscard]] virtual absl::StatusOr<double> Evaluate(const FloatMatrix& x,
                                                         const std::vector<int>* labels) = 0;
+  // The validation error of the rows of `x` against `targets` (x's shape) when the training
+  // targets are not the inputs (auto-encoders with neighbour targets). Unimplemented by default.
+  [[nodiscard]] virtual absl::StatusOr<double> EvaluateAgainst(const FloatMatrix& x,
+                                                               const FloatMatrix& targets) {
+    (void)x;
+    (void)targets;
+    return absl::UnimplementedError("this model trains towards its inputs only");
+  }
   // Every parameter, in a fixed order (checkpoints, best-epoch restore).
   virtual std::vector<float> FlatParameters() const = 0;
   // `flat` has parameter_count() values in FlatParameters' order.

@@ -1,5 +1,7 @@
 #include "engine/train/autoencoder_trainer.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <new>
@@ -10,7 +12,9 @@
 #include "engine/model/conv_autoencoder_net.h"
 #include "engine/nn/context.h"
 #include "engine/train/loop.h"
+#include "engine/train/neighbour_targets.h"
 #include "engine/train/rbm_pretraining.h"
+#include "engine/util/log.h"
 
 namespace bn {
 namespace {
@@ -82,6 +86,10 @@ absl::StatusOr<TrainResult> TrainDense(
   if (!(options.code_noise_stddev >= 0) || options.code_noise_stddev > 1e3f) {
     return absl::InvalidArgumentError("bad training options");
   }
+  if (options.neighbour_count > 0 && spec.output != OutputKind::kSoftmaxCrossEntropy) {
+    return absl::InvalidArgumentError(
+        "neighbour targets need a document auto-encoder (softmax output)");
+  }
   SetNnThreads(options.threads);
   if (const std::vector<float>* lengths = options.document_lengths; lengths != nullptr) {
     if (static_cast<int64_t>(lengths->size()) != train->rows) {
@@ -112,6 +120,23 @@ absl::StatusOr<TrainResult> TrainDense(
                               cancel, net.get());
     };
   }
+  if (options.neighbour_count > 0) {
+    settings.targets = [&](const FloatMatrix& rows, const FloatMatrix* corpus) {
+      NeighbourTargetOptions nt;
+      nt.count = options.neighbour_count;
+      nt.weight = options.neighbour_weight;
+      nt.threads = std::max(options.threads, 1);
+      const auto start = std::chrono::steady_clock::now();
+      auto made = corpus == nullptr ? NeighbourSmoothedTargets(rows, nt, cancel)
+                                    : NeighbourSmoothedTargetsFrom(rows, *corpus, nt, cancel);
+      BN_LOG(INFO)
+          << "neighbour targets of " << rows.rows << " rows from "
+          << (corpus == nullptr ? rows.rows : corpus->rows) << " in "
+          << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+          << " s";
+      return made;
+    };
+  }
   const Examples train_rows{train, nullptr, options.document_lengths};
   const Examples validation_rows{validation};
   StandardizedNet standardized(net.get(), &standardization);
@@ -138,6 +163,10 @@ absl::StatusOr<TrainResult> TrainConv(const FloatMatrix& train, const FloatMatri
   if (absl::Status s = ValidateTrainOptions(options); !s.ok()) return s;
   if (options.dropout > 0) {
     return absl::InvalidArgumentError("dropout applies to dense auto-encoders and classifiers");
+  }
+  if (options.neighbour_count > 0) {
+    return absl::InvalidArgumentError(
+        "neighbour targets need a document auto-encoder (softmax output)");
   }
   SetNnThreads(options.threads);
   auto created = ConvAutoencoderNet::Create(spec);

@@ -46,7 +46,8 @@ BatchBuffers::BatchBuffers(int64_t rows, int64_t width, const BatchNoise& noise,
 TrainBatch PrepareBatch(const FloatMatrix& x, const std::vector<int>* labels, const int64_t* rows,
                         int64_t m, const BatchNoise& noise, std::mt19937_64* rng,
                         BatchBuffers* buffers,
-                        const std::function<void(float* rows, int64_t m)>* augment) {
+                        const std::function<void(float* rows, int64_t m)>* augment,
+                        const FloatMatrix* targets_matrix) {
   const int64_t d = x.cols, k = noise.code_size;
   float* targets = buffers->targets.data();
   float* code_noise = buffers->code_noise.data();
@@ -63,7 +64,15 @@ TrainBatch PrepareBatch(const FloatMatrix& x, const std::vector<int>* labels, co
   batch.input = targets;
   batch.target = targets;
   if (labels != nullptr) batch.labels = buffers->labels.data();
-  if (noise.corruption != Corruption::kNone && !(noise.corruption_level <= 0)) {
+  if (targets_matrix != nullptr) {
+    float* input = buffers->corrupted.data();
+    std::copy_n(targets, m * d, input);
+    for (int64_t r = 0; r < m; ++r) std::copy_n(targets_matrix->row(rows[r]), d, targets + r * d);
+    batch.input = input;
+    if (noise.corruption != Corruption::kNone && !(noise.corruption_level <= 0)) {
+      Corrupt(noise.corruption, noise.corruption_level, rng, input, m * d);
+    }
+  } else if (noise.corruption != Corruption::kNone && !(noise.corruption_level <= 0)) {
     float* corrupted = buffers->corrupted.data();
     std::copy_n(targets, m * d, corrupted);
     Corrupt(noise.corruption, noise.corruption_level, rng, corrupted, m * d);

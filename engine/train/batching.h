@@ -62,11 +62,13 @@ struct BatchBuffers {
 // The batch of rows rows[0..m) of `x` (and of `labels`, nullable): copies the rows into
 // buffers->targets, augments them (`augment`, nullable), draws code noise, and for denoising
 // corrupts a copy into buffers->corrupted (the batch's input; else the targets). `rng` draws
-// corruption, then fresh code noise.
+// corruption, then fresh code noise. With `targets` (nullable; x's shape) the input is x's rows
+// (augmented, corrupted) in buffers->corrupted and the targets are targets' rows, unchanged.
 TrainBatch PrepareBatch(const FloatMatrix& x, const std::vector<int>* labels, const int64_t* rows,
                         int64_t m, const BatchNoise& noise, std::mt19937_64* rng,
                         BatchBuffers* buffers,
-                        const std::function<void(float* rows, int64_t m)>* augment = nullptr);
+                        const std::function<void(float* rows, int64_t m)>* augment = nullptr,
+                        const FloatMatrix* targets = nullptr);
 
 }  // namespace bn
 

@@ -54,6 +54,9 @@ absl::StatusOr<Trained> Train(const FloatMatrix& x, const std::vector<int>& labe
         "RBM pre-training and given initial layers exclude each other");
   }
   if (absl::Status s = ValidateTrainOptions(options); !s.ok()) return s;
+  if (options.neighbour_count > 0) {
+    return absl::InvalidArgumentError("neighbour targets apply to document auto-encoders only");
+  }
   SetNnThreads(options.threads);
   auto created = ClassifierNet::Create(spec);
   if (!created.ok()) return created.status();

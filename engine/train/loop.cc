@@ -93,6 +93,25 @@ absl::StatusOr<TrainResult> RunTrainingLoop(const Examples& train_in, const Exam
     train = &held_out.train;
     validation = &held_out.validation;
   }
+  FloatMatrix targets, validation_targets;
+  if (settings.targets) {
+    auto made = settings.targets(*train->x, nullptr);
+    if (!made.ok()) return made.status();
+    targets = std::move(*made);
+    if (validation != nullptr) {
+      auto held = settings.targets(*validation->x, train->x);
+      if (!held.ok()) return held.status();
+      validation_targets = std::move(*held);
+    }
+    const auto shaped = [width](const FloatMatrix& t, const FloatMatrix& x) {
+      return t.rows == x.rows && t.cols == width &&
+             static_cast<int64_t>(t.data.size()) == t.rows * t.cols;
+    };
+    if (!shaped(targets, *train->x) ||
+        (validation != nullptr && !shaped(validation_targets, *validation->x))) {
+      return absl::InternalError("reconstruction targets have the wrong shape");
+    }
+  }
   if (settings.pretrain && options.resume_from == nullptr) {
     if (absl::Status s = settings.pretrain(*train); !s.ok()) return s;
   }
@@ -178,8 +197,9 @@ absl::StatusOr<TrainResult> RunTrainingLoop(const Examples& train_in, const Exam
       }
       const int64_t b0 = step * batch, m = std::min(batch, n - b0);
       augment_rng.seed(options.seed ^ (0xa06ull << 40) ^ (uint64_t(epoch) << 20) ^ uint64_t(step));
-      TrainBatch b = PrepareBatch(x, train->labels, order.data() + b0, m, settings.noise, &rng,
-                                  &buffers, augment ? &augment : nullptr);
+      TrainBatch b =
+          PrepareBatch(x, train->labels, order.data() + b0, m, settings.noise, &rng, &buffers,
+                       augment ? &augment : nullptr, settings.targets ? &targets : nullptr);
       b.step_seed = options.seed ^ (0xd20ull << 40) ^ (uint64_t(epoch) << 20) ^ uint64_t(step);
       double loss = 0;
       if (absl::Status s = model->TrainStep(b, &optimizer, &loss); !s.ok()) return s;
@@ -204,7 +224,8 @@ absl::StatusOr<TrainResult> RunTrainingLoop(const Examples& train_in, const Exam
     st.epoch = epoch;
     bool stop = false;
     if (validation != nullptr && validation->x->rows > 0) {
-      auto err = model->Evaluate(*validation->x, validation->labels);
+      auto err = settings.targets ? model->EvaluateAgainst(*validation->x, validation_targets)
+                                  : model->Evaluate(*validation->x, validation->labels);
       if (!err.ok()) return err.status();
       result.validation_error = *err;
       if (*err < st.best) {

@@ -36,6 +36,13 @@ struct LoopSettings {
   // Called once with the training rows (after the validation split) before fine-tuning, unless
   // resuming from a checkpoint: e.g. RBM pre-training. May be empty.
   std::function<absl::Status(const Examples& train)> pretrain;
+  // Reconstruction targets when they are not the rows themselves (x's shape), e.g. neighbour
+  // targets. Called after the validation split, also when resuming: with (training rows, null)
+  // for the training targets, and with (validation rows, training rows) for the validation
+  // targets, which the validation error then compares with (Trainable::EvaluateAgainst). May be
+  // empty.
+  std::function<absl::StatusOr<FloatMatrix>(const FloatMatrix& rows, const FloatMatrix* corpus)>
+      targets;
 };
 
 // Trains `model` on `train` for options.epochs epochs, validating each epoch on `validation`

@@ -1,8 +1,10 @@
 #include "engine/train/options.h"
 
 #include <cmath>
+#include <string>
 
 #include "engine/nn/dropout.h"
+#include "engine/train/neighbour_targets.h"
 
 namespace bn {
 
@@ -13,6 +15,12 @@ absl::Status ValidateTrainOptions(const TrainOptions& options) {
   }
   if (!(options.dropout >= 0) || options.dropout > kMaxDropoutRate) {
     return absl::InvalidArgumentError("dropout must be in [0, 0.9]");
+  }
+  if (options.neighbour_count < 0 || options.neighbour_count > kMaxNeighbourCount ||
+      !(options.neighbour_weight >= 0) || options.neighbour_weight > 1) {
+    return absl::InvalidArgumentError("neighbour targets need a count in 0.." +
+                                      std::to_string(kMaxNeighbourCount) +
+                                      " and a weight in [0, 1]");
   }
   switch (options.lr_schedule) {
     case LrSchedule::kConstant:

@@ -73,6 +73,11 @@ struct TrainOptions {
   // each training step (engine/nn/dropout.h); the code layer, the output and the input are never
   // dropped (input noise is the spec's corruption). In [0, kMaxDropoutRate]; 0 = off.
   float dropout = 0.0f;
+  // Dense document auto-encoders (softmax output): each training row's reconstruction target
+  // mixes it with its neighbour_count nearest training rows (engine/train/neighbour_targets.h),
+  // the neighbours' mean weighted neighbour_weight. 0 = off; at most kMaxNeighbourCount.
+  int neighbour_count = 0;
+  float neighbour_weight = 0.7f;
   double max_seconds = 0.0;  // stop fine-tuning after this long (checked per batch); <= 0: never
   // After each epoch, if want_checkpoint (empty: always) says so, on_checkpoint gets the whole
   // training state as bytes (engine/train/checkpoint.h). Must not throw.

@@ -9,6 +9,7 @@
 #include "engine/input/augment.h"
 #include "engine/input/text.h"
 #include "engine/nn/dropout.h"
+#include "engine/train/neighbour_targets.h"
 #include "server/core/recipes.h"
 
 namespace bn {
@@ -87,7 +88,12 @@ absl::Status NormalizeTraining(const v1::CollectionSpec& collection, v1::Trainin
   if (t->validation_fraction() >= 0.9f) {
     return Invalid("training.validation_fraction must be below 0.9");
   }
-  if (t->early_stopping_patience() == 0) t->set_early_stopping_patience(kDefaultPatience);
+  if (t->keep_last_epoch() && t->early_stopping_patience() != 0) {
+    return Invalid("training.keep_last_epoch runs every epoch: leave early_stopping_patience 0");
+  }
+  if (t->early_stopping_patience() == 0 && !t->keep_last_epoch()) {
+    t->set_early_stopping_patience(kDefaultPatience);
+  }
   if (!v1::ValidationSplit_IsValid(t->validation())) {
     return Invalid("training.validation is unknown");
   }
@@ -204,6 +210,23 @@ absl::Status NormalizeDense(const v1::CollectionSpec& collection, v1::DenseAutoe
     return Invalid("dense.binary.noise_stddev must be finite and >= 0");
   }
   if (binary && d->binary().noise_stddev() == 0) d->mutable_binary()->set_noise_stddev(4.0f);
+  const v1::NeighbourTargets& nt = d->neighbour_targets();
+  if (!Finite(nt.weight()) || nt.weight() < 0 || nt.weight() > 1) {
+    return Invalid("dense.neighbour_targets.weight must be in [0, 1]");
+  }
+  if (nt.count() == 0 && nt.weight() != 0) {
+    return Invalid("dense.neighbour_targets.weight needs a count");
+  }
+  if (nt.count() > 0) {
+    if (!collection.has_document()) {
+      return Invalid("dense.neighbour_targets applies to document collections");
+    }
+    if (nt.count() > static_cast<uint32_t>(kMaxNeighbourCount)) {
+      return Invalid("dense.neighbour_targets.count must be at most " +
+                     std::to_string(kMaxNeighbourCount));
+    }
+    if (nt.weight() == 0) d->mutable_neighbour_targets()->set_weight(0.7f);
+  }
   return absl::OkStatus();
 }
 

@@ -28,11 +28,13 @@ TrainOptions ToEngineOptions(const v1::ModelSpec& spec, const TrainingHooks& hoo
   out.momentum = t.momentum();
   out.weight_decay = t.weight_decay();
   out.dropout = t.dropout();
+  out.neighbour_count = static_cast<int>(spec.dense().neighbour_targets().count());
+  if (out.neighbour_count > 0) out.neighbour_weight = spec.dense().neighbour_targets().weight();
   out.batch_size = static_cast<int>(t.batch_size());
   out.epochs = static_cast<int>(t.epochs());
   out.seed = t.seed();
   out.early_stopping_patience = static_cast<int>(t.early_stopping_patience());
-  out.restore_best = true;
+  out.restore_best = !t.keep_last_epoch();  // Patience is 0 then (NormalizeTraining).
   switch (t.lr_schedule()) {
     case v1::LEARNING_RATE_SCHEDULE_STEP:
       out.lr_schedule = LrSchedule::kStep;

@@ -410,6 +410,16 @@ TEST_F(BadInputTest, EveryRpcRefusesBadInputPreciselyAndChangesNothing) {
        })},
       {"train dropout above 0.9", Code::INVALID_ARGUMENT,
        train([](auto* r) { r->mutable_spec()->mutable_training()->set_dropout(0.95f); })},
+      {"train neighbour targets on an image collection", Code::INVALID_ARGUMENT,
+       train([](auto* r) {
+         v1::DenseAutoencoderSpec* d = r->mutable_spec()->mutable_dense();
+         d->set_code_size(4);
+         d->mutable_neighbour_targets()->set_count(20);
+       })},
+      {"train keep_last_epoch with a patience", Code::INVALID_ARGUMENT, train([](auto* r) {
+         r->mutable_spec()->mutable_training()->set_keep_last_epoch(true);
+         r->mutable_spec()->mutable_training()->set_early_stopping_patience(3);
+       })},
       {"train unknown validation split", Code::INVALID_ARGUMENT, train([](auto* r) {
          r->mutable_spec()->mutable_training()->set_validation(static_cast<v1::ValidationSplit>(9));
        })},

@@ -4,7 +4,9 @@ Architecture, exactly one of (none: the server's default recipe for the collecti
   pca=K, lsa=K (documents)
   dense=[1000, 500, 250] with code_size, decoder, activation, code_activation, tied, pretrain
   (True or epochs per layer), denoise, contractive, code_noise, gaussian (images: standardised
-  pixels, linear output, Gaussian visible units for the first RBM)
+  pixels, linear output, Gaussian visible units for the first RBM), neighbours and
+  neighbour_weight (documents: each training document's target mixes in its K nearest training
+  documents', weight 0.7 by default; the default recipe uses 20)
   conv=[32, 64] (filters per layer) with kernel (3), stride (1), pool (2; 0 = none), each an int
   for every layer or a list per layer, conv_dense=[256], unpooling ("repeat" or "switches"),
   code_size, activation, denoise, code_noise
@@ -16,6 +18,7 @@ code_noise is the std-dev of the code units' noise of binary codes (collections 
 codes; the server's default is 4).
 Training options: epochs, batch_size, learning_rate, optimizer ("adam" | "sgd"), momentum,
 weight_decay, seed, validation_fraction, validation ("random" | "by_label"), patience,
+keep_last_epoch (every epoch, the last one kept: no early stopping or best-epoch restore),
 lr_schedule ("constant" | "step" | "cosine"), lr_step_epochs, lr_step_gamma, lr_min_factor,
 dropout (dense auto-encoders and classifiers: the fraction of hidden units dropped per step),
 augmentation (a dict of ImageAugmentation fields, e.g. {"max_shift_pixels": 2}).
@@ -36,11 +39,11 @@ _TRAINING = {
     "momentum": "momentum", "weight_decay": "weight_decay", "seed": "seed",
     "validation_fraction": "validation_fraction", "patience": "early_stopping_patience",
     "lr_step_epochs": "lr_step_epochs", "lr_step_gamma": "lr_step_gamma",
-    "lr_min_factor": "lr_min_factor", "dropout": "dropout",
+    "lr_min_factor": "lr_min_factor", "dropout": "dropout", "keep_last_epoch": "keep_last_epoch",
 }
 _ARCHITECTURE = ("code_size", "decoder", "activation", "code_activation", "tied", "pretrain",
                  "denoise", "contractive", "code_noise", "gaussian", "kernel", "stride", "pool",
-                 "conv_dense", "unpooling")
+                 "conv_dense", "unpooling", "neighbours", "neighbour_weight")
 
 
 def _enum(enum_type: Any, prefix: str, value: str, what: str) -> int:
@@ -89,6 +92,9 @@ def _dense(spec: model_pb2.ModelSpec, sizes: Sequence[int], a: Dict[str, Any]) -
         setattr(d.contractive, "lambda", float(a["contractive"]))  # a Python keyword
     if a.get("code_noise") is not None:
         d.binary.noise_stddev = float(a["code_noise"])
+    if a.get("neighbours") or a.get("neighbour_weight"):
+        d.neighbour_targets.count = int(a.get("neighbours") or 0)
+        d.neighbour_targets.weight = float(a.get("neighbour_weight") or 0)
 
 
 def _conv(spec: model_pb2.ModelSpec, filters: Sequence[int], a: Dict[str, Any]) -> None:

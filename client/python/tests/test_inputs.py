@@ -163,6 +163,12 @@ def test_model_spec_from_keywords():
     assert dense.dense.pretraining.epochs_per_layer == 3 and dense.dense.gaussian_visible
     assert dense.dense.denoising.corruption == model_pb2.CORRUPTION_GAUSSIAN
     assert dense.training.early_stopping_patience == 2
+    docs = specs.model_spec(dense=[500, 250], code_size=10, neighbours=20, neighbour_weight=0.6,
+                            keep_last_epoch=True)
+    assert docs.training.keep_last_epoch and not dense.training.keep_last_epoch
+    assert docs.dense.neighbour_targets.count == 20
+    assert abs(docs.dense.neighbour_targets.weight - 0.6) < 1e-6
+    assert not dense.dense.HasField("neighbour_targets")
     assert specs.model_spec().WhichOneof("architecture") is None  # The server's recipe.
     for bad, message in [({"pca": 3, "dense": [4]}, "one architecture"),
                          ({"dense": [4], "activation": "sigmoid"}, "unknown value 'sigmoid'"),

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/model/model_file.h"
+#include "engine/train/neighbour_targets.h"
 #include "gtest/gtest.h"
 #include "tests/engine/model/autoencoder_test_util.h"
 
@@ -81,6 +82,50 @@ TEST(DenseAutoencoderTrainer, DropoutIsSeededResumableAndRangeChecked) {
     EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, SmallSpec(), o, nullptr, nullptr).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
+  }
+}
+
+// Neighbour targets (documents): computed again from the same rows when resuming, so a resumed
+// run ends bit-identical; they change the model; other outputs, conv nets and bad counts or
+// weights are refused.
+TEST(DenseAutoencoderTrainer, NeighbourTargetsAreResumableAndOnlyForDocuments) {
+  std::mt19937_64 rng(5);
+  FloatMatrix x(160, 24);  // Word distributions over 24 words, two topics of 12.
+  for (int64_t r = 0; r < x.rows; ++r) {
+    std::uniform_int_distribution<int> word(0, 11);
+    for (int i = 0; i < 10; ++i) x.at(r, word(rng) + (r % 2) * 12) += 0.1f;
+  }
+  DenseAutoencoderSpec spec = SmallSpec();
+  spec.output = OutputKind::kSoftmaxCrossEntropy;
+  TrainOptions o = FastOptions();
+  o.epochs = 4;
+  o.validation_fraction = 0.2;  // Targets come from the training part only.
+  o.neighbour_count = 5;
+  std::vector<std::string> checkpoints;
+  o.on_checkpoint = [&](const std::string& c) { checkpoints.push_back(c); };
+  auto a = TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(checkpoints.size(), 4u);
+  o.on_checkpoint = nullptr;
+  o.resume_from = &checkpoints[1];
+  auto resumed = TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr);
+  o.resume_from = nullptr;
+  o.neighbour_count = 0;
+  auto plain = TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr);
+  ASSERT_TRUE(resumed.ok() && plain.ok());
+  EXPECT_EQ(*SerializeModel(*resumed->model), *SerializeModel(*a->model));
+  EXPECT_NE(*SerializeModel(*plain->model), *SerializeModel(*a->model));
+
+  o.neighbour_count = 5;
+  EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, SmallSpec(), o, nullptr, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);  // Not a softmax output.
+  for (auto [count, weight] : std::vector<std::pair<int, float>>{
+           {-1, 0.7f}, {kMaxNeighbourCount + 1, 0.7f}, {5, -0.5f}, {5, 2.0f}}) {
+    o.neighbour_count = count;
+    o.neighbour_weight = weight;
+    EXPECT_EQ(TrainDenseAutoencoder(x, nullptr, spec, o, nullptr, nullptr).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << count << " " << weight;
   }
 }
 

@@ -70,6 +70,31 @@ TEST(Batching, BinaryCodeNoiseIsFixedPerExample) {
   EXPECT_TRUE(rng == before);  // a function of seed and row, not of the random state
 }
 
+// With a targets matrix: the input is x's rows (corrupted when denoising), the target the
+// targets' rows, untouched.
+TEST(Batching, ATargetsMatrixGivesTheTargetsAndXTheInput) {
+  const FloatMatrix x = Rows(10, 4);
+  FloatMatrix targets = Rows(10, 4);
+  for (float& v : targets.data) v = -v - 1;
+  const int64_t rows[3] = {7, 0, 3};
+  BatchNoise noise;
+  noise.corruption = Corruption::kMasking;
+  noise.corruption_level = 0.5f;
+  BatchBuffers buffers(3, 4, noise, false);
+  std::mt19937_64 rng(9);
+  const TrainBatch b = PrepareBatch(x, nullptr, rows, 3, noise, &rng, &buffers, nullptr, &targets);
+  int masked = 0;
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 4; ++c) {
+      EXPECT_EQ(b.target[r * 4 + c], targets.at(rows[r], c));
+      const float in = b.input[r * 4 + c];
+      EXPECT_TRUE(in == x.at(rows[r], c) || in == 0.0f);
+      masked += in == 0.0f && x.at(rows[r], c) != 0.0f;
+    }
+  }
+  EXPECT_GT(masked, 0);
+}
+
 // The order of draws is part of the determinism contract: corruption first, then the fresh code
 // noise, from one random state; the target stays clean.
 TEST(Batching, CorruptionThenFreshCodeNoiseFromTheSameRandomState) {

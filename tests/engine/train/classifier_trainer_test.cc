@@ -212,6 +212,10 @@ TEST(ClassifierTrainer, TheSameSeedGivesTheSameWeightsAndAResumedRunEndsTheSame)
   EXPECT_EQ(bytes_of(*d1), bytes_of(*d2));
   EXPECT_EQ(bytes_of(*d_resumed), bytes_of(*d1));
   EXPECT_NE(bytes_of(*no_dropout), bytes_of(*d1));
+  o.neighbour_count = 5;  // Neighbour targets are for document auto-encoders only.
+  EXPECT_EQ(
+      TrainClassifier(x, y, nullptr, nullptr, spec, unfrozen, o, nullptr, nullptr).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -57,6 +57,13 @@ TEST(ConvAutoencoderTrainer, CancellationAndBadInputs) {
           .status()
           .code(),
       absl::StatusCode::kInvalidArgument);
+  TrainOptions neighbours = FastOptions();  // neighbour targets are for documents only
+  neighbours.neighbour_count = 5;
+  EXPECT_EQ(
+      TrainConvAutoencoder(x, nullptr, TinySpec(UnpoolMode::kRepeat), neighbours, nullptr, nullptr)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   ConvAutoencoderSpec bad = TinySpec(UnpoolMode::kRepeat);
   bad.layers[0].kernel = 2;
   EXPECT_FALSE(ValidateConvSpec(bad).ok());

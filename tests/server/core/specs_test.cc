@@ -1,11 +1,13 @@
 #include "server/core/specs.h"
 
+#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "server/core/recipes.h"
+#include "server/core/trainer_options.h"
 
 namespace bn {
 namespace {
@@ -239,14 +241,32 @@ TEST(SpecsTest, DefaultRecipesFollowTheInputKindAndDataSize) {
   EXPECT_EQ(text.dense().code_size(), 10u);
   EXPECT_EQ(text.dense().encoder_sizes(2), 125u);
   EXPECT_EQ(text.training().optimizer(), v1::OPTIMIZER_KIND_SGD);
-  // About 65k documents seen per pre-training layer and 130k in fine-tuning.
+  // About 65k documents seen per pre-training layer and 650k in fine-tuning, towards
+  // neighbour-smoothed targets from masked inputs.
   EXPECT_EQ(text.dense().pretraining().epochs_per_layer(), 11u);
-  EXPECT_EQ(text.training().epochs(), 22u);
+  EXPECT_EQ(text.training().epochs(), 109u);
+  EXPECT_EQ(text.dense().neighbour_targets().count(), 20u);
+  EXPECT_FLOAT_EQ(text.dense().neighbour_targets().weight(), 0.7f);
+  EXPECT_EQ(text.dense().denoising().corruption(), v1::CORRUPTION_MASKING);
+  EXPECT_FLOAT_EQ(text.dense().denoising().level(), 0.4f);
+  EXPECT_TRUE(text.training().keep_last_epoch());  // Every epoch; no early stopping.
   ASSERT_TRUE(NormalizeModelSpec(docs, &text).ok());
+  EXPECT_EQ(text.training().early_stopping_patience(), 0u);
+  EXPECT_FALSE(ToEngineOptions(text, TrainingHooks()).restore_best);
+  v1::ModelSpec patient;  // A patience of the user's own: early stopping, as asked.
+  patient.mutable_training()->set_early_stopping_patience(3);
+  ApplyDefaultRecipe(docs, 6000, &patient);
+  EXPECT_FALSE(patient.training().keep_last_epoch());
+  ASSERT_TRUE(NormalizeModelSpec(docs, &patient).ok());
+  EXPECT_TRUE(ToEngineOptions(patient, TrainingHooks()).restore_best);
+  v1::ModelSpec both = patient;
+  both.mutable_training()->set_keep_last_epoch(true);
+  EXPECT_EQ(NormalizeModelSpec(docs, &both).message(),
+            "training.keep_last_epoch runs every epoch: leave early_stopping_patience 0");
   v1::ModelSpec reuters, tiny, unknown;
   ApplyDefaultRecipe(docs, 6515, &reuters);  // The paper's schedule for Reuters' training set.
   EXPECT_EQ(reuters.dense().pretraining().epochs_per_layer(), 10u);
-  EXPECT_EQ(reuters.training().epochs(), 20u);
+  EXPECT_EQ(reuters.training().epochs(), 100u);
   ApplyDefaultRecipe(docs, 338, &tiny);  // Capped: 200 and 300 epochs.
   EXPECT_EQ(tiny.dense().pretraining().epochs_per_layer(), 193u);
   EXPECT_EQ(tiny.training().epochs(), 300u);
@@ -260,6 +280,46 @@ TEST(SpecsTest, DefaultRecipesFollowTheInputKindAndDataSize) {
   v1::ModelSpec hashing;
   ApplyDefaultRecipe(binary_docs, 6000, &hashing);
   EXPECT_EQ(hashing.dense().code_size(), 32u);
+  EXPECT_EQ(hashing.dense().neighbour_targets().count(), 20u);
+}
+
+// Neighbour targets: documents only, a count up to 1000, a weight in [0, 1] (0.7 by default,
+// never without a count).
+TEST(SpecsTest, NeighbourTargetsAreCheckedAndDefaulted) {
+  v1::CollectionSpec docs;
+  docs.mutable_document();
+  ASSERT_TRUE(NormalizeCollectionSpec(&docs).ok());
+  v1::ModelSpec spec;
+  spec.mutable_dense()->set_code_size(10);
+  spec.mutable_dense()->mutable_neighbour_targets()->set_count(15);
+  ASSERT_TRUE(NormalizeModelSpec(docs, &spec).ok());
+  EXPECT_FLOAT_EQ(spec.dense().neighbour_targets().weight(), 0.7f);
+  const TrainOptions engine = ToEngineOptions(spec, TrainingHooks());
+  EXPECT_EQ(engine.neighbour_count, 15);
+  EXPECT_FLOAT_EQ(engine.neighbour_weight, 0.7f);
+  v1::ModelSpec off;
+  off.mutable_dense()->set_code_size(10);
+  ASSERT_TRUE(NormalizeModelSpec(docs, &off).ok());
+  EXPECT_FALSE(off.dense().has_neighbour_targets());
+  EXPECT_EQ(ToEngineOptions(off, TrainingHooks()).neighbour_count, 0);
+
+  const auto message = [](const v1::CollectionSpec& c, uint32_t count, float weight) {
+    v1::ModelSpec s;
+    s.mutable_dense()->set_code_size(10);
+    s.mutable_dense()->mutable_neighbour_targets()->set_count(count);
+    s.mutable_dense()->mutable_neighbour_targets()->set_weight(weight);
+    const absl::Status status = NormalizeModelSpec(c, &s);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << count << " " << weight;
+    return std::string(status.message());
+  };
+  EXPECT_EQ(message(docs, 1001, 0.5f), "dense.neighbour_targets.count must be at most 1000");
+  EXPECT_EQ(message(docs, 20, 1.5f), "dense.neighbour_targets.weight must be in [0, 1]");
+  EXPECT_EQ(message(docs, 20, -0.1f), "dense.neighbour_targets.weight must be in [0, 1]");
+  EXPECT_EQ(message(docs, 20, std::nanf("")), "dense.neighbour_targets.weight must be in [0, 1]");
+  EXPECT_EQ(message(docs, 0, 0.5f), "dense.neighbour_targets.weight needs a count");
+  v1::CollectionSpec images = ImageSpec(8, 8, 1);
+  ASSERT_TRUE(NormalizeCollectionSpec(&images).ok());
+  EXPECT_EQ(message(images, 20, 0.5f), "dense.neighbour_targets applies to document collections");
 }
 
 }  // namespace

@@ -19,7 +19,8 @@ struct Sparse {
   std::vector<float> value;
 };
 
-// idf = log((1 + n) / (1 + df)) + 1 over the rows of `corpus`.
+// idf = log((1 + n) / (1 + df)) + 1 over the rows of `corpus`: Vocabulary::idf's formula
+// (engine/input may not be included from engine/train; tests/engine/dependency_graph_test.cc).
 std::vector<double> Idf(const FloatMatrix& corpus) {
   const int64_t n = corpus.rows, v = corpus.cols;
   std::vector<int64_t> df(static_cast<size_t>(v), 0);
